@@ -30,6 +30,9 @@ type Config struct {
 	TargetOrder []string
 	// Suites in the order they were declared, file by file (files sorted by name).
 	Suites []Suite
+	// Blocks holds the decoded values of the other block kinds (Options.Blocks)
+	// by block type, in declaration order.
+	Blocks map[string][]any
 
 	static *hcl.EvalContext
 }

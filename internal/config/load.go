@@ -21,6 +21,15 @@ type SuiteKind struct {
 	Decode func(common *SuiteCommon, body hcl.Body, dc *DecodeContext) (Suite, hcl.Diagnostics)
 }
 
+// BlockKind decodes a top-level block that is not a suite (evidence,
+// requirement, waiver…). Blocks of these kinds are decoded after the
+// deployment, the targets and the suites, in declaration order.
+type BlockKind struct {
+	Type       string
+	LabelNames []string
+	Decode     func(block *hcl.Block, dc *DecodeContext) (any, hcl.Diagnostics)
+}
+
 // Options say where values come from besides the files.
 type Options struct {
 	// Vars are -var NAME=VALUE options in the order given.
@@ -31,6 +40,8 @@ type Options struct {
 	Environ []string
 	// Kinds are the suite block kinds the loader accepts.
 	Kinds []SuiteKind
+	// Blocks are the other top-level block kinds the loader accepts.
+	Blocks []BlockKind
 }
 
 const envVarPrefix = "CLOUDTEST_VAR_"
@@ -45,6 +56,7 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 		Variables: map[string]*Variable{},
 		Locals:    map[string]cty.Value{},
 		Targets:   map[string]*Target{},
+		Blocks:    map[string][]any{},
 	}
 	files, dir, err := listFiles(path)
 	if err != nil {
@@ -63,7 +75,7 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 		return nil, parser, diags
 	}
 
-	schema := rootSchema(opts.Kinds)
+	schema := rootSchema(opts.Kinds, opts.Blocks)
 	var blocks []*hcl.Block
 	var projectAttr *hcl.Attribute
 	for _, f := range files {
@@ -150,6 +162,21 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 			cfg.Suites = append(cfg.Suites, suite)
 		}
 	}
+	others := map[string]BlockKind{}
+	for _, k := range opts.Blocks {
+		others[k.Type] = k
+	}
+	for _, b := range blocks {
+		kind, ok := others[b.Type]
+		if !ok {
+			continue
+		}
+		v, d := kind.Decode(b, dc)
+		diags = append(diags, d...)
+		if v != nil {
+			cfg.Blocks[b.Type] = append(cfg.Blocks[b.Type], v)
+		}
+	}
 	for _, s := range cfg.Suites {
 		c := s.Common()
 		for _, dep := range c.DependsOn {
@@ -185,7 +212,7 @@ func listFiles(path string) ([]string, string, error) {
 	return matches, path, nil
 }
 
-func rootSchema(kinds []SuiteKind) *hcl.BodySchema {
+func rootSchema(kinds []SuiteKind, others []BlockKind) *hcl.BodySchema {
 	s := &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "project"}},
 		Blocks: []hcl.BlockHeaderSchema{
@@ -197,6 +224,9 @@ func rootSchema(kinds []SuiteKind) *hcl.BodySchema {
 	}
 	for _, k := range kinds {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k.Type, LabelNames: []string{"name"}})
+	}
+	for _, k := range others {
+		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k.Type, LabelNames: k.LabelNames})
 	}
 	return s
 }
