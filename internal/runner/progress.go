@@ -1,0 +1,185 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+// Progress is told what happens during a run. It is fed by the runner and
+// the suites; it never decides anything.
+type Progress interface {
+	SuiteStarted(c *config.SuiteCommon)
+	SuiteFinished(c *config.SuiteCommon, status result.Status, d time.Duration, message string)
+	Result(r result.Result)
+	Logf(suite, text string)
+}
+
+type nopProgress struct{}
+
+func (nopProgress) SuiteStarted(*config.SuiteCommon)                                        {}
+func (nopProgress) SuiteFinished(*config.SuiteCommon, result.Status, time.Duration, string) {}
+func (nopProgress) Result(result.Result)                                                    {}
+func (nopProgress) Logf(string, string)                                                     {}
+
+// LineProgress writes one plain line per event: for logs, CI and pipes.
+type LineProgress struct {
+	W     io.Writer
+	mu    sync.Mutex
+	start time.Time
+}
+
+// NewLineProgress returns a Progress writing plain lines to w.
+func NewLineProgress(w io.Writer) *LineProgress { return &LineProgress{W: w, start: time.Now()} }
+
+func (p *LineProgress) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.W, "%7.1fs  "+format+"\n", append([]any{time.Since(p.start).Seconds()}, args...)...)
+}
+
+func (p *LineProgress) SuiteStarted(c *config.SuiteCommon) {
+	p.printf("start  %s %q", c.Kind, c.Name)
+}
+
+func (p *LineProgress) SuiteFinished(c *config.SuiteCommon, st result.Status, d time.Duration, msg string) {
+	line := fmt.Sprintf("%-6s %s %q in %s", st, c.Kind, c.Name, d.Round(time.Millisecond))
+	if msg != "" && st != result.Passed {
+		line += ": " + firstLine(msg)
+	}
+	p.printf("%s", line)
+}
+
+func (p *LineProgress) Result(r result.Result) {
+	if r.Level == result.LevelStep && (r.Status == result.Failed || r.Status == result.Errored) {
+		name := r.Step
+		if r.Case != "" && r.Case != r.Suite {
+			name = r.Case + " › " + r.Step
+		}
+		p.printf("       %s %q step %q %s: %s", r.Kind, r.Suite, name, r.Status, firstLine(r.Message))
+	}
+}
+
+func (p *LineProgress) Logf(suite, text string) {
+	if suite != "" {
+		p.printf("       %s: %s", suite, text)
+		return
+	}
+	p.printf("%s", text)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
+
+// TermProgress keeps one live status line on a terminal (suites running,
+// passed, failed, elapsed) and prints finished suites above it.
+type TermProgress struct {
+	w       io.Writer
+	mu      sync.Mutex
+	start   time.Time
+	running map[string]bool
+	counts  map[result.Status]int
+	total   int
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// NewTermProgress starts redrawing the status line every 200ms until Close.
+func NewTermProgress(w io.Writer, total int) *TermProgress {
+	p := &TermProgress{w: w, start: time.Now(), running: map[string]bool{}, counts: map[result.Status]int{},
+		total: total, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				p.mu.Lock()
+				p.redraw()
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *TermProgress) redraw() {
+	names := make([]string, 0, len(p.running))
+	for n := range p.running {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	line := fmt.Sprintf("%s  %d/%d done · %d running · %d passed · %d failed · %d error",
+		time.Since(p.start).Round(100*time.Millisecond), p.counts[result.Passed]+p.counts[result.Failed]+p.counts[result.Errored]+p.counts[result.Skipped],
+		p.total, len(p.running), p.counts[result.Passed], p.counts[result.Failed], p.counts[result.Errored])
+	if len(names) > 0 {
+		line += " · " + strings.Join(names, ", ")
+	}
+	if len(line) > 160 {
+		line = line[:157] + "..."
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+}
+
+func (p *TermProgress) above(text string) {
+	fmt.Fprintf(p.w, "\r\033[K%s\n", text)
+	p.redraw()
+}
+
+func (p *TermProgress) SuiteStarted(c *config.SuiteCommon) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running[c.Name] = true
+	p.redraw()
+}
+
+func (p *TermProgress) SuiteFinished(c *config.SuiteCommon, st result.Status, d time.Duration, msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.running, c.Name)
+	p.counts[st]++
+	mark := map[result.Status]string{result.Passed: "✔", result.Failed: "✘", result.Errored: "!", result.Skipped: "-"}[st]
+	line := fmt.Sprintf("%s %s %s %q (%s)", mark, st, c.Kind, c.Name, d.Round(time.Millisecond))
+	if msg != "" && st != result.Passed {
+		line += ": " + firstLine(msg)
+	}
+	p.above(line)
+}
+
+func (p *TermProgress) Result(r result.Result) {
+	if r.Level == result.LevelStep && (r.Status == result.Failed || r.Status == result.Errored) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.above(fmt.Sprintf("    step %q of %q %s: %s", r.Step, r.Suite, r.Status, firstLine(r.Message)))
+	}
+}
+
+func (p *TermProgress) Logf(suite, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if suite != "" {
+		text = suite + ": " + text
+	}
+	p.above("  " + text)
+}
+
+// Close stops redrawing and clears the status line.
+func (p *TermProgress) Close() {
+	close(p.stop)
+	<-p.done
+	fmt.Fprint(p.w, "\r\033[K")
+}

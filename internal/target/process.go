@@ -1,0 +1,220 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+)
+
+// Supervisor runs a process, restarts it on exit when its policy says
+// "always", and stops it (and its children) at the end. Faults act on it
+// through Signal.
+type Supervisor struct {
+	Name string
+	URL  string
+
+	spec    *config.Process
+	argv    []string
+	env     []string
+	dir     string
+	logPath string
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed when the current process exits
+	stopping bool
+	restarts int
+	done     chan struct{} // closed when supervision ends
+}
+
+// StartProcess starts spec and waits for its readiness probe. "{port}" in
+// the command, environment and URL is replaced by a free loopback port.
+func StartProcess(ctx context.Context, name string, spec *config.Process, opts Options) (*Supervisor, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("target %q: finding a free port: %w", name, err)
+	}
+	sub := func(s string) string { return strings.ReplaceAll(s, "{port}", strconv.Itoa(port)) }
+	s := &Supervisor{
+		Name:    name,
+		URL:     strings.TrimRight(sub(spec.URL), "/"),
+		spec:    spec,
+		dir:     spec.Dir,
+		logPath: filepath.Join(opts.WorkDir, name+".log"),
+		done:    make(chan struct{}),
+	}
+	if s.dir == "" {
+		s.dir = opts.BaseDir
+	} else if !filepath.IsAbs(s.dir) {
+		s.dir = filepath.Join(opts.BaseDir, s.dir)
+	}
+	for _, a := range spec.Command {
+		s.argv = append(s.argv, sub(a))
+	}
+	if p := s.argv[0]; strings.Contains(p, "/") && !filepath.IsAbs(p) {
+		s.argv[0] = filepath.Join(s.dir, p)
+	}
+	s.env = os.Environ()
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
+		s.env = append(s.env, k+"="+sub(spec.Env[k]))
+	}
+	if err := s.launch(); err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	go s.supervise()
+	if spec.Ready != "" {
+		s.mu.Lock()
+		exited := s.exited
+		s.mu.Unlock()
+		if err := waitReady(ctx, s.URL+spec.Ready, spec.ReadyTimeout, exited); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("target %q: %w%s", name, err, s.logTail())
+		}
+	}
+	return s, nil
+}
+
+func (s *Supervisor) launch() error {
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	cmd.Dir, cmd.Env = s.dir, s.env
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// A process group of its own, so that stopping it stops its children too
+	// and a Ctrl-C on the terminal reaches cloudtest only.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("starting %s: %w", strings.Join(s.argv, " "), err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		logFile.Close()
+		close(exited)
+	}()
+	s.mu.Lock()
+	s.cmd, s.exited = cmd, exited
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Supervisor) supervise() {
+	defer close(s.done)
+	for {
+		s.mu.Lock()
+		exited := s.exited
+		s.mu.Unlock()
+		<-exited
+		s.mu.Lock()
+		again := !s.stopping && s.spec.Restart == "always"
+		s.mu.Unlock()
+		if !again {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+		s.mu.Lock()
+		if s.stopping {
+			s.mu.Unlock()
+			return
+		}
+		s.restarts++
+		s.mu.Unlock()
+		if err := s.launch(); err != nil {
+			return
+		}
+	}
+}
+
+// Pid is the process id of the current process (0 when none runs).
+func (s *Supervisor) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	select {
+	case <-s.exited:
+		return 0
+	default:
+	}
+	return s.cmd.Process.Pid
+}
+
+// Restarts counts how often the process was restarted after it exited.
+func (s *Supervisor) Restarts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.restarts
+}
+
+// Signal sends sig to the current process's group.
+func (s *Supervisor) Signal(sig syscall.Signal) error {
+	pid := s.Pid()
+	if pid == 0 {
+		return errors.New("the process is not running")
+	}
+	return syscall.Kill(-pid, sig)
+}
+
+// Stop ends supervision: SIGTERM to the process group, SIGKILL after five
+// seconds, and waits for the exit.
+func (s *Supervisor) Stop() error {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.stopping = true
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd != nil && cmd.Process != nil {
+		pid := cmd.Process.Pid
+		syscall.Kill(-pid, syscall.SIGCONT) // a stopped process cannot act on SIGTERM
+		syscall.Kill(-pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-pid, syscall.SIGKILL)
+			<-exited
+		}
+	}
+	<-s.done
+	return nil
+}
+
+func (s *Supervisor) logTail() string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return "\nlast output of the process (" + s.logPath + "):\n" + string(b)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
