@@ -184,42 +184,44 @@ type scheduler struct {
 	status map[string]result.Status
 }
 
+// run starts suites in plan order: each waits for the suites it depends
+// on (placed before it by the plan) and for a free slot, so that with one
+// slot the suites run exactly in plan order.
 func (s *scheduler) run(ctx context.Context) {
 	for _, st := range s.plan.Suites {
 		s.done[st.Common().Name] = make(chan struct{})
 	}
 	sem := make(chan struct{}, s.opts.Parallel)
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, st := range s.plan.Suites {
+		c := st.Common()
+		for _, d := range c.DependsOn {
+			if ch, ok := s.done[d]; ok {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		if ctx.Err() != nil {
+			<-sem
+			return
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := st.Common()
-			defer close(s.done[c.Name])
-			// Wait for dependencies before taking a slot, so that a
-			// waiting suite never blocks the one it waits for.
-			for _, d := range c.DependsOn {
-				if ch, ok := s.done[d]; ok {
-					select {
-					case <-ch:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
 			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				return
-			}
+			defer close(s.done[c.Name])
 			s.runSuite(ctx, st)
 		}()
 	}
-	wg.Wait()
 }
 
 func (s *scheduler) runSuite(ctx context.Context, st Suite) {

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/cloudtest/cloudtest/internal/demobank"
+	"github.com/cloudtest/cloudtest/internal/report"
+	"github.com/cloudtest/cloudtest/internal/runner"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", "[DIR|FILE]",
+		"Run the suites of DIR (every *.hcl file) or FILE and write the report to OUT/<run-id>/.",
+		"cloudtest run --tag smoke --var base_url=http://127.0.0.1:8080 examples/demobank", stderr)
+	var cf configFlags
+	var sf selectionFlags
+	cf.register(fs)
+	sf.register(fs)
+	out := fs.String("out", "out", "directory that receives the run directories")
+	parallel := fs.Int("parallel", 1, "how many suites run at once")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	path := pathArg(fs.Args())
+	cfg, ok := load(path, &cf, stderr)
+	if !ok {
+		return exitUsage
+	}
+	plan, err := runner.NewPlan(cfg, sf.selection())
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopSignals := onInterrupt(cancel, stderr)
+	defer stopSignals()
+
+	var progress runner.Progress
+	if isTerminal(stdout) && os.Getenv("CI") != "true" {
+		tp := runner.NewTermProgress(stdout, len(plan.Suites))
+		defer tp.Close()
+		progress = tp
+	} else {
+		progress = runner.NewLineProgress(stdout)
+	}
+	sum, err := runner.Run(ctx, plan, runner.Options{
+		OutDir: *out, Parallel: *parallel, Version: version, Source: path, Progress: progress,
+	})
+	if tp, ok := progress.(*runner.TermProgress); ok {
+		tp.Close()
+		progress = nil
+	}
+	if sum == nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitIncomplete
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+	}
+	return finish(sum.Dir, sum.Interrupted, stdout, stderr)
+}
+
+// finish renders the report of dir and turns its verdict into an exit code.
+func finish(dir string, interrupted bool, stdout, stderr io.Writer) int {
+	model, err := report.Render(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: writing the report: %v\n", err)
+		return exitIncomplete
+	}
+	fmt.Fprintf(stdout, "\nVerdict: %s\n", model.Verdict)
+	for _, r := range model.Reasons {
+		fmt.Fprintf(stdout, "  - %s\n", r)
+	}
+	fmt.Fprintf(stdout, "Report: %s\n", filepath.Join(dir, "report.html"))
+	if interrupted {
+		fmt.Fprintln(stdout, "The run was interrupted: the report holds what was measured until then.")
+		return exitInterrupted
+	}
+	return model.Verdict.ExitCode()
+}
+
+// onInterrupt cancels the run on the first SIGINT or SIGTERM and exits at
+// once on the second.
+func onInterrupt(cancel context.CancelFunc, stderr io.Writer) (stop func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ch:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(stderr, "\ncloudtest: interrupted; stopping the suites and writing a partial report (press Ctrl-C again to quit at once)")
+		cancel()
+		select {
+		case <-ch:
+			fmt.Fprintln(stderr, "cloudtest: quit at once; the report may be incomplete")
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", "[DIR|FILE]",
+		"Check the suites of DIR or FILE without running them and print every problem with its file and line.",
+		"cloudtest validate examples/demobank", stderr)
+	var cf configFlags
+	cf.register(fs)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	path := pathArg(fs.Args())
+	cfg, ok := load(path, &cf, stderr)
+	if !ok {
+		return exitUsage
+	}
+	if _, err := runner.NewPlan(cfg, runner.Selection{}); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "%s: %d suites and %d targets are valid\n", path, len(cfg.Suites), len(cfg.Targets))
+	return exitOK
+}
+
+func cmdPlan(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("plan", "[DIR|FILE]",
+		"Show which suites a run would execute, in order, with their kind, component and target.",
+		"cloudtest plan --only functional examples/demobank", stderr)
+	var cf configFlags
+	var sf selectionFlags
+	cf.register(fs)
+	sf.register(fs)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	path := pathArg(fs.Args())
+	cfg, ok := load(path, &cf, stderr)
+	if !ok {
+		return exitUsage
+	}
+	plan, err := runner.NewPlan(cfg, sf.selection())
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tSUITE\tKIND\tCOMPONENT\tTARGET\tTAGS\tDEPENDS ON\tDEFINED AT")
+	for i, s := range plan.Suites {
+		c := s.Common()
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, c.Name, c.Kind, dash(strings.Join(c.Components, ",")),
+			dash(c.Target), dash(strings.Join(c.Tags, ",")), dash(strings.Join(c.DependsOn, ",")), locationOf(c.DeclRange.Filename, c.DeclRange.Start.Line))
+	}
+	tw.Flush()
+	if len(plan.Targets) > 0 {
+		fmt.Fprintln(stdout, "\nTargets:")
+		for _, name := range plan.Targets {
+			t := cfg.Targets[name]
+			how := t.URL
+			switch {
+			case t.Embedded != "":
+				how = "embedded " + t.Embedded + " (started by cloudtest on a free loopback port)"
+			case t.Process != nil:
+				how = "process " + strings.Join(t.Process.Command, " ") + " (started and supervised by cloudtest)"
+			}
+			fmt.Fprintf(stdout, "  %s: %s\n", name, how)
+		}
+	}
+	if len(plan.Suites) == 0 {
+		fmt.Fprintln(stdout, "No suite matches the selection.")
+	}
+	return exitOK
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func locationOf(file string, line int) string { return fmt.Sprintf("%s:%d", file, line) }
+
+func cmdReport(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("report", "RUN_DIR",
+		"Render report.html, report.json, junit.xml and summary.md of a run directory again from its results.",
+		"cloudtest report out/20261124-210102-3fa2", stderr)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	if _, err := os.Stat(filepath.Join(fs.Arg(0), "run.json")); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %s is not a run directory: %v\n", fs.Arg(0), err)
+		return exitUsage
+	}
+	model, err := report.Load(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
+	return finish(fs.Arg(0), model.Run.Interrupted, stdout, stderr)
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	return demobank.Main(args, stdout, stderr)
+}

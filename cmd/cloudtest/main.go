@@ -1,0 +1,84 @@
+// Command cloudtest runs acceptance suites written in HCL against systems a
+// financial institution moves to the cloud, and writes an acceptance report.
+// The command parses flags and calls the packages under internal/ and
+// suites/; everything it does, a Go program can do with those packages.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run suites and write the acceptance report", cmdRun},
+		{"validate", "check suite files and print every problem found", cmdValidate},
+		{"plan", "show which suites would run, in order, and their targets", cmdPlan},
+		{"report", "render the report of a run directory again", cmdReport},
+		{"demo", "serve the demo bank that the examples test", cmdDemo},
+		{"version", "print the version", cmdVersion},
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "cloudtest: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, `cloudtest runs acceptance suites (functional, performance, reliability, security)
+against a system moved to the cloud and writes one acceptance report.
+
+Usage:
+  cloudtest <command> [flags] [DIR|FILE]
+
+Commands:`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, `
+Example:
+  cloudtest run examples/demobank        # run every suite against the embedded demo bank
+  cloudtest run --tag smoke --out out .  # only the suites tagged smoke
+
+Run "cloudtest <command> --help" for the flags of a command.
+
+Exit codes: 0 accepted, 1 rejected, 2 wrong command or configuration,
+3 incomplete, 130 interrupted.`)
+}
+
+func cmdVersion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", "", "Print the version of cloudtest.", "cloudtest version", stderr)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	fmt.Fprintln(stdout, "cloudtest", version)
+	return exitOK
+}

@@ -1,0 +1,8 @@
+target "demo" { embedded = "demobank" }
+
+functionl "login" {
+  target = target.demo
+  step "health" {
+    http { path = "/healthz" }
+  }
+}

@@ -1,0 +1,7 @@
+deployment {
+  mode = "public"
+  component "ledger" {
+    layers = ["iaas", "paas"]
+    tier   = "critical"
+  }
+}

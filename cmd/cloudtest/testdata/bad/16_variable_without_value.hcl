@@ -1,0 +1,5 @@
+variable "password" {
+  sensitive = true
+}
+
+target "demo" { embedded = "demobank" }

@@ -1,0 +1,202 @@
+functional "health" {
+  component = "mobile-channel"
+  target    = target.demo
+  tags      = ["smoke"]
+
+  step "healthz" {
+    http { path = "/healthz" }
+    expect {
+      status = 200
+      json   = { status = "ok" }
+    }
+  }
+}
+
+functional "login-and-balance" {
+  description = "A customer logs in and reads the balance of her account."
+  component   = "mobile-channel"
+  target      = target.demo
+  tags        = ["smoke"]
+
+  step "login" {
+    http {
+      method = "POST"
+      path   = "/api/login"
+      json   = { user = "alice", password = var.password }
+    }
+    expect {
+      status        = 200
+      headers_match = { "Content-Type" = "^application/json" }
+      json_exists   = ["token"]
+    }
+    capture { token = response.json.token }
+  }
+
+  step "balance" {
+    http {
+      path    = "/api/accounts/1"
+      headers = { Authorization = "Bearer ${capture.token}" }
+    }
+    expect {
+      status       = 200
+      max_duration = "2s"
+    }
+    assert {
+      condition     = response.json.currency == "CNY"
+      error_message = "Balances must be served in CNY."
+    }
+    assert {
+      condition     = response.json.balance >= 0
+      error_message = "A balance is never negative."
+    }
+  }
+
+  step "wrong-password" {
+    http {
+      method = "POST"
+      path   = "/api/login"
+      json   = { user = "alice", password = "not-the-password" }
+    }
+    expect { status = 401 }
+  }
+}
+
+functional "transfers" {
+  description = "Transfers are atomic, refuse overdrafts and honour idempotency keys."
+  component   = "core-ledger"
+  target      = target.demo
+
+  setup {
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/api/login"
+        json   = { user = "bob", password = var.bob_password }
+      }
+      expect { status = 200 }
+      capture { token = response.json.token }
+    }
+  }
+
+  case "a transfer is applied once per idempotency key" {
+    step "before" {
+      http {
+        path    = "/api/accounts/2"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+      capture { before = response.json.balance }
+    }
+    step "transfer" {
+      http {
+        method  = "POST"
+        path    = "/api/transfers"
+        headers = { Authorization = "Bearer ${capture.token}", "Idempotency-Key" = "demo-${uuid()}" }
+        json    = { from = 2, to = 3, amount = 12.5 }
+      }
+      expect { status = 201 }
+      capture { transfer_id = response.json.id }
+    }
+    step "after" {
+      http {
+        path    = "/api/accounts/2"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      assert {
+        condition     = response.json.balance == capture.before - 12.5
+        error_message = "The transfer must be debited exactly once."
+      }
+    }
+  }
+
+  case "an overdraft is refused" {
+    step "overdraft" {
+      http {
+        method  = "POST"
+        path    = "/api/transfers"
+        headers = { Authorization = "Bearer ${capture.token}" }
+        json    = { from = 2, to = 3, amount = 1000000 }
+      }
+      expect {
+        status        = 422
+        body_contains = "insufficient funds"
+      }
+    }
+  }
+}
+
+functional "ledger" {
+  description = "A ledger record written is read back, eventually, with the same content."
+  component   = "core-ledger"
+  target      = target.demo
+  tags        = ["smoke"]
+
+  step "login" {
+    http {
+      method = "POST"
+      path   = "/api/login"
+      json   = { user = "alice", password = var.password }
+    }
+    capture { token = response.json.token }
+  }
+
+  step "write" {
+    http {
+      method  = "POST"
+      path    = "/api/ledger"
+      headers = { Authorization = "Bearer ${capture.token}" }
+      json    = { ref = "acceptance-run", amount = 42 }
+    }
+    expect { status = 201 }
+    capture { id = response.json.id }
+  }
+
+  step "read-back" {
+    http {
+      path    = "/api/ledger/${capture.id}"
+      headers = { Authorization = "Bearer ${capture.token}" }
+    }
+    eventually {
+      within = "5s"
+      every  = "200ms"
+    }
+    expect {
+      status = 200
+      json   = { "data.ref" = "acceptance-run" }
+    }
+  }
+}
+
+functional "every-customer-sees-own-account" {
+  description = "Data-driven: one case per customer."
+  component   = "mobile-channel"
+  target      = target.demo
+  parallel    = true
+
+  case "own-account" {
+    for_each = {
+      alice = { password = var.password, account = 1 }
+      bob   = { password = var.bob_password, account = 2 }
+    }
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/api/login"
+        json   = { user = each.key, password = each.value.password }
+      }
+      expect { status = 200 }
+      capture { token = response.json.token }
+    }
+    step "account" {
+      http {
+        path    = "/api/accounts/${each.value.account}"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+      assert {
+        condition     = response.json.owner == each.key
+        error_message = "Each customer reads her own account."
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+//go:embed report.html.tmpl
+var htmlTemplate string
+
+// kindSections render what a suite kind measured beyond pass or fail (its
+// result Data). Kinds without a renderer show their data as JSON. Later
+// suite kinds add their section here.
+var kindSections = map[string]func(s *Suite) template.HTML{}
+
+var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"lower":    func(s any) string { return strings.ToLower(toString(s)) },
+	"seconds":  seconds,
+	"exchange": exchangeText,
+	"sorted":   sortedKeys,
+	"failing":  func(st result.Status) bool { return st == result.Failed || st == result.Errored },
+	"section": func(s *Suite) template.HTML {
+		if f, ok := kindSections[s.Kind]; ok {
+			return f(s)
+		}
+		return ""
+	},
+	"hasSection": func(s *Suite) bool { _, ok := kindSections[s.Kind]; return ok },
+	"pretty": func(raw json.RawMessage) string {
+		var buf bytes.Buffer
+		if json.Indent(&buf, raw, "", "  ") != nil {
+			return string(raw)
+		}
+		return buf.String()
+	},
+	"stepName": func(s *Suite, c *Case, r result.Result) string {
+		if r.Phase == "setup" || r.Phase == "teardown" {
+			return r.Phase + " › " + r.Step
+		}
+		return r.Step
+	},
+}).Parse(htmlTemplate))
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case Verdict:
+		return string(x)
+	case result.Status:
+		return string(x)
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WriteHTML writes one self-contained page: the verdict first, then the
+// suites. Every value from the target or the configuration goes through
+// html/template and is escaped.
+func (m *Model) WriteHTML(w io.Writer) error {
+	return tmpl.Execute(w, m)
+}

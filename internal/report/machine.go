@@ -1,0 +1,264 @@
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+// WriteJSON writes the model as indented JSON.
+func (m *Model) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(m)
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr,omitempty"`
+	Cases     []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	File      string        `xml:"file,attr,omitempty"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitProblem `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+func seconds(ms float64) string { return fmt.Sprintf("%.3f", ms/1000) }
+
+// WriteJUnit writes one testsuite per suite and one testcase per step.
+// Failure texts carry the whole message, the location and the exchange, so
+// that a CI test tab shows what was expected and what came back.
+func (m *Model) WriteJUnit(w io.Writer) error {
+	all := junitSuites{Name: m.Run.Project, Time: seconds(float64(m.Duration().Milliseconds()))}
+	if all.Name == "" {
+		all.Name = "cloudtest"
+	}
+	for _, s := range m.Suites {
+		js := junitSuite{Name: s.Name, Time: seconds(s.DurationMS)}
+		class := s.Kind + "." + s.Name
+		add := func(jc junitCase, st result.Status) {
+			js.Tests++
+			switch st {
+			case result.Failed:
+				js.Failures++
+			case result.Errored:
+				js.Errors++
+			case result.Skipped:
+				js.Skipped++
+			}
+			js.Cases = append(js.Cases, jc)
+		}
+		for _, c := range s.Cases {
+			for _, st := range c.Steps {
+				name := st.Step
+				if c.Name != s.Name {
+					name = c.Name + " › " + st.Step
+				}
+				if st.Phase == "setup" || st.Phase == "teardown" {
+					name = st.Phase + " › " + st.Step
+				}
+				jc := junitCase{Name: clean(name), Classname: clean(class), Time: seconds(st.DurationMS), File: st.Location}
+				text := clean(problemText(st))
+				switch st.Status {
+				case result.Failed:
+					jc.Failure = &junitProblem{Message: clean(firstLine(st.Message)), Text: text}
+				case result.Errored:
+					jc.Error = &junitProblem{Message: clean(firstLine(st.Message)), Text: text}
+				case result.Skipped:
+					jc.Skipped = &junitProblem{Message: clean(firstLine(st.Message))}
+				}
+				add(jc, st.Status)
+			}
+		}
+		// A suite that failed without a failing step (a target that would not
+		// start, a timeout) or that never ran still shows as one testcase.
+		if s.Steps.Failed+s.Steps.Errored == 0 && s.Status != result.Passed {
+			jc := junitCase{Name: clean(s.Name), Classname: clean(class), Time: seconds(s.DurationMS), File: s.Location}
+			msg := s.Message
+			if !s.Ran {
+				msg = "the suite did not run"
+			}
+			switch s.Status {
+			case result.Failed:
+				jc.Failure = &junitProblem{Message: clean(firstLine(msg)), Text: clean(msg)}
+			case result.Errored:
+				jc.Error = &junitProblem{Message: clean(firstLine(msg)), Text: clean(msg)}
+			default:
+				jc.Skipped = &junitProblem{Message: clean(firstLine(msg))}
+			}
+			add(jc, s.Status)
+		}
+		all.Tests += js.Tests
+		all.Failures += js.Failures
+		all.Errors += js.Errors
+		all.Skipped += js.Skipped
+		all.Suites = append(all.Suites, js)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(all); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func problemText(r result.Result) string {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	if r.Location != "" {
+		fmt.Fprintf(&b, "\n\nat %s", r.Location)
+	}
+	for _, c := range r.Checks {
+		if c.Status != result.Passed && c.Message != "" && !strings.Contains(r.Message, c.Message) {
+			fmt.Fprintf(&b, "\n\n%s (%s):\n%s", c.Name, c.Status, c.Message)
+		}
+	}
+	if x := r.Exchange; x != nil {
+		b.WriteString("\n\n")
+		b.WriteString(exchangeText(x))
+	}
+	return b.String()
+}
+
+func exchangeText(x *result.Exchange) string {
+	var b strings.Builder
+	switch x.Protocol {
+	case "http":
+		fmt.Fprintf(&b, "> %s %s\n", x.Method, x.URL)
+		for _, k := range sortedKeys(x.RequestHeaders) {
+			fmt.Fprintf(&b, "> %s: %s\n", k, x.RequestHeaders[k])
+		}
+		if x.RequestBody != "" {
+			fmt.Fprintf(&b, ">\n%s\n", x.RequestBody)
+		}
+		fmt.Fprintf(&b, "< %d\n", x.Status)
+		for _, k := range sortedKeys(x.ResponseHeaders) {
+			fmt.Fprintf(&b, "< %s: %s\n", k, x.ResponseHeaders[k])
+		}
+		if x.ResponseBody != "" {
+			fmt.Fprintf(&b, "<\n%s\n", x.ResponseBody)
+		}
+	case "sql":
+		fmt.Fprintf(&b, "> %s\n< %d rows\n%s\n", x.Query, x.RowCount, x.ResponseBody)
+	default:
+		fmt.Fprintf(&b, "> %s %s\n", x.Protocol, x.URL)
+	}
+	return b.String()
+}
+
+// clean removes characters XML 1.0 cannot hold.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return r
+		case r < 0x20, r == 0xFFFE, r == 0xFFFF, r >= 0xD800 && r <= 0xDFFF:
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+// WriteMarkdown writes a summary a CI job can post as a comment.
+func (m *Model) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## cloudtest: %s\n\n**Verdict: %s**\n\n", mdText(m.Run.Project), m.Verdict)
+	for _, r := range m.Reasons {
+		fmt.Fprintf(&b, "- %s\n", mdText(r))
+	}
+	c := m.Counts
+	fmt.Fprintf(&b, "\nRun `%s`, %s. Suites: %d passed, %d failed, %d error, %d skipped. Steps: %d passed, %d failed, %d error, %d skipped.\n\n",
+		m.Run.ID, m.Duration(), c.Suites.Passed, c.Suites.Failed, c.Suites.Errored, c.Suites.Skipped,
+		c.Steps.Passed, c.Steps.Failed, c.Steps.Errored, c.Steps.Skipped)
+	b.WriteString("| suite | kind | component | status | steps passed | duration |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, s := range m.Suites {
+		status := string(s.Status)
+		if !s.Ran {
+			status = "not run"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d/%d | %s |\n", mdCell(s.Name), s.Kind, mdCell(s.Component), status,
+			s.Steps.Passed, s.Steps.Total(), seconds(s.DurationMS)+"s")
+	}
+	var failures []string
+	for _, s := range m.Suites {
+		for _, cs := range s.Cases {
+			for _, st := range cs.Steps {
+				if st.Status == result.Failed || st.Status == result.Errored {
+					name := st.Step
+					if cs.Name != s.Name {
+						name = cs.Name + " › " + st.Step
+					}
+					failures = append(failures, fmt.Sprintf("### %s › %s (%s)\n\n%s\n\n%s\n", mdText(s.Name), mdText(name), st.Status,
+						mdText(st.Location), fence(st.Message)))
+				}
+			}
+		}
+		if s.Steps.Failed+s.Steps.Errored == 0 && (s.Status == result.Failed || s.Status == result.Errored) {
+			failures = append(failures, fmt.Sprintf("### %s (%s)\n\n%s\n", mdText(s.Name), s.Status, fence(s.Message)))
+		}
+	}
+	if len(failures) > 0 {
+		b.WriteString("\n## Failures\n\n")
+		b.WriteString(strings.Join(failures, "\n"))
+	}
+	for _, wn := range m.Warnings {
+		fmt.Fprintf(&b, "\n> Warning: %s\n", mdText(wn))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(mdText(s), "\n", " ")
+}
+
+// mdText keeps text from the target or the configuration from being read as
+// HTML by a Markdown renderer.
+func mdText(s string) string {
+	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func fence(s string) string {
+	f := "```"
+	for strings.Contains(s, f) {
+		f += "`"
+	}
+	return f + "\n" + s + "\n" + f
+}

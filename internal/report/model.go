@@ -1,0 +1,303 @@
+// Package report builds the acceptance model of a run directory from its
+// run.json and results.jsonl, and renders it as report.html (for people),
+// report.json, junit.xml and summary.md (for machines). Rendering is a pure
+// function of the run directory: `cloudtest report DIR` renders it again.
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+// Verdict is the one answer of a run.
+type Verdict string
+
+const (
+	Accepted   Verdict = "ACCEPTED"
+	Rejected   Verdict = "REJECTED"
+	Incomplete Verdict = "INCOMPLETE"
+)
+
+// ExitCode is the process exit code of a verdict (an interrupted run exits
+// 130 whatever its verdict; the command decides that).
+func (v Verdict) ExitCode() int {
+	switch v {
+	case Accepted:
+		return 0
+	case Rejected:
+		return 1
+	}
+	return 3
+}
+
+// Model is everything the renderers show.
+type Model struct {
+	Run      result.Run `json:"run"`
+	Verdict  Verdict    `json:"verdict"`
+	Reasons  []string   `json:"reasons"`
+	Warnings []string   `json:"warnings,omitempty"`
+	Counts   Counts     `json:"counts"`
+	Suites   []*Suite   `json:"suites"`
+}
+
+// Counts tally outcomes by level.
+type Counts struct {
+	Suites Tally `json:"suites"`
+	Cases  Tally `json:"cases"`
+	Steps  Tally `json:"steps"`
+}
+
+// Tally counts outcomes.
+type Tally struct {
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Errored int `json:"error"`
+	Skipped int `json:"skipped"`
+}
+
+// Total is the number counted.
+func (t Tally) Total() int { return t.Passed + t.Failed + t.Errored + t.Skipped }
+
+func (t *Tally) add(s result.Status) {
+	switch s {
+	case result.Passed:
+		t.Passed++
+	case result.Failed:
+		t.Failed++
+	case result.Errored:
+		t.Errored++
+	default:
+		t.Skipped++
+	}
+}
+
+// Suite is one suite with its cases and steps.
+type Suite struct {
+	Name       string          `json:"name"`
+	Kind       string          `json:"kind"`
+	Component  string          `json:"component,omitempty"`
+	Components []string        `json:"components,omitempty"`
+	Target     string          `json:"target,omitempty"`
+	Location   string          `json:"location,omitempty"`
+	Planned    bool            `json:"planned"`
+	Ran        bool            `json:"ran"`
+	Status     result.Status   `json:"status"`
+	Message    string          `json:"message,omitempty"`
+	DurationMS float64         `json:"duration_ms"`
+	Cases      []*Case         `json:"cases"`
+	Steps      Tally           `json:"steps"`
+	Data       json.RawMessage `json:"data,omitempty"`
+}
+
+// Case is a functional case (or, for other kinds, a group of steps).
+type Case struct {
+	Name       string          `json:"name"`
+	Status     result.Status   `json:"status"`
+	Message    string          `json:"message,omitempty"`
+	DurationMS float64         `json:"duration_ms"`
+	Location   string          `json:"location,omitempty"`
+	Steps      []result.Result `json:"steps"`
+}
+
+// Load reads the run directory. A torn last line of results.jsonl (a crash
+// in the middle of a write) is skipped and noted as a warning.
+func Load(dir string) (*Model, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the run: %w", err)
+	}
+	m := &Model{}
+	if err := json.Unmarshal(b, &m.Run); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, "run.json"), err)
+	}
+	results, warnings, err := readResults(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	m.Warnings = warnings
+	m.build(results)
+	return m, nil
+}
+
+func readResults(path string) ([]result.Result, []string, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, []string{"results.jsonl is missing: no result was recorded"}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	var out []result.Result
+	var warnings []string
+	r := bufio.NewReaderSize(f, 1<<20)
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			var res result.Result
+			if jerr := json.Unmarshal(line, &res); jerr != nil {
+				warnings = append(warnings, fmt.Sprintf("results.jsonl line %d is incomplete or damaged and was skipped (%v)", n, jerr))
+			} else {
+				out = append(out, res)
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	return out, warnings, nil
+}
+
+func (m *Model) build(results []result.Result) {
+	byName := map[string]*Suite{}
+	for _, p := range m.Run.Suites {
+		s := &Suite{Name: p.Name, Kind: p.Kind, Component: p.Component, Components: p.Components,
+			Target: p.Target, Location: p.Location, Planned: true, Status: result.Skipped}
+		byName[p.Name] = s
+		m.Suites = append(m.Suites, s)
+	}
+	suite := func(r result.Result) *Suite {
+		s, ok := byName[r.Suite]
+		if !ok {
+			s = &Suite{Name: r.Suite, Kind: r.Kind, Component: r.Component, Status: result.Skipped}
+			byName[r.Suite] = s
+			m.Suites = append(m.Suites, s)
+		}
+		return s
+	}
+	caseOf := func(s *Suite, name string) *Case {
+		if name == "" {
+			name = s.Name
+		}
+		for _, c := range s.Cases {
+			if c.Name == name {
+				return c
+			}
+		}
+		c := &Case{Name: name, Status: result.Passed}
+		s.Cases = append(s.Cases, c)
+		return c
+	}
+	for _, r := range results {
+		s := suite(r)
+		switch r.Level {
+		case result.LevelSuite:
+			s.Ran, s.Status, s.Message, s.DurationMS, s.Data = true, r.Status, r.Message, r.DurationMS, r.Data
+			if s.Location == "" {
+				s.Location = r.Location
+			}
+		case result.LevelCase:
+			c := caseOf(s, r.Case)
+			c.Status, c.Message, c.DurationMS, c.Location = r.Status, r.Message, r.DurationMS, r.Location
+		default:
+			c := caseOf(s, r.Case)
+			c.Steps = append(c.Steps, r)
+			s.Steps.add(r.Status)
+			m.Counts.Steps.add(r.Status)
+		}
+	}
+	for _, s := range m.Suites {
+		m.Counts.Suites.add(s.Status)
+		for _, c := range s.Cases {
+			m.Counts.Cases.add(c.Status)
+		}
+	}
+	m.verdict()
+}
+
+func (m *Model) verdict() {
+	var incomplete, rejected []string
+	if m.Run.Interrupted {
+		incomplete = append(incomplete, "The run was interrupted before every suite had finished.")
+	}
+	if m.Run.Error != "" {
+		incomplete = append(incomplete, "The run failed: "+m.Run.Error)
+	}
+	if len(m.Suites) == 0 {
+		incomplete = append(incomplete, "No suite was selected.")
+	}
+	for _, s := range m.Suites {
+		switch {
+		case !s.Ran:
+			incomplete = append(incomplete, fmt.Sprintf("%s suite %q did not run.", s.Kind, s.Name))
+		case s.Status == result.Skipped:
+			incomplete = append(incomplete, fmt.Sprintf("%s suite %q did not finish: %s", s.Kind, s.Name, firstLine(s.Message)))
+		case s.Status == result.Failed || s.Status == result.Errored:
+			rejected = append(rejected, fmt.Sprintf("%s suite %q %s: %s", s.Kind, s.Name, verb(s.Status), firstLine(s.Message)))
+		}
+	}
+	switch {
+	case len(incomplete) > 0:
+		m.Verdict = Incomplete
+		m.Reasons = append(incomplete, rejected...)
+	case len(rejected) > 0:
+		m.Verdict = Rejected
+		m.Reasons = rejected
+	default:
+		m.Verdict = Accepted
+		m.Reasons = []string{fmt.Sprintf("All %d suites passed.", len(m.Suites))}
+	}
+}
+
+func verb(s result.Status) string {
+	if s == result.Errored {
+		return "could not be carried out"
+	}
+	return "failed"
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
+
+// Duration is how long the run took.
+func (m *Model) Duration() time.Duration {
+	if m.Run.Finished.IsZero() {
+		return 0
+	}
+	return m.Run.Finished.Sub(m.Run.Started).Round(time.Millisecond)
+}
+
+// Render loads dir and (re)writes report.json, report.html, junit.xml and
+// summary.md in it. Each file is written to a temporary name and renamed,
+// so a reader never sees half a report.
+func Render(dir string) (*Model, error) {
+	m, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, out := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"report.json", func(b *bytes.Buffer) error { return m.WriteJSON(b) }},
+		{"report.html", func(b *bytes.Buffer) error { return m.WriteHTML(b) }},
+		{"junit.xml", func(b *bytes.Buffer) error { return m.WriteJUnit(b) }},
+		{"summary.md", func(b *bytes.Buffer) error { return m.WriteMarkdown(b) }},
+	} {
+		var buf bytes.Buffer
+		if err := out.write(&buf); err != nil {
+			return m, fmt.Errorf("rendering %s: %w", out.name, err)
+		}
+		tmp := filepath.Join(dir, "."+out.name+".tmp")
+		if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+			return m, err
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, out.name)); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}

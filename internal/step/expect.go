@@ -1,0 +1,292 @@
+package step
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+// Expect is an expect block. Each attribute is evaluated when the step runs
+// (expected values may use captures) and checked with a gomega matcher.
+type Expect struct {
+	Status       hcl.Expression // a number or a list of numbers
+	Headers      hcl.Expression // name -> exact value
+	HeadersMatch hcl.Expression // name -> regular expression
+	JSON         hcl.Expression // path -> value
+	JSONExists   hcl.Expression // list of paths
+	BodyContains hcl.Expression // string or list of strings
+	BodyMatch    hcl.Expression // regular expression
+	MaxDuration  time.Duration
+	RowCount     hcl.Expression
+	DeclRange    hcl.Range
+	maxRange     hcl.Range
+}
+
+var expectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "status"}, {Name: "headers"}, {Name: "headers_match"}, {Name: "json"}, {Name: "json_exists"},
+	{Name: "body_contains"}, {Name: "body_match"}, {Name: "max_duration"}, {Name: "row_count"},
+}}
+
+func decodeExpect(b *hcl.Block, dc *config.DecodeContext) (*Expect, hcl.Diagnostics) {
+	content, diags := b.Body.Content(expectSchema)
+	e := &Expect{DeclRange: b.DefRange}
+	late := func(name string) hcl.Expression {
+		a, ok := content.Attributes[name]
+		if !ok {
+			return nil
+		}
+		x, d := dc.Late(a.Expr, requestRoots...)
+		diags = append(diags, d...)
+		return x
+	}
+	e.Status, e.Headers, e.HeadersMatch = late("status"), late("headers"), late("headers_match")
+	e.JSON, e.JSONExists = late("json"), late("json_exists")
+	e.BodyContains, e.BodyMatch, e.RowCount = late("body_contains"), late("body_match"), late("row_count")
+	if a, ok := content.Attributes["max_duration"]; ok {
+		d, dd := dc.Duration(a)
+		diags = append(diags, dd...)
+		e.MaxDuration, e.maxRange = d, a.Expr.Range()
+	}
+	return e, diags
+}
+
+// observed is what a request gave, in the shapes the matchers compare.
+type observed struct {
+	status   int
+	header   func(string) string
+	body     string
+	duration time.Duration
+	rowCount int
+	isSQL    bool
+}
+
+// check runs every expectation and returns one check per expectation.
+func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
+	var checks []result.Check
+	add := func(name string, rng hcl.Range, actual any, m types.GomegaMatcher) {
+		c := result.Check{Name: name, Status: result.Passed, Location: config.Location(rng)}
+		ok, err := m.Match(actual)
+		switch {
+		case err != nil:
+			c.Status, c.Message = result.Failed, err.Error()
+		case !ok:
+			c.Status, c.Message = result.Failed, m.FailureMessage(actual)
+		}
+		checks = append(checks, c)
+	}
+	bad := func(name string, rng hcl.Range, err error) {
+		checks = append(checks, result.Check{Name: name, Status: result.Errored, Message: err.Error(), Location: config.Location(rng)})
+	}
+	if e.Status != nil {
+		v, err := evalValue(e.Status, ectx)
+		if err != nil {
+			bad("expect.status", e.Status.Range(), err)
+		} else if codes, ok := intList(v); !ok {
+			bad("expect.status", e.Status.Range(), fmt.Errorf("status must be a number or a list of numbers"))
+		} else if len(codes) == 1 {
+			add("expect.status", e.Status.Range(), obs.status, gomega.Equal(codes[0]))
+		} else {
+			elems := make([]any, len(codes))
+			for i, c := range codes {
+				elems[i] = c
+			}
+			add("expect.status", e.Status.Range(), obs.status, gomega.BeElementOf(elems...))
+		}
+	}
+	if e.Headers != nil {
+		if m, err := evalStringMap(e.Headers, ectx, "headers"); err != nil {
+			bad("expect.headers", e.Headers.Range(), err)
+		} else {
+			for _, k := range sortedKeys(m) {
+				add(fmt.Sprintf("expect.headers[%q]", k), e.Headers.Range(), obs.header(k), gomega.Equal(m[k]))
+			}
+		}
+	}
+	if e.HeadersMatch != nil {
+		if m, err := evalStringMap(e.HeadersMatch, ectx, "headers_match"); err != nil {
+			bad("expect.headers_match", e.HeadersMatch.Range(), err)
+		} else {
+			for _, k := range sortedKeys(m) {
+				if _, d := compile(m[k], e.HeadersMatch.Range(), "headers_match"); d != nil {
+					bad("expect.headers_match", e.HeadersMatch.Range(), fmt.Errorf("%s", d.Detail))
+					continue
+				}
+				add(fmt.Sprintf("expect.headers_match[%q]", k), e.HeadersMatch.Range(), obs.header(k), gomega.MatchRegexp(m[k]))
+			}
+		}
+	}
+	var doc any
+	docErr := json.Unmarshal([]byte(obs.body), &doc)
+	jsonCheck := func(name string, rng hcl.Range, path string, want any, exists bool) {
+		if docErr != nil {
+			checks = append(checks, result.Check{Name: name, Status: result.Failed, Location: config.Location(rng),
+				Message: fmt.Sprintf("the response body is not JSON (%v); it begins:\n    %s", docErr, excerpt(obs.body))})
+			return
+		}
+		got, found := lookupPath(doc, path)
+		if !found {
+			checks = append(checks, result.Check{Name: name, Status: result.Failed, Location: config.Location(rng),
+				Message: fmt.Sprintf("the response JSON has nothing at %q; the response was:\n    %s", path, excerpt(obs.body))})
+			return
+		}
+		if exists {
+			checks = append(checks, result.Check{Name: name, Status: result.Passed, Location: config.Location(rng)})
+			return
+		}
+		add(name, rng, got, gomega.Equal(want))
+	}
+	if e.JSON != nil {
+		v, err := evalValue(e.JSON, ectx)
+		if err != nil || !(v.Type().IsObjectType() || v.Type().IsMapType()) {
+			if err == nil {
+				err = fmt.Errorf("json must be an object of path = value, such as { \"currency\" = \"CNY\" }")
+			}
+			bad("expect.json", e.JSON.Range(), err)
+		} else {
+			want := goValue(v).(map[string]any)
+			for _, p := range sortedKeys(want) {
+				jsonCheck(fmt.Sprintf("expect.json[%q]", p), e.JSON.Range(), p, want[p], false)
+			}
+		}
+	}
+	if e.JSONExists != nil {
+		v, err := evalValue(e.JSONExists, ectx)
+		var paths []string
+		ok := false
+		if err == nil {
+			paths, ok = stringList(v)
+		}
+		if err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("json_exists must be a list of paths, such as [\"token\"]")
+			}
+			bad("expect.json_exists", e.JSONExists.Range(), err)
+		} else {
+			for _, p := range paths {
+				jsonCheck(fmt.Sprintf("expect.json_exists[%q]", p), e.JSONExists.Range(), p, nil, true)
+			}
+		}
+	}
+	if e.BodyContains != nil {
+		v, err := evalValue(e.BodyContains, ectx)
+		var subs []string
+		ok := false
+		if err == nil {
+			subs, ok = stringList(v)
+		}
+		if err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("body_contains must be a string or a list of strings")
+			}
+			bad("expect.body_contains", e.BodyContains.Range(), err)
+		} else {
+			for _, s := range subs {
+				add("expect.body_contains", e.BodyContains.Range(), obs.body, gomega.ContainSubstring(s))
+			}
+		}
+	}
+	if e.BodyMatch != nil {
+		if p, err := evalString(e.BodyMatch, ectx, "body_match"); err != nil {
+			bad("expect.body_match", e.BodyMatch.Range(), err)
+		} else if _, d := compile(p, e.BodyMatch.Range(), "body_match"); d != nil {
+			bad("expect.body_match", e.BodyMatch.Range(), fmt.Errorf("%s", d.Detail))
+		} else {
+			add("expect.body_match", e.BodyMatch.Range(), obs.body, gomega.MatchRegexp(p))
+		}
+	}
+	if e.MaxDuration > 0 {
+		add("expect.max_duration", e.maxRange, obs.duration, gomega.BeNumerically("<=", e.MaxDuration))
+	}
+	if e.RowCount != nil {
+		v, err := evalValue(e.RowCount, ectx)
+		var n []int
+		ok := false
+		if err == nil {
+			n, ok = intList(v)
+		}
+		if err != nil || !ok || len(n) != 1 {
+			if err == nil {
+				err = fmt.Errorf("row_count must be a number")
+			}
+			bad("expect.row_count", e.RowCount.Range(), err)
+		} else {
+			add("expect.row_count", e.RowCount.Range(), obs.rowCount, gomega.Equal(n[0]))
+		}
+	}
+	return checks
+}
+
+func evalValue(e hcl.Expression, ctx *hcl.EvalContext) (cty.Value, error) {
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return cty.NilVal, diagError(diags)
+	}
+	return v, nil
+}
+
+// intList accepts a number or a list of whole numbers.
+func intList(v cty.Value) ([]int, bool) {
+	if v.IsNull() || !v.IsKnown() {
+		return nil, false
+	}
+	if v.Type() == cty.Number {
+		bf := v.AsBigFloat()
+		i, acc := bf.Int64()
+		return []int{int(i)}, acc == big.Exact
+	}
+	if !v.CanIterateElements() || v.Type().IsMapType() || v.Type().IsObjectType() {
+		return nil, false
+	}
+	var out []int
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		n, ok := intList(e)
+		if !ok || len(n) != 1 {
+			return nil, false
+		}
+		out = append(out, n[0])
+	}
+	return out, len(out) > 0
+}
+
+// stringList accepts a string or a list of strings.
+func stringList(v cty.Value) ([]string, bool) {
+	if v.IsNull() || !v.IsKnown() {
+		return nil, false
+	}
+	if v.Type() == cty.String {
+		return []string{v.AsString()}, true
+	}
+	lv, err := convert.Convert(v, cty.List(cty.String))
+	if err != nil {
+		return nil, false
+	}
+	var out []string
+	for it := lv.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		out = append(out, e.AsString())
+	}
+	return out, true
+}
+
+func excerpt(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 300 {
+		s = s[:300] + " …"
+	}
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}

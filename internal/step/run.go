@@ -1,0 +1,289 @@
+package step
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/onsi/gomega"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+// Target is a started target as steps see it.
+type Target struct {
+	Name, URL string
+	transport *http.Transport
+}
+
+// Env is what a step needs to run: the configuration, the targets, the
+// redactor and the database handles. One Env serves every step of a suite;
+// copy it to give a case its own Vars.
+type Env struct {
+	Config  *config.Config
+	Target  *Target
+	Targets map[string]*Target
+	Redact  *Redactor
+	DB      *DBPool
+	// Vars are further run-time roots, such as "each".
+	Vars map[string]cty.Value
+	// ExtraHeaders are set on every HTTP request (load-test markers).
+	ExtraHeaders map[string]string
+
+	targetsValue cty.Value
+	fallback     *http.Transport
+	fallbackOnce *sync.Once
+}
+
+// NewEnv prepares the steps of a suite: urls are the started targets' URLs
+// by name and own names the suite's target ("" for none).
+func NewEnv(cfg *config.Config, urls map[string]string, own string) (*Env, error) {
+	env := &Env{Config: cfg, Targets: map[string]*Target{}, Redact: NewRedactor(cfg.SensitiveValues()),
+		DB: NewDBPool(), fallbackOnce: &sync.Once{}}
+	tv := map[string]cty.Value{}
+	for name, u := range urls {
+		t := &Target{Name: name, URL: u}
+		if tc, ok := cfg.Targets[name]; ok {
+			tr, err := NewTransport(tc.TLS, cfg.Dir)
+			if err != nil {
+				return nil, fmt.Errorf("target %q: %w", name, err)
+			}
+			t.transport = tr
+		}
+		env.Targets[name] = t
+		tv[name] = config.TargetValue(name, u)
+	}
+	env.targetsValue = cty.ObjectVal(tv)
+	if own != "" {
+		env.Target = env.Targets[own]
+		if env.Target == nil {
+			return nil, fmt.Errorf("target %q is not running", own)
+		}
+	}
+	return env, nil
+}
+
+// Close releases database handles and idle connections.
+func (e *Env) Close() error {
+	for _, t := range e.Targets {
+		if t.transport != nil {
+			t.transport.CloseIdleConnections()
+		}
+	}
+	if e.fallback != nil {
+		e.fallback.CloseIdleConnections()
+	}
+	return e.DB.Close()
+}
+
+// transport picks the TLS settings of the target that host belongs to.
+func (e *Env) transport(host string) *http.Transport {
+	for _, t := range e.Targets {
+		if t.transport != nil && strings.Contains(t.URL, "://"+host) {
+			return t.transport
+		}
+	}
+	e.fallbackOnce.Do(func() {
+		e.fallback = http.DefaultTransport.(*http.Transport).Clone()
+	})
+	return e.fallback
+}
+
+// Outcome is what a step gave.
+type Outcome struct {
+	Status   result.Status
+	Message  string
+	Checks   []result.Check
+	Exchange *result.Exchange
+	Response cty.Value
+	Captures map[string]cty.Value
+	Attempts int
+	Duration time.Duration
+}
+
+func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value) *hcl.EvalContext {
+	vars := map[string]cty.Value{"capture": cty.ObjectVal(captures)}
+	if e.targetsValue != cty.NilVal {
+		vars["target"] = e.targetsValue
+	}
+	for k, v := range e.Vars {
+		vars[k] = v
+	}
+	if response != cty.NilVal {
+		vars["response"] = response
+	}
+	return e.Config.EvalContext(vars)
+}
+
+// Run executes the step: the request, then the expectations and assertions,
+// then the captures. With an eventually block the request and its checks
+// are repeated until they pass or the time is up.
+func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
+	start := time.Now()
+	var out Outcome
+	if s.Eventually == nil {
+		out = s.attempt(ctx, env, captures)
+		out.Attempts = 1
+	} else {
+		out = s.poll(ctx, env, captures)
+	}
+	if out.Status == result.Passed && len(s.Captures) > 0 {
+		out.Captures = map[string]cty.Value{}
+		ectx := env.evalContext(captures, out.Response)
+		for _, c := range s.Captures {
+			v, diags := c.Expr.Value(ectx)
+			if diags.HasErrors() {
+				out.Status = result.Errored
+				out.Message = env.Redact.String(fmt.Sprintf("capture.%s could not be evaluated:\n%s", c.Name, s.render(diags, env)))
+				break
+			}
+			out.Captures[c.Name] = v
+		}
+	}
+	out.Duration = time.Since(start)
+	return out
+}
+
+// poll repeats attempts with gomega's Eventually until one passes.
+func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
+	var last Outcome
+	attempts := 0
+	var failure string
+	g := gomega.NewGomega(func(message string, _ ...int) { failure = message })
+	g.Eventually(ctx, func() error {
+		attempts++
+		last = s.attempt(ctx, env, captures)
+		if last.Status == result.Passed {
+			return nil
+		}
+		return errors.New(last.Message)
+	}).WithTimeout(s.Eventually.Within).WithPolling(s.Eventually.Every).Should(gomega.Succeed())
+	last.Attempts = attempts
+	if last.Status != result.Passed && failure != "" {
+		last.Message = env.Redact.String(fmt.Sprintf("eventually (within %s, every %s) gave up after %d attempts:\n%s",
+			s.Eventually.Within, s.Eventually.Every, attempts, failure))
+	}
+	return last
+}
+
+func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
+	reqCtx := env.evalContext(captures, cty.NilVal)
+	var out Outcome
+	var obs observed
+	switch {
+	case s.HTTP != nil:
+		x, err := s.HTTP.do(ctx, env, reqCtx)
+		if err != nil {
+			return s.errored(env, err)
+		}
+		out.Response = x.response()
+		out.Exchange = s.httpExcerpt(env, x)
+		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, body: string(x.body), duration: x.duration}
+	case s.SQL != nil:
+		r, err := s.SQL.do(ctx, env, reqCtx)
+		if err != nil {
+			return s.errored(env, err)
+		}
+		out.Response = r.response()
+		out.Exchange = &result.Exchange{Protocol: "sql", Query: env.Redact.String(r.query), RowCount: len(r.rows)}
+		out.Exchange.ResponseBody, out.Exchange.Truncated = env.Redact.Body(rowsExcerpt(r))
+		obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true, header: func(string) string { return "" }}
+	case s.TCP != nil:
+		addr, d, err := s.TCP.do(ctx, reqCtx)
+		if err != nil {
+			return s.errored(env, err)
+		}
+		out.Response = tcpResponse(addr, d)
+		out.Exchange = &result.Exchange{Protocol: "tcp", URL: addr}
+		obs = observed{duration: d, header: func(string) string { return "" }}
+	}
+	out.Status = result.Passed
+	checkCtx := env.evalContext(captures, out.Response)
+	if s.Expect != nil {
+		out.Checks = append(out.Checks, s.Expect.check(obs, checkCtx)...)
+	}
+	for _, a := range s.Asserts {
+		out.Checks = append(out.Checks, s.assert(env, a, checkCtx))
+	}
+	for i := range out.Checks {
+		c := &out.Checks[i]
+		c.Message = env.Redact.String(c.Message)
+		if c.Status.Worse(out.Status) {
+			out.Status = c.Status
+		}
+		if c.Status != result.Passed && out.Message == "" {
+			out.Message = fmt.Sprintf("%s at %s:\n%s", c.Name, c.Location, c.Message)
+		}
+	}
+	return out
+}
+
+func (s *Step) errored(env *Env, err error) Outcome {
+	return Outcome{Status: result.Errored, Message: env.Redact.String(err.Error())}
+}
+
+func (s *Step) assert(env *Env, a *Assert, ctx *hcl.EvalContext) result.Check {
+	c := result.Check{Name: fmt.Sprintf("assert %q", a.ErrorMessage), Status: result.Passed, Location: config.Location(a.DeclRange)}
+	v, diags := a.Condition.Value(ctx)
+	if diags.HasErrors() {
+		c.Status, c.Message = result.Errored, "the condition could not be evaluated:\n"+s.render(diags, env)
+		return c
+	}
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
+		c.Status = result.Errored
+		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "The condition is not true or false",
+			Detail: "An assert condition must give a boolean.", Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: ctx}}, env)
+		return c
+	}
+	if !v.True() {
+		c.Status = result.Failed
+		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: a.ErrorMessage,
+			Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: ctx}}, env)
+	}
+	return c
+}
+
+// render prints diagnostics the way `cloudtest validate` does: the source
+// line and, for an expression, each value it referred to.
+func (s *Step) render(diags hcl.Diagnostics, env *Env) string {
+	var buf bytes.Buffer
+	w := hcl.NewDiagnosticTextWriter(&buf, env.Config.Files, 0, false)
+	w.WriteDiagnostics(diags)
+	return strings.TrimSpace(buf.String())
+}
+
+func (s *Step) httpExcerpt(env *Env, x *httpExchange) *result.Exchange {
+	ex := &result.Exchange{
+		Protocol: "http", Method: x.req.Method, URL: env.Redact.String(x.req.URL.String()),
+		RequestHeaders: env.Redact.Headers(x.req.Header), Status: x.resp.StatusCode,
+		ResponseHeaders: env.Redact.Headers(x.resp.Header),
+	}
+	var cut1, cut2 bool
+	ex.RequestBody, cut1 = env.Redact.Body(x.reqBody)
+	ex.ResponseBody, cut2 = env.Redact.Body(x.body)
+	ex.Truncated = cut1 || cut2
+	return ex
+}
+
+func rowsExcerpt(r *sqlResult) []byte {
+	var b bytes.Buffer
+	b.WriteString(strings.Join(r.columns, " | "))
+	for _, row := range r.rows {
+		b.WriteByte('\n')
+		for i, c := range r.columns {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			fmt.Fprint(&b, normalizeSQL(row[c]))
+		}
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,200 @@
+// Package step is the request machinery every suite kind shares: one
+// request (http, sql or tcp), its expectations (checked with gomega
+// matchers, so a failure says what was expected and what came back), its
+// assertions (HCL conditions), its captures and an optional polling loop.
+package step
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+)
+
+// BlockSchema is the header of a step block, for the schemas of suites.
+var BlockSchema = hcl.BlockHeaderSchema{Type: "step", LabelNames: []string{"name"}}
+
+// requestRoots are the run-time values request attributes may use;
+// checkRoots adds the response for expect, assert and capture.
+var (
+	requestRoots = []string{"capture", "each"}
+	checkRoots   = []string{"capture", "each", "response"}
+)
+
+// Step is a decoded step block.
+type Step struct {
+	Name       string
+	DeclRange  hcl.Range
+	HTTP       *HTTPRequest
+	SQL        *SQLQuery
+	TCP        *TCPConnect
+	Expect     *Expect
+	Asserts    []*Assert
+	Captures   []Capture
+	Eventually *Eventually
+}
+
+// Assert is an assert block: a condition and the message shown when it is false.
+type Assert struct {
+	Condition    hcl.Expression
+	ErrorMessage string
+	DeclRange    hcl.Range
+}
+
+// Capture names a value taken from the response for later steps.
+type Capture struct {
+	Name string
+	Expr hcl.Expression
+}
+
+// Eventually repeats the step until its checks pass or Within passes.
+type Eventually struct {
+	Within, Every time.Duration
+}
+
+var stepSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "description"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "http"}, {Type: "sql"}, {Type: "tcp"},
+		{Type: "expect"}, {Type: "assert"}, {Type: "capture"}, {Type: "eventually"},
+	},
+}
+
+// Decode decodes a step block.
+func Decode(block *hcl.Block, dc *config.DecodeContext) (*Step, hcl.Diagnostics) {
+	s := &Step{Name: block.Labels[0], DeclRange: block.DefRange}
+	content, diags := block.Body.Content(stepSchema)
+	requests := 0
+	seen := map[string]*hcl.Block{}
+	for _, b := range content.Blocks {
+		if b.Type != "assert" {
+			if prev, dup := seen[b.Type]; dup {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
+					Detail:  fmt.Sprintf("Step %q already has a %s block at %s.", s.Name, b.Type, config.Location(prev.DefRange)),
+					Subject: b.DefRange.Ptr()})
+				continue
+			}
+			seen[b.Type] = b
+		}
+		var d hcl.Diagnostics
+		switch b.Type {
+		case "http":
+			requests++
+			s.HTTP, d = decodeHTTP(b, dc)
+		case "sql":
+			requests++
+			s.SQL, d = decodeSQL(b, dc)
+		case "tcp":
+			requests++
+			s.TCP, d = decodeTCP(b, dc)
+		case "expect":
+			s.Expect, d = decodeExpect(b, dc)
+		case "assert":
+			var a *Assert
+			a, d = decodeAssert(b, dc)
+			if a != nil {
+				s.Asserts = append(s.Asserts, a)
+			}
+		case "capture":
+			s.Captures, d = decodeCapture(b, dc)
+		case "eventually":
+			s.Eventually, d = decodeEventually(b, dc)
+		}
+		diags = append(diags, d...)
+	}
+	if requests != 1 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Step needs one request",
+			Detail:   fmt.Sprintf("Step %q must have exactly one of an http, sql or tcp block; it has %d.", s.Name, requests),
+			Subject:  block.DefRange.Ptr(),
+		})
+	}
+	if s.Expect != nil && s.Expect.RowCount != nil && s.SQL == nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "row_count needs a sql step",
+			Detail: "expect.row_count checks the rows of a sql step; this step has none.", Subject: s.Expect.RowCount.Range().Ptr()})
+	}
+	return s, diags
+}
+
+var assertSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "condition", Required: true}, {Name: "error_message", Required: true},
+}}
+
+func decodeAssert(b *hcl.Block, dc *config.DecodeContext) (*Assert, hcl.Diagnostics) {
+	content, diags := b.Body.Content(assertSchema)
+	a := &Assert{DeclRange: b.DefRange}
+	if attr, ok := content.Attributes["condition"]; ok {
+		var d hcl.Diagnostics
+		a.Condition, d = dc.Late(attr.Expr, checkRoots...)
+		diags = append(diags, d...)
+	}
+	if attr, ok := content.Attributes["error_message"]; ok {
+		var d hcl.Diagnostics
+		a.ErrorMessage, d = dc.String(attr)
+		diags = append(diags, d...)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return a, diags
+}
+
+func decodeCapture(b *hcl.Block, dc *config.DecodeContext) ([]Capture, hcl.Diagnostics) {
+	attrs, diags := b.Body.JustAttributes()
+	var out []Capture
+	for _, a := range sortedAttrs(attrs) {
+		expr, d := dc.Late(a.Expr, checkRoots...)
+		diags = append(diags, d...)
+		out = append(out, Capture{Name: a.Name, Expr: expr})
+	}
+	return out, diags
+}
+
+var eventuallySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "within", Required: true}, {Name: "every"}}}
+
+func decodeEventually(b *hcl.Block, dc *config.DecodeContext) (*Eventually, hcl.Diagnostics) {
+	content, diags := b.Body.Content(eventuallySchema)
+	e := &Eventually{Every: time.Second}
+	if a, ok := content.Attributes["within"]; ok {
+		d, dd := dc.Duration(a)
+		diags = append(diags, dd...)
+		e.Within = d
+	}
+	if a, ok := content.Attributes["every"]; ok {
+		d, dd := dc.Duration(a)
+		diags = append(diags, dd...)
+		e.Every = d
+		if dd == nil && d <= 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail: "eventually.every must be longer than zero.", Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	return e, diags
+}
+
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].NameRange.Start.Byte < out[j-1].NameRange.Start.Byte; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// regexpAttr compiles a pattern known at load time.
+func compile(pattern string, rng hcl.Range, what string) (*regexp.Regexp, *hcl.Diagnostic) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid regular expression",
+			Detail: fmt.Sprintf("%s: %v", what, err), Subject: rng.Ptr()}
+	}
+	return re, nil
+}

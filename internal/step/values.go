@@ -1,0 +1,167 @@
+package step
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+func diagError(diags hcl.Diagnostics) error {
+	var msgs []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		m := d.Summary
+		if d.Detail != "" {
+			m += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			m += fmt.Sprintf(" (%s:%d)", d.Subject.Filename, d.Subject.Start.Line)
+		}
+		msgs = append(msgs, m)
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func evalString(e hcl.Expression, ctx *hcl.EvalContext, what string) (string, error) {
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return "", diagError(diags)
+	}
+	if v.IsNull() {
+		return "", fmt.Errorf("%s is null", what)
+	}
+	s, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return "", fmt.Errorf("%s must be a string: %w", what, err)
+	}
+	return s.AsString(), nil
+}
+
+func evalStringMap(e hcl.Expression, ctx *hcl.EvalContext, what string) (map[string]string, error) {
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	if v.IsNull() {
+		return nil, nil
+	}
+	m, err := convert.Convert(v, cty.Map(cty.String))
+	if err != nil {
+		return nil, fmt.Errorf("%s must be an object of strings: %w", what, err)
+	}
+	out := map[string]string{}
+	for it := m.ElementIterator(); it.Next(); {
+		k, val := it.Element()
+		if !val.IsNull() {
+			out[k.AsString()] = val.AsString()
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// goValue turns a cty value into plain Go values (string, float64, bool,
+// nil, []any, map[string]any), the shape encoding/json gives, so that
+// expected and actual values compare equal.
+func goValue(v cty.Value) any {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return v.AsString()
+	case t == cty.Number:
+		f, _ := v.AsBigFloat().Float64()
+		return f
+	case t == cty.Bool:
+		return v.True()
+	case t.IsListType() || t.IsTupleType() || t.IsSetType():
+		out := []any{}
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, goValue(e))
+		}
+		return out
+	case t.IsMapType() || t.IsObjectType():
+		out := map[string]any{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			out[k.AsString()] = goValue(e)
+		}
+		return out
+	}
+	return v.GoString()
+}
+
+// ctyValue turns a Go value from a database driver or JSON into cty.
+func ctyValue(x any) cty.Value {
+	switch v := x.(type) {
+	case nil:
+		return cty.NullVal(cty.DynamicPseudoType)
+	case string:
+		return cty.StringVal(v)
+	case []byte:
+		return cty.StringVal(string(v))
+	case bool:
+		return cty.BoolVal(v)
+	case int64:
+		return cty.NumberIntVal(v)
+	case int32:
+		return cty.NumberIntVal(int64(v))
+	case int:
+		return cty.NumberIntVal(int64(v))
+	case float64:
+		return cty.NumberFloatVal(v)
+	case float32:
+		return cty.NumberFloatVal(float64(v))
+	case *big.Float:
+		return cty.NumberVal(v)
+	case fmt.Stringer:
+		return cty.StringVal(v.String())
+	}
+	return cty.StringVal(fmt.Sprint(x))
+}
+
+// lookupPath finds a dotted path ("data.accounts.0.id") in decoded JSON.
+func lookupPath(doc any, path string) (any, bool) {
+	cur := doc
+	if path == "" || path == "." {
+		return cur, true
+	}
+	for _, part := range strings.Split(path, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[part]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			var i int
+			if _, err := fmt.Sscanf(part, "%d", &i); err != nil || i < 0 || i >= len(c) || fmt.Sprint(i) != part {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}

@@ -1,0 +1,380 @@
+// Package functional runs functional suites: cases made of ordered steps
+// whose captures flow from one step to the next, with setup steps before
+// the cases and teardown steps that always run after them.
+package functional
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/internal/step"
+)
+
+// Kind is the functional block kind, for the loader's list of kinds.
+var Kind = config.SuiteKind{Type: "functional", Decode: decode}
+
+// Suite is a decoded functional block.
+type Suite struct {
+	config.SuiteCommon
+	// Parallel runs the cases concurrently (each with its own captures).
+	Parallel bool
+	Setup    []*step.Step
+	Cases    []*Case
+	Teardown []*step.Step
+}
+
+// Case is an ordered list of steps; with for_each a case block becomes one
+// case per element, named "case[key]", and its steps see each.key and
+// each.value.
+type Case struct {
+	Name string
+	// Each is object{key, value} for a case made by for_each; HasEach says it is set.
+	Each      cty.Value
+	HasEach   bool
+	Steps     []*step.Step
+	DeclRange hcl.Range
+}
+
+var schema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "parallel"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		step.BlockSchema,
+		{Type: "case", LabelNames: []string{"name"}},
+		{Type: "setup"},
+		{Type: "teardown"},
+	},
+}
+
+var caseSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "for_each"}},
+	Blocks:     []hcl.BlockHeaderSchema{step.BlockSchema},
+}
+
+var stepsSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{step.BlockSchema}}
+
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+	s := &Suite{SuiteCommon: *common}
+	content, diags := body.Content(schema)
+	if a, ok := content.Attributes["parallel"]; ok {
+		v, d := dc.Bool(a)
+		diags = append(diags, d...)
+		s.Parallel = v
+	}
+	var direct []*step.Step
+	var directRange *hcl.Range
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "step":
+			st, d := step.Decode(b, dc)
+			diags = append(diags, d...)
+			if st != nil {
+				direct = append(direct, st)
+			}
+			if directRange == nil {
+				directRange = b.DefRange.Ptr()
+			}
+		case "setup", "teardown":
+			steps, d := decodeSteps(b, dc)
+			diags = append(diags, d...)
+			if b.Type == "setup" {
+				s.Setup = append(s.Setup, steps...)
+			} else {
+				s.Teardown = append(s.Teardown, steps...)
+			}
+		case "case":
+			cases, d := decodeCase(b, dc)
+			diags = append(diags, d...)
+			s.Cases = append(s.Cases, cases...)
+		}
+	}
+	if len(direct) > 0 && len(s.Cases) > 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Steps outside a case",
+			Detail:   fmt.Sprintf("Functional suite %q has case blocks, so its steps must be inside a case (or in setup or teardown).", s.Name),
+			Subject:  directRange,
+		})
+	}
+	if len(direct) > 0 {
+		s.Cases = []*Case{{Name: s.Name, Steps: direct, DeclRange: s.DeclRange}}
+	}
+	if len(s.Cases) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Functional suite without steps",
+			Detail:   fmt.Sprintf("Functional suite %q needs at least one step block (or case blocks with steps).", s.Name),
+			Subject:  s.DeclRange.Ptr(),
+		})
+	}
+	diags = append(diags, checkUniqueSteps(s)...)
+	return s, diags
+}
+
+func decodeSteps(b *hcl.Block, dc *config.DecodeContext) ([]*step.Step, hcl.Diagnostics) {
+	content, diags := b.Body.Content(stepsSchema)
+	var out []*step.Step
+	for _, sb := range content.Blocks {
+		st, d := step.Decode(sb, dc)
+		diags = append(diags, d...)
+		if st != nil {
+			out = append(out, st)
+		}
+	}
+	return out, diags
+}
+
+func decodeCase(b *hcl.Block, dc *config.DecodeContext) ([]*Case, hcl.Diagnostics) {
+	content, diags := b.Body.Content(caseSchema)
+	var steps []*step.Step
+	for _, sb := range content.Blocks {
+		st, d := step.Decode(sb, dc)
+		diags = append(diags, d...)
+		if st != nil {
+			steps = append(steps, st)
+		}
+	}
+	name := b.Labels[0]
+	if len(steps) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Case without steps",
+			Detail: fmt.Sprintf("Case %q needs at least one step block.", name), Subject: b.DefRange.Ptr()})
+	}
+	a, ok := content.Attributes["for_each"]
+	if !ok {
+		return []*Case{{Name: name, Steps: steps, DeclRange: b.DefRange}}, diags
+	}
+	v, d := dc.Value(a)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return nil, diags
+	}
+	if v.IsNull() || !v.IsWhollyKnown() || !v.CanIterateElements() {
+		return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each",
+			Detail:  "The attribute \"for_each\" must be a list, a set or an object known before the run, such as [\"alice\", \"bob\"] or var.accounts.",
+			Subject: a.Expr.Range().Ptr()})
+	}
+	var cases []*Case
+	isList := v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType()
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		key := k
+		if isList {
+			// Lists are keyed by their elements when those are strings
+			// (like Terraform's sets), by position otherwise.
+			if e.Type() == cty.String {
+				key = e
+			}
+		}
+		keyStr, _ := ctyString(key)
+		cases = append(cases, &Case{
+			Name:      fmt.Sprintf("%s[%s]", name, keyStr),
+			Each:      cty.ObjectVal(map[string]cty.Value{"key": key, "value": e}),
+			HasEach:   true,
+			Steps:     steps,
+			DeclRange: b.DefRange,
+		})
+	}
+	return cases, diags
+}
+
+func ctyString(v cty.Value) (string, bool) {
+	switch v.Type() {
+	case cty.String:
+		return v.AsString(), true
+	case cty.Number:
+		return v.AsBigFloat().Text('f', -1), true
+	}
+	return v.GoString(), false
+}
+
+func checkUniqueSteps(s *Suite) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	check := func(steps []*step.Step) {
+		seen := map[string]*step.Step{}
+		for _, st := range steps {
+			if prev, dup := seen[st.Name]; dup {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate step",
+					Detail:  fmt.Sprintf("A step named %q is already defined at %s; step names must be unique within a case, because results are reported by name.", st.Name, config.Location(prev.DeclRange)),
+					Subject: st.DeclRange.Ptr()})
+				continue
+			}
+			seen[st.Name] = st
+		}
+	}
+	check(s.Setup)
+	check(s.Teardown)
+	seenCase := map[string]bool{}
+	for _, c := range s.Cases {
+		if seenCase[c.Name] {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate case",
+				Detail: fmt.Sprintf("Functional suite %q has two cases named %q.", s.Name, c.Name), Subject: c.DeclRange.Ptr()})
+		}
+		seenCase[c.Name] = true
+		if !c.HasEach || c == firstOf(s.Cases, c.DeclRange) {
+			check(c.Steps)
+		}
+	}
+	return diags
+}
+
+// firstOf returns the first case declared at rng, so that the steps of a
+// for_each case are checked once, not once per element.
+func firstOf(cases []*Case, rng hcl.Range) *Case {
+	for _, c := range cases {
+		if c.DeclRange == rng {
+			return c
+		}
+	}
+	return nil
+}
+
+// teardownGrace bounds teardown after an interrupt: teardown runs even then,
+// but must not keep the user waiting long.
+const teardownGrace = 15 * time.Second
+
+// Run executes setup, the cases and teardown, recording one result per step
+// and per case.
+func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
+	base, err := newStepEnv(env)
+	if err != nil {
+		return runner.Outcome{Status: result.Errored, Message: err.Error()}
+	}
+	defer base.Close()
+
+	status := result.Passed
+	worse := func(st result.Status) {
+		if st.Worse(status) {
+			status = st
+		}
+	}
+	var message string
+	note := func(msg string) {
+		if message == "" {
+			message = msg
+		}
+	}
+
+	setupCaptures := map[string]cty.Value{}
+	setupOK := true
+	if len(s.Setup) > 0 {
+		st, msg := s.runSteps(ctx, env, base, "setup", "setup", s.Setup, nil, setupCaptures)
+		if st != result.Passed {
+			setupOK = false
+			worse(st)
+			note("setup: " + msg)
+		}
+	}
+
+	var mu sync.Mutex
+	runCase := func(c *Case) {
+		start := time.Now()
+		captures := copyMap(setupCaptures)
+		var st result.Status
+		var msg string
+		if !setupOK {
+			st, msg = result.Skipped, "not run: setup failed"
+			s.skipSteps(env, c.Name, "test", c.Steps, msg)
+		} else {
+			st, msg = s.runSteps(ctx, env, base, c.Name, "test", c.Steps, c, captures)
+		}
+		env.Record(result.Result{
+			Level: result.LevelCase, Case: c.Name, Status: st, Message: msg,
+			DurationMS: ms(time.Since(start)), Location: config.Location(c.DeclRange),
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if setupOK {
+			worse(st)
+			if st != result.Passed {
+				note(fmt.Sprintf("case %q: %s", c.Name, msg))
+			}
+		}
+	}
+	if s.Parallel {
+		var wg sync.WaitGroup
+		for _, c := range s.Cases {
+			wg.Add(1)
+			go func() { defer wg.Done(); runCase(c) }()
+		}
+		wg.Wait()
+	} else {
+		for _, c := range s.Cases {
+			runCase(c)
+		}
+	}
+
+	if len(s.Teardown) > 0 {
+		tctx := ctx
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			tctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), teardownGrace)
+			defer cancel()
+		}
+		st, msg := s.runSteps(tctx, env, base, "teardown", "teardown", s.Teardown, nil, copyMap(setupCaptures))
+		if st != result.Passed {
+			worse(st)
+			note("teardown: " + msg)
+		}
+	}
+	return runner.Outcome{Status: status, Message: message}
+}
+
+// runSteps runs steps in order; after a step that does not pass, the rest
+// are recorded as skipped. It returns the worst status and the first failure.
+func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, caseName, phase string, steps []*step.Step, c *Case, captures map[string]cty.Value) (result.Status, string) {
+	senv := *base
+	if c != nil && c.HasEach {
+		senv.Vars = map[string]cty.Value{"each": c.Each}
+	}
+	for i, st := range steps {
+		if ctx.Err() != nil {
+			msg := "not run: the run was interrupted"
+			if ctx.Err() == context.DeadlineExceeded {
+				msg = "not run: the suite's timeout passed"
+			}
+			s.skipSteps(env, caseName, phase, steps[i:], msg)
+			return result.Skipped, msg
+		}
+		out := st.Run(ctx, &senv, captures)
+		for k, v := range out.Captures {
+			captures[k] = v
+		}
+		env.Record(result.Result{
+			Level: result.LevelStep, Case: caseName, Step: st.Name, Phase: phase, Status: out.Status,
+			DurationMS: ms(out.Duration), Message: out.Message, Location: config.Location(st.DeclRange),
+			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts,
+		})
+		if out.Status != result.Passed {
+			msg := fmt.Sprintf("step %q %s: %s", st.Name, out.Status, out.Message)
+			s.skipSteps(env, caseName, phase, steps[i+1:], fmt.Sprintf("not run: step %q did not pass", st.Name))
+			return out.Status, msg
+		}
+	}
+	return result.Passed, ""
+}
+
+func (s *Suite) skipSteps(env *runner.Env, caseName, phase string, steps []*step.Step, why string) {
+	for _, st := range steps {
+		env.Record(result.Result{
+			Level: result.LevelStep, Case: caseName, Step: st.Name, Phase: phase,
+			Status: result.Skipped, Message: why, Location: config.Location(st.DeclRange),
+		})
+	}
+}
+
+func copyMap(m map[string]cty.Value) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
