@@ -148,6 +148,9 @@ type SuiteCommon struct {
 	Components  []string
 	Target      string
 	TargetRange hcl.Range
+	// UsesTargets lists every target the suite refers to (its own target and
+	// any target.NAME in its expressions); all are started before it runs.
+	UsesTargets []string
 	Tags        []string
 	Timeout     time.Duration
 	DependsOn   []string

@@ -18,6 +18,10 @@ import (
 // diagnostic that names the attribute and its source range.
 type DecodeContext struct {
 	cfg *Config
+	// targetRefs collects the targets referenced while a suite is decoded,
+	// so that the runner starts them even when the suite's own target is
+	// another one (or none).
+	targetRefs map[string]bool
 }
 
 // Config returns the configuration being loaded (targets and deployment are
@@ -317,6 +321,8 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 				diags = append(diags, badRef(rng, "A reference to a target needs a name, such as target.cloud."))
 			} else if _, found := dc.cfg.Targets[name]; !found {
 				diags = append(diags, undefinedTarget(rng, name, dc.cfg))
+			} else if dc.targetRefs != nil {
+				dc.targetRefs[name] = true
 			}
 		default:
 			allowed := false
@@ -328,7 +334,7 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 			if !allowed {
 				detail := fmt.Sprintf("%q is not known here.", root)
 				if len(runtime) > 0 {
-					detail += fmt.Sprintf(" This expression may use var, local, target and %s.", strings.Join(runtime, ", "))
+					detail += fmt.Sprintf(" This expression may use %s.", andList(append([]string{"var", "local", "target"}, runtime...)))
 				} else {
 					detail += " This value is needed before the run starts: it may use var, local and target only."
 				}
@@ -337,6 +343,13 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 		}
 	}
 	return diags
+}
+
+func andList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 func badRef(rng hcl.Range, detail string) *hcl.Diagnostic {

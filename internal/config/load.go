@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -156,11 +157,17 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 			continue
 		}
 		seen[common.Name] = common
+		dc.targetRefs = map[string]bool{}
+		if common.Target != "" {
+			dc.targetRefs[common.Target] = true
+		}
 		suite, d := kind.Decode(common, rest, dc)
 		diags = append(diags, d...)
 		if suite != nil {
+			suite.Common().UsesTargets = slices.Sorted(maps.Keys(dc.targetRefs))
 			cfg.Suites = append(cfg.Suites, suite)
 		}
+		dc.targetRefs = nil
 	}
 	others := map[string]BlockKind{}
 	for _, k := range opts.Blocks {

@@ -128,6 +128,9 @@ func NewPlan(cfg *config.Config, sel Selection) (*Plan, error) {
 	}
 	used := map[string]bool{}
 	for _, s := range p.Suites {
+		for _, t := range s.Common().UsesTargets {
+			used[t] = true
+		}
 		if t := s.Common().Target; t != "" {
 			used[t] = true
 		}

@@ -241,11 +241,16 @@ func (s *scheduler) runSuite(ctx context.Context, st Suite) {
 				return Outcome{Status: result.Skipped, Message: fmt.Sprintf("not run: suite %q, which this suite depends on, did not pass", d)}
 			}
 		}
-		if err := s.targetErr[c.Target]; err != nil {
-			return Outcome{Status: result.Errored, Message: fmt.Sprintf("target %q could not start: %v", c.Target, err)}
-		}
-		if c.Target != "" && env.Target == nil {
-			return Outcome{Status: result.Skipped, Message: fmt.Sprintf("not run: target %q was not started (the run was interrupted)", c.Target)}
+		for _, t := range append([]string{c.Target}, c.UsesTargets...) {
+			if t == "" {
+				continue
+			}
+			if err := s.targetErr[t]; err != nil {
+				return Outcome{Status: result.Errored, Message: fmt.Sprintf("target %q could not start: %v", t, err)}
+			}
+			if s.targets[t] == nil {
+				return Outcome{Status: result.Skipped, Message: fmt.Sprintf("not run: target %q was not started (the run was interrupted)", t)}
+			}
 		}
 		sctx, cancel := ctx, context.CancelFunc(func() {})
 		if c.Timeout > 0 {
