@@ -57,8 +57,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		OutDir: *out, Parallel: *parallel, Version: version, Source: path, Progress: progress,
 	})
 	if tp, ok := progress.(*runner.TermProgress); ok {
-		tp.Close()
-		progress = nil
+		tp.Close() // before the verdict is printed below the status line
 	}
 	if sum == nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)

@@ -93,6 +93,7 @@ type TermProgress struct {
 	total   int
 	stop    chan struct{}
 	done    chan struct{}
+	closed  sync.Once
 }
 
 // NewTermProgress starts redrawing the status line every 200ms until Close.
@@ -177,9 +178,11 @@ func (p *TermProgress) Logf(suite, text string) {
 	p.above("  " + text)
 }
 
-// Close stops redrawing and clears the status line.
+// Close stops redrawing and clears the status line; it may be called again.
 func (p *TermProgress) Close() {
-	close(p.stop)
-	<-p.done
-	fmt.Fprint(p.w, "\r\033[K")
+	p.closed.Do(func() {
+		close(p.stop)
+		<-p.done
+		fmt.Fprint(p.w, "\r\033[K")
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -260,4 +261,31 @@ probe "waiting" { depends_on = ["running"] }
 	if err := json.Unmarshal(b, &run); err != nil || !run.Interrupted || len(run.Suites) != 2 {
 		t.Fatalf("run.json = %s (err %v), want interrupted with 2 planned suites", b, err)
 	}
+}
+
+func TestTermProgressDrawsAndClosesTwice(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	p := NewTermProgress(lockedWriter{&mu, &buf}, 2)
+	c := &config.SuiteCommon{Kind: "functional", Name: "login"}
+	p.SuiteStarted(c)
+	p.SuiteFinished(c, result.Failed, time.Second, "expect.status at x.hcl:3:\nExpected 500")
+	p.Close()
+	p.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(buf.String(), `✘ failed functional "login" (1s): expect.status at x.hcl:3: …`) || !strings.Contains(buf.String(), "1/2 done") {
+		t.Fatalf("terminal output %q", buf.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
