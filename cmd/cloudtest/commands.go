@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +12,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/demobank"
+	"github.com/cloudtest/cloudtest/internal/deploy"
+	"github.com/cloudtest/cloudtest/internal/evidence"
 	"github.com/cloudtest/cloudtest/internal/report"
 	"github.com/cloudtest/cloudtest/internal/runner"
 )
@@ -26,10 +30,24 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	sf.register(fs)
 	out := fs.String("out", "out", "directory that receives the run directories")
 	parallel := fs.Int("parallel", 1, "how many suites run at once")
+	expiry := fs.String("expiry-warning", "30d", "warn about evidence whose validity ends within this time")
+	signKey := fs.String("sign-key", "", "Ed25519 private key (PKCS #8 PEM) that signs manifest.json; default: a key made for this run, its public half kept as manifest.pub")
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	path := pathArg(fs.Args())
+	warnWithin, err := config.ParseDuration(*expiry)
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: --expiry-warning %s: %v\n", *expiry, err)
+		return exitUsage
+	}
+	var key ed25519.PrivateKey
+	if *signKey != "" {
+		if key, err = evidence.LoadPrivateKey(*signKey); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --sign-key: %v\n", err)
+			return exitUsage
+		}
+	}
 	cfg, ok := load(path, &cf, stderr)
 	if !ok {
 		return exitUsage
@@ -66,7 +84,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 	}
-	return finish(sum.Dir, sum.Interrupted, stdout, stderr)
+	if err := evidence.Prepare(cfg, sum.Dir, sum.Run.Started, warnWithin); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
+	}
+	code := finish(sum.Dir, sum.Interrupted, stdout, stderr)
+	if err := evidence.Sign(sum.Dir, key); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: signing the bundle: %v\n", err)
+	} else {
+		fmt.Fprintf(stdout, "Bundle: %s signed (check it with: cloudtest verify %s)\n", filepath.Join(sum.Dir, evidence.ManifestFile), sum.Dir)
+	}
+	return code
 }
 
 // finish renders the report of dir and turns its verdict into an exit code.
@@ -180,6 +207,39 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	if len(plan.Suites) == 0 {
 		fmt.Fprintln(stdout, "No suite matches the selection.")
 	}
+	if cfg.Deployment != nil {
+		reqs, waivers, _ := deploy.Requirements(cfg)
+		fmt.Fprintf(stdout, "\nAcceptance matrix of the %s deployment (%d requirements):\n", cfg.Deployment.Mode, len(reqs))
+		deploy.WriteTable(stdout, reqs, waivers)
+	}
+	return exitOK
+}
+
+func cmdVerify(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("verify", "RUN_DIR",
+		"Check the signature of a run directory's manifest.json and the digest of every file; name each file added, removed or changed.",
+		"cloudtest verify --public-key bank-qa.pub out/20261124-210102-3fa2", stderr)
+	pub := fs.String("public-key", "", "PEM public key to check the signature with (default: the run's manifest.pub, which only detects accidental changes)")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	problems, err := evidence.VerifyBundle(fs.Arg(0), *pub)
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %s: %v\n", fs.Arg(0), err)
+		return exitRejected
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stdout, "%s: %s\n", p.What, p.File)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stdout, "%s does not match its manifest: %d files differ\n", fs.Arg(0), len(problems))
+		return exitRejected
+	}
+	fmt.Fprintf(stdout, "%s: the signature and every digest are good\n", fs.Arg(0))
 	return exitOK
 }
 

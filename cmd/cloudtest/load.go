@@ -10,6 +10,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/deploy"
+	"github.com/cloudtest/cloudtest/internal/evidence"
 	"github.com/cloudtest/cloudtest/suites/functional"
 )
 
@@ -19,17 +21,29 @@ var kinds = []config.SuiteKind{
 	functional.Kind,
 }
 
+// blocks lists the other top-level blocks: vendor evidence, requirements
+// added by the user and waivers.
+var blocks = []config.BlockKind{
+	evidence.Block,
+	deploy.RequirementBlock,
+	deploy.WaiverBlock,
+}
+
 // load reads the suites at path and prints every diagnostic with its source
 // snippet; ok is false when there were errors.
 func load(path string, cf *configFlags, stderr io.Writer) (*config.Config, bool) {
 	cfg, parser, diags := config.Load(path, config.Options{
-		Vars: cf.vars, VarFiles: cf.varFiles, Environ: os.Environ(), Kinds: kinds,
+		Vars: cf.vars, VarFiles: cf.varFiles, Environ: os.Environ(), Kinds: kinds, Blocks: blocks,
 	})
 	if len(diags) > 0 {
 		printDiags(stderr, parser.Files(), diags, !cf.noColor && isTerminal(stderr))
 	}
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "cloudtest: %s in %s\n", countErrors(diags), path)
+		return nil, false
+	}
+	if _, _, err := deploy.Requirements(cfg); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return nil, false
 	}
 	return cfg, true

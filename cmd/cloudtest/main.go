@@ -29,6 +29,7 @@ func commands() []command {
 		{"validate", "check suite files and print every problem found", cmdValidate},
 		{"plan", "show which suites would run, in order, and their targets", cmdPlan},
 		{"report", "render the report of a run directory again", cmdReport},
+		{"verify", "check the signed manifest of a run directory", cmdVerify},
 		{"demo", "serve the demo bank that the examples test", cmdDemo},
 		{"version", "print the version", cmdVersion},
 	}

@@ -200,3 +200,41 @@ functional "every-customer-sees-own-account" {
     }
   }
 }
+
+functional "mobile-to-ledger" {
+  description = "End to end across the hybrid link: a payment made through the mobile channel lands in the core ledger."
+  components  = ["mobile-channel", "core-ledger"]
+  target      = target.demo
+
+  step "login" {
+    http {
+      method = "POST"
+      path   = "/api/login"
+      json   = { user = "carol", password = "caterpillar" }
+    }
+    expect { status = 200 }
+    capture { token = response.json.token }
+  }
+
+  step "pay" {
+    http {
+      method  = "POST"
+      path    = "/api/transfers"
+      headers = { Authorization = "Bearer ${capture.token}", "Idempotency-Key" = "e2e-${uuid()}" }
+      json    = { from = 3, to = 1, amount = 1 }
+    }
+    expect { status = 201 }
+    capture { transfer = response.json.id }
+  }
+
+  step "booked" {
+    http {
+      path    = "/api/transfers/${capture.transfer}"
+      headers = { Authorization = "Bearer ${capture.token}" }
+    }
+    expect {
+      status = 200
+      json   = { from = 3, to = 1, amount = 1 }
+    }
+  }
+}

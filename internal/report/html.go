@@ -22,6 +22,9 @@ var kindSections = map[string]func(s *Suite) template.HTML{}
 
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"lower":    func(s any) string { return strings.ToLower(toString(s)) },
+	"join":     func(s []string) string { return strings.Join(s, ", ") },
+	"inc":      func(i int) int { return i + 1 },
+	"joinOr":   func(s []string) string { return strings.Join(s, " or ") },
 	"seconds":  seconds,
 	"exchange": exchangeText,
 	"sorted":   sortedKeys,

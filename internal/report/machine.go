@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
@@ -126,6 +127,30 @@ func (m *Model) WriteJUnit(w io.Writer) error {
 		all.Skipped += js.Skipped
 		all.Suites = append(all.Suites, js)
 	}
+	if a := m.Acceptance; a != nil {
+		js := junitSuite{Name: "acceptance (" + a.Mode + " deployment)"}
+		for _, st := range a.Requirements {
+			jc := junitCase{Name: clean(st.ID), Classname: "acceptance." + clean(st.Kind), Time: "0.000", File: st.Source}
+			js.Tests++
+			text := clean(st.Description + "\n" + st.Why)
+			switch st.Outcome {
+			case deploy.Failed:
+				js.Failures++
+				jc.Failure = &junitProblem{Message: clean(st.Why), Text: text}
+			case deploy.NotMet:
+				js.Failures++
+				jc.Failure = &junitProblem{Message: "missing: " + clean(st.Why), Text: text}
+			case deploy.WaivedOut:
+				js.Skipped++
+				jc.Skipped = &junitProblem{Message: clean(st.Why)}
+			}
+			js.Cases = append(js.Cases, jc)
+		}
+		all.Tests += js.Tests
+		all.Failures += js.Failures
+		all.Skipped += js.Skipped
+		all.Suites = append([]junitSuite{js}, all.Suites...)
+	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -206,6 +231,39 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "\nRun `%s`, %s. Suites: %d passed, %d failed, %d error, %d skipped. Steps: %d passed, %d failed, %d error, %d skipped.\n\n",
 		m.Run.ID, m.Duration(), c.Suites.Passed, c.Suites.Failed, c.Suites.Errored, c.Suites.Skipped,
 		c.Steps.Passed, c.Steps.Failed, c.Steps.Errored, c.Steps.Skipped)
+	if a := m.Acceptance; a != nil {
+		fmt.Fprintf(&b, "### Acceptance matrix (%s deployment)\n\n| component | category | party | tests | %s |\n| --- | --- | --- | --- |%s\n",
+			a.Mode, strings.Join(a.Layers, " | "), strings.Repeat(" --- |", len(a.Layers)))
+		cell := func(idx []int) string {
+			var parts []string
+			for _, i := range idx {
+				st := a.Requirements[i]
+				what := st.Category + " tests"
+				if st.Kind == deploy.KindEvidence {
+					what = strings.Join(st.EvidenceKinds, " or ")
+				}
+				parts = append(parts, st.Outcome+": "+what)
+			}
+			return mdCell(strings.Join(parts, "; "))
+		}
+		for _, r := range a.Rows {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |", mdCell(r.Component), r.Category, r.Party, cell(r.Tests))
+			for _, l := range a.Layers {
+				fmt.Fprintf(&b, " %s |", cell(r.CellReqs[l]))
+			}
+			b.WriteString("\n")
+		}
+		var unmet []string
+		for _, st := range a.Requirements {
+			if st.Outcome != deploy.Met {
+				unmet = append(unmet, fmt.Sprintf("- **%s** `%s`: %s", st.Outcome, st.ID, mdText(st.Why)))
+			}
+		}
+		if len(unmet) > 0 {
+			b.WriteString("\nRequirements not met, or waived:\n\n" + strings.Join(unmet, "\n") + "\n")
+		}
+		b.WriteString("\n### Suites\n\n")
+	}
 	b.WriteString("| suite | kind | component | status | steps passed | duration |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range m.Suites {
 		status := string(s.Status)

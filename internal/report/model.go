@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
@@ -45,7 +46,10 @@ type Model struct {
 	Reasons  []string   `json:"reasons"`
 	Warnings []string   `json:"warnings,omitempty"`
 	Counts   Counts     `json:"counts"`
-	Suites   []*Suite   `json:"suites"`
+	// Acceptance is the responsibility matrix evaluated against the run; nil
+	// when the suites declare no deployment.
+	Acceptance *Acceptance `json:"acceptance,omitempty"`
+	Suites     []*Suite    `json:"suites"`
 }
 
 // Counts tally outcomes by level.
@@ -123,7 +127,15 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	m.Warnings = warnings
+	in, ok, err := deploy.ReadInputs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", deploy.InputsFile, err)
+	}
 	m.build(results)
+	if ok {
+		m.buildAcceptance(in)
+	}
+	m.verdict()
 	return m, nil
 }
 
@@ -210,16 +222,18 @@ func (m *Model) build(results []result.Result) {
 			m.Counts.Cases.add(c.Status)
 		}
 	}
-	m.verdict()
 }
 
+// verdict: INCOMPLETE when the run itself did not finish; otherwise
+// REJECTED when a suite or a requirement failed; otherwise INCOMPLETE when a
+// suite did not run or a requirement is not met; otherwise ACCEPTED.
 func (m *Model) verdict() {
-	var incomplete, rejected []string
+	var unfinished, rejected, incomplete []string
 	if m.Run.Interrupted {
-		incomplete = append(incomplete, "The run was interrupted before every suite had finished.")
+		unfinished = append(unfinished, "The run was interrupted before every suite had finished.")
 	}
 	if m.Run.Error != "" {
-		incomplete = append(incomplete, "The run failed: "+m.Run.Error)
+		unfinished = append(unfinished, "The run failed: "+m.Run.Error)
 	}
 	if len(m.Suites) == 0 {
 		incomplete = append(incomplete, "No suite was selected.")
@@ -234,16 +248,25 @@ func (m *Model) verdict() {
 			rejected = append(rejected, fmt.Sprintf("%s suite %q %s: %s", s.Kind, s.Name, verb(s.Status), firstLine(s.Message)))
 		}
 	}
+	failedReqs, missingReqs := m.acceptanceReasons()
+	rejected = append(rejected, failedReqs...)
+	incomplete = append(incomplete, missingReqs...)
 	switch {
-	case len(incomplete) > 0:
+	case len(unfinished) > 0:
 		m.Verdict = Incomplete
-		m.Reasons = append(incomplete, rejected...)
+		m.Reasons = append(append(unfinished, rejected...), incomplete...)
 	case len(rejected) > 0:
 		m.Verdict = Rejected
-		m.Reasons = rejected
+		m.Reasons = append(rejected, incomplete...)
+	case len(incomplete) > 0:
+		m.Verdict = Incomplete
+		m.Reasons = incomplete
 	default:
 		m.Verdict = Accepted
 		m.Reasons = []string{fmt.Sprintf("All %d suites passed.", len(m.Suites))}
+		if m.Acceptance != nil {
+			m.Reasons = append(m.Reasons, fmt.Sprintf("All %d requirements of the %s deployment are met or waived.", len(m.Acceptance.Requirements), m.Acceptance.Mode))
+		}
 	}
 }
 

@@ -1,0 +1,1 @@
+OcXWFeSVRO4Y17ITYj9dEsubrKuvYy1nJQAnyJVkm145NUAowcyqgbw3oH3cnb7PMdkeZPsaLxirFhQPIfB9DA==
