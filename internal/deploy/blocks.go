@@ -71,7 +71,7 @@ func decodeRequirement(b *hcl.Block, dc *config.DecodeContext) (any, hcl.Diagnos
 		r.Description, d = dc.String(a)
 		diags = append(diags, d...)
 	}
-	if r.Kind == KindEvidence && len(r.EvidenceKinds) == 0 && !diags.HasErrors() {
+	if r.Kind == KindEvidence && len(r.EvidenceKinds) == 0 {
 		diags = append(diags, config.Required(b, "evidence_kind", `evidence_kind = "pentest_report"`))
 	}
 	return r, diags
