@@ -270,3 +270,70 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestEachModeExampleIsIncompleteForItsOneGap(t *testing.T) {
+	gaps := map[string]string{
+		"private":   `Requirement core-banking/security/iaas/evidence:hardening_guide is not met: Evidence "hardening" is expired`,
+		"community": `Requirement mobile-channel/security/saas/evidence:pentest_report is not met: No pentest_report covers this.`,
+		"hybrid":    `Requirement ledger/security/drill is not met: Evidence "drill" is missing`,
+	}
+	for mode, gap := range gaps {
+		t.Run(mode, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"run", "--out", t.TempDir(), "../../examples/modes/" + mode}, &stdout, &stderr)
+			if code != exitIncomplete || !strings.Contains(stdout.String(), gap) {
+				t.Fatalf("exit %d, want 3 with %q\n%s\n%s", code, gap, stdout.String(), stderr.String())
+			}
+			if n := strings.Count(stdout.String(), "\n  - "); (mode != "hybrid" && n != 1) || (mode == "hybrid" && n != 2) {
+				t.Errorf("the example has other gaps than the deliberate one:\n%s", stdout.String())
+			}
+		})
+	}
+}
+
+func TestMissingEvidenceAloneMakesTheRunIncomplete(t *testing.T) {
+	suites := t.TempDir()
+	copyDir(t, "../../examples/demobank", suites)
+	os.Remove(filepath.Join(suites, "evidence", "acme-pentest.txt"))
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--out", out, suites}, &stdout, &stderr)
+	if code != exitIncomplete {
+		t.Fatalf("exit %d, want 3\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	dir := onlyRunDir(t, out)
+	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if !strings.Contains(string(md), "**Verdict: INCOMPLETE**") || !strings.Contains(string(md), "acme-pentest.txt does not exist") {
+		t.Fatalf("summary.md does not say why:\n%s", md)
+	}
+	junit, _ := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if !strings.Contains(string(junit), "mobile-channel/security/iaas/evidence:pentest_report") {
+		t.Fatal("junit.xml lacks the unmet requirement")
+	}
+}
+
+func TestVerifyNamesEveryChangedFile(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--out", out, "--suite", "health", "../../examples/demobank"}, &stdout, &stderr); code != exitIncomplete && code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr.String())
+	}
+	dir := onlyRunDir(t, out)
+	stdout.Reset()
+	if code := run([]string{"verify", dir}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("verify of an untouched run: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	os.WriteFile(filepath.Join(dir, "summary.md"), []byte("**Verdict: ACCEPTED**"), 0o644)
+	os.Remove(filepath.Join(dir, "junit.xml"))
+	os.WriteFile(filepath.Join(dir, "evidence", "forged"), []byte("x"), 0o644)
+	stdout.Reset()
+	code := run([]string{"verify", dir}, &stdout, &stderr)
+	for _, w := range []string{"changed: summary.md", "removed: junit.xml", "added: evidence/forged"} {
+		if !strings.Contains(stdout.String(), w) {
+			t.Errorf("verify output lacks %q:\n%s", w, stdout.String())
+		}
+	}
+	if code != exitRejected {
+		t.Fatalf("exit %d, want 1", code)
+	}
+}

@@ -24,6 +24,7 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"lower":    func(s any) string { return strings.ToLower(toString(s)) },
 	"join":     func(s []string) string { return strings.Join(s, ", ") },
 	"inc":      func(i int) int { return i + 1 },
+	"anchor":   anchor,
 	"joinOr":   func(s []string) string { return strings.Join(s, " or ") },
 	"seconds":  seconds,
 	"exchange": exchangeText,
@@ -77,4 +78,21 @@ func sortedKeys(m map[string]string) []string {
 // html/template and is escaped.
 func (m *Model) WriteHTML(w io.Writer) error {
 	return tmpl.Execute(w, m)
+}
+
+// anchor makes a fragment identifier from a name: letters and digits kept,
+// every other run of characters one dash, so that links and ids agree.
+func anchor(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127 {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return b.String()
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
@@ -213,5 +215,61 @@ func TestJUnitParsesAndNamesTheFailure(t *testing.T) {
 	}
 	if failure == nil || !strings.Contains(failure.Text, "to equal") || !strings.Contains(failure.Text, "POST http://127.0.0.1:8080/api/transfers") {
 		t.Fatalf("the failure of step transfer lacks the gomega message or the request: %+v", failure)
+	}
+}
+
+func acceptanceInputs() deploy.Inputs {
+	comps := []deploy.ComponentInfo{{Name: "ledger", Mode: "private", Layers: []string{"iaas"}, Tier: "critical"}}
+	reqs := deploy.Matrix(&config.Deployment{Mode: "private", Components: []*config.Component{{Name: "ledger", Mode: "private", Layers: []string{"iaas"}}}})
+	return deploy.Inputs{
+		Mode: "private", Components: comps, Requirements: reqs,
+		Approvers: []config.Approver{{Name: "Li <b>Wei</b>", Role: "QA"}},
+		Waivers:   []deploy.Waiver{{ID: "w", Requirement: "ledger/performance/test", Reason: "next <quarter>", Approver: "Li Wei", Expires: t0.AddDate(0, 1, 0)}},
+		Evidence: []deploy.EvidenceItem{
+			{Name: "design<script>x</script>", Kind: "design_doc", Components: []string{"ledger"}, State: deploy.Present, Issuer: `Acme "<img src=x onerror=alert(1)>"`, Location: "ev.hcl:1", SHA256: "ab"},
+			{Name: "plan", Kind: "test_plan", Components: []string{"ledger"}, State: deploy.Tampered, Message: "the sha256 is cd, not ab", Location: "ev.hcl:9"},
+		},
+	}
+}
+
+func TestTheAcceptanceMatrixIsRenderedAndEscaped(t *testing.T) {
+	d := runDirs()["accepted"]
+	d.run.Suites = []result.PlannedSuite{{Name: "login", Kind: "functional", Component: "ledger"}}
+	for i := range d.results {
+		d.results[i].Component = "ledger"
+	}
+	dir := writeRunDir(t, d.run, d.results, "")
+	if err := acceptanceInputs().Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Render(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Verdict != Incomplete || m.Acceptance == nil || m.Acceptance.Outcome != deploy.NotMet {
+		t.Fatalf("verdict %s, acceptance %+v", m.Verdict, m.Acceptance)
+	}
+	for _, f := range []string{"report.html", "report.json", "junit.xml", "summary.md"} {
+		got, _ := os.ReadFile(filepath.Join(dir, f))
+		golden := filepath.Join("testdata", "acceptance."+f)
+		if *update {
+			os.WriteFile(golden, got, 0o644)
+			continue
+		}
+		want, _ := os.ReadFile(golden)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from %s", f, golden)
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, bad := range []string{"<script>x", "<img src=x", "<b>Wei", "<quarter>"} {
+		if bytes.Contains(html, []byte(bad)) {
+			t.Errorf("report.html contains %q unescaped", bad)
+		}
+	}
+	for _, want := range []string{"Acceptance matrix", `href="#req-ledger-functional-test"`, `id="req-ledger-performance-test"`, "Sign-off", "tampered", "waived"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("report.html lacks %q", want)
+		}
 	}
 }
