@@ -24,7 +24,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/deploy"
 )
 
-func isAbs(p string) bool      { return filepath.IsAbs(p) }
+func isAbs(p string) bool     { return filepath.IsAbs(p) }
 func join(a, b string) string { return filepath.Join(a, b) }
 
 // Verify checks every evidence block at the date now. expiryWarning is how

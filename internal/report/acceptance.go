@@ -122,4 +122,3 @@ func (m *Model) acceptanceReasons() (failed, missing []string) {
 	}
 	return failed, missing
 }
-
