@@ -111,7 +111,7 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		cfg.Files[path] = file
 		attrs, d := file.Body.JustAttributes()
 		diags = append(diags, d...)
-		for _, a := range sortedAttrs(attrs) {
+		for _, a := range SortedAttrs(attrs) {
 			v, ok := cfg.Variables[a.Name]
 			if !ok {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
@@ -187,7 +187,9 @@ func setRaw(v *Variable, raw, source string) hcl.Diagnostics {
 	return nil
 }
 
-func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+// SortedAttrs returns attributes in source order (hcl.Attributes is a map),
+// so that diagnostics and captures come in the order they were written.
+func SortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	out := make([]*hcl.Attribute, 0, len(attrs))
 	for _, a := range attrs {
 		out = append(out, a)
@@ -211,7 +213,7 @@ func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 	for _, b := range blocks {
 		attrs, d := b.Body.JustAttributes()
 		diags = append(diags, d...)
-		for _, a := range sortedAttrs(attrs) {
+		for _, a := range SortedAttrs(attrs) {
 			if prev, dup := all[a.Name]; dup {
 				diags = append(diags, duplicate("local value", a.Name, a.NameRange, prev.NameRange))
 				continue

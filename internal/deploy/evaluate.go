@@ -106,11 +106,10 @@ func Evaluate(dep *config.Deployment, reqs []Requirement, waivers []Waiver, suit
 	return out
 }
 
-func testOutcome(r Requirement, suites []SuiteOutcome) (string, string, []string) {
-	var names []string
-	var failed, passed []string
+// tally sorts the suites that match into passed and failed.
+func tally(suites []SuiteOutcome, match func(SuiteOutcome) bool) (names, passed, failed []string) {
 	for _, s := range suites {
-		if s.Kind != r.Category || !slices.Contains(s.Components, r.Component) {
+		if !match(s) {
 			continue
 		}
 		names = append(names, s.Name)
@@ -121,6 +120,13 @@ func testOutcome(r Requirement, suites []SuiteOutcome) (string, string, []string
 			failed = append(failed, s.Name)
 		}
 	}
+	return names, passed, failed
+}
+
+func testOutcome(r Requirement, suites []SuiteOutcome) (string, string, []string) {
+	names, passed, failed := tally(suites, func(s SuiteOutcome) bool {
+		return s.Kind == r.Category && slices.Contains(s.Components, r.Component)
+	})
 	switch {
 	case len(failed) > 0:
 		return Failed, fmt.Sprintf("%s suite %s did not pass.", r.Category, quoteAll(failed)), names
@@ -134,24 +140,14 @@ func testOutcome(r Requirement, suites []SuiteOutcome) (string, string, []string
 
 func linkOutcome(dep *config.Deployment, suites []SuiteOutcome) (string, string, []string) {
 	private, community := componentsOf(dep, "private"), componentsOf(dep, "community")
-	var names, passed, failed []string
-	for _, s := range suites {
+	names, passed, failed := tally(suites, func(s SuiteOutcome) bool {
 		hasP, hasC := false, false
 		for _, c := range s.Components {
 			hasP = hasP || contains(private, c)
 			hasC = hasC || contains(community, c)
 		}
-		if !hasP || !hasC {
-			continue
-		}
-		names = append(names, s.Name)
-		switch s.Status {
-		case result.Passed:
-			passed = append(passed, s.Name)
-		case result.Failed, result.Errored:
-			failed = append(failed, s.Name)
-		}
-	}
+		return hasP && hasC
+	})
 	switch {
 	case len(failed) > 0:
 		return Failed, fmt.Sprintf("The end-to-end suite %s did not pass.", quoteAll(failed)), names

@@ -146,7 +146,7 @@ func decodeAssert(b *hcl.Block, dc *config.DecodeContext) (*Assert, hcl.Diagnost
 func decodeCapture(b *hcl.Block, dc *config.DecodeContext) ([]Capture, hcl.Diagnostics) {
 	attrs, diags := b.Body.JustAttributes()
 	var out []Capture
-	for _, a := range sortedAttrs(attrs) {
+	for _, a := range config.SortedAttrs(attrs) {
 		expr, d := dc.Late(a.Expr, checkRoots...)
 		diags = append(diags, d...)
 		out = append(out, Capture{Name: a.Name, Expr: expr})
@@ -176,20 +176,7 @@ func decodeEventually(b *hcl.Block, dc *config.DecodeContext) (*Eventually, hcl.
 	return e, diags
 }
 
-func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
-	out := make([]*hcl.Attribute, 0, len(attrs))
-	for _, a := range attrs {
-		out = append(out, a)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].NameRange.Start.Byte < out[j-1].NameRange.Start.Byte; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
-// regexpAttr compiles a pattern known at load time.
+// compile compiles a regular expression, as a diagnostic when it is not one.
 func compile(pattern string, rng hcl.Range, what string) (*regexp.Regexp, *hcl.Diagnostic) {
 	re, err := regexp.Compile(pattern)
 	if err != nil {
