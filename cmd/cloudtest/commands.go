@@ -107,6 +107,9 @@ func finish(dir string, interrupted bool, stdout, stderr io.Writer) int {
 	for _, r := range model.Reasons {
 		fmt.Fprintf(stdout, "  - %s\n", r)
 	}
+	for _, w := range model.Warnings {
+		fmt.Fprintf(stdout, "Warning: %s\n", w)
+	}
 	fmt.Fprintf(stdout, "Report: %s\n", filepath.Join(dir, "report.html"))
 	if interrupted {
 		fmt.Fprintln(stdout, "The run was interrupted: the report holds what was measured until then.")

@@ -60,6 +60,10 @@ type Status struct {
 	Why      string   `json:"why"`
 	Suites   []string `json:"suites,omitempty"`   // suites that count for a test requirement
 	Evidence []string `json:"evidence,omitempty"` // evidence that counts (or was rejected)
+	// EvidenceState is the state of the evidence found for an evidence
+	// requirement: present, or why the best candidate does not count
+	// (expired, tampered…); missing when there is none.
+	EvidenceState string `json:"evidence_state,omitempty"`
 	Waiver   *Waiver  `json:"waiver,omitempty"`
 }
 
@@ -84,7 +88,7 @@ func Evaluate(dep *config.Deployment, reqs []Requirement, waivers []Waiver, suit
 		case KindLink:
 			st.Outcome, st.Why, st.Suites = linkOutcome(dep, suites)
 		case KindEvidence:
-			st.Outcome, st.Why, st.Evidence = evidenceOutcome(r, evidence)
+			st.Outcome, st.Why, st.Evidence, st.EvidenceState = evidenceOutcome(r, evidence)
 		}
 		if st.Outcome != Met {
 			for _, w := range waivers {
@@ -157,22 +161,26 @@ func linkOutcome(dep *config.Deployment, suites []SuiteOutcome) (string, string,
 	return NotMet, "No suite names a private and a community component in its components.", names
 }
 
-func evidenceOutcome(r Requirement, items []EvidenceItem) (string, string, []string) {
-	var names, problems []string
+func evidenceOutcome(r Requirement, items []EvidenceItem) (outcome, why string, names []string, state string) {
+	var problems []string
+	state = Missing
 	for _, e := range items {
 		if !slices.Contains(r.EvidenceKinds, e.Kind) || !e.Covers(r.Component, r.Category, r.Layer) {
 			continue
 		}
 		names = append(names, e.Name)
 		if e.State == Present {
-			return Met, fmt.Sprintf("Evidence %q (%s) is present and valid.", e.Name, e.Kind), []string{e.Name}
+			return Met, fmt.Sprintf("Evidence %q (%s) is present and valid.", e.Name, e.Kind), []string{e.Name}, Present
+		}
+		if len(problems) == 0 {
+			state = e.State
 		}
 		problems = append(problems, fmt.Sprintf("evidence %q is %s: %s", e.Name, strings.ReplaceAll(e.State, "_", " "), e.Message))
 	}
 	if len(problems) > 0 {
-		return NotMet, upper(strings.Join(problems, "; ")) + ".", names
+		return NotMet, upper(strings.Join(problems, "; ")) + ".", names, state
 	}
-	return NotMet, fmt.Sprintf("No %s covers this.", strings.Join(r.EvidenceKinds, " or ")), nil
+	return NotMet, fmt.Sprintf("No %s covers this.", strings.Join(r.EvidenceKinds, " or ")), nil, Missing
 }
 
 func quoteAll(names []string) string {
