@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +88,7 @@ func (e *Env) Close() error {
 // transport picks the TLS settings of the target that host belongs to.
 func (e *Env) transport(host string) *http.Transport {
 	for _, t := range e.Targets {
-		if t.transport != nil && strings.Contains(t.URL, "://"+host) {
+		if u, err := url.Parse(t.URL); err == nil && t.transport != nil && u.Host == host {
 			return t.transport
 		}
 	}
