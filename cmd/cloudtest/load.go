@@ -13,12 +13,14 @@ import (
 	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/evidence"
 	"github.com/cloudtest/cloudtest/suites/functional"
+	"github.com/cloudtest/cloudtest/suites/performance"
 )
 
 // kinds lists every suite kind cloudtest knows. Adding a kind means adding
 // its package here.
 var kinds = []config.SuiteKind{
 	functional.Kind,
+	performance.Kind,
 }
 
 // blocks lists the other top-level blocks: vendor evidence, requirements

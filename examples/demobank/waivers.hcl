@@ -1,21 +1,7 @@
-# The guide asks the institution to run performance, reliability and security
-# tests of its own. cloudtest's suites of those kinds are still to come, so
-# the demo waives them, with a reason, an approver and an expiry date, and the
+# The guide asks the institution to run reliability and security tests of its
+# own. cloudtest's suites of those kinds are still to come, so the demo
+# waives them, with a reason, an approver and an expiry date, and the
 # report shows every waived cell. A waiver past its date no longer counts.
-
-waiver "perf-suites-pending-ledger" {
-  requirement = "core-ledger/performance/test"
-  reason      = "cloudtest has no performance suite yet; the vendor's load test plan is reviewed instead"
-  approver    = "Li Wei"
-  expires     = "2027-03-31"
-}
-
-waiver "perf-suites-pending-mobile" {
-  requirement = "mobile-channel/performance/test"
-  reason      = "cloudtest has no performance suite yet; Acme's certification covers the platform"
-  approver    = "Li Wei"
-  expires     = "2027-03-31"
-}
 
 waiver "reliability-suite-pending-ledger" {
   requirement = "core-ledger/reliability/test"

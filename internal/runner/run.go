@@ -74,6 +74,15 @@ func (e *Env) Record(r result.Result) {
 	e.progress.Result(r)
 }
 
+// URLs are the started targets' URLs by name.
+func (e *Env) URLs() map[string]string {
+	urls := make(map[string]string, len(e.Targets))
+	for name, inst := range e.Targets {
+		urls[name] = inst.URL
+	}
+	return urls
+}
+
 // Logf reports progress text about the running suite.
 func (e *Env) Logf(format string, args ...any) {
 	e.progress.Logf(e.suite.Name, fmt.Sprintf(format, args...))

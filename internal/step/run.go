@@ -38,6 +38,9 @@ type Env struct {
 	Vars map[string]cty.Value
 	// ExtraHeaders are set on every HTTP request (load-test markers).
 	ExtraHeaders map[string]string
+	// Lean skips the redacted request/response excerpts: load generators
+	// run steps thousands of times and keep only numbers.
+	Lean bool
 
 	targetsValue cty.Value
 	fallback     *http.Transport
@@ -108,6 +111,10 @@ type Outcome struct {
 	Captures map[string]cty.Value
 	Attempts int
 	Duration time.Duration
+	// Code is the HTTP status (0 for other requests or when none came back);
+	// BytesIn and BytesOut count the bodies received and sent.
+	Code              int
+	BytesIn, BytesOut int
 }
 
 func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value) *hcl.EvalContext {
@@ -186,7 +193,10 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 			return s.errored(env, err)
 		}
 		out.Response = x.response()
-		out.Exchange = s.httpExcerpt(env, x)
+		out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
+		if !env.Lean {
+			out.Exchange = s.httpExcerpt(env, x)
+		}
 		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, body: string(x.body), duration: x.duration}
 	case s.SQL != nil:
 		r, err := s.SQL.do(ctx, env, reqCtx)

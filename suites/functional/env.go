@@ -6,9 +6,5 @@ import (
 )
 
 func newStepEnv(env *runner.Env) (*step.Env, error) {
-	urls := map[string]string{}
-	for name, inst := range env.Targets {
-		urls[name] = inst.URL
-	}
-	return step.NewEnv(env.Config, urls, env.Suite().Target)
+	return step.NewEnv(env.Config, env.URLs(), env.Suite().Target)
 }

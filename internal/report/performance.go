@@ -1,0 +1,81 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"strings"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+func init() { kindSections["performance"] = performanceSection }
+
+var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
+	"f1": func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"pct": func(f float64) string { return fmt.Sprintf("%.2f%%", f*100) },
+}).Parse(`
+<div class="perf">
+<p>{{.Model}} model{{if .TargetRate}}, target {{f1 .TargetRate}}/s{{end}}{{if .Concurrency}}, {{.Concurrency}} virtual users{{end}}, {{f1 .DurationS}} s · raw results: <code>{{.Raw}}</code> (<code>vegeta report</code> reads it)</p>
+{{with .Note}}<p class="warning">{{.}}</p>{{end}}
+{{with .Thresholds}}<table><tr><th>Threshold</th><th>Limit</th><th>Measured</th><th></th></tr>
+{{range .}}<tr><td>{{.Scope}} {{.Metric}}</td><td>{{.Limit}}</td><td>{{.Measured}}</td><td class="st {{if .Passed}}passed{{else}}failed{{end}}">{{if .Passed}}passed{{else}}broken{{end}}</td></tr>{{end}}
+</table>{{end}}
+<table><tr><th></th><th>Requests</th><th>Errors</th><th>Success</th><th>TPS</th><th>min</th><th>mean</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max (ms)</th></tr>
+{{define "row"}}<tr><td>{{.Name}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{pct .Success}}</td><td>{{f1 .TPS}}</td>{{with .LatencyMS}}<td>{{f1 .Min}}</td><td>{{f1 .Mean}}</td><td>{{f1 .P50}}</td><td>{{f1 .P90}}</td><td>{{f1 .P95}}</td><td>{{f1 .P99}}</td><td>{{f1 .P999}}</td><td>{{f1 .Max}}</td>{{end}}</tr>{{end}}
+{{template "row" .Overall}}{{range .Journeys}}{{template "row" .}}{{end}}{{range .Steps}}{{template "row" .}}{{end}}
+</table>
+{{with .Overall.Codes}}<p class="muted">Status codes: {{range $k, $v := .}}{{$k}} × {{$v}} {{end}}</p>{{end}}
+{{with .Overall.ErrorKinds}}<p class="muted">Errors: {{range $k, $v := .}}{{$k}} × {{$v}} {{end}}</p>{{end}}
+</div>`))
+
+// performanceSection renders a performance suite's measurements: the
+// thresholds, a table of latency percentiles, and TPS and p99 per second
+// as an inline SVG chart.
+func performanceSection(s *Suite) template.HTML {
+	var ls result.LoadSummary
+	if len(s.Data) == 0 || json.Unmarshal(s.Data, &ls) != nil {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := perfTemplate.Execute(&b, ls); err != nil {
+		return template.HTML(template.HTMLEscapeString(err.Error()))
+	}
+	b.WriteString(seriesChart(ls.Series))
+	return template.HTML(b.String())
+}
+
+// seriesChart draws requests per second (bars) and p99 per second (line);
+// every value in it is a number the code formats itself.
+func seriesChart(series []result.SecondSample) string {
+	if len(series) < 2 {
+		return ""
+	}
+	const w, h, pad = 640.0, 160.0, 30.0
+	var maxReq, maxP99 float64
+	for _, p := range series {
+		maxReq = max(maxReq, float64(p.Requests))
+		maxP99 = max(maxP99, p.P99MS)
+	}
+	maxReq, maxP99 = max(maxReq, 1), max(maxP99, 1)
+	bw := (w - 2*pad) / float64(len(series))
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" role="img" aria-label="requests and p99 latency per second">`, w, h+20)
+	fmt.Fprintf(&sb, `<text x="%.0f" y="12" font-size="11">requests/s (bars, max %.0f) and p99 ms (line, max %.1f)</text>`, pad, maxReq, maxP99)
+	var line []string
+	for i, p := range series {
+		x := pad + float64(i)*bw
+		bh := float64(p.Requests) / maxReq * (h - pad)
+		fill := "#8ab4f8"
+		if p.Errors > 0 {
+			fill = "#f28b82"
+		}
+		fmt.Fprintf(&sb, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>second %d: %d requests, %d errors, p99 %.1f ms</title></rect>`,
+			x, h-bh, max(bw-1, 1), bh, fill, p.Second, p.Requests, p.Errors, p.P99MS)
+		line = append(line, fmt.Sprintf("%.1f,%.1f", x+bw/2, h-p.P99MS/maxP99*(h-pad)))
+	}
+	fmt.Fprintf(&sb, `<polyline points="%s" fill="none" stroke="#b3261e" stroke-width="1.5"/>`, strings.Join(line, " "))
+	fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" font-size="10">0 s</text><text x="%.0f" y="%.0f" font-size="10">%d s</text></svg>`, pad, h+14, w-pad-20, h+14, series[len(series)-1].Second+1)
+	return sb.String()
+}

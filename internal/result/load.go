@@ -1,0 +1,67 @@
+package result
+
+// LoadSummary is the Data of a performance suite's result: what the load
+// generator measured, overall and per journey and step.
+type LoadSummary struct {
+	Model       string         `json:"model"` // open | closed
+	TargetRate  float64        `json:"target_rate,omitempty"`
+	Concurrency int            `json:"concurrency,omitempty"`
+	DurationS   float64        `json:"duration_s"`
+	Overall     LoadStats      `json:"overall"`
+	Journeys    []LoadStats    `json:"journeys,omitempty"`
+	Steps       []LoadStats    `json:"steps,omitempty"`
+	Series      []SecondSample `json:"series,omitempty"`
+	Thresholds  []Threshold    `json:"thresholds,omitempty"`
+	// Raw is the vegeta-encoded results file, relative to the run directory.
+	Raw string `json:"raw,omitempty"`
+	// Note says why the achieved rate fell short of the target, when it did.
+	Note string `json:"note,omitempty"`
+}
+
+// LoadStats are the figures of one journey, one step, or the whole load.
+type LoadStats struct {
+	Name         string         `json:"name"`
+	Requests     int64          `json:"requests"`
+	Errors       int64          `json:"errors"`
+	Success      float64        `json:"success"`
+	TPS          float64        `json:"tps"`
+	MaxInFlight  int64          `json:"max_in_flight,omitempty"`
+	Codes        map[string]int `json:"codes,omitempty"`
+	ErrorKinds   map[string]int `json:"error_kinds,omitempty"`
+	BytesIn      int64          `json:"bytes_in"`
+	BytesOut     int64          `json:"bytes_out"`
+	LatencyMS    Percentiles    `json:"latency_ms"`
+	ThresholdBad bool           `json:"threshold_broken,omitempty"`
+}
+
+// Percentiles of latency in milliseconds, from an HDR histogram with three
+// significant digits.
+type Percentiles struct {
+	Min  float64 `json:"min"`
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+	Max  float64 `json:"max"`
+}
+
+// SecondSample is one second of the load.
+type SecondSample struct {
+	Second   int     `json:"second"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+}
+
+// Threshold is one limit and what was measured against it.
+type Threshold struct {
+	Scope    string  `json:"scope"` // "overall" or a step name
+	Metric   string  `json:"metric"`
+	Limit    string  `json:"limit"`
+	Measured string  `json:"measured"`
+	Passed   bool    `json:"passed"`
+	Value    float64 `json:"-"`
+}

@@ -1,0 +1,174 @@
+package performance
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+// stats accumulates one journey's, one step's or the whole load's figures.
+// The HDR histogram keeps memory constant whatever the run's length.
+type stats struct {
+	name     string
+	hist     *hdr.Histogram // microseconds
+	requests int64
+	errors   int64
+	codes    map[int]int
+	kinds    map[string]int
+	bytesIn  int64
+	bytesOut int64
+}
+
+func newStats(name string) *stats {
+	return &stats{name: name, hist: hdr.New(1, int64(time.Hour/time.Microsecond), 3), codes: map[int]int{}, kinds: map[string]int{}}
+}
+
+func (s *stats) add(lat time.Duration, ok bool, code int, kind string, in, out int) {
+	s.requests++
+	if !ok {
+		s.errors++
+		if kind != "" {
+			s.kinds[kind]++
+		}
+	}
+	if code > 0 {
+		s.codes[code]++
+	}
+	s.bytesIn += int64(in)
+	s.bytesOut += int64(out)
+	us := lat.Microseconds()
+	if us < 1 {
+		us = 1
+	}
+	s.hist.RecordValue(min(us, s.hist.HighestTrackableValue()))
+}
+
+func ms(us int64) float64 { return float64(us) / 1000 }
+
+func (s *stats) summary(elapsed time.Duration) result.LoadStats {
+	out := result.LoadStats{Name: s.name, Requests: s.requests, Errors: s.errors, BytesIn: s.bytesIn, BytesOut: s.bytesOut}
+	if s.requests > 0 {
+		out.Success = float64(s.requests-s.errors) / float64(s.requests)
+		out.LatencyMS = result.Percentiles{
+			Min: ms(s.hist.Min()), Mean: s.hist.Mean() / 1000, P50: ms(s.hist.ValueAtQuantile(50)),
+			P90: ms(s.hist.ValueAtQuantile(90)), P95: ms(s.hist.ValueAtQuantile(95)), P99: ms(s.hist.ValueAtQuantile(99)),
+			P999: ms(s.hist.ValueAtQuantile(99.9)), Max: ms(s.hist.Max()),
+		}
+	}
+	if elapsed > 0 {
+		out.TPS = float64(s.requests) / elapsed.Seconds()
+	}
+	if len(s.codes) > 0 {
+		out.Codes = map[string]int{}
+		for c, n := range s.codes {
+			out.Codes[strconv.Itoa(c)] = n
+		}
+	}
+	if len(s.kinds) > 0 {
+		out.ErrorKinds = s.kinds
+	}
+	return out
+}
+
+// recorder collects every request's outcome under one lock; a load of tens
+// of thousands of requests per second spends little time here compared with
+// the requests themselves.
+type recorder struct {
+	mu       sync.Mutex
+	start    time.Time
+	overall  *stats
+	journeys map[string]*stats
+	steps    map[string]*stats
+	seconds  map[int]*stats
+	inFlight int64
+	maxIn    int64
+}
+
+func newRecorder(start time.Time) *recorder {
+	return &recorder{start: start, overall: newStats("overall"), journeys: map[string]*stats{}, steps: map[string]*stats{}, seconds: map[int]*stats{}}
+}
+
+func (r *recorder) begin() {
+	r.mu.Lock()
+	r.inFlight++
+	r.maxIn = max(r.maxIn, r.inFlight)
+	r.mu.Unlock()
+}
+
+func (r *recorder) end() {
+	r.mu.Lock()
+	r.inFlight--
+	r.mu.Unlock()
+}
+
+func get(m map[string]*stats, name string) *stats {
+	s, ok := m[name]
+	if !ok {
+		s = newStats(name)
+		m[name] = s
+	}
+	return s
+}
+
+// request records one step of one journey; intended is when it was meant to
+// be sent, so that a generator that fell behind still charges the waiting
+// to the latency (no coordinated omission).
+func (r *recorder) request(journey, step string, intended time.Time, lat time.Duration, ok bool, code int, kind string, in, out int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.overall.add(lat, ok, code, kind, in, out)
+	get(r.steps, journey+" › "+step).add(lat, ok, code, kind, in, out)
+	sec := int(intended.Sub(r.start) / time.Second)
+	s, found := r.seconds[sec]
+	if !found {
+		// Two significant digits and a one-minute ceiling keep each
+		// second's histogram small; the overall one keeps three.
+		s = &stats{hist: hdr.New(1, int64(time.Minute/time.Microsecond), 2), codes: map[int]int{}, kinds: map[string]int{}}
+		r.seconds[sec] = s
+	}
+	s.add(lat, ok, code, kind, in, out)
+}
+
+func (r *recorder) journey(name string, lat time.Duration, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	get(r.journeys, name).add(lat, ok, 0, "", 0, 0)
+}
+
+func (r *recorder) summary(elapsed time.Duration) (overall result.LoadStats, journeys, steps []result.LoadStats, series []result.SecondSample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	overall = r.overall.summary(elapsed)
+	overall.MaxInFlight = r.maxIn
+	for _, name := range sortedNames(r.journeys) {
+		journeys = append(journeys, r.journeys[name].summary(elapsed))
+	}
+	for _, name := range sortedNames(r.steps) {
+		steps = append(steps, r.steps[name].summary(elapsed))
+	}
+	secs := make([]int, 0, len(r.seconds))
+	for s := range r.seconds {
+		secs = append(secs, s)
+	}
+	sort.Ints(secs)
+	for _, sec := range secs {
+		s := r.seconds[sec]
+		series = append(series, result.SecondSample{Second: sec, Requests: s.requests, Errors: s.errors,
+			P50MS: ms(s.hist.ValueAtQuantile(50)), P99MS: ms(s.hist.ValueAtQuantile(99))})
+	}
+	return
+}
+
+func sortedNames(m map[string]*stats) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,215 @@
+// Package performance runs performance suites: weighted journeys of steps
+// under an open model (a rate driven by vegeta's pacers, sent on schedule
+// whatever the latency) or a closed model (virtual users with think time),
+// bounded by a duration and a request count. It measures latency
+// percentiles from HDR histograms, TPS, in-flight concurrency, status codes
+// and errors, streams every request to load/<suite>.bin in vegeta's
+// encoding, and checks thresholds.
+//
+// Not yet here (issue 4): the single-request fast path through vegeta's
+// attacker, stages, feeds, comparison with a legacy target, regression
+// against a baseline run, target utilization and live progress.
+package performance
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/step"
+)
+
+// Kind is the performance block kind, for the loader's list of kinds.
+var Kind = config.SuiteKind{Type: "performance", Decode: decode}
+
+// Suite is a decoded performance block.
+type Suite struct {
+	config.SuiteCommon
+	Load       Load
+	Journeys   []*Journey
+	Thresholds Thresholds
+	// Marker is the header that marks load-test traffic (X-Cloudtest-Run: <run id>).
+	Marker string
+}
+
+// Load says how much load and for how long.
+type Load struct {
+	// Open model: Rate requests (journeys) per second, reached linearly over Ramp.
+	Rate float64
+	Ramp time.Duration
+	// Closed model: Concurrency virtual users, each waiting ThinkTime between journeys.
+	Concurrency int
+	ThinkTime   time.Duration
+	Duration    time.Duration
+	MaxRequests int
+	// MaxWorkers bounds the journeys in flight in the open model.
+	MaxWorkers int
+	DeclRange  hcl.Range
+}
+
+// Journey is an ordered list of steps, chosen in proportion to its weight.
+type Journey struct {
+	Name   string
+	Weight int
+	Steps  []*step.Step
+}
+
+// Thresholds are limits on what is measured.
+type Thresholds struct {
+	P50, P95, P99 time.Duration
+	Success       float64 // minimum success ratio, 0..1
+	MinTPS        float64
+	MaxErrorRate  float64
+	set           map[string]hcl.Range
+	DeclRange     hcl.Range
+}
+
+var schema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "marker_header"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "load"}, {Type: "journey", LabelNames: []string{"name"}}, {Type: "thresholds"},
+	},
+}
+
+var loadSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "rate"}, {Name: "ramp"}, {Name: "concurrency"}, {Name: "think_time"},
+	{Name: "duration", Required: true}, {Name: "max_requests"}, {Name: "max_workers"},
+}}
+
+var journeySchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "weight"}},
+	Blocks:     []hcl.BlockHeaderSchema{step.BlockSchema},
+}
+
+var thresholdSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "p50"}, {Name: "p95"}, {Name: "p99"}, {Name: "success"}, {Name: "min_tps"}, {Name: "max_error_rate"},
+}}
+
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+	s := &Suite{SuiteCommon: *common, Marker: "X-Cloudtest-Run"}
+	content, diags := body.Content(schema)
+	var d hcl.Diagnostics
+	if a, ok := content.Attributes["marker_header"]; ok {
+		s.Marker, d = dc.String(a)
+		diags = append(diags, d...)
+	}
+	loads := 0
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "load":
+			loads++
+			d = decodeLoad(&s.Load, b, dc)
+		case "journey":
+			var j *Journey
+			j, d = decodeJourney(b, dc)
+			s.Journeys = append(s.Journeys, j)
+		case "thresholds":
+			d = decodeThresholds(&s.Thresholds, b, dc)
+		}
+		diags = append(diags, d...)
+	}
+	if loads != 1 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Performance suite needs one load block",
+			Detail: fmt.Sprintf("Performance suite %q must have exactly one load { rate = 100, duration = \"30s\" } block; it has %d.", s.Name, loads), Subject: s.DeclRange.Ptr()})
+	}
+	if len(s.Journeys) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Performance suite without a journey",
+			Detail: fmt.Sprintf("Performance suite %q needs at least one journey \"name\" { step ... } block.", s.Name), Subject: s.DeclRange.Ptr()})
+	}
+	return s, diags
+}
+
+func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
+	content, diags := b.Body.Content(loadSchema)
+	l.DeclRange = b.DefRange
+	var d hcl.Diagnostics
+	if a, ok := content.Attributes["rate"]; ok {
+		l.Rate, d = dc.Float(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["concurrency"]; ok {
+		l.Concurrency, d = dc.Int(a)
+		diags = append(diags, d...)
+	}
+	for name, dst := range map[string]*time.Duration{"ramp": &l.Ramp, "think_time": &l.ThinkTime, "duration": &l.Duration} {
+		if a, ok := content.Attributes[name]; ok {
+			*dst, d = dc.Duration(a)
+			diags = append(diags, d...)
+		}
+	}
+	for name, dst := range map[string]*int{"max_requests": &l.MaxRequests, "max_workers": &l.MaxWorkers} {
+		if a, ok := content.Attributes[name]; ok {
+			*dst, d = dc.Int(a)
+			diags = append(diags, d...)
+		}
+	}
+	if (l.Rate > 0) == (l.Concurrency > 0) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Choose one load model",
+			Detail: "A load block takes either rate (an open model: journeys started per second) or concurrency (a closed model: virtual users), and it must be above zero.", Subject: b.DefRange.Ptr()})
+	}
+	if l.Duration <= 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unbounded load",
+			Detail: "duration must be longer than zero: every load stops by itself.", Subject: b.DefRange.Ptr()})
+	}
+	if l.MaxWorkers == 0 {
+		l.MaxWorkers = 1024
+	}
+	return diags
+}
+
+func decodeJourney(b *hcl.Block, dc *config.DecodeContext) (*Journey, hcl.Diagnostics) {
+	content, diags := b.Body.Content(journeySchema)
+	j := &Journey{Name: b.Labels[0], Weight: 1}
+	if a, ok := content.Attributes["weight"]; ok {
+		w, d := dc.Int(a)
+		diags = append(diags, d...)
+		if w < 1 && !d.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail: "weight must be a whole number of at least 1.", Subject: a.Expr.Range().Ptr()})
+		}
+		j.Weight = w
+	}
+	for _, sb := range content.Blocks {
+		st, d := step.Decode(sb, dc)
+		diags = append(diags, d...)
+		if st != nil {
+			if st.Eventually != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "eventually under load",
+					Detail: "A step of a journey is measured once per request; polling with eventually would hide its latency.", Subject: st.DeclRange.Ptr()})
+			}
+			j.Steps = append(j.Steps, st)
+		}
+	}
+	if len(j.Steps) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Journey without steps",
+			Detail: fmt.Sprintf("Journey %q needs at least one step.", j.Name), Subject: b.DefRange.Ptr()})
+	}
+	return j, diags
+}
+
+func decodeThresholds(t *Thresholds, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
+	content, diags := b.Body.Content(thresholdSchema)
+	t.DeclRange, t.set = b.DefRange, map[string]hcl.Range{}
+	var d hcl.Diagnostics
+	for name, dst := range map[string]*time.Duration{"p50": &t.P50, "p95": &t.P95, "p99": &t.P99} {
+		if a, ok := content.Attributes[name]; ok {
+			*dst, d = dc.Duration(a)
+			diags = append(diags, d...)
+			t.set[name] = a.Range
+		}
+	}
+	for name, dst := range map[string]*float64{"success": &t.Success, "min_tps": &t.MinTPS, "max_error_rate": &t.MaxErrorRate} {
+		if a, ok := content.Attributes[name]; ok {
+			*dst, d = dc.Float(a)
+			diags = append(diags, d...)
+			t.set[name] = a.Range
+			if (name == "success" || name == "max_error_rate") && (*dst < 0 || *dst > 1) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+					Detail: fmt.Sprintf("%s is a ratio between 0 and 1, such as 0.999; found %g.", name, *dst), Subject: a.Expr.Range().Ptr()})
+			}
+		}
+	}
+	return diags
+}

@@ -1,0 +1,281 @@
+package performance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/runner"
+)
+
+// runLoad runs one performance suite against url for real and returns its
+// suite result, its summary and the run directory.
+func runLoad(t *testing.T, url, body string) (result.Result, result.LoadSummary, string) {
+	t.Helper()
+	dir := t.TempDir()
+	src := fmt.Sprintf("target \"t\" { url = %q }\nperformance \"load\" {\n  target = target.t\n%s\n}\n", url, body)
+	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(src), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		t.Fatalf("load: %s", diags.Error())
+	}
+	plan, err := runner.NewPlan(cfg, runner.Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := runner.Run(context.Background(), plan, runner.Options{OutDir: t.TempDir(), RunID: "perf-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(sum.Dir, "results.jsonl"))
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r result.Result
+		json.Unmarshal([]byte(line), &r)
+		if r.Level == result.LevelSuite {
+			var ls result.LoadSummary
+			json.Unmarshal(r.Data, &ls)
+			return r, ls, sum.Dir
+		}
+	}
+	t.Fatal("no suite result")
+	return result.Result{}, result.LoadSummary{}, ""
+}
+
+const simpleJourney = `
+  journey "health" {
+    step "get" {
+      http { path = "/" }
+      expect { status = 200 }
+    }
+  }`
+
+func TestOpenModelSendsTheRateEvenWhenTheServerIsSlow(t *testing.T) {
+	var served atomic.Int64
+	var marker atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		marker.Store(r.Header.Get("X-Cloudtest-Run"))
+		time.Sleep(200 * time.Millisecond) // slower than the gap between requests
+	}))
+	defer srv.Close()
+	res, ls, dir := runLoad(t, srv.URL, `
+  load {
+    rate     = 200
+    duration = "1s"
+  }`+simpleJourney)
+	if res.Status != result.Passed {
+		t.Fatalf("%s: %s", res.Status, res.Message)
+	}
+	// 200/s for 1 s: the generator must not wait for the slow answers.
+	if n := ls.Overall.Requests; n < 198 || n > 202 {
+		t.Fatalf("%d requests sent, want 200 within 1%%", n)
+	}
+	if served.Load() != ls.Overall.Requests {
+		t.Fatalf("server saw %d, generator counted %d", served.Load(), ls.Overall.Requests)
+	}
+	if ls.Overall.LatencyMS.P50 < 200 {
+		t.Fatalf("p50 %.1f ms, below the server's 200 ms", ls.Overall.LatencyMS.P50)
+	}
+	if ls.Overall.MaxInFlight < 20 {
+		t.Fatalf("at most %d requests in flight; an open model at 200/s against a 200 ms server needs about 40", ls.Overall.MaxInFlight)
+	}
+	if marker.Load() != "perf-test" {
+		t.Fatalf("load-test marker header = %v", marker.Load())
+	}
+	// load/load.bin holds every request in vegeta's encoding.
+	f, err := os.Open(filepath.Join(dir, ls.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(f)
+	var n int64
+	for {
+		var r vegeta.Result
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		n++
+	}
+	if n != ls.Overall.Requests {
+		t.Fatalf("%s decodes to %d results, want %d", ls.Raw, n, ls.Overall.Requests)
+	}
+}
+
+func TestClosedModelNeverExceedsItsConcurrency(t *testing.T) {
+	var inFlight, peak atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}))
+	defer srv.Close()
+	res, ls, _ := runLoad(t, srv.URL, `
+  load {
+    concurrency  = 7
+    duration     = "1s"
+    max_requests = 400
+  }`+simpleJourney)
+	if res.Status != result.Passed {
+		t.Fatalf("%s: %s", res.Status, res.Message)
+	}
+	if peak.Load() > 7 || peak.Load() < 2 {
+		t.Fatalf("the server saw up to %d requests at once, want at most 7 (and more than 1)", peak.Load())
+	}
+	if ls.Overall.Requests > 400 {
+		t.Fatalf("%d requests, more than max_requests 400", ls.Overall.Requests)
+	}
+}
+
+func TestCapturesFlowWithinJourneysUnderLoad(t *testing.T) {
+	var mu sync.Mutex
+	issued := map[string]bool{}
+	var seq atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			tok := fmt.Sprintf("tok-%d", seq.Add(1))
+			mu.Lock()
+			issued[tok] = true
+			mu.Unlock()
+			fmt.Fprintf(w, `{"token":%q}`, tok)
+		case "/pay":
+			mu.Lock()
+			ok := issued[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+			mu.Unlock()
+			if !ok {
+				w.WriteHeader(401)
+			}
+		}
+	}))
+	defer srv.Close()
+	res, ls, _ := runLoad(t, srv.URL, `
+  load {
+    rate     = 100
+    duration = "1s"
+  }
+  journey "pay" {
+    step "login" {
+      http { path = "/login" }
+      capture { token = response.json.token }
+    }
+    step "pay" {
+      http {
+        path    = "/pay"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+    }
+  }
+  thresholds { success = 1 }`)
+	if res.Status != result.Passed || ls.Overall.Errors != 0 || len(ls.Steps) != 2 {
+		t.Fatalf("%s: %s; errors %d, steps %d", res.Status, res.Message, ls.Overall.Errors, len(ls.Steps))
+	}
+	if ls.Steps[1].Name != "pay › pay" || ls.Steps[1].Requests < 99 {
+		t.Fatalf("step stats %+v", ls.Steps[1])
+	}
+}
+
+func TestThresholdsPassAndFail(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(30 * time.Millisecond)
+	}))
+	defer srv.Close()
+	load := `
+  load {
+    rate     = 50
+    duration = "500ms"
+  }` + simpleJourney
+	res, ls, _ := runLoad(t, srv.URL, load+`
+  thresholds {
+    p99     = "5s"
+    success = 0.99
+    min_tps = 10
+  }`)
+	if res.Status != result.Passed || len(ls.Thresholds) != 3 {
+		t.Fatalf("generous thresholds: %s %s", res.Status, res.Message)
+	}
+	res, ls, _ = runLoad(t, srv.URL, load+`
+  thresholds { p50 = "10ms" }`)
+	if res.Status != result.Failed || !strings.Contains(res.Message, "overall p50: measured") || !strings.Contains(res.Message, "limit 10ms") {
+		t.Fatalf("a 10 ms p50 against a 30 ms server: %s %q", res.Status, res.Message)
+	}
+	if ls.Thresholds[0].Passed {
+		t.Fatal("threshold marked passed")
+	}
+}
+
+func TestBadLoadBlocksAreDiagnosed(t *testing.T) {
+	for name, body := range map[string]string{
+		"both models": `load {
+    rate        = 10
+    concurrency = 2
+    duration    = "1s"
+  }` + simpleJourney,
+		"no duration": `load { rate = 10 }` + simpleJourney,
+		"no journey": `load {
+    rate     = 10
+    duration = "1s"
+  }`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "p.hcl"), []byte("target \"t\" { url = \"http://127.0.0.1:1\" }\nperformance \"x\" {\n  target = target.t\n  "+body+"\n}\n"), 0o644)
+			_, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), "p.hcl:") {
+				t.Fatalf("want a diagnostic with file and line, got %v", diags)
+			}
+		})
+	}
+}
+
+func TestPacersSayWhenEachHitWasDue(t *testing.T) {
+	c := newConstant(40)
+	for n := uint64(0); n < 100; n++ {
+		// vegeta's constant pacer waits until hit n is due, then not at all.
+		wait, _ := c.Pace(c.due(n)-time.Millisecond, n)
+		if wait <= 0 || wait > 2*time.Millisecond {
+			t.Fatalf("constant: hit %d a millisecond early waits %s", n, wait)
+		}
+		if wait, _ := c.Pace(c.due(n), n); wait > time.Microsecond {
+			t.Fatalf("constant: hit %d when due waits %s", n, wait)
+		}
+	}
+	r := ramp{rate: 40, over: time.Second}
+	if got := r.expected(3 * time.Second); got != 100 {
+		t.Fatalf("ramp to 40/s over 1 s, then 2 s: %g hits expected, want 100", got)
+	}
+	prev := time.Duration(0)
+	for n := uint64(0); n < 100; n++ {
+		d := r.due(n)
+		if d <= prev && n > 0 {
+			t.Fatalf("ramp: hit %d due at %s, not after hit %d at %s", n, d, n-1, prev)
+		}
+		if wait, _ := r.Pace(d, n); wait > time.Microsecond {
+			t.Fatalf("ramp: hit %d when due waits %s", n, wait)
+		}
+		prev = d
+	}
+	if d := r.due(99); d < 2990*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("the 100th hit of the ramp is due at %s, want 3 s", d)
+	}
+}

@@ -1,0 +1,319 @@
+package performance
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/internal/step"
+)
+
+// generator runs one load.
+type generator struct {
+	s       *Suite
+	env     *step.Env
+	rec     *recorder
+	raw     *rawWriter
+	seq     atomic.Uint64
+	weights []int
+}
+
+// Run drives the load, then checks the thresholds.
+func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
+	senv, err := step.NewEnv(renv.Config, renv.URLs(), s.Target)
+	if err != nil {
+		return runner.Outcome{Status: result.Errored, Message: err.Error()}
+	}
+	defer senv.Close()
+	senv.Lean = true
+	senv.ExtraHeaders = map[string]string{s.Marker: renv.RunID}
+
+	rawRel := filepath.Join("load", fileName(s.Name)+".bin")
+	raw, err := newRawWriter(filepath.Join(renv.Dir, rawRel))
+	if err != nil {
+		return runner.Outcome{Status: result.Errored, Message: err.Error()}
+	}
+	g := &generator{s: s, env: senv, raw: raw}
+	for _, j := range s.Journeys {
+		g.weights = append(g.weights, j.Weight)
+	}
+	start := time.Now()
+	g.rec = newRecorder(start)
+	// The load stops dispatching at its duration; requests in flight then
+	// finish (bounded by their own timeouts) unless the run is interrupted.
+	dispatch, stop := context.WithTimeout(ctx, s.Load.Duration)
+	defer stop()
+	model := "closed"
+	var note string
+	if s.Load.Rate > 0 {
+		model = "open"
+		note = g.open(dispatch, ctx, start)
+	} else {
+		g.closed(dispatch, ctx)
+	}
+	elapsed := time.Since(start)
+	if err := raw.Close(); err != nil {
+		return runner.Outcome{Status: result.Errored, Message: "writing " + rawRel + ": " + err.Error()}
+	}
+	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
+	sum := result.LoadSummary{Model: model, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
+		Raw: filepath.ToSlash(rawRel), Note: note}
+	sum.Thresholds = s.Thresholds.check(overall)
+	for _, st := range steps {
+		renv.Record(result.Result{
+			Level: result.LevelStep, Case: "load", Step: st.Name, Phase: "test", Status: result.Passed,
+			Message: fmt.Sprintf("%d requests, %d errors, %.1f/s, p50 %.1f ms, p99 %.1f ms", st.Requests, st.Errors, st.TPS, st.LatencyMS.P50, st.LatencyMS.P99),
+		})
+	}
+	data, _ := json.Marshal(sum)
+	out := runner.Outcome{Status: result.Passed, Data: data,
+		Message: fmt.Sprintf("%d requests in %.1fs: %.1f/s, success %.2f%%, p99 %.1f ms", overall.Requests, elapsed.Seconds(), overall.TPS, overall.Success*100, overall.LatencyMS.P99)}
+	if note != "" {
+		out.Message += "\n" + note
+	}
+	var broken []string
+	for _, t := range sum.Thresholds {
+		if !t.Passed {
+			broken = append(broken, fmt.Sprintf("%s %s: measured %s, limit %s", t.Scope, t.Metric, t.Measured, t.Limit))
+		}
+	}
+	if len(broken) > 0 {
+		out.Status = result.Failed
+		out.Message = "thresholds broken: " + strings.Join(broken, "; ") + "\n" + out.Message
+	}
+	if overall.Requests == 0 && ctx.Err() == nil {
+		out.Status, out.Message = result.Errored, "no request was sent"
+	}
+	return out
+}
+
+// open starts journeys at the pacer's rate, each in its own goroutine, at
+// most MaxWorkers at a time. When no worker is free the next journey waits,
+// and its latency counts from when it was due.
+func (g *generator) open(dispatch, run context.Context, start time.Time) string {
+	var sched schedule = newConstant(g.s.Load.Rate)
+	if g.s.Load.Ramp > 0 {
+		sched = ramp{rate: g.s.Load.Rate, over: g.s.Load.Ramp}
+	}
+	sem := make(chan struct{}, g.s.Load.MaxWorkers)
+	var wg sync.WaitGroup
+	var hits uint64
+	var late int64
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+loop:
+	for g.s.Load.MaxRequests == 0 || hits < uint64(g.s.Load.MaxRequests) {
+		wait, stop := sched.Pace(time.Since(start), hits)
+		if stop {
+			break
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+				continue
+			case <-dispatch.Done():
+				break loop
+			}
+		}
+		due := start.Add(sched.due(hits))
+		select {
+		case sem <- struct{}{}:
+		case <-dispatch.Done():
+			break loop
+		}
+		if time.Since(due) > 10*time.Millisecond {
+			late++
+		}
+		hits++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			g.journey(run, due)
+		}()
+	}
+	wg.Wait()
+	want := sched.expected(g.s.Load.Duration)
+	if g.s.Load.MaxRequests > 0 {
+		want = min(want, float64(g.s.Load.MaxRequests))
+	}
+	if late > int64(hits)/100 || float64(hits) < 0.99*want-1 {
+		return fmt.Sprintf("the generator could not keep the rate: it started %d of the %.0f journeys due, %d of them more than 10 ms late (achieved %.1f/s; raise max_workers, now %d, or lower the rate %.1f/s)",
+			hits, want, late, float64(hits)/g.s.Load.Duration.Seconds(), g.s.Load.MaxWorkers, g.s.Load.Rate)
+	}
+	return ""
+}
+
+// closed runs Concurrency virtual users, each starting its next journey
+// when the last one ended (plus think time).
+func (g *generator) closed(dispatch, run context.Context) {
+	var started atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < g.s.Load.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for dispatch.Err() == nil {
+				if n := started.Add(1); g.s.Load.MaxRequests > 0 && n > int64(g.s.Load.MaxRequests) {
+					return
+				}
+				g.journey(run, time.Now())
+				if g.s.Load.ThinkTime > 0 {
+					select {
+					case <-time.After(g.s.Load.ThinkTime):
+					case <-dispatch.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (g *generator) pick() *Journey {
+	if len(g.s.Journeys) == 1 {
+		return g.s.Journeys[0]
+	}
+	total := 0
+	for _, w := range g.weights {
+		total += w
+	}
+	n := rand.IntN(total)
+	for i, w := range g.weights {
+		if n < w {
+			return g.s.Journeys[i]
+		}
+		n -= w
+	}
+	return g.s.Journeys[len(g.s.Journeys)-1]
+}
+
+// journey runs the steps of one journey in order, captures flowing; the
+// first step's latency counts from when the journey was due.
+func (g *generator) journey(ctx context.Context, due time.Time) {
+	j := g.pick()
+	g.rec.begin()
+	defer g.rec.end()
+	captures := map[string]cty.Value{}
+	ok := true
+	from := due
+	for _, st := range j.Steps {
+		out := st.Run(ctx, g.env, captures)
+		end := time.Now()
+		lat := end.Sub(from)
+		passed := out.Status == result.Passed
+		kind := errorKind(out)
+		g.rec.request(j.Name, st.Name, from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
+		g.raw.write(&vegeta.Result{Attack: g.s.Name + "/" + j.Name + "/" + st.Name, Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
+			Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(out)})
+		if !passed {
+			ok = false
+			break
+		}
+		for k, v := range out.Captures {
+			captures[k] = v
+		}
+		from = end
+	}
+	g.rec.journey(j.Name, time.Since(due), ok)
+}
+
+func errorKind(o step.Outcome) string {
+	switch {
+	case o.Status == result.Passed:
+		return ""
+	case o.Status == result.Failed && o.Code > 0:
+		return fmt.Sprintf("check failed (status %d)", o.Code)
+	case o.Status == result.Failed:
+		return "check failed"
+	}
+	m := strings.ToLower(o.Message)
+	switch {
+	case strings.Contains(m, "refused"):
+		return "connection refused"
+	case strings.Contains(m, "reset"):
+		return "connection reset"
+	case strings.Contains(m, "timeout") || strings.Contains(m, "deadline"):
+		return "timeout"
+	case strings.Contains(m, "canceled"):
+		return "cancelled"
+	}
+	return "error"
+}
+
+func errorText(o step.Outcome) string {
+	if o.Status == result.Passed {
+		return ""
+	}
+	if i := strings.IndexByte(o.Message, '\n'); i > 0 {
+		return o.Message[:i]
+	}
+	return o.Message
+}
+
+func fileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ' ' || r == ':' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// rawWriter streams results in vegeta's gob encoding, so that `vegeta
+// report` and `vegeta plot` read load/<suite>.bin.
+type rawWriter struct {
+	mu  sync.Mutex
+	f   *os.File
+	w   *bufio.Writer
+	enc vegeta.Encoder
+	err error
+}
+
+func newRawWriter(path string) (*rawWriter, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	return &rawWriter{f: f, w: w, enc: vegeta.NewEncoder(w)}, nil
+}
+
+func (r *rawWriter) write(res *vegeta.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = r.enc.Encode(res)
+	}
+}
+
+func (r *rawWriter) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.w.Flush(); err != nil && r.err == nil {
+		r.err = err
+	}
+	if err := r.f.Close(); err != nil && r.err == nil {
+		r.err = err
+	}
+	return r.err
+}
