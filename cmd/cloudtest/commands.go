@@ -30,12 +30,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	sf.register(fs)
 	out := fs.String("out", "out", "directory that receives the run directories")
 	parallel := fs.Int("parallel", 1, "how many suites run at once")
+	baseline := fs.String("baseline", "", "an earlier run directory: each performance suite is compared with the same suite there (regression)")
 	expiry := fs.String("expiry-warning", "30d", "warn about evidence whose validity ends within this time")
 	signKey := fs.String("sign-key", "", "Ed25519 private key (PKCS #8 PEM) that signs manifest.json; default: a key made for this run, its public half kept as manifest.pub")
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	path := pathArg(fs.Args())
+	if *baseline != "" {
+		if _, err := os.Stat(filepath.Join(*baseline, "results.jsonl")); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --baseline %s is not a run directory: %v\n", *baseline, err)
+			return exitUsage
+		}
+	}
 	warnWithin, err := config.ParseDuration(*expiry)
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: --expiry-warning %s: %v\n", *expiry, err)
@@ -72,7 +79,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = runner.NewLineProgress(stdout)
 	}
 	sum, err := runner.Run(ctx, plan, runner.Options{
-		OutDir: *out, Parallel: *parallel, Version: version, Source: path, Progress: progress,
+		OutDir: *out, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline,
 	})
 	if tp, ok := progress.(*runner.TermProgress); ok {
 		tp.Close() // before the verdict is printed below the status line

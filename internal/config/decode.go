@@ -384,6 +384,9 @@ func (dc *DecodeContext) TargetRef(attr *hcl.Attribute) (string, hcl.Diagnostics
 	if _, found := dc.cfg.Targets[step.Name]; !found {
 		return step.Name, hcl.Diagnostics{undefinedTarget(attr.Expr.Range(), step.Name, dc.cfg)}
 	}
+	if dc.targetRefs != nil {
+		dc.targetRefs[step.Name] = true
+	}
 	return step.Name, nil
 }
 

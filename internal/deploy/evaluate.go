@@ -63,8 +63,8 @@ type Status struct {
 	// EvidenceState is the state of the evidence found for an evidence
 	// requirement: present, or why the best candidate does not count
 	// (expired, tampered…); missing when there is none.
-	EvidenceState string `json:"evidence_state,omitempty"`
-	Waiver   *Waiver  `json:"waiver,omitempty"`
+	EvidenceState string  `json:"evidence_state,omitempty"`
+	Waiver        *Waiver `json:"waiver,omitempty"`
 }
 
 // SuiteOutcome is a suite's planned identity and its final status ("" when

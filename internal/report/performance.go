@@ -13,7 +13,7 @@ import (
 func init() { kindSections["performance"] = performanceSection }
 
 var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
-	"f1": func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"f1":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"pct": func(f float64) string { return fmt.Sprintf("%.2f%%", f*100) },
 }).Parse(`
 <div class="perf">

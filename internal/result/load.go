@@ -16,6 +16,32 @@ type LoadSummary struct {
 	Raw string `json:"raw,omitempty"`
 	// Note says why the achieved rate fell short of the target, when it did.
 	Note string `json:"note,omitempty"`
+	// Target is the target the load was sent to.
+	Target string `json:"target,omitempty"`
+	// Windows are the median latencies (ms) of consecutive 200 ms windows:
+	// the samples a regression test compares.
+	Windows []float64 `json:"windows,omitempty"`
+	// Compare is the same load against the compared (legacy) target.
+	Compare *LoadSummary `json:"compare,omitempty"`
+	// Baseline compares this load with the same suite of an earlier run.
+	Baseline *Regression `json:"baseline,omitempty"`
+}
+
+// Regression is the comparison of a load with a baseline run's.
+type Regression struct {
+	Run         string  `json:"run"`
+	BaselineP50 float64 `json:"baseline_p50_ms"`
+	CurrentP50  float64 `json:"current_p50_ms"`
+	BaselineP99 float64 `json:"baseline_p99_ms"`
+	CurrentP99  float64 `json:"current_p99_ms"`
+	BaselineTPS float64 `json:"baseline_tps"`
+	CurrentTPS  float64 `json:"current_tps"`
+	Change      float64 `json:"change"`  // relative change of the median of the windows' medians
+	Allowed     float64 `json:"allowed"` // the suite's regression threshold
+	PValue      float64 `json:"p_value"` // one-sided Mann-Whitney U: current slower than baseline
+	Test        string  `json:"test"`
+	Regressed   bool    `json:"regressed"`
+	Explanation string  `json:"explanation"`
 }
 
 // LoadStats are the figures of one journey, one step, or the whole load.

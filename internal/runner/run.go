@@ -28,6 +28,9 @@ type Options struct {
 	Version  string
 	Source   string
 	Progress Progress
+	// Baseline is an earlier run directory that suites compare with
+	// (performance regression).
+	Baseline string
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
 }
@@ -42,6 +45,8 @@ type Env struct {
 	Target *target.Instance
 	// Targets are all started targets by name.
 	Targets map[string]*target.Instance
+	// Baseline is the run directory to compare with, or "".
+	Baseline string
 
 	suite    *config.SuiteCommon
 	rec      *Recorder
@@ -237,7 +242,7 @@ func (s *scheduler) runSuite(ctx context.Context, st Suite) {
 	c := st.Common()
 	env := &Env{
 		RunID: s.opts.RunID, Dir: s.dir, Config: s.plan.Config, Target: s.targets[c.Target],
-		Targets: s.targets, suite: c, rec: s.rec, progress: s.opts.Progress, now: s.opts.Now,
+		Targets: s.targets, Baseline: s.opts.Baseline, suite: c, rec: s.rec, progress: s.opts.Progress, now: s.opts.Now,
 	}
 	start := s.opts.Now()
 	s.opts.Progress.SuiteStarted(c)

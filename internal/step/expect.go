@@ -38,7 +38,7 @@ var expectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "body_contains"}, {Name: "body_match"}, {Name: "max_duration"}, {Name: "row_count"},
 }}
 
-func decodeExpect(b *hcl.Block, dc *config.DecodeContext) (*Expect, hcl.Diagnostics) {
+func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl.Diagnostics) {
 	content, diags := b.Body.Content(expectSchema)
 	e := &Expect{DeclRange: b.DefRange}
 	late := func(name string) hcl.Expression {
@@ -46,7 +46,7 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext) (*Expect, hcl.Diagnost
 		if !ok {
 			return nil
 		}
-		x, d := dc.Late(a.Expr, requestRoots...)
+		x, d := dc.Late(a.Expr, r.request...)
 		diags = append(diags, d...)
 		return x
 	}

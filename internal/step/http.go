@@ -35,7 +35,7 @@ var httpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "json"}, {Name: "body"}, {Name: "form"}, {Name: "timeout"}, {Name: "follow_redirects"},
 }}
 
-func decodeHTTP(b *hcl.Block, dc *config.DecodeContext) (*HTTPRequest, hcl.Diagnostics) {
+func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, hcl.Diagnostics) {
 	content, diags := b.Body.Content(httpSchema)
 	h := &HTTPRequest{Timeout: 30 * time.Second, FollowRedirects: true, DeclRange: b.DefRange}
 	late := func(name string) hcl.Expression {
@@ -43,7 +43,7 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext) (*HTTPRequest, hcl.Diagn
 		if !ok {
 			return nil
 		}
-		e, d := dc.Late(a.Expr, requestRoots...)
+		e, d := dc.Late(a.Expr, r.request...)
 		diags = append(diags, d...)
 		return e
 	}

@@ -31,7 +31,7 @@ var sqlSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "args"}, {Name: "timeout"},
 }}
 
-func decodeSQL(b *hcl.Block, dc *config.DecodeContext) (*SQLQuery, hcl.Diagnostics) {
+func decodeSQL(b *hcl.Block, dc *config.DecodeContext, r roots) (*SQLQuery, hcl.Diagnostics) {
 	content, diags := b.Body.Content(sqlSchema)
 	q := &SQLQuery{Timeout: 30 * time.Second, DeclRange: b.DefRange}
 	if a, ok := content.Attributes["driver"]; ok {
@@ -41,7 +41,7 @@ func decodeSQL(b *hcl.Block, dc *config.DecodeContext) (*SQLQuery, hcl.Diagnosti
 	}
 	for name, dst := range map[string]*hcl.Expression{"dsn": &q.DSN, "query": &q.Query, "args": &q.Args} {
 		if a, ok := content.Attributes[name]; ok {
-			e, d := dc.Late(a.Expr, requestRoots...)
+			e, d := dc.Late(a.Expr, r.request...)
 			diags = append(diags, d...)
 			*dst = e
 		}

@@ -17,12 +17,17 @@ import (
 // BlockSchema is the header of a step block, for the schemas of suites.
 var BlockSchema = hcl.BlockHeaderSchema{Type: "step", LabelNames: []string{"name"}}
 
-// requestRoots are the run-time values request attributes may use;
-// checkRoots adds the response for expect, assert and capture.
-var (
-	requestRoots = []string{"capture", "each"}
-	checkRoots   = []string{"capture", "each", "response"}
-)
+// roots are the run-time values expressions may use: request attributes
+// the captures and each (plus what the suite kind adds, such as feed);
+// expect, assert and capture also the response.
+type roots struct {
+	request, check []string
+}
+
+func newRoots(extra []string) roots {
+	req := append([]string{"capture", "each"}, extra...)
+	return roots{request: req, check: append(append([]string(nil), req...), "response")}
+}
 
 // Step is a decoded step block.
 type Step struct {
@@ -65,6 +70,14 @@ var stepSchema = &hcl.BodySchema{
 
 // Decode decodes a step block.
 func Decode(block *hcl.Block, dc *config.DecodeContext) (*Step, hcl.Diagnostics) {
+	return DecodeWith(block, dc)
+}
+
+// DecodeWith decodes a step block whose expressions may also use the given
+// run-time roots (a performance journey's "feed"); the suite provides their
+// values through Env.Vars.
+func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string) (*Step, hcl.Diagnostics) {
+	r := newRoots(extraRoots)
 	s := &Step{Name: block.Labels[0], DeclRange: block.DefRange}
 	content, diags := block.Body.Content(stepSchema)
 	requests := 0
@@ -83,23 +96,23 @@ func Decode(block *hcl.Block, dc *config.DecodeContext) (*Step, hcl.Diagnostics)
 		switch b.Type {
 		case "http":
 			requests++
-			s.HTTP, d = decodeHTTP(b, dc)
+			s.HTTP, d = decodeHTTP(b, dc, r)
 		case "sql":
 			requests++
-			s.SQL, d = decodeSQL(b, dc)
+			s.SQL, d = decodeSQL(b, dc, r)
 		case "tcp":
 			requests++
-			s.TCP, d = decodeTCP(b, dc)
+			s.TCP, d = decodeTCP(b, dc, r)
 		case "expect":
-			s.Expect, d = decodeExpect(b, dc)
+			s.Expect, d = decodeExpect(b, dc, r)
 		case "assert":
 			var a *Assert
-			a, d = decodeAssert(b, dc)
+			a, d = decodeAssert(b, dc, r)
 			if a != nil {
 				s.Asserts = append(s.Asserts, a)
 			}
 		case "capture":
-			s.Captures, d = decodeCapture(b, dc)
+			s.Captures, d = decodeCapture(b, dc, r)
 		case "eventually":
 			s.Eventually, d = decodeEventually(b, dc)
 		}
@@ -124,12 +137,12 @@ var assertSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "condition", Required: true}, {Name: "error_message", Required: true},
 }}
 
-func decodeAssert(b *hcl.Block, dc *config.DecodeContext) (*Assert, hcl.Diagnostics) {
+func decodeAssert(b *hcl.Block, dc *config.DecodeContext, r roots) (*Assert, hcl.Diagnostics) {
 	content, diags := b.Body.Content(assertSchema)
 	a := &Assert{DeclRange: b.DefRange}
 	if attr, ok := content.Attributes["condition"]; ok {
 		var d hcl.Diagnostics
-		a.Condition, d = dc.Late(attr.Expr, checkRoots...)
+		a.Condition, d = dc.Late(attr.Expr, r.check...)
 		diags = append(diags, d...)
 	}
 	if attr, ok := content.Attributes["error_message"]; ok {
@@ -143,11 +156,11 @@ func decodeAssert(b *hcl.Block, dc *config.DecodeContext) (*Assert, hcl.Diagnost
 	return a, diags
 }
 
-func decodeCapture(b *hcl.Block, dc *config.DecodeContext) ([]Capture, hcl.Diagnostics) {
+func decodeCapture(b *hcl.Block, dc *config.DecodeContext, r roots) ([]Capture, hcl.Diagnostics) {
 	attrs, diags := b.Body.JustAttributes()
 	var out []Capture
 	for _, a := range config.SortedAttrs(attrs) {
-		expr, d := dc.Late(a.Expr, checkRoots...)
+		expr, d := dc.Late(a.Expr, r.check...)
 		diags = append(diags, d...)
 		out = append(out, Capture{Name: a.Name, Expr: expr})
 	}

@@ -19,11 +19,11 @@ type TCPConnect struct {
 
 var tcpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "address", Required: true}, {Name: "timeout"}}}
 
-func decodeTCP(b *hcl.Block, dc *config.DecodeContext) (*TCPConnect, hcl.Diagnostics) {
+func decodeTCP(b *hcl.Block, dc *config.DecodeContext, r roots) (*TCPConnect, hcl.Diagnostics) {
 	content, diags := b.Body.Content(tcpSchema)
 	t := &TCPConnect{Timeout: 5 * time.Second}
 	if a, ok := content.Attributes["address"]; ok {
-		e, d := dc.Late(a.Expr, requestRoots...)
+		e, d := dc.Late(a.Expr, r.request...)
 		diags = append(diags, d...)
 		t.Address = e
 	}

@@ -85,12 +85,13 @@ type recorder struct {
 	journeys map[string]*stats
 	steps    map[string]*stats
 	seconds  map[int]*stats
+	windows  map[int]*hdr.Histogram // 200 ms windows, for the regression test
 	inFlight int64
 	maxIn    int64
 }
 
 func newRecorder(start time.Time) *recorder {
-	return &recorder{start: start, overall: newStats("overall"), journeys: map[string]*stats{}, steps: map[string]*stats{}, seconds: map[int]*stats{}}
+	return &recorder{start: start, overall: newStats("overall"), journeys: map[string]*stats{}, steps: map[string]*stats{}, seconds: map[int]*stats{}, windows: map[int]*hdr.Histogram{}}
 }
 
 func (r *recorder) begin() {
@@ -132,6 +133,31 @@ func (r *recorder) request(journey, step string, intended time.Time, lat time.Du
 		r.seconds[sec] = s
 	}
 	s.add(lat, ok, code, kind, in, out)
+	wi := int(intended.Sub(r.start) / window)
+	h, found := r.windows[wi]
+	if !found {
+		h = hdr.New(1, int64(time.Minute/time.Microsecond), 2)
+		r.windows[wi] = h
+	}
+	h.RecordValue(min(max(lat.Microseconds(), 1), h.HighestTrackableValue()))
+}
+
+// window is the span of the latency samples a regression test compares.
+const window = 200 * time.Millisecond
+
+func (r *recorder) windowMedians() []float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys := make([]int, 0, len(r.windows))
+	for k := range r.windows {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	out := make([]float64, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, ms(r.windows[k].ValueAtQuantile(50)))
+	}
+	return out
 }
 
 func (r *recorder) journey(name string, lat time.Duration, ok bool) {

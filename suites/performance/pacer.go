@@ -34,42 +34,86 @@ func (c constant) due(n uint64) time.Duration {
 
 func (c constant) expected(d time.Duration) float64 { return c.rate * d.Seconds() }
 
-// ramp rises linearly from zero to rate over the ramp time, then stays
-// at rate.
-type ramp struct {
-	rate float64
-	over time.Duration
+// stages is a schedule of linear segments, as in k6's ramping arrival
+// rate: each stage goes from the previous rate to its own over its
+// duration (a ramp is a first stage from zero). After the last stage the
+// rate stays where it ended.
+type stages struct {
+	points []stagePoint
 }
 
-func (r ramp) hits(t time.Duration) float64 {
-	s, o := t.Seconds(), r.over.Seconds()
-	if s <= o {
-		return r.rate * s * s / (2 * o)
-	}
-	return r.rate*o/2 + r.rate*(s-o)
+type stagePoint struct {
+	at   time.Duration // end of the stage, from the start
+	rate float64       // rate reached at its end
+	hits float64       // hits due by its end
 }
 
-func (r ramp) expected(d time.Duration) float64 { return r.hits(d) }
+// Stage is one segment of a schedule.
+type Stage struct {
+	Duration time.Duration
+	Rate     float64
+}
 
-// due is when the cumulative count reaches n+1, as with the constant pacer.
-func (r ramp) due(n uint64) time.Duration {
-	h, o := float64(n+1), r.over.Seconds()
-	if h <= r.rate*o/2 {
-		return time.Duration(math.Sqrt(2*o*h/r.rate) * float64(time.Second))
+func newStages(from float64, list []Stage) stages {
+	st := stages{points: []stagePoint{{rate: from}}}
+	for _, s := range list {
+		prev := st.points[len(st.points)-1]
+		st.points = append(st.points, stagePoint{
+			at: prev.at + s.Duration, rate: s.Rate,
+			hits: prev.hits + (prev.rate+s.Rate)/2*s.Duration.Seconds(),
+		})
 	}
-	return time.Duration((o + (h-r.rate*o/2)/r.rate) * float64(time.Second))
+	return st
+}
+
+func (st stages) hits(t time.Duration) float64 {
+	for i := 1; i < len(st.points); i++ {
+		a, b := st.points[i-1], st.points[i]
+		if t <= b.at {
+			dt := (t - a.at).Seconds()
+			span := (b.at - a.at).Seconds()
+			r := a.rate
+			if span > 0 {
+				r = a.rate + (b.rate-a.rate)*dt/span
+			}
+			return a.hits + (a.rate+r)/2*dt
+		}
+	}
+	last := st.points[len(st.points)-1]
+	return last.hits + last.rate*(t-last.at).Seconds()
+}
+
+func (st stages) expected(d time.Duration) float64 { return st.hits(d) }
+
+// due is when the cumulative count reaches n+1, found by bisection.
+func (st stages) due(n uint64) time.Duration {
+	want := float64(n + 1)
+	lo, hi := time.Duration(0), time.Second
+	for st.hits(hi) < want {
+		if hi > 1000*time.Hour {
+			return hi
+		}
+		hi *= 2
+	}
+	for hi-lo > time.Microsecond {
+		mid := lo + (hi-lo)/2
+		if st.hits(mid) < want {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // Pace follows vegeta's Pacer contract: how long to wait before the next
 // hit (zero or less: send it now).
-func (r ramp) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	return r.due(hits) - elapsed, false
+func (st stages) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	return st.due(hits) - elapsed, false
 }
 
 // Rate is the rate at elapsed, in hits per second.
-func (r ramp) Rate(elapsed time.Duration) float64 {
-	if elapsed < r.over {
-		return r.rate * elapsed.Seconds() / r.over.Seconds()
-	}
-	return r.rate
+func (st stages) Rate(elapsed time.Duration) float64 {
+	h := st.hits(elapsed)
+	return (st.hits(elapsed+time.Millisecond) - h) * 1000
 }

@@ -7,8 +7,8 @@
 // encoding, and checks thresholds.
 //
 // Not yet here (issue 4): the single-request fast path through vegeta's
-// attacker, stages, feeds, comparison with a legacy target, regression
-// against a baseline run, target utilization and live progress.
+// attacker, the sine pacer, Server-Timing breakdowns, target utilization
+// and live progress of the load.
 package performance
 
 import (
@@ -32,13 +32,19 @@ type Suite struct {
 	Thresholds Thresholds
 	// Marker is the header that marks load-test traffic (X-Cloudtest-Run: <run id>).
 	Marker string
+	// Compare names a second target (the legacy deployment) that gets the
+	// same load after the first, for a side-by-side comparison.
+	Compare string
+	Feed    *Feed
 }
 
 // Load says how much load and for how long.
 type Load struct {
-	// Open model: Rate requests (journeys) per second, reached linearly over Ramp.
-	Rate float64
-	Ramp time.Duration
+	// Open model: Rate journeys per second, reached linearly over Ramp; or
+	// Stages, each going linearly from the previous rate to its own.
+	Rate   float64
+	Ramp   time.Duration
+	Stages []Stage
 	// Closed model: Concurrency virtual users, each waiting ThinkTime between journeys.
 	Concurrency int
 	ThinkTime   time.Duration
@@ -62,21 +68,29 @@ type Thresholds struct {
 	Success       float64 // minimum success ratio, 0..1
 	MinTPS        float64
 	MaxErrorRate  float64
-	set           map[string]hcl.Range
-	DeclRange     hcl.Range
+	// Regression is the relative slowdown against a baseline run that fails
+	// the suite (when also significant); 0.10 when not set.
+	Regression float64
+	set        map[string]hcl.Range
+	DeclRange  hcl.Range
 }
 
 var schema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "marker_header"}},
+	Attributes: []hcl.AttributeSchema{{Name: "marker_header"}, {Name: "compare"}},
 	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "load"}, {Type: "journey", LabelNames: []string{"name"}}, {Type: "thresholds"},
+		{Type: "load"}, {Type: "journey", LabelNames: []string{"name"}}, {Type: "thresholds"}, {Type: "feed"},
 	},
 }
 
-var loadSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "rate"}, {Name: "ramp"}, {Name: "concurrency"}, {Name: "think_time"},
-	{Name: "duration", Required: true}, {Name: "max_requests"}, {Name: "max_workers"},
-}}
+var loadSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "rate"}, {Name: "ramp"}, {Name: "concurrency"}, {Name: "think_time"},
+		{Name: "duration"}, {Name: "max_requests"}, {Name: "max_workers"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "stage"}},
+}
+
+var stageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "duration", Required: true}, {Name: "rate", Required: true}}}
 
 var journeySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "weight"}},
@@ -84,7 +98,7 @@ var journeySchema = &hcl.BodySchema{
 }
 
 var thresholdSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "p50"}, {Name: "p95"}, {Name: "p99"}, {Name: "success"}, {Name: "min_tps"}, {Name: "max_error_rate"},
+	{Name: "p50"}, {Name: "p95"}, {Name: "p99"}, {Name: "success"}, {Name: "min_tps"}, {Name: "max_error_rate"}, {Name: "regression"},
 }}
 
 func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
@@ -93,6 +107,10 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 	var d hcl.Diagnostics
 	if a, ok := content.Attributes["marker_header"]; ok {
 		s.Marker, d = dc.String(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["compare"]; ok {
+		s.Compare, d = dc.TargetRef(a)
 		diags = append(diags, d...)
 	}
 	loads := 0
@@ -107,6 +125,8 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			s.Journeys = append(s.Journeys, j)
 		case "thresholds":
 			d = decodeThresholds(&s.Thresholds, b, dc)
+		case "feed":
+			s.Feed, d = decodeFeed(b, dc)
 		}
 		diags = append(diags, d...)
 	}
@@ -145,6 +165,36 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 			diags = append(diags, d...)
 		}
 	}
+	for _, sb := range content.Blocks {
+		c, d := sb.Body.Content(stageSchema)
+		diags = append(diags, d...)
+		var st Stage
+		if a, ok := c.Attributes["duration"]; ok {
+			st.Duration, d = dc.Duration(a)
+			diags = append(diags, d...)
+		}
+		if a, ok := c.Attributes["rate"]; ok {
+			st.Rate, d = dc.Float(a)
+			diags = append(diags, d...)
+		}
+		l.Stages = append(l.Stages, st)
+	}
+	if len(l.Stages) > 0 {
+		if l.Rate > 0 || l.Ramp > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Stages and rate",
+				Detail: "A load block takes either stage blocks or rate (with an optional ramp), not both.", Subject: b.DefRange.Ptr()})
+		}
+		var total time.Duration
+		for _, st := range l.Stages {
+			total += st.Duration
+			l.Rate = max(l.Rate, st.Rate)
+		}
+		if l.Duration == 0 {
+			l.Duration = total
+		}
+	} else if l.Ramp > 0 {
+		l.Stages = []Stage{{Duration: l.Ramp, Rate: l.Rate}}
+	}
 	if (l.Rate > 0) == (l.Concurrency > 0) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Choose one load model",
 			Detail: "A load block takes either rate (an open model: journeys started per second) or concurrency (a closed model: virtual users), and it must be above zero.", Subject: b.DefRange.Ptr()})
@@ -172,7 +222,7 @@ func decodeJourney(b *hcl.Block, dc *config.DecodeContext) (*Journey, hcl.Diagno
 		j.Weight = w
 	}
 	for _, sb := range content.Blocks {
-		st, d := step.Decode(sb, dc)
+		st, d := step.DecodeWith(sb, dc, "feed")
 		diags = append(diags, d...)
 		if st != nil {
 			if st.Eventually != nil {
@@ -200,12 +250,12 @@ func decodeThresholds(t *Thresholds, b *hcl.Block, dc *config.DecodeContext) hcl
 			t.set[name] = a.Range
 		}
 	}
-	for name, dst := range map[string]*float64{"success": &t.Success, "min_tps": &t.MinTPS, "max_error_rate": &t.MaxErrorRate} {
+	for name, dst := range map[string]*float64{"success": &t.Success, "min_tps": &t.MinTPS, "max_error_rate": &t.MaxErrorRate, "regression": &t.Regression} {
 		if a, ok := content.Attributes[name]; ok {
 			*dst, d = dc.Float(a)
 			diags = append(diags, d...)
 			t.set[name] = a.Range
-			if (name == "success" || name == "max_error_rate") && (*dst < 0 || *dst > 1) {
+			if (name == "success" || name == "max_error_rate" || name == "regression") && (*dst < 0 || *dst > 1) {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
 					Detail: fmt.Sprintf("%s is a ratio between 0 and 1, such as 0.999; found %g.", name, *dst), Subject: a.Expr.Range().Ptr()})
 			}

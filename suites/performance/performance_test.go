@@ -260,7 +260,7 @@ func TestPacersSayWhenEachHitWasDue(t *testing.T) {
 			t.Fatalf("constant: hit %d when due waits %s", n, wait)
 		}
 	}
-	r := ramp{rate: 40, over: time.Second}
+	r := newStages(0, []Stage{{time.Second, 40}})
 	if got := r.expected(3 * time.Second); got != 100 {
 		t.Fatalf("ramp to 40/s over 1 s, then 2 s: %g hits expected, want 100", got)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/step"
 )
 
-// generator runs one load.
+// generator runs one load against one target.
 type generator struct {
 	s       *Suite
 	env     *step.Env
@@ -29,51 +29,37 @@ type generator struct {
 	raw     *rawWriter
 	seq     atomic.Uint64
 	weights []int
+	stop    context.CancelFunc // ends dispatching early (a unique feed ran out)
+	dry     atomic.Bool
 }
 
-// Run drives the load, then checks the thresholds.
+// Run drives the load against the suite's target (and then, with compare,
+// against the compared target), compares it with a baseline run when one is
+// given, and checks the thresholds.
 func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
-	senv, err := step.NewEnv(renv.Config, renv.URLs(), s.Target)
+	sum, err := s.load(ctx, renv, s.Target, "")
 	if err != nil {
 		return runner.Outcome{Status: result.Errored, Message: err.Error()}
 	}
-	defer senv.Close()
-	senv.Lean = true
-	senv.ExtraHeaders = map[string]string{s.Marker: renv.RunID}
-
-	rawRel := filepath.Join("load", fileName(s.Name)+".bin")
-	raw, err := newRawWriter(filepath.Join(renv.Dir, rawRel))
-	if err != nil {
-		return runner.Outcome{Status: result.Errored, Message: err.Error()}
+	if s.Compare != "" && ctx.Err() == nil {
+		cmp, err := s.load(ctx, renv, s.Compare, "-"+s.Compare)
+		if err != nil {
+			return runner.Outcome{Status: result.Errored, Message: "compare: " + err.Error()}
+		}
+		sum.Compare = &cmp
 	}
-	g := &generator{s: s, env: senv, raw: raw}
-	for _, j := range s.Journeys {
-		g.weights = append(g.weights, j.Weight)
-	}
-	start := time.Now()
-	g.rec = newRecorder(start)
-	// The load stops dispatching at its duration; requests in flight then
-	// finish (bounded by their own timeouts) unless the run is interrupted.
-	dispatch, stop := context.WithTimeout(ctx, s.Load.Duration)
-	defer stop()
-	model := "closed"
-	var note string
-	if s.Load.Rate > 0 {
-		model = "open"
-		note = g.open(dispatch, ctx, start)
-	} else {
-		g.closed(dispatch, ctx)
-	}
-	elapsed := time.Since(start)
-	if err := raw.Close(); err != nil {
-		return runner.Outcome{Status: result.Errored, Message: "writing " + rawRel + ": " + err.Error()}
-	}
-	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
-	sum := result.LoadSummary{Model: model, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
-		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
-		Raw: filepath.ToSlash(rawRel), Note: note}
+	overall := sum.Overall
 	sum.Thresholds = s.Thresholds.check(overall)
-	for _, st := range steps {
+	var notes []string
+	if renv.Baseline != "" {
+		reg, err := s.regression(renv.Baseline, sum)
+		if err != nil {
+			notes = append(notes, "baseline: "+err.Error())
+		} else {
+			sum.Baseline = reg
+		}
+	}
+	for _, st := range sum.Steps {
 		renv.Record(result.Result{
 			Level: result.LevelStep, Case: "load", Step: st.Name, Phase: "test", Status: result.Passed,
 			Message: fmt.Sprintf("%d requests, %d errors, %.1f/s, p50 %.1f ms, p99 %.1f ms", st.Requests, st.Errors, st.TPS, st.LatencyMS.P50, st.LatencyMS.P99),
@@ -81,15 +67,27 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 	}
 	data, _ := json.Marshal(sum)
 	out := runner.Outcome{Status: result.Passed, Data: data,
-		Message: fmt.Sprintf("%d requests in %.1fs: %.1f/s, success %.2f%%, p99 %.1f ms", overall.Requests, elapsed.Seconds(), overall.TPS, overall.Success*100, overall.LatencyMS.P99)}
-	if note != "" {
-		out.Message += "\n" + note
+		Message: fmt.Sprintf("%d requests in %.1fs: %.1f/s, success %.2f%%, p99 %.1f ms", overall.Requests, sum.DurationS, overall.TPS, overall.Success*100, overall.LatencyMS.P99)}
+	if c := sum.Compare; c != nil && c.Overall.LatencyMS.P99 > 0 {
+		out.Message += fmt.Sprintf("\nagainst %s: %.1f/s, p99 %.1f ms (p99 ratio %.2f)", s.Compare, c.Overall.TPS, c.Overall.LatencyMS.P99, overall.LatencyMS.P99/c.Overall.LatencyMS.P99)
+	}
+	if sum.Note != "" {
+		notes = append(notes, sum.Note)
 	}
 	var broken []string
 	for _, t := range sum.Thresholds {
 		if !t.Passed {
 			broken = append(broken, fmt.Sprintf("%s %s: measured %s, limit %s", t.Scope, t.Metric, t.Measured, t.Limit))
 		}
+	}
+	if b := sum.Baseline; b != nil {
+		notes = append(notes, b.Explanation)
+		if b.Regressed {
+			broken = append(broken, "regression against the baseline: "+b.Explanation)
+		}
+	}
+	if len(notes) > 0 {
+		out.Message += "\n" + strings.Join(notes, "\n")
 	}
 	if len(broken) > 0 {
 		out.Status = result.Failed
@@ -101,13 +99,60 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 	return out
 }
 
+// load runs the load once against target, writing load/<suite><suffix>.bin.
+func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix string) (result.LoadSummary, error) {
+	senv, err := step.NewEnv(renv.Config, renv.URLs(), target)
+	if err != nil {
+		return result.LoadSummary{}, err
+	}
+	defer senv.Close()
+	senv.Lean = true
+	senv.ExtraHeaders = map[string]string{s.Marker: renv.RunID}
+
+	rawRel := filepath.Join("load", fileName(s.Name)+fileName(suffix)+".bin")
+	raw, err := newRawWriter(filepath.Join(renv.Dir, rawRel))
+	if err != nil {
+		return result.LoadSummary{}, err
+	}
+	g := &generator{s: s, env: senv, raw: raw}
+	for _, j := range s.Journeys {
+		g.weights = append(g.weights, j.Weight)
+	}
+	start := time.Now()
+	g.rec = newRecorder(start)
+	// The load stops dispatching at its duration; requests in flight then
+	// finish (bounded by their own timeouts) unless the run is interrupted.
+	dispatch, stop := context.WithTimeout(ctx, s.Load.Duration)
+	defer stop()
+	g.stop = stop
+	model := "closed"
+	var note string
+	if s.Load.Rate > 0 {
+		model = "open"
+		note = g.open(dispatch, ctx, start)
+	} else {
+		g.closed(dispatch, ctx)
+	}
+	if g.dry.Load() {
+		note = strings.TrimSpace(note + fmt.Sprintf(" The unique feed %s ran out after %d rows; the load stopped there.", s.Feed.File, len(s.Feed.Rows)))
+	}
+	elapsed := time.Since(start)
+	if err := raw.Close(); err != nil {
+		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
+	}
+	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
+	return result.LoadSummary{Model: model, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
+		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians()}, nil
+}
+
 // open starts journeys at the pacer's rate, each in its own goroutine, at
 // most MaxWorkers at a time. When no worker is free the next journey waits,
 // and its latency counts from when it was due.
 func (g *generator) open(dispatch, run context.Context, start time.Time) string {
 	var sched schedule = newConstant(g.s.Load.Rate)
-	if g.s.Load.Ramp > 0 {
-		sched = ramp{rate: g.s.Load.Rate, over: g.s.Load.Ramp}
+	if len(g.s.Load.Stages) > 0 {
+		sched = newStages(0, g.s.Load.Stages)
 	}
 	sem := make(chan struct{}, g.s.Load.MaxWorkers)
 	var wg sync.WaitGroup
@@ -207,14 +252,28 @@ func (g *generator) pick() *Journey {
 // journey runs the steps of one journey in order, captures flowing; the
 // first step's latency counts from when the journey was due.
 func (g *generator) journey(ctx context.Context, due time.Time) {
+	env := *g.env
+	if g.s.Feed != nil {
+		row, ok := g.s.Feed.row()
+		if !ok {
+			g.dry.Store(true)
+			g.stop()
+			return
+		}
+		env.Vars = map[string]cty.Value{"feed": row}
+	}
 	j := g.pick()
 	g.rec.begin()
 	defer g.rec.end()
 	captures := map[string]cty.Value{}
 	ok := true
 	from := due
+	trace := newTraceID()
 	for _, st := range j.Steps {
-		out := st.Run(ctx, g.env, captures)
+		// One W3C trace per journey and one span per step, so that the
+		// load can be found in the system's tracing.
+		env.ExtraHeaders = map[string]string{g.s.Marker: g.env.ExtraHeaders[g.s.Marker], "traceparent": "00-" + trace + "-" + newSpanID() + "-01"}
+		out := st.Run(ctx, &env, captures)
 		end := time.Now()
 		lat := end.Sub(from)
 		passed := out.Status == result.Passed
@@ -233,6 +292,12 @@ func (g *generator) journey(ctx context.Context, due time.Time) {
 	}
 	g.rec.journey(j.Name, time.Since(due), ok)
 }
+
+func newTraceID() string {
+	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64()|1)
+}
+
+func newSpanID() string { return fmt.Sprintf("%016x", rand.Uint64()|1) }
 
 func errorKind(o step.Outcome) string {
 	switch {

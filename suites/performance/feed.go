@@ -1,0 +1,133 @@
+package performance
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+)
+
+// Feed gives each journey a row of data, as feed.COLUMN in its steps.
+type Feed struct {
+	Rows []cty.Value
+	// Mode: sequential (round robin), random, or unique (each row once; the
+	// load stops when they run out).
+	Mode string
+	File string
+
+	mu   sync.Mutex
+	next int
+}
+
+var feedSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "file", Required: true}, {Name: "mode"}}}
+
+func decodeFeed(b *hcl.Block, dc *config.DecodeContext) (*Feed, hcl.Diagnostics) {
+	content, diags := b.Body.Content(feedSchema)
+	f := &Feed{Mode: "sequential"}
+	var d hcl.Diagnostics
+	if a, ok := content.Attributes["mode"]; ok {
+		f.Mode, d = dc.OneOf(a, "sequential", "random", "unique")
+		diags = append(diags, d...)
+	}
+	a, ok := content.Attributes["file"]
+	if !ok {
+		return f, diags
+	}
+	f.File, d = dc.String(a)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return f, diags
+	}
+	path := f.File
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dc.Config().Dir, path)
+	}
+	rows, err := readFeed(path)
+	if err == nil && len(rows) == 0 {
+		err = fmt.Errorf("it has no rows")
+	}
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable feed",
+			Detail: fmt.Sprintf("The feed %s cannot be used: %v.", f.File, err), Subject: a.Expr.Range().Ptr()})
+	}
+	f.Rows = rows
+	return f, diags
+}
+
+// readFeed reads a CSV file with a header line, or a JSON lines file (.jsonl
+// or .ndjson) with one object a line.
+func readFeed(path string) ([]cty.Value, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	var rows []cty.Value
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".jsonl" || ext == ".ndjson" {
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" {
+				continue
+			}
+			ty, err := ctyjson.ImpliedType([]byte(line))
+			if err != nil || !ty.IsObjectType() {
+				return nil, fmt.Errorf("line %d is not a JSON object", n)
+			}
+			v, err := ctyjson.Unmarshal([]byte(line), ty)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", n, err)
+			}
+			rows = append(rows, v)
+		}
+		return rows, sc.Err()
+	}
+	r := csv.NewReader(fh)
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading the header line: %w", err)
+	}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		obj := map[string]cty.Value{}
+		for i, col := range header {
+			obj[strings.TrimSpace(col)] = cty.StringVal(rec[i])
+		}
+		rows = append(rows, cty.ObjectVal(obj))
+	}
+}
+
+// row returns the next row; ok is false when a unique feed ran out.
+func (f *Feed) row() (cty.Value, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch f.Mode {
+	case "random":
+		return f.Rows[rand.IntN(len(f.Rows))], true
+	case "unique":
+		if f.next >= len(f.Rows) {
+			return cty.NilVal, false
+		}
+	}
+	v := f.Rows[f.next%len(f.Rows)]
+	f.next++
+	return v, true
+}
