@@ -15,6 +15,12 @@ func init() { kindSections["performance"] = performanceSection }
 var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 	"f1":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"pct": func(f float64) string { return fmt.Sprintf("%.2f%%", f*100) },
+	"ratio": func(a, b float64) string {
+		if b == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	},
 }).Parse(`
 <div class="perf">
 <p>{{.Model}} model{{if .TargetRate}}, target {{f1 .TargetRate}}/s{{end}}{{if .Concurrency}}, {{.Concurrency}} virtual users{{end}}, {{f1 .DurationS}} s · raw results: <code>{{.Raw}}</code> (<code>vegeta report</code> reads it)</p>
@@ -28,6 +34,20 @@ var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 </table>
 {{with .Overall.Codes}}<p class="muted">Status codes: {{range $k, $v := .}}{{$k}} × {{$v}} {{end}}</p>{{end}}
 {{with .Overall.ErrorKinds}}<p class="muted">Errors: {{range $k, $v := .}}{{$k}} × {{$v}} {{end}}</p>{{end}}
+{{with .Compare}}{{$new := $.Overall}}<h4>Same load against {{.Target}} (before the move) and {{$.Target}} (after)</h4>
+<table><tr><th></th><th>{{.Target}}</th><th>{{$.Target}}</th><th>ratio (after / before)</th></tr>
+<tr><td>TPS</td><td>{{f1 .Overall.TPS}}</td><td>{{f1 $new.TPS}}</td><td>{{ratio $new.TPS .Overall.TPS}}</td></tr>
+<tr><td>success</td><td>{{pct .Overall.Success}}</td><td>{{pct $new.Success}}</td><td>{{ratio $new.Success .Overall.Success}}</td></tr>
+<tr><td>p50 (ms)</td><td>{{f1 .Overall.LatencyMS.P50}}</td><td>{{f1 $new.LatencyMS.P50}}</td><td>{{ratio $new.LatencyMS.P50 .Overall.LatencyMS.P50}}</td></tr>
+<tr><td>p95 (ms)</td><td>{{f1 .Overall.LatencyMS.P95}}</td><td>{{f1 $new.LatencyMS.P95}}</td><td>{{ratio $new.LatencyMS.P95 .Overall.LatencyMS.P95}}</td></tr>
+<tr><td>p99 (ms)</td><td>{{f1 .Overall.LatencyMS.P99}}</td><td>{{f1 $new.LatencyMS.P99}}</td><td>{{ratio $new.LatencyMS.P99 .Overall.LatencyMS.P99}}</td></tr>
+</table>{{end}}
+{{with .Baseline}}<h4>Against the baseline run {{.Run}}</h4>
+<p class="{{if .Regressed}}warning{{else}}muted{{end}}">{{.Explanation}}</p>
+<table><tr><th></th><th>baseline</th><th>this run</th></tr>
+<tr><td>p50 (ms)</td><td>{{f1 .BaselineP50}}</td><td>{{f1 .CurrentP50}}</td></tr>
+<tr><td>p99 (ms)</td><td>{{f1 .BaselineP99}}</td><td>{{f1 .CurrentP99}}</td></tr>
+<tr><td>TPS</td><td>{{f1 .BaselineTPS}}</td><td>{{f1 .CurrentTPS}}</td></tr></table>{{end}}
 </div>`))
 
 // performanceSection renders a performance suite's measurements: the

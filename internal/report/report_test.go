@@ -273,3 +273,24 @@ func TestTheAcceptanceMatrixIsRenderedAndEscaped(t *testing.T) {
 		}
 	}
 }
+
+func TestThePerformanceSectionShowsComparisonAndBaseline(t *testing.T) {
+	ls := result.LoadSummary{Model: "open", TargetRate: 50, DurationS: 2, Target: "cloud<b>",
+		Overall: result.LoadStats{Name: "overall", Requests: 100, Success: 1, TPS: 50, LatencyMS: result.Percentiles{P50: 2, P99: 5}},
+		Series:  []result.SecondSample{{Second: 0, Requests: 50, P99MS: 5}, {Second: 1, Requests: 50, P99MS: 4}},
+		Compare: &result.LoadSummary{Target: "legacy", Overall: result.LoadStats{Requests: 100, Success: 1, TPS: 50, LatencyMS: result.Percentiles{P50: 20, P99: 40}}},
+		Baseline: &result.Regression{Run: "old-run", Explanation: "against run old-run: median latency +31.0% (allowed 10%), p = 0.0001: a regression", Regressed: true},
+	}
+	data, _ := json.Marshal(ls)
+	run := result.Run{ID: "p", Project: "bank", Started: t0, Finished: t0.Add(time.Second), Suites: []result.PlannedSuite{{Name: "load", Kind: "performance"}}}
+	dir := writeRunDir(t, run, []result.Result{{Time: t0, Suite: "load", Kind: "performance", Level: result.LevelSuite, Status: result.Failed, Data: data}}, "")
+	if _, err := Render(dir); err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, want := range []string{"Same load against legacy", "<td>0.10</td>", "Against the baseline run old-run", "31.0% (allowed 10%)", "<svg", "cloud&lt;b&gt;"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+}

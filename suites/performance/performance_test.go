@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,16 @@ import (
 // suite result, its summary and the run directory.
 func runLoad(t *testing.T, url, body string) (result.Result, result.LoadSummary, string) {
 	t.Helper()
+	return runLoadWith(t, url, body, "", nil)
+}
+
+// runLoadWith also takes a baseline run directory and extra files (feeds).
+func runLoadWith(t *testing.T, url, body, baseline string, files map[string]string) (result.Result, result.LoadSummary, string) {
+	t.Helper()
 	dir := t.TempDir()
+	for name, content := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+	}
 	src := fmt.Sprintf("target \"t\" { url = %q }\nperformance \"load\" {\n  target = target.t\n%s\n}\n", url, body)
 	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(src), 0o644)
 	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
@@ -36,7 +46,7 @@ func runLoad(t *testing.T, url, body string) (result.Result, result.LoadSummary,
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := runner.Run(context.Background(), plan, runner.Options{OutDir: t.TempDir(), RunID: "perf-test"})
+	sum, err := runner.Run(context.Background(), plan, runner.Options{OutDir: t.TempDir(), RunID: "perf-test", Baseline: baseline})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,4 +288,146 @@ func TestPacersSayWhenEachHitWasDue(t *testing.T) {
 	if d := r.due(99); d < 2990*time.Millisecond || d > 3*time.Second {
 		t.Fatalf("the 100th hit of the ramp is due at %s, want 3 s", d)
 	}
+}
+
+func TestFeedsTraceparentAndStages(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var badTrace atomic.Int64
+	traceRE := regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !traceRE.MatchString(r.Header.Get("traceparent")) {
+			badTrace.Add(1)
+		}
+		mu.Lock()
+		seen[r.URL.Query().Get("account")]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	feed := map[string]string{"accounts.csv": "account,owner\n1,alice\n2,bob\n3,carol\n"}
+	journey := `
+  journey "read" {
+    step "get" {
+      http {
+        path  = "/"
+        query = { account = feed.account }
+      }
+      expect { status = 200 }
+    }
+  }`
+	t.Run("a unique feed gives each row once and stops the load", func(t *testing.T) {
+		mu.Lock()
+		clear(seen)
+		mu.Unlock()
+		res, ls, _ := runLoadWith(t, srv.URL, `
+  load {
+    rate     = 100
+    duration = "1s"
+  }
+  feed {
+    file = "accounts.csv"
+    mode = "unique"
+  }`+journey, "", feed)
+		if ls.Overall.Requests != 3 || !strings.Contains(res.Message, "ran out after 3 rows") {
+			t.Fatalf("%d requests, message %q", ls.Overall.Requests, res.Message)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen["1"] != 1 || seen["2"] != 1 || seen["3"] != 1 {
+			t.Fatalf("rows seen %v", seen)
+		}
+	})
+	t.Run("stages send what their rates add up to", func(t *testing.T) {
+		_, ls, _ := runLoadWith(t, srv.URL, `
+  load {
+    stage {
+      duration = "500ms"
+      rate     = 100
+    }
+    stage {
+      duration = "500ms"
+      rate     = 100
+    }
+  }
+  feed { file = "accounts.csv" }`+journey, "", feed)
+		// 0 -> 100/s over 0.5 s (25) then 100/s for 0.5 s (50).
+		if n := ls.Overall.Requests; n < 74 || n > 76 {
+			t.Fatalf("%d requests, want 75", n)
+		}
+		if badTrace.Load() != 0 {
+			t.Fatalf("%d requests without a valid W3C traceparent", badTrace.Load())
+		}
+	})
+}
+
+func TestCompareLoadsBothTargets(t *testing.T) {
+	var hitsNew, hitsOld atomic.Int64
+	newSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hitsNew.Add(1) }))
+	defer newSrv.Close()
+	oldSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hitsOld.Add(1)
+		time.Sleep(20 * time.Millisecond)
+	}))
+	defer oldSrv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(fmt.Sprintf(`
+target "cloud" { url = %q }
+target "legacy" { url = %q }
+performance "cmp" {
+  target  = target.cloud
+  compare = target.legacy
+  load {
+    rate     = 50
+    duration = "500ms"
+  }`+simpleJourney+`
+}`, newSrv.URL, oldSrv.URL)), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	plan, _ := runner.NewPlan(cfg, runner.Selection{})
+	if len(plan.Targets) != 2 {
+		t.Fatalf("targets started: %v, want cloud and legacy", plan.Targets)
+	}
+	sum, err := runner.Run(context.Background(), plan, runner.Options{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(sum.Dir, "results.jsonl"))
+	if hitsNew.Load() != 25 || hitsOld.Load() != 25 || !strings.Contains(string(b), `"compare":{`) || !strings.Contains(string(b), "against legacy") {
+		t.Fatalf("cloud %d, legacy %d hits; results: %s", hitsNew.Load(), hitsOld.Load(), b)
+	}
+}
+
+func TestARegressionIsDetectedOnlyWhenReal(t *testing.T) {
+	var delay atomic.Int64
+	delay.Store(int64(20 * time.Millisecond))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(delay.Load()))
+	}))
+	defer srv.Close()
+	body := `
+  load {
+    rate     = 50
+    duration = "2s"
+  }` + simpleJourney
+	_, _, baseDir := runLoad(t, srv.URL, body)
+
+	t.Run("the same server is not a regression", func(t *testing.T) {
+		res, ls, _ := runLoadWith(t, srv.URL, body, baseDir, nil)
+		if res.Status != result.Passed || ls.Baseline == nil || ls.Baseline.Regressed {
+			t.Fatalf("%s %q %+v", res.Status, res.Message, ls.Baseline)
+		}
+	})
+	t.Run("a server 30% slower is a regression", func(t *testing.T) {
+		delay.Store(int64(26 * time.Millisecond))
+		res, ls, _ := runLoadWith(t, srv.URL, body, baseDir, nil)
+		b := ls.Baseline
+		if res.Status != result.Failed || b == nil || !b.Regressed || b.Change < 0.2 || b.PValue >= 0.01 {
+			t.Fatalf("%s %q %+v", res.Status, res.Message, b)
+		}
+		if !strings.Contains(res.Message, "Mann-Whitney") || !strings.Contains(res.Message, "allowed 10%") {
+			t.Fatalf("the message does not give both numbers: %q", res.Message)
+		}
+	})
 }

@@ -122,7 +122,11 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	g.rec = newRecorder(start)
 	// The load stops dispatching at its duration; requests in flight then
 	// finish (bounded by their own timeouts) unless the run is interrupted.
-	dispatch, stop := context.WithTimeout(ctx, s.Load.Duration)
+	grace := time.Duration(0)
+	if s.Load.Rate > 0 {
+		grace = 100 * time.Millisecond
+	}
+	dispatch, stop := context.WithTimeout(ctx, s.Load.Duration+grace)
 	defer stop()
 	g.stop = stop
 	model := "closed"
@@ -162,6 +166,11 @@ func (g *generator) open(dispatch, run context.Context, start time.Time) string 
 	defer timer.Stop()
 loop:
 	for g.s.Load.MaxRequests == 0 || hits < uint64(g.s.Load.MaxRequests) {
+		// The load's last hit is the last one due by its duration; the
+		// dispatch context (a little longer) only guards against a stall.
+		if sched.due(hits) > g.s.Load.Duration {
+			break
+		}
 		wait, stop := sched.Pace(time.Since(start), hits)
 		if stop {
 			break
