@@ -40,6 +40,15 @@ target "demo" {
   embedded = "demobank"
 }
 
+# The system before the move, for the performance comparison: the same bank
+# with a slower ledger.
+target "legacy" {
+  embedded = "demobank"
+  demobank {
+    slow_paths = { "/api/ledger" = "20ms", "/api/transfers" = "20ms" }
+  }
+}
+
 locals {
   json_type = "application/json"
 }

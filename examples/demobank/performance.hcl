@@ -1,10 +1,19 @@
-# Full-link load on the demo bank: log in, read the balance, write to the
-# ledger (the journal's fsync is in the path), at 40 journeys a second for
-# 3 seconds. The thresholds are generous on purpose: a shared CI machine is
-# noisy, and a regression gate belongs to a baseline comparison.
+# Full-link load on the demo bank: log in as a customer from the feed, read
+# the balance, write to the ledger (the journal's fsync is in the path), at
+# up to 40 journeys a second for 3 seconds; then the same load against the
+# "legacy" deployment, a second demo bank whose transfers and ledger answer
+# 20 ms slower, for the before/after comparison. The thresholds are generous
+# on purpose: a shared CI machine is noisy; a regression gate belongs to
+# `cloudtest run --baseline`.
 performance "login-balance-ledger" {
   components = ["mobile-channel", "core-ledger"]
   target     = target.demo
+  compare    = target.legacy
+
+  feed {
+    file = "accounts.csv"
+    mode = "random"
+  }
 
   load {
     rate     = 40
@@ -17,14 +26,14 @@ performance "login-balance-ledger" {
       http {
         method = "POST"
         path   = "/api/login"
-        json   = { user = "alice", password = var.password }
+        json   = { user = feed.user, password = feed.password }
       }
       expect { status = 200 }
       capture { token = response.json.token }
     }
     step "balance" {
       http {
-        path    = "/api/accounts/1"
+        path    = "/api/accounts/${feed.account}"
         headers = { Authorization = "Bearer ${capture.token}" }
       }
       expect { status = 200 }
