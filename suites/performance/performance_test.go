@@ -2,6 +2,7 @@ package performance
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/internal/testdb"
 )
 
 // runLoad runs one performance suite against url for real and returns its
@@ -430,4 +432,55 @@ func TestARegressionIsDetectedOnlyWhenReal(t *testing.T) {
 			t.Fatalf("the message does not give both numbers: %q", res.Message)
 		}
 	})
+}
+
+func TestSQLStepsUnderLoad(t *testing.T) {
+	for _, db := range []struct{ driver, sqlDriver, dsn, ph string }{
+		{"postgres", "pgx", testdb.Postgres(t), "$1"},
+		{"mysql", "mysql", testdb.MySQL(t), "?"},
+	} {
+		t.Run(db.driver, func(t *testing.T) {
+			table := testdb.Table(t, db.sqlDriver, db.dsn, "perf_rows")
+			sqlDB, err := sql.Open(db.sqlDriver, db.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sqlDB.Close()
+			if _, err := sqlDB.Exec("CREATE TABLE " + table + " (id INTEGER, note VARCHAR(20))"); err != nil {
+				t.Fatal(err)
+			}
+			res, ls, _ := runLoad(t, "http://127.0.0.1:1", fmt.Sprintf(`
+  load {
+    concurrency  = 4
+    duration     = "1s"
+    max_requests = 200
+  }
+  journey "write-read" {
+    step "write" {
+      sql {
+        driver = %q
+        dsn    = %q
+        query  = "INSERT INTO %s (id, note) VALUES (%s, 'load')"
+        args   = [1]
+      }
+    }
+    step "read" {
+      sql {
+        driver = %q
+        dsn    = %q
+        query  = "SELECT count(*) AS n FROM %s"
+      }
+      expect { row_count = 1 }
+    }
+  }`, db.driver, db.dsn, table, db.ph, db.driver, db.dsn, table))
+			if res.Status != result.Passed || ls.Overall.Errors != 0 || ls.Overall.Requests < 20 {
+				t.Fatalf("%s %q, %d requests, %d errors", res.Status, res.Message, ls.Overall.Requests, ls.Overall.Errors)
+			}
+			var n int
+			sqlDB.QueryRow("SELECT count(*) FROM " + table).Scan(&n)
+			if int64(n) != ls.Journeys[0].Requests {
+				t.Fatalf("%d rows written, %d journeys counted", n, ls.Journeys[0].Requests)
+			}
+		})
+	}
 }
