@@ -19,6 +19,9 @@ type Progress interface {
 	SuiteFinished(c *config.SuiteCommon, status result.Status, d time.Duration, message string)
 	Result(r result.Result)
 	Logf(suite, text string)
+	// Status replaces the live status of a running suite (a load's
+	// elapsed time, rate, p99 and errors); it is called about once a second.
+	Status(suite, text string)
 }
 
 type nopProgress struct{}
@@ -27,12 +30,14 @@ func (nopProgress) SuiteStarted(*config.SuiteCommon)                            
 func (nopProgress) SuiteFinished(*config.SuiteCommon, result.Status, time.Duration, string) {}
 func (nopProgress) Result(result.Result)                                                    {}
 func (nopProgress) Logf(string, string)                                                     {}
+func (nopProgress) Status(string, string)                                                   {}
 
 // LineProgress writes one plain line per event: for logs, CI and pipes.
 type LineProgress struct {
 	W     io.Writer
 	mu    sync.Mutex
 	start time.Time
+	calls map[string]int
 }
 
 // NewLineProgress returns a Progress writing plain lines to w.
@@ -74,6 +79,21 @@ func (p *LineProgress) Logf(suite, text string) {
 	p.printf("%s", text)
 }
 
+// Status prints a running suite's status every fifth call, so that a log
+// shows a long load's progress without a line a second.
+func (p *LineProgress) Status(suite, text string) {
+	p.mu.Lock()
+	if p.calls == nil {
+		p.calls = map[string]int{}
+	}
+	p.calls[suite]++
+	n := p.calls[suite]
+	p.mu.Unlock()
+	if n%5 == 1 {
+		p.printf("       %s: %s", suite, text)
+	}
+}
+
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -89,6 +109,7 @@ type TermProgress struct {
 	mu      sync.Mutex
 	start   time.Time
 	running map[string]bool
+	status  map[string]string
 	counts  map[result.Status]int
 	total   int
 	stop    chan struct{}
@@ -98,7 +119,7 @@ type TermProgress struct {
 
 // NewTermProgress starts redrawing the status line every 200ms until Close.
 func NewTermProgress(w io.Writer, total int) *TermProgress {
-	p := &TermProgress{w: w, start: time.Now(), running: map[string]bool{}, counts: map[result.Status]int{},
+	p := &TermProgress{w: w, start: time.Now(), running: map[string]bool{}, status: map[string]string{}, counts: map[result.Status]int{},
 		total: total, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
@@ -127,11 +148,16 @@ func (p *TermProgress) redraw() {
 	line := fmt.Sprintf("%s  %d/%d done · %d running · %d passed · %d failed · %d error",
 		time.Since(p.start).Round(100*time.Millisecond), p.counts[result.Passed]+p.counts[result.Failed]+p.counts[result.Errored]+p.counts[result.Skipped],
 		p.total, len(p.running), p.counts[result.Passed], p.counts[result.Failed], p.counts[result.Errored])
+	for i, n := range names {
+		if st := p.status[n]; st != "" {
+			names[i] = n + " (" + st + ")"
+		}
+	}
 	if len(names) > 0 {
 		line += " · " + strings.Join(names, ", ")
 	}
-	if len(line) > 160 {
-		line = line[:157] + "..."
+	if r := []rune(line); len(r) > 160 {
+		line = string(r[:157]) + "..."
 	}
 	fmt.Fprintf(p.w, "\r\033[K%s", line)
 }
@@ -152,6 +178,7 @@ func (p *TermProgress) SuiteFinished(c *config.SuiteCommon, st result.Status, d 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.running, c.Name)
+	delete(p.status, c.Name)
 	p.counts[st]++
 	mark := map[result.Status]string{result.Passed: "✔", result.Failed: "✘", result.Errored: "!", result.Skipped: "-"}[st]
 	line := fmt.Sprintf("%s %s %s %q (%s)", mark, st, c.Kind, c.Name, d.Round(time.Millisecond))
@@ -176,6 +203,13 @@ func (p *TermProgress) Logf(suite, text string) {
 		text = suite + ": " + text
 	}
 	p.above("  " + text)
+}
+
+// Status shows text beside the running suite in the status line.
+func (p *TermProgress) Status(suite, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status[suite] = text
 }
 
 // Close stops redrawing and clears the status line; it may be called again.

@@ -88,6 +88,11 @@ func (e *Env) URLs() map[string]string {
 	return urls
 }
 
+// Status sets the running suite's live status line.
+func (e *Env) Status(text string) {
+	e.progress.Status(e.suite.Name, text)
+}
+
 // Logf reports progress text about the running suite.
 func (e *Env) Logf(format string, args ...any) {
 	e.progress.Logf(e.suite.Name, fmt.Sprintf(format, args...))

@@ -198,3 +198,10 @@ func sortedNames(m map[string]*stats) []string {
 	sort.Strings(out)
 	return out
 }
+
+// snapshot is the live view: requests and errors so far and the p99.
+func (r *recorder) snapshot() (requests, errors int64, p99 float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.overall.requests, r.overall.errors, ms(r.overall.hist.ValueAtQuantile(99))
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -482,5 +483,45 @@ func TestSQLStepsUnderLoad(t *testing.T) {
 				t.Fatalf("%d rows written, %d journeys counted", n, ls.Journeys[0].Requests)
 			}
 		})
+	}
+}
+
+type statusRecorder struct {
+	runner.Progress
+	mu    sync.Mutex
+	lines []string
+}
+
+func (s *statusRecorder) Status(suite, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines = append(s.lines, suite+": "+text)
+}
+
+func TestALoadReportsItsProgressEverySecond(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(fmt.Sprintf(`target "t" { url = %q }
+performance "live" {
+  target = target.t
+  load {
+    rate     = 20
+    duration = "2500ms"
+  }`+simpleJourney+`
+}`, srv.URL)), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	plan, _ := runner.NewPlan(cfg, runner.Selection{})
+	rec := &statusRecorder{Progress: runner.NewLineProgress(io.Discard)}
+	if _, err := runner.Run(context.Background(), plan, runner.Options{OutDir: t.TempDir(), Progress: rec}); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.lines) < 2 || !strings.Contains(rec.lines[0], "live: t 1s/2.5s, ") || !strings.Contains(rec.lines[0], "p99") {
+		t.Fatalf("status lines %q", rec.lines)
 	}
 }

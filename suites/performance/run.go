@@ -129,6 +129,8 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	dispatch, stop := context.WithTimeout(ctx, s.Load.Duration+grace)
 	defer stop()
 	g.stop = stop
+	live := g.live(renv, target, start)
+	defer live()
 	model := "closed"
 	var note string
 	if s.Load.Rate > 0 {
@@ -390,4 +392,29 @@ func (r *rawWriter) Close() error {
 		r.err = err
 	}
 	return r.err
+}
+
+// live reports the load's progress once a second: elapsed of total,
+// achieved rate, p99 so far and errors. The returned function stops it.
+func (g *generator) live(renv *runner.Env, target string, start time.Time) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				el := time.Since(start)
+				n, errs, p99 := g.rec.snapshot()
+				renv.Status(fmt.Sprintf("%s %s/%s, %.0f/s, p99 %.1f ms, %d errors", target,
+					el.Round(time.Second), g.s.Load.Duration, float64(n)/el.Seconds(), p99, errs))
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
