@@ -34,6 +34,7 @@ var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 </table>
 {{with .Overall.Codes}}<p class="muted">Status codes: {{range $k, $v := .}}{{$k}} × {{$v}} {{end}}</p>{{end}}
 {{with .Overall.ErrorKinds}}<p class="muted">Errors: {{range $k, $v := .}}{{$k}} × {{$v}} {{end}}</p>{{end}}
+{{with .Utilization}}<p class="muted">Target utilization: {{if .Unmeasured}}not measured: {{.Unmeasured}}{{else}}CPU mean {{f1 .CPUMean}}%, max {{f1 .CPUMax}}% of one core; memory (RSS) mean {{f1 .RSSMeanMB}} MB, max {{f1 .RSSMaxMB}} MB; {{.Samples}} samples from {{.Source}}{{end}}</p>{{end}}
 {{with .Compare}}{{$new := $.Overall}}<h4>Same load against {{.Target}} (before the move) and {{$.Target}} (after)</h4>
 <table><tr><th></th><th>{{.Target}}</th><th>{{$.Target}}</th><th>ratio (after / before)</th></tr>
 <tr><td>TPS</td><td>{{f1 .Overall.TPS}}</td><td>{{f1 $new.TPS}}</td><td>{{ratio $new.TPS .Overall.TPS}}</td></tr>
@@ -41,6 +42,8 @@ var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 <tr><td>p50 (ms)</td><td>{{f1 .Overall.LatencyMS.P50}}</td><td>{{f1 $new.LatencyMS.P50}}</td><td>{{ratio $new.LatencyMS.P50 .Overall.LatencyMS.P50}}</td></tr>
 <tr><td>p95 (ms)</td><td>{{f1 .Overall.LatencyMS.P95}}</td><td>{{f1 $new.LatencyMS.P95}}</td><td>{{ratio $new.LatencyMS.P95 .Overall.LatencyMS.P95}}</td></tr>
 <tr><td>p99 (ms)</td><td>{{f1 .Overall.LatencyMS.P99}}</td><td>{{f1 $new.LatencyMS.P99}}</td><td>{{ratio $new.LatencyMS.P99 .Overall.LatencyMS.P99}}</td></tr>
+{{if and .Utilization $.Utilization}}{{if and (not .Utilization.Unmeasured) (not $.Utilization.Unmeasured)}}<tr><td>CPU mean (%)</td><td>{{f1 .Utilization.CPUMean}}</td><td>{{f1 $.Utilization.CPUMean}}</td><td>{{ratio $.Utilization.CPUMean .Utilization.CPUMean}}</td></tr>
+<tr><td>RSS max (MB)</td><td>{{f1 .Utilization.RSSMaxMB}}</td><td>{{f1 $.Utilization.RSSMaxMB}}</td><td>{{ratio $.Utilization.RSSMaxMB .Utilization.RSSMaxMB}}</td></tr>{{end}}{{end}}
 </table>{{end}}
 {{with .Baseline}}<h4>Against the baseline run {{.Run}}</h4>
 <p class="{{if .Regressed}}warning{{else}}muted{{end}}">{{.Explanation}}</p>

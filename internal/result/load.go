@@ -25,6 +25,8 @@ type LoadSummary struct {
 	Compare *LoadSummary `json:"compare,omitempty"`
 	// Baseline compares this load with the same suite of an earlier run.
 	Baseline *Regression `json:"baseline,omitempty"`
+	// Utilization of the target during the load.
+	Utilization *Utilization `json:"utilization,omitempty"`
 }
 
 // Regression is the comparison of a load with a baseline run's.
@@ -90,4 +92,15 @@ type Threshold struct {
 	Measured string  `json:"measured"`
 	Passed   bool    `json:"passed"`
 	Value    float64 `json:"-"`
+}
+
+// Utilization is what the target used while the load ran.
+type Utilization struct {
+	Source     string  `json:"source"` // how it was measured
+	CPUMean    float64 `json:"cpu_percent_mean"`
+	CPUMax     float64 `json:"cpu_percent_max"` // of one core; 200 is two cores busy
+	RSSMeanMB  float64 `json:"rss_mb_mean"`
+	RSSMaxMB   float64 `json:"rss_mb_max"`
+	Samples    int     `json:"samples"`
+	Unmeasured string  `json:"unmeasured,omitempty"` // why nothing was measured
 }

@@ -525,3 +525,62 @@ performance "live" {
 		t.Fatalf("status lines %q", rec.lines)
 	}
 }
+
+func TestUtilizationOfAProcessTarget(t *testing.T) {
+	exe, _ := os.Executable()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(fmt.Sprintf(`
+target "svc" {
+  process {
+    command = [%q, "-test.run=^$"]
+    env     = { CLOUDTEST_TEST_SERVE_PORT = "{port}" }
+    url     = "http://127.0.0.1:{port}"
+    ready   = "/"
+  }
+}
+performance "busy" {
+  target = target.svc
+  load {
+    rate     = 100
+    duration = "2500ms"
+  }`+simpleJourney+`
+}`, exe)), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	plan, _ := runner.NewPlan(cfg, runner.Selection{})
+	sum, err := runner.Run(context.Background(), plan, runner.Options{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(sum.Dir, "results.jsonl"))
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r result.Result
+		json.Unmarshal([]byte(line), &r)
+		if r.Level != result.LevelSuite {
+			continue
+		}
+		var ls result.LoadSummary
+		json.Unmarshal(r.Data, &ls)
+		u := ls.Utilization
+		if u == nil || u.Samples < 2 || u.CPUMean <= 0 || u.RSSMaxMB < 1 || u.Unmeasured != "" {
+			t.Fatalf("utilization %+v (suite %s: %s)", u, r.Status, r.Message)
+		}
+		return
+	}
+	t.Fatal("no suite result")
+}
+
+func TestUtilizationSaysWhyItWasNotMeasured(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	_, ls, _ := runLoad(t, srv.URL, `
+  load {
+    rate     = 10
+    duration = "200ms"
+  }`+simpleJourney)
+	if ls.Utilization == nil || !strings.Contains(ls.Utilization.Unmeasured, "did not start") {
+		t.Fatalf("%+v", ls.Utilization)
+	}
+}

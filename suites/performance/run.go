@@ -131,6 +131,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	g.stop = stop
 	live := g.live(renv, target, start)
 	defer live()
+	smp, why := startSampler(renv.Targets[target])
 	model := "closed"
 	var note string
 	if s.Load.Rate > 0 {
@@ -146,8 +147,12 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	if err := raw.Close(); err != nil {
 		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
 	}
+	util := &result.Utilization{Unmeasured: why}
+	if smp != nil {
+		util = smp.finish()
+	}
 	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
-	return result.LoadSummary{Model: model, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+	return result.LoadSummary{Utilization: util, Model: model, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
 		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
 		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians()}, nil
 }

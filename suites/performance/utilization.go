@@ -1,0 +1,125 @@
+package performance
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/target"
+)
+
+// clockTicks is USER_HZ, the unit of CPU times in /proc/<pid>/stat on Linux.
+const clockTicks = 100
+
+// sampler reads the CPU time and resident memory of a process cloudtest
+// supervises, from /proc, once a second.
+type sampler struct {
+	sup     *target.Supervisor
+	mu      sync.Mutex
+	cpu     []float64 // percent of one core, per interval
+	rss     []float64 // MB
+	lastCPU float64
+	lastAt  time.Time
+	lastPid int
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// startSampler samples inst's process; for other targets it returns nil and
+// the reason nothing can be measured.
+func startSampler(inst *target.Instance) (*sampler, string) {
+	switch {
+	case inst == nil:
+		return nil, "the target is not running"
+	case inst.Process == nil && inst.Config.Embedded != "":
+		return nil, "the embedded demo bank runs inside cloudtest, so its CPU cannot be told apart from the load generator's; run it as a process target to measure it"
+	case inst.Process == nil:
+		return nil, "the target is a URL that cloudtest did not start; its CPU and memory are not visible from here"
+	}
+	s := &sampler{sup: inst.Process, stop: make(chan struct{}), done: make(chan struct{})}
+	s.sample()
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				s.sample()
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
+	return s, ""
+}
+
+func (s *sampler) sample() {
+	pid := s.sup.Pid()
+	if pid == 0 {
+		return
+	}
+	cpu, rss, err := readProc(pid)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pid == s.lastPid && !s.lastAt.IsZero() {
+		if dt := now.Sub(s.lastAt).Seconds(); dt > 0.2 {
+			s.cpu = append(s.cpu, (cpu-s.lastCPU)/dt*100)
+		}
+	}
+	s.rss = append(s.rss, float64(rss)/(1<<20))
+	s.lastCPU, s.lastAt, s.lastPid = cpu, now, pid
+}
+
+func (s *sampler) finish() *result.Utilization {
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := &result.Utilization{Source: fmt.Sprintf("/proc of the supervised process of target %q", s.sup.Name), Samples: len(s.cpu)}
+	u.CPUMean, u.CPUMax = meanMax(s.cpu)
+	u.RSSMeanMB, u.RSSMaxMB = meanMax(s.rss)
+	if len(s.cpu) == 0 {
+		u.Unmeasured = "the load was shorter than two samples"
+	}
+	return u
+}
+
+func meanMax(v []float64) (mean, mx float64) {
+	for _, x := range v {
+		mean += x
+		mx = max(mx, x)
+	}
+	if len(v) > 0 {
+		mean /= float64(len(v))
+	}
+	return mean, mx
+}
+
+// readProc returns the CPU seconds (user+system) and the resident set size
+// in bytes of pid.
+func readProc(pid int) (cpu float64, rss int64, err error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name may hold spaces; the fields after it start at ')'.
+	i := strings.LastIndexByte(string(stat), ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 22 {
+		return 0, 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	pages, _ := strconv.ParseInt(f[21], 10, 64)
+	return (utime + stime) / clockTicks, pages * int64(os.Getpagesize()), nil
+}
