@@ -3,7 +3,10 @@ package result
 // LoadSummary is the Data of a performance suite's result: what the load
 // generator measured, overall and per journey and step.
 type LoadSummary struct {
-	Model       string         `json:"model"` // open | closed
+	Model string `json:"model"` // open | closed
+	// Engine is "vegeta attacker" for a single static request (the fast
+	// path) or "journeys" for steps run by cloudtest's own workers.
+	Engine      string         `json:"engine"`
 	TargetRate  float64        `json:"target_rate,omitempty"`
 	Concurrency int            `json:"concurrency,omitempty"`
 	DurationS   float64        `json:"duration_s"`

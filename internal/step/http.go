@@ -86,12 +86,13 @@ type httpExchange struct {
 	duration time.Duration
 }
 
-func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*httpExchange, error) {
+// build evaluates the attributes into a request (without a deadline).
+func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*http.Request, []byte, error) {
 	method := "GET"
 	if h.Method != nil {
 		m, err := evalString(h.Method, ectx, "method")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		method = strings.ToUpper(m)
 	}
@@ -100,18 +101,18 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 	case h.URL != nil:
 		u, err := evalString(h.URL, ectx, "url")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		target = u
 	default:
 		if env.Target == nil {
-			return nil, fmt.Errorf("the step has a path but its suite has no target; give the suite a target or the step a url")
+			return nil, nil, fmt.Errorf("the step has a path but its suite has no target; give the suite a target or the step a url")
 		}
 		p := "/"
 		if h.Path != nil {
 			var err error
 			if p, err = evalString(h.Path, ectx, "path"); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if !strings.HasPrefix(p, "/") {
@@ -121,12 +122,12 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 	}
 	u, err := url.Parse(target)
 	if err != nil {
-		return nil, fmt.Errorf("the URL %q is not valid: %w", target, err)
+		return nil, nil, fmt.Errorf("the URL %q is not valid: %w", target, err)
 	}
 	if h.Query != nil {
 		q, err := evalStringMap(h.Query, ectx, "query")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		vals := u.Query()
 		for _, k := range sortedKeys(q) {
@@ -140,22 +141,22 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 	case h.JSON != nil:
 		v, diags := h.JSON.Value(ectx)
 		if diags.HasErrors() {
-			return nil, diagError(diags)
+			return nil, nil, diagError(diags)
 		}
 		if body, err = ctyjson.Marshal(v, v.Type()); err != nil {
-			return nil, fmt.Errorf("json: %w", err)
+			return nil, nil, fmt.Errorf("json: %w", err)
 		}
 		contentType = "application/json"
 	case h.Body != nil:
 		s, err := evalString(h.Body, ectx, "body")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		body = []byte(s)
 	case h.Form != nil:
 		f, err := evalStringMap(h.Form, ectx, "form")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		vals := url.Values{}
 		for _, k := range sortedKeys(f) {
@@ -164,11 +165,9 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 		body = []byte(vals.Encode())
 		contentType = "application/x-www-form-urlencoded"
 	}
-	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, method, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -176,7 +175,7 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 	if h.Headers != nil {
 		hdr, err := evalStringMap(h.Headers, ectx, "headers")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, k := range sortedKeys(hdr) {
 			req.Header.Set(k, hdr[k])
@@ -185,6 +184,17 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 	for k, v := range env.ExtraHeaders {
 		req.Header.Set(k, v)
 	}
+	return req, body, nil
+}
+
+func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*httpExchange, error) {
+	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	req, body, err := h.build(rctx, env, ectx)
+	if err != nil {
+		return nil, err
+	}
+	method, u := req.Method, req.URL
 	client := &http.Client{Transport: env.transport(u.Host)}
 	if !h.FollowRedirects {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -6,9 +6,9 @@
 // and errors, streams every request to load/<suite>.bin in vegeta's
 // encoding, and checks thresholds.
 //
-// Not yet here (issue 4): the single-request fast path through vegeta's
-// attacker, the sine pacer, Server-Timing breakdowns, target utilization
-// and live progress of the load.
+// A load of one static HTTP request goes through vegeta's attacker (the
+// fast path). Not yet here (issue 4): the sine pacer, Server-Timing
+// breakdowns, Docker and Prometheus utilization.
 package performance
 
 import (

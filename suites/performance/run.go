@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,9 +133,12 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	live := g.live(renv, target, start)
 	defer live()
 	smp, why := startSampler(renv.Targets[target])
-	model := "closed"
+	model, engine := "closed", "journeys"
 	var note string
-	if s.Load.Rate > 0 {
+	if fast := s.fastPath(senv); fast != nil {
+		model, engine = "open", "vegeta attacker"
+		g.attack(ctx, fast)
+	} else if s.Load.Rate > 0 {
 		model = "open"
 		note = g.open(dispatch, ctx, start)
 	} else {
@@ -152,7 +156,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 		util = smp.finish()
 	}
 	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
-	return result.LoadSummary{Utilization: util, Model: model, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+	return result.LoadSummary{Utilization: util, Model: model, Engine: engine, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
 		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
 		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians()}, nil
 }
@@ -324,7 +328,12 @@ func errorKind(o step.Outcome) string {
 	case o.Status == result.Failed:
 		return "check failed"
 	}
-	m := strings.ToLower(o.Message)
+	return classify(o.Message)
+}
+
+// classify names the kind of a transport error.
+func classify(msg string) string {
+	m := strings.ToLower(msg)
 	switch {
 	case strings.Contains(m, "refused"):
 		return "connection refused"
@@ -423,3 +432,5 @@ func (g *generator) live(renv *runner.Env, target string, start time.Time) func(
 	}()
 	return func() { close(done); wg.Wait() }
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

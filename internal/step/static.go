@@ -1,0 +1,71 @@
+package step
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Static is an HTTP step that is the same for every request: no captures,
+// no data, no assertion beyond the status. A load generator can send it
+// through a fast path (vegeta's attacker) without evaluating anything per
+// request.
+type Static struct {
+	Method, URL string
+	Header      http.Header
+	Body        []byte
+	// Statuses that count as success; empty means any answer.
+	Statuses []int
+	Client   *http.Client
+}
+
+// Static returns the step as a Static request, or why it cannot be one.
+func (s *Step) Static(env *Env) (*Static, string) {
+	switch {
+	case s.HTTP == nil:
+		return nil, "not an http step"
+	case len(s.Asserts) > 0 || len(s.Captures) > 0 || s.Eventually != nil:
+		return nil, "it has assert, capture or eventually blocks"
+	case s.Expect != nil && (s.Expect.Headers != nil || s.Expect.HeadersMatch != nil || s.Expect.JSON != nil ||
+		s.Expect.JSONExists != nil || s.Expect.BodyContains != nil || s.Expect.BodyMatch != nil || s.Expect.MaxDuration > 0):
+		return nil, "it expects more than a status"
+	}
+	for _, e := range []hcl.Expression{s.HTTP.Method, s.HTTP.URL, s.HTTP.Path, s.HTTP.Headers, s.HTTP.Query, s.HTTP.JSON, s.HTTP.Body, s.HTTP.Form} {
+		if e == nil {
+			continue
+		}
+		for _, tr := range e.Variables() {
+			switch tr.RootName() {
+			case "var", "local", "target":
+			default:
+				return nil, fmt.Sprintf("it uses %s, which changes from one request to the next", tr.RootName())
+			}
+		}
+	}
+	// Build the request once, exactly as a normal run would.
+	ectx := env.evalContext(map[string]cty.Value{}, cty.NilVal)
+	req, body, err := s.HTTP.build(context.Background(), env, ectx)
+	if err != nil {
+		return nil, err.Error()
+	}
+	st := &Static{Method: req.Method, URL: req.URL.String(), Header: req.Header, Body: body,
+		Client: &http.Client{Transport: env.transport(req.URL.Host), Timeout: s.HTTP.Timeout}}
+	if !s.HTTP.FollowRedirects {
+		st.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	if s.Expect != nil && s.Expect.Status != nil {
+		v, diags := s.Expect.Status.Value(ectx)
+		if diags.HasErrors() {
+			return nil, diagError(diags).Error()
+		}
+		codes, ok := intList(v)
+		if !ok {
+			return nil, "expect.status is not a number or a list of numbers"
+		}
+		st.Statuses = codes
+	}
+	return st, ""
+}
