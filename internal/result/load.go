@@ -30,6 +30,19 @@ type LoadSummary struct {
 	Baseline *Regression `json:"baseline,omitempty"`
 	// Utilization of the target during the load.
 	Utilization *Utilization `json:"utilization,omitempty"`
+	// Hops break the latency down by the Server-Timing metrics the target
+	// reported (db, app, cache…), when it reported any.
+	Hops []Hop `json:"hops,omitempty"`
+}
+
+// Hop is one Server-Timing metric aggregated over the load.
+type Hop struct {
+	Name   string  `json:"name"`
+	Count  int64   `json:"count"`
+	MeanMS float64 `json:"mean_ms"`
+	P50MS  float64 `json:"p50_ms"`
+	P99MS  float64 `json:"p99_ms"`
+	MaxMS  float64 `json:"max_ms"`
 }
 
 // Regression is the comparison of a load with a baseline run's.

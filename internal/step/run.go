@@ -115,6 +115,9 @@ type Outcome struct {
 	// BytesIn and BytesOut count the bodies received and sent.
 	Code              int
 	BytesIn, BytesOut int
+	// ServerTiming holds the durations (ms) of the response's
+	// Server-Timing header by metric name ("db;dur=53" gives db: 53).
+	ServerTiming map[string]float64
 }
 
 func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value) *hcl.EvalContext {
@@ -194,6 +197,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		}
 		out.Response = x.response()
 		out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
+		out.ServerTiming = parseServerTiming(x.resp.Header.Values("Server-Timing"))
 		if !env.Lean {
 			out.Exchange = s.httpExcerpt(env, x)
 		}

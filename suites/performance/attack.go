@@ -39,8 +39,11 @@ func (c countPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, boo
 // schedule, recording every result as the journey engine does.
 func (g *generator) attack(ctx context.Context, st *step.Static) {
 	var sched schedule = newConstant(g.s.Load.Rate)
-	if len(g.s.Load.Stages) > 0 {
+	switch {
+	case len(g.s.Load.Stages) > 0:
 		sched = newStages(0, g.s.Load.Stages)
+	case g.s.Load.Pacer == "sine":
+		sched = newSine(g.s.Load.Rate, g.s.Load.Amplitude, g.s.Load.Period)
 	}
 	j := g.s.Journeys[0]
 	name := j.Steps[0].Name

@@ -86,12 +86,13 @@ type recorder struct {
 	steps    map[string]*stats
 	seconds  map[int]*stats
 	windows  map[int]*hdr.Histogram // 200 ms windows, for the regression test
+	hops     map[string]*hdr.Histogram
 	inFlight int64
 	maxIn    int64
 }
 
 func newRecorder(start time.Time) *recorder {
-	return &recorder{start: start, overall: newStats("overall"), journeys: map[string]*stats{}, steps: map[string]*stats{}, seconds: map[int]*stats{}, windows: map[int]*hdr.Histogram{}}
+	return &recorder{start: start, overall: newStats("overall"), journeys: map[string]*stats{}, steps: map[string]*stats{}, seconds: map[int]*stats{}, windows: map[int]*hdr.Histogram{}, hops: map[string]*hdr.Histogram{}}
 }
 
 func (r *recorder) begin() {
@@ -204,4 +205,38 @@ func (r *recorder) snapshot() (requests, errors int64, p99 float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.overall.requests, r.overall.errors, ms(r.overall.hist.ValueAtQuantile(99))
+}
+
+// serverTiming adds a response's Server-Timing durations (ms).
+func (r *recorder) serverTiming(st map[string]float64) {
+	if len(st) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, d := range st {
+		h, ok := r.hops[name]
+		if !ok {
+			h = hdr.New(1, int64(time.Hour/time.Microsecond), 3)
+			r.hops[name] = h
+		}
+		h.RecordValue(min(max(int64(d*1000), 1), h.HighestTrackableValue()))
+	}
+}
+
+func (r *recorder) hopSummary() []result.Hop {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := make([]string, 0, len(r.hops))
+	for n := range r.hops {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []result.Hop
+	for _, n := range names {
+		h := r.hops[n]
+		out = append(out, result.Hop{Name: n, Count: h.TotalCount(), MeanMS: h.Mean() / 1000,
+			P50MS: ms(h.ValueAtQuantile(50)), P99MS: ms(h.ValueAtQuantile(99)), MaxMS: ms(h.Max())})
+	}
+	return out
 }

@@ -85,26 +85,8 @@ func (st stages) hits(t time.Duration) float64 {
 
 func (st stages) expected(d time.Duration) float64 { return st.hits(d) }
 
-// due is when the cumulative count reaches n+1, found by bisection.
-func (st stages) due(n uint64) time.Duration {
-	want := float64(n + 1)
-	lo, hi := time.Duration(0), time.Second
-	for st.hits(hi) < want {
-		if hi > 1000*time.Hour {
-			return hi
-		}
-		hi *= 2
-	}
-	for hi-lo > time.Microsecond {
-		mid := lo + (hi-lo)/2
-		if st.hits(mid) < want {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return hi
-}
+// due is when the cumulative count reaches n+1.
+func (st stages) due(n uint64) time.Duration { return bisect(st.hits, float64(n+1)) }
 
 // Pace follows vegeta's Pacer contract: how long to wait before the next
 // hit (zero or less: send it now).
@@ -116,4 +98,54 @@ func (st stages) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) 
 func (st stages) Rate(elapsed time.Duration) float64 {
 	h := st.hits(elapsed)
 	return (st.hits(elapsed+time.Millisecond) - h) * 1000
+}
+
+// sine oscillates around a mean rate (vegeta's SinePacer shape, starting
+// at the mean and rising); due and Pace come from its closed-form count.
+type sine struct {
+	vegeta.SinePacer
+}
+
+func newSine(mean, amp float64, period time.Duration) sine {
+	return sine{vegeta.SinePacer{Period: period, Mean: vegeta.Rate{Freq: int(math.Round(mean * 1000)), Per: 1000 * time.Second},
+		Amp: vegeta.Rate{Freq: int(math.Round(amp * 1000)), Per: 1000 * time.Second}, StartAt: vegeta.MeanUp}}
+}
+
+func (s sine) rates() (mean, amp float64) {
+	return float64(s.Mean.Freq) / s.Mean.Per.Seconds(), float64(s.Amp.Freq) / s.Amp.Per.Seconds()
+}
+
+// hits is the integral of mean + amp·sin(2πt/period).
+func (s sine) hits(t time.Duration) float64 {
+	mean, amp := s.rates()
+	p := s.Period.Seconds()
+	return mean*t.Seconds() + amp*p/(2*math.Pi)*(1-math.Cos(2*math.Pi*t.Seconds()/p))
+}
+
+func (s sine) expected(d time.Duration) float64 { return s.hits(d) }
+
+func (s sine) due(n uint64) time.Duration { return bisect(s.hits, float64(n+1)) }
+
+func (s sine) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	return s.due(hits) - elapsed, false
+}
+
+// bisect finds when a growing count reaches want, to the microsecond.
+func bisect(count func(time.Duration) float64, want float64) time.Duration {
+	lo, hi := time.Duration(0), time.Second
+	for count(hi) < want {
+		if hi > 1000*time.Hour {
+			return hi
+		}
+		hi *= 2
+	}
+	for hi-lo > time.Microsecond {
+		mid := lo + (hi-lo)/2
+		if count(mid) < want {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }

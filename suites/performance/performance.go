@@ -45,6 +45,10 @@ type Load struct {
 	Rate   float64
 	Ramp   time.Duration
 	Stages []Stage
+	// Pacer is constant (default) or sine: Rate ± Amplitude over Period.
+	Pacer     string
+	Amplitude float64
+	Period    time.Duration
 	// Closed model: Concurrency virtual users, each waiting ThinkTime between journeys.
 	Concurrency int
 	ThinkTime   time.Duration
@@ -86,6 +90,7 @@ var loadSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "rate"}, {Name: "ramp"}, {Name: "concurrency"}, {Name: "think_time"},
 		{Name: "duration"}, {Name: "max_requests"}, {Name: "max_workers"},
+		{Name: "pacer"}, {Name: "amplitude"}, {Name: "period"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "stage"}},
 }
@@ -164,6 +169,23 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 			*dst, d = dc.Int(a)
 			diags = append(diags, d...)
 		}
+	}
+	l.Pacer = "constant"
+	if a, ok := content.Attributes["pacer"]; ok {
+		l.Pacer, d = dc.OneOf(a, "constant", "sine")
+		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["amplitude"]; ok {
+		l.Amplitude, d = dc.Float(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["period"]; ok {
+		l.Period, d = dc.Duration(a)
+		diags = append(diags, d...)
+	}
+	if l.Pacer == "sine" && (l.Period <= 0 || l.Amplitude <= 0 || l.Amplitude > l.Rate) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incomplete sine pacer",
+			Detail: "A sine pacer needs rate (the mean), amplitude (above zero, at most the rate) and period, such as rate = 100, amplitude = 50, period = \"10s\".", Subject: b.DefRange.Ptr()})
 	}
 	for _, sb := range content.Blocks {
 		c, d := sb.Body.Content(stageSchema)

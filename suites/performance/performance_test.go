@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -598,5 +599,43 @@ func TestUtilizationSaysWhyItWasNotMeasured(t *testing.T) {
   }`+simpleJourney)
 	if ls.Utilization == nil || !strings.Contains(ls.Utilization.Unmeasured, "did not start") {
 		t.Fatalf("%+v", ls.Utilization)
+	}
+}
+
+func TestSinePacerFollowsItsCurve(t *testing.T) {
+	s := newSine(100, 50, 2*time.Second)
+	// Over whole periods a sine adds nothing: mean × time.
+	if got := s.expected(4 * time.Second); math.Abs(got-400) > 0.01 {
+		t.Fatalf("%g hits over two periods, want 400", got)
+	}
+	// The first half period runs above the mean: 100·1 + 50·2/(2π)·2 ≈ 131.8.
+	if got := s.expected(time.Second); math.Abs(got-131.83) > 0.05 {
+		t.Fatalf("%g hits in the first second, want 131.83", got)
+	}
+	for n := uint64(0); n < 300; n += 37 {
+		if wait, _ := s.Pace(s.due(n), n); wait > time.Microsecond {
+			t.Fatalf("hit %d when due waits %s", n, wait)
+		}
+	}
+}
+
+func TestServerTimingIsBrokenDownByHop(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server-Timing", `db;dur=5, app;desc="render";dur=2`)
+	}))
+	defer srv.Close()
+	_, ls, _ := runLoad(t, srv.URL, `
+  load {
+    rate     = 50
+    duration = "400ms"
+  }
+  journey "j" {
+    step "get" {
+      http { path = "/" }
+      capture { code = response.status }
+    }
+  }`)
+	if len(ls.Hops) != 2 || ls.Hops[0].Name != "app" || ls.Hops[1].Name != "db" || ls.Hops[1].Count != ls.Overall.Requests || math.Abs(ls.Hops[1].P50MS-5) > 0.01 {
+		t.Fatalf("hops %+v for %d requests", ls.Hops, ls.Overall.Requests)
 	}
 }

@@ -158,7 +158,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
 	return result.LoadSummary{Utilization: util, Model: model, Engine: engine, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
 		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
-		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians()}, nil
+		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians(), Hops: g.rec.hopSummary()}, nil
 }
 
 // open starts journeys at the pacer's rate, each in its own goroutine, at
@@ -166,8 +166,11 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 // and its latency counts from when it was due.
 func (g *generator) open(dispatch, run context.Context, start time.Time) string {
 	var sched schedule = newConstant(g.s.Load.Rate)
-	if len(g.s.Load.Stages) > 0 {
+	switch {
+	case len(g.s.Load.Stages) > 0:
 		sched = newStages(0, g.s.Load.Stages)
+	case g.s.Load.Pacer == "sine":
+		sched = newSine(g.s.Load.Rate, g.s.Load.Amplitude, g.s.Load.Period)
 	}
 	sem := make(chan struct{}, g.s.Load.MaxWorkers)
 	var wg sync.WaitGroup
@@ -299,6 +302,7 @@ func (g *generator) journey(ctx context.Context, due time.Time) {
 		passed := out.Status == result.Passed
 		kind := errorKind(out)
 		g.rec.request(j.Name, st.Name, from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
+		g.rec.serverTiming(out.ServerTiming)
 		g.raw.write(&vegeta.Result{Attack: g.s.Name + "/" + j.Name + "/" + st.Name, Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
 			Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(out)})
 		if !passed {
