@@ -84,15 +84,24 @@ type recorder struct {
 	overall  *stats
 	journeys map[string]*stats
 	steps    map[string]*stats
-	seconds  map[int]*stats
-	windows  map[int]*hdr.Histogram // 200 ms windows, for the regression test
+	// The current second and 200 ms window, by completion time; earlier
+	// ones are kept only as their few figures, so memory stays flat
+	// however long the load runs.
+	sec      *stats
+	secAt    int
+	series   []result.SecondSample
+	win      *hdr.Histogram
+	winAt    int
+	medians  []float64
 	hops     map[string]*hdr.Histogram
 	inFlight int64
 	maxIn    int64
 }
 
 func newRecorder(start time.Time) *recorder {
-	return &recorder{start: start, overall: newStats("overall"), journeys: map[string]*stats{}, steps: map[string]*stats{}, seconds: map[int]*stats{}, windows: map[int]*hdr.Histogram{}, hops: map[string]*hdr.Histogram{}}
+	return &recorder{start: start, overall: newStats("overall"), journeys: map[string]*stats{}, steps: map[string]*stats{}, hops: map[string]*hdr.Histogram{},
+		sec: &stats{hist: hdr.New(1, int64(time.Minute/time.Microsecond), 2), codes: map[int]int{}, kinds: map[string]int{}},
+		win: hdr.New(1, int64(time.Minute/time.Microsecond), 2)}
 }
 
 func (r *recorder) begin() {
@@ -125,40 +134,45 @@ func (r *recorder) request(journey, step string, intended time.Time, lat time.Du
 	defer r.mu.Unlock()
 	r.overall.add(lat, ok, code, kind, in, out)
 	get(r.steps, journey+" › "+step).add(lat, ok, code, kind, in, out)
-	sec := int(intended.Sub(r.start) / time.Second)
-	s, found := r.seconds[sec]
-	if !found {
-		// Two significant digits and a one-minute ceiling keep each
-		// second's histogram small; the overall one keeps three.
-		s = &stats{hist: hdr.New(1, int64(time.Minute/time.Microsecond), 2), codes: map[int]int{}, kinds: map[string]int{}}
-		r.seconds[sec] = s
+	at := time.Since(r.start)
+	if i := int(at / time.Second); i != r.secAt {
+		r.closeSecond()
+		r.secAt = i
 	}
-	s.add(lat, ok, code, kind, in, out)
-	wi := int(intended.Sub(r.start) / window)
-	h, found := r.windows[wi]
-	if !found {
-		h = hdr.New(1, int64(time.Minute/time.Microsecond), 2)
-		r.windows[wi] = h
+	r.sec.add(lat, ok, code, kind, in, out)
+	if i := int(at / window); i != r.winAt {
+		r.closeWindow()
+		r.winAt = i
 	}
-	h.RecordValue(min(max(lat.Microseconds(), 1), h.HighestTrackableValue()))
+	r.win.RecordValue(min(max(lat.Microseconds(), 1), r.win.HighestTrackableValue()))
 }
 
 // window is the span of the latency samples a regression test compares.
 const window = 200 * time.Millisecond
 
+func (r *recorder) closeSecond() {
+	if r.sec.requests == 0 {
+		return
+	}
+	r.series = append(r.series, result.SecondSample{Second: r.secAt, Requests: r.sec.requests, Errors: r.sec.errors,
+		P50MS: ms(r.sec.hist.ValueAtQuantile(50)), P99MS: ms(r.sec.hist.ValueAtQuantile(99))})
+	r.sec.hist.Reset()
+	r.sec.requests, r.sec.errors = 0, 0
+}
+
+func (r *recorder) closeWindow() {
+	if r.win.TotalCount() == 0 {
+		return
+	}
+	r.medians = append(r.medians, ms(r.win.ValueAtQuantile(50)))
+	r.win.Reset()
+}
+
 func (r *recorder) windowMedians() []float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	keys := make([]int, 0, len(r.windows))
-	for k := range r.windows {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
-	out := make([]float64, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, ms(r.windows[k].ValueAtQuantile(50)))
-	}
-	return out
+	r.closeWindow()
+	return append([]float64(nil), r.medians...)
 }
 
 func (r *recorder) journey(name string, lat time.Duration, ok bool) {
@@ -178,16 +192,8 @@ func (r *recorder) summary(elapsed time.Duration) (overall result.LoadStats, jou
 	for _, name := range sortedNames(r.steps) {
 		steps = append(steps, r.steps[name].summary(elapsed))
 	}
-	secs := make([]int, 0, len(r.seconds))
-	for s := range r.seconds {
-		secs = append(secs, s)
-	}
-	sort.Ints(secs)
-	for _, sec := range secs {
-		s := r.seconds[sec]
-		series = append(series, result.SecondSample{Second: sec, Requests: s.requests, Errors: s.errors,
-			P50MS: ms(s.hist.ValueAtQuantile(50)), P99MS: ms(s.hist.ValueAtQuantile(99))})
-	}
+	r.closeSecond()
+	series = append(series, r.series...)
 	return
 }
 

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Measures cloudtest's load generator against the vegeta CLI (same module
+# version), hey and wrk, in one run on this machine: the generator pinned to
+# core 0, the same small server pinned to core 1. For each tool and rate it
+# prints CPU seconds per 100k requests, achieved / target rate and peak RSS,
+# then the ratios the performance issue asks for, and the peak RSS of a run
+# ten times longer. Every load is bounded by its duration.
+# Usage: bash bench/bench.sh [seconds per run, default 5]
+#        BENCH_PART=rss bash bench/bench.sh   (only the RSS comparison)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${1:-5}
+RATES=(1000 5000 10000)
+PORT=18099
+URL="http://127.0.0.1:$PORT/"
+work=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+for pkg in hey wrk time; do dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }; done
+vegeta_version=$(go list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)
+GOBIN="$work/bin" go install "github.com/tsenart/vegeta/v12@$vegeta_version"
+go build -o "$work/bin/server" ./bench/server
+go build -o "$work/bin/cloudtest" ./cmd/cloudtest
+export PATH="$work/bin:$PATH"
+
+taskset -c 1 server -addr "127.0.0.1:$PORT" & server=$!
+sleep 0.5
+
+# measure NAME TARGET_RATE COMMAND...: runs COMMAND pinned to core 0 under
+# /usr/bin/time; the command prints the number of requests it completed.
+results=()
+measure() {
+  local name=$1 rate=$2; shift 2
+  local out
+  out=$( { /usr/bin/time -f "TIME %U %S %M" taskset -c 0 "$@" ; } 2>&1 ) || true
+  local reqs cpu rss
+  reqs=$(echo "$out" | grep -E '^REQUESTS [0-9]+' | tail -1 | awk '{print $2}')
+  cpu=$(echo "$out" | grep '^TIME' | tail -1 | awk '{print $2 + $3}')
+  rss=$(echo "$out" | grep '^TIME' | tail -1 | awk '{print $4}')
+  [ -n "$reqs" ] || { echo "$name at $rate: no request count in:"; echo "$out" | tail -5; return; }
+  local per100k achieved
+  per100k=$(awk -v c="$cpu" -v n="$reqs" 'BEGIN{ if (n>0) printf "%.2f", c/n*100000; else print "-" }')
+  achieved=$(awk -v n="$reqs" -v d="$D" -v r="$rate" 'BEGIN{ if (r>0) printf "%.3f", n/d/r; else printf "%.0f/s", n/d }')
+  printf '| %-28s | %6s | %8s | %7s | %10s | %8s |\n' "$name" "$rate" "$reqs" "$per100k" "$achieved" "$((rss/1024)) MB"
+  results+=("$name|$rate|$per100k|$rss")
+}
+
+vegeta_run() { # rate (0 = max)
+  local r=$1
+  if [ "$r" = 0 ]; then
+    echo "GET $URL" | vegeta attack -rate=0 -max-workers=64 -duration="${D}s" > "$work/v.bin"
+  else
+    echo "GET $URL" | vegeta attack -rate="$r" -duration="${D}s" > "$work/v.bin"
+  fi
+  echo "REQUESTS $(vegeta report -type=json < "$work/v.bin" | sed -E 's/.*"requests":([0-9]+).*/\1/')"
+}
+
+cloudtest_suite() { # rate journey_steps (rate 0 = closed model, 64 users)
+  local r=$1 steps=$2 dir="$work/suite-$1-$2"
+  mkdir -p "$dir"
+  local load="rate = $r"
+  [ "$r" = 0 ] && load="concurrency = 64"
+  {
+    echo "target \"bench\" { url = \"${URL%/}\" }"
+    echo "performance \"bench\" {"
+    echo "  target = target.bench"
+    echo "  load {"
+    echo "    $load"
+    echo "    duration = \"${D}s\""
+    echo "  }"
+    echo "  journey \"j\" {"
+    for i in $(seq 1 "$steps"); do
+      echo "    step \"s$i\" {"
+      echo "      http { path = \"/\" }"
+      # A capture makes the journey run on cloudtest's workers, not the fast path.
+      [ "$steps" -gt 1 ] && echo "      capture { c$i = response.status }"
+      echo "    }"
+    done
+    echo "  }"
+    echo "}"
+  } > "$dir/bench.hcl"
+  echo "$dir"
+}
+
+cloudtest_run() { # dir
+  cloudtest run --out "$work/out" "$1" >/dev/null 2>&1 || true
+  local run
+  run=$(ls -td "$work/out"/*/ | head -1)
+  echo "REQUESTS $(grep '"level":"suite"' "$run/results.jsonl" | sed -E 's/.*"overall":\{"name":"overall","requests":([0-9]+).*/\1/')"
+  rm -rf "$work/out"
+}
+
+hey_run() { # rate (0 = max)
+  local r=$1 c=50
+  if [ "$r" = 0 ]; then
+    hey -z "${D}s" -c 64 "$URL" > "$work/hey.txt"
+  else
+    hey -z "${D}s" -c "$c" -q $((r / c)) "$URL" > "$work/hey.txt"
+  fi
+  echo "REQUESTS $(grep -E '\[200\]' "$work/hey.txt" | awk '{print $2}')"
+}
+
+wrk_run() {
+  wrk -t1 -c64 -d"${D}s" "$URL" > "$work/wrk.txt"
+  echo "REQUESTS $(grep 'requests in' "$work/wrk.txt" | awk '{print $1}')"
+}
+
+if [ "${BENCH_PART:-all}" = all ]; then
+echo "Load generators on core 0, server on core 1, ${D} s per run, $(date -u +%F)."
+echo
+printf '| %-28s | %6s | %8s | %7s | %10s | %8s |\n' "generator" "rate" "requests" "CPU s/100k" "achieved/target" "peak RSS"
+echo "|---|---|---|---|---|---|"
+for r in "${RATES[@]}"; do
+  measure "vegeta $vegeta_version" "$r" bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run $r"
+  measure "cloudtest (1 request)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite "$r" 1)"
+  measure "cloudtest (3-step journey)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite $((r / 3)) 3)"
+  measure "hey" "$r" bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run $r"
+done
+measure "vegeta $vegeta_version" 0 bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run 0"
+measure "cloudtest (closed, 64 users)" 0 bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite 0 1)"
+measure "hey" 0 bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run 0"
+measure "wrk" 0 bash -c "$(declare -f wrk_run); URL=$URL D=$D work=$work wrk_run"
+
+echo
+echo "Ratios (cloudtest / vegeta CPU per request):"
+for r in "${RATES[@]}"; do
+  v=$(printf '%s\n' "${results[@]}" | awk -F'|' -v r="$r" '$1 ~ /^vegeta/ && $2==r {print $3}')
+  c1=$(printf '%s\n' "${results[@]}" | awk -F'|' -v r="$r" '$1=="cloudtest (1 request)" && $2==r {print $3}')
+  c3=$(printf '%s\n' "${results[@]}" | awk -F'|' -v r="$r" '$1=="cloudtest (3-step journey)" && $2==r {print $3}')
+  awk -v r="$r" -v v="$v" -v a="$c1" -v b="$c3" 'BEGIN{ printf "  %5d/s: single request %.2f× (target ≤ 1), 3-step journey %.2f× (target ≤ 1.5)\n", r, a/v, b/v }'
+done
+
+fi
+
+echo
+echo "Peak RSS of cloudtest at 1000/s (3-step journeys) for ${D} s and for $((D * 10)) s:"
+taskset -c 0 /usr/bin/time -f "%M" -o "$work/rss-short" cloudtest run --out "$work/rss1" "$(cloudtest_suite 333 3)" >/dev/null 2>&1 || true
+short=$(tail -1 "$work/rss-short")
+long_dir=$(cloudtest_suite 333 3)
+sed -i "s/duration = \"${D}s\"/duration = \"$((D * 10))s\"/" "$long_dir/bench.hcl"
+taskset -c 0 /usr/bin/time -f "%M" -o "$work/rss-long" cloudtest run --out "$work/rss2" "$long_dir" >/dev/null 2>&1 || true
+long=$(tail -1 "$work/rss-long")
+awk -v a="$short" -v b="$long" 'BEGIN{ printf "  %d MB and %d MB: the longer run uses %.2f× (target ≤ 1.20)\n", a/1024, b/1024, b/a }'

@@ -1,0 +1,19 @@
+// Command server is the small HTTP server the load generators are measured
+// against: it answers every request with "ok" and nothing else, so that the
+// generator, not the server, is what the benchmark measures.
+package main
+
+import (
+	"flag"
+	"log"
+	"net/http"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:18099", "address to listen on")
+	flag.Parse()
+	ok := []byte("ok")
+	log.Fatal(http.ListenAndServe(*addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(ok)
+	})))
+}

@@ -1,0 +1,88 @@
+package performance
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/step"
+)
+
+// BenchmarkJourneyStep is the cost of one request on cloudtest's own
+// workers: evaluating the step, sending it, checking and recording it.
+// Compare with BenchmarkRawHTTP, the same request with net/http alone.
+func BenchmarkJourneyStep(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte(`target "t" { url = "`+srv.URL+`" }
+performance "b" {
+  target = target.t
+  load {
+    rate     = 1
+    duration = "1s"
+  }
+  journey "j" {
+    step "get" {
+      http { path = "/" }
+      expect { status = 200 }
+      capture { c = response.status }
+    }
+  }
+}`), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	s := cfg.Suites[0].(*Suite)
+	env, err := step.NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	env.Lean = true
+	rec := newRecorder(time.Now())
+	st := s.Journeys[0].Steps[0]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		out := st.Run(context.Background(), env, map[string]cty.Value{})
+		rec.request("j", "get", start, time.Since(start), out.Status == "passed", out.Code, "", out.BytesIn, out.BytesOut)
+	}
+}
+
+// BenchmarkRawHTTP is the floor: the same GET with net/http only.
+func BenchmarkRawHTTP(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	c := srv.Client()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := c.Get(srv.URL + "/")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf [16]byte
+		resp.Body.Read(buf[:])
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkRecord is the cost of recording one result in the histograms.
+func BenchmarkRecord(b *testing.B) {
+	rec := newRecorder(time.Now())
+	start := time.Now()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		rec.request("j", "get", start, time.Duration(i%5000)*time.Microsecond, true, 200, "", 2, 0)
+	}
+}
