@@ -68,7 +68,34 @@ func performanceSection(s *Suite) template.HTML {
 		return template.HTML(template.HTMLEscapeString(err.Error()))
 	}
 	b.WriteString(seriesChart(ls.Series))
+	b.WriteString(histogramChart(ls.Histogram))
 	return template.HTML(b.String())
+}
+
+// histogramChart draws how many requests took how long, one bar per
+// power-of-two bucket; every value in it is a number formatted here.
+func histogramChart(buckets []result.Bucket) string {
+	if len(buckets) == 0 {
+		return ""
+	}
+	const w, h, pad = 640.0, 140.0, 30.0
+	var most int64 = 1
+	for _, b := range buckets {
+		most = max(most, b.Count)
+	}
+	bw := (w - 2*pad) / float64(len(buckets))
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" role="img" aria-label="latency histogram">`, w, h+30)
+	fmt.Fprintf(&sb, `<text x="%.0f" y="12" font-size="11">requests by latency (ms, upper bound of each bucket)</text>`, pad)
+	for i, b := range buckets {
+		x := pad + float64(i)*bw
+		bh := float64(b.Count) / float64(most) * (h - pad)
+		fmt.Fprintf(&sb, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#81c995"><title>≤ %g ms: %d requests</title></rect>`,
+			x, h-bh, max(bw-2, 1), bh, b.UpToMS, b.Count)
+		fmt.Fprintf(&sb, `<text x="%.1f" y="%.0f" font-size="9" text-anchor="middle">%g</text>`, x+bw/2, h+12, b.UpToMS)
+	}
+	sb.WriteString(`</svg>`)
+	return sb.String()
 }
 
 // seriesChart draws requests per second (bars) and p99 per second (line);

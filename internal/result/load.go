@@ -30,6 +30,9 @@ type LoadSummary struct {
 	Baseline *Regression `json:"baseline,omitempty"`
 	// Utilization of the target during the load.
 	Utilization *Utilization `json:"utilization,omitempty"`
+	// Histogram counts the requests by latency, in buckets whose upper
+	// bounds (ms) grow by a factor of two.
+	Histogram []Bucket `json:"histogram,omitempty"`
 	// Hops break the latency down by the Server-Timing metrics the target
 	// reported (db, app, cache…), when it reported any.
 	Hops []Hop `json:"hops,omitempty"`
@@ -119,4 +122,11 @@ type Utilization struct {
 	RSSMaxMB   float64 `json:"rss_mb_max"`
 	Samples    int     `json:"samples"`
 	Unmeasured string  `json:"unmeasured,omitempty"` // why nothing was measured
+}
+
+// Bucket is one bar of the latency histogram: requests at most UpToMS
+// (and above the previous bucket's bound).
+type Bucket struct {
+	UpToMS float64 `json:"up_to_ms"`
+	Count  int64   `json:"count"`
 }

@@ -1,6 +1,7 @@
 package performance
 
 import (
+	"math"
 	"sort"
 	"strconv"
 	"sync"
@@ -243,6 +244,28 @@ func (r *recorder) hopSummary() []result.Hop {
 		h := r.hops[n]
 		out = append(out, result.Hop{Name: n, Count: h.TotalCount(), MeanMS: h.Mean() / 1000,
 			P50MS: ms(h.ValueAtQuantile(50)), P99MS: ms(h.ValueAtQuantile(99)), MaxMS: ms(h.Max())})
+	}
+	return out
+}
+
+// histogram buckets the overall latencies by powers of two of a millisecond
+// (from 0.125 ms), from the first bucket with a request to the last.
+func (r *recorder) histogram() []result.Bucket {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	counts := map[int]int64{}
+	lo, hi := math.MaxInt, -1
+	for _, bar := range r.overall.hist.Distribution() {
+		if bar.Count == 0 {
+			continue
+		}
+		k := max(0, int(math.Ceil(math.Log2(ms(bar.To)/0.125))))
+		counts[k] += bar.Count
+		lo, hi = min(lo, k), max(hi, k)
+	}
+	var out []result.Bucket
+	for k := lo; k <= hi; k++ {
+		out = append(out, result.Bucket{UpToMS: 0.125 * math.Pow(2, float64(k)), Count: counts[k]})
 	}
 	return out
 }

@@ -639,3 +639,23 @@ func TestServerTimingIsBrokenDownByHop(t *testing.T) {
 		t.Fatalf("hops %+v for %d requests", ls.Hops, ls.Overall.Requests)
 	}
 }
+
+func TestTheLatencyHistogramCountsEveryRequest(t *testing.T) {
+	rec := newRecorder(time.Now())
+	for _, us := range []int{100, 300, 900, 900, 5000, 40000} {
+		rec.request("j", "s", time.Now(), time.Duration(us)*time.Microsecond, true, 200, "", 0, 0)
+	}
+	var total int64
+	prev := 0.0
+	for _, b := range rec.histogram() {
+		if b.UpToMS <= prev {
+			t.Fatalf("buckets not increasing: %+v", rec.histogram())
+		}
+		prev = b.UpToMS
+		total += b.Count
+	}
+	h := rec.histogram()
+	if total != 6 || h[0].UpToMS != 0.125 || h[0].Count != 1 || h[len(h)-1].UpToMS < 40 {
+		t.Fatalf("histogram %+v", h)
+	}
+}

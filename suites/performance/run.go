@@ -158,7 +158,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
 	return result.LoadSummary{Utilization: util, Model: model, Engine: engine, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
 		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
-		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians(), Hops: g.rec.hopSummary()}, nil
+		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians(), Hops: g.rec.hopSummary(), Histogram: g.rec.histogram()}, nil
 }
 
 // open starts journeys at the pacer's rate, each in its own goroutine, at
