@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts the services the tests use: PostgreSQL
-# and MariaDB on 127.0.0.1 with a "cloudtest" user and database, and wrk for
-# the throughput measurements. Safe to run again: a second run only checks.
+# and MariaDB on 127.0.0.1 with a "cloudtest" user and database; installs wrk
+# (throughput measurements) and prometheus (the tests start their own
+# instance on a free port). Safe to run again: a second run only checks.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 need=()
-for pkg in postgresql mariadb-server wrk; do
+for pkg in postgresql mariadb-server wrk prometheus; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # The package may start a prometheus of its own; the tests do not use it.
+  (service prometheus stop || pkill -x prometheus) >/dev/null 2>&1 || true
 fi
 
 wait_for() { # name, command

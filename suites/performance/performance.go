@@ -36,6 +36,8 @@ type Suite struct {
 	// same load after the first, for a side-by-side comparison.
 	Compare string
 	Feed    *Feed
+	// Utilization, when set, asks Prometheus for the target's CPU and memory.
+	Utilization *PromUtilization
 }
 
 // Load says how much load and for how long.
@@ -82,7 +84,7 @@ type Thresholds struct {
 var schema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "marker_header"}, {Name: "compare"}},
 	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "load"}, {Type: "journey", LabelNames: []string{"name"}}, {Type: "thresholds"}, {Type: "feed"},
+		{Type: "load"}, {Type: "journey", LabelNames: []string{"name"}}, {Type: "thresholds"}, {Type: "feed"}, {Type: "utilization"},
 	},
 }
 
@@ -132,6 +134,8 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			d = decodeThresholds(&s.Thresholds, b, dc)
 		case "feed":
 			s.Feed, d = decodeFeed(b, dc)
+		case "utilization":
+			s.Utilization, d = decodeUtilization(b, dc)
 		}
 		diags = append(diags, d...)
 	}

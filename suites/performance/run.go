@@ -132,7 +132,14 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	g.stop = stop
 	live := g.live(renv, target, start)
 	defer live()
-	smp, why := startSampler(renv.Targets[target])
+	var smp *sampler
+	var prom *promSampler
+	why := ""
+	if s.Utilization != nil && target == s.Target {
+		prom = startPromSampler(s.Utilization)
+	} else {
+		smp, why = startSampler(renv.Targets[target])
+	}
 	model, engine := "closed", "journeys"
 	var note string
 	if fast := s.fastPath(senv); fast != nil {
@@ -152,7 +159,10 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
 	}
 	util := &result.Utilization{Unmeasured: why}
-	if smp != nil {
+	switch {
+	case prom != nil:
+		util = prom.finish()
+	case smp != nil:
 		util = smp.finish()
 	}
 	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
