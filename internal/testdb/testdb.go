@@ -40,15 +40,22 @@ func reach(t testing.TB, driver, env, fallback string) string {
 		db.Close()
 	}
 	if err != nil {
-		msg := fmt.Sprintf("the test database (%s) cannot be reached: %v; run: bash .ci/services.sh", driver, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		// Outside CI a developer may lack the databases; in CI (CI=true)
-		// the line above fails the test instead, so this never skips there.
-		t.Skip(msg)
+		Unavailable(t, fmt.Sprintf("the test database (%s) cannot be reached: %v; run: bash .ci/services.sh", driver, err))
 	}
 	return dsn
+}
+
+// Unavailable ends a test that needs a service .ci/services.sh provides:
+// it fails the test in CI (CI=true), where a skipped test is a defect, and
+// skips it on a developer's machine that lacks the service.
+func Unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	// Outside CI a developer may lack the service; with CI=true the line
+	// above fails the test instead, so this never skips there.
+	t.Skip(msg)
 }
 
 // Table returns a table name unique to the test, dropped when it ends.
