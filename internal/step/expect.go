@@ -127,7 +127,10 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 		}
 	}
 	var doc any
-	docErr := json.Unmarshal([]byte(obs.body), &doc)
+	var docErr error
+	if e.JSON != nil || e.JSONExists != nil {
+		docErr = json.Unmarshal([]byte(obs.body), &doc)
+	}
 	jsonCheck := func(name string, rng hcl.Range, path string, want any, exists bool) {
 		if docErr != nil {
 			checks = append(checks, result.Check{Name: name, Status: result.Failed, Location: config.Location(rng),

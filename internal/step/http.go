@@ -221,7 +221,9 @@ const maxBody = 16 << 20
 // response is how an HTTP response looks to expressions. Headers are keyed
 // both by their canonical name ("Content-Type") and in lower case
 // ("content-type"); several values of one header are joined with ", ".
-func (x *httpExchange) response() cty.Value {
+//
+// withJSON false leaves response.json null, for steps that never read it.
+func (x *httpExchange) response(withJSON bool) cty.Value {
 	hdr := map[string]cty.Value{}
 	for k, vs := range x.resp.Header {
 		v := cty.StringVal(strings.Join(vs, ", "))
@@ -236,9 +238,16 @@ func (x *httpExchange) response() cty.Value {
 		"status":      cty.NumberIntVal(int64(x.resp.StatusCode)),
 		"headers":     headers,
 		"body":        cty.StringVal(string(x.body)),
-		"json":        jsonValue(x.body),
+		"json":        jsonOrNull(x.body, withJSON),
 		"duration_ms": cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
 	})
+}
+
+func jsonOrNull(b []byte, decode bool) cty.Value {
+	if !decode {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	return jsonValue(b)
 }
 
 // jsonValue decodes a JSON body for expressions; a body that is not JSON is null.

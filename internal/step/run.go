@@ -115,6 +115,8 @@ type Outcome struct {
 	// BytesIn and BytesOut count the bodies received and sent.
 	Code              int
 	BytesIn, BytesOut int
+
+	ectx *hcl.EvalContext // the attempt's evaluation context, reused by the captures
 	// ServerTiming holds the durations (ms) of the response's
 	// Server-Timing header by metric name ("db;dur=53" gives db: 53).
 	ServerTiming map[string]float64
@@ -148,7 +150,7 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 	}
 	if out.Status == result.Passed && len(s.Captures) > 0 {
 		out.Captures = map[string]cty.Value{}
-		ectx := env.evalContext(captures, out.Response)
+		ectx := out.ectx
 		for _, c := range s.Captures {
 			v, diags := c.Expr.Value(ectx)
 			if diags.HasErrors() {
@@ -186,8 +188,11 @@ func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value
 }
 
 func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
+	// One evaluation context serves the request, then (with the response
+	// added) the checks and the captures: a load runs this per request.
 	reqCtx := env.evalContext(captures, cty.NilVal)
 	var out Outcome
+	out.ectx = reqCtx
 	var obs observed
 	switch {
 	case s.HTTP != nil:
@@ -195,7 +200,9 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		if err != nil {
 			return s.errored(env, err)
 		}
-		out.Response = x.response()
+		if s.usesResponse() {
+			out.Response = x.response(s.needsJSON)
+		}
 		out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
 		out.ServerTiming = parseServerTiming(x.resp.Header.Values("Server-Timing"))
 		if !env.Lean {
@@ -207,7 +214,9 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		if err != nil {
 			return s.errored(env, err)
 		}
-		out.Response = r.response()
+		if s.usesResponse() {
+			out.Response = r.response()
+		}
 		out.Exchange = &result.Exchange{Protocol: "sql", Query: env.Redact.String(r.query), RowCount: len(r.rows)}
 		out.Exchange.ResponseBody, out.Exchange.Truncated = env.Redact.Body(rowsExcerpt(r))
 		obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true, header: func(string) string { return "" }}
@@ -221,7 +230,10 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		obs = observed{duration: d, header: func(string) string { return "" }}
 	}
 	out.Status = result.Passed
-	checkCtx := env.evalContext(captures, out.Response)
+	if out.Response != cty.NilVal {
+		reqCtx.Variables["response"] = out.Response
+	}
+	checkCtx := reqCtx
 	if s.Expect != nil {
 		out.Checks = append(out.Checks, s.Expect.check(obs, checkCtx)...)
 	}
@@ -239,6 +251,47 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		}
 	}
 	return out
+}
+
+// usesResponse reports whether an assert or a capture refers to the
+// response, which is then turned into an HCL value (decoding a JSON body
+// into cty is the costliest part of a step under load).
+func (s *Step) usesResponse() bool {
+	s.responseOnce.Do(func() {
+		var exprs []hcl.Expression
+		for _, a := range s.Asserts {
+			exprs = append(exprs, a.Condition)
+		}
+		for _, c := range s.Captures {
+			exprs = append(exprs, c.Expr)
+		}
+		for _, e := range exprs {
+			for _, tr := range e.Variables() {
+				if tr.RootName() != "response" {
+					continue
+				}
+				s.needsResponse = true
+				// response.json is decoded only when something reads it
+				// (or reads the response as a whole).
+				if len(tr) < 2 || attrName(tr[1]) == "json" || attrName(tr[1]) == "" {
+					s.needsJSON = true
+				}
+			}
+		}
+	})
+	return s.needsResponse
+}
+
+func attrName(t hcl.Traverser) string {
+	switch a := t.(type) {
+	case hcl.TraverseAttr:
+		return a.Name
+	case hcl.TraverseIndex:
+		if a.Key.Type() == cty.String {
+			return a.Key.AsString()
+		}
+	}
+	return ""
 }
 
 func (s *Step) errored(env *Env, err error) Outcome {

@@ -7,6 +7,7 @@ package step
 import (
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -40,6 +41,10 @@ type Step struct {
 	Asserts    []*Assert
 	Captures   []Capture
 	Eventually *Eventually
+
+	responseOnce  sync.Once
+	needsResponse bool
+	needsJSON     bool
 }
 
 // Assert is an assert block: a condition and the message shown when it is false.
