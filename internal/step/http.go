@@ -221,33 +221,35 @@ const maxBody = 16 << 20
 // response is how an HTTP response looks to expressions. Headers are keyed
 // both by their canonical name ("Content-Type") and in lower case
 // ("content-type"); several values of one header are joined with ", ".
-//
-// withJSON false leaves response.json null, for steps that never read it.
-func (x *httpExchange) response(withJSON bool) cty.Value {
-	hdr := map[string]cty.Value{}
-	for k, vs := range x.resp.Header {
-		v := cty.StringVal(strings.Join(vs, ", "))
-		hdr[k] = v
-		hdr[strings.ToLower(k)] = v
+// Fields that wants says nobody reads are left null.
+func (x *httpExchange) response(wants func(string) bool) cty.Value {
+	null := cty.NullVal(cty.DynamicPseudoType)
+	headers, body, js := null, null, null
+	if wants("headers") {
+		hdr := map[string]cty.Value{}
+		for k, vs := range x.resp.Header {
+			v := cty.StringVal(strings.Join(vs, ", "))
+			hdr[k] = v
+			hdr[strings.ToLower(k)] = v
+		}
+		headers = cty.MapValEmpty(cty.String)
+		if len(hdr) > 0 {
+			headers = cty.MapVal(hdr)
+		}
 	}
-	headers := cty.MapValEmpty(cty.String)
-	if len(hdr) > 0 {
-		headers = cty.MapVal(hdr)
+	if wants("body") {
+		body = cty.StringVal(string(x.body))
+	}
+	if wants("json") {
+		js = jsonValue(x.body)
 	}
 	return cty.ObjectVal(map[string]cty.Value{
 		"status":      cty.NumberIntVal(int64(x.resp.StatusCode)),
 		"headers":     headers,
-		"body":        cty.StringVal(string(x.body)),
-		"json":        jsonOrNull(x.body, withJSON),
+		"body":        body,
+		"json":        js,
 		"duration_ms": cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
 	})
-}
-
-func jsonOrNull(b []byte, decode bool) cty.Value {
-	if !decode {
-		return cty.NullVal(cty.DynamicPseudoType)
-	}
-	return jsonValue(b)
 }
 
 // jsonValue decodes a JSON body for expressions; a body that is not JSON is null.

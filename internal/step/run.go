@@ -201,7 +201,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 			return s.errored(env, err)
 		}
 		if s.usesResponse() {
-			out.Response = x.response(s.needsJSON)
+			out.Response = x.response(s.wants)
 		}
 		out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
 		out.ServerTiming = parseServerTiming(x.resp.Header.Values("Server-Timing"))
@@ -271,16 +271,29 @@ func (s *Step) usesResponse() bool {
 					continue
 				}
 				s.needsResponse = true
-				// response.json is decoded only when something reads it
-				// (or reads the response as a whole).
-				if len(tr) < 2 || attrName(tr[1]) == "json" || attrName(tr[1]) == "" {
-					s.needsJSON = true
+				// Only the fields something reads are built (decoding the
+				// JSON body and copying the headers cost the most); reading
+				// the response as a whole builds them all.
+				name := ""
+				if len(tr) >= 2 {
+					name = attrName(tr[1])
+				}
+				if name == "" {
+					s.allFields = true
+				} else {
+					if s.fields == nil {
+						s.fields = map[string]bool{}
+					}
+					s.fields[name] = true
 				}
 			}
 		}
 	})
 	return s.needsResponse
 }
+
+// wants reports whether the response field name must be built.
+func (s *Step) wants(name string) bool { return s.allFields || s.fields[name] }
 
 func attrName(t hcl.Traverser) string {
 	switch a := t.(type) {

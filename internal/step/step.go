@@ -44,7 +44,8 @@ type Step struct {
 
 	responseOnce  sync.Once
 	needsResponse bool
-	needsJSON     bool
+	allFields     bool
+	fields        map[string]bool
 }
 
 // Assert is an assert block: a condition and the message shown when it is false.
