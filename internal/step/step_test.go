@@ -151,7 +151,7 @@ steps "s" {
       json   = { "tags.1" = "b", balance = 12.5, page = "2" }
     }
     assert {
-      condition     = response.headers["Content-Type"] == "application/json" && response.json.balance > 10 && length(response.body) > 10 && response.status == 200
+      condition     = response.headers["Content-Type"] == "application/json" && response.json.balance > 10 && strlen(response.body) > 10 && response.status == 200
       error_message = "balance"
     }
   }
