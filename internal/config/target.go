@@ -185,7 +185,7 @@ func decodeDemobank(o *EmbeddedOptions, b *hcl.Block, dc *DecodeContext) hcl.Dia
 		m, d := dc.StringMap(a)
 		diags = append(diags, d...)
 		o.SlowPaths = map[string]time.Duration{}
-		for _, path := range sortedKeys(m) {
+		for _, path := range keys(m) {
 			dur, err := ParseDuration(m[path])
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration",
@@ -198,5 +198,3 @@ func decodeDemobank(o *EmbeddedOptions, b *hcl.Block, dc *DecodeContext) hcl.Dia
 	}
 	return diags
 }
-
-func sortedKeys(m map[string]string) []string { return keys(m) }

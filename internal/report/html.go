@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"html/template"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/cloudtest/cloudtest/internal/result"
@@ -62,15 +61,6 @@ func toString(v any) string {
 		return string(x)
 	}
 	return ""
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // WriteHTML writes one self-contained page: the verdict first, then the

@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cloudtest/cloudtest/internal/deploy"
@@ -320,3 +322,5 @@ func fence(s string) string {
 	}
 	return f + "\n" + s + "\n" + f
 }
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

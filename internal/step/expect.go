@@ -3,7 +3,9 @@ package step
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,15 +43,7 @@ var expectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl.Diagnostics) {
 	content, diags := b.Body.Content(expectSchema)
 	e := &Expect{DeclRange: b.DefRange}
-	late := func(name string) hcl.Expression {
-		a, ok := content.Attributes[name]
-		if !ok {
-			return nil
-		}
-		x, d := dc.Late(a.Expr, r.request...)
-		diags = append(diags, d...)
-		return x
-	}
+	late := lateAttrs(content, dc, r.request, &diags)
 	e.Status, e.Headers, e.HeadersMatch = late("status"), late("headers"), late("headers_match")
 	e.JSON, e.JSONExists = late("json"), late("json_exists")
 	e.BodyContains, e.BodyMatch, e.RowCount = late("body_contains"), late("body_match"), late("row_count")
@@ -108,7 +102,7 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 		if m, err := evalStringMap(e.Headers, ectx, "headers"); err != nil {
 			bad("expect.headers", e.Headers.Range(), err)
 		} else {
-			for _, k := range sortedKeys(m) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
 				add(fmt.Sprintf("expect.headers[%q]", k), e.Headers.Range(), obs.header(k), gomega.Equal(m[k]))
 			}
 		}
@@ -117,7 +111,7 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 		if m, err := evalStringMap(e.HeadersMatch, ectx, "headers_match"); err != nil {
 			bad("expect.headers_match", e.HeadersMatch.Range(), err)
 		} else {
-			for _, k := range sortedKeys(m) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
 				if _, d := compile(m[k], e.HeadersMatch.Range(), "headers_match"); d != nil {
 					bad("expect.headers_match", e.HeadersMatch.Range(), fmt.Errorf("%s", d.Detail))
 					continue
@@ -158,7 +152,7 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 			bad("expect.json", e.JSON.Range(), err)
 		} else {
 			want := goValue(v).(map[string]any)
-			for _, p := range sortedKeys(want) {
+			for _, p := range slices.Sorted(maps.Keys(want)) {
 				jsonCheck(fmt.Sprintf("expect.json[%q]", p), e.JSON.Range(), p, want[p], false)
 			}
 		}

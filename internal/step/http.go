@@ -7,10 +7,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,15 +40,7 @@ var httpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, hcl.Diagnostics) {
 	content, diags := b.Body.Content(httpSchema)
 	h := &HTTPRequest{Timeout: 30 * time.Second, FollowRedirects: true, DeclRange: b.DefRange}
-	late := func(name string) hcl.Expression {
-		a, ok := content.Attributes[name]
-		if !ok {
-			return nil
-		}
-		e, d := dc.Late(a.Expr, r.request...)
-		diags = append(diags, d...)
-		return e
-	}
+	late := lateAttrs(content, dc, r.request, &diags)
 	h.Method, h.URL, h.Path = late("method"), late("url"), late("path")
 	h.Headers, h.Query = late("headers"), late("query")
 	h.JSON, h.Body, h.Form = late("json"), late("body"), late("form")
@@ -130,7 +124,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 			return nil, nil, err
 		}
 		vals := u.Query()
-		for _, k := range sortedKeys(q) {
+		for _, k := range slices.Sorted(maps.Keys(q)) {
 			vals.Add(k, q[k])
 		}
 		u.RawQuery = vals.Encode()
@@ -159,7 +153,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 			return nil, nil, err
 		}
 		vals := url.Values{}
-		for _, k := range sortedKeys(f) {
+		for _, k := range slices.Sorted(maps.Keys(f)) {
 			vals.Set(k, f[k])
 		}
 		body = []byte(vals.Encode())
@@ -177,7 +171,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, k := range sortedKeys(hdr) {
+		for _, k := range slices.Sorted(maps.Keys(hdr)) {
 			req.Header.Set(k, hdr[k])
 		}
 	}

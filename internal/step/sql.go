@@ -39,13 +39,8 @@ func decodeSQL(b *hcl.Block, dc *config.DecodeContext, r roots) (*SQLQuery, hcl.
 		q.Driver, d = dc.OneOf(a, "postgres", "mysql")
 		diags = append(diags, d...)
 	}
-	for name, dst := range map[string]*hcl.Expression{"dsn": &q.DSN, "query": &q.Query, "args": &q.Args} {
-		if a, ok := content.Attributes[name]; ok {
-			e, d := dc.Late(a.Expr, r.request...)
-			diags = append(diags, d...)
-			*dst = e
-		}
-	}
+	late := lateAttrs(content, dc, r.request, &diags)
+	q.DSN, q.Query, q.Args = late("dsn"), late("query"), late("args")
 	if a, ok := content.Attributes["timeout"]; ok {
 		d, dd := dc.Duration(a)
 		diags = append(diags, dd...)

@@ -143,6 +143,22 @@ var assertSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "condition", Required: true}, {Name: "error_message", Required: true},
 }}
 
+// lateAttrs returns a getter of the attributes of content that are
+// evaluated at run time: each is checked against the allowed roots now,
+// with its problems added to diags, and kept as an expression (nil when
+// absent).
+func lateAttrs(content *hcl.BodyContent, dc *config.DecodeContext, allowed []string, diags *hcl.Diagnostics) func(string) hcl.Expression {
+	return func(name string) hcl.Expression {
+		a, ok := content.Attributes[name]
+		if !ok {
+			return nil
+		}
+		e, d := dc.Late(a.Expr, allowed...)
+		*diags = append(*diags, d...)
+		return e
+	}
+}
+
 func decodeAssert(b *hcl.Block, dc *config.DecodeContext, r roots) (*Assert, hcl.Diagnostics) {
 	content, diags := b.Body.Content(assertSchema)
 	a := &Assert{DeclRange: b.DefRange}

@@ -22,11 +22,7 @@ var tcpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "addres
 func decodeTCP(b *hcl.Block, dc *config.DecodeContext, r roots) (*TCPConnect, hcl.Diagnostics) {
 	content, diags := b.Body.Content(tcpSchema)
 	t := &TCPConnect{Timeout: 5 * time.Second}
-	if a, ok := content.Attributes["address"]; ok {
-		e, d := dc.Late(a.Expr, r.request...)
-		diags = append(diags, d...)
-		t.Address = e
-	}
+	t.Address = lateAttrs(content, dc, r.request, &diags)("address")
 	if a, ok := content.Attributes["timeout"]; ok {
 		d, dd := dc.Duration(a)
 		diags = append(diags, dd...)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -65,15 +64,6 @@ func evalStringMap(e hcl.Expression, ctx *hcl.EvalContext, what string) (map[str
 		}
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // goValue turns a cty value into plain Go values (string, float64, bool,

@@ -38,13 +38,7 @@ func (c countPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, boo
 // attack sends the static request with vegeta's attacker at the suite's
 // schedule, recording every result as the journey engine does.
 func (g *generator) attack(ctx context.Context, st *step.Static) {
-	var sched schedule = newConstant(g.s.Load.Rate)
-	switch {
-	case len(g.s.Load.Stages) > 0:
-		sched = newStages(0, g.s.Load.Stages)
-	case g.s.Load.Pacer == "sine":
-		sched = newSine(g.s.Load.Rate, g.s.Load.Amplitude, g.s.Load.Period)
-	}
+	sched := g.s.Load.schedule()
 	j := g.s.Journeys[0]
 	name := j.Steps[0].Name
 	atk := vegeta.NewAttacker(vegeta.Client(st.Client), vegeta.MaxWorkers(uint64(g.s.Load.MaxWorkers)), vegeta.MaxBody(0))

@@ -16,6 +16,18 @@ type schedule interface {
 	expected(d time.Duration) float64
 }
 
+// schedule is the open model's schedule of the load block: stages (a ramp
+// is one), a sine, or a constant rate.
+func (l Load) schedule() schedule {
+	switch {
+	case len(l.Stages) > 0:
+		return newStages(0, l.Stages)
+	case l.Pacer == "sine":
+		return newSine(l.Rate, l.Amplitude, l.Period)
+	}
+	return newConstant(l.Rate)
+}
+
 // constant is vegeta's ConstantPacer at a rate that may have a fraction.
 type constant struct {
 	vegeta.ConstantPacer

@@ -53,25 +53,12 @@ type promSampler struct {
 	cpu    []float64
 	rss    []float64
 	errs   []string
-	stop   chan struct{}
-	done   chan struct{}
+	halt   func()
 }
 
 func startPromSampler(u *PromUtilization) *promSampler {
-	p := &promSampler{u: u, client: &http.Client{Timeout: 2 * time.Second}, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-				p.sample()
-			}
-		}
-	}()
+	p := &promSampler{u: u, client: &http.Client{Timeout: 2 * time.Second}}
+	p.halt = everySecond(p.sample)
 	return p
 }
 
@@ -96,8 +83,7 @@ func (p *promSampler) sample() {
 }
 
 func (p *promSampler) finish() *result.Utilization {
-	close(p.stop)
-	<-p.done
+	p.halt()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	u := &result.Utilization{Source: "Prometheus at " + p.u.URL, Samples: max(len(p.cpu), len(p.rss))}

@@ -175,13 +175,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 // most MaxWorkers at a time. When no worker is free the next journey waits,
 // and its latency counts from when it was due.
 func (g *generator) open(dispatch, run context.Context, start time.Time) string {
-	var sched schedule = newConstant(g.s.Load.Rate)
-	switch {
-	case len(g.s.Load.Stages) > 0:
-		sched = newStages(0, g.s.Load.Stages)
-	case g.s.Load.Pacer == "sine":
-		sched = newSine(g.s.Load.Rate, g.s.Load.Amplitude, g.s.Load.Period)
-	}
+	sched := g.s.Load.schedule()
 	sem := make(chan struct{}, g.s.Load.MaxWorkers)
 	var wg sync.WaitGroup
 	var hits uint64
@@ -425,26 +419,12 @@ func (r *rawWriter) Close() error {
 // live reports the load's progress once a second: elapsed of total,
 // achieved rate, p99 so far and errors. The returned function stops it.
 func (g *generator) live(renv *runner.Env, target string, start time.Time) func() {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				el := time.Since(start)
-				n, errs, p99 := g.rec.snapshot()
-				renv.Status(fmt.Sprintf("%s %s/%s, %.0f/s, p99 %.1f ms, %d errors", target,
-					el.Round(time.Second), g.s.Load.Duration, float64(n)/el.Seconds(), p99, errs))
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
+	return everySecond(func() {
+		el := time.Since(start)
+		n, errs, p99 := g.rec.snapshot()
+		renv.Status(fmt.Sprintf("%s %s/%s, %.0f/s, p99 %.1f ms, %d errors", target,
+			el.Round(time.Second), g.s.Load.Duration, float64(n)/el.Seconds(), p99, errs))
+	})
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -25,8 +25,7 @@ type sampler struct {
 	lastCPU float64
 	lastAt  time.Time
 	lastPid int
-	stop    chan struct{}
-	done    chan struct{}
+	halt    func()
 }
 
 // startSampler samples inst's process; for other targets it returns nil and
@@ -40,23 +39,32 @@ func startSampler(inst *target.Instance) (*sampler, string) {
 	case inst.Process == nil:
 		return nil, "the target is a URL that cloudtest did not start; its CPU and memory are not visible from here"
 	}
-	s := &sampler{sup: inst.Process, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &sampler{sup: inst.Process}
 	s.sample()
+	s.halt = everySecond(s.sample)
+	return s, ""
+}
+
+// everySecond calls f once a second until the returned function is
+// called; that function waits for the last call to end.
+func everySecond(f func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
-		defer close(s.done)
+		defer wg.Done()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
-			case <-s.stop:
-				s.sample()
+			case <-done:
 				return
 			case <-t.C:
-				s.sample()
+				f()
 			}
 		}
 	}()
-	return s, ""
+	return func() { close(done); wg.Wait() }
 }
 
 func (s *sampler) sample() {
@@ -81,8 +89,8 @@ func (s *sampler) sample() {
 }
 
 func (s *sampler) finish() *result.Utilization {
-	close(s.stop)
-	<-s.done
+	s.halt()
+	s.sample()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := &result.Utilization{Source: fmt.Sprintf("/proc of the supervised process of target %q", s.sup.Name), Samples: len(s.cpu)}
