@@ -90,12 +90,13 @@ type Approver struct {
 // Target is how a system under test is reached or started.
 type Target struct {
 	Name string
-	// Exactly one of URL, Embedded and Process is set.
+	// Exactly one of URL, Embedded, Process and Container is set.
 	URL      string
 	Embedded string
 	// EmbeddedArgs are demo options for an embedded target (write_behind, slow_paths, insecure).
 	EmbeddedOptions EmbeddedOptions
 	Process         *Process
+	Container       *Container
 	TLS             TLS
 	DeclRange       hcl.Range
 }
@@ -121,6 +122,24 @@ type Process struct {
 	ReadyTimeout time.Duration
 	// Restart is "never" (default) or "always": restarted when it exits.
 	Restart string
+}
+
+// Container is a target cloudtest builds or takes as an image and runs as
+// a container (testcontainers-go).
+type Container struct {
+	// Exactly one of Build (a directory with a Dockerfile) and Image is set.
+	Build string
+	Image string
+	// Port is the container port the URL points to (the first of Ports
+	// when not given); Ports are all the container ports published on
+	// 127.0.0.1.
+	Ports []string
+	Env   map[string]string
+	Cmd   []string
+	// Wait is the HTTP path polled until it answers 2xx.
+	Wait        string
+	WaitTimeout time.Duration
+	DeclRange   hcl.Range
 }
 
 // TLS holds the client TLS settings used to reach a target.

@@ -40,6 +40,10 @@ type Supervisor struct {
 	done     chan struct{} // closed when supervision ends
 }
 
+// SelfCommand, as the first word of a process command, stands for the
+// running cloudtest executable.
+const SelfCommand = "{cloudtest}"
+
 // StartProcess starts spec and waits for its readiness probe. "{port}" in
 // the command, environment and URL is replaced by a free loopback port.
 func StartProcess(ctx context.Context, name string, spec *config.Process, opts Options) (*Supervisor, error) {
@@ -63,6 +67,15 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 	}
 	for _, a := range spec.Command {
 		s.argv = append(s.argv, sub(a))
+	}
+	if s.argv[0] == SelfCommand {
+		// The running cloudtest itself, so that an example can supervise
+		// `cloudtest demo` without knowing where the binary is.
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("target %q: finding the cloudtest executable: %w", name, err)
+		}
+		s.argv[0] = exe
 	}
 	if p := s.argv[0]; strings.Contains(p, "/") && !filepath.IsAbs(p) {
 		s.argv[0] = filepath.Join(s.dir, p)

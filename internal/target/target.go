@@ -25,7 +25,9 @@ type Instance struct {
 	Config *config.Target
 	// Process is the supervised process of a process target, nil otherwise.
 	Process *Supervisor
-	stop    func() error
+	// Container is the running container of a container target, nil otherwise.
+	Container *Container
+	stop      func() error
 }
 
 // Stop stops what Start started; a URL target has nothing to stop.
@@ -140,4 +142,12 @@ func waitReady(ctx context.Context, url string, timeout time.Duration, exited <-
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Container is a running container target.
+type Container struct {
+	// ID and Name are Docker's.
+	ID, Name string
+	// Network is the Docker network the container is attached to.
+	Network string
 }
