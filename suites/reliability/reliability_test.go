@@ -1,0 +1,298 @@
+package reliability
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/runner"
+)
+
+// bankTarget is a supervised demo bank (the test binary re-executed) with
+// its journal in dataDir; extra are further demo flags.
+func bankTarget(t *testing.T, dataDir string, extra ...string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--listen", "127.0.0.1:{port}", "--data", dataDir}, extra...)
+	return fmt.Sprintf(`
+target "bank" {
+  process {
+    command = [%q, "-test.run=^$"]
+    env     = { CLOUDTEST_TEST_DEMO = %q }
+    url     = "http://127.0.0.1:{port}"
+    ready   = "/healthz"
+    restart = "always"
+  }
+}
+`, exe, strings.Join(args, "\n"))
+}
+
+const bankLogin = `
+  setup {
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/api/login"
+        json   = { user = "alice", password = "wonderland" }
+      }
+      expect { status = 200 }
+      capture { token = response.json.token }
+    }
+  }
+  probe {
+    every = "100ms"
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+`
+
+const bankLedger = `
+  ledger {
+    every = "50ms"
+    write {
+      http {
+        method  = "POST"
+        path    = "/api/ledger"
+        headers = { Authorization = "Bearer ${capture.token}" }
+        json    = { seq = ledger.seq }
+      }
+      expect { status = 201 }
+      capture { id = response.json.id }
+    }
+    read {
+      http {
+        path    = "/api/ledger/${ledger.id}"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+      capture { position = response.json.seq }
+    }
+  }
+`
+
+// runExperiment loads src as main.hcl, runs it, and returns the suite's
+// result, its experiment and the run directory.
+func runExperiment(t *testing.T, ctx context.Context, src string) (result.Result, result.Experiment, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	plan, err := runner.NewPlan(cfg, runner.Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := runner.Run(ctx, plan, runner.Options{OutDir: t.TempDir(), RunID: "rel-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(sum.Dir, "results.jsonl"))
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r result.Result
+		json.Unmarshal([]byte(line), &r)
+		if r.Level == result.LevelSuite {
+			var exp result.Experiment
+			json.Unmarshal(r.Data, &exp)
+			return r, exp, sum.Dir
+		}
+	}
+	t.Fatalf("no suite result in %s", b)
+	return result.Result{}, result.Experiment{}, ""
+}
+
+func TestATargetStoppedForTwoSecondsHasAnRTOOfTwoSeconds(t *testing.T) {
+	src := bankTarget(t, t.TempDir()) + `
+reliability "freeze" {
+  target   = target.bank
+  duration = "5s"
+` + bankLogin + `
+  fault "freeze" {
+    action   = "pod-failure"
+    after    = "1s"
+    duration = "2s"
+  }
+  objectives { rto = "10s" }
+}`
+	r, exp, _ := runExperiment(t, context.Background(), src)
+	if r.Status != result.Passed {
+		t.Fatalf("suite %s: %s", r.Status, r.Message)
+	}
+	f := exp.Faults[0]
+	if !f.Injected || !f.Removed || !f.Outage || !f.Recovered {
+		t.Fatalf("fault record %+v", f)
+	}
+	// Within two probe intervals of the 2 s the process was stopped.
+	if math.Abs(f.RTOMS-2000) > 2*exp.ProbeEveryMS {
+		t.Fatalf("RTO %.0f ms, want 2000 ± %.0f ms; probes: %+v", f.RTOMS, 2*exp.ProbeEveryMS, exp.Probes)
+	}
+	if exp.ProbesFailed == 0 || exp.Availability >= 1 || exp.Availability <= 0.3 {
+		t.Fatalf("availability %.3f from %d ok / %d failed probes", exp.Availability, exp.ProbesOK, exp.ProbesFailed)
+	}
+}
+
+func TestADurableBankLosesNoAcknowledgedWriteWhenKilled(t *testing.T) {
+	src := bankTarget(t, t.TempDir()) + `
+reliability "kill" {
+  target   = target.bank
+  duration = "4s"
+` + bankLogin + bankLedger + `
+  fault "kill" {
+    action = "pod-kill"
+    after  = "1500ms"
+  }
+  objectives {
+    rto = "10s"
+    rpo = "0s"
+  }
+}`
+	r, exp, _ := runExperiment(t, context.Background(), src)
+	if r.Status != result.Passed {
+		t.Fatalf("suite %s: %s", r.Status, r.Message)
+	}
+	l := exp.Ledger
+	if l == nil || l.Acknowledged < 20 || len(l.Lost) != 0 || len(l.Unverified) != 0 || l.Verified != l.Acknowledged || l.RPOS != 0 {
+		t.Fatalf("ledger %+v", l)
+	}
+	if len(l.OutOfOrder) != 0 || len(l.Duplicates) != 0 {
+		t.Fatalf("ledger order: %+v", l)
+	}
+}
+
+func TestAWriteBehindBankLosesWritesAndTheRPOSaysHowMany(t *testing.T) {
+	src := bankTarget(t, t.TempDir(), "--write-behind", "1s") + `
+reliability "kill" {
+  target   = target.bank
+  duration = "4s"
+` + bankLogin + bankLedger + `
+  fault "kill" {
+    action = "pod-kill"
+    after  = "1800ms"
+  }
+  objectives {
+    rto = "10s"
+    rpo = "0s"
+  }
+}`
+	r, exp, _ := runExperiment(t, context.Background(), src)
+	if r.Status != result.Failed || !strings.Contains(r.Message, "RPO") {
+		t.Fatalf("suite %s: %s", r.Status, r.Message)
+	}
+	l := exp.Ledger
+	if len(l.Lost) == 0 || l.RPOS <= 0 || l.RPOS > 1.5 {
+		t.Fatalf("ledger %+v", l)
+	}
+	kill := exp.Faults[0].InjectedMS
+	for _, w := range l.Lost {
+		if w.AckedMS > kill+100 || w.ID == "" {
+			t.Fatalf("lost write %+v acknowledged after the kill at %.0f ms", w, kill)
+		}
+	}
+}
+
+func TestExactlyTheWritesATargetDropsAreLost(t *testing.T) {
+	exe, _ := os.Executable()
+	src := fmt.Sprintf(`
+target "forgetful" {
+  process {
+    command = [%q, "-test.run=^$"]
+    env     = { CLOUDTEST_TEST_FORGET = "4", CLOUDTEST_TEST_PORT = "{port}" }
+    url     = "http://127.0.0.1:{port}"
+    ready   = "/healthz"
+  }
+}
+reliability "drops" {
+  target   = target.forgetful
+  duration = "2s"
+  probe {
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+  ledger {
+    every = "20ms"
+    write {
+      http {
+        method = "POST"
+        path   = "/ledger"
+        json   = { seq = ledger.seq }
+      }
+      expect { status = 201 }
+      capture { id = response.json.id }
+    }
+    read {
+      http { path = "/ledger/${ledger.id}" }
+      expect { status = 200 }
+    }
+  }
+  fault "pause" {
+    action   = "pod-failure"
+    after    = "500ms"
+    duration = "300ms"
+  }
+  objectives { rpo = "0s" }
+}`, exe)
+	r, exp, _ := runExperiment(t, context.Background(), src)
+	l := exp.Ledger
+	if r.Status != result.Failed || l == nil || l.Acknowledged < 10 || l.Acknowledged != l.Written {
+		t.Fatalf("suite %s: %s; ledger %+v", r.Status, r.Message, l)
+	}
+	// The target acknowledged every write and kept all but the multiples of 4.
+	var want, got []string
+	for seq := 4; seq <= l.Written; seq += 4 {
+		want = append(want, fmt.Sprintf("%d:w-%d", seq, seq))
+	}
+	for _, w := range l.Lost {
+		got = append(got, fmt.Sprintf("%d:%s", w.Seq, w.ID))
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") || l.Verified != l.Acknowledged-len(want) {
+		t.Fatalf("lost %v, want %v (verified %d of %d)", got, want, l.Verified, l.Acknowledged)
+	}
+	if !strings.Contains(r.Message, "RPO") {
+		t.Fatalf("message %q", r.Message)
+	}
+}
+
+func TestAnInterruptRemovesTheFaultAndKeepsTheMeasurements(t *testing.T) {
+	src := bankTarget(t, t.TempDir()) + `
+reliability "freeze" {
+  target   = target.bank
+  duration = "20s"
+` + bankLogin + `
+  fault "freeze" {
+    action   = "pod-failure"
+    after    = "500ms"
+    duration = "15s"
+  }
+}`
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(2500*time.Millisecond, cancel)
+	start := time.Now()
+	r, exp, dir := runExperiment(t, ctx, src)
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("the interrupted run took %s", time.Since(start))
+	}
+	if r.Status == result.Passed || !exp.Interrupted || len(exp.Probes) == 0 {
+		t.Fatalf("suite %s: %s; experiment %+v", r.Status, r.Message, exp)
+	}
+	f := exp.Faults[0]
+	if !f.Injected || !f.Removed {
+		t.Fatalf("fault %+v", f)
+	}
+	journal, err := os.ReadFile(filepath.Join(dir, "faults", "freeze.jsonl"))
+	if err != nil || !strings.Contains(string(journal), "remove") {
+		t.Fatalf("journal %s (%v)", journal, err)
+	}
+}

@@ -1,0 +1,500 @@
+package reliability
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/fault"
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/internal/step"
+)
+
+// cleanupGrace bounds the removal of faults and the read-back after an
+// interrupt: they run even then, but must not keep the user waiting long.
+const cleanupGrace = 30 * time.Second
+
+// Run carries out the experiment: setup, steady state, the window with its
+// probes, writes and faults, removal of every fault, steady state again,
+// read-back of the ledger, and the objectives. Every fault is removed on
+// every path out of Run, interrupts included.
+func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
+	exp := &result.Experiment{
+		Target: s.Target, WindowS: s.Window.Seconds(),
+		ProbeEveryMS: ms(s.Probe.Every), RecoveredAfter: s.Probe.RecoveredAfter,
+	}
+	if c := env.Config.Deployment.Component(s.Component); c != nil {
+		exp.Tier = c.Tier
+	}
+	for _, f := range s.Faults {
+		exp.Faults = append(exp.Faults, result.FaultRecord{Name: f.Name, Action: f.Action, Kind: f.Kind,
+			Engine: f.Engine, Target: f.Target, Location: config.Location(f.DeclRange)})
+	}
+	finish := func(st result.Status, msg string) runner.Outcome {
+		data, _ := json.Marshal(exp)
+		return runner.Outcome{Status: st, Message: msg, Data: data}
+	}
+
+	journal := filepath.Join(env.Dir, "faults", fileName(s.Name)+".jsonl")
+	lab, err := fault.Open(ctx, s.Name, s.Faults, env.Targets, journal)
+	if err != nil {
+		return finish(result.Errored, fmt.Sprintf("preparing the faults: %v", err))
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
+		defer cancel()
+		if err := lab.Close(cctx); err != nil {
+			env.Logf("removing the faults: %v (run `cloudtest recover %s`)", err, env.Dir)
+		}
+	}()
+	urls := env.URLs()
+	for name := range urls {
+		if u := lab.URL(name); u != "" {
+			urls[name] = u
+		}
+	}
+	senv, err := step.NewEnv(env.Config, urls, s.Target)
+	if err != nil {
+		return finish(result.Errored, err.Error())
+	}
+	defer senv.Close()
+
+	captures := map[string]cty.Value{}
+	if st, msg := runSteps(ctx, env, senv, "setup", s.Setup, captures); st != result.Passed {
+		return finish(st, "setup: "+msg)
+	}
+	if st, msg := runSteps(ctx, env, senv, "steady state before the faults", s.SteadyState, captures); st != result.Passed {
+		return finish(st, "the steady state did not hold before any fault was injected, so none was: "+msg)
+	}
+
+	x := &experiment{suite: s, env: env, senv: senv, lab: lab, exp: exp, captures: captures}
+	x.run(ctx)
+
+	if ctx.Err() != nil {
+		exp.Interrupted = true
+		x.summarize(nil)
+		env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: result.Skipped,
+			Message: "interrupted: every fault was removed; the measurements so far are kept", DurationMS: exp.WindowS * 1000})
+		return finish(result.Skipped, "interrupted during the experiment; every fault was removed")
+	}
+
+	var problems []string
+	if st, msg := runSteps(ctx, env, senv, "steady state after recovery", s.SteadyState, captures); st != result.Passed {
+		problems = append(problems, "the steady state did not return after the faults: "+msg)
+	}
+	x.summarize(x.readBack(ctx))
+	exp.Objectives = s.objectives(exp)
+	for _, o := range exp.Objectives {
+		if !o.Passed {
+			problems = append(problems, fmt.Sprintf("%s %s, measured %s", strings.ToUpper(o.Name), o.Limit, o.Measured))
+		}
+	}
+	for _, f := range exp.Faults {
+		if f.Error != "" {
+			problems = append(problems, fmt.Sprintf("fault %q: %s", f.Name, f.Error))
+		}
+	}
+	if exp.Aborted != "" {
+		problems = append(problems, "aborted: "+exp.Aborted)
+	}
+	status, msg := result.Passed, ""
+	if len(problems) > 0 {
+		status, msg = result.Failed, strings.Join(problems, "; ")
+	}
+	env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: status, Message: msg,
+		DurationMS: exp.WindowS * 1000, Location: config.Location(s.DeclRange)})
+	return finish(status, msg)
+}
+
+// experiment is the state of one run of the window.
+type experiment struct {
+	suite    *Suite
+	env      *runner.Env
+	senv     *step.Env
+	lab      *fault.Lab
+	exp      *result.Experiment
+	captures map[string]cty.Value
+	start    time.Time
+
+	mu     sync.Mutex
+	probes []result.Probe
+	writes []write
+}
+
+// write is one write of the ledger: its sequence number, whether it was
+// acknowledged and when, and what the write step captured.
+type write struct {
+	seq      int
+	acked    bool
+	ackedMS  float64
+	captures map[string]cty.Value
+}
+
+func (x *experiment) since() float64 { return ms(time.Since(x.start)) }
+
+// run drives the window: the probe and the ledger run in their own loops
+// while this one injects and removes faults on schedule and watches the
+// abort condition. Whatever happens, every fault is removed before it
+// returns.
+func (x *experiment) run(ctx context.Context) {
+	s := x.suite
+	x.start = time.Now()
+	wctx, cancel := context.WithDeadline(ctx, x.start.Add(s.Window))
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); x.probeLoop(wctx) }()
+	if s.Ledger != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); x.ledgerLoop(wctx) }()
+	}
+
+	type event struct {
+		at     time.Duration
+		i      int
+		inject bool
+	}
+	var events []event
+	for i, f := range s.Faults {
+		events = append(events, event{at: f.After, i: i, inject: true})
+		if f.Duration > 0 {
+			events = append(events, event{at: f.After + f.Duration, i: i})
+		}
+	}
+	// Removals before injections at the same instant.
+	slices.SortStableFunc(events, func(a, b event) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(boolInt(a.inject), boolInt(b.inject))
+	})
+	tick := time.NewTicker(s.Probe.Every)
+	defer tick.Stop()
+	aborted := false
+	for len(events) > 0 && !aborted {
+		next := events[0]
+		timer := time.NewTimer(time.Until(x.start.Add(next.at)))
+		select {
+		case <-wctx.Done():
+			timer.Stop()
+			events = nil
+			continue
+		case <-tick.C:
+			timer.Stop()
+			if why := x.shouldAbort(); why != "" {
+				x.exp.Aborted = why
+				aborted = true
+			}
+			continue
+		case <-timer.C:
+		}
+		events = events[1:]
+		spec, rec := s.Faults[next.i], &x.exp.Faults[next.i]
+		if next.inject {
+			rec.InjectedMS = x.since()
+			if err := x.lab.Inject(wctx, spec); err != nil {
+				rec.Error = "could not be injected: " + err.Error()
+				continue
+			}
+			rec.Injected = true
+			x.env.Logf("fault %q (%s) injected at %.1f s", spec.Name, spec.Action, rec.InjectedMS/1000)
+		} else if rec.Injected {
+			x.remove(ctx, next.i)
+		}
+	}
+	// Every fault still active goes now: at the end of its schedule, on
+	// abort and on interrupt alike.
+	for i := range s.Faults {
+		x.remove(ctx, i)
+	}
+	// After the last fault (or an abort) the probes and writes go on to
+	// the end of the window, so that the recovery is measured.
+	<-wctx.Done()
+	wg.Wait()
+}
+
+// remove takes fault i away if it is active; it runs even when ctx is
+// cancelled, within cleanupGrace.
+func (x *experiment) remove(ctx context.Context, i int) {
+	rec := &x.exp.Faults[i]
+	if !rec.Injected || rec.Removed {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
+	defer cancel()
+	if err := x.lab.Remove(rctx, x.suite.Faults[i]); err != nil {
+		rec.Error = joinMsg(rec.Error, "could not be removed: "+err.Error())
+		return
+	}
+	rec.Removed, rec.RemovedMS = true, x.since()
+	x.env.Logf("fault %q removed at %.1f s", rec.Name, rec.RemovedMS/1000)
+}
+
+// shouldAbort says why the faults must end early: the share of failed
+// probes over the last window passed the limit.
+func (x *experiment) shouldAbort() string {
+	a := x.suite.AbortWhen
+	if a == nil {
+		return ""
+	}
+	now := x.since()
+	from := now - ms(a.Window)
+	if from < 0 {
+		return "" // not a whole window yet
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n, failed := 0, 0
+	for i := len(x.probes) - 1; i >= 0 && x.probes[i].AtMS >= from; i-- {
+		n++
+		if !x.probes[i].OK {
+			failed++
+		}
+	}
+	if n < 3 {
+		return ""
+	}
+	if r := float64(failed) / float64(n); r > a.ErrorRatio {
+		return fmt.Sprintf("%d of the %d probes of the last %s failed (%.0f %%, limit %.0f %%); the faults were removed at %.1f s",
+			failed, n, a.Window, r*100, a.ErrorRatio*100, now/1000)
+	}
+	return ""
+}
+
+// probeLoop runs the probe every Every until ctx ends; a probe that takes
+// longer than the interval delays the next one (ticks are dropped).
+func (x *experiment) probeLoop(ctx context.Context) {
+	p := x.suite.Probe
+	tick := time.NewTicker(p.Every)
+	defer tick.Stop()
+	senv := *x.senv
+	senv.Lean = true
+	for {
+		pctx, cancel := context.WithTimeout(ctx, p.Timeout)
+		start := time.Now()
+		out := p.Step.Run(pctx, &senv, x.captures)
+		cancel()
+		if ctx.Err() != nil && out.Status != result.Passed {
+			return // cut short by the end of the window, not by the target
+		}
+		pr := result.Probe{AtMS: x.since(), OK: out.Status == result.Passed, LatencyMS: ms(time.Since(start))}
+		if !pr.OK {
+			pr.Error = firstLine(out.Message)
+			if pctx.Err() == context.DeadlineExceeded {
+				pr.Error = fmt.Sprintf("no answer within %s", p.Timeout)
+			}
+		}
+		x.mu.Lock()
+		x.probes = append(x.probes, pr)
+		x.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// ledgerLoop writes record 1, 2, 3… every Every until ctx ends.
+func (x *experiment) ledgerLoop(ctx context.Context) {
+	l := x.suite.Ledger
+	tick := time.NewTicker(l.Every)
+	defer tick.Stop()
+	senv := *x.senv
+	senv.Lean = true
+	for seq := 1; ; seq++ {
+		senv.Vars = map[string]cty.Value{ledgerRoot: cty.ObjectVal(map[string]cty.Value{"seq": cty.NumberIntVal(int64(seq))})}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.Timeout)
+		out := l.Write.Run(wctx, &senv, x.captures)
+		cancel()
+		w := write{seq: seq, acked: out.Status == result.Passed, captures: out.Captures}
+		if w.acked {
+			w.ackedMS = x.since()
+		}
+		x.mu.Lock()
+		x.writes = append(x.writes, w)
+		x.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// readBack reads every acknowledged write back after the window; a read
+// that fails its checks means the write is lost, one that cannot be
+// carried out (no connection) leaves it unverified.
+func (x *experiment) readBack(ctx context.Context) *result.Ledger {
+	l := x.suite.Ledger
+	if l == nil {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
+	defer cancel()
+	led := &result.Ledger{Written: len(x.writes)}
+	senv := *x.senv
+	senv.Lean = true
+	lastPos, hasLast := 0.0, false
+	ids := map[string]int{}
+	for _, w := range x.writes {
+		if !w.acked {
+			continue
+		}
+		led.Acknowledged++
+		vals := map[string]cty.Value{"seq": cty.NumberIntVal(int64(w.seq))}
+		for k, v := range w.captures {
+			vals[k] = v
+		}
+		lw := result.LedgerWrite{Seq: w.seq, AckedMS: w.ackedMS}
+		if id, ok := w.captures["id"]; ok && id.Type() == cty.String && id.IsKnown() && !id.IsNull() {
+			lw.ID = id.AsString()
+			if first, dup := ids[lw.ID]; dup {
+				lw.Message = fmt.Sprintf("the same id as write %d", first)
+				led.Duplicates = append(led.Duplicates, lw)
+			}
+			ids[lw.ID] = w.seq
+		}
+		senv.Vars = map[string]cty.Value{ledgerRoot: cty.ObjectVal(vals)}
+		var out step.Outcome
+		for attempt := 0; attempt < 3; attempt++ {
+			actx, acancel := context.WithTimeout(rctx, l.Timeout)
+			out = l.Read.Run(actx, &senv, x.captures)
+			acancel()
+			if out.Status != result.Errored || rctx.Err() != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		switch out.Status {
+		case result.Passed:
+			led.Verified++
+		case result.Failed:
+			lw.Message = firstLine(out.Message)
+			led.Lost = append(led.Lost, lw)
+			continue
+		default:
+			lw.Message = firstLine(out.Message)
+			led.Unverified = append(led.Unverified, lw)
+			continue
+		}
+		// A read that captures position lets the order be checked.
+		if p, ok := out.Captures["position"]; ok && p.Type() == cty.Number && p.IsKnown() && !p.IsNull() {
+			pos, _ := p.AsBigFloat().Float64()
+			if hasLast && pos == lastPos {
+				lw.Message = fmt.Sprintf("at position %g, like the write before it", pos)
+				led.Duplicates = append(led.Duplicates, lw)
+			} else if hasLast && pos < lastPos {
+				lw.Message = fmt.Sprintf("at position %g, before an earlier write's %g", pos, lastPos)
+				led.OutOfOrder = append(led.OutOfOrder, lw)
+			}
+			lastPos, hasLast = max(lastPos, pos), true
+		}
+	}
+	return led
+}
+
+// summarize computes the measurements from the probes and the ledger.
+func (x *experiment) summarize(led *result.Ledger) {
+	exp := x.exp
+	x.mu.Lock()
+	exp.Probes = slices.Clone(x.probes)
+	x.mu.Unlock()
+	for _, p := range exp.Probes {
+		if p.OK {
+			exp.ProbesOK++
+		} else {
+			exp.ProbesFailed++
+		}
+	}
+	if n := exp.ProbesOK + exp.ProbesFailed; n > 0 {
+		exp.Availability = float64(exp.ProbesOK) / float64(n)
+	}
+	exp.OutageS = outageMS(exp.Probes) / 1000
+	measureOutages(exp.Faults, exp.Probes, x.suite.Probe.RecoveredAfter)
+	exp.Recovered = true
+	for _, f := range exp.Faults {
+		exp.RTOS = max(exp.RTOS, f.RTOMS/1000)
+		if f.Injected && !f.Recovered {
+			exp.Recovered = false
+		}
+	}
+	if led != nil {
+		led.RPOS = rpoMS(led.Lost, exp.Faults, exp.WindowS*1000) / 1000
+		exp.Ledger = led
+	}
+}
+
+// runSteps runs steps in order, recording each as a step of caseName;
+// after a step that does not pass the rest are skipped.
+func runSteps(ctx context.Context, env *runner.Env, senv *step.Env, caseName string, steps []*step.Step, captures map[string]cty.Value) (result.Status, string) {
+	for i, st := range steps {
+		if ctx.Err() != nil {
+			skip(env, caseName, steps[i:], "not run: the run was interrupted")
+			return result.Skipped, "the run was interrupted"
+		}
+		out := st.Run(ctx, senv, captures)
+		for k, v := range out.Captures {
+			captures[k] = v
+		}
+		env.Record(result.Result{Level: result.LevelStep, Case: caseName, Step: st.Name, Status: out.Status,
+			DurationMS: ms(out.Duration), Message: out.Message, Location: config.Location(st.DeclRange),
+			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts})
+		if out.Status != result.Passed {
+			skip(env, caseName, steps[i+1:], fmt.Sprintf("not run: step %q did not pass", st.Name))
+			return out.Status, fmt.Sprintf("step %q %s: %s", st.Name, out.Status, out.Message)
+		}
+	}
+	return result.Passed, ""
+}
+
+func skip(env *runner.Env, caseName string, steps []*step.Step, why string) {
+	for _, st := range steps {
+		env.Record(result.Result{Level: result.LevelStep, Case: caseName, Step: st.Name, Status: result.Skipped,
+			Message: why, Location: config.Location(st.DeclRange)})
+	}
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func joinMsg(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// fileName makes a suite name safe as a file name.
+func fileName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, name)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
