@@ -88,8 +88,10 @@ type Bank struct {
 	ledger    []*LedgerEntry
 	ledgerIdx map[string]*LedgerEntry
 
-	tokMu    sync.RWMutex
-	tokens   map[string]string // token -> user
+	// sessions signs and checks bearer tokens; its key is kept in the
+	// data directory so that a restarted bank still honours them.
+	sessions *sessions
+	tokMu    sync.Mutex
 	failures map[string][]time.Time
 
 	logMu sync.Mutex
@@ -102,8 +104,13 @@ func New(opts Options) (*Bank, error) {
 	b := &Bank{
 		opts: opts, accounts: map[int]*Account{}, transfers: map[string]*Transfer{},
 		idem: map[string]*Transfer{}, ledgerIdx: map[string]*LedgerEntry{},
-		tokens: map[string]string{}, failures: map[string][]time.Time{}, stats: newStats(),
+		failures: map[string][]time.Time{}, stats: newStats(),
 	}
+	sess, err := newSessions(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("preparing sessions: %w", err)
+	}
+	b.sessions = sess
 	for _, u := range users {
 		b.accounts[u.account] = &Account{ID: u.account, Owner: u.name, Balance: openingBalances[u.account]}
 	}
@@ -276,9 +283,8 @@ func (b *Bank) login(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, u := range users {
 		if u.name == req.User && u.password == req.Password {
-			tok := newID("")
+			tok := b.sessions.issue(u.name, now)
 			b.tokMu.Lock()
-			b.tokens[tok] = u.name
 			delete(b.failures, u.name)
 			b.tokMu.Unlock()
 			writeJSON(w, http.StatusOK, map[string]string{"token": tok, "user": u.name})
@@ -297,9 +303,7 @@ func (b *Bank) login(w http.ResponseWriter, r *http.Request) {
 func (b *Bank) auth(next func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		b.tokMu.RLock()
-		u, found := b.tokens[tok]
-		b.tokMu.RUnlock()
+		u, found := b.sessions.user(tok, time.Now())
 		if !ok || !found {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			fail(w, http.StatusUnauthorized, "a valid bearer token is required")
