@@ -45,13 +45,20 @@ type Supervisor struct {
 const SelfCommand = "{cloudtest}"
 
 // StartProcess starts spec and waits for its readiness probe. "{port}" in
-// the command, environment and URL is replaced by a free loopback port.
+// the command, environment and URL is replaced by a free loopback port and
+// "{workdir}" by a directory of the target's own under opts.WorkDir.
 func StartProcess(ctx context.Context, name string, spec *config.Process, opts Options) (*Supervisor, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("target %q: finding a free port: %w", name, err)
 	}
-	sub := func(s string) string { return strings.ReplaceAll(s, "{port}", strconv.Itoa(port)) }
+	// {workdir} is a directory of the target's own in the run directory,
+	// for its data: a process restarted by a fault finds it again.
+	workDir := filepath.Join(opts.WorkDir, name)
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	sub := strings.NewReplacer("{port}", strconv.Itoa(port), "{workdir}", workDir).Replace
 	s := &Supervisor{
 		Name:    name,
 		URL:     strings.TrimRight(sub(spec.URL), "/"),
