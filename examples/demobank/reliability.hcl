@@ -1,0 +1,180 @@
+# Reliability: faults in Chaos Mesh's vocabulary against demo banks that
+# cloudtest supervises as real processes, with RTO, RPO and availability
+# measured and compared with the components' disaster-recovery tiers
+# (core-ledger is critical: RTO ≤ 2 min, RPO 0; mobile-channel is general:
+# RTO ≤ 4 h, RPO ≤ 1 h). `cloudtest plan --emit-chaos DIR` writes the same
+# faults as Chaos Mesh YAML for a Kubernetes deployment.
+
+# The ledger's primary, durable: every write is on disk before it is
+# acknowledged. `{cloudtest}` runs this very cloudtest as `cloudtest demo`;
+# restart = "always" plays Kubernetes restarting a killed pod.
+target "ledger-primary" {
+  process {
+    command = ["{cloudtest}", "demo", "--listen", "127.0.0.1:{port}", "--data", "{workdir}"]
+    url     = "http://127.0.0.1:{port}"
+    ready   = "/healthz"
+    restart = "always"
+  }
+}
+
+# The mobile channel's bank acknowledges writes before they are on disk and
+# flushes them every second: a kill loses what was not flushed yet.
+target "channel-cache" {
+  process {
+    command = ["{cloudtest}", "demo", "--listen", "127.0.0.1:{port}", "--data", "{workdir}", "--write-behind", "1s"]
+    url     = "http://127.0.0.1:{port}"
+    ready   = "/healthz"
+    restart = "always"
+  }
+}
+
+reliability "ledger-primary-loss" {
+  description = "Kill the ledger's primary mid-traffic: it must be back within the tier's RTO with no acknowledged write lost."
+  component   = "core-ledger"
+  target      = target.ledger-primary
+  duration    = "6s"
+
+  setup {
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/api/login"
+        json   = { user = "alice", password = var.password }
+      }
+      expect { status = 200 }
+      capture { token = response.json.token }
+    }
+  }
+
+  steady_state {
+    step "balance" {
+      http {
+        path    = "/api/accounts/1"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+    }
+  }
+
+  probe {
+    every = "100ms"
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+
+  # One record every 50 ms, each read back after recovery.
+  ledger {
+    every = "50ms"
+    write {
+      http {
+        method  = "POST"
+        path    = "/api/ledger"
+        headers = { Authorization = "Bearer ${capture.token}" }
+        json    = { ref = "drill", seq = ledger.seq }
+      }
+      expect { status = 201 }
+      capture { id = response.json.id }
+    }
+    read {
+      http {
+        path    = "/api/ledger/${ledger.id}"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+      capture { position = response.json.seq }
+    }
+  }
+
+  fault "primary-killed" {
+    action = "pod-kill"
+    after  = "2s"
+  }
+
+  abort_when {
+    error_ratio = 0.9
+    window      = "3s"
+  }
+}
+
+reliability "channel-cache-loss" {
+  description = "Kill the write-behind bank: writes acknowledged but not yet flushed are lost; the tier (general) allows an RPO of one hour, and the report lists every lost write."
+  component   = "mobile-channel"
+  target      = target.channel-cache
+  duration    = "6s"
+
+  setup {
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/api/login"
+        json   = { user = "alice", password = var.password }
+      }
+      expect { status = 200 }
+      capture { token = response.json.token }
+    }
+  }
+
+  probe {
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+
+  ledger {
+    every = "50ms"
+    write {
+      http {
+        method  = "POST"
+        path    = "/api/ledger"
+        headers = { Authorization = "Bearer ${capture.token}" }
+        json    = { ref = "drill", seq = ledger.seq }
+      }
+      expect { status = 201 }
+      capture { id = response.json.id }
+    }
+    read {
+      http {
+        path    = "/api/ledger/${ledger.id}"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+    }
+  }
+
+  fault "cache-killed" {
+    action = "pod-kill"
+    after  = "2500ms"
+  }
+}
+
+reliability "channel-network" {
+  description = "Between the customer and the mobile channel: 200 ms of added latency, then a one-second partition, through a proxy cloudtest puts in front of the bank."
+  component   = "mobile-channel"
+  target      = target.demo
+  duration    = "6s"
+
+  probe {
+    every   = "100ms"
+    timeout = "1s"
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+
+  fault "slow-link" {
+    action   = "delay"
+    latency  = "200ms"
+    jitter   = "20ms"
+    after    = "1s"
+    duration = "2s"
+  }
+
+  fault "cut-link" {
+    action   = "partition"
+    after    = "3500ms"
+    duration = "1s"
+  }
+
+  objectives {
+    rto          = "5s"
+    availability = 0.5
+  }
+}
