@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -135,7 +136,7 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 		})
 	}
 	if !slices.Contains(engineActions[s.Engine], s.Action) {
-		subject := b.DefRange
+		subject := attrs["action"].Expr.Range()
 		if a, ok := attrs["engine"]; ok {
 			subject = a.Expr.Range()
 		}
@@ -428,11 +429,12 @@ func validate(obj client.Object, attrs hcl.Attributes, b *hcl.Block) hcl.Diagnos
 	var diags hcl.Diagnostics
 	for _, e := range genericwebhook.Validate(obj) {
 		subject := b.DefRange
-		name := attrForPath(e.Field, attrs)
+		path := jsonPath(reflect.TypeOf(obj), e.Field)
+		name := attrForPath(path, attrs)
 		if a, ok := attrs[name]; ok {
 			subject = a.Expr.Range()
 		}
-		detail := "Chaos Mesh's validation says: " + e.Error()
+		detail := "Chaos Mesh's validation says: " + path + ": " + e.ErrorBody()
 		if name != "" {
 			detail += fmt.Sprintf(" (the attribute %q)", name)
 		}
@@ -441,12 +443,42 @@ func validate(obj client.Object, attrs hcl.Attributes, b *hcl.Block) hcl.Diagnos
 	return diags
 }
 
+// jsonPath turns the Go field path of a validation error (the walker
+// reports Spec.TcParameter.Delay.Latency) into the path of the YAML a
+// Chaos Mesh user writes (spec.delay.latency).
+func jsonPath(t reflect.Type, goPath string) string {
+	var out []string
+	for _, part := range strings.Split(goPath, ".") {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			out = append(out, part)
+			continue
+		}
+		f, ok := t.FieldByName(part)
+		if !ok {
+			out = append(out, part) // already a JSON name (spec.direction)
+			continue
+		}
+		t = f.Type
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			continue // an inline struct: its fields sit one level up
+		}
+		out = append(out, name)
+	}
+	return strings.Join(out, ".")
+}
+
 // Where Chaos Mesh's field names differ from the attributes'.
 var pathAttr = map[string]string{
 	"containerNames": "target",
 	"gracePeriod":    "grace_period",
 	"value":          "target",
 	"stressors":      "action",
+	"memory":         "action",
+	"cpu":            "action",
 }
 
 // attrForPath finds the attribute a field path such as spec.delay.latency
