@@ -37,6 +37,9 @@ type Spec struct {
 	// Upstream is host:port of a dependency (a database) that a local
 	// network fault puts a proxy in front of, instead of the target.
 	Upstream string
+	// Listen is the loopback host:port of the proxy in front of Upstream
+	// (the address the target is configured to reach its dependency at).
+	Listen string
 	// After is when the fault starts, from the start of the experiment;
 	// Duration how long it lasts (0 for one-shot faults such as pod-kill).
 	After, Duration time.Duration

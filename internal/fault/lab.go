@@ -3,45 +3,212 @@ package fault
 import (
 	"context"
 	"errors"
-	"io"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/cloudtest/cloudtest/internal/target"
 )
 
 // Lab holds the engines and proxies of one experiment and writes its
-// journal. (Contract for the reliability suite; the fault branch fills it.)
-type Lab struct{}
+// journal. Its methods may be called from several goroutines.
+type Lab struct {
+	suite   string
+	targets map[string]*target.Instance
+	local   *localEngine
+	docker  engine
+
+	mu      sync.Mutex
+	journal *journal
+	// active holds the faults injected and not yet removed, in order.
+	active []*injection
+	closed bool
+}
+
+type injection struct {
+	spec *Spec
+	id   string
+	undo []Undo
+}
 
 // Open prepares the faults of one experiment: it starts the proxies that
 // local network faults need (so that steady state is measured through the
 // same path) and opens the journal at journalPath (appended to).
 func Open(ctx context.Context, suite string, specs []*Spec, targets map[string]*target.Instance, journalPath string) (*Lab, error) {
-	return nil, errors.New("fault.Open: not built yet")
+	j, err := openJournal(journalPath)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{suite: suite, targets: targets, local: newLocalEngine(), journal: j}
+	for _, s := range specs {
+		switch s.Engine {
+		case "docker":
+			if l.docker == nil {
+				l.docker = newDockerEngine()
+			}
+		case "local", "":
+			if isNetworkFault(s) {
+				if err := l.local.prepare(s, targets[s.Target]); err != nil {
+					l.Close(ctx)
+					return nil, err
+				}
+			}
+		default:
+			l.Close(ctx)
+			return nil, fmt.Errorf("fault %q: unknown engine %q", s.Name, s.Engine)
+		}
+	}
+	return l, nil
 }
 
 // URL is the base URL through which the experiment reaches the named
 // target: a proxy's when a local network fault acts on it, the target's own
 // otherwise.
-func (l *Lab) URL(targetName string) string { return "" }
+func (l *Lab) URL(targetName string) string {
+	if u := l.local.url(targetName); u != "" {
+		return u
+	}
+	if t := l.targets[targetName]; t != nil {
+		return t.URL
+	}
+	return ""
+}
 
-// Inject applies s and journals it with its undo actions.
-func (l *Lab) Inject(ctx context.Context, s *Spec) error { return errors.New("not built yet") }
+func (l *Lab) engine(name string) (engine, error) {
+	switch name {
+	case "local", "":
+		return l.local, nil
+	case "docker":
+		if l.docker == nil {
+			l.docker = newDockerEngine()
+		}
+		return l.docker, nil
+	}
+	return nil, fmt.Errorf("unknown engine %q", name)
+}
+
+// Inject applies s and journals it with its undo actions. A fault whose
+// injection failed half-way is journalled with what was applied, so that
+// Remove, Close and recover undo that part.
+func (l *Lab) Inject(ctx context.Context, s *Spec) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return fmt.Errorf("fault %q: the experiment's faults are already closed", s.Name)
+	}
+	if slices.ContainsFunc(l.active, func(in *injection) bool { return in.spec == s }) {
+		return fmt.Errorf("fault %q is already active", s.Name)
+	}
+	eng, err := l.engine(s.Engine)
+	if err != nil {
+		return err
+	}
+	undo, injErr := eng.inject(ctx, s, l.targets[s.Target])
+	if injErr != nil && len(undo) == 0 {
+		l.journal.write(record{Suite: l.suite, Fault: s.Name, Engine: s.Engine, Action: s.Action, Event: eventFailed, Error: injErr.Error()})
+		return fmt.Errorf("injecting fault %q: %w", s.Name, injErr)
+	}
+	in := &injection{spec: s, id: newID(l.suite, s.Name), undo: undo}
+	werr := l.journal.write(record{ID: in.id, Suite: l.suite, Fault: s.Name, Engine: s.Engine, Action: s.Action, Event: eventInject, Undo: undo, Error: errText(injErr)})
+	if len(undo) > 0 {
+		l.active = append(l.active, in)
+	}
+	if injErr != nil {
+		return fmt.Errorf("injecting fault %q: %w", s.Name, injErr)
+	}
+	if werr != nil {
+		return fmt.Errorf("fault %q is injected but the journal could not record it: %w", s.Name, werr)
+	}
+	return nil
+}
 
 // Remove undoes s (nothing when it is not active) and journals the removal.
-func (l *Lab) Remove(ctx context.Context, s *Spec) error { return errors.New("not built yet") }
+func (l *Lab) Remove(ctx context.Context, s *Spec) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := slices.IndexFunc(l.active, func(in *injection) bool { return in.spec == s })
+	if i < 0 {
+		return nil
+	}
+	return l.remove(ctx, i)
+}
+
+// remove undoes active[i]; l.mu is held. A removal that fails stays active
+// so that Close tries again and recover finds it in the journal.
+func (l *Lab) remove(ctx context.Context, i int) error {
+	in := l.active[i]
+	eng, err := l.engine(in.spec.Engine)
+	if err == nil {
+		err = runUndo(ctx, eng, in.undo)
+	}
+	if err != nil {
+		l.journal.write(record{ID: in.id, Suite: l.suite, Fault: in.spec.Name, Engine: in.spec.Engine, Action: in.spec.Action, Event: eventRemoveFailed, Error: err.Error()})
+		return fmt.Errorf("removing fault %q: %w", in.spec.Name, err)
+	}
+	l.active = slices.Delete(l.active, i, i+1)
+	return l.journal.write(record{ID: in.id, Suite: l.suite, Fault: in.spec.Name, Engine: in.spec.Engine, Action: in.spec.Action, Event: eventRemove})
+}
+
+// runUndo carries out removals in reverse order of their injection and
+// goes on after a failure, so that one failure leaves no other fault behind.
+func runUndo(ctx context.Context, eng engine, undo []Undo) error {
+	var errs []error
+	for i := len(undo) - 1; i >= 0; i-- {
+		if err := eng.undo(ctx, undo[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", undo[i].Op, err))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // Close removes every fault still active, stops the proxies and closes the
 // journal. It is safe to call more than once.
-func (l *Lab) Close(ctx context.Context) error { return nil }
+func (l *Lab) Close(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var errs []error
+	for i := len(l.active) - 1; i >= 0; i-- {
+		if err := l.remove(ctx, i); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.local.close()
+	errs = append(errs, l.journal.close())
+	return errors.Join(errs...)
+}
+
+// Active names the faults injected and not removed, for tests and reports.
+func (l *Lab) Active() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var names []string
+	for _, in := range l.active {
+		names = append(names, in.spec.Name)
+	}
+	return names
+}
 
 // Carrier is a suite that holds fault specs (`cloudtest plan --emit-chaos`).
 type Carrier interface {
 	FaultSpecs() []*Spec
 }
 
-// Recover replays the removals of every fault that the journals under dir
-// record as injected and not removed, writing what it did to w; it returns
-// how many removals it carried out.
-func Recover(ctx context.Context, dir string, w io.Writer) (int, error) {
-	return 0, errors.New("fault.Recover: not built yet")
+// JournalPath is where a suite's fault journal goes in a run directory.
+func JournalPath(runDir, suite string) string {
+	return filepath.Join(runDir, "faults", objectName(suite)+".jsonl")
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

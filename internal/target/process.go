@@ -36,6 +36,8 @@ type Supervisor struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the current process exits
 	stopping bool
+	// killed holds back the restart of the process that Kill ended.
+	killed   bool
 	restarts int
 	done     chan struct{} // closed when supervision ends
 }
@@ -142,14 +144,14 @@ func (s *Supervisor) supervise() {
 		s.mu.Unlock()
 		<-exited
 		s.mu.Lock()
-		again := !s.stopping && s.spec.Restart == "always"
+		again := !s.stopping && !s.killed && s.spec.Restart == "always"
 		s.mu.Unlock()
 		if !again {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 		s.mu.Lock()
-		if s.stopping {
+		if s.stopping || s.killed {
 			s.mu.Unlock()
 			return
 		}
@@ -190,6 +192,23 @@ func (s *Supervisor) Signal(sig syscall.Signal) error {
 		return errors.New("the process is not running")
 	}
 	return syscall.Kill(-pid, sig)
+}
+
+// Kill ends the process with SIGKILL and keeps it from being restarted,
+// whatever the restart policy (a container-kill fault: the process stays
+// down). It returns once the process has exited.
+func (s *Supervisor) Kill() error {
+	s.mu.Lock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		s.mu.Unlock()
+		return errors.New("the process is not running")
+	}
+	s.killed = true
+	pid, exited := s.cmd.Process.Pid, s.exited
+	s.mu.Unlock()
+	syscall.Kill(-pid, syscall.SIGKILL)
+	<-exited
+	return nil
 }
 
 // Stop ends supervision: SIGTERM to the process group, SIGKILL after five

@@ -1,0 +1,475 @@
+package fault
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	"github.com/docker/go-units"
+	"github.com/rs/zerolog"
+
+	"github.com/cloudtest/cloudtest/internal/target"
+)
+
+// localEngine carries out faults on this machine: network faults through
+// toxiproxy proxies running inside cloudtest, process faults through
+// signals to the processes cloudtest supervises, and CPU and memory stress
+// by cloudtest itself. Proxies and stress live in this process, so a crash
+// takes them away with it: recover then has only stopped processes to
+// continue.
+type localEngine struct {
+	server *toxiproxy.ApiServer
+
+	mu      sync.Mutex
+	proxies map[string]*localProxy // by proxy name
+	stress  map[string]context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+type localProxy struct {
+	p *toxiproxy.Proxy
+	// base is the URL through which a target is reached via the proxy
+	// (empty for a proxy in front of an upstream dependency).
+	base string
+	// partitions counts the partition faults holding the proxy down.
+	partitions int
+}
+
+var quietToxiproxy sync.Once
+
+func newLocalEngine() *localEngine {
+	// Toxiproxy's bandwidth toxic logs through zerolog's global logger at
+	// trace level; cloudtest's output is not the place for that.
+	quietToxiproxy.Do(func() { zerolog.SetGlobalLevel(zerolog.Disabled) })
+	return &localEngine{
+		server:  toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),
+		proxies: map[string]*localProxy{},
+		stress:  map[string]context.CancelFunc{},
+	}
+}
+
+func isNetworkFault(s *Spec) bool {
+	switch s.Action {
+	case "delay", "loss", "corrupt", "partition", "bandwidth", "abort", "http-delay":
+		return true
+	}
+	return false
+}
+
+// proxyName is the proxy a network fault goes through: the one in front of
+// its upstream dependency, or the one in front of its target.
+func proxyName(s *Spec) string {
+	if s.Upstream != "" {
+		return "upstream " + s.Listen
+	}
+	return "target " + s.Target
+}
+
+// prepare starts the proxy of a network fault, once per target or upstream.
+func (e *localEngine) prepare(s *Spec, t *target.Instance) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	name := proxyName(s)
+	if _, ok := e.proxies[name]; ok {
+		return nil
+	}
+	lp := &localProxy{}
+	listen, upstream := s.Listen, s.Upstream
+	var u *url.URL
+	if s.Upstream == "" {
+		if t == nil || t.URL == "" {
+			return fmt.Errorf("fault %q: target %q has no address to put a proxy in front of", s.Name, s.Target)
+		}
+		var err error
+		if u, err = url.Parse(t.URL); err != nil {
+			return fmt.Errorf("fault %q: target URL %q: %w", s.Name, t.URL, err)
+		}
+		upstream = u.Host
+		if u.Port() == "" {
+			port := "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
+			upstream = net.JoinHostPort(u.Hostname(), port)
+		}
+		listen = "127.0.0.1:0"
+	}
+	lp.p = toxiproxy.NewProxy(e.server, name, listen, upstream)
+	if err := e.server.Collection.Add(lp.p, true); err != nil {
+		return fmt.Errorf("fault %q: starting a proxy on %s in front of %s: %w", s.Name, listen, upstream, err)
+	}
+	if u != nil {
+		pu := *u
+		pu.Host = lp.p.Listen // the port the proxy got
+		lp.base = strings.TrimRight(pu.String(), "/")
+	}
+	e.proxies[name] = lp
+	return nil
+}
+
+// url is the base URL of a target through its proxy, "" when it has none.
+func (e *localEngine) url(targetName string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if lp, ok := e.proxies["target "+targetName]; ok {
+		return lp.base
+	}
+	return ""
+}
+
+func (e *localEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]Undo, error) {
+	switch s.Action {
+	case "pod-kill", "pod-failure", "container-kill":
+		return injectProcess(s, t)
+	case "cpu", "memory":
+		return e.injectStress(s)
+	}
+	if isNetworkFault(s) {
+		return e.injectNetwork(ctx, s)
+	}
+	return nil, fmt.Errorf("the local engine cannot carry out action %q", s.Action)
+}
+
+func injectProcess(s *Spec, t *target.Instance) ([]Undo, error) {
+	if t == nil || t.Process == nil {
+		return nil, fmt.Errorf("fault %q: target %q is not a process cloudtest supervises", s.Name, s.Target)
+	}
+	sup := t.Process
+	switch s.Action {
+	case "pod-kill":
+		// The supervisor restarts the process when its policy is "always".
+		return nil, sup.Signal(syscall.SIGKILL)
+	case "container-kill":
+		return nil, sup.Kill()
+	}
+	pid := sup.Pid()
+	if pid == 0 {
+		return nil, errors.New("the process is not running")
+	}
+	undo := []Undo{{Engine: "local", Op: "sigcont", Args: map[string]string{"pgid": strconv.Itoa(pid)}}}
+	if err := syscall.Kill(-pid, syscall.SIGSTOP); err != nil {
+		return nil, fmt.Errorf("stopping process group %d: %w", pid, err)
+	}
+	return undo, nil
+}
+
+// streams maps Chaos Mesh's direction onto toxiproxy's streams. The proxy
+// stands in front of the target, so "to" (traffic the target sends) is
+// downstream and "from" (traffic to the target) upstream.
+func streams(d v1alpha1.Direction) []string {
+	switch d {
+	case v1alpha1.From:
+		return []string{"upstream"}
+	case v1alpha1.Both:
+		return []string{"upstream", "downstream"}
+	}
+	return []string{"downstream"}
+}
+
+type toxic struct {
+	Name       string  `json:"name"`
+	Type       string  `json:"type"`
+	Stream     string  `json:"stream"`
+	Toxicity   float32 `json:"toxicity"`
+	Attributes any     `json:"attributes"`
+}
+
+func (e *localEngine) injectNetwork(ctx context.Context, s *Spec) ([]Undo, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	name := proxyName(s)
+	lp, ok := e.proxies[name]
+	if !ok {
+		return nil, fmt.Errorf("fault %q: no proxy was prepared for it (was it passed to fault.Open?)", s.Name)
+	}
+	if s.Action == "partition" {
+		lp.partitions++
+		if lp.partitions == 1 {
+			// Stopping the proxy refuses new connections and cuts the open ones.
+			lp.p.Stop()
+		}
+		return []Undo{{Engine: "local", Op: "end-partition", Args: map[string]string{"proxy": name}}}, nil
+	}
+	var toxics []toxic
+	switch s.Action {
+	case "delay":
+		d := s.Object.(*v1alpha1.NetworkChaos).Spec
+		latency, _ := time.ParseDuration(d.Delay.Latency)
+		jitter, _ := time.ParseDuration(d.Delay.Jitter)
+		for _, st := range streams(d.Direction) {
+			toxics = append(toxics, toxic{Type: "latency", Stream: st, Toxicity: 1,
+				Attributes: map[string]int64{"latency": latency.Milliseconds(), "jitter": jitter.Milliseconds()}})
+		}
+	case "loss":
+		// TCP hides lost packets behind retransmission; what a client sees
+		// is a connection that stalls. The timeout toxic drops the data of
+		// that share of connections and closes them after a while.
+		d := s.Object.(*v1alpha1.NetworkChaos).Spec
+		pct, _ := strconv.ParseFloat(d.Loss.Loss, 64)
+		for _, st := range streams(d.Direction) {
+			toxics = append(toxics, toxic{Type: "timeout", Stream: st, Toxicity: float32(pct / 100),
+				Attributes: map[string]int64{"timeout": 5000}})
+		}
+	case "bandwidth":
+		d := s.Object.(*v1alpha1.NetworkChaos).Spec
+		kbps, err := rateKBps(d.Bandwidth.Rate)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range streams(d.Direction) {
+			toxics = append(toxics, toxic{Type: "bandwidth", Stream: st, Toxicity: 1,
+				Attributes: map[string]int64{"rate": kbps}})
+		}
+	case "abort":
+		toxics = append(toxics, toxic{Type: "reset_peer", Stream: "upstream", Toxicity: 1,
+			Attributes: map[string]int64{"timeout": 0}})
+	case "http-delay":
+		h := s.Object.(*v1alpha1.HTTPChaos).Spec
+		delay, _ := time.ParseDuration(*h.Delay)
+		toxics = append(toxics, toxic{Type: "latency", Stream: "upstream", Toxicity: 1,
+			Attributes: map[string]int64{"latency": delay.Milliseconds()}})
+	default:
+		return nil, fmt.Errorf("the local engine cannot carry out action %q", s.Action)
+	}
+	var undo []Undo
+	for i := range toxics {
+		toxics[i].Name = s.Name + " " + toxics[i].Stream
+		if err := addToxic(lp.p, toxics[i]); err != nil {
+			return undo, fmt.Errorf("fault %q: adding a %s toxic: %w", s.Name, toxics[i].Type, err)
+		}
+		undo = append(undo, Undo{Engine: "local", Op: "remove-toxic", Args: map[string]string{"proxy": name, "toxic": toxics[i].Name}})
+	}
+	return undo, nil
+}
+
+func addToxic(p *toxiproxy.Proxy, t toxic) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	_, err = p.Toxics.AddToxicJson(strings.NewReader(string(b)))
+	return err
+}
+
+// rateKBps turns a tc rate (kbit, mbit, gbit, tbit, bit: bits per second;
+// bps, kbps, mbps, gbps, tbps: bytes per second) into toxiproxy's KB/s.
+func rateKBps(rate string) (int64, error) {
+	s := strings.ToLower(strings.TrimSpace(rate))
+	units := []struct {
+		suffix string
+		bytes  float64
+	}{
+		{"tbps", 1e12}, {"gbps", 1e9}, {"mbps", 1e6}, {"kbps", 1e3}, {"bps", 1},
+		{"tbit", 1e12 / 8}, {"gbit", 1e9 / 8}, {"mbit", 1e6 / 8}, {"kbit", 1e3 / 8}, {"bit", 1.0 / 8},
+	}
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			n, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("rate %q: %w", rate, err)
+			}
+			kb := int64(float64(n) * u.bytes / 1000)
+			if kb < 1 {
+				kb = 1 // toxiproxy's smallest rate
+			}
+			return kb, nil
+		}
+	}
+	return 0, fmt.Errorf("rate %q has no unit such as mbit or kbps", rate)
+}
+
+// injectStress burns CPU or holds memory in cloudtest's own process until
+// the fault is removed or its duration ends, whichever comes first.
+func (e *localEngine) injectStress(s *Spec) ([]Undo, error) {
+	sc := s.Object.(*v1alpha1.StressChaos).Spec
+	ctx, cancel := context.WithCancel(context.Background())
+	if s.Duration > 0 {
+		ctx, cancel = context.WithTimeout(context.Background(), s.Duration)
+	}
+	id := fmt.Sprintf("%s %d", s.Name, time.Now().UnixNano())
+	switch {
+	case sc.Stressors.CPUStressor != nil:
+		cs := sc.Stressors.CPUStressor
+		load := 100
+		if cs.Load != nil {
+			load = *cs.Load
+		}
+		for i := 0; i < cs.Workers; i++ {
+			e.wg.Add(1)
+			go func() { defer e.wg.Done(); burn(ctx, load) }()
+		}
+	case sc.Stressors.MemoryStressor != nil:
+		ms := sc.Stressors.MemoryStressor
+		size, err := memorySize(ms.Size)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("fault %q: %w", s.Name, err)
+		}
+		total := size * int64(ms.Workers)
+		if avail := memAvailable(); avail > 0 && total > avail*8/10 {
+			cancel()
+			return nil, fmt.Errorf("fault %q: %d workers of %s is more than 80%% of the memory available (%s)",
+				s.Name, ms.Workers, units.BytesSize(float64(size)), units.BytesSize(float64(avail)))
+		}
+		for i := 0; i < ms.Workers; i++ {
+			e.wg.Add(1)
+			go func() { defer e.wg.Done(); hold(ctx, size) }()
+		}
+	default:
+		cancel()
+		return nil, fmt.Errorf("fault %q has no stressor", s.Name)
+	}
+	e.mu.Lock()
+	e.stress[id] = cancel
+	e.mu.Unlock()
+	return []Undo{{Engine: "local", Op: "stop-stress", Args: map[string]string{"id": id}}}, nil
+}
+
+// burn keeps one core busy load percent of every 100ms until ctx ends.
+func burn(ctx context.Context, load int) {
+	const slice = 100 * time.Millisecond
+	busy := slice * time.Duration(load) / 100
+	x := 1.0
+	for ctx.Err() == nil {
+		start := time.Now()
+		for time.Since(start) < busy {
+			for i := 0; i < 1000; i++ {
+				x = x*1.0000001 + 1e-9
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(slice - busy):
+		}
+	}
+	runtime.KeepAlive(x)
+}
+
+// hold allocates size bytes, touches every page so that they are resident,
+// and frees them when ctx ends.
+func hold(ctx context.Context, size int64) {
+	b := make([]byte, size)
+	for i := int64(0); i < size; i += 4096 {
+		b[i] = 1
+	}
+	<-ctx.Done()
+	runtime.KeepAlive(b)
+	b = nil
+	debug.FreeOSMemory()
+}
+
+// memorySize reads a stress size: "256MB", "1GB" or a percentage of the
+// machine's memory ("10%"); Chaos Mesh's default is 256MB.
+func memorySize(size string) (int64, error) {
+	if size == "" {
+		return 256 << 20, nil
+	}
+	if strings.HasSuffix(size, "%") {
+		pct, err := strconv.Atoi(strings.TrimSuffix(size, "%"))
+		if err != nil {
+			return 0, err
+		}
+		total := memInfo("MemTotal:")
+		if total == 0 {
+			return 0, errors.New("cannot read the machine's memory size for a percentage")
+		}
+		return total * int64(pct) / 100, nil
+	}
+	return units.FromHumanSize(size)
+}
+
+func memAvailable() int64 { return memInfo("MemAvailable:") }
+
+// memInfo reads a /proc/meminfo field in bytes (0 when unknown).
+func memInfo(field string) int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.Fields(sc.Text())
+		if len(parts) >= 2 && parts[0] == field {
+			kb, _ := strconv.ParseInt(parts[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func (e *localEngine) undo(ctx context.Context, u Undo) error {
+	switch u.Op {
+	case "sigcont":
+		pgid, err := strconv.Atoi(u.Args["pgid"])
+		if err != nil || pgid <= 1 {
+			return fmt.Errorf("sigcont: bad process group %q", u.Args["pgid"])
+		}
+		if err := syscall.Kill(-pgid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("continuing process group %d: %w", pgid, err)
+		}
+		return nil
+	case "remove-toxic", "end-partition":
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		lp, ok := e.proxies[u.Args["proxy"]]
+		if !ok {
+			// The proxy lived in the process that started it; with that
+			// process gone, so is the fault.
+			return nil
+		}
+		if u.Op == "end-partition" {
+			if lp.partitions > 0 {
+				lp.partitions--
+			}
+			if lp.partitions > 0 {
+				return nil
+			}
+			if err := lp.p.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+				return fmt.Errorf("starting proxy %s again: %w", lp.p.Name, err)
+			}
+			return nil
+		}
+		err := lp.p.Toxics.RemoveToxic(zerolog.Nop().WithContext(ctx), u.Args["toxic"])
+		if errors.Is(err, toxiproxy.ErrToxicNotFound) {
+			return nil
+		}
+		return err
+	case "stop-stress":
+		e.mu.Lock()
+		cancel, ok := e.stress[u.Args["id"]]
+		delete(e.stress, u.Args["id"])
+		e.mu.Unlock()
+		if ok {
+			cancel()
+		}
+		return nil
+	}
+	return fmt.Errorf("the local engine has no removal %q", u.Op)
+}
+
+// close stops the proxies and any stress left running.
+func (e *localEngine) close() {
+	e.mu.Lock()
+	for id, cancel := range e.stress {
+		cancel()
+		delete(e.stress, id)
+	}
+	e.mu.Unlock()
+	e.server.Collection.Clear()
+	e.wg.Wait()
+}
