@@ -135,11 +135,8 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			s.Ledger, d = decodeLedger(b, dc)
 		case "fault":
 			var f *fault.Spec
-			f, d = fault.Decode(b, dc)
+			f, d = fault.DecodeFor(b, dc, s.Target)
 			if f != nil {
-				if f.Target == "" {
-					f.Target = s.Target
-				}
 				s.Faults = append(s.Faults, f)
 			}
 		case "abort_when":
