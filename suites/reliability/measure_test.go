@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,8 +136,12 @@ func TestBadReliabilityBlocksAreReportedWithTheirLine(t *testing.T) {
 			src := "target \"t\" { url = \"http://127.0.0.1:1\" }\nreliability \"r\" {\n  target = target.t" + c.body + "\n}\n"
 			os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644)
 			_, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
-			if !strings.Contains(diags.Error(), c.want) {
-				t.Fatalf("diagnostics %q, want %q", diags.Error(), c.want)
+			var all []string
+			for _, d := range diags {
+				all = append(all, fmt.Sprintf("%s: %s", d.Subject, d.Summary))
+			}
+			if !strings.Contains(strings.Join(all, "\n"), c.want) {
+				t.Fatalf("diagnostics:\n%s\nwant %q", strings.Join(all, "\n"), c.want)
 			}
 		})
 	}
