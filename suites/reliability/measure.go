@@ -94,16 +94,25 @@ func outageMS(probes []result.Probe) float64 {
 
 // rpoMS is the data-loss window: for each lost write, the injection time of
 // the first fault at or after its acknowledgement minus that
-// acknowledgement (the window's end when no fault followed it); the
-// largest of these, 0 when nothing was lost.
+// acknowledgement; a write acknowledged after the last fault began (the
+// fault and the answer crossed) adds 0, and one lost with no fault at all
+// counts up to the window's end. The largest of these, 0 when nothing was
+// lost.
 func rpoMS(lost []result.LedgerWrite, faults []result.FaultRecord, windowMS float64) float64 {
 	var worst float64
 	for _, w := range lost {
-		at := windowMS
+		at, any := windowMS, false
 		for _, f := range faults {
-			if f.Injected && f.InjectedMS >= w.AckedMS && f.InjectedMS < at {
+			if !f.Injected {
+				continue
+			}
+			any = true
+			if f.InjectedMS >= w.AckedMS && f.InjectedMS < at {
 				at = f.InjectedMS
 			}
+		}
+		if any && at == windowMS {
+			continue // acknowledged after every fault had begun
 		}
 		worst = max(worst, at-w.AckedMS)
 	}

@@ -64,8 +64,12 @@ func TestTheRPOIsTheOldestLostWriteBeforeEachFault(t *testing.T) {
 	if got := rpoMS(nil, faults, 5000); got != 0 {
 		t.Fatalf("rpo %v with nothing lost", got)
 	}
-	// A write lost with no fault after it counts up to the window's end.
-	if got := rpoMS([]result.LedgerWrite{{AckedMS: 4000}}, faults, 5000); got != 1000 {
+	// A write acknowledged as the last fault began adds nothing; one lost
+	// with no fault at all counts up to the window's end.
+	if got := rpoMS([]result.LedgerWrite{{AckedMS: 3003}}, faults, 5000); got != 0 {
+		t.Fatalf("rpo %v", got)
+	}
+	if got := rpoMS([]result.LedgerWrite{{AckedMS: 4000}}, nil, 5000); got != 1000 {
 		t.Fatalf("rpo %v", got)
 	}
 }

@@ -289,7 +289,7 @@ func (x *experiment) probeLoop(ctx context.Context) {
 		}
 		pr := result.Probe{AtMS: x.since(), OK: out.Status == result.Passed, LatencyMS: ms(time.Since(start))}
 		if !pr.OK {
-			pr.Error = firstLine(out.Message)
+			pr.Error = brief(out.Message)
 			if pctx.Err() == context.DeadlineExceeded {
 				pr.Error = fmt.Sprintf("no answer within %s", p.Timeout)
 			}
@@ -380,11 +380,11 @@ func (x *experiment) readBack(ctx context.Context) *result.Ledger {
 		case result.Passed:
 			led.Verified++
 		case result.Failed:
-			lw.Message = firstLine(out.Message)
+			lw.Message = brief(out.Message)
 			led.Lost = append(led.Lost, lw)
 			continue
 		default:
-			lw.Message = firstLine(out.Message)
+			lw.Message = brief(out.Message)
 			led.Unverified = append(led.Unverified, lw)
 			continue
 		}
@@ -465,10 +465,11 @@ func skip(env *runner.Env, caseName string, steps []*step.Step, why string) {
 	}
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+// brief makes a step's message fit on one line of a table.
+func brief(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 240 {
+		s = string(r[:240]) + "…"
 	}
 	return s
 }
