@@ -28,16 +28,27 @@ var tiers = map[string]tierObjectives{
 
 // measureOutages fills in each injected fault's outage and recovery from
 // the probes (in time order): the outage starts at the first failed probe
-// after the injection and ends at the first of recoveredAfter successes in
-// a row; RTO is that end minus the injection time.
+// after the injection (and before the next fault's, so that a later
+// fault's outage is not charged to an earlier one) and ends at the first
+// of recoveredAfter successes in a row; RTO is that end minus the
+// injection time.
 func measureOutages(faults []result.FaultRecord, probes []result.Probe, recoveredAfter int) {
 	for i := range faults {
 		f := &faults[i]
 		if !f.Injected {
 			continue
 		}
+		until := math.Inf(1)
+		for _, g := range faults {
+			if g.Injected && g.InjectedMS > f.InjectedMS {
+				until = min(until, g.InjectedMS)
+			}
+		}
 		first := -1
 		for j, p := range probes {
+			if p.AtMS >= until {
+				break
+			}
 			if p.AtMS >= f.InjectedMS && !p.OK {
 				first = j
 				break

@@ -55,6 +55,18 @@ func TestNoFailedProbeMeansNoOutageAndATargetThatNeverCameBackIsNotRecovered(t *
 	}
 }
 
+func TestAnOutageIsChargedToTheFaultInjectedBeforeIt(t *testing.T) {
+	// A harmless fault at 100 ms, a fatal one at 500 ms: probes 6..7 fail.
+	faults := []result.FaultRecord{{Name: "mild", Injected: true, InjectedMS: 100}, {Name: "fatal", Injected: true, InjectedMS: 500}}
+	measureOutages(faults, probesAt(15, 6, 7), 3)
+	if f := faults[0]; f.Outage || f.RTOMS != 0 || !f.Recovered {
+		t.Fatalf("mild: %+v", f)
+	}
+	if f := faults[1]; !f.Outage || f.RecoveredMS != 800 || f.RTOMS != 300 {
+		t.Fatalf("fatal: %+v", f)
+	}
+}
+
 func TestTheRPOIsTheOldestLostWriteBeforeEachFault(t *testing.T) {
 	faults := []result.FaultRecord{{Injected: true, InjectedMS: 1000}, {Injected: true, InjectedMS: 3000}}
 	lost := []result.LedgerWrite{{Seq: 5, AckedMS: 700}, {Seq: 6, AckedMS: 900}, {Seq: 20, AckedMS: 2900}}

@@ -208,6 +208,10 @@ func (x *experiment) run(ctx context.Context) {
 			}
 			rec.Injected = true
 			x.env.Logf("fault %q (%s) injected at %.1f s", spec.Name, spec.Action, rec.InjectedMS/1000)
+			if spec.Duration == 0 {
+				// A one-shot fault (a kill) is over once carried out.
+				rec.Removed, rec.RemovedMS = true, rec.InjectedMS
+			}
 		} else if rec.Injected {
 			x.remove(ctx, next.i)
 		}
@@ -226,18 +230,23 @@ func (x *experiment) run(ctx context.Context) {
 // remove takes fault i away if it is active; it runs even when ctx is
 // cancelled, within cleanupGrace.
 func (x *experiment) remove(ctx context.Context, i int) {
-	rec := &x.exp.Faults[i]
-	if !rec.Injected || rec.Removed {
+	rec, spec := &x.exp.Faults[i], x.suite.Faults[i]
+	oneShot := spec.Duration == 0
+	if !rec.Injected || (rec.Removed && !oneShot) {
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
 	defer cancel()
-	if err := x.lab.Remove(rctx, x.suite.Faults[i]); err != nil {
+	// A one-shot fault (a kill) has nothing left to undo, but the engine
+	// is told all the same, in case it keeps something.
+	if err := x.lab.Remove(rctx, spec); err != nil {
 		rec.Error = joinMsg(rec.Error, "could not be removed: "+err.Error())
 		return
 	}
-	rec.Removed, rec.RemovedMS = true, x.since()
-	x.env.Logf("fault %q removed at %.1f s", rec.Name, rec.RemovedMS/1000)
+	if !oneShot {
+		rec.Removed, rec.RemovedMS = true, x.since()
+		x.env.Logf("fault %q removed at %.1f s", rec.Name, rec.RemovedMS/1000)
+	}
 }
 
 // shouldAbort says why the faults must end early: the share of failed
