@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/cloudtest/cloudtest/internal/config"
@@ -43,7 +44,8 @@ var ryukOff sync.Once
 
 // DockerClient connects to the Docker engine the way testcontainers-go
 // does. The reaper is turned off first: it needs an image pulled from a
-// registry, and cloudtest removes what it starts itself.
+// registry, and cloudtest removes what it starts itself. Every Docker call
+// of cloudtest goes through here first.
 func DockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 	disableReaper()
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
@@ -55,6 +57,9 @@ func DockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 
 func disableReaper() {
 	ryukOff.Do(func() {
+		// Its progress lines would mix with cloudtest's own output; errors
+		// come back as values.
+		tclog.SetDefault(tclog.NewNoopLogger())
 		if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 			os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 		}
