@@ -116,19 +116,15 @@ func StartContainer(ctx context.Context, name string, c *config.Container, demo 
 		return nw.Remove(rctx)
 	}
 
-	hostPort, err := freePort()
-	if err != nil {
-		return nil, "", nil, errors.Join(fmt.Errorf("target %q: %w", name, err), removeNetwork())
-	}
 	first, err := network.ParsePort(withProto(c.Ports[0]))
 	if err != nil {
 		return nil, "", nil, errors.Join(fmt.Errorf("target %q: port %q: %w", name, c.Ports[0], err), removeNetwork())
 	}
 	restart := c.Restart
-	req.Name = "cloudtest-" + sanitize(name) + "-" + suffix
 	req.Labels = map[string]string{"cloudtest.target": name}
 	req.Networks = []string{nw.Name}
 	req.NetworkAliases = map[string][]string{nw.Name: {sanitize(name)}}
+	var hostPort int
 	req.HostConfigModifier = func(hc *container.HostConfig) {
 		loopback := netip.MustParseAddr("127.0.0.1")
 		hc.PortBindings = network.PortMap{}
@@ -150,7 +146,21 @@ func StartContainer(ctx context.Context, name string, c *config.Container, demo 
 		}
 	}
 
-	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	var ctr testcontainers.Container
+	for attempt := range 3 {
+		if hostPort, err = freePort(); err != nil {
+			return nil, "", nil, errors.Join(fmt.Errorf("target %q: %w", name, err), removeNetwork())
+		}
+		req.Name = fmt.Sprintf("cloudtest-%s-%s-%d", sanitize(name), suffix, attempt)
+		ctr, err = testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+		// The free port can be taken between the check and Docker's bind:
+		// another port is tried then.
+		if err == nil || ctr == nil || !portTaken(err) {
+			break
+		}
+		ctr.Terminate(context.WithoutCancel(ctx))
+		ctr = nil
+	}
 	if ctr == nil && err != nil {
 		return nil, "", nil, errors.Join(fmt.Errorf("target %q: starting its container: %w", name, err), removeNetwork())
 	}
@@ -207,6 +217,11 @@ func demobankArgs(c *config.Container, o config.EmbeddedOptions) []string {
 		args = append(args, "--slow-path", path+"="+o.SlowPaths[path].String())
 	}
 	return args
+}
+
+func portTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use")
 }
 
 func withProto(p string) string {
