@@ -2,6 +2,7 @@ package fault
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,11 +16,11 @@ import (
 	"github.com/cloudtest/cloudtest/internal/target"
 )
 
-// startBankContainer starts the demo bank image as a container target; the
-// image is this test's own and removed with the container at the end.
-func startBankContainer(t *testing.T) (*target.Instance, *client.Client) {
+// needDocker connects to the Docker engine (failing in CI without one) and
+// gives the demo bank image a name of this test's own, removed at the end.
+func needDocker(t *testing.T) *client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cli, err := target.DockerClient(ctx)
 	if err == nil {
@@ -38,10 +39,19 @@ func startBankContainer(t *testing.T) (*target.Instance, *client.Client) {
 			t.Error(err)
 		}
 	})
+	return cli.Client
+}
+
+// startBank starts the demo bank image as a container target, removed when
+// t ends.
+func startBank(t *testing.T, opts config.EmbeddedOptions) *target.Instance {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	work := t.TempDir()
 	inst, err := target.Start(ctx, &config.Target{Name: "bank", Container: &config.Container{
 		Embedded: "demobank", Ports: []string{"8080"}, Wait: "/healthz", WaitTimeout: time.Minute, Restart: "never",
-	}}, target.Options{BaseDir: work, WorkDir: work})
+	}, EmbeddedOptions: opts}, target.Options{BaseDir: work, WorkDir: work})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +60,37 @@ func startBankContainer(t *testing.T) (*target.Instance, *client.Client) {
 			t.Error(err)
 		}
 	})
-	return inst, cli.Client
+	return inst
+}
+
+// bankCall sends one request with alice's token and returns the status and
+// the decoded JSON answer.
+func bankCall(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func login(t *testing.T, url string) string {
+	t.Helper()
+	code, out := bankCall(t, "POST", url+"/api/login", "", `{"user":"alice","password":"wonderland"}`)
+	tok, _ := out["token"].(string)
+	if code != 200 || tok == "" {
+		t.Fatalf("login answered %d %v", code, out)
+	}
+	return tok
 }
 
 // answers reports whether the bank answers its health check within a second.
@@ -87,13 +127,38 @@ func state(t *testing.T, cli *client.Client, id string) *struct{ Running, Paused
 }
 
 func TestDockerEngineFaultsOnTheDemoBankContainer(t *testing.T) {
-	inst, cli := startBankContainer(t)
+	cli := needDocker(t)
+	inst := startBank(t, config.EmbeddedOptions{})
 	ctx := context.Background()
 	e := newDockerEngine()
 	id := inst.Container.ID
 	if !answers(inst.URL) {
 		t.Fatal("the bank does not answer before any fault")
 	}
+
+	t.Run("pod-kill keeps a durable bank's writes and loses a write-behind bank's", func(t *testing.T) {
+		behind := startBank(t, config.EmbeddedOptions{WriteBehind: time.Minute})
+		ids := map[*target.Instance]string{}
+		for _, b := range []*target.Instance{inst, behind} {
+			code, out := bankCall(t, "POST", b.URL+"/api/ledger", login(t, b.URL), `{"amount": 1}`)
+			if code != 201 {
+				t.Fatalf("ledger write answered %d %v", code, out)
+			}
+			ids[b], _ = out["id"].(string)
+		}
+		for _, b := range []*target.Instance{inst, behind} {
+			if _, err := e.inject(ctx, &Spec{Name: "kill", Action: "pod-kill", Engine: "docker"}, b); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the bank answers after pod-kill", func() bool { return answers(b.URL) })
+		}
+		if code, out := bankCall(t, "GET", inst.URL+"/api/ledger/"+ids[inst], login(t, inst.URL), ""); code != 200 {
+			t.Errorf("the durable bank lost an acknowledged write: %d %v", code, out)
+		}
+		if code, _ := bankCall(t, "GET", behind.URL+"/api/ledger/"+ids[behind], login(t, behind.URL), ""); code != 404 {
+			t.Errorf("the write-behind bank kept a write it had not flushed: %d", code)
+		}
+	})
 
 	t.Run("pod-failure pauses until undone, and undo is idempotent", func(t *testing.T) {
 		undos, err := e.inject(ctx, &Spec{Name: "freeze", Action: "pod-failure", Engine: "docker"}, inst)
