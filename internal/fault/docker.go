@@ -48,7 +48,9 @@ func (dockerEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]
 			return nil, fmt.Errorf("fault %q: killing container %s: %w", s.Name, c.Name, err)
 		}
 		if _, err := cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
-			return nil, fmt.Errorf("fault %q: starting container %s again after the kill: %w", s.Name, c.Name, err)
+			// The start is left for the removal (or recover) to try again.
+			return []Undo{{Engine: "docker", Op: opDockerStart, Args: args}},
+				fmt.Errorf("fault %q: starting container %s again after the kill: %w", s.Name, c.Name, err)
 		}
 		return nil, nil
 	case "container-kill":
@@ -59,7 +61,8 @@ func (dockerEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]
 		// to kill, so the target's policy is carried out here.
 		if c.Restart == "always" {
 			if _, err := cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
-				return nil, fmt.Errorf("fault %q: starting container %s again (restart = \"always\"): %w", s.Name, c.Name, err)
+				return []Undo{{Engine: "docker", Op: opDockerStart, Args: args}},
+					fmt.Errorf("fault %q: starting container %s again (restart = \"always\"): %w", s.Name, c.Name, err)
 			}
 		}
 		return nil, nil
