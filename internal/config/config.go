@@ -127,19 +127,24 @@ type Process struct {
 // Container is a target cloudtest builds or takes as an image and runs as
 // a container (testcontainers-go).
 type Container struct {
-	// Exactly one of Build (a directory with a Dockerfile) and Image is set.
-	Build string
-	Image string
-	// Port is the container port the URL points to (the first of Ports
-	// when not given); Ports are all the container ports published on
-	// 127.0.0.1.
+	// Exactly one of Build (an absolute directory with a Dockerfile), Image
+	// and Embedded ("demobank": cloudtest itself in a FROM-scratch image,
+	// configured by the target's demobank block) is set.
+	Build    string
+	Image    string
+	Embedded string
+	// Ports are the container ports published on 127.0.0.1, such as
+	// "8080" or "8080/tcp"; the URL points to the first.
 	Ports []string
 	Env   map[string]string
 	Cmd   []string
 	// Wait is the HTTP path polled until it answers 2xx.
 	Wait        string
 	WaitTimeout time.Duration
-	DeclRange   hcl.Range
+	// Restart is "never" (default) or "always": Docker restarts a container
+	// that exits, and a container-kill fault starts it again.
+	Restart   string
+	DeclRange hcl.Range
 }
 
 // TLS holds the client TLS settings used to reach a target.

@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -14,6 +17,7 @@ var targetSchema = &hcl.BodySchema{
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "process"},
+		{Type: "container"},
 		{Type: "tls"},
 		{Type: "demobank"},
 	},
@@ -27,6 +31,20 @@ var processSchema = &hcl.BodySchema{
 		{Name: "url"},
 		{Name: "ready"},
 		{Name: "ready_timeout"},
+		{Name: "restart"},
+	},
+}
+
+var containerSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "build"},
+		{Name: "image"},
+		{Name: "embedded"},
+		{Name: "ports"},
+		{Name: "env"},
+		{Name: "cmd"},
+		{Name: "wait"},
+		{Name: "wait_timeout"},
 		{Name: "restart"},
 	},
 }
@@ -68,8 +86,17 @@ func decodeTarget(b *hcl.Block, dc *DecodeContext) (*Target, hcl.Diagnostics) {
 		t.Embedded, d = dc.OneOf(a, embeddedKinds...)
 		diags = append(diags, d...)
 	}
+	var demobankBlock *hcl.Block
 	for _, blk := range content.Blocks {
 		switch blk.Type {
+		case "container":
+			if t.Container != nil {
+				diags = append(diags, duplicate("container block", "", blk.DefRange, b.DefRange))
+				continue
+			}
+			ways++
+			t.Container, d = decodeContainer(blk, dc)
+			diags = append(diags, d...)
 		case "process":
 			if t.Process != nil {
 				diags = append(diags, duplicate("process block", "", blk.DefRange, b.DefRange))
@@ -82,21 +109,31 @@ func decodeTarget(b *hcl.Block, dc *DecodeContext) (*Target, hcl.Diagnostics) {
 			d = decodeTLS(&t.TLS, blk, dc)
 			diags = append(diags, d...)
 		case "demobank":
-			if t.Embedded != "demobank" {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected demobank block",
-					Detail:  "A demobank block configures an embedded demo bank; add embedded = \"demobank\" to the target or remove the block.",
-					Subject: blk.DefRange.Ptr()})
-				continue
-			}
-			d = decodeDemobank(&t.EmbeddedOptions, blk, dc)
+			// Checked after the loop: the container block may come later.
+			demobankBlock = blk
+		}
+	}
+	if demobankBlock != nil {
+		inContainer := t.Container != nil && t.Container.Embedded == "demobank"
+		if t.Embedded != "demobank" && !inContainer {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected demobank block",
+				Detail:  "A demobank block configures the demo bank; add embedded = \"demobank\" to the target (or to its container block) or remove the block.",
+				Subject: demobankBlock.DefRange.Ptr()})
+		} else {
+			d = decodeDemobank(&t.EmbeddedOptions, demobankBlock, dc)
 			diags = append(diags, d...)
+			if inContainer && t.EmbeddedOptions.DataDir != "" {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported attribute",
+					Detail:  "data_dir is not available for a demo bank in a container: it keeps its journal inside the container, where it survives kills and restarts.",
+					Subject: demobankBlock.DefRange.Ptr()})
+			}
 		}
 	}
 	if ways != 1 {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Target needs exactly one way to reach it",
-			Detail:   fmt.Sprintf("Target %q must have exactly one of url = \"https://…\", embedded = \"demobank\" or a process { command = [...] } block; it has %d.", t.Name, ways),
+			Detail:   fmt.Sprintf("Target %q must have exactly one of url = \"https://…\", embedded = \"demobank\", a process { command = [...] } block or a container { … } block; it has %d.", t.Name, ways),
 			Subject:  b.DefRange.Ptr(),
 		})
 	}
@@ -144,6 +181,118 @@ func decodeProcess(b *hcl.Block, dc *DecodeContext) (*Process, hcl.Diagnostics) 
 			Detail: "A process with a ready probe needs url, the address it serves on, such as \"http://127.0.0.1:{port}\".", Subject: b.DefRange.Ptr()})
 	}
 	return p, diags
+}
+
+func decodeContainer(b *hcl.Block, dc *DecodeContext) (*Container, hcl.Diagnostics) {
+	c := &Container{Restart: "never", WaitTimeout: 60 * time.Second, DeclRange: b.DefRange}
+	content, diags := b.Body.Content(containerSchema)
+	var d hcl.Diagnostics
+	sources := 0
+	if a, ok := content.Attributes["build"]; ok {
+		sources++
+		c.Build, d = dc.String(a)
+		diags = append(diags, d...)
+		if !d.HasErrors() && c.Build != "" {
+			diags = append(diags, resolveBuild(c, a)...)
+		}
+	}
+	if a, ok := content.Attributes["image"]; ok {
+		sources++
+		c.Image, d = dc.String(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["embedded"]; ok {
+		sources++
+		c.Embedded, d = dc.OneOf(a, embeddedKinds...)
+		diags = append(diags, d...)
+	}
+	if sources != 1 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Container needs exactly one source",
+			Detail:  fmt.Sprintf("A container block must have exactly one of build = \"dir with a Dockerfile\", image = \"name:tag\" or embedded = \"demobank\"; it has %d.", sources),
+			Subject: b.DefRange.Ptr()})
+	}
+	if a, ok := content.Attributes["ports"]; ok {
+		c.Ports, d = dc.Strings(a)
+		diags = append(diags, d...)
+		for _, p := range c.Ports {
+			if !validContainerPort(p) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid container port",
+					Detail:  fmt.Sprintf("Each of ports must be a container port such as \"8080\" or \"8080/tcp\"; found %q.", p),
+					Subject: a.Expr.Range().Ptr()})
+			}
+		}
+	}
+	if a, ok := content.Attributes["env"]; ok {
+		c.Env, d = dc.StringMap(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["cmd"]; ok {
+		c.Cmd, d = dc.Strings(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["wait"]; ok {
+		c.Wait, d = dc.String(a)
+		diags = append(diags, d...)
+		if !d.HasErrors() && !strings.HasPrefix(c.Wait, "/") {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid wait path",
+				Detail:  fmt.Sprintf("The attribute \"wait\" must be an HTTP path starting with /, such as \"/healthz\"; found %q.", c.Wait),
+				Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	if a, ok := content.Attributes["wait_timeout"]; ok {
+		c.WaitTimeout, d = dc.Duration(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["restart"]; ok {
+		c.Restart, d = dc.OneOf(a, "never", "always")
+		diags = append(diags, d...)
+	}
+	if c.Embedded == "demobank" {
+		// The image runs `cloudtest demo`; its port and health path are known.
+		if len(c.Ports) == 0 {
+			c.Ports = []string{"8080"}
+		}
+		if c.Wait == "" {
+			c.Wait = "/healthz"
+		}
+	}
+	if sources == 1 && c.Embedded == "" && len(c.Ports) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required attribute",
+			Detail:  "A container built or taken from an image needs ports, the container ports to publish, such as [\"8080\"]; the target's URL points to the first.",
+			Subject: b.DefRange.Ptr()})
+	}
+	return c, diags
+}
+
+// resolveBuild makes a relative build directory relative to the file that
+// declares it, and checks that it holds a Dockerfile.
+func resolveBuild(c *Container, a *hcl.Attribute) hcl.Diagnostics {
+	dir := c.Build
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(filepath.Dir(a.Expr.Range().Filename), dir)
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	c.Build = dir
+	if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err != nil {
+		return hcl.Diagnostics{&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No Dockerfile to build",
+			Detail:  fmt.Sprintf("The attribute \"build\" must name a directory that holds a Dockerfile; %s has none.", dir),
+			Subject: a.Expr.Range().Ptr()}}
+	}
+	return nil
+}
+
+func validContainerPort(p string) bool {
+	num, proto, _ := strings.Cut(p, "/")
+	if proto != "" && proto != "tcp" && proto != "udp" {
+		return false
+	}
+	var n int
+	if _, err := fmt.Sscanf(num, "%d", &n); err != nil || fmt.Sprint(n) != num {
+		return false
+	}
+	return n > 0 && n < 65536
 }
 
 func decodeTLS(t *TLS, b *hcl.Block, dc *DecodeContext) hcl.Diagnostics {

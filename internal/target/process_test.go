@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		http.ListenAndServe("127.0.0.1:"+port, nil)
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(runRemovingImages(m))
 }
 
 func selfProcess(t *testing.T, restart string, env map[string]string) *config.Process {

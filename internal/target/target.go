@@ -1,6 +1,7 @@
 // Package target reaches or starts the systems under test: a URL that is
-// already served, the embedded demo bank started in-process, or a process
-// that cloudtest starts, supervises (restarting it when asked) and stops.
+// already served, the embedded demo bank started in-process, a process
+// that cloudtest starts, supervises (restarting it when asked) and stops,
+// or a container started through testcontainers-go.
 package target
 
 import (
@@ -67,8 +68,10 @@ func Start(ctx context.Context, t *config.Target, opts Options) (*Instance, erro
 		inst.Process, inst.URL = sup, sup.URL
 		inst.stop = sup.Stop
 		return inst, nil
+	case t.Container != nil:
+		return startContainer(ctx, inst, opts)
 	}
-	return nil, fmt.Errorf("target %q has no url, embedded system or process", t.Name)
+	return nil, fmt.Errorf("target %q has no url, embedded system, process or container", t.Name)
 }
 
 func startDemobank(ctx context.Context, inst *Instance, opts Options) (*Instance, error) {
@@ -142,12 +145,4 @@ func waitReady(ctx context.Context, url string, timeout time.Duration, exited <-
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// Container is a running container target.
-type Container struct {
-	// ID and Name are Docker's.
-	ID, Name string
-	// Network is the Docker network the container is attached to.
-	Network string
 }

@@ -1,6 +1,7 @@
 package performance
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -15,34 +16,61 @@ import (
 // clockTicks is USER_HZ, the unit of CPU times in /proc/<pid>/stat on Linux.
 const clockTicks = 100
 
-// sampler reads the CPU time and resident memory of a process cloudtest
-// supervises, from /proc, once a second.
+// sampler reads the CPU time and resident memory of a target cloudtest
+// started, once a second: of its process from /proc, of its container from
+// the Docker stats API.
 type sampler struct {
-	sup     *target.Supervisor
+	source string
+	// read returns cumulative CPU seconds, resident bytes and what was
+	// read (a pid, a container start): CPU is compared within one only.
+	read    func() (cpu float64, rss int64, instance string, err error)
+	close   func()
 	mu      sync.Mutex
 	cpu     []float64 // percent of one core, per interval
 	rss     []float64 // MB
 	lastCPU float64
 	lastAt  time.Time
-	lastPid int
+	lastOf  string
 	halt    func()
 }
 
-// startSampler samples inst's process; for other targets it returns nil and
-// the reason nothing can be measured.
+// startSampler samples inst's process or container; for other targets it
+// returns nil and the reason nothing can be measured.
 func startSampler(inst *target.Instance) (*sampler, string) {
+	var s *sampler
 	switch {
 	case inst == nil:
 		return nil, "the target is not running"
+	case inst.Container != nil:
+		var why string
+		s, why = containerSampler(inst)
+		if s == nil {
+			return nil, why
+		}
 	case inst.Process == nil && inst.Config.Embedded != "":
-		return nil, "the embedded demo bank runs inside cloudtest, so its CPU cannot be told apart from the load generator's; run it as a process target to measure it"
+		return nil, "the embedded demo bank runs inside cloudtest, so its CPU cannot be told apart from the load generator's; run it as a process or container target to measure it"
 	case inst.Process == nil:
 		return nil, "the target is a URL that cloudtest did not start; its CPU and memory are not visible from here"
+	default:
+		s = processSampler(inst.Process)
 	}
-	s := &sampler{sup: inst.Process}
 	s.sample()
 	s.halt = everySecond(s.sample)
 	return s, ""
+}
+
+func processSampler(sup *target.Supervisor) *sampler {
+	return &sampler{
+		source: fmt.Sprintf("/proc of the supervised process of target %q", sup.Name),
+		read: func() (float64, int64, string, error) {
+			pid := sup.Pid()
+			if pid == 0 {
+				return 0, 0, "", errors.New("not running")
+			}
+			cpu, rss, err := readProc(pid)
+			return cpu, rss, strconv.Itoa(pid), err
+		},
+	}
 }
 
 // everySecond calls f once a second until the returned function is
@@ -68,32 +96,31 @@ func everySecond(f func()) (stop func()) {
 }
 
 func (s *sampler) sample() {
-	pid := s.sup.Pid()
-	if pid == 0 {
-		return
-	}
-	cpu, rss, err := readProc(pid)
+	cpu, rss, of, err := s.read()
 	if err != nil {
 		return
 	}
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if pid == s.lastPid && !s.lastAt.IsZero() {
+	if of == s.lastOf && !s.lastAt.IsZero() && cpu >= s.lastCPU {
 		if dt := now.Sub(s.lastAt).Seconds(); dt > 0.2 {
 			s.cpu = append(s.cpu, (cpu-s.lastCPU)/dt*100)
 		}
 	}
 	s.rss = append(s.rss, float64(rss)/(1<<20))
-	s.lastCPU, s.lastAt, s.lastPid = cpu, now, pid
+	s.lastCPU, s.lastAt, s.lastOf = cpu, now, of
 }
 
 func (s *sampler) finish() *result.Utilization {
 	s.halt()
 	s.sample()
+	if s.close != nil {
+		s.close()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := &result.Utilization{Source: fmt.Sprintf("/proc of the supervised process of target %q", s.sup.Name), Samples: len(s.cpu)}
+	u := &result.Utilization{Source: s.source, Samples: len(s.cpu)}
 	u.CPUMean, u.CPUMax = meanMax(s.cpu)
 	u.RSSMeanMB, u.RSSMaxMB = meanMax(s.rss)
 	if len(s.cpu) == 0 {

@@ -1,0 +1,270 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+)
+
+// Container is a running container target.
+type Container struct {
+	// ID and Name are Docker's.
+	ID, Name string
+	// Network and NetworkID name the Docker network created for the
+	// container alone, so that a partition can disconnect it.
+	Network, NetworkID string
+	// Image is the image it runs; HostPort the fixed loopback port its
+	// first container port is published on, kept across restarts.
+	Image    string
+	HostPort int
+	// Restart is the target's restart policy: "never" or "always".
+	Restart string
+}
+
+var ryukOff sync.Once
+
+// DockerClient connects to the Docker engine the way testcontainers-go
+// does. The reaper is turned off first: it needs an image pulled from a
+// registry, and cloudtest removes what it starts itself. Every Docker call
+// of cloudtest goes through here first.
+func DockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
+	disableReaper()
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the Docker engine: %w", err)
+	}
+	return cli, nil
+}
+
+func disableReaper() {
+	ryukOff.Do(func() {
+		// Its progress lines would mix with cloudtest's own output; errors
+		// come back as values.
+		tclog.SetDefault(tclog.NewNoopLogger())
+		if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+			os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+		}
+	})
+}
+
+// StartContainer builds or finds the image of c, creates a network for the
+// container, starts it with its first port published on a fixed free
+// loopback port (so that its URL survives a kill and a start), and waits
+// until c.Wait answers.
+func StartContainer(ctx context.Context, name string, c *config.Container, demo config.EmbeddedOptions, opts Options) (inst *Container, url string, stop func() error, err error) {
+	cli, err := DockerClient(ctx)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	defer cli.Close()
+
+	req := testcontainers.ContainerRequest{Env: c.Env, Cmd: c.Cmd, ExposedPorts: c.Ports}
+	switch {
+	case c.Image != "":
+		req.Image = c.Image
+	case c.Build != "":
+		tag, err := buildTag("build-"+name, c.Build)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("target %q: %w", name, err)
+		}
+		if imageExists(ctx, cli, tag) {
+			req.Image = tag
+		} else {
+			repo, version, _ := strings.Cut(tag, ":")
+			req.FromDockerfile = testcontainers.FromDockerfile{Context: c.Build, Repo: repo, Tag: version, KeepImage: true}
+		}
+	case c.Embedded == "demobank":
+		req.Image, err = DemobankImage(ctx)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("target %q: %w", name, err)
+		}
+		req.Cmd = append(demobankArgs(c, demo), c.Cmd...)
+	default:
+		return nil, "", nil, fmt.Errorf("target %q: the container has no build, image or embedded system", name)
+	}
+	if len(c.Ports) == 0 {
+		return nil, "", nil, fmt.Errorf("target %q: the container publishes no port", name)
+	}
+
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(map[string]string{"cloudtest.target": name}))
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("target %q: creating its network: %w", name, err)
+	}
+	removeNetwork := func() error {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return nw.Remove(rctx)
+	}
+
+	first, err := network.ParsePort(withProto(c.Ports[0]))
+	if err != nil {
+		return nil, "", nil, errors.Join(fmt.Errorf("target %q: port %q: %w", name, c.Ports[0], err), removeNetwork())
+	}
+	restart := c.Restart
+	req.Labels = map[string]string{"cloudtest.target": name}
+	req.Networks = []string{nw.Name}
+	req.NetworkAliases = map[string][]string{nw.Name: {sanitize(name)}}
+	var hostPort int
+	req.HostConfigModifier = func(hc *container.HostConfig) {
+		loopback := netip.MustParseAddr("127.0.0.1")
+		hc.PortBindings = network.PortMap{}
+		for _, p := range c.Ports {
+			port, err := network.ParsePort(withProto(p))
+			if err != nil {
+				continue
+			}
+			// Only the first port gets a fixed host port: it is the URL's.
+			// The others are published on loopback ports Docker picks.
+			hp := "0"
+			if port == first {
+				hp = strconv.Itoa(hostPort)
+			}
+			hc.PortBindings[port] = []network.PortBinding{{HostIP: loopback, HostPort: hp}}
+		}
+		if restart == "always" {
+			hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyAlways}
+		}
+	}
+
+	var ctr testcontainers.Container
+	for attempt := range 3 {
+		if hostPort, err = freePort(); err != nil {
+			return nil, "", nil, errors.Join(fmt.Errorf("target %q: %w", name, err), removeNetwork())
+		}
+		req.Name = fmt.Sprintf("cloudtest-%s-%s-%d", sanitize(name), suffix, attempt)
+		ctr, err = testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+		// The free port can be taken between the check and Docker's bind:
+		// another port is tried then.
+		if err == nil || ctr == nil || !portTaken(err) {
+			break
+		}
+		ctr.Terminate(context.WithoutCancel(ctx))
+		ctr = nil
+	}
+	if ctr == nil && err != nil {
+		return nil, "", nil, errors.Join(fmt.Errorf("target %q: starting its container: %w", name, err), removeNetwork())
+	}
+	inst = &Container{
+		ID: ctr.GetContainerID(), Name: req.Name, Network: nw.Name, NetworkID: nw.ID,
+		Image: req.Image, HostPort: hostPort, Restart: restart,
+	}
+	if inst.Image == "" {
+		inst.Image = req.FromDockerfile.Repo + ":" + req.FromDockerfile.Tag
+	}
+	logPath := filepath.Join(opts.WorkDir, name+".log")
+	stop = func() error {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		logErr := saveLogs(rctx, inst.ID, logPath)
+		// Terminate removes the container, whatever state a fault left it in.
+		termErr := ctr.Terminate(rctx)
+		return errors.Join(termErr, removeNetwork(), logErr)
+	}
+	if err != nil {
+		return nil, "", nil, errors.Join(fmt.Errorf("target %q: starting its container: %w", name, err), stop())
+	}
+	url = fmt.Sprintf("http://127.0.0.1:%d", hostPort)
+	if c.Wait != "" {
+		if err := waitReady(ctx, url+c.Wait, c.WaitTimeout, nil); err != nil {
+			return nil, "", nil, errors.Join(fmt.Errorf("target %q: %w (its log is in %s)", name, err, logPath), stop())
+		}
+	}
+	return inst, url, stop, nil
+}
+
+func startContainer(ctx context.Context, inst *Instance, opts Options) (*Instance, error) {
+	c, url, stop, err := StartContainer(ctx, inst.Name, inst.Config.Container, inst.Config.EmbeddedOptions, opts)
+	if err != nil {
+		return nil, err
+	}
+	inst.Container, inst.URL, inst.stop = c, url, stop
+	return inst, nil
+}
+
+// demobankArgs are the flags of `cloudtest demo` inside the image. The
+// journal lives in the container's own filesystem, which survives a kill
+// and a start of the same container.
+func demobankArgs(c *config.Container, o config.EmbeddedOptions) []string {
+	port, _, _ := strings.Cut(c.Ports[0], "/")
+	args := []string{"demo", "--listen", ":" + port, "--data", "/data"}
+	if o.WriteBehind > 0 {
+		args = append(args, "--write-behind", o.WriteBehind.String())
+	}
+	if o.Insecure {
+		args = append(args, "--insecure")
+	}
+	for _, path := range slices.Sorted(maps.Keys(o.SlowPaths)) {
+		args = append(args, "--slow-path", path+"="+o.SlowPaths[path].String())
+	}
+	return args
+}
+
+func portTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use")
+}
+
+func withProto(p string) string {
+	if strings.Contains(p, "/") {
+		return p
+	}
+	return p + "/tcp"
+}
+
+func sanitize(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return '-'
+	}, name)
+}
+
+func imageExists(ctx context.Context, cli *testcontainers.DockerClient, ref string) bool {
+	_, err := cli.ImageInspect(ctx, ref)
+	return err == nil
+}
+
+// saveLogs writes everything the container printed, over all its restarts,
+// to path.
+func saveLogs(ctx context.Context, id, path string) error {
+	cli, err := DockerClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	rc, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return fmt.Errorf("reading the container's log: %w", err)
+	}
+	defer rc.Close()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = stdcopy.StdCopy(f, f, rc)
+	return errors.Join(err, f.Close())
+}
