@@ -178,3 +178,71 @@ reliability "channel-network" {
     availability = 0.5
   }
 }
+
+# The ledger's standby in a container: the demo bank as a FROM-scratch image
+# of a static cloudtest (built once, kept by digest), on a network of its own,
+# published on a fixed loopback port that stays valid across restarts.
+target "ledger-standby" {
+  container {
+    embedded = "demobank"
+    restart  = "always"
+  }
+}
+
+reliability "ledger-standby-container" {
+  description = "Freeze the standby's container, then kill it: Docker's engine carries out Chaos Mesh's pod-failure and pod-kill."
+  component   = "core-ledger"
+  target      = target.ledger-standby
+  duration    = "8s"
+
+  setup {
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/api/login"
+        json   = { user = "alice", password = var.password }
+      }
+      expect { status = 200 }
+      capture { token = response.json.token }
+    }
+  }
+
+  probe {
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+
+  ledger {
+    every = "100ms"
+    write {
+      http {
+        method  = "POST"
+        path    = "/api/ledger"
+        headers = { Authorization = "Bearer ${capture.token}" }
+        json    = { ref = "standby", seq = ledger.seq }
+      }
+      expect { status = 201 }
+      capture { id = response.json.id }
+    }
+    read {
+      http {
+        path    = "/api/ledger/${ledger.id}"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+    }
+  }
+
+  fault "standby-frozen" {
+    action   = "pod-failure"
+    engine   = "docker"
+    after    = "1s"
+    duration = "1500ms"
+  }
+
+  fault "standby-killed" {
+    action = "pod-kill"
+    engine = "docker"
+    after  = "4s"
+  }
+}
