@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -438,3 +440,166 @@ func TestRateUnitsBecomeKilobytesPerSecond(t *testing.T) {
 }
 
 const prSetChildSubreaper = 36
+
+func TestAnUpstreamProxyListensWhereTheTargetExpectsItsDependency(t *testing.T) {
+	dep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "db") }))
+	defer dep.Close()
+	listen := freeAddr(t)
+	spec := specNamed(t, fmt.Sprintf(`
+chaos "db" {
+  target = target.web
+  fault "slow db" {
+    action    = "delay"
+    latency   = "80ms"
+    direction = "from"
+    upstream  = %q
+    listen    = %q
+  }
+}`, strings.TrimPrefix(dep.URL, "http://"), listen), "slow db")
+	lab, _ := openLab(t, []*Spec{spec}, map[string]*target.Instance{"web": {Name: "web", URL: "http://127.0.0.1:1"}})
+	if lab.URL("web") != "http://127.0.0.1:1" {
+		t.Fatalf("a fault on a dependency changed the target's URL: %s", lab.URL("web"))
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	before := medianLatency(t, c, "http://"+listen, 9)
+	if err := lab.Inject(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	during := medianLatency(t, c, "http://"+listen, 9)
+	t.Logf("through the dependency's proxy: %v before, %v during an 80ms delay on requests", before, during)
+	if added := during - before; added < 50*time.Millisecond || added > 110*time.Millisecond {
+		t.Errorf("the delay added %v, want 80ms ± 30ms", added)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestAbortAndFullLossMakeRequestsFail(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer srv.Close()
+	specs, diags := load(t, `
+chaos "broken" {
+  target = target.web
+  fault "abort" { action = "abort" }
+  fault "loss" {
+    action = "loss"
+    loss   = 100
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	lab, _ := openLab(t, specs, map[string]*target.Instance{"web": {Name: "web", URL: srv.URL}})
+	for _, s := range specs {
+		if _, err := ping(lab.URL("web"), time.Second); err != nil {
+			t.Fatalf("before %s: %v", s.Name, err)
+		}
+		if err := lab.Inject(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		if body, err := ping(lab.URL("web"), time.Second); err == nil {
+			t.Fatalf("during %s a request got %q", s.Name, body)
+		}
+		if err := lab.Remove(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ping(lab.URL("web"), time.Second); err != nil {
+			t.Fatalf("after %s: %v", s.Name, err)
+		}
+	}
+}
+
+func TestBandwidthSlowsATransfer(t *testing.T) {
+	payload := strings.Repeat("x", 300_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, payload) }))
+	defer srv.Close()
+	spec := specNamed(t, `
+chaos "thin" {
+  target = target.web
+  fault "thin" {
+    action = "bandwidth"
+    rate   = "1mbps"
+    limit  = 100
+    buffer = 10000
+  }
+}`, "thin")
+	lab, _ := openLab(t, []*Spec{spec}, map[string]*target.Instance{"web": {Name: "web", URL: srv.URL}})
+	if err := lab.Inject(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	body, err := ping(lab.URL("web"), 10*time.Second)
+	took := time.Since(start)
+	if err != nil || len(body) != len(payload) {
+		t.Fatalf("transfer: %d bytes, %v", len(body), err)
+	}
+	// 300 KB at 1000 KB/s takes 300ms; unlimited, a few milliseconds.
+	t.Logf("300 KB at 1 MB/s took %v", took)
+	if took < 200*time.Millisecond {
+		t.Errorf("300 KB went through in %v; the bandwidth fault did not hold it back", took)
+	}
+}
+
+func TestCloseRemovesEveryActiveFault(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer srv.Close()
+	inst, err := startServer(context.Background(), t.TempDir(), "never")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Stop()
+	specs, diags := load(t, `
+chaos "many" {
+  target = target.web
+  fault "lag" {
+    action  = "delay"
+    latency = "50ms"
+  }
+  fault "cut" { action = "partition" }
+  fault "freeze" {
+    action = "pod-failure"
+    target = target.svc
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	lab, journalPath := openLab(t, specs, map[string]*target.Instance{"web": {Name: "web", URL: srv.URL}, "svc": inst})
+	for _, s := range specs {
+		if err := lab.Inject(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lab.Inject(context.Background(), specs[0]); err == nil {
+		t.Fatal("a fault was injected twice")
+	}
+	if got := lab.Active(); strings.Join(got, ",") != "lag,cut,freeze" {
+		t.Fatalf("active %v", got)
+	}
+	if err := lab.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := lab.Active(); len(got) != 0 {
+		t.Fatalf("active after Close: %v", got)
+	}
+	if _, err := ping(inst.URL, 2*time.Second); err != nil {
+		t.Fatalf("the process still stopped after Close: %v", err)
+	}
+	if got := journalEvents(t, journalPath); strings.Join(got, ",") != "inject,inject,inject,remove,remove,remove" {
+		t.Fatalf("journal events %v", got)
+	}
+	if n, err := Recover(context.Background(), filepath.Dir(journalPath), io.Discard); n != 0 || err != nil {
+		t.Fatalf("Recover after a clean Close: %d, %v", n, err)
+	}
+	if err := lab.Inject(context.Background(), specs[0]); err == nil {
+		t.Fatal("Inject after Close succeeded")
+	}
+}
