@@ -6,6 +6,7 @@ import (
 	"net"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/chaos-mesh/chaos-mesh/api/genericwebhook"
@@ -157,6 +158,7 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 		})
 	}
 	diags = append(diags, checkEngineTarget(s, dc, b)...)
+	diags = append(diags, checkPercentages(attrs, dc)...)
 	if diags.HasErrors() {
 		return s, diags
 	}
@@ -170,6 +172,29 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 	s.Kind = obj.GetObjectKind().GroupVersionKind().Kind
 	diags = append(diags, validate(obj, attrs, b)...)
 	return s, diags
+}
+
+// checkPercentages refuses shares outside 0-100, which Chaos Mesh's
+// validation lets through to tc.
+func checkPercentages(attrs hcl.Attributes, dc *config.DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range []string{"loss", "corrupt", "correlation"} {
+		a, ok := attrs[name]
+		if !ok {
+			continue
+		}
+		v, d := dc.String(a)
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil && (f < 0 || f > 100) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail:  fmt.Sprintf("The attribute %q is a percentage and must be between 0 and 100; found %s.", name, v),
+				Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	return diags
 }
 
 // checkLoopback keeps the proxies on this machine: traffic goes to loopback only.

@@ -146,6 +146,9 @@ func TestInvalidFaultsGiveDiagnosticsOnTheirLine(t *testing.T) {
 		{"a loss that is no number", `
     action = "loss"
     loss   = "a lot"`, 6, []string{"spec.loss.loss", "parse correlation field error"}},
+		{"a loss over 100 percent", `
+    action = "loss"
+    loss   = 150`, 6, []string{`"loss" is a percentage and must be between 0 and 100; found 150`}},
 		{"a memory size that is no size", `
     action = "memory"
     size   = "plenty"`, 6, []string{"spec.stressors.memory.size", "incorrect bytes format"}},
