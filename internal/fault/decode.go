@@ -38,6 +38,16 @@ var fieldsOf = map[string][]string{
 	"http-delay":     {"delay", "port", "path", "method", "code"},
 }
 
+// requiredOf lists the fields without which an action does nothing (Chaos
+// Mesh would accept a delay without latency, and delay by nothing).
+var requiredOf = map[string][]struct{ name, example string }{
+	"delay":      {{"latency", `latency = "100ms"`}},
+	"loss":       {{"loss", `loss = 10 (percent)`}},
+	"corrupt":    {{"corrupt", `corrupt = 10 (percent)`}},
+	"bandwidth":  {{"rate", `rate = "1mbps"`}},
+	"http-delay": {{"delay", `delay = "500ms"`}},
+}
+
 // Actions lists the fault actions in the order the documentation gives them.
 var Actions = []string{"pod-kill", "pod-failure", "container-kill", "delay", "loss", "corrupt", "partition", "bandwidth", "cpu", "memory", "abort", "http-delay"}
 
@@ -135,6 +145,11 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 			Detail:   fmt.Sprintf("The attribute %q does not apply to action %q; that action takes %s.", name, s.Action, describeFields(s.Action)),
 			Subject:  a.NameRange.Ptr(),
 		})
+	}
+	for _, r := range requiredOf[s.Action] {
+		if _, ok := attrs[r.name]; !ok {
+			diags = append(diags, config.Required(b, r.name, r.example))
+		}
 	}
 	if !slices.Contains(engineActions[s.Engine], s.Action) {
 		subject := attrs["action"].Expr.Range()
@@ -331,8 +346,16 @@ func build(s *Spec, attrs hcl.Attributes, dc *config.DecodeContext) (client.Obje
 			nc.Spec.Corrupt = &v1alpha1.CorruptSpec{Corrupt: str("corrupt"), Correlation: str("correlation")}
 		case "bandwidth":
 			bw := &v1alpha1.BandwidthSpec{Rate: str("rate")}
-			l, _ := num("limit")
-			bf, _ := num("buffer")
+			// Chaos Mesh's CRD needs both; these are the values of its
+			// documentation's example.
+			l, ok := num("limit")
+			if !ok {
+				l = 20971520
+			}
+			bf, ok := num("buffer")
+			if !ok {
+				bf = 10000
+			}
 			bw.Limit, bw.Buffer = uint32(l), uint32(bf)
 			nc.Spec.Bandwidth = bw
 		}

@@ -156,6 +156,8 @@ func TestInvalidFaultsGiveDiagnosticsOnTheirLine(t *testing.T) {
     action    = "delay"
     latency   = "10ms"
     direction = "both"`, 7, []string{"spec.direction", "`from` and `both` direction cannot be used when targets is empty"}},
+		{"a delay without latency", `
+    action = "delay"`, 4, []string{`Missing required attribute`, `needs the attribute "latency"`}},
 		{"an unknown action", `
     action = "meteor"`, 5, []string{`must be one of "pod-kill"`, `found "meteor"`}},
 		{"corrupt on the local engine", `
