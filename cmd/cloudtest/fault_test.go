@@ -74,7 +74,7 @@ chaos "quiet" { target = target.web }
 	if err := yaml.UnmarshalStrict(b, &nc); err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
-	if nc.Spec.Action != v1alpha1.DelayAction || nc.Spec.Delay.Latency != "100ms" || *nc.Spec.Duration != "10s" {
+	if nc.Name != "edge-lag" || nc.Spec.Action != v1alpha1.DelayAction || nc.Spec.Delay.Latency != "100ms" || *nc.Spec.Duration != "10s" {
 		t.Fatalf("manifest: %s", b)
 	}
 	if _, err := os.Stat(filepath.Join(out, "edge-cut.yaml")); err != nil {
