@@ -16,6 +16,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/demobank"
 	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/evidence"
+	"github.com/cloudtest/cloudtest/internal/fault"
 	"github.com/cloudtest/cloudtest/internal/report"
 	"github.com/cloudtest/cloudtest/internal/runner"
 )
@@ -179,6 +180,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	var sf selectionFlags
 	cf.register(fs)
 	sf.register(fs)
+	emitChaos := fs.String("emit-chaos", "", "also write the Chaos Mesh YAML of every fault of the selected suites into this directory, for teams that apply them on Kubernetes")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -191,6 +193,16 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return exitUsage
+	}
+	if *emitChaos != "" {
+		suites := make([]config.Suite, len(plan.Suites))
+		for i, s := range plan.Suites {
+			suites[i] = s
+		}
+		if err := writeChaos(*emitChaos, suites, stdout); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --emit-chaos: %v\n", err)
+			return exitIncomplete
+		}
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tSUITE\tKIND\tCOMPONENT\tTARGET\tTAGS\tDEPENDS ON\tDEFINED AT")
@@ -221,6 +233,67 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 		reqs, waivers, _ := deploy.Requirements(cfg)
 		fmt.Fprintf(stdout, "\nAcceptance matrix of the %s deployment (%d requirements):\n", cfg.Deployment.Mode, len(reqs))
 		deploy.WriteTable(stdout, reqs, waivers)
+	}
+	return exitOK
+}
+
+// writeChaos writes the Chaos Mesh manifests of the faults of every suite
+// that has faults.
+func writeChaos(dir string, suites []config.Suite, stdout io.Writer) error {
+	var n int
+	for _, s := range suites {
+		c, ok := s.(fault.Carrier)
+		if !ok || len(c.FaultSpecs()) == 0 {
+			continue
+		}
+		paths, err := fault.WriteChaos(dir, s.Common().Name, c.FaultSpecs())
+		n += len(paths)
+		if err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		fmt.Fprintf(stdout, "Chaos Mesh YAML: no suite of the selection has faults; nothing written to %s\n\n", dir)
+		return nil
+	}
+	fmt.Fprintf(stdout, "Chaos Mesh YAML: %d manifests written to %s (apply them with kubectl apply -f %s)\n\n", n, dir, dir)
+	return nil
+}
+
+func cmdRecover(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("recover", "RUN_DIR",
+		"Remove the faults that the journals of a run directory record as injected and never removed, as after a crash: stopped processes are continued, paused containers unpaused, disconnected ones connected again.",
+		"cloudtest recover out/20261124-210102-3fa2", stderr)
+	timeout := fs.String("timeout", "2m", "give up the removals after this time")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	dir := fs.Arg(0)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "cloudtest: %s is not a directory\n", dir)
+		return exitUsage
+	}
+	d, err := config.ParseDuration(*timeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: --timeout %s: %v\n", *timeout, err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	n, err := fault.Recover(ctx, dir, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: some faults could not be removed: %v\n", err)
+		fmt.Fprintf(stdout, "%s: %d faults removed, others are still in place (see above)\n", dir, n)
+		return exitRejected
+	}
+	if n == 0 {
+		fmt.Fprintf(stdout, "%s: no fault was left in place; nothing to remove\n", dir)
+	} else {
+		fmt.Fprintf(stdout, "%s: %d faults removed; none is left in place\n", dir, n)
 	}
 	return exitOK
 }

@@ -30,6 +30,7 @@ func commands() []command {
 		{"plan", "show which suites would run, in order, and their targets", cmdPlan},
 		{"report", "render the report of a run directory again", cmdReport},
 		{"verify", "check the signed manifest of a run directory", cmdVerify},
+		{"recover", "remove the faults a crashed run left in place", cmdRecover},
 		{"demo", "serve the demo bank that the examples test", cmdDemo},
 		{"version", "print the version", cmdVersion},
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/chaos-mesh/chaos-mesh/api/genericwebhook"
@@ -35,6 +36,16 @@ var fieldsOf = map[string][]string{
 	"memory":         {"workers", "size"},
 	"abort":          {"port", "path", "method", "code"},
 	"http-delay":     {"delay", "port", "path", "method", "code"},
+}
+
+// requiredOf lists the fields without which an action does nothing (Chaos
+// Mesh would accept a delay without latency, and delay by nothing).
+var requiredOf = map[string][]struct{ name, example string }{
+	"delay":      {{"latency", `latency = "100ms"`}},
+	"loss":       {{"loss", `loss = 10 (percent)`}},
+	"corrupt":    {{"corrupt", `corrupt = 10 (percent)`}},
+	"bandwidth":  {{"rate", `rate = "1mbps"`}},
+	"http-delay": {{"delay", `delay = "500ms"`}},
 }
 
 // Actions lists the fault actions in the order the documentation gives them.
@@ -135,6 +146,11 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 			Subject:  a.NameRange.Ptr(),
 		})
 	}
+	for _, r := range requiredOf[s.Action] {
+		if _, ok := attrs[r.name]; !ok {
+			diags = append(diags, config.Required(b, r.name, r.example))
+		}
+	}
 	if !slices.Contains(engineActions[s.Engine], s.Action) {
 		subject := attrs["action"].Expr.Range()
 		if a, ok := attrs["engine"]; ok {
@@ -157,6 +173,7 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 		})
 	}
 	diags = append(diags, checkEngineTarget(s, dc, b)...)
+	diags = append(diags, checkPercentages(attrs, dc)...)
 	if diags.HasErrors() {
 		return s, diags
 	}
@@ -170,6 +187,29 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 	s.Kind = obj.GetObjectKind().GroupVersionKind().Kind
 	diags = append(diags, validate(obj, attrs, b)...)
 	return s, diags
+}
+
+// checkPercentages refuses shares outside 0-100, which Chaos Mesh's
+// validation lets through to tc.
+func checkPercentages(attrs hcl.Attributes, dc *config.DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range []string{"loss", "corrupt", "correlation"} {
+		a, ok := attrs[name]
+		if !ok {
+			continue
+		}
+		v, d := dc.String(a)
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil && (f < 0 || f > 100) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail:  fmt.Sprintf("The attribute %q is a percentage and must be between 0 and 100; found %s.", name, v),
+				Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	return diags
 }
 
 // checkLoopback keeps the proxies on this machine: traffic goes to loopback only.
@@ -306,8 +346,16 @@ func build(s *Spec, attrs hcl.Attributes, dc *config.DecodeContext) (client.Obje
 			nc.Spec.Corrupt = &v1alpha1.CorruptSpec{Corrupt: str("corrupt"), Correlation: str("correlation")}
 		case "bandwidth":
 			bw := &v1alpha1.BandwidthSpec{Rate: str("rate")}
-			l, _ := num("limit")
-			bf, _ := num("buffer")
+			// Chaos Mesh's CRD needs both; these are the values of its
+			// documentation's example.
+			l, ok := num("limit")
+			if !ok {
+				l = 20971520
+			}
+			bf, ok := num("buffer")
+			if !ok {
+				bf = 10000
+			}
 			bw.Limit, bw.Buffer = uint32(l), uint32(bf)
 			nc.Spec.Bandwidth = bw
 		}

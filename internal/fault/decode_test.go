@@ -146,6 +146,9 @@ func TestInvalidFaultsGiveDiagnosticsOnTheirLine(t *testing.T) {
 		{"a loss that is no number", `
     action = "loss"
     loss   = "a lot"`, 6, []string{"spec.loss.loss", "parse correlation field error"}},
+		{"a loss over 100 percent", `
+    action = "loss"
+    loss   = 150`, 6, []string{`"loss" is a percentage and must be between 0 and 100; found 150`}},
 		{"a memory size that is no size", `
     action = "memory"
     size   = "plenty"`, 6, []string{"spec.stressors.memory.size", "incorrect bytes format"}},
@@ -153,6 +156,8 @@ func TestInvalidFaultsGiveDiagnosticsOnTheirLine(t *testing.T) {
     action    = "delay"
     latency   = "10ms"
     direction = "both"`, 7, []string{"spec.direction", "`from` and `both` direction cannot be used when targets is empty"}},
+		{"a delay without latency", `
+    action = "delay"`, 4, []string{`Missing required attribute`, `needs the attribute "latency"`}},
 		{"an unknown action", `
     action = "meteor"`, 5, []string{`must be one of "pod-kill"`, `found "meteor"`}},
 		{"corrupt on the local engine", `

@@ -11,7 +11,10 @@ import (
 
 // YAML renders the fault's Chaos Mesh object as a manifest that
 // `kubectl apply -f` accepts: no status, no server-set metadata.
-func (s *Spec) YAML() ([]byte, error) {
+func (s *Spec) YAML() ([]byte, error) { return s.yaml("") }
+
+// yaml renders the manifest, named name when it is not empty.
+func (s *Spec) yaml(name string) ([]byte, error) {
 	if s.Object == nil {
 		return nil, fmt.Errorf("fault %q has no Chaos Mesh object", s.Name)
 	}
@@ -26,24 +29,30 @@ func (s *Spec) YAML() ([]byte, error) {
 	delete(m, "status")
 	if md, ok := m["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
+		if name != "" {
+			md["name"] = name
+		}
 	}
 	return yaml.Marshal(m)
 }
 
 // WriteChaos writes one Chaos Mesh manifest per fault of a suite into dir,
-// named <suite>-<fault>.yaml, and returns the paths written.
+// named <suite>-<fault>.yaml, and returns the paths written. The objects
+// are named <suite>-<fault> too, so that the faults of several suites can
+// be applied to one namespace.
 func WriteChaos(dir, suite string, specs []*Spec) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	var paths []string
 	for _, s := range specs {
-		b, err := s.YAML()
+		name := objectName(objectName(suite) + "-" + objectName(s.Name))
+		b, err := s.yaml(name)
 		if err != nil {
 			return paths, fmt.Errorf("suite %q: %w", suite, err)
 		}
 		header := fmt.Sprintf("# cloudtest suite %q, fault %q (%s)\n", suite, s.Name, rangeText(s))
-		p := filepath.Join(dir, objectName(suite)+"-"+objectName(s.Name)+".yaml")
+		p := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(p, append([]byte(header), b...), 0o644); err != nil {
 			return paths, err
 		}

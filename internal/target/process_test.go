@@ -110,6 +110,28 @@ func TestKilledProcessIsRestartedWhenPolicyIsAlways(t *testing.T) {
 	}
 }
 
+func TestKillKeepsAProcessDownWhateverItsPolicy(t *testing.T) {
+	dir := t.TempDir()
+	sup, err := StartProcess(context.Background(), "svc", selfProcess(t, "always", nil), Options{BaseDir: dir, WorkDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Stop()
+	if err := sup.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // well past the pause before a restart
+	if sup.Pid() != 0 || sup.Restarts() != 0 {
+		t.Fatalf("pid %d, restarts %d after Kill", sup.Pid(), sup.Restarts())
+	}
+	if _, err := get(t, sup.URL+"/healthz"); err == nil {
+		t.Fatal("the killed process answered")
+	}
+	if err := sup.Kill(); err != nil {
+		t.Fatalf("Kill of a process already down: %v", err)
+	}
+}
+
 func TestProcessThatExitsBeforeReadyIsAnErrorWithItsOutput(t *testing.T) {
 	dir := t.TempDir()
 	_, err := StartProcess(context.Background(), "svc", selfProcess(t, "never", map[string]string{"CLOUDTEST_TEST_EXIT_AT_ONCE": "1"}), Options{BaseDir: dir, WorkDir: dir})
