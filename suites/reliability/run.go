@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -45,7 +44,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		return runner.Outcome{Status: st, Message: msg, Data: data}
 	}
 
-	journal := filepath.Join(env.Dir, "faults", fileName(s.Name)+".jsonl")
+	journal := fault.JournalPath(env.Dir, s.Name)
 	lab, err := fault.Open(ctx, s.Name, s.Faults, env.Targets, journal)
 	if err != nil {
 		return finish(result.Errored, fmt.Sprintf("preparing the faults: %v", err))
@@ -488,16 +487,6 @@ func joinMsg(a, b string) string {
 		return b
 	}
 	return a + "; " + b
-}
-
-// fileName makes a suite name safe as a file name.
-func fileName(name string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == 0 {
-			return '_'
-		}
-		return r
-	}, name)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
