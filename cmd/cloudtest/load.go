@@ -14,6 +14,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/evidence"
 	"github.com/cloudtest/cloudtest/suites/functional"
 	"github.com/cloudtest/cloudtest/suites/performance"
+	"github.com/cloudtest/cloudtest/suites/security"
 )
 
 // kinds lists every suite kind cloudtest knows. Adding a kind means adding
@@ -21,6 +22,7 @@ import (
 var kinds = []config.SuiteKind{
 	functional.Kind,
 	performance.Kind,
+	security.Kind,
 }
 
 // blocks lists the other top-level blocks: vendor evidence, requirements

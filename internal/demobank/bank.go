@@ -92,6 +92,13 @@ type Bank struct {
 	tokens   map[string]string // token -> user
 	failures map[string][]time.Time
 
+	// Defence state (the secure bank only): failed logins by address,
+	// when stuffing from an address was last reported, and the alert webhook.
+	byAddr       map[string][]time.Time
+	stuffAlerted map[string]time.Time
+	webhook      string
+	alerts       sync.WaitGroup
+
 	logMu sync.Mutex
 	stats *stats
 	mux   *http.ServeMux
@@ -103,6 +110,7 @@ func New(opts Options) (*Bank, error) {
 		opts: opts, accounts: map[int]*Account{}, transfers: map[string]*Transfer{},
 		idem: map[string]*Transfer{}, ledgerIdx: map[string]*LedgerEntry{},
 		tokens: map[string]string{}, failures: map[string][]time.Time{}, stats: newStats(),
+		byAddr: map[string][]time.Time{}, stuffAlerted: map[string]time.Time{},
 	}
 	for _, u := range users {
 		b.accounts[u.account] = &Account{ID: u.account, Owner: u.name, Balance: openingBalances[u.account]}
@@ -146,8 +154,10 @@ func (b *Bank) persist(r record) error {
 	return b.j.append(r)
 }
 
-// Close flushes and closes the journal.
+// Close waits for alerts in flight (each bounded to two seconds), then
+// flushes and closes the journal.
 func (b *Bank) Close() error {
+	b.alerts.Wait()
 	if b.j == nil {
 		return nil
 	}
@@ -171,6 +181,8 @@ func (b *Bank) routes() {
 	m.HandleFunc("POST /api/ledger", b.auth(b.appendLedger))
 	m.HandleFunc("GET /api/ledger/{id}", b.auth(b.getLedger))
 	m.HandleFunc("GET /api/ledger", b.auth(b.listLedger))
+	m.HandleFunc("GET /api/branches", b.findBranches)
+	m.HandleFunc("PUT /api/alerts/webhook", b.auth(b.setWebhook))
 	if b.opts.Insecure {
 		m.HandleFunc("GET /admin/users", func(w http.ResponseWriter, r *http.Request) {
 			var out []map[string]any
@@ -217,7 +229,9 @@ func (b *Bank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", "demobank/0.1 (Go)")
 	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	b.mux.ServeHTTP(sw, r)
+	if !b.cors(sw, r) && !b.screen(sw, r) {
+		b.mux.ServeHTTP(sw, r)
+	}
 	d := time.Since(start)
 	b.stats.end(r.URL.Path, sw.status, d)
 	if b.opts.Log != nil {
@@ -269,12 +283,18 @@ func (b *Bank) login(w http.ResponseWriter, r *http.Request) {
 		throttled := len(recent) >= 5
 		b.tokMu.Unlock()
 		if throttled {
+			b.alert("login_throttled", r.RemoteAddr, fmt.Sprintf("user %q: %d failed logins within a minute", req.User, len(recent)))
 			w.Header().Set("Retry-After", "60")
 			fail(w, http.StatusTooManyRequests, "too many failed logins; try again later")
 			return
 		}
 	}
-	for _, u := range users {
+	known := users
+	if b.opts.Insecure {
+		// The insecure bank kept its installer's administrator account.
+		known = append(known[:len(known):len(known)], user{"admin", "admin", 0})
+	}
+	for _, u := range known {
 		if u.name == req.User && u.password == req.Password {
 			tok := newID("")
 			b.tokMu.Lock()
@@ -291,6 +311,7 @@ func (b *Bank) login(w http.ResponseWriter, r *http.Request) {
 	if b.opts.Log != nil {
 		b.logLine(map[string]any{"time": now.UTC().Format(time.RFC3339Nano), "event": "login_failed", "user": req.User, "remote": r.RemoteAddr})
 	}
+	b.noteFailedLogin(r, now)
 	fail(w, http.StatusUnauthorized, "wrong user or password")
 }
 
