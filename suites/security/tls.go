@@ -35,6 +35,16 @@ func weakSuites() []*tls.CipherSuite {
 	return out
 }
 
+// allSuites offers everything, so that a refused old version is refused
+// for its version, not for want of a common cipher suite.
+func allSuites() []uint16 {
+	var ids []uint16
+	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		ids = append(ids, cs.ID)
+	}
+	return ids
+}
+
 // checkTLS connects to the endpoint several times, each time offering
 // only what must be refused (TLS 1.0, TLS 1.1, weak cipher suites), then
 // judges the certificate chain, host name, expiry and key, and HSTS.
@@ -85,7 +95,7 @@ func checkTLS(ctx context.Context, ss *session, c *Check) ([]result.Finding, err
 		version uint16
 		label   string
 	}{{tls.VersionTLS10, "1.0"}, {tls.VersionTLS11, "1.1"}} {
-		st, err := handshake(&tls.Config{MinVersion: v.version, MaxVersion: v.version})
+		st, err := handshake(&tls.Config{MinVersion: v.version, MaxVersion: v.version, CipherSuites: allSuites()})
 		var de *dialError
 		if errors.As(err, &de) {
 			return out, de.err
