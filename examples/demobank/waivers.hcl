@@ -1,5 +1,5 @@
 # The guide asks the institution to run reliability and security tests of its
-# own. cloudtest's suites of those kinds are still to come, so the demo
+# own. cloudtest's reliability suites are still to come, so the demo
 # waives them, with a reason, an approver and an expiry date, and the
 # report shows every waived cell. A waiver past its date no longer counts.
 
@@ -7,19 +7,5 @@ waiver "reliability-suite-pending-ledger" {
   requirement = "core-ledger/reliability/test"
   reason      = "cloudtest has no reliability suite yet; the last failover drill is in the test plan"
   approver    = "Li Wei"
-  expires     = "2027-03-31"
-}
-
-waiver "security-suite-pending-ledger" {
-  requirement = "core-ledger/security/test"
-  reason      = "cloudtest has no security suite yet; the vendor's security test report is reviewed instead"
-  approver    = "Chen Jing"
-  expires     = "2027-03-31"
-}
-
-waiver "security-suite-pending-mobile" {
-  requirement = "mobile-channel/security/test"
-  reason      = "cloudtest has no security suite yet; Acme's penetration test report is reviewed instead"
-  approver    = "Chen Jing"
   expires     = "2027-03-31"
 }

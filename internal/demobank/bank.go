@@ -93,11 +93,12 @@ type Bank struct {
 	failures map[string][]time.Time
 
 	// Defence state (the secure bank only): failed logins by address,
-	// when stuffing from an address was last reported, and the alert webhook.
-	byAddr       map[string][]time.Time
-	stuffAlerted map[string]time.Time
-	webhook      string
-	alerts       sync.WaitGroup
+	// failures since stuffing from an address was last reported, and the
+	// alert webhook.
+	byAddr     map[string][]time.Time
+	sinceAlert map[string]int
+	webhook    string
+	alerts     sync.WaitGroup
 
 	logMu sync.Mutex
 	stats *stats
@@ -110,7 +111,7 @@ func New(opts Options) (*Bank, error) {
 		opts: opts, accounts: map[int]*Account{}, transfers: map[string]*Transfer{},
 		idem: map[string]*Transfer{}, ledgerIdx: map[string]*LedgerEntry{},
 		tokens: map[string]string{}, failures: map[string][]time.Time{}, stats: newStats(),
-		byAddr: map[string][]time.Time{}, stuffAlerted: map[string]time.Time{},
+		byAddr: map[string][]time.Time{}, sinceAlert: map[string]int{},
 	}
 	for _, u := range users {
 		b.accounts[u.account] = &Account{ID: u.account, Owner: u.name, Balance: openingBalances[u.account]}

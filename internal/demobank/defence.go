@@ -84,7 +84,8 @@ func (b *Bank) screen(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // noteFailedLogin counts failed logins by address and raises a credential
-// stuffing alert once a minute per address above the threshold.
+// stuffing alert for every stuffingThreshold failures from one address
+// within a minute.
 func (b *Bank) noteFailedLogin(r *http.Request, now time.Time) {
 	if b.opts.Insecure {
 		return
@@ -102,9 +103,10 @@ func (b *Bank) noteFailedLogin(r *http.Request, now time.Time) {
 	}
 	recent = append(recent, now)
 	b.byAddr[host] = recent
-	raise := len(recent) >= stuffingThreshold && now.Sub(b.stuffAlerted[host]) > time.Minute
+	b.sinceAlert[host]++
+	raise := len(recent) >= stuffingThreshold && b.sinceAlert[host] >= stuffingThreshold
 	if raise {
-		b.stuffAlerted[host] = now
+		b.sinceAlert[host] = 0
 	}
 	b.tokMu.Unlock()
 	if raise {

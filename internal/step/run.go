@@ -92,12 +92,15 @@ func (e *Env) Close() error {
 	return e.DB.Close()
 }
 
-// SetDial routes every connection of the steps through dial.
+// SetDial routes every connection of the steps through dial, one
+// connection per HTTP request, so that a dialer that counts and paces
+// connections (a security suite's scope guard) counts and paces requests.
 func (e *Env) SetDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
 	e.Dial = dial
 	for _, t := range e.Targets {
 		if t.transport != nil {
 			t.transport.DialContext = dial
+			t.transport.DisableKeepAlives = true
 		}
 	}
 }
@@ -112,7 +115,7 @@ func (e *Env) transport(host string) *http.Transport {
 	e.fallbackOnce.Do(func() {
 		e.fallback = http.DefaultTransport.(*http.Transport).Clone()
 		if e.Dial != nil {
-			e.fallback.DialContext = e.Dial
+			e.fallback.DialContext, e.fallback.DisableKeepAlives = e.Dial, true
 		}
 	})
 	return e.fallback

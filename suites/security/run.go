@@ -63,8 +63,9 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 			return runner.Outcome{Status: result.Errored, Message: err.Error()}
 		}
 	}
-	tr.DialContext = guard.Dial
-	tr.MaxIdleConnsPerHost = 4
+	// One connection a request: the guard's count and pace of connections
+	// are then those of requests.
+	tr.DialContext, tr.DisableKeepAlives = guard.Dial, true
 	defer tr.CloseIdleConnections()
 	ss := &session{s: s, env: env, guard: guard, senv: senv, headers: map[string]map[string]string{}, idErr: map[string]error{},
 		client: &http.Client{Transport: tr, Timeout: probeTimeout,
