@@ -191,14 +191,19 @@ func (s *Suite) classify(sum *result.SecuritySummary, env *runner.Env) {
 	sum.Waivers = states
 }
 
-// login runs each identity's steps and evaluates its headers.
+// login runs each identity's steps and evaluates its headers. The
+// credentials the identities obtain are added to the redactor, so that no
+// live session token reaches the report (not even in the login's own
+// answer, recorded after).
 func (ss *session) login(ctx context.Context) {
+	secrets := ss.env.Config.SensitiveValues()
+	var pending []result.Result
 	for _, id := range ss.s.Identities {
 		captures := map[string]cty.Value{}
 		var err error
 		for _, st := range id.Steps {
 			out := st.Run(ctx, ss.senv, captures)
-			ss.env.Record(result.Result{Level: result.LevelStep, Case: "identity " + id.Name, Step: st.Name, Phase: "setup",
+			pending = append(pending, result.Result{Level: result.LevelStep, Case: "identity " + id.Name, Step: st.Name, Phase: "setup",
 				Status: out.Status, Message: out.Message, DurationMS: ms(out.Duration), Location: config.Location(st.DeclRange),
 				Checks: out.Checks, Exchange: out.Exchange})
 			if out.Status != result.Passed {
@@ -207,6 +212,9 @@ func (ss *session) login(ctx context.Context) {
 			}
 			for k, v := range out.Captures {
 				captures[k] = v
+				if v.Type() == cty.String && !v.IsNull() && v.IsKnown() && len(v.AsString()) >= 8 {
+					secrets = append(secrets, v.AsString())
+				}
 			}
 		}
 		if err == nil {
@@ -220,6 +228,7 @@ func (ss *session) login(ctx context.Context) {
 					k, e := it.Element()
 					if e.Type() == cty.String && !e.IsNull() {
 						hdr[k.AsString()] = e.AsString()
+						secrets = append(secrets, e.AsString())
 					}
 				}
 			}
@@ -227,6 +236,24 @@ func (ss *session) login(ctx context.Context) {
 		}
 		if err != nil {
 			ss.idErr[id.Name] = err
+		}
+	}
+	ss.senv.Redact = step.NewRedactor(secrets)
+	for _, r := range pending {
+		r.Message = ss.senv.Redact.String(r.Message)
+		redactExchange(ss.senv.Redact, r.Exchange)
+		ss.env.Record(r)
+	}
+}
+
+func redactExchange(red *step.Redactor, x *result.Exchange) {
+	if x == nil {
+		return
+	}
+	x.URL, x.RequestBody, x.ResponseBody = red.String(x.URL), red.String(x.RequestBody), red.String(x.ResponseBody)
+	for _, h := range []map[string]string{x.RequestHeaders, x.ResponseHeaders} {
+		for k, v := range h {
+			h[k] = red.String(v)
 		}
 	}
 }

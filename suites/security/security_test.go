@@ -257,3 +257,20 @@ func TestHardenedTargetGivesNoFinding(t *testing.T) {
 		t.Errorf("checks run: %+v", r.sum.Checks)
 	}
 }
+
+func TestIdentityTokensNeverReachTheResults(t *testing.T) {
+	base, _ := startAPI(t, true)
+	r := runSuite(t, apiSuite(t, base, []string{port(t, base)}), nil)
+	b, err := os.ReadFile(filepath.Join(r.dir, "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"alice-token", "bob-token"} {
+		if strings.Contains(string(b), tok) {
+			t.Errorf("results.jsonl holds the live token %q", tok)
+		}
+	}
+	if !strings.Contains(string(b), "[REDACTED]") {
+		t.Error("nothing was redacted")
+	}
+}
