@@ -148,6 +148,12 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			if _, has := seenCheck[n]; has {
 				continue
 			}
+			if needs, ok := needsBlock[n]; ok {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Check needs a block",
+					Detail:  fmt.Sprintf("The check %q has nothing to try without %s: write it as a check %q { ... } block.", n, needs, n),
+					Subject: a.Expr.Range().Ptr()})
+				continue
+			}
 			c := &Check{Kind: n, DeclRange: a.Expr.Range()}
 			c.defaults()
 			seenCheck[n] = c
@@ -199,6 +205,14 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 		}
 	}
 	return s, diags
+}
+
+// needsBlock names the checks that cannot run on defaults, and what they need.
+var needsBlock = map[string]string{
+	"auth":                "the endpoints to try (paths or openapi)",
+	"injection":           "the parameters to probe",
+	"rate_limit":          "the login step to repeat",
+	"default_credentials": "the login step to try",
 }
 
 func decodeScope(sc *Scope, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
