@@ -40,6 +40,12 @@ var secTemplate = template.Must(template.New("sec").Funcs(template.FuncMap{
 	"f1":       func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"pct":      func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 	"timeline": drillTimeline,
+	"limit": func(ms float64) string {
+		if ms >= 1000 {
+			return fmt.Sprintf("%g s", ms/1000)
+		}
+		return fmt.Sprintf("%g ms", ms)
+	},
 }).Parse(`
 <div class="security">
 <p>Scope: <code>{{join .Scope}}</code> · {{.Requests}} requests sent{{if .Refused}} · <span class="error">{{.Refused}} refused before leaving (outside the scope or over its budget)</span>{{end}}</p>
@@ -57,7 +63,7 @@ var secTemplate = template.Must(template.New("sec").Funcs(template.FuncMap{
 {{range .}}<tr><td><code>{{.Finding}}</code></td><td>{{if .Where}}<code>{{.Where}}</code>{{else}}anywhere{{end}}</td><td>{{.Reason}}</td><td>{{.Approver}}</td><td>{{.Expires}}{{if .Expired}} <span class="oc expired">expired</span>{{end}}</td><td>{{.Matched}}</td></tr>{{end}}</table>{{end}}
 {{range .Drills}}<h4>Drill {{.Name}}: detection coverage {{pct .Coverage}} (required {{pct .MinCoverage}})</h4>
 <table><tr><th>Attack</th><th>MITRE ATT&amp;CK</th><th>Technique</th><th>Requests</th><th>Outcome</th><th>Seen by</th><th>Time to detect</th><th>Limit</th></tr>
-{{range .Attacks}}<tr class="{{if eq .Outcome "missed" "error"}}row-failed{{end}}"><td>{{.Name}}</td><td>{{with .MITRE}}<code>{{.}}</code>{{end}}</td><td>{{.Technique}}</td><td>{{.Requests}}</td><td class="oc {{if eq .Outcome "missed" "error"}}failed{{else}}met{{end}}">{{.Outcome}}</td><td>{{.Channel}}</td><td>{{if .TimeToDetectMS}}{{f1 .TimeToDetectMS}} ms{{else}}–{{end}}</td><td>{{f1 .WithinMS}} ms</td></tr>
+{{range .Attacks}}<tr class="{{if eq .Outcome "missed" "error"}}row-failed{{end}}"><td>{{.Name}}</td><td>{{with .MITRE}}<code>{{.}}</code>{{end}}</td><td>{{.Technique}}</td><td>{{.Requests}}</td><td class="oc {{if eq .Outcome "missed" "error"}}failed{{else}}met{{end}}">{{.Outcome}}</td><td>{{.Channel}}</td><td>{{if .TimeToDetectMS}}{{f1 .TimeToDetectMS}} ms{{else}}–{{end}}</td><td>{{limit .WithinMS}}</td></tr>
 {{if or .Message .Evidence}}<tr><td colspan="8">{{.Message}}{{with .Evidence}}<details><summary>What the defence showed</summary><pre>{{.}}</pre></details>{{end}}</td></tr>{{end}}{{end}}
 </table>{{timeline .}}{{end}}
 </div>`))
