@@ -15,6 +15,7 @@ import (
 	"github.com/cloudtest/cloudtest/suites/functional"
 	"github.com/cloudtest/cloudtest/suites/performance"
 	"github.com/cloudtest/cloudtest/suites/reliability"
+	"github.com/cloudtest/cloudtest/suites/security"
 )
 
 // kinds lists every suite kind cloudtest knows. Adding a kind means adding
@@ -23,6 +24,7 @@ var kinds = []config.SuiteKind{
 	functional.Kind,
 	performance.Kind,
 	reliability.Kind,
+	security.Kind,
 }
 
 // blocks lists the other top-level blocks: vendor evidence, requirements

@@ -94,6 +94,14 @@ type Bank struct {
 	tokMu    sync.Mutex
 	failures map[string][]time.Time
 
+	// Defence state (the secure bank only): failed logins by address,
+	// failures since stuffing from an address was last reported, and the
+	// alert webhook.
+	byAddr     map[string][]time.Time
+	sinceAlert map[string]int
+	webhook    string
+	alerts     sync.WaitGroup
+
 	logMu sync.Mutex
 	stats *stats
 	mux   *http.ServeMux
@@ -105,6 +113,7 @@ func New(opts Options) (*Bank, error) {
 		opts: opts, accounts: map[int]*Account{}, transfers: map[string]*Transfer{},
 		idem: map[string]*Transfer{}, ledgerIdx: map[string]*LedgerEntry{},
 		failures: map[string][]time.Time{}, stats: newStats(),
+		byAddr: map[string][]time.Time{}, sinceAlert: map[string]int{},
 	}
 	sess, err := newSessions(opts.DataDir)
 	if err != nil {
@@ -153,8 +162,10 @@ func (b *Bank) persist(r record) error {
 	return b.j.append(r)
 }
 
-// Close flushes and closes the journal.
+// Close waits for alerts in flight (each bounded to two seconds), then
+// flushes and closes the journal.
 func (b *Bank) Close() error {
+	b.alerts.Wait()
 	if b.j == nil {
 		return nil
 	}
@@ -178,6 +189,8 @@ func (b *Bank) routes() {
 	m.HandleFunc("POST /api/ledger", b.auth(b.appendLedger))
 	m.HandleFunc("GET /api/ledger/{id}", b.auth(b.getLedger))
 	m.HandleFunc("GET /api/ledger", b.auth(b.listLedger))
+	m.HandleFunc("GET /api/branches", b.findBranches)
+	m.HandleFunc("PUT /api/alerts/webhook", b.auth(b.setWebhook))
 	if b.opts.Insecure {
 		m.HandleFunc("GET /admin/users", func(w http.ResponseWriter, r *http.Request) {
 			var out []map[string]any
@@ -224,7 +237,9 @@ func (b *Bank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", "demobank/0.1 (Go)")
 	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	b.mux.ServeHTTP(sw, r)
+	if !b.cors(sw, r) && !b.screen(sw, r) {
+		b.mux.ServeHTTP(sw, r)
+	}
 	d := time.Since(start)
 	b.stats.end(r.URL.Path, sw.status, d)
 	if b.opts.Log != nil {
@@ -276,12 +291,18 @@ func (b *Bank) login(w http.ResponseWriter, r *http.Request) {
 		throttled := len(recent) >= 5
 		b.tokMu.Unlock()
 		if throttled {
+			b.alert("login_throttled", r.RemoteAddr, fmt.Sprintf("user %q: %d failed logins within a minute", req.User, len(recent)))
 			w.Header().Set("Retry-After", "60")
 			fail(w, http.StatusTooManyRequests, "too many failed logins; try again later")
 			return
 		}
 	}
-	for _, u := range users {
+	known := users
+	if b.opts.Insecure {
+		// The insecure bank kept its installer's administrator account.
+		known = append(known[:len(known):len(known)], user{"admin", "admin", 0})
+	}
+	for _, u := range known {
 		if u.name == req.User && u.password == req.Password {
 			tok := b.sessions.issue(u.name, now)
 			b.tokMu.Lock()
@@ -297,6 +318,7 @@ func (b *Bank) login(w http.ResponseWriter, r *http.Request) {
 	if b.opts.Log != nil {
 		b.logLine(map[string]any{"time": now.UTC().Format(time.RFC3339Nano), "event": "login_failed", "user": req.User, "remote": r.RemoteAddr})
 	}
+	b.noteFailedLogin(r, now)
 	fail(w, http.StatusUnauthorized, "wrong user or password")
 }
 

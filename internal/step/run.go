@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,6 +42,9 @@ type Env struct {
 	// Lean skips the redacted request/response excerpts: load generators
 	// run steps thousands of times and keep only numbers.
 	Lean bool
+	// Dial, when set (through SetDial), opens every connection of HTTP and
+	// TCP steps: a security suite's scope guard refuses addresses there.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	targetsValue cty.Value
 	fallback     *http.Transport
@@ -88,6 +92,19 @@ func (e *Env) Close() error {
 	return e.DB.Close()
 }
 
+// SetDial routes every connection of the steps through dial, one
+// connection per HTTP request, so that a dialer that counts and paces
+// connections (a security suite's scope guard) counts and paces requests.
+func (e *Env) SetDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	e.Dial = dial
+	for _, t := range e.Targets {
+		if t.transport != nil {
+			t.transport.DialContext = dial
+			t.transport.DisableKeepAlives = true
+		}
+	}
+}
+
 // transport picks the TLS settings of the target that host belongs to.
 func (e *Env) transport(host string) *http.Transport {
 	for _, t := range e.Targets {
@@ -97,6 +114,9 @@ func (e *Env) transport(host string) *http.Transport {
 	}
 	e.fallbackOnce.Do(func() {
 		e.fallback = http.DefaultTransport.(*http.Transport).Clone()
+		if e.Dial != nil {
+			e.fallback.DialContext, e.fallback.DisableKeepAlives = e.Dial, true
+		}
 	})
 	return e.fallback
 }
@@ -221,7 +241,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		out.Exchange.ResponseBody, out.Exchange.Truncated = env.Redact.Body(rowsExcerpt(r))
 		obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true, header: func(string) string { return "" }}
 	case s.TCP != nil:
-		addr, d, err := s.TCP.do(ctx, reqCtx)
+		addr, d, err := s.TCP.do(ctx, env, reqCtx)
 		if err != nil {
 			return s.errored(env, err)
 		}

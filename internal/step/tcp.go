@@ -31,14 +31,20 @@ func decodeTCP(b *hcl.Block, dc *config.DecodeContext, r roots) (*TCPConnect, hc
 	return t, diags
 }
 
-func (t *TCPConnect) do(ctx context.Context, ectx *hcl.EvalContext) (string, time.Duration, error) {
+func (t *TCPConnect) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (string, time.Duration, error) {
 	addr, err := evalString(t.Address, ectx, "address")
 	if err != nil {
 		return "", 0, err
 	}
 	d := net.Dialer{Timeout: t.Timeout}
+	dial := d.DialContext
+	if env.Dial != nil {
+		dial = env.Dial
+	}
+	dctx, cancel := context.WithTimeout(ctx, t.Timeout)
+	defer cancel()
 	start := time.Now()
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dial(dctx, "tcp", addr)
 	if err != nil {
 		return addr, 0, err
 	}

@@ -1,0 +1,72 @@
+package security
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/step"
+)
+
+// attempt runs the check's step with each set to value and returns the
+// status code (0 when no HTTP answer came) and the outcome.
+func (ss *session) attempt(ctx context.Context, st *step.Step, key, value cty.Value) (step.Outcome, error) {
+	env := *ss.senv
+	env.Vars = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": key, "value": value})}
+	out := st.Run(ctx, &env, map[string]cty.Value{})
+	if out.Code == 0 && out.Status == result.Errored {
+		return out, fmt.Errorf("step %q: %s", st.Name, out.Message)
+	}
+	return out, nil
+}
+
+func exchangeAnswer(out step.Outcome) *answer {
+	return &answer{status: out.Code, ex: out.Exchange}
+}
+
+// checkRateLimit repeats a failing login and expects a block (429 or
+// another block status) within the given number of attempts.
+func checkRateLimit(ctx context.Context, ss *session, c *Check) ([]result.Finding, error) {
+	var last step.Outcome
+	for i := 1; i <= c.Attempts; i++ {
+		out, err := ss.attempt(ctx, c.Step, cty.NumberIntVal(int64(i)), cty.NumberIntVal(int64(i)))
+		if err != nil {
+			return nil, err
+		}
+		last = out
+		if contains(c.BlockStatus, out.Code) {
+			if i <= c.Within {
+				return nil, nil
+			}
+			f := finding("rate_limit", "late-throttle", "medium", "Login throttled too late", c.Step.Name,
+				fmt.Sprintf("The attempts were blocked (status %d) only at attempt %d; the limit is %d.", out.Code, i, c.Within),
+				"OWASP API4:2023; CWE-307", exchangeAnswer(out))
+			return []result.Finding{f}, nil
+		}
+	}
+	f := finding("rate_limit", "not-throttled", "medium", "Repeated logins are not throttled", c.Step.Name,
+		fmt.Sprintf("%d attempts in a burst were all answered without a block status %v (the last: %d); password guessing is not slowed down.", c.Attempts, c.BlockStatus, last.Code),
+		"OWASP API4:2023; CWE-307", exchangeAnswer(last))
+	return []result.Finding{f}, nil
+}
+
+// checkDefaultCredentials tries each user/password pair; a 2xx answer means
+// the pair was accepted.
+func checkDefaultCredentials(ctx context.Context, ss *session, c *Check) ([]result.Finding, error) {
+	var out []result.Finding
+	for i, pair := range c.Pairs {
+		v := cty.ObjectVal(map[string]cty.Value{"user": cty.StringVal(pair[0]), "password": cty.StringVal(pair[1])})
+		o, err := ss.attempt(ctx, c.Step, cty.NumberIntVal(int64(i)), v)
+		if err != nil {
+			return out, err
+		}
+		if ok2xx(o.Code) {
+			out = append(out, finding("default_credentials", "accepted", "critical", "Default credentials accepted", pair[0],
+				fmt.Sprintf("The login accepted the user %q with a well-known default password (status %d).", pair[0], o.Code),
+				"OWASP WSTG-ATHN-02; CWE-1392", exchangeAnswer(o)))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,125 @@
+package security
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+// listenCounting listens on addr and counts the connections it accepts.
+func listenCounting(t *testing.T, addr string) (string, *atomic.Int64) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	return l.Addr().String(), &n
+}
+
+func TestGuardRefusesOutOfScopeBeforeConnecting(t *testing.T) {
+	outside, hits := listenCounting(t, "127.0.0.2:0")
+	inside, _ := listenCounting(t, "127.0.0.1:0")
+	ctx := context.Background()
+	g, err := NewGuard(ctx, []string{"127.0.0.1"}, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Dial(ctx, "tcp", outside); !errors.Is(err, ErrOutOfScope) {
+		t.Fatalf("dial %s: err = %v, want out of scope", outside, err)
+	}
+	if _, err := g.Dial(ctx, "tcp", "bank.example:443"); !errors.Is(err, ErrOutOfScope) {
+		t.Fatalf("a host name not in the scope must be refused (without a lookup): %v", err)
+	}
+	c, err := g.Dial(ctx, "tcp", inside)
+	if err != nil {
+		t.Fatalf("dial in scope: %v", err)
+	}
+	c.Close()
+	if sent, refused := g.Counts(); sent != 1 || refused != 2 {
+		t.Errorf("counts: sent %d refused %d", sent, refused)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the out-of-scope listener received %d connections", hits.Load())
+	}
+}
+
+func TestGuardCIDRNamesAndBudget(t *testing.T) {
+	ctx := context.Background()
+	addr, _ := listenCounting(t, "127.0.0.2:0")
+	g, err := NewGuard(ctx, []string{"127.0.0.0/30", "localhost"}, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		c, err := g.Dial(ctx, "tcp", addr)
+		if err != nil {
+			t.Fatalf("127.0.0.2 is inside 127.0.0.0/30: %v", err)
+		}
+		c.Close()
+	}
+	if _, err := g.Dial(ctx, "tcp", addr); !errors.Is(err, ErrBudget) {
+		t.Fatalf("the third connection must exceed max_requests = 2: %v", err)
+	}
+	if _, err := g.Resolve(ctx, "127.0.0.9"); !errors.Is(err, ErrOutOfScope) {
+		t.Fatalf("127.0.0.9 is outside 127.0.0.0/30: %v", err)
+	}
+	if ips, err := g.Resolve(ctx, "localhost"); err != nil || len(ips) == 0 {
+		t.Fatalf("localhost is declared: %v %v", ips, err)
+	}
+}
+
+func TestSuiteRefusesTargetOutsideScope(t *testing.T) {
+	outside, hits := listenCounting(t, "127.0.0.2:0")
+	r := runSuite(t, fmt.Sprintf(`
+target "legacy" { url = "http://%s" }
+
+security "out-of-scope" {
+  target = target.legacy
+  scope { allow = ["127.0.0.1"] }
+  checks = ["headers", "exposure"]
+  drill "d" {
+    attack "a" {
+      step "probe" {
+        http { path = "/" }
+      }
+      expect_detection {
+        within = "200ms"
+        status = [403]
+      }
+    }
+  }
+}
+`, outside), nil)
+	if r.suite.Status != result.Errored {
+		t.Fatalf("suite status %s, want error: %s", r.suite.Status, r.suite.Message)
+	}
+	if !strings.Contains(r.suite.Message, "outside the declared scope") || !strings.Contains(r.suite.Message, "127.0.0.2") {
+		t.Errorf("message does not say why: %s", r.suite.Message)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("%d connections reached 127.0.0.2", hits.Load())
+	}
+	if r.sum.Refused < 3 || r.sum.Requests != 0 {
+		t.Errorf("guard counts: requests %d refused %d", r.sum.Requests, r.sum.Refused)
+	}
+	if len(r.sum.Scope) != 1 || r.sum.Scope[0] != "127.0.0.1" {
+		t.Errorf("the report must list the scope: %v", r.sum.Scope)
+	}
+}
