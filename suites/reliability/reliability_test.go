@@ -303,3 +303,60 @@ reliability "freeze" {
 		t.Fatalf("journal %s (%v)", journal, err)
 	}
 }
+
+func TestAbortWhenEndsTheFaultEarly(t *testing.T) {
+	src := bankTarget(t, t.TempDir()) + `
+reliability "guarded" {
+  target   = target.bank
+  duration = "6s"
+  probe {
+    every   = "100ms"
+    timeout = "300ms"
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+  fault "freeze" {
+    action   = "pod-failure"
+    after    = "500ms"
+    duration = "5s"
+  }
+  abort_when {
+    error_ratio = 0.5
+    window      = "1s"
+  }
+}`
+	r, exp, _ := runExperiment(t, context.Background(), src)
+	f := exp.Faults[0]
+	if r.Status != result.Failed || exp.Aborted == "" || !strings.Contains(r.Message, "aborted") {
+		t.Fatalf("suite %s: %s (aborted %q)", r.Status, r.Message, exp.Aborted)
+	}
+	// Removed once half the last second's probes had failed: well before
+	// the 5 s it was meant to last, and the bank recovered in the window.
+	if !f.Removed || f.RemovedMS > 3000 || !f.Recovered {
+		t.Fatalf("fault %+v", f)
+	}
+}
+
+func TestNoFaultIsInjectedWhenTheSteadyStateDoesNotHold(t *testing.T) {
+	src := bankTarget(t, t.TempDir()) + `
+reliability "unsteady" {
+  target = target.bank
+  steady_state {
+    step "teapot" {
+      http { path = "/healthz" }
+      expect { status = 418 }
+    }
+  }
+  probe {
+    http { path = "/healthz" }
+  }
+  fault "kill" { action = "pod-kill" }
+}`
+	r, exp, dir := runExperiment(t, context.Background(), src)
+	if r.Status != result.Failed || !strings.Contains(r.Message, "steady state did not hold") || exp.Faults[0].Injected {
+		t.Fatalf("suite %s: %s; fault %+v", r.Status, r.Message, exp.Faults[0])
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "faults", "unsteady.jsonl")); err == nil && strings.Contains(string(b), "inject") {
+		t.Fatalf("journal: %s", b)
+	}
+}
