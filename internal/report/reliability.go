@@ -18,7 +18,7 @@ var relTemplate = template.Must(template.New("rel").Funcs(template.FuncMap{
 	"pct": func(f float64) string { return fmt.Sprintf("%.3f %%", f*100) },
 }).Parse(`
 <div class="rel">
-<p>Target {{.Target}}{{with .Tier}} (tier {{.}}){{end}} · window {{f1 .WindowS}} s · a probe every {{f1 .ProbeEveryMS}} ms, recovered after {{.RecoveredAfter}} successes in a row · availability {{pct .Availability}} ({{.ProbesOK}} of {{len .Probes}} probes answered) · outage {{f1 .OutageS}} s</p>
+<p>Target {{.Target}}{{with .Tier}} (tier {{.}}){{end}} · window {{f1 .WindowS}} s · a probe every {{f1 .ProbeEveryMS}} ms, recovered after {{.RecoveredAfter}} successes in a row · availability {{pct .Availability}} (down {{f1 .OutageS}} s of {{f1 .WindowS}} s; {{.ProbesOK}} of {{len .Probes}} probes answered)</p>
 {{with .Aborted}}<p class="warning">Aborted: {{.}}</p>{{end}}
 {{if .Interrupted}}<p class="warning">Interrupted during the experiment: every fault was removed; the measurements below stop there.</p>{{end}}
 {{with .Objectives}}<table><tr><th>Objective</th><th>Limit</th><th>Measured</th><th>From</th><th></th></tr>

@@ -14,8 +14,8 @@ type Experiment struct {
 	RecoveredAfter int           `json:"recovered_after"`
 	Faults         []FaultRecord `json:"faults"`
 	Probes         []Probe       `json:"probes"`
-	// ProbesOK and ProbesFailed count the probes; Availability is their
-	// success ratio over the window.
+	// ProbesOK and ProbesFailed count the probes; Availability is the
+	// share of the window the probes saw the target up (1 − OutageS/WindowS).
 	ProbesOK     int     `json:"probes_ok"`
 	ProbesFailed int     `json:"probes_failed"`
 	Availability float64 `json:"availability"`

@@ -174,7 +174,7 @@ func (s *Suite) objectives(exp *result.Experiment) []result.Objective {
 	if s.Objectives.Availability != nil {
 		limit := *s.Objectives.Availability
 		out = append(out, result.Objective{Name: "availability", Limit: fmt.Sprintf("≥ %s", pct(limit)),
-			Measured: fmt.Sprintf("%s (%d of %d probes answered)", pct(exp.Availability), exp.ProbesOK, exp.ProbesOK+exp.ProbesFailed),
+			Measured: fmt.Sprintf("%s (down %.1f s of %.1f s; %d of %d probes answered)", pct(exp.Availability), exp.OutageS, exp.WindowS, exp.ProbesOK, exp.ProbesOK+exp.ProbesFailed),
 			Source:   "objectives", Passed: exp.Availability >= limit})
 	}
 	if hasTier {

@@ -139,7 +139,9 @@ reliability "freeze" {
 	if math.Abs(f.RTOMS-2000) > 2*exp.ProbeEveryMS {
 		t.Fatalf("RTO %.0f ms, want 2000 ± %.0f ms; probes: %+v", f.RTOMS, 2*exp.ProbeEveryMS, exp.Probes)
 	}
-	if exp.ProbesFailed == 0 || exp.Availability >= 1 || exp.Availability <= 0.3 {
+	t.Logf("RTO %.0f ms (stopped for 2000 ms), availability %.3f over %d probes", f.RTOMS, exp.Availability, len(exp.Probes))
+	// Down about 2 s of the 5 s window.
+	if exp.ProbesFailed == 0 || math.Abs(exp.Availability-0.6) > 0.05 {
 		t.Fatalf("availability %.3f from %d ok / %d failed probes", exp.Availability, exp.ProbesOK, exp.ProbesFailed)
 	}
 }
@@ -170,6 +172,7 @@ reliability "kill" {
 	if len(l.OutOfOrder) != 0 || len(l.Duplicates) != 0 {
 		t.Fatalf("ledger order: %+v", l)
 	}
+	t.Logf("%d writes, %d acknowledged, %d read back, none lost; RTO %.0f ms", l.Written, l.Acknowledged, l.Verified, exp.Faults[0].RTOMS)
 }
 
 func TestAWriteBehindBankLosesWritesAndTheRPOSaysHowMany(t *testing.T) {
@@ -208,6 +211,7 @@ reliability "kill" {
 			t.Fatalf("lost write %+v (the %d-th), kill at %.0f ms", w, i+1, kill)
 		}
 	}
+	t.Logf("%d of %d acknowledged writes lost (seq 1..%d), RPO %.3f s", len(l.Lost), l.Acknowledged, len(l.Lost), l.RPOS)
 }
 
 func TestExactlyTheWritesATargetDropsAreLost(t *testing.T) {
@@ -270,6 +274,7 @@ reliability "drops" {
 	if !strings.Contains(r.Message, "RPO") {
 		t.Fatalf("message %q", r.Message)
 	}
+	t.Logf("lost exactly %d writes, the multiples of 4 among %d acknowledged", len(got), l.Acknowledged)
 }
 
 func TestAnInterruptRemovesTheFaultAndKeepsTheMeasurements(t *testing.T) {

@@ -425,10 +425,12 @@ func (x *experiment) summarize(led *result.Ledger) {
 			exp.ProbesFailed++
 		}
 	}
-	if n := exp.ProbesOK + exp.ProbesFailed; n > 0 {
-		exp.Availability = float64(exp.ProbesOK) / float64(n)
-	}
+	// Availability by time, not by probe count: a probe that waits a
+	// second for its timeout stands for a second of outage, not a tenth.
 	exp.OutageS = outageMS(exp.Probes) / 1000
+	if exp.WindowS > 0 && len(exp.Probes) > 0 {
+		exp.Availability = max(0, 1-exp.OutageS/exp.WindowS)
+	}
 	measureOutages(exp.Faults, exp.Probes, x.suite.Probe.RecoveredAfter)
 	exp.Recovered = true
 	for _, f := range exp.Faults {
