@@ -122,13 +122,21 @@ type Outcome struct {
 	ServerTiming map[string]float64
 }
 
-func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value) *hcl.EvalContext {
-	vars := map[string]cty.Value{"capture": cty.ObjectVal(captures)}
-	if e.targetsValue != cty.NilVal {
+// evalContext gives the run-time roots; with used (a step's referenced
+// roots) only those, since an expression reads nothing else and building
+// the captures' object costs more than the request under load.
+func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value, used map[string]bool) *hcl.EvalContext {
+	vars := make(map[string]cty.Value, 2+len(e.Vars))
+	if used == nil || used["capture"] {
+		vars["capture"] = cty.ObjectVal(captures)
+	}
+	if e.targetsValue != cty.NilVal && (used == nil || used["target"]) {
 		vars["target"] = e.targetsValue
 	}
 	for k, v := range e.Vars {
-		vars[k] = v
+		if used == nil || used[k] {
+			vars[k] = v
+		}
 	}
 	if response != cty.NilVal {
 		vars["response"] = response
@@ -190,7 +198,7 @@ func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value
 func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
 	// One evaluation context serves the request, then (with the response
 	// added) the checks and the captures: a load runs this per request.
-	reqCtx := env.evalContext(captures, cty.NilVal)
+	reqCtx := env.evalContext(captures, cty.NilVal, s.roots)
 	var out Outcome
 	out.ectx = reqCtx
 	var obs observed
