@@ -22,7 +22,11 @@ import (
 // Target is a started target as steps see it.
 type Target struct {
 	Name, URL string
+	host      string
 	transport *http.Transport
+	// clients send with the transport, following redirects or not; one
+	// client per target, not per request.
+	follow, noFollow *http.Client
 }
 
 // Env is what a step needs to run: the configuration, the targets, the
@@ -43,26 +47,40 @@ type Env struct {
 	Lean bool
 
 	targetsValue cty.Value
-	fallback     *http.Transport
-	fallbackOnce *sync.Once
+	// fallback serves hosts of no target; shared by the copies of an Env.
+	fallback *lazyTarget
+}
+
+type lazyTarget struct {
+	once sync.Once
+	t    *Target
+}
+
+func newTarget(name, u string, tr *http.Transport) *Target {
+	t := &Target{Name: name, URL: u, transport: tr}
+	if pu, err := url.Parse(u); err == nil {
+		t.host = pu.Host
+	}
+	t.follow = &http.Client{Transport: tr}
+	t.noFollow = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return t
 }
 
 // NewEnv prepares the steps of a suite: urls are the started targets' URLs
 // by name and own names the suite's target ("" for none).
 func NewEnv(cfg *config.Config, urls map[string]string, own string) (*Env, error) {
 	env := &Env{Config: cfg, Targets: map[string]*Target{}, Redact: NewRedactor(cfg.SensitiveValues()),
-		DB: NewDBPool(), fallbackOnce: &sync.Once{}}
+		DB: NewDBPool(), fallback: &lazyTarget{}}
 	tv := map[string]cty.Value{}
 	for name, u := range urls {
-		t := &Target{Name: name, URL: u}
+		var tr *http.Transport
 		if tc, ok := cfg.Targets[name]; ok {
-			tr, err := NewTransport(tc.TLS, cfg.Dir)
-			if err != nil {
+			var err error
+			if tr, err = NewTransport(tc.TLS, cfg.Dir); err != nil {
 				return nil, fmt.Errorf("target %q: %w", name, err)
 			}
-			t.transport = tr
 		}
-		env.Targets[name] = t
+		env.Targets[name] = newTarget(name, u, tr)
 		tv[name] = config.TargetValue(name, u)
 	}
 	env.targetsValue = cty.ObjectVal(tv)
@@ -82,23 +100,37 @@ func (e *Env) Close() error {
 			t.transport.CloseIdleConnections()
 		}
 	}
-	if e.fallback != nil {
-		e.fallback.CloseIdleConnections()
+	if t := e.fallback.t; t != nil {
+		t.transport.CloseIdleConnections()
 	}
 	return e.DB.Close()
 }
 
-// transport picks the TLS settings of the target that host belongs to.
-func (e *Env) transport(host string) *http.Transport {
+// target picks the target that host belongs to, for its TLS settings; a
+// host of no target gets a transport of its own.
+func (e *Env) target(host string) *Target {
 	for _, t := range e.Targets {
-		if u, err := url.Parse(t.URL); err == nil && t.transport != nil && u.Host == host {
-			return t.transport
+		if t.transport != nil && t.host != "" && t.host == host {
+			return t
 		}
 	}
-	e.fallbackOnce.Do(func() {
-		e.fallback = http.DefaultTransport.(*http.Transport).Clone()
+	f := e.fallback
+	f.once.Do(func() {
+		f.t = newTarget("", "", http.DefaultTransport.(*http.Transport).Clone())
 	})
-	return e.fallback
+	return f.t
+}
+
+// transport picks the TLS settings of the target that host belongs to.
+func (e *Env) transport(host string) *http.Transport { return e.target(host).transport }
+
+// client is the HTTP client for host.
+func (e *Env) client(host string, followRedirects bool) *http.Client {
+	t := e.target(host)
+	if followRedirects {
+		return t.follow
+	}
+	return t.noFollow
 }
 
 // Outcome is what a step gave.
