@@ -134,7 +134,8 @@ performance "b" {
 		b.Fatal(err)
 	}
 	defer raw.Close()
-	g := &generator{s: s, env: env, raw: raw, rec: newRecorder(time.Now()), weights: []int{1}, stop: func() {}}
+	g := newGenerator(s, env, raw)
+	g.rec, g.stop = newRecorder(time.Now()), func() {}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

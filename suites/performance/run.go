@@ -30,7 +30,11 @@ type generator struct {
 	raw     *rawWriter
 	seq     atomic.Uint64
 	weights []int
-	stop    context.CancelFunc // ends dispatching early (a unique feed ran out)
+	// attacks name each step's results in the raw file, by journey and step.
+	attacks [][]string
+	// traceKey is the header the W3C trace context goes in.
+	traceKey string
+	stop     context.CancelFunc // ends dispatching early (a unique feed ran out)
 	dry     atomic.Bool
 }
 
@@ -115,10 +119,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	if err != nil {
 		return result.LoadSummary{}, err
 	}
-	g := &generator{s: s, env: senv, raw: raw}
-	for _, j := range s.Journeys {
-		g.weights = append(g.weights, j.Weight)
-	}
+	g := newGenerator(s, senv, raw)
 	start := time.Now()
 	g.rec = newRecorder(start)
 	// The load stops dispatching at its duration; requests in flight then
@@ -169,6 +170,24 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	return result.LoadSummary{Utilization: util, Model: model, Engine: engine, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
 		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
 		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians(), Hops: g.rec.hopSummary(), Histogram: g.rec.histogram()}, nil
+}
+
+func newGenerator(s *Suite, env *step.Env, raw *rawWriter) *generator {
+	g := &generator{s: s, env: env, raw: raw, traceKey: "Traceparent"}
+	for _, j := range s.Journeys {
+		g.weights = append(g.weights, j.Weight)
+		var names []string
+		for _, st := range j.Steps {
+			names = append(names, s.Name+"/"+j.Name+"/"+st.Name)
+		}
+		g.attacks = append(g.attacks, names)
+	}
+	// A marker header named traceparent is overwritten by the trace, as it
+	// always was.
+	if strings.EqualFold(s.Marker, "traceparent") {
+		g.traceKey = s.Marker
+	}
+	return g
 }
 
 // open starts journeys at the pacer's rate, each in its own goroutine, at
@@ -258,9 +277,10 @@ func (g *generator) closed(dispatch, run context.Context) {
 	wg.Wait()
 }
 
-func (g *generator) pick() *Journey {
+// pick returns the index of a journey, drawn by weight.
+func (g *generator) pick() int {
 	if len(g.s.Journeys) == 1 {
-		return g.s.Journeys[0]
+		return 0
 	}
 	total := 0
 	for _, w := range g.weights {
@@ -269,11 +289,11 @@ func (g *generator) pick() *Journey {
 	n := rand.IntN(total)
 	for i, w := range g.weights {
 		if n < w {
-			return g.s.Journeys[i]
+			return i
 		}
 		n -= w
 	}
-	return g.s.Journeys[len(g.s.Journeys)-1]
+	return len(g.s.Journeys) - 1
 }
 
 // journey runs the steps of one journey in order, captures flowing; the
@@ -289,17 +309,22 @@ func (g *generator) journey(ctx context.Context, due time.Time) {
 		}
 		env.Vars = map[string]cty.Value{"feed": row}
 	}
-	j := g.pick()
+	ji := g.pick()
+	j := g.s.Journeys[ji]
 	g.rec.begin()
 	defer g.rec.end()
 	captures := map[string]cty.Value{}
 	ok := true
 	from := due
-	trace := newTraceID()
-	for _, st := range j.Steps {
-		// One W3C trace per journey and one span per step, so that the
-		// load can be found in the system's tracing.
-		env.ExtraHeaders = map[string]string{g.s.Marker: g.env.ExtraHeaders[g.s.Marker], "traceparent": "00-" + trace + "-" + newSpanID() + "-01"}
+	// One W3C trace per journey and one span per step, so that the load
+	// can be found in the system's tracing. The journey's steps run one
+	// after the other, so they share one header map.
+	var tp traceparent
+	tp.start()
+	headers := map[string]string{g.s.Marker: g.env.ExtraHeaders[g.s.Marker]}
+	env.ExtraHeaders = headers
+	for si, st := range j.Steps {
+		headers[g.traceKey] = tp.next()
 		out := st.Run(ctx, &env, captures)
 		end := time.Now()
 		lat := end.Sub(from)
@@ -307,7 +332,7 @@ func (g *generator) journey(ctx context.Context, due time.Time) {
 		kind := errorKind(out)
 		g.rec.request(j.Name, st.Name, from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
 		g.rec.serverTiming(out.ServerTiming)
-		g.raw.write(&vegeta.Result{Attack: g.s.Name + "/" + j.Name + "/" + st.Name, Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
+		g.raw.write(&vegeta.Result{Attack: g.attacks[ji][si], Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
 			Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(out)})
 		if !passed {
 			ok = false
@@ -321,11 +346,32 @@ func (g *generator) journey(ctx context.Context, due time.Time) {
 	g.rec.journey(j.Name, time.Since(due), ok)
 }
 
-func newTraceID() string {
-	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64()|1)
+// traceparent builds W3C traceparent values: "00-" trace id (32 hex
+// digits) "-" span id (16) "-01", without fmt.
+type traceparent [55]byte
+
+// start draws the trace id.
+func (t *traceparent) start() {
+	copy(t[:], "00-")
+	putHex(t[3:19], rand.Uint64())
+	putHex(t[19:35], rand.Uint64()|1)
+	t[35] = '-'
+	copy(t[52:], "-01")
 }
 
-func newSpanID() string { return fmt.Sprintf("%016x", rand.Uint64()|1) }
+// next draws a span id and returns the header's value.
+func (t *traceparent) next() string {
+	putHex(t[36:52], rand.Uint64()|1)
+	return string(t[:])
+}
+
+func putHex(b []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+}
 
 func errorKind(o step.Outcome) string {
 	switch {
