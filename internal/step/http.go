@@ -336,11 +336,21 @@ func jsonValue(b []byte) cty.Value {
 	return v
 }
 
+// loadTransport is net/http's default transport with enough idle
+// connections kept for a load: with the default total of 100, a burst of
+// more journeys in flight closes connections on their return, and the next
+// requests dial new ones (a TCP handshake each, in CPU and latency).
+func loadTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	tr.MaxIdleConns = 0 // no limit over all hosts; each host keeps at most 256
+	return tr
+}
+
 // NewTransport returns the HTTP transport for a target's TLS settings;
 // relative file names are resolved against baseDir.
 func NewTransport(t config.TLS, baseDir string) (*http.Transport, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 256
+	tr := loadTransport()
 	cfg := &tls.Config{InsecureSkipVerify: t.InsecureSkipVerify, ServerName: t.ServerName}
 	abs := func(p string) string {
 		if filepath.IsAbs(p) {

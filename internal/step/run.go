@@ -116,7 +116,7 @@ func (e *Env) target(host string) *Target {
 	}
 	f := e.fallback
 	f.once.Do(func() {
-		f.t = newTarget("", "", http.DefaultTransport.(*http.Transport).Clone())
+		f.t = newTarget("", "", loadTransport())
 	})
 	return f.t
 }
