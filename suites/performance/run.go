@@ -35,7 +35,7 @@ type generator struct {
 	// traceKey is the header the W3C trace context goes in.
 	traceKey string
 	stop     context.CancelFunc // ends dispatching early (a unique feed ran out)
-	dry     atomic.Bool
+	dry      atomic.Bool
 }
 
 // Run drives the load against the suite's target (and then, with compare,
