@@ -190,13 +190,21 @@ func newGenerator(s *Suite, env *step.Env, raw *rawWriter) *generator {
 	return g
 }
 
-// open starts journeys at the pacer's rate, each in its own goroutine, at
-// most MaxWorkers at a time. When no worker is free the next journey waits,
-// and its latency counts from when it was due.
+// open starts journeys at the pacer's rate on at most MaxWorkers workers.
+// When no worker is free the next journey waits, and its latency counts
+// from when it was due. Workers are started as needed and then kept: a
+// goroutine per journey would grow its stack anew every time.
 func (g *generator) open(dispatch, run context.Context, start time.Time) string {
 	sched := g.s.Load.schedule()
-	sem := make(chan struct{}, g.s.Load.MaxWorkers)
+	work := make(chan time.Time) // when the next journey was due, to an idle worker
 	var wg sync.WaitGroup
+	worker := func(due time.Time) {
+		defer wg.Done()
+		for ok := true; ok; due, ok = <-work {
+			g.journey(run, due)
+		}
+	}
+	workers := 0
 	var hits uint64
 	var late int64
 	timer := time.NewTimer(0)
@@ -223,21 +231,26 @@ loop:
 		}
 		due := start.Add(sched.due(hits))
 		select {
-		case sem <- struct{}{}:
-		case <-dispatch.Done():
-			break loop
+		case work <- due:
+		default:
+			if workers < g.s.Load.MaxWorkers {
+				workers++
+				wg.Add(1)
+				go worker(due)
+				break
+			}
+			select {
+			case work <- due:
+			case <-dispatch.Done():
+				break loop
+			}
 		}
 		if time.Since(due) > 10*time.Millisecond {
 			late++
 		}
 		hits++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			g.journey(run, due)
-		}()
 	}
+	close(work)
 	wg.Wait()
 	want := sched.expected(g.s.Load.Duration)
 	if g.s.Load.MaxRequests > 0 {
