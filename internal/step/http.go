@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -276,11 +277,24 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
 	}
 	defer resp.Body.Close()
-	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody)); err != nil {
 		return nil, fmt.Errorf("%s %s: reading the response: %w", method, u.Redacted(), err)
 	}
+	respBody := bytes.Clone(buf.Bytes())
 	return &httpExchange{req: req, reqBody: body, resp: resp, body: respBody, duration: time.Since(start)}, nil
+}
+
+// bodyBuffers read responses, so that a load allocates each body once, at
+// its size, rather than growing a new buffer per request.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBodyBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 { // a rare huge body is not kept
+		bodyBuffers.Put(b)
+	}
 }
 
 // maxBody bounds what is read of a response (and so what expectations see).

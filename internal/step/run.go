@@ -248,7 +248,10 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		if !env.Lean {
 			out.Exchange = s.httpExcerpt(env, x)
 		}
-		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, body: string(x.body), duration: x.duration}
+		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, duration: x.duration}
+		if s.Expect.readsBody() {
+			obs.body = string(x.body)
+		}
 	case s.SQL != nil:
 		r, err := s.SQL.do(ctx, env, reqCtx)
 		if err != nil {
