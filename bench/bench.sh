@@ -7,10 +7,12 @@
 # ten times longer. Every load is bounded by its duration.
 # Usage: bash bench/bench.sh [seconds per run, default 5]
 #        BENCH_PART=rss bash bench/bench.sh   (only the RSS comparison)
+#        BENCH_PART=rates BENCH_RATES=5000 bash bench/bench.sh
+#                                            (only the fixed-rate rows and ratios)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-5}
-RATES=(1000 5000 10000)
+read -r -a RATES <<< "${BENCH_RATES:-1000 5000 10000}"
 PORT=18099
 URL="http://127.0.0.1:$PORT/"
 work=$(mktemp -d)
@@ -106,7 +108,7 @@ wrk_run() {
   echo "REQUESTS $(grep 'requests in' "$work/wrk.txt" | awk '{print $1}')"
 }
 
-if [ "${BENCH_PART:-all}" = all ]; then
+if [ "${BENCH_PART:-all}" != rss ]; then
 echo "Load generators on core 0, server on core 1, ${D} s per run, $(date -u +%F)."
 echo
 printf '| %-28s | %6s | %8s | %7s | %10s | %8s |\n' "generator" "rate" "requests" "CPU s/100k" "achieved/target" "peak RSS"
@@ -117,10 +119,12 @@ for r in "${RATES[@]}"; do
   measure "cloudtest (3-step journey)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite $((r / 3)) 3)"
   measure "hey" "$r" bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run $r"
 done
+if [ "${BENCH_PART:-all}" = all ]; then
 measure "vegeta $vegeta_version" 0 bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run 0"
 measure "cloudtest (closed, 64 users)" 0 bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite 0 1)"
 measure "hey" 0 bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run 0"
 measure "wrk" 0 bash -c "$(declare -f wrk_run); URL=$URL D=$D work=$work wrk_run"
+fi
 
 echo
 echo "Ratios (cloudtest / vegeta CPU per request):"
@@ -133,6 +137,7 @@ done
 
 fi
 
+[ "${BENCH_PART:-all}" = rates ] && exit 0
 echo
 echo "Peak RSS of cloudtest at 1000/s (3-step journeys) for ${D} s and for $((D * 10)) s:"
 taskset -c 0 /usr/bin/time -f "%M" -o "$work/rss-short" cloudtest run --out "$work/rss1" "$(cloudtest_suite 333 3)" >/dev/null 2>&1 || true

@@ -55,6 +55,12 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl
 	return e, diags
 }
 
+// readsBody reports whether an expectation looks at the response body (e
+// may be nil).
+func (e *Expect) readsBody() bool {
+	return e != nil && (e.JSON != nil || e.JSONExists != nil || e.BodyContains != nil || e.BodyMatch != nil)
+}
+
 // observed is what a request gave, in the shapes the matchers compare.
 type observed struct {
 	status   int

@@ -8,16 +8,21 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/cloudtest/cloudtest/internal/config"
@@ -30,6 +35,19 @@ type HTTPRequest struct {
 	Timeout                                             time.Duration
 	FollowRedirects                                     bool
 	DeclRange                                           hcl.Range
+
+	// Method, URL and Path written as plain strings are evaluated once at
+	// decode time (nil: evaluated per request).
+	method, url, path *string
+	// parsed is the last URL the step was sent to, so that a load does not
+	// parse the same URL on every request.
+	parsed atomic.Pointer[parsedURL]
+}
+
+type parsedURL struct {
+	base, path string // the target's URL and the path, or "" and the url
+	u          *url.URL
+	str        string
 }
 
 var httpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -44,6 +62,7 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, 
 	h.Method, h.URL, h.Path = late("method"), late("url"), late("path")
 	h.Headers, h.Query = late("headers"), late("query")
 	h.JSON, h.Body, h.Form = late("json"), late("body"), late("form")
+	h.method, h.url, h.path = literal(h.Method), literal(h.URL), literal(h.Path)
 	if a, ok := content.Attributes["timeout"]; ok {
 		d, dd := dc.Duration(a)
 		diags = append(diags, dd...)
@@ -71,6 +90,57 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, 
 	return h, diags
 }
 
+// literal returns the string an expression always gives when it is a plain
+// string or number, with no reference or function call.
+func literal(e hcl.Expression) *string {
+	switch t := e.(type) {
+	case *hclsyntax.LiteralValueExpr:
+	case *hclsyntax.TemplateExpr:
+		if !t.IsStringLiteral() {
+			return nil
+		}
+	default:
+		return nil
+	}
+	v, diags := e.Value(nil)
+	if diags.HasErrors() || v.IsNull() || !v.IsWhollyKnown() {
+		return nil
+	}
+	sv, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return nil
+	}
+	str := sv.AsString()
+	return &str
+}
+
+// str evaluates a string attribute, or gives its literal.
+func str(e hcl.Expression, lit *string, ectx *hcl.EvalContext, what string) (string, error) {
+	if lit != nil {
+		return *lit, nil
+	}
+	return evalString(e, ectx, what)
+}
+
+// parse parses base+path (or the url when base is ""), reusing the last
+// parse when they are the same.
+func (h *HTTPRequest) parse(base, path string) (*parsedURL, error) {
+	if p := h.parsed.Load(); p != nil && p.base == base && p.path == path {
+		return p, nil
+	}
+	target := path
+	if base != "" {
+		target = strings.TrimRight(base, "/") + path
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("the URL %q is not valid: %w", target, err)
+	}
+	p := &parsedURL{base: base, path: path, u: u, str: u.String()}
+	h.parsed.Store(p)
+	return p, nil
+}
+
 // httpExchange is what one HTTP request gave.
 type httpExchange struct {
 	req      *http.Request
@@ -84,20 +154,22 @@ type httpExchange struct {
 func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*http.Request, []byte, error) {
 	method := "GET"
 	if h.Method != nil {
-		m, err := evalString(h.Method, ectx, "method")
+		m, err := str(h.Method, h.method, ectx, "method")
 		if err != nil {
 			return nil, nil, err
 		}
 		method = strings.ToUpper(m)
 	}
-	var target string
+	var pu *parsedURL
 	switch {
 	case h.URL != nil:
-		u, err := evalString(h.URL, ectx, "url")
+		u, err := str(h.URL, h.url, ectx, "url")
 		if err != nil {
 			return nil, nil, err
 		}
-		target = u
+		if pu, err = h.parse("", u); err != nil {
+			return nil, nil, err
+		}
 	default:
 		if env.Target == nil {
 			return nil, nil, fmt.Errorf("the step has a path but its suite has no target; give the suite a target or the step a url")
@@ -105,31 +177,34 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 		p := "/"
 		if h.Path != nil {
 			var err error
-			if p, err = evalString(h.Path, ectx, "path"); err != nil {
+			if p, err = str(h.Path, h.path, ectx, "path"); err != nil {
 				return nil, nil, err
 			}
 		}
 		if !strings.HasPrefix(p, "/") {
 			p = "/" + p
 		}
-		target = strings.TrimRight(env.Target.URL, "/") + p
+		var err error
+		if pu, err = h.parse(env.Target.URL, p); err != nil {
+			return nil, nil, err
+		}
 	}
-	u, err := url.Parse(target)
-	if err != nil {
-		return nil, nil, fmt.Errorf("the URL %q is not valid: %w", target, err)
-	}
+	target := pu.str
 	if h.Query != nil {
 		q, err := evalStringMap(h.Query, ectx, "query")
 		if err != nil {
 			return nil, nil, err
 		}
+		u := *pu.u
 		vals := u.Query()
 		for _, k := range slices.Sorted(maps.Keys(q)) {
 			vals.Add(k, q[k])
 		}
 		u.RawQuery = vals.Encode()
+		target = u.String()
 	}
 	var body []byte
+	var err error
 	contentType := ""
 	switch {
 	case h.JSON != nil:
@@ -159,7 +234,11 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 		body = []byte(vals.Encode())
 		contentType = "application/x-www-form-urlencoded"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	var r io.Reader // nil for no body: the request is sent the same, with less to allocate
+	if len(body) > 0 {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -189,10 +268,7 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 		return nil, err
 	}
 	method, u := req.Method, req.URL
-	client := &http.Client{Transport: env.transport(u.Host)}
-	if !h.FollowRedirects {
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
+	client := env.client(u.Host, h.FollowRedirects)
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -202,11 +278,24 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
 	}
 	defer resp.Body.Close()
-	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody)); err != nil {
 		return nil, fmt.Errorf("%s %s: reading the response: %w", method, u.Redacted(), err)
 	}
+	respBody := bytes.Clone(buf.Bytes())
 	return &httpExchange{req: req, reqBody: body, resp: resp, body: respBody, duration: time.Since(start)}, nil
+}
+
+// bodyBuffers read responses, so that a load allocates each body once, at
+// its size, rather than growing a new buffer per request.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBodyBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 { // a rare huge body is not kept
+		bodyBuffers.Put(b)
+	}
 }
 
 // maxBody bounds what is read of a response (and so what expectations see).
@@ -262,11 +351,31 @@ func jsonValue(b []byte) cty.Value {
 	return v
 }
 
+// loadTransport is net/http's default transport with enough idle
+// connections kept for a load: with the default total of 100, a burst of
+// more journeys in flight closes connections on their return, and the next
+// requests dial new ones (a TCP handshake each, in CPU and latency).
+func loadTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	tr.MaxIdleConns = 0 // no limit over all hosts; each host keeps at most 256
+	// net/http's own dialer settings, with reads and writes as raw system
+	// calls (see rawIOConn).
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return rawIO(c), nil
+	}
+	return tr
+}
+
 // NewTransport returns the HTTP transport for a target's TLS settings;
 // relative file names are resolved against baseDir.
 func NewTransport(t config.TLS, baseDir string) (*http.Transport, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 256
+	tr := loadTransport()
 	cfg := &tls.Config{InsecureSkipVerify: t.InsecureSkipVerify, ServerName: t.ServerName}
 	abs := func(p string) string {
 		if filepath.IsAbs(p) {

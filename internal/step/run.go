@@ -23,7 +23,11 @@ import (
 // Target is a started target as steps see it.
 type Target struct {
 	Name, URL string
+	host      string
 	transport *http.Transport
+	// clients send with the transport, following redirects or not; one
+	// client per target, not per request.
+	follow, noFollow *http.Client
 }
 
 // Env is what a step needs to run: the configuration, the targets, the
@@ -47,26 +51,40 @@ type Env struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	targetsValue cty.Value
-	fallback     *http.Transport
-	fallbackOnce *sync.Once
+	// fallback serves hosts of no target; shared by the copies of an Env.
+	fallback *lazyTarget
+}
+
+type lazyTarget struct {
+	once sync.Once
+	t    *Target
+}
+
+func newTarget(name, u string, tr *http.Transport) *Target {
+	t := &Target{Name: name, URL: u, transport: tr}
+	if pu, err := url.Parse(u); err == nil {
+		t.host = pu.Host
+	}
+	t.follow = &http.Client{Transport: tr}
+	t.noFollow = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return t
 }
 
 // NewEnv prepares the steps of a suite: urls are the started targets' URLs
 // by name and own names the suite's target ("" for none).
 func NewEnv(cfg *config.Config, urls map[string]string, own string) (*Env, error) {
 	env := &Env{Config: cfg, Targets: map[string]*Target{}, Redact: NewRedactor(cfg.SensitiveValues()),
-		DB: NewDBPool(), fallbackOnce: &sync.Once{}}
+		DB: NewDBPool(), fallback: &lazyTarget{}}
 	tv := map[string]cty.Value{}
 	for name, u := range urls {
-		t := &Target{Name: name, URL: u}
+		var tr *http.Transport
 		if tc, ok := cfg.Targets[name]; ok {
-			tr, err := NewTransport(tc.TLS, cfg.Dir)
-			if err != nil {
+			var err error
+			if tr, err = NewTransport(tc.TLS, cfg.Dir); err != nil {
 				return nil, fmt.Errorf("target %q: %w", name, err)
 			}
-			t.transport = tr
 		}
-		env.Targets[name] = t
+		env.Targets[name] = newTarget(name, u, tr)
 		tv[name] = config.TargetValue(name, u)
 	}
 	env.targetsValue = cty.ObjectVal(tv)
@@ -86,8 +104,8 @@ func (e *Env) Close() error {
 			t.transport.CloseIdleConnections()
 		}
 	}
-	if e.fallback != nil {
-		e.fallback.CloseIdleConnections()
+	if t := e.fallback.t; t != nil {
+		t.transport.CloseIdleConnections()
 	}
 	return e.DB.Close()
 }
@@ -105,20 +123,35 @@ func (e *Env) SetDial(dial func(ctx context.Context, network, addr string) (net.
 	}
 }
 
-// transport picks the TLS settings of the target that host belongs to.
-func (e *Env) transport(host string) *http.Transport {
+// target picks the target that host belongs to, for its TLS settings; a
+// host of no target gets a transport of its own.
+func (e *Env) target(host string) *Target {
 	for _, t := range e.Targets {
-		if u, err := url.Parse(t.URL); err == nil && t.transport != nil && u.Host == host {
-			return t.transport
+		if t.transport != nil && t.host != "" && t.host == host {
+			return t
 		}
 	}
-	e.fallbackOnce.Do(func() {
-		e.fallback = http.DefaultTransport.(*http.Transport).Clone()
+	f := e.fallback
+	f.once.Do(func() {
+		tr := loadTransport()
 		if e.Dial != nil {
-			e.fallback.DialContext, e.fallback.DisableKeepAlives = e.Dial, true
+			tr.DialContext, tr.DisableKeepAlives = e.Dial, true
 		}
+		f.t = newTarget("", "", tr)
 	})
-	return e.fallback
+	return f.t
+}
+
+// transport picks the TLS settings of the target that host belongs to.
+func (e *Env) transport(host string) *http.Transport { return e.target(host).transport }
+
+// client is the HTTP client for host.
+func (e *Env) client(host string, followRedirects bool) *http.Client {
+	t := e.target(host)
+	if followRedirects {
+		return t.follow
+	}
+	return t.noFollow
 }
 
 // Outcome is what a step gave.
@@ -142,13 +175,21 @@ type Outcome struct {
 	ServerTiming map[string]float64
 }
 
-func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value) *hcl.EvalContext {
-	vars := map[string]cty.Value{"capture": cty.ObjectVal(captures)}
-	if e.targetsValue != cty.NilVal {
+// evalContext gives the run-time roots; with used (a step's referenced
+// roots) only those, since an expression reads nothing else and building
+// the captures' object costs more than the request under load.
+func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value, used map[string]bool) *hcl.EvalContext {
+	vars := make(map[string]cty.Value, 2+len(e.Vars))
+	if used == nil || used["capture"] {
+		vars["capture"] = cty.ObjectVal(captures)
+	}
+	if e.targetsValue != cty.NilVal && (used == nil || used["target"]) {
 		vars["target"] = e.targetsValue
 	}
 	for k, v := range e.Vars {
-		vars[k] = v
+		if used == nil || used[k] {
+			vars[k] = v
+		}
 	}
 	if response != cty.NilVal {
 		vars["response"] = response
@@ -210,7 +251,7 @@ func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value
 func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
 	// One evaluation context serves the request, then (with the response
 	// added) the checks and the captures: a load runs this per request.
-	reqCtx := env.evalContext(captures, cty.NilVal)
+	reqCtx := env.evalContext(captures, cty.NilVal, s.roots)
 	var out Outcome
 	out.ectx = reqCtx
 	var obs observed
@@ -228,7 +269,10 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		if !env.Lean {
 			out.Exchange = s.httpExcerpt(env, x)
 		}
-		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, body: string(x.body), duration: x.duration}
+		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, duration: x.duration}
+		if s.Expect.readsBody() {
+			obs.body = string(x.body)
+		}
 	case s.SQL != nil:
 		r, err := s.SQL.do(ctx, env, reqCtx)
 		if err != nil {

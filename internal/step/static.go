@@ -46,7 +46,7 @@ func (s *Step) Static(env *Env) (*Static, string) {
 		}
 	}
 	// Build the request once, exactly as a normal run would.
-	ectx := env.evalContext(map[string]cty.Value{}, cty.NilVal)
+	ectx := env.evalContext(map[string]cty.Value{}, cty.NilVal, nil)
 	req, body, err := s.HTTP.build(context.Background(), env, ectx)
 	if err != nil {
 		return nil, err.Error()

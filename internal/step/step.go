@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/cloudtest/cloudtest/internal/config"
 )
@@ -42,6 +43,10 @@ type Step struct {
 	Captures   []Capture
 	Eventually *Eventually
 
+	// roots are the run-time roots the step's expressions refer to (nil:
+	// not known, so all are given); a load evaluates steps per request and
+	// builds only these.
+	roots         map[string]bool
 	responseOnce  sync.Once
 	needsResponse bool
 	allFields     bool
@@ -84,7 +89,7 @@ func Decode(block *hcl.Block, dc *config.DecodeContext) (*Step, hcl.Diagnostics)
 // values through Env.Vars.
 func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string) (*Step, hcl.Diagnostics) {
 	r := newRoots(extraRoots)
-	s := &Step{Name: block.Labels[0], DeclRange: block.DefRange}
+	s := &Step{Name: block.Labels[0], DeclRange: block.DefRange, roots: referencedRoots(block.Body)}
 	content, diags := block.Body.Content(stepSchema)
 	requests := 0
 	seen := map[string]*hcl.Block{}
@@ -137,6 +142,29 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 			Detail: "expect.row_count checks the rows of a sql step; this step has none.", Subject: s.Expect.RowCount.Range().Ptr()})
 	}
 	return s, diags
+}
+
+// referencedRoots returns the root names the expressions of a step block
+// refer to, or nil when the body is not native syntax.
+func referencedRoots(body hcl.Body) map[string]bool {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	roots := map[string]bool{}
+	var walk func(b *hclsyntax.Body)
+	walk = func(b *hclsyntax.Body) {
+		for _, a := range b.Attributes {
+			for _, tr := range a.Expr.Variables() {
+				roots[tr.RootName()] = true
+			}
+		}
+		for _, blk := range b.Blocks {
+			walk(blk.Body)
+		}
+	}
+	walk(sb)
+	return roots
 }
 
 var assertSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -518,5 +519,67 @@ func TestSQLStepsAgainstRealDatabases(t *testing.T) {
 				t.Errorf("query excerpt %q", q)
 			}
 		})
+	}
+}
+
+// A load may have more requests in flight than net/http keeps idle
+// connections by default (100 over all hosts); their connections must stay
+// open for the next requests rather than be closed and dialled again.
+func TestConnectionsAreReusedAfterABurst(t *testing.T) {
+	const burst = 150
+	// Each burst's requests are held until all of them arrived, so that
+	// they are in flight at once.
+	release := []chan struct{}{make(chan struct{}), make(chan struct{})}
+	var arrived, opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := arrived.Add(1); n <= 2*burst {
+			<-release[(n-1)/burst]
+		}
+		w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	cfg, diags := load(t, fmt.Sprintf("target \"t\" { url = %q }\n", srv.URL)+`
+steps "s" {
+  target = target.t
+  step "hold" {
+    http { path = "/hold" }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	env, err := NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	st := cfg.Suites[0].(*stepsSuite).steps[0]
+	run := func(n int) {
+		done := make(chan Outcome, burst)
+		for i := 0; i < burst; i++ {
+			go func() { done <- st.Run(context.Background(), env, nil) }()
+		}
+		for arrived.Load() < int64(n*burst) {
+			time.Sleep(time.Millisecond)
+		}
+		close(release[n-1])
+		for i := 0; i < burst; i++ {
+			if o := <-done; o.Status != result.Passed {
+				t.Fatalf("request failed: %s", o.Message)
+			}
+		}
+	}
+	run(1)
+	first := opened.Load()
+	// The same number again, all at once: every one finds an idle connection.
+	run(2)
+	if again := opened.Load() - first; again > burst/10 {
+		t.Fatalf("%d connections for the first burst of %d, then %d new ones for the second (want them reused)", first, burst, again)
 	}
 }

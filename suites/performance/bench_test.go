@@ -86,3 +86,63 @@ func BenchmarkRecord(b *testing.B) {
 		rec.request("j", "get", start, time.Duration(i%5000)*time.Microsecond, true, 200, "", 2, 0)
 	}
 }
+
+// BenchmarkJourney3Steps is one journey of bench.sh's "3-step journey"
+// (three GETs, each capturing the status), as the open model runs it:
+// markers, trace context, checks, recording and the raw results file.
+// Its ns/op and allocs/op are per journey, so per request they are a third.
+func BenchmarkJourney3Steps(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte(`target "t" { url = "`+srv.URL+`" }
+performance "b" {
+  target = target.t
+  load {
+    rate     = 1
+    duration = "1s"
+  }
+  journey "j" {
+    step "s1" {
+      http { path = "/" }
+      capture { c1 = response.status }
+    }
+    step "s2" {
+      http { path = "/" }
+      capture { c2 = response.status }
+    }
+    step "s3" {
+      http { path = "/" }
+      capture { c3 = response.status }
+    }
+  }
+}`), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	s := cfg.Suites[0].(*Suite)
+	env, err := step.NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	env.Lean = true
+	env.ExtraHeaders = map[string]string{s.Marker: "bench"}
+	raw, err := newRawWriter(filepath.Join(dir, "load", "b.bin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	g := newGenerator(s, env, raw)
+	g.rec, g.stop = newRecorder(time.Now()), func() {}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		g.journey(context.Background(), time.Now())
+	}
+	b.StopTimer()
+	if n, errs, _ := g.rec.snapshot(); n != int64(3*b.N) || errs != 0 {
+		b.Fatalf("%d requests with %d errors, want %d without errors", n, errs, 3*b.N)
+	}
+}

@@ -659,3 +659,25 @@ func TestTheLatencyHistogramCountsEveryRequest(t *testing.T) {
 		t.Fatalf("histogram %+v", h)
 	}
 }
+
+func TestTraceparentKeepsItsTraceAndDrawsASpanPerStep(t *testing.T) {
+	re := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-01$`)
+	var tp traceparent
+	tp.start()
+	a, b := tp.next(), tp.next()
+	ma, mb := re.FindStringSubmatch(a), re.FindStringSubmatch(b)
+	if ma == nil || mb == nil {
+		t.Fatalf("not W3C traceparent values: %q, %q", a, b)
+	}
+	if ma[1] != mb[1] || ma[2] == mb[2] {
+		t.Fatalf("one trace with two spans expected: %q, %q", a, b)
+	}
+	if strings.Trim(ma[1], "0") == "" || strings.Trim(ma[2], "0") == "" {
+		t.Fatalf("an all-zero id is invalid: %q", a)
+	}
+	buf := make([]byte, 16)
+	putHex(buf, 0x0123456789abcdef)
+	if string(buf) != fmt.Sprintf("%016x", uint64(0x0123456789abcdef)) {
+		t.Fatalf("putHex gave %q", buf)
+	}
+}

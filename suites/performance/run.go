@@ -30,8 +30,12 @@ type generator struct {
 	raw     *rawWriter
 	seq     atomic.Uint64
 	weights []int
-	stop    context.CancelFunc // ends dispatching early (a unique feed ran out)
-	dry     atomic.Bool
+	// attacks name each step's results in the raw file, by journey and step.
+	attacks [][]string
+	// traceKey is the header the W3C trace context goes in.
+	traceKey string
+	stop     context.CancelFunc // ends dispatching early (a unique feed ran out)
+	dry      atomic.Bool
 }
 
 // Run drives the load against the suite's target (and then, with compare,
@@ -115,10 +119,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	if err != nil {
 		return result.LoadSummary{}, err
 	}
-	g := &generator{s: s, env: senv, raw: raw}
-	for _, j := range s.Journeys {
-		g.weights = append(g.weights, j.Weight)
-	}
+	g := newGenerator(s, senv, raw)
 	start := time.Now()
 	g.rec = newRecorder(start)
 	// The load stops dispatching at its duration; requests in flight then
@@ -171,13 +172,39 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians(), Hops: g.rec.hopSummary(), Histogram: g.rec.histogram()}, nil
 }
 
-// open starts journeys at the pacer's rate, each in its own goroutine, at
-// most MaxWorkers at a time. When no worker is free the next journey waits,
-// and its latency counts from when it was due.
+func newGenerator(s *Suite, env *step.Env, raw *rawWriter) *generator {
+	g := &generator{s: s, env: env, raw: raw, traceKey: "Traceparent"}
+	for _, j := range s.Journeys {
+		g.weights = append(g.weights, j.Weight)
+		var names []string
+		for _, st := range j.Steps {
+			names = append(names, s.Name+"/"+j.Name+"/"+st.Name)
+		}
+		g.attacks = append(g.attacks, names)
+	}
+	// A marker header named traceparent is overwritten by the trace, as it
+	// always was.
+	if strings.EqualFold(s.Marker, "traceparent") {
+		g.traceKey = s.Marker
+	}
+	return g
+}
+
+// open starts journeys at the pacer's rate on at most MaxWorkers workers.
+// When no worker is free the next journey waits, and its latency counts
+// from when it was due. Workers are started as needed and then kept: a
+// goroutine per journey would grow its stack anew every time.
 func (g *generator) open(dispatch, run context.Context, start time.Time) string {
 	sched := g.s.Load.schedule()
-	sem := make(chan struct{}, g.s.Load.MaxWorkers)
+	work := make(chan time.Time) // when the next journey was due, to an idle worker
 	var wg sync.WaitGroup
+	worker := func(due time.Time) {
+		defer wg.Done()
+		for ok := true; ok; due, ok = <-work {
+			g.journey(run, due)
+		}
+	}
+	workers := 0
 	var hits uint64
 	var late int64
 	timer := time.NewTimer(0)
@@ -204,21 +231,26 @@ loop:
 		}
 		due := start.Add(sched.due(hits))
 		select {
-		case sem <- struct{}{}:
-		case <-dispatch.Done():
-			break loop
+		case work <- due:
+		default:
+			if workers < g.s.Load.MaxWorkers {
+				workers++
+				wg.Add(1)
+				go worker(due)
+				break
+			}
+			select {
+			case work <- due:
+			case <-dispatch.Done():
+				break loop
+			}
 		}
 		if time.Since(due) > 10*time.Millisecond {
 			late++
 		}
 		hits++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			g.journey(run, due)
-		}()
 	}
+	close(work)
 	wg.Wait()
 	want := sched.expected(g.s.Load.Duration)
 	if g.s.Load.MaxRequests > 0 {
@@ -258,9 +290,10 @@ func (g *generator) closed(dispatch, run context.Context) {
 	wg.Wait()
 }
 
-func (g *generator) pick() *Journey {
+// pick returns the index of a journey, drawn by weight.
+func (g *generator) pick() int {
 	if len(g.s.Journeys) == 1 {
-		return g.s.Journeys[0]
+		return 0
 	}
 	total := 0
 	for _, w := range g.weights {
@@ -269,11 +302,11 @@ func (g *generator) pick() *Journey {
 	n := rand.IntN(total)
 	for i, w := range g.weights {
 		if n < w {
-			return g.s.Journeys[i]
+			return i
 		}
 		n -= w
 	}
-	return g.s.Journeys[len(g.s.Journeys)-1]
+	return len(g.s.Journeys) - 1
 }
 
 // journey runs the steps of one journey in order, captures flowing; the
@@ -289,17 +322,22 @@ func (g *generator) journey(ctx context.Context, due time.Time) {
 		}
 		env.Vars = map[string]cty.Value{"feed": row}
 	}
-	j := g.pick()
+	ji := g.pick()
+	j := g.s.Journeys[ji]
 	g.rec.begin()
 	defer g.rec.end()
 	captures := map[string]cty.Value{}
 	ok := true
 	from := due
-	trace := newTraceID()
-	for _, st := range j.Steps {
-		// One W3C trace per journey and one span per step, so that the
-		// load can be found in the system's tracing.
-		env.ExtraHeaders = map[string]string{g.s.Marker: g.env.ExtraHeaders[g.s.Marker], "traceparent": "00-" + trace + "-" + newSpanID() + "-01"}
+	// One W3C trace per journey and one span per step, so that the load
+	// can be found in the system's tracing. The journey's steps run one
+	// after the other, so they share one header map.
+	var tp traceparent
+	tp.start()
+	headers := map[string]string{g.s.Marker: g.env.ExtraHeaders[g.s.Marker]}
+	env.ExtraHeaders = headers
+	for si, st := range j.Steps {
+		headers[g.traceKey] = tp.next()
 		out := st.Run(ctx, &env, captures)
 		end := time.Now()
 		lat := end.Sub(from)
@@ -307,7 +345,7 @@ func (g *generator) journey(ctx context.Context, due time.Time) {
 		kind := errorKind(out)
 		g.rec.request(j.Name, st.Name, from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
 		g.rec.serverTiming(out.ServerTiming)
-		g.raw.write(&vegeta.Result{Attack: g.s.Name + "/" + j.Name + "/" + st.Name, Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
+		g.raw.write(&vegeta.Result{Attack: g.attacks[ji][si], Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
 			Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(out)})
 		if !passed {
 			ok = false
@@ -321,11 +359,32 @@ func (g *generator) journey(ctx context.Context, due time.Time) {
 	g.rec.journey(j.Name, time.Since(due), ok)
 }
 
-func newTraceID() string {
-	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64()|1)
+// traceparent builds W3C traceparent values: "00-" trace id (32 hex
+// digits) "-" span id (16) "-01", without fmt.
+type traceparent [55]byte
+
+// start draws the trace id.
+func (t *traceparent) start() {
+	copy(t[:], "00-")
+	putHex(t[3:19], rand.Uint64())
+	putHex(t[19:35], rand.Uint64()|1)
+	t[35] = '-'
+	copy(t[52:], "-01")
 }
 
-func newSpanID() string { return fmt.Sprintf("%016x", rand.Uint64()|1) }
+// next draws a span id and returns the header's value.
+func (t *traceparent) next() string {
+	putHex(t[36:52], rand.Uint64()|1)
+	return string(t[:])
+}
+
+func putHex(b []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+}
 
 func errorKind(o step.Outcome) string {
 	switch {
