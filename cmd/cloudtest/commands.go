@@ -201,7 +201,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 		}
 		if err := writeChaos(*emitChaos, suites, stdout); err != nil {
 			fmt.Fprintf(stderr, "cloudtest: --emit-chaos: %v\n", err)
-			return exitIncomplete
+			return exitUsage
 		}
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)

@@ -99,7 +99,9 @@ func Recover(ctx context.Context, dir string, w io.Writer) (int, error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasSuffix(p, ".jsonl") {
+		// Only the journals: a run directory's results.jsonl holds whole
+		// probe timelines and is none of recover's business.
+		if !d.IsDir() && strings.HasSuffix(p, ".jsonl") && filepath.Base(filepath.Dir(p)) == "faults" {
 			paths = append(paths, p)
 		}
 		return nil

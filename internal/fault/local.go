@@ -298,6 +298,7 @@ func (e *localEngine) injectStress(s *Spec) ([]Undo, error) {
 	sc := s.Object.(*v1alpha1.StressChaos).Spec
 	ctx, cancel := context.WithCancel(context.Background())
 	if s.Duration > 0 {
+		cancel()
 		ctx, cancel = context.WithTimeout(context.Background(), s.Duration)
 	}
 	id := fmt.Sprintf("%s %d", s.Name, time.Now().UnixNano())

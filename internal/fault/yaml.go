@@ -45,8 +45,16 @@ func WriteChaos(dir, suite string, specs []*Spec) ([]string, error) {
 		return nil, err
 	}
 	var paths []string
+	seen := map[string]string{}
 	for _, s := range specs {
 		name := objectName(objectName(suite) + "-" + objectName(s.Name))
+		// Kubernetes names fold case and punctuation and stop at 63
+		// characters, so two faults can come out the same: refuse rather
+		// than let one file overwrite the other.
+		if prev, dup := seen[name]; dup {
+			return paths, fmt.Errorf("suite %q: faults %q and %q would both be named %q in Kubernetes; rename one", suite, prev, s.Name, name)
+		}
+		seen[name] = s.Name
 		b, err := s.yaml(name)
 		if err != nil {
 			return paths, fmt.Errorf("suite %q: %w", suite, err)

@@ -326,38 +326,21 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	return runner.Outcome{Status: status, Message: message}
 }
 
-// runSteps runs steps in order; after a step that does not pass, the rest
-// are recorded as skipped. It returns the worst status and the first failure.
+// runSteps runs steps in order, recording each; after a step that does not
+// pass the rest are recorded as skipped. It returns the worst status and the
+// first failure.
 func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, caseName, phase string, steps []*step.Step, c *Case, captures map[string]cty.Value) (result.Status, string) {
 	senv := *base
 	if c != nil && c.HasEach {
 		senv.Vars = map[string]cty.Value{"each": c.Each}
 	}
-	for i, st := range steps {
-		if ctx.Err() != nil {
-			msg := "not run: the run was interrupted"
-			if ctx.Err() == context.DeadlineExceeded {
-				msg = "not run: the suite's timeout passed"
-			}
-			s.skipSteps(env, caseName, phase, steps[i:], msg)
-			return result.Skipped, msg
-		}
-		out := st.Run(ctx, &senv, captures)
-		for k, v := range out.Captures {
-			captures[k] = v
-		}
+	return step.RunSequence(ctx, &senv, steps, captures, func(st *step.Step, out step.Outcome) {
 		env.Record(result.Result{
 			Level: result.LevelStep, Case: caseName, Step: st.Name, Phase: phase, Status: out.Status,
 			DurationMS: ms(out.Duration), Message: out.Message, Location: config.Location(st.DeclRange),
 			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts,
 		})
-		if out.Status != result.Passed {
-			msg := fmt.Sprintf("step %q %s: %s", st.Name, out.Status, out.Message)
-			s.skipSteps(env, caseName, phase, steps[i+1:], fmt.Sprintf("not run: step %q did not pass", st.Name))
-			return out.Status, msg
-		}
-	}
-	return result.Passed, ""
+	})
 }
 
 func (s *Suite) skipSteps(env *runner.Env, caseName, phase string, steps []*step.Step, why string) {

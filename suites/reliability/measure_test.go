@@ -109,6 +109,25 @@ func TestTheTierGivesTheObjectivesAndTheSuiteOverridesThem(t *testing.T) {
 	}
 }
 
+func TestObjectivesFailWhenTheTargetDidNotRecoverOrWasDownTooLong(t *testing.T) {
+	tenth := 0.9
+	s := &Suite{Objectives: Objectives{Availability: &tenth}}
+	exp := &result.Experiment{Tier: "general", RTOS: 7, Recovered: false, OutageS: 7, WindowS: 10, Availability: 0.3}
+	byName := map[string]result.Objective{}
+	for _, o := range s.objectives(exp) {
+		byName[o.Name] = o
+	}
+	if o := byName["rto"]; o.Passed || !strings.Contains(o.Measured, "not recovered") {
+		t.Fatalf("rto %+v: a target that never came back cannot meet an RTO, however generous", o)
+	}
+	if o := byName["availability"]; o.Passed || o.Source != "objectives" || !strings.Contains(o.Measured, "down 7.0 s of 10.0 s") {
+		t.Fatalf("availability %+v", o)
+	}
+	if _, ok := byName["rpo"]; ok {
+		t.Fatal("no ledger, no RPO objective")
+	}
+}
+
 func TestBadReliabilityBlocksAreReportedWithTheirLine(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
 		"no probe": {`
@@ -139,6 +158,34 @@ func TestBadReliabilityBlocksAreReportedWithTheirLine(t *testing.T) {
       http { path = "/w/${ledger.seq}" }
     }
   }`, "main.hcl:8,3-9: Missing read block"},
+		"a fault that never ends": {`
+  probe {
+    http { path = "/" }
+  }
+  fault "frozen" {
+    action = "delay"
+    latency = "10ms"
+  }`, "main.hcl:7,3-17: Missing duration"},
+		"two write blocks": {`
+  probe {
+    http { path = "/" }
+  }
+  fault "k" {
+    action   = "delay"
+    latency  = "10ms"
+    duration = "1s"
+  }
+  ledger {
+    write {
+      http { path = "/a" }
+    }
+    write {
+      http { path = "/b" }
+    }
+    read {
+      http { path = "/c" }
+    }
+  }`, "main.hcl:16,5-10: Duplicate write block"},
 		"probe unknown attribute": {`
   probe {
     evry = "1s"

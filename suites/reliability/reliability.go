@@ -171,6 +171,13 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 		}
 		seen[f.Name] = f
 		last = max(last, f.After+f.Duration)
+		// Only a kill ends by itself; any other fault lasts until it is
+		// removed, so the schedule needs to know when.
+		if !f.OneShot() && f.Duration <= 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing duration",
+				Detail:  fmt.Sprintf("Fault %q (%s) lasts until it is removed; give it duration = \"30s\" (longer than zero): how long it stays before cloudtest removes it. Only pod-kill and container-kill need none.", f.Name, f.Action),
+				Subject: f.DeclRange.Ptr()})
+		}
 	}
 	if !windowSet {
 		// Room after the last fault for the target to recover and for the
@@ -270,15 +277,25 @@ func decodeLedger(b *hcl.Block, dc *config.DecodeContext) (*Ledger, hcl.Diagnost
 		diags = append(diags, positive(a, dc, &l.Timeout)...)
 	}
 	for _, blk := range content.Blocks {
+		dst := &l.Read
+		if blk.Type == "write" {
+			dst = &l.Write
+		}
+		if *dst != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + blk.Type + " block",
+				Detail:  fmt.Sprintf("A ledger has one %s block; this one comes after the first at %s.", blk.Type, config.Location((*dst).DeclRange)),
+				Subject: blk.DefRange.Ptr()})
+			continue
+		}
 		st, d := stepOf(blk, blk.Body, dc, ledgerRoot)
 		diags = append(diags, d...)
-		if blk.Type == "write" {
-			l.Write = st
-		} else {
-			l.Read = st
-		}
+		*dst = st
 	}
-	for name, st := range map[string]*step.Step{"write": l.Write, "read": l.Read} {
+	for _, name := range []string{"write", "read"} {
+		st := l.Write
+		if name == "read" {
+			st = l.Read
+		}
 		if st == nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing " + name + " block",
 				Detail:  "A ledger needs a write block (a request that stores record ledger.seq) and a read block (a request that reads it back and fails when it is missing).",

@@ -304,8 +304,17 @@ reliability "freeze" {
 		t.Fatalf("fault %+v", f)
 	}
 	journal, err := os.ReadFile(filepath.Join(dir, "faults", "freeze.jsonl"))
-	if err != nil || !strings.Contains(string(journal), "remove") {
-		t.Fatalf("journal %s (%v)", journal, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, line := range strings.Split(strings.TrimSpace(string(journal)), "\n") {
+		var rec struct{ Event, Fault string }
+		json.Unmarshal([]byte(line), &rec)
+		events = append(events, rec.Fault+":"+rec.Event)
+	}
+	if strings.Join(events, ",") != "freeze:inject,freeze:remove" {
+		t.Fatalf("journal events %v, want the injection and its removal:\n%s", events, journal)
 	}
 }
 

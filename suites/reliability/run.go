@@ -19,8 +19,8 @@ import (
 	"github.com/cloudtest/cloudtest/internal/step"
 )
 
-// cleanupGrace bounds the removal of faults and the read-back after an
-// interrupt: they run even then, but must not keep the user waiting long.
+// cleanupGrace bounds the removal of faults after an interrupt: it runs
+// even then, but must not keep the user waiting long.
 const cleanupGrace = 30 * time.Second
 
 // Run carries out the experiment: setup, steady state, the window with its
@@ -49,13 +49,19 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	if err != nil {
 		return finish(result.Errored, fmt.Sprintf("preparing the faults: %v", err))
 	}
-	defer func() {
+	// closeLab removes whatever is still injected and stops the proxies; it
+	// runs before the outcome is made (so a fault left in place makes the
+	// suite an error) and once more, deferred, on any other way out.
+	closeLab := func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
 		defer cancel()
-		if err := lab.Close(cctx); err != nil {
+		err := lab.Close(cctx)
+		if err != nil {
 			env.Logf("removing the faults: %v (run `cloudtest recover %s`)", err, env.Dir)
 		}
-	}()
+		return err
+	}
+	defer closeLab()
 	urls := env.URLs()
 	for name := range urls {
 		if u := lab.URL(name); u != "" {
@@ -78,20 +84,27 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 
 	x := &experiment{suite: s, env: env, senv: senv, lab: lab, exp: exp, captures: captures}
 	x.run(ctx)
+	var problems []string
+	var led *result.Ledger
+	if ctx.Err() == nil {
+		if st, msg := runSteps(ctx, env, senv, "steady state after recovery", s.SteadyState, captures); st != result.Passed {
+			problems = append(problems, "the steady state did not return after the faults: "+msg)
+		}
+		led = x.readBack(ctx)
+	}
 
 	if ctx.Err() != nil {
 		exp.Interrupted = true
 		x.summarize(nil)
-		env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: result.Skipped,
-			Message: "interrupted: every fault was removed; the measurements so far are kept", DurationMS: exp.WindowS * 1000})
-		return finish(result.Skipped, "interrupted during the experiment; every fault was removed")
+		status, msg := result.Skipped, "interrupted during the experiment; every fault was removed and the measurements so far are kept"
+		if err := closeLab(); err != nil {
+			status, msg = result.Errored, fmt.Sprintf("interrupted during the experiment; some faults could not be removed (%v): run `cloudtest recover %s`", err, env.Dir)
+		}
+		env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: status, Message: msg, DurationMS: exp.WindowS * 1000})
+		return finish(status, msg)
 	}
 
-	var problems []string
-	if st, msg := runSteps(ctx, env, senv, "steady state after recovery", s.SteadyState, captures); st != result.Passed {
-		problems = append(problems, "the steady state did not return after the faults: "+msg)
-	}
-	x.summarize(x.readBack(ctx))
+	x.summarize(led)
 	exp.Objectives = s.objectives(exp)
 	for _, o := range exp.Objectives {
 		if !o.Passed {
@@ -109,6 +122,9 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	status, msg := result.Passed, ""
 	if len(problems) > 0 {
 		status, msg = result.Failed, strings.Join(problems, "; ")
+	}
+	if err := closeLab(); err != nil {
+		status, msg = result.Errored, joinMsg(fmt.Sprintf("some faults could not be removed (%v): run `cloudtest recover %s`", err, env.Dir), msg)
 	}
 	env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: status, Message: msg,
 		DurationMS: exp.WindowS * 1000, Location: config.Location(s.DeclRange)})
@@ -166,7 +182,7 @@ func (x *experiment) run(ctx context.Context) {
 	var events []event
 	for i, f := range s.Faults {
 		events = append(events, event{at: f.After, i: i, inject: true})
-		if f.Duration > 0 {
+		if !f.OneShot() {
 			events = append(events, event{at: f.After + f.Duration, i: i})
 		}
 	}
@@ -203,11 +219,17 @@ func (x *experiment) run(ctx context.Context) {
 			rec.InjectedMS = x.since()
 			if err := x.lab.Inject(wctx, spec); err != nil {
 				rec.Error = "could not be injected: " + err.Error()
+				// What was applied before the error goes at once.
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
+				if err := x.lab.Remove(rctx, spec); err != nil {
+					rec.Error += "; what was applied could not be removed: " + err.Error()
+				}
+				cancel()
 				continue
 			}
 			rec.Injected = true
 			x.env.Logf("fault %q (%s) injected at %.1f s", spec.Name, spec.Action, rec.InjectedMS/1000)
-			if spec.Duration == 0 {
+			if spec.OneShot() {
 				// A one-shot fault (a kill) is over once carried out.
 				rec.Removed, rec.RemovedMS = true, rec.InjectedMS
 			}
@@ -230,7 +252,7 @@ func (x *experiment) run(ctx context.Context) {
 // cancelled, within cleanupGrace.
 func (x *experiment) remove(ctx context.Context, i int) {
 	rec, spec := &x.exp.Faults[i], x.suite.Faults[i]
-	oneShot := spec.Duration == 0
+	oneShot := spec.OneShot()
 	if !rec.Injected || (rec.Removed && !oneShot) {
 		return
 	}
@@ -348,8 +370,9 @@ func (x *experiment) readBack(ctx context.Context) *result.Ledger {
 	if l == nil {
 		return nil
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
-	defer cancel()
+	// Not cleanup: Ctrl-C ends it, and each read has its own timeout, so
+	// a long window's thousands of writes are all read.
+	rctx := ctx
 	led := &result.Ledger{Written: len(x.writes)}
 	senv := *x.senv
 	senv.Lean = true
@@ -448,31 +471,11 @@ func (x *experiment) summarize(led *result.Ledger) {
 // runSteps runs steps in order, recording each as a step of caseName;
 // after a step that does not pass the rest are skipped.
 func runSteps(ctx context.Context, env *runner.Env, senv *step.Env, caseName string, steps []*step.Step, captures map[string]cty.Value) (result.Status, string) {
-	for i, st := range steps {
-		if ctx.Err() != nil {
-			skip(env, caseName, steps[i:], "not run: the run was interrupted")
-			return result.Skipped, "the run was interrupted"
-		}
-		out := st.Run(ctx, senv, captures)
-		for k, v := range out.Captures {
-			captures[k] = v
-		}
+	return step.RunSequence(ctx, senv, steps, captures, func(st *step.Step, out step.Outcome) {
 		env.Record(result.Result{Level: result.LevelStep, Case: caseName, Step: st.Name, Status: out.Status,
 			DurationMS: ms(out.Duration), Message: out.Message, Location: config.Location(st.DeclRange),
 			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts})
-		if out.Status != result.Passed {
-			skip(env, caseName, steps[i+1:], fmt.Sprintf("not run: step %q did not pass", st.Name))
-			return out.Status, fmt.Sprintf("step %q %s: %s", st.Name, out.Status, out.Message)
-		}
-	}
-	return result.Passed, ""
-}
-
-func skip(env *runner.Env, caseName string, steps []*step.Step, why string) {
-	for _, st := range steps {
-		env.Record(result.Result{Level: result.LevelStep, Case: caseName, Step: st.Name, Status: result.Skipped,
-			Message: why, Location: config.Location(st.DeclRange)})
-	}
+	})
 }
 
 // brief makes a step's message fit on one line of a table.
