@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/demobank"
@@ -68,7 +69,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stopSignals := onInterrupt(cancel, stderr)
+	runID := runner.NewRunID(time.Now())
+	stopSignals := onInterrupt(cancel, filepath.Join(*out, runID), stderr)
 	defer stopSignals()
 
 	var progress runner.Progress
@@ -80,7 +82,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = runner.NewLineProgress(stdout)
 	}
 	sum, err := runner.Run(ctx, plan, runner.Options{
-		OutDir: *out, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline,
+		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline,
 	})
 	if tp, ok := progress.(*runner.TermProgress); ok {
 		tp.Close() // before the verdict is printed below the status line
@@ -127,8 +129,9 @@ func finish(dir string, interrupted bool, stdout, stderr io.Writer) int {
 }
 
 // onInterrupt cancels the run on the first SIGINT or SIGTERM and exits at
-// once on the second.
-func onInterrupt(cancel context.CancelFunc, stderr io.Writer) (stop func()) {
+// once on the second, saying how to remove what that may leave (the faults
+// of the run in dir).
+func onInterrupt(cancel context.CancelFunc, dir string, stderr io.Writer) (stop func()) {
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -138,11 +141,11 @@ func onInterrupt(cancel context.CancelFunc, stderr io.Writer) (stop func()) {
 		case <-done:
 			return
 		}
-		fmt.Fprintln(stderr, "\ncloudtest: interrupted; stopping the suites and writing a partial report (press Ctrl-C again to quit at once)")
+		fmt.Fprintln(stderr, "\ncloudtest: interrupted; removing the faults, stopping the suites and writing a partial report (press Ctrl-C again to quit at once)")
 		cancel()
 		select {
 		case <-ch:
-			fmt.Fprintln(stderr, "cloudtest: quit at once; the report may be incomplete")
+			fmt.Fprintf(stderr, "cloudtest: quit at once; the report may be incomplete, and faults may still be in place: run `cloudtest recover %s`\n", dir)
 			os.Exit(exitInterrupted)
 		case <-done:
 		}
