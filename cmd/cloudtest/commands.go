@@ -20,6 +20,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/fault"
 	"github.com/cloudtest/cloudtest/internal/report"
 	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/internal/target"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -288,15 +289,28 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	n, err := fault.Recover(ctx, dir, stdout)
+	// Then the containers and networks of the run's targets, which a
+	// crashed run leaves behind too (faults first: unpausing a container
+	// about to go does no harm).
+	left, lerr := target.RemoveLeftovers(ctx, dir, stdout)
+	if lerr != nil {
+		fmt.Fprintf(stderr, "cloudtest: some containers or networks of the run could not be removed: %v\n", lerr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: some faults could not be removed: %v\n", err)
 		fmt.Fprintf(stdout, "%s: %d faults removed, others are still in place (see above)\n", dir, n)
 		return exitRejected
 	}
-	if n == 0 {
-		fmt.Fprintf(stdout, "%s: no fault was left in place; nothing to remove\n", dir)
-	} else {
+	switch {
+	case n == 0 && left == 0:
+		fmt.Fprintf(stdout, "%s: no fault, container or network was left in place; nothing to remove\n", dir)
+	case left == 0:
 		fmt.Fprintf(stdout, "%s: %d faults removed; none is left in place\n", dir, n)
+	default:
+		fmt.Fprintf(stdout, "%s: %d faults and %d containers or networks removed\n", dir, n, left)
+	}
+	if lerr != nil {
+		return exitRejected
 	}
 	return exitOK
 }

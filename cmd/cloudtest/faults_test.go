@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,24 +70,81 @@ func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
 	suites := t.TempDir()
 	os.WriteFile(filepath.Join(suites, "faults.hcl"), []byte(allEnginesSuite), 0o644)
 
+	// start runs the suite and returns once every fault is injected.
+	start := func(t *testing.T, out string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+		cmd := exec.Command(bin, "run", "--out", out, suites)
+		cmd.Env = append(os.Environ(), "TESTCONTAINERS_RYUK_DISABLED=true")
+		var stdout, stderr syncBuffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Minute)
+		for !strings.Contains(stdout.String(), `fault "paused" (pod-failure) injected`) {
+			if time.Now().After(deadline) || cmd.ProcessState != nil {
+				cmd.Process.Kill()
+				t.Fatalf("the faults were never all injected:\n%s\n%s", stdout.String(), stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return cmd, &stdout, &stderr
+	}
+	leftBehind := func(t *testing.T, what ...string) string {
+		args := append(what, "--filter", "label=cloudtest.target=everything-box")
+		left, err := exec.Command("docker", args...).Output()
+		if err != nil {
+			t.Fatalf("docker %s: %v", what[0], err)
+		}
+		return strings.TrimSpace(string(left))
+	}
+
+	t.Run("killed", func(t *testing.T) {
+		// kill -9: nothing can be removed by cloudtest itself; recover
+		// must unpause the container and remove it and its network.
+		out := t.TempDir()
+		cmd, _, _ := start(t, out)
+		cmd.Process.Kill()
+		cmd.Wait()
+		dir := onlyRunDir(t, out)
+		if got := leftBehind(t, "ps", "-a", "--format", "{{.State}}"); got != "paused" {
+			t.Fatalf("after kill -9 the container is %q, want paused", got)
+		}
+		var stdout, stderr strings.Builder
+		if code := run([]string{"recover", dir}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("recover: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+		}
+		for _, want := range []string{"removed container", "removed network"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("recover said:\n%s\nwant %q", stdout.String(), want)
+			}
+		}
+		if got := leftBehind(t, "ps", "-a", "--format", "{{.Names}}") + leftBehind(t, "network", "ls", "--format", "{{.Name}}"); got != "" {
+			t.Fatalf("left after recover: %q", got)
+		}
+		// The supervised process lost its supervisor: end its group (the
+		// journal names it; recover continued it, so SIGTERM works).
+		b, _ := os.ReadFile(filepath.Join(dir, "faults", "everything-at-once.jsonl"))
+		for _, line := range strings.Split(string(b), "\n") {
+			var r struct {
+				Undo []struct {
+					Op   string
+					Args map[string]string
+				}
+			}
+			json.Unmarshal([]byte(line), &r)
+			for _, u := range r.Undo {
+				if pgid, err := strconv.Atoi(u.Args["pgid"]); err == nil && u.Op == "sigcont" && pgid > 1 {
+					syscall.Kill(-pgid, syscall.SIGKILL)
+				}
+			}
+		}
+	})
+
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := t.TempDir()
-			cmd := exec.Command(bin, "run", "--out", out, suites)
-			cmd.Env = append(os.Environ(), "TESTCONTAINERS_RYUK_DISABLED=true")
-			var stdout, stderr syncBuffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(3 * time.Minute)
-			for !strings.Contains(stdout.String(), `fault "paused" (pod-failure) injected`) {
-				if time.Now().After(deadline) || cmd.ProcessState != nil {
-					cmd.Process.Kill()
-					t.Fatalf("the faults were never all injected:\n%s\n%s", stdout.String(), stderr.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			cmd, stdoutp, stderrp := start(t, out)
+			stdout, stderr := stdoutp, stderrp
 			cmd.Process.Signal(sig)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
@@ -132,12 +190,8 @@ func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
 				t.Errorf("recover after a clean interrupt: %v\n%s", err, b)
 			}
 			// The container and its network are gone; so is the process.
-			for _, what := range [][]string{{"ps", "-a", "--format", "{{.Names}}"}, {"network", "ls", "--format", "{{.Name}}"}} {
-				args := append(what, "--filter", "label=cloudtest.target=everything-box")
-				left, err := exec.Command("docker", args...).Output()
-				if s := strings.TrimSpace(string(left)); err != nil || s != "" {
-					t.Errorf("docker %s left behind: %q (%v)", what[0], s, err)
-				}
+			if got := leftBehind(t, "ps", "-a", "--format", "{{.Names}}") + leftBehind(t, "network", "ls", "--format", "{{.Name}}"); got != "" {
+				t.Errorf("left behind: %q", got)
 			}
 			if !strings.Contains(stdout.String(), "interrupted") && !strings.Contains(stderr.String(), "interrupted") {
 				t.Logf("output:\n%s", stdout.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/netip"
 	"os"
@@ -106,7 +107,8 @@ func StartContainer(ctx context.Context, name string, c *config.Container, demo 
 	}
 
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(map[string]string{"cloudtest.target": name}))
+	labels := map[string]string{"cloudtest.target": name, runDirLabel: runDirOf(opts)}
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("target %q: creating its network: %w", name, err)
 	}
@@ -121,7 +123,7 @@ func StartContainer(ctx context.Context, name string, c *config.Container, demo 
 		return nil, "", nil, errors.Join(fmt.Errorf("target %q: port %q: %w", name, c.Ports[0], err), removeNetwork())
 	}
 	restart := c.Restart
-	req.Labels = map[string]string{"cloudtest.target": name}
+	req.Labels = labels
 	req.Networks = []string{nw.Name}
 	req.NetworkAliases = map[string][]string{nw.Name: {sanitize(name)}}
 	var hostPort int
@@ -268,3 +270,71 @@ func saveLogs(ctx context.Context, id, path string) error {
 	_, err = stdcopy.StdCopy(f, f, rc)
 	return errors.Join(err, f.Close())
 }
+
+// runDirLabel marks the containers and networks of a run with the run
+// directory, so that `cloudtest recover DIR` finds what a crashed run left
+// (the reaper, which would otherwise remove them, is off).
+const runDirLabel = "cloudtest.run_dir"
+
+// runDirOf is the run directory a target's work directory belongs to.
+func runDirOf(opts Options) string {
+	dir, err := filepath.Abs(filepath.Dir(opts.WorkDir))
+	if err != nil {
+		return filepath.Dir(opts.WorkDir)
+	}
+	return dir
+}
+
+// RemoveLeftovers removes the containers and networks that the run in
+// runDir started and did not remove (it crashed or was killed), saying each
+// on w; it returns how many it removed.
+func RemoveLeftovers(ctx context.Context, runDir string, w io.Writer) (int, error) {
+	dir, err := filepath.Abs(runDir)
+	if err != nil {
+		return 0, err
+	}
+	cli, err := DockerClient(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer cli.Close()
+	filter := client.Filters{}.Add("label", runDirLabel+"="+dir)
+	var n int
+	var errs []error
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+	if client.IsErrConnectionFailed(err) {
+		return 0, nil // no Docker engine, so no container of the run either
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cs.Items {
+		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, fmt.Errorf("container %s: %w", c.ID[:12], err))
+			continue
+		}
+		n++
+		fmt.Fprintf(w, "removed container %s of target %q\n", strings.TrimPrefix(firstName(c.Names), "/"), c.Labels["cloudtest.target"])
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	if err != nil {
+		return n, errors.Join(append(errs, err)...)
+	}
+	for _, nw := range ns.Items {
+		if _, err := cli.NetworkRemove(ctx, nw.ID, client.NetworkRemoveOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("network %s: %w", nw.Name, err))
+			continue
+		}
+		n++
+		fmt.Fprintf(w, "removed network %s of target %q\n", nw.Name, nw.Labels["cloudtest.target"])
+	}
+	return n, errors.Join(errs...)
+}
+
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
+}
+
