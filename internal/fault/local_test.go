@@ -94,8 +94,9 @@ chaos "slow" {
 	}
 	after := medianLatency(t, c, lab.URL("web"), 15)
 	t.Logf("median before %v, during a 100ms delay %v, after %v", before, during, after)
-	if added := during - before; added < 70*time.Millisecond || added > 130*time.Millisecond {
-		t.Errorf("the delay added %v, want 100ms ± 30ms", added)
+	// Toxiproxy's latency is exact; what is left is scheduling.
+	if added := during - before; added < 95*time.Millisecond || added > 110*time.Millisecond {
+		t.Errorf("the delay added %v, want 100ms within a few ms (-5, +10)", added)
 	}
 	if after > before+30*time.Millisecond {
 		t.Errorf("after removal the median is %v, before it was %v", after, before)
@@ -469,8 +470,8 @@ chaos "db" {
 	}
 	during := medianLatency(t, c, "http://"+listen, 9)
 	t.Logf("through the dependency's proxy: %v before, %v during an 80ms delay on requests", before, during)
-	if added := during - before; added < 50*time.Millisecond || added > 110*time.Millisecond {
-		t.Errorf("the delay added %v, want 80ms ± 30ms", added)
+	if added := during - before; added < 75*time.Millisecond || added > 90*time.Millisecond {
+		t.Errorf("the delay added %v, want 80ms within a few ms (-5, +10)", added)
 	}
 }
 
