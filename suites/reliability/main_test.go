@@ -24,23 +24,32 @@ func TestMain(m *testing.M) {
 	}
 	if every := os.Getenv("CLOUDTEST_TEST_FORGET"); every != "" {
 		n, _ := strconv.Atoi(every)
-		serveForgetfulLedger(os.Getenv("CLOUDTEST_TEST_PORT"), n)
+		serveForgetfulLedger(os.Getenv("CLOUDTEST_TEST_PORT"), n, os.Getenv("CLOUDTEST_TEST_DISORDER") != "")
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
 
-func serveForgetfulLedger(port string, every int) {
+// With disorder, write 5 is given write 4's id (a duplicate) and writes 7
+// and 8 come back in each other's position (out of order).
+func serveForgetfulLedger(port string, every int, disorder bool) {
 	var mu sync.Mutex
-	kept := map[string]bool{}
+	kept := map[string]int{} // id -> position
 	http.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
 	http.HandleFunc("POST /ledger", func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ Seq int }
 		json.NewDecoder(r.Body).Decode(&body)
-		id := fmt.Sprintf("w-%d", body.Seq)
+		seq, pos := body.Seq, body.Seq
+		if disorder && seq == 5 {
+			seq = 4
+		}
+		if disorder && (pos == 7 || pos == 8) {
+			pos = 15 - pos
+		}
+		id := fmt.Sprintf("w-%d", seq)
 		if body.Seq%every != 0 {
 			mu.Lock()
-			kept[id] = true
+			kept[id] = pos
 			mu.Unlock()
 		}
 		w.WriteHeader(http.StatusCreated)
@@ -48,11 +57,13 @@ func serveForgetfulLedger(port string, every int) {
 	})
 	http.HandleFunc("GET /ledger/{id}", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		ok := kept[r.PathValue("id")]
+		pos, ok := kept[r.PathValue("id")]
 		mu.Unlock()
 		if !ok {
 			http.NotFound(w, r)
+			return
 		}
+		fmt.Fprintf(w, `{"position":%d}`, pos)
 	})
 	http.ListenAndServe("127.0.0.1:"+port, nil)
 }

@@ -374,3 +374,66 @@ reliability "unsteady" {
 		t.Fatalf("journal: %s", b)
 	}
 }
+
+func TestDuplicatesAndWritesOutOfOrderAreListed(t *testing.T) {
+	exe, _ := os.Executable()
+	src := fmt.Sprintf(`
+target "disorderly" {
+  process {
+    command = [%q, "-test.run=^$"]
+    env     = { CLOUDTEST_TEST_FORGET = "1000", CLOUDTEST_TEST_DISORDER = "1", CLOUDTEST_TEST_PORT = "{port}" }
+    url     = "http://127.0.0.1:{port}"
+    ready   = "/healthz"
+  }
+}
+reliability "order" {
+  target   = target.disorderly
+  duration = "1500ms"
+  probe {
+    http { path = "/healthz" }
+  }
+  ledger {
+    every = "20ms"
+    write {
+      http {
+        method = "POST"
+        path   = "/ledger"
+        json   = { seq = ledger.seq }
+      }
+      expect { status = 201 }
+      capture { id = response.json.id }
+    }
+    read {
+      http { path = "/ledger/${ledger.id}" }
+      expect { status = 200 }
+      capture { position = response.json.position }
+    }
+  }
+  fault "pause" {
+    action   = "pod-failure"
+    after    = "500ms"
+    duration = "100ms"
+  }
+}`, exe)
+	_, exp, _ := runExperiment(t, context.Background(), src)
+	l := exp.Ledger
+	if l == nil || l.Acknowledged < 10 || len(l.Lost) != 0 {
+		t.Fatalf("ledger %+v", l)
+	}
+	var dups, disorder []string
+	for _, w := range l.Duplicates {
+		dups = append(dups, fmt.Sprintf("%d:%s", w.Seq, w.Message))
+	}
+	for _, w := range l.OutOfOrder {
+		disorder = append(disorder, fmt.Sprintf("%d:%s", w.Seq, w.Message))
+	}
+	// Write 5 has write 4's id; write 8 sits at position 7, before write
+	// 7's 8. (Write 5 also reads back write 4's position.)
+	if len(dups) == 0 || !strings.HasPrefix(dups[0], "5:the same id as write 4") {
+		t.Fatalf("duplicates %q", dups)
+	}
+	if strings.Join(disorder, ",") != "8:at position 7, before an earlier write's 8" {
+		t.Fatalf("out of order %q", disorder)
+	}
+}
+
