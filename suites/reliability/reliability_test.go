@@ -436,4 +436,3 @@ reliability "order" {
 		t.Fatalf("out of order %q", disorder)
 	}
 }
-
