@@ -145,3 +145,22 @@ func (dockerEngine) undo(ctx context.Context, u Undo) error {
 	}
 	return fmt.Errorf("docker: unknown removal %q", u.Op)
 }
+
+// plan is what removes a fault on a container, known before it is applied.
+func (dockerEngine) plan(s *Spec, t *target.Instance) []Undo {
+	if t == nil || t.Container == nil {
+		return nil
+	}
+	c := t.Container
+	args := map[string]string{"container": c.ID, "name": c.Name, "network": c.NetworkID}
+	switch s.Action {
+	case "pod-kill":
+		return []Undo{{Engine: "docker", Op: opDockerStart, Args: args}}
+	case "pod-failure":
+		return []Undo{{Engine: "docker", Op: opDockerUnpause, Args: args}}
+	case "partition":
+		return []Undo{{Engine: "docker", Op: opDockerConnect, Args: args}}
+	}
+	return nil
+}
+

@@ -68,3 +68,12 @@ type engine interface {
 	// already gone (idempotent), because recover may replay it.
 	undo(ctx context.Context, u Undo) error
 }
+
+// planner is an engine that knows what removes a fault before applying it.
+// The lab journals that plan first, so that a crash between the fault and
+// its journal record still leaves recover something to undo (removals are
+// idempotent: undoing a fault that never took hold does no harm).
+type planner interface {
+	plan(s *Spec, t *target.Instance) []Undo
+}
+

@@ -22,6 +22,9 @@ const (
 	eventRemove       = "remove"
 	eventRemoveFailed = "remove-failed"
 	eventFailed       = "inject-failed"
+	// eventIntent comes before an inject, with the removal planned: a
+	// crash between the two leaves it pending for recover.
+	eventIntent = "intent"
 )
 
 // record is one line of a fault journal. An inject record carries the
@@ -193,14 +196,18 @@ func pendingInjections(path string) ([]record, error) {
 			continue
 		}
 		switch r.Event {
-		case eventInject:
+		case eventIntent, eventInject:
+			// The inject record, when there is one, replaces the intent
+			// with the removals the engine reported.
 			if len(r.Undo) > 0 {
 				if _, seen := injected[r.ID]; !seen {
 					order = append(order, r.ID)
 				}
 				injected[r.ID] = r
+			} else {
+				delete(injected, r.ID)
 			}
-		case eventRemove:
+		case eventRemove, eventFailed:
 			delete(injected, r.ID)
 		}
 	}

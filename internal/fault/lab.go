@@ -104,12 +104,22 @@ func (l *Lab) Inject(ctx context.Context, s *Spec) error {
 	if err != nil {
 		return err
 	}
-	undo, injErr := eng.inject(ctx, s, l.targets[s.Target])
+	id := newID(l.suite, s.Name)
+	t := l.targets[s.Target]
+	if p, ok := eng.(planner); ok {
+		if planned := p.plan(s, t); len(planned) > 0 {
+			// Write-ahead: the removal is on disk before the fault is.
+			if err := l.journal.write(record{ID: id, Suite: l.suite, Fault: s.Name, Engine: s.Engine, Action: s.Action, Event: eventIntent, Undo: planned}); err != nil {
+				return fmt.Errorf("fault %q was not injected: the journal could not record it first: %w", s.Name, err)
+			}
+		}
+	}
+	undo, injErr := eng.inject(ctx, s, t)
 	if injErr != nil && len(undo) == 0 {
-		l.journal.write(record{Suite: l.suite, Fault: s.Name, Engine: s.Engine, Action: s.Action, Event: eventFailed, Error: injErr.Error()})
+		l.journal.write(record{ID: id, Suite: l.suite, Fault: s.Name, Engine: s.Engine, Action: s.Action, Event: eventFailed, Error: injErr.Error()})
 		return fmt.Errorf("injecting fault %q: %w", s.Name, injErr)
 	}
-	in := &injection{spec: s, id: newID(l.suite, s.Name), undo: undo}
+	in := &injection{spec: s, id: id, undo: undo}
 	werr := l.journal.write(record{ID: in.id, Suite: l.suite, Fault: s.Name, Engine: s.Engine, Action: s.Action, Event: eventInject, Undo: undo, Error: errText(injErr)})
 	if len(undo) > 0 {
 		l.active = append(l.active, in)

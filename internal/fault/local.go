@@ -160,7 +160,7 @@ func injectProcess(s *Spec, t *target.Instance) ([]Undo, error) {
 	if pid == 0 {
 		return nil, errors.New("the process is not running")
 	}
-	undo := []Undo{{Engine: "local", Op: "sigcont", Args: map[string]string{"pgid": strconv.Itoa(pid)}}}
+	undo := sigcont(pid)
 	if err := syscall.Kill(-pid, syscall.SIGSTOP); err != nil {
 		return nil, fmt.Errorf("stopping process group %d: %w", pid, err)
 	}
@@ -474,3 +474,19 @@ func (e *localEngine) close() {
 	e.server.Collection.Clear()
 	e.wg.Wait()
 }
+
+func sigcont(pgid int) []Undo {
+	return []Undo{{Engine: "local", Op: "sigcont", Args: map[string]string{"pgid": strconv.Itoa(pgid)}}}
+}
+
+// plan is what removes a process freeze, known before the SIGSTOP.
+func (e *localEngine) plan(s *Spec, t *target.Instance) []Undo {
+	if s.Action != "pod-failure" || t == nil || t.Process == nil {
+		return nil
+	}
+	if pid := t.Process.Pid(); pid != 0 {
+		return sigcont(pid)
+	}
+	return nil
+}
+

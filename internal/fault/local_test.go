@@ -217,7 +217,8 @@ chaos "freeze" {
 	if _, err := ping(inst.URL, 2*time.Second); err != nil {
 		t.Fatalf("after SIGCONT: %v", err)
 	}
-	if got := journalEvents(t, journalPath); strings.Join(got, ",") != "inject,remove" {
+	// The freeze's removal is journalled before the SIGSTOP (intent).
+	if got := journalEvents(t, journalPath); strings.Join(got, ",") != "intent,inject,remove" {
 		t.Fatalf("journal events %v", got)
 	}
 }
@@ -360,7 +361,7 @@ func TestRecoverContinuesAProcessThatACrashedRunLeftStopped(t *testing.T) {
 		t.Fatalf("after recover the server answers %q, %v", body, err)
 	}
 	journal := JournalPath(dir, "crashing suite")
-	if got := journalEvents(t, journal); strings.Join(got, ",") != "inject,remove" {
+	if got := journalEvents(t, journal); strings.Join(got, ",") != "intent,inject,remove" {
 		t.Fatalf("journal events %v", got)
 	}
 	// A second recover finds nothing left to do.
@@ -596,7 +597,7 @@ chaos "many" {
 	if _, err := ping(inst.URL, 2*time.Second); err != nil {
 		t.Fatalf("the process still stopped after Close: %v", err)
 	}
-	if got := journalEvents(t, journalPath); strings.Join(got, ",") != "inject,inject,inject,remove,remove,remove" {
+	if got := journalEvents(t, journalPath); strings.Join(got, ",") != "inject,inject,intent,inject,remove,remove,remove" {
 		t.Fatalf("journal events %v", got)
 	}
 	if n, err := Recover(context.Background(), filepath.Dir(journalPath), io.Discard); n != 0 || err != nil {

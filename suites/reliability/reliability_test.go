@@ -313,7 +313,7 @@ reliability "freeze" {
 		json.Unmarshal([]byte(line), &rec)
 		events = append(events, rec.Fault+":"+rec.Event)
 	}
-	if strings.Join(events, ",") != "freeze:inject,freeze:remove" {
+	if strings.Join(events, ",") != "freeze:intent,freeze:inject,freeze:remove" {
 		t.Fatalf("journal events %v, want the injection and its removal:\n%s", events, journal)
 	}
 }
