@@ -163,4 +163,3 @@ func (dockerEngine) plan(s *Spec, t *target.Instance) []Undo {
 	}
 	return nil
 }
-

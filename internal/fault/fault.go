@@ -76,4 +76,3 @@ type engine interface {
 type planner interface {
 	plan(s *Spec, t *target.Instance) []Undo
 }
-

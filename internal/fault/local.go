@@ -489,4 +489,3 @@ func (e *localEngine) plan(s *Spec, t *target.Instance) []Undo {
 	}
 	return nil
 }
-

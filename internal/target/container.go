@@ -337,4 +337,3 @@ func firstName(names []string) string {
 	}
 	return names[0]
 }
-
