@@ -56,6 +56,10 @@ reliability "everything-at-once" {
 
 type journalRecord struct {
 	ID, Fault, Event string
+	Undo             []struct {
+		Op   string
+		Args map[string]string
+	}
 }
 
 func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
@@ -166,12 +170,18 @@ func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
 			}
 			defer f.Close()
 			injected, removed := map[string]string{}, map[string]bool{}
+			pgid := 0
 			for sc := bufio.NewScanner(f); sc.Scan(); {
 				var r journalRecord
 				json.Unmarshal(sc.Bytes(), &r)
 				switch r.Event {
 				case "inject":
 					injected[r.ID] = r.Fault
+					for _, u := range r.Undo {
+						if u.Op == "sigcont" {
+							pgid, _ = strconv.Atoi(u.Args["pgid"])
+						}
+					}
 				case "remove":
 					removed[r.ID] = true
 				}
@@ -189,9 +199,16 @@ func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
 			if b, err := rec.CombinedOutput(); err != nil || !strings.Contains(strings.ToLower(string(b)), "nothing") {
 				t.Errorf("recover after a clean interrupt: %v\n%s", err, b)
 			}
-			// The container and its network are gone; so is the process.
+			// The container and its network are gone; so is the process
+			// that was frozen (continued, then stopped with its target).
 			if got := leftBehind(t, "ps", "-a", "--format", "{{.Names}}") + leftBehind(t, "network", "ls", "--format", "{{.Name}}"); got != "" {
 				t.Errorf("left behind: %q", got)
+			}
+			if pgid <= 1 {
+				t.Fatalf("the journal names no frozen process group")
+			}
+			if err := syscall.Kill(-pgid, 0); err != syscall.ESRCH {
+				t.Errorf("the frozen process group %d is still there (%v)", pgid, err)
 			}
 			if !strings.Contains(stdout.String(), "interrupted") && !strings.Contains(stderr.String(), "interrupted") {
 				t.Logf("output:\n%s", stdout.String())
