@@ -55,8 +55,14 @@ func proxyChild(t *testing.T) {
 		name string
 		do   func() error
 	}{
-		{"target's client", func() error { _, err := senv.Client("http://bank.invalid/", true).Get("http://bank.invalid/"); return err }},
-		{"fallback client", func() error { _, err := senv.Client("http://other.invalid/", false).Get("http://other.invalid/"); return err }},
+		{"target's client", func() error {
+			_, err := senv.Client("http://bank.invalid/", true).Get("http://bank.invalid/")
+			return err
+		}},
+		{"fallback client", func() error {
+			_, err := senv.Client("http://other.invalid/", false).Get("http://other.invalid/")
+			return err
+		}},
 		{"client with other TLS settings", func() error {
 			_, err := senv.ClientTLS("https://bank.invalid/", &tls.Config{InsecureSkipVerify: true}).Get("https://bank.invalid/")
 			return err
