@@ -31,6 +31,8 @@ type session struct {
 	// headers of each identity that logged in; idErr says why one did not.
 	headers map[string]map[string]string
 	idErr   map[string]error
+	// creds are the strings each identity's login steps captured.
+	creds map[string][]string
 }
 
 // maxEvidence bounds the response excerpt kept as evidence of a finding.
@@ -56,7 +58,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	// SetDial makes them open every connection through the guard, one a
 	// request, with no proxy.
 	senv.SetDial(guard.Dial)
-	ss := &session{s: s, env: env, guard: guard, senv: senv, headers: map[string]map[string]string{}, idErr: map[string]error{}}
+	ss := &session{s: s, env: env, guard: guard, senv: senv, headers: map[string]map[string]string{}, idErr: map[string]error{}, creds: map[string][]string{}}
 	if env.Target != nil {
 		ss.base = strings.TrimRight(env.Target.URL, "/")
 	}
@@ -200,6 +202,7 @@ func (ss *session) login(ctx context.Context) {
 				captures[k] = v
 				if v.Type() == cty.String && !v.IsNull() && v.IsKnown() && len(v.AsString()) >= 8 {
 					secrets = append(secrets, v.AsString())
+					ss.creds[id.Name] = append(ss.creds[id.Name], v.AsString())
 				}
 			}
 		}
