@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,5 +190,65 @@ func TestGuardChargesTheBudgetAfterTheWait(t *testing.T) {
 	}
 	if hits.Load() > 2 {
 		t.Errorf("the listener saw %d connections", hits.Load())
+	}
+}
+
+func TestEveryStepKindIsHeldToTheScope(t *testing.T) {
+	outside, hits := listenCounting(t, "127.0.0.2:0")
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://"+outside+"/stolen", http.StatusFound)
+	}))
+	defer redirect.Close()
+	attack := func(name, step string) string {
+		return fmt.Sprintf(`
+    attack %q {
+      step "s" {
+        %s
+      }
+      expect_detection {
+        within = "200ms"
+        status = [403]
+      }
+    }`, name, step)
+	}
+	r := runSuite(t, fmt.Sprintf(`
+target "api" { url = %q }
+
+security "held" {
+  target = target.api
+  scope { allow = ["127.0.0.1"] }
+  identity "eve" {
+    step "login" {
+      http { url = "http://%[2]s/login" }
+    }
+    headers = { Authorization = "x" }
+  }
+  drill "d" {%s%s%s
+  }
+}
+`, redirect.URL, outside,
+		attack("redirect", `http {
+          path             = "/"
+          follow_redirects = true
+        }`),
+		attack("absolute-url", fmt.Sprintf(`http { url = "http://%s/" }`, outside)),
+		attack("tcp", fmt.Sprintf(`tcp { address = %q }`, outside))), nil)
+	if hits.Load() != 0 {
+		t.Fatalf("%d connections reached 127.0.0.2", hits.Load())
+	}
+	// The redirect itself came from inside the scope; the four refusals
+	// are the login, the redirect's target, the url and the tcp address.
+	if r.sum.Refused < 4 {
+		t.Errorf("the guard refused %d connections, want at least 4: %s", r.sum.Refused, r.suite.Message)
+	}
+	var refused []string
+	for _, res := range r.results {
+		if strings.Contains(res.Message, "outside the declared scope") {
+			refused = append(refused, res.Case+"/"+res.Step)
+		}
+	}
+	t.Logf("refused: %v", refused)
+	if len(refused) < 4 {
+		t.Errorf("results saying out of scope: %v, want the login and the three attacks", refused)
 	}
 }
