@@ -336,7 +336,9 @@ func ints(dc *config.DecodeContext, a *hcl.Attribute) ([]int, hcl.Diagnostics) {
 	bad := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Wrong type",
 		Detail: fmt.Sprintf("The attribute %q must be a whole number or a list of whole numbers, such as [429, 403].", a.Name), Subject: a.Expr.Range().Ptr()}
 	// A fraction (429.5) is refused, not cut to a whole number.
-	notInt := func(e cty.Value) bool { return e.IsNull() || !e.IsKnown() || e.Type() != cty.Number || !e.AsBigFloat().IsInt() }
+	notInt := func(e cty.Value) bool {
+		return e.IsNull() || !e.IsKnown() || e.Type() != cty.Number || !e.AsBigFloat().IsInt()
+	}
 	if v.Type() == cty.Number {
 		if notInt(v) {
 			if v.IsKnown() && !v.IsNull() {
