@@ -153,3 +153,50 @@ func TestPlantedTokenThrottleAndNullOriginWeaknesses(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultCredentialsFollowTheStepsExpect: a login that answers 200 to
+// every pair, with the refusal in the body, accepts only the pair its
+// expect recognises.
+func TestDefaultCredentialsFollowTheStepsExpect(t *testing.T) {
+	for _, weak := range []bool{true, false} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			if weak && q.Get("user") == "admin" && q.Get("password") == "admin" {
+				fmt.Fprint(w, `{"ok": true, "token": "t0ken-admin"}`)
+				return
+			}
+			fmt.Fprint(w, `{"ok": false, "error": "wrong password"}`)
+		}))
+		r := runSuite(t, fmt.Sprintf(`
+target "api" { url = %q }
+
+security "creds" {
+  target = target.api
+  scope { allow = ["127.0.0.1"] }
+  check "default_credentials" {
+    pairs = [["admin", "admin"], ["root", "root"], ["guest", "guest"]]
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/login"
+        query  = { user = each.value.user, password = each.value.password }
+      }
+      expect { body_contains = "token" }
+    }
+  }
+}
+`, srv.URL), nil)
+		srv.Close()
+		var where []string
+		for _, f := range r.sum.Findings {
+			where = append(where, f.ID+" "+f.Where)
+		}
+		want := []string(nil)
+		if weak {
+			want = []string{"default_credentials/accepted admin"}
+		}
+		if !slices.Equal(where, want) {
+			t.Errorf("weak=%v: findings %v, want %v (%s)", weak, where, want, r.suite.Message)
+		}
+	}
+}
