@@ -56,12 +56,17 @@ func (b *Bank) alert(event, remote, detail string) {
 			return
 		}
 		req.Header.Set("Content-Type", "application/json")
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp, err := webhookClient.Do(req); err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
 	}()
 }
+
+// webhookClient posts alerts: the webhook was checked to be on this
+// machine, and a redirect could send the alert anywhere, so none is followed.
+var webhookClient = &http.Client{Timeout: 2 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // screen runs before routing; it reports whether the request was answered
 // (blocked).

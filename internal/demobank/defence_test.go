@@ -114,3 +114,37 @@ func TestTheInsecureBankHasItsWeaknessesPlanted(t *testing.T) {
 		t.Errorf("a quote must leak the SQL error: %d %s", resp.StatusCode, b)
 	}
 }
+
+func TestTheWebhookFollowsNoRedirect(t *testing.T) {
+	var redirected int
+	var mu sync.Mutex
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		redirected++
+		mu.Unlock()
+	}))
+	defer other.Close()
+	hit := make(chan struct{}, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit <- struct{}{}
+		http.Redirect(w, r, other.URL+"/stolen", http.StatusTemporaryRedirect)
+	}))
+	defer hook.Close()
+	b, url := startBank(t, Options{})
+	c := login(t, url, "alice", "wonderland")
+	if code, _, _ := c.do("PUT", "/api/alerts/webhook", map[string]string{"url": hook.URL}); code != 200 {
+		t.Fatalf("register webhook: %d", code)
+	}
+	(&client{t: t, url: url}).do("GET", "/.git/HEAD", nil)
+	select {
+	case <-hit:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the alert did not reach the webhook within 5s")
+	}
+	b.alerts.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if redirected != 0 {
+		t.Fatalf("the webhook's redirect was followed %d time(s)", redirected)
+	}
+}

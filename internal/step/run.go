@@ -3,6 +3,7 @@ package step
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -113,14 +114,33 @@ func (e *Env) Close() error {
 // SetDial routes every connection of the steps through dial, one
 // connection per HTTP request, so that a dialer that counts and paces
 // connections (a security suite's scope guard) counts and paces requests.
+// The transports then use no proxy: through a proxy the dialer would see
+// only the proxy's address, and the request would go wherever the proxy
+// sends it.
 func (e *Env) SetDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
 	e.Dial = dial
 	for _, t := range e.Targets {
 		if t.transport != nil {
-			t.transport.DialContext = dial
-			t.transport.DisableKeepAlives = true
+			guard(t.transport, dial)
 		}
 	}
+	if t := e.fallback.t; t != nil {
+		guard(t.transport, dial)
+	}
+}
+
+func guard(tr *http.Transport, dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	tr.DialContext, tr.DisableKeepAlives, tr.Proxy = dial, true, nil
+}
+
+// Client is the HTTP client the steps use for the host of rawURL (its
+// target's TLS settings, and the dialer SetDial gave).
+func (e *Env) Client(rawURL string, followRedirects bool) *http.Client {
+	host := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		host = u.Host
+	}
+	return e.client(host, followRedirects)
 }
 
 // target picks the target that host belongs to, for its TLS settings; a
@@ -135,7 +155,7 @@ func (e *Env) target(host string) *Target {
 	f.once.Do(func() {
 		tr := loadTransport()
 		if e.Dial != nil {
-			tr.DialContext, tr.DisableKeepAlives = e.Dial, true
+			guard(tr, e.Dial)
 		}
 		f.t = newTarget("", "", tr)
 	})
@@ -152,6 +172,18 @@ func (e *Env) client(host string, followRedirects bool) *http.Client {
 		return t.follow
 	}
 	return t.noFollow
+}
+
+// ClientTLS is Client without following redirects, with other TLS
+// settings: the same dialer and proxy settings, a transport of its own.
+func (e *Env) ClientTLS(rawURL string, cfg *tls.Config) *http.Client {
+	host := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		host = u.Host
+	}
+	tr := e.transport(host).Clone()
+	tr.TLSClientConfig = cfg
+	return newTarget("", "", tr).noFollow
 }
 
 // Outcome is what a step gave.

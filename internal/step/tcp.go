@@ -36,15 +36,23 @@ func (t *TCPConnect) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (s
 	if err != nil {
 		return "", 0, err
 	}
-	d := net.Dialer{Timeout: t.Timeout}
-	dial := d.DialContext
 	if env.Dial != nil {
-		dial = env.Dial
+		// The dialer may wait first (the scope guard's rate limit): it
+		// bounds the connection itself by the timeout and says how long it
+		// waited, which is no part of the connect latency.
+		di := &DialInfo{Timeout: t.Timeout}
+		start := time.Now()
+		conn, err := env.Dial(WithDialInfo(ctx, di), "tcp", addr)
+		if err != nil {
+			return addr, 0, err
+		}
+		dur := time.Since(start) - di.Waited
+		conn.Close()
+		return addr, dur, nil
 	}
-	dctx, cancel := context.WithTimeout(ctx, t.Timeout)
-	defer cancel()
+	d := net.Dialer{Timeout: t.Timeout}
 	start := time.Now()
-	conn, err := dial(dctx, "tcp", addr)
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return addr, 0, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -679,5 +680,67 @@ func TestTraceparentKeepsItsTraceAndDrawsASpanPerStep(t *testing.T) {
 	putHex(buf, 0x0123456789abcdef)
 	if string(buf) != fmt.Sprintf("%016x", uint64(0x0123456789abcdef)) {
 		t.Fatalf("putHex gave %q", buf)
+	}
+}
+
+// TestMaxWorkersBoundsTheOpenModelAndSaysTheRateAchieved: two workers
+// against a 200 ms server cannot keep 100/s; the server never sees more
+// than two requests at once, and the result says the rate it achieved.
+func TestMaxWorkersBoundsTheOpenModelAndSaysTheRateAchieved(t *testing.T) {
+	var inFlight, peak, served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}))
+	defer srv.Close()
+	for _, tt := range []struct{ engine, journey string }{
+		{"vegeta attacker", simpleJourney},
+		{"journeys", `
+  journey "health" {
+    step "get" {
+      http { path = "/" }
+      capture { code = response.status }
+    }
+  }`},
+	} {
+		t.Run(tt.engine, func(t *testing.T) {
+			peak.Store(0)
+			served.Store(0)
+			res, ls, _ := runLoad(t, srv.URL, `
+  load {
+    rate        = 100
+    duration    = "2s"
+    max_workers = 2
+  }`+tt.journey)
+			if ls.Engine != tt.engine {
+				t.Fatalf("engine %s, want %s", ls.Engine, tt.engine)
+			}
+			if p := peak.Load(); p > 2 || p < 1 {
+				t.Fatalf("the server saw up to %d requests at once, want at most max_workers = 2", p)
+			}
+			// Two workers and 200 ms a request: about 10/s of the 100/s.
+			m := regexp.MustCompile(`could not keep the rate.*achieved ([0-9.]+)/s`).FindStringSubmatch(ls.Note)
+			if m == nil {
+				t.Fatalf("the note does not say the rate was not kept, with the rate achieved: %q (message %q)", ls.Note, res.Message)
+			}
+			achieved, _ := strconv.ParseFloat(m[1], 64)
+			if achieved <= 0 || achieved > 50 {
+				t.Errorf("achieved %.1f/s stated; two workers on a 200 ms server reach about 10/s", achieved)
+			}
+			if want := float64(ls.Overall.Requests) / 2; achieved < want*0.8 || achieved > want*1.2 {
+				t.Errorf("achieved %.1f/s stated, but %d requests in 2 s were counted", achieved, ls.Overall.Requests)
+			}
+			if !strings.Contains(res.Message, ls.Note) {
+				t.Errorf("the suite's message lacks the note: %q", res.Message)
+			}
+		})
 	}
 }

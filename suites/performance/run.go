@@ -145,7 +145,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	var note string
 	if fast := s.fastPath(senv); fast != nil {
 		model, engine = "open", "vegeta attacker"
-		g.attack(ctx, fast)
+		note = g.attack(ctx, fast)
 	} else if s.Load.Rate > 0 {
 		model = "open"
 		note = g.open(dispatch, ctx, start)

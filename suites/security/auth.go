@@ -38,22 +38,7 @@ func checkAuth(ctx context.Context, ss *session, c *Check) ([]result.Finding, er
 		}
 		paths = append(paths, more...)
 	}
-	// The credential goes in the header the identities use (Authorization
-	// with a Bearer scheme when none is declared).
-	header, scheme := "Authorization", "Bearer "
-	if len(ss.s.Identities) > 0 {
-		if hdr, err := ss.identity(""); err == nil {
-			for _, k := range sortedKeys(hdr) {
-				header = k
-				if v := hdr[k]; strings.HasPrefix(v, "Bearer ") {
-					scheme = "Bearer "
-				} else {
-					scheme = ""
-				}
-				break
-			}
-		}
-	}
+	header, scheme := credentialHeader(ss)
 	var rnd [16]byte
 	rand.Read(rnd[:])
 	forged := []string{hex.EncodeToString(rnd[:]), noneJWT}
@@ -101,6 +86,41 @@ func checkAuth(ctx context.Context, ss *session, c *Check) ([]result.Finding, er
 	}
 	bola, err := checkObjects(ctx, ss)
 	return append(out, bola...), err
+}
+
+// credentialHeader is the header (and the scheme before the token) the
+// first identity sends its credential in: Authorization when it has one,
+// else the header whose value holds a string its login captured; Bearer in
+// Authorization when no identity is declared.
+func credentialHeader(ss *session) (header, scheme string) {
+	header, scheme = "Authorization", "Bearer "
+	if len(ss.s.Identities) == 0 {
+		return header, scheme
+	}
+	hdr, err := ss.identity("")
+	if err != nil || len(hdr) == 0 {
+		return header, scheme
+	}
+	schemeOf := func(v string) string {
+		if strings.HasPrefix(v, "Bearer ") {
+			return "Bearer "
+		}
+		return ""
+	}
+	for _, k := range sortedKeys(hdr) {
+		if strings.EqualFold(k, "Authorization") {
+			return k, schemeOf(hdr[k])
+		}
+	}
+	for _, k := range sortedKeys(hdr) {
+		for _, c := range ss.creds[ss.s.Identities[0].Name] {
+			if i := strings.Index(hdr[k], c); i >= 0 {
+				return k, hdr[k][:i]
+			}
+		}
+	}
+	k := sortedKeys(hdr)[0]
+	return k, schemeOf(hdr[k])
 }
 
 // checkObjects reads each object an identity owns as every other identity.

@@ -148,6 +148,12 @@ func decodeCheck(b *hcl.Block, dc *config.DecodeContext) (*Check, hcl.Diagnostic
 			c.PathParams, d = dc.StringMap(a)
 		case a.Name == "sleep":
 			c.Sleep, d = dc.Duration(a)
+			if !d.HasErrors() && c.Sleep.Round(time.Second) > maxSleep {
+				d = append(d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Sleep too long",
+					Detail: fmt.Sprintf("The attribute \"sleep\" must be at most %s: a probe waits %s for its answer, which must hold the injected sleep (rounded to whole seconds) and the server's own time; found %s.",
+						maxSleep, probeTimeout, c.Sleep),
+					Subject: a.Expr.Range().Ptr()})
+			}
 		case a.Name == "block_status":
 			c.BlockStatus, d = ints(dc, a)
 		case a.Name == "allow_ports":
@@ -188,8 +194,17 @@ func decodeCheck(b *hcl.Block, dc *config.DecodeContext) (*Check, hcl.Diagnostic
 			c.Step = steps[0]
 		}
 		if kind == "rate_limit" && c.Within > c.Attempts {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
-				Detail: fmt.Sprintf("rate_limit: within (%d) must not exceed attempts (%d).", c.Within, c.Attempts), Subject: b.DefRange.Ptr()})
+			detail := fmt.Sprintf("rate_limit: within (%d) must not exceed attempts (%d).", c.Within, c.Attempts)
+			subject := b.DefRange.Ptr()
+			if w, ok := content.Attributes["within"]; ok {
+				subject = w.Expr.Range().Ptr()
+			} else {
+				detail = fmt.Sprintf("rate_limit: within defaults to %d, which must not exceed attempts (%d): set within to at most %d, or raise attempts.", c.Within, c.Attempts, c.Attempts)
+				if at, ok := content.Attributes["attempts"]; ok {
+					subject = at.Expr.Range().Ptr()
+				}
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value", Detail: detail, Subject: subject})
 		}
 	case "injection":
 		if len(c.Params) == 0 {
@@ -228,6 +243,10 @@ func decodeParam(b *hcl.Block, dc *config.DecodeContext) (*Param, hcl.Diagnostic
 // maxPorts bounds a sweep per host.
 const maxPorts = 1024
 
+// maxSleep bounds an injected sleep so that the delayed answer still comes
+// within the probe's timeout.
+const maxSleep = probeTimeout - 2*time.Second
+
 // decodePorts reads a list of ports and ranges: [8080, "9000-9010"].
 func decodePorts(dc *config.DecodeContext, a *hcl.Attribute) ([]int, hcl.Diagnostics) {
 	v, diags := dc.Value(a)
@@ -247,7 +266,11 @@ func decodePorts(dc *config.DecodeContext, a *hcl.Attribute) ([]int, hcl.Diagnos
 		_, e := it.Element()
 		switch {
 		case e.Type() == cty.Number:
-			n, _ := e.AsBigFloat().Int64()
+			bf := e.AsBigFloat()
+			n, _ := bf.Int64()
+			if !bf.IsInt() || n < 1 || n > 65535 {
+				return nil, bad(fmt.Sprintf("port %s is not a whole number between 1 and 65535", bf.Text('g', -1)))
+			}
 			out = append(out, int(n))
 		case e.Type() == cty.String:
 			lo, hi, ok := strings.Cut(e.AsString(), "-")
@@ -255,6 +278,14 @@ func decodePorts(dc *config.DecodeContext, a *hcl.Attribute) ([]int, hcl.Diagnos
 			h, err2 := strconv.Atoi(strings.TrimSpace(hi))
 			if !ok || err1 != nil || err2 != nil || l > h {
 				return nil, bad(fmt.Sprintf("found %q", e.AsString()))
+			}
+			// Checked before the range is expanded: "1-2000000000" must
+			// not take the memory of two billion ports first.
+			if l < 1 || h > 65535 {
+				return nil, bad(fmt.Sprintf("the range %q is not within 1-65535", e.AsString()))
+			}
+			if len(out)+(h-l+1) > maxPorts {
+				return nil, bad(fmt.Sprintf("a sweep is bounded to %d ports per host; the list asks for more", maxPorts))
 			}
 			for p := l; p <= h; p++ {
 				out = append(out, p)

@@ -54,6 +54,37 @@ security "s" {
     within   = 5
   }
 }`, []string{"suite.hcl:6", "needs exactly one step block", "within (5) must not exceed attempts (3)"}},
+		{"huge port range, default within, long sleep, fractional status", `
+security "s" {
+  target = target.t
+  scope { allow = ["127.0.0.1"] }
+  check "exposure" {
+    ports = [80, "1-2000000000"]
+  }
+  check "rate_limit" {
+    attempts     = 3
+    block_status = 429.5
+    step "guess" {
+      http { path = "/login" }
+    }
+  }
+  check "injection" {
+    sleep = "9s"
+    parameter "q" { path = "/search" }
+  }
+  check "cors" { paths = ["/"] }
+  check "exposure" { allow_ports = [80.5] }
+}`, []string{"suite.hcl:7", `the range "1-2000000000" is not within 1-65535`,
+			"suite.hcl:10", "within defaults to 5, which must not exceed attempts (3)",
+			"suite.hcl:11", `"block_status" must be a whole number or a list of whole numbers, such as [429, 403]; found 429.5`,
+			"suite.hcl:17", `"sleep" must be at most 8s`,
+			"suite.hcl:21", "found 80.5"}},
+		{"too many ports", `
+security "s" {
+  target = target.t
+  scope { allow = ["127.0.0.1"] }
+  check "exposure" { ports = ["1-1000", "2000-2100"] }
+}`, []string{"suite.hcl:6", "a sweep is bounded to 1024 ports per host"}},
 		{"drill problems", `
 security "s" {
   target = target.t

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // signatures are what a debug or admin endpoint's answer contains; they
@@ -144,9 +145,11 @@ func sweep(ctx context.Context, g *Guard, host string, ports []int) ([]int, erro
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				// The half second bounds the connection, not the guard's
+				// wait for its rate limit: a port is closed when it does not
+				// answer, not when the rate is slow.
+				dctx := step.WithDialInfo(ctx, &step.DialInfo{Timeout: 500 * time.Millisecond})
 				conn, err := g.Dial(dctx, "tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-				cancel()
 				mu.Lock()
 				if err == nil {
 					conn.Close()

@@ -10,16 +10,29 @@ import (
 	"github.com/cloudtest/cloudtest/internal/step"
 )
 
-// attempt runs the check's step with each set to value and returns the
-// status code (0 when no HTTP answer came) and the outcome.
-func (ss *session) attempt(ctx context.Context, st *step.Step, key, value cty.Value) (step.Outcome, error) {
-	env := *ss.senv
+// runEach runs st once in senv with each.key and each.value set (beside
+// senv's own variables) and adds its captures to captures. An error means
+// the step could not be carried out (no HTTP answer came); a step that got
+// an answer but failed its expect is an outcome, not an error.
+func runEach(ctx context.Context, senv *step.Env, st *step.Step, key, value cty.Value, captures map[string]cty.Value) (step.Outcome, error) {
+	env := *senv
 	env.Vars = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": key, "value": value})}
-	out := st.Run(ctx, &env, map[string]cty.Value{})
+	for k, v := range senv.Vars {
+		env.Vars[k] = v
+	}
+	out := st.Run(ctx, &env, captures)
 	if out.Code == 0 && out.Status == result.Errored {
 		return out, fmt.Errorf("step %q: %s", st.Name, out.Message)
 	}
+	for k, v := range out.Captures {
+		captures[k] = v
+	}
 	return out, nil
+}
+
+// attempt runs a check's step with each set, on its own captures.
+func (ss *session) attempt(ctx context.Context, st *step.Step, key, value cty.Value) (step.Outcome, error) {
+	return runEach(ctx, ss.senv, st, key, value, map[string]cty.Value{})
 }
 
 func exchangeAnswer(out step.Outcome) *answer {
@@ -52,8 +65,9 @@ func checkRateLimit(ctx context.Context, ss *session, c *Check) ([]result.Findin
 	return []result.Finding{f}, nil
 }
 
-// checkDefaultCredentials tries each user/password pair; a 2xx answer means
-// the pair was accepted.
+// checkDefaultCredentials tries each user/password pair; a pair is
+// accepted when the answer is 2xx and the step's expect holds, since many
+// logins answer 200 with an error in the body.
 func checkDefaultCredentials(ctx context.Context, ss *session, c *Check) ([]result.Finding, error) {
 	var out []result.Finding
 	for i, pair := range c.Pairs {
@@ -62,7 +76,7 @@ func checkDefaultCredentials(ctx context.Context, ss *session, c *Check) ([]resu
 		if err != nil {
 			return out, err
 		}
-		if ok2xx(o.Code) {
+		if ok2xx(o.Code) && o.Status == result.Passed {
 			out = append(out, finding("default_credentials", "accepted", "critical", "Default credentials accepted", pair[0],
 				fmt.Sprintf("The login accepted the user %q with a well-known default password (status %d).", pair[0], o.Code),
 				"OWASP WSTG-ATHN-02; CWE-1392", exchangeAnswer(o)))

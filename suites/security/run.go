@@ -23,15 +23,16 @@ import (
 // session is one run of a suite: the guard, the clients and what the
 // identities logged in with.
 type session struct {
-	s      *Suite
-	env    *runner.Env
-	guard  *Guard
-	senv   *step.Env
-	client *http.Client
-	base   string
+	s     *Suite
+	env   *runner.Env
+	guard *Guard
+	senv  *step.Env
+	base  string
 	// headers of each identity that logged in; idErr says why one did not.
 	headers map[string]map[string]string
 	idErr   map[string]error
+	// creds are the strings each identity's login steps captured.
+	creds map[string][]string
 }
 
 // maxEvidence bounds the response excerpt kept as evidence of a finding.
@@ -53,24 +54,11 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		return runner.Outcome{Status: result.Errored, Message: err.Error()}
 	}
 	defer senv.Close()
+	// The steps' transports (each host's TLS settings) are the checks' too:
+	// SetDial makes them open every connection through the guard, one a
+	// request, with no proxy.
 	senv.SetDial(guard.Dial)
-	tr, err := step.NewTransport(config.TLS{}, env.Config.Dir)
-	if err != nil {
-		return runner.Outcome{Status: result.Errored, Message: err.Error()}
-	}
-	if t, ok := env.Config.Targets[s.Target]; ok {
-		if tr, err = step.NewTransport(t.TLS, env.Config.Dir); err != nil {
-			return runner.Outcome{Status: result.Errored, Message: err.Error()}
-		}
-	}
-	// One connection a request: the guard's count and pace of connections
-	// are then those of requests.
-	tr.DialContext, tr.DisableKeepAlives = guard.Dial, true
-	defer tr.CloseIdleConnections()
-	ss := &session{s: s, env: env, guard: guard, senv: senv, headers: map[string]map[string]string{}, idErr: map[string]error{},
-		client: &http.Client{Transport: tr, Timeout: probeTimeout,
-			// A check judges the first answer; a redirect is an answer.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	ss := &session{s: s, env: env, guard: guard, senv: senv, headers: map[string]map[string]string{}, idErr: map[string]error{}, creds: map[string][]string{}}
 	if env.Target != nil {
 		ss.base = strings.TrimRight(env.Target.URL, "/")
 	}
@@ -214,6 +202,7 @@ func (ss *session) login(ctx context.Context) {
 				captures[k] = v
 				if v.Type() == cty.String && !v.IsNull() && v.IsKnown() && len(v.AsString()) >= 8 {
 					secrets = append(secrets, v.AsString())
+					ss.creds[id.Name] = append(ss.creds[id.Name], v.AsString())
 				}
 			}
 		}
@@ -294,11 +283,14 @@ func (ss *session) url(path string) string {
 
 // send sends one request through the scope guard and keeps a redacted
 // excerpt for evidence.
+// A check judges the first answer; a redirect is an answer.
 func (ss *session) send(ctx context.Context, method, url string, hdr map[string]string, body []byte) (*answer, error) {
-	return ss.sendWith(ctx, ss.client, method, url, hdr, body)
+	return ss.sendWith(ctx, ss.senv.Client(url, false), method, url, hdr, body)
 }
 
 func (ss *session) sendWith(ctx context.Context, client *http.Client, method, url string, hdr map[string]string, body []byte) (*answer, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // ErrOutOfScope is returned (wrapped) for every connection the scope guard
@@ -129,15 +131,14 @@ func (g *Guard) refuse() {
 	g.mu.Unlock()
 }
 
-// take spends one connection of the budget and waits for the rate limit.
+// take waits for the rate limit, then spends one connection of the
+// budget: a wait cut short spends nothing.
 func (g *Guard) take(ctx context.Context) error {
 	g.mu.Lock()
-	if g.max > 0 && g.count >= g.max {
-		g.refused++
+	if err := g.spent(); err != nil {
 		g.mu.Unlock()
-		return fmt.Errorf("%w (%d connections); raise scope.max_requests if more are needed", ErrBudget, g.max)
+		return err
 	}
-	g.count++
 	var wait time.Duration
 	if g.interval > 0 {
 		now := time.Now()
@@ -148,17 +149,32 @@ func (g *Guard) take(ctx context.Context) error {
 		g.next = g.next.Add(g.interval)
 	}
 	g.mu.Unlock()
-	if wait <= 0 {
-		return nil
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// Checked again: others may have spent the rest during the wait.
+	if err := g.spent(); err != nil {
+		return err
 	}
+	g.count++
+	return nil
+}
+
+// spent refuses a connection over the budget; g.mu is held.
+func (g *Guard) spent() error {
+	if g.max > 0 && g.count >= g.max {
+		g.refused++
+		return fmt.Errorf("%w (%d connections); raise scope.max_requests if more are needed", ErrBudget, g.max)
+	}
+	return nil
 }
 
 // Dial opens a connection to addr (host:port) only when the host resolves
@@ -173,10 +189,18 @@ func (g *Guard) Dial(ctx context.Context, network, addr string) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
+	di := step.DialInfoFrom(ctx)
+	waitStart := time.Now()
 	if err := g.take(ctx); err != nil {
 		return nil, err
 	}
 	d := net.Dialer{Timeout: 5 * time.Second}
+	if di != nil {
+		di.Waited = time.Since(waitStart)
+		if di.Timeout > 0 {
+			d.Timeout = di.Timeout
+		}
+	}
 	var last error
 	for _, ip := range ips {
 		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))

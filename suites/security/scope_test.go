@@ -5,11 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // listenCounting listens on addr and counts the connections it accepts.
@@ -121,5 +127,128 @@ security "out-of-scope" {
 	}
 	if len(r.sum.Scope) != 1 || r.sum.Scope[0] != "127.0.0.1" {
 		t.Errorf("the report must list the scope: %v", r.sum.Scope)
+	}
+}
+
+func TestSweepAtALowRateFindsEveryOpenPort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var ports []int
+	for range 8 {
+		addr, _ := listenCounting(t, "127.0.0.1:0")
+		_, p, _ := net.SplitHostPort(addr)
+		n, _ := strconv.Atoi(p)
+		ports = append(ports, n)
+	}
+	slices.Sort(ports)
+	g, err := NewGuard(ctx, []string{"127.0.0.1"}, 0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := sweep(ctx, g, "127.0.0.1", ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(open, ports) {
+		t.Fatalf("at 4 connections a second the sweep found %v open, want all of %v", open, ports)
+	}
+}
+
+func TestGuardChargesTheBudgetAfterTheWait(t *testing.T) {
+	addr, hits := listenCounting(t, "127.0.0.1:0")
+	ctx := context.Background()
+	g, err := NewGuard(ctx, []string{"127.0.0.1"}, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := g.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	// The second waits half a second for the rate; cut short, it must
+	// spend nothing, and report no wait as its own.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := g.Dial(short, "tcp", addr); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a dial cut short during the wait: err = %v", err)
+	}
+	di := &step.DialInfo{Timeout: time.Second}
+	c, err = g.Dial(step.WithDialInfo(ctx, di), "tcp", addr)
+	if err != nil {
+		t.Fatalf("the budget of 2 must still hold one connection: %v", err)
+	}
+	c.Close()
+	if di.Waited < 100*time.Millisecond {
+		t.Errorf("the guard waited for the rate limit but reported %v", di.Waited)
+	}
+	if sent, _ := g.Counts(); sent != 2 {
+		t.Errorf("sent %d, want 2", sent)
+	}
+	if _, err := g.Dial(ctx, "tcp", addr); !errors.Is(err, ErrBudget) {
+		t.Fatalf("a third connection must exceed the budget: %v", err)
+	}
+	if hits.Load() > 2 {
+		t.Errorf("the listener saw %d connections", hits.Load())
+	}
+}
+
+func TestEveryStepKindIsHeldToTheScope(t *testing.T) {
+	outside, hits := listenCounting(t, "127.0.0.2:0")
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://"+outside+"/stolen", http.StatusFound)
+	}))
+	defer redirect.Close()
+	attack := func(name, step string) string {
+		return fmt.Sprintf(`
+    attack %q {
+      step "s" {
+        %s
+      }
+      expect_detection {
+        within = "200ms"
+        status = [403]
+      }
+    }`, name, step)
+	}
+	r := runSuite(t, fmt.Sprintf(`
+target "api" { url = %q }
+
+security "held" {
+  target = target.api
+  scope { allow = ["127.0.0.1"] }
+  identity "eve" {
+    step "login" {
+      http { url = "http://%[2]s/login" }
+    }
+    headers = { Authorization = "x" }
+  }
+  drill "d" {%s%s%s
+  }
+}
+`, redirect.URL, outside,
+		attack("redirect", `http {
+          path             = "/"
+          follow_redirects = true
+        }`),
+		attack("absolute-url", fmt.Sprintf(`http { url = "http://%s/" }`, outside)),
+		attack("tcp", fmt.Sprintf(`tcp { address = %q }`, outside))), nil)
+	if hits.Load() != 0 {
+		t.Fatalf("%d connections reached 127.0.0.2", hits.Load())
+	}
+	// The redirect itself came from inside the scope; the four refusals
+	// are the login, the redirect's target, the url and the tcp address.
+	if r.sum.Refused < 4 {
+		t.Errorf("the guard refused %d connections, want at least 4: %s", r.sum.Refused, r.suite.Message)
+	}
+	var refused []string
+	for _, res := range r.results {
+		if strings.Contains(res.Message, "outside the declared scope") {
+			refused = append(refused, res.Case+"/"+res.Step)
+		}
+	}
+	t.Logf("refused: %v", refused)
+	if len(refused) < 4 {
+		t.Errorf("results saying out of scope: %v, want the login and the three attacks", refused)
 	}
 }

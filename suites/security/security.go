@@ -335,7 +335,17 @@ func ints(dc *config.DecodeContext, a *hcl.Attribute) ([]int, hcl.Diagnostics) {
 	}
 	bad := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Wrong type",
 		Detail: fmt.Sprintf("The attribute %q must be a whole number or a list of whole numbers, such as [429, 403].", a.Name), Subject: a.Expr.Range().Ptr()}
+	// A fraction (429.5) is refused, not cut to a whole number.
+	notInt := func(e cty.Value) bool {
+		return e.IsNull() || !e.IsKnown() || e.Type() != cty.Number || !e.AsBigFloat().IsInt()
+	}
 	if v.Type() == cty.Number {
+		if notInt(v) {
+			if v.IsKnown() && !v.IsNull() {
+				bad.Detail = fmt.Sprintf("The attribute %q must be a whole number or a list of whole numbers, such as [429, 403]; found %s.", a.Name, v.AsBigFloat().Text('g', -1))
+			}
+			return nil, append(diags, bad)
+		}
 		f, _ := v.AsBigFloat().Int64()
 		return []int{int(f)}, diags
 	}
@@ -345,7 +355,10 @@ func ints(dc *config.DecodeContext, a *hcl.Attribute) ([]int, hcl.Diagnostics) {
 	var out []int
 	for it := v.ElementIterator(); it.Next(); {
 		_, e := it.Element()
-		if e.IsNull() || e.Type() != cty.Number || !e.AsBigFloat().IsInt() {
+		if notInt(e) {
+			if e.Type() == cty.Number && e.IsKnown() && !e.IsNull() {
+				bad.Detail = fmt.Sprintf("The attribute %q must be a whole number or a list of whole numbers, such as [429, 403]; found %s.", a.Name, e.AsBigFloat().Text('g', -1))
+			}
 			return nil, append(diags, bad)
 		}
 		n, _ := e.AsBigFloat().Int64()

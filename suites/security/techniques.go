@@ -7,7 +7,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/step"
 )
 
@@ -21,17 +20,9 @@ var attackPayloads = []string{
 // code that came back, and returns how many were sent.
 func (ss *session) sendAttack(ctx context.Context, at *Attack, senv *step.Env, captures map[string]cty.Value, saw func(int)) (int, error) {
 	runStep := func(st *step.Step, key, value cty.Value) error {
-		env := *senv
-		env.Vars = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": key, "value": value})}
-		for k, v := range senv.Vars {
-			env.Vars[k] = v
-		}
-		out := st.Run(ctx, &env, captures)
-		if out.Code == 0 && out.Status == result.Errored {
-			return fmt.Errorf("step %q: %s", st.Name, out.Message)
-		}
-		for k, v := range out.Captures {
-			captures[k] = v
+		out, err := runEach(ctx, senv, st, key, value, captures)
+		if err != nil {
+			return err
 		}
 		saw(out.Code)
 		return nil

@@ -158,10 +158,7 @@ func checkTLS(ctx context.Context, ss *session, c *Check) ([]result.Finding, err
 	if c.HSTS {
 		// The certificate was judged above; the header is read whatever
 		// the chain, so that one problem does not hide another.
-		tr := &http.Transport{DialContext: ss.guard.Dial, DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: name}}
-		defer tr.CloseIdleConnections()
-		a, err := ss.sendWith(ctx, &http.Client{Transport: tr, Timeout: probeTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, http.MethodGet, raw, nil, nil)
+		a, err := ss.sendWith(ctx, ss.senv.ClientTLS(raw, &tls.Config{InsecureSkipVerify: true, ServerName: name}), http.MethodGet, raw, nil, nil)
 		if err != nil {
 			return out, err
 		}
