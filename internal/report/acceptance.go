@@ -92,6 +92,20 @@ func (m *Model) buildAcceptance(in deploy.Inputs) {
 		a.Rows = append(a.Rows, *rows[k])
 	}
 	m.Acceptance = a
+	for _, s := range m.Suites {
+		if s.Kind != "security" {
+			continue
+		}
+		comps := s.Components
+		if len(comps) == 0 {
+			comps = []string{s.Component}
+		}
+		for _, e := range in.Evidence {
+			if e.Kind == "drill_report" && slices.ContainsFunc(comps, func(c string) bool { return e.Covers(c, "", "") }) {
+				s.DrillReports = append(s.DrillReports, e)
+			}
+		}
+	}
 	for _, e := range in.Evidence {
 		if e.Warning != "" {
 			m.Warnings = append(m.Warnings, e.Warning)

@@ -99,6 +99,10 @@ type Suite struct {
 	Cases      []*Case         `json:"cases"`
 	Steps      Tally           `json:"steps"`
 	Data       json.RawMessage `json:"data,omitempty"`
+	// DrillReports are the drill reports of qualified teams (vendor
+	// evidence) on the suite's components, shown beside a security suite's
+	// own drills.
+	DrillReports []deploy.EvidenceItem `json:"drill_reports,omitempty"`
 }
 
 // Case is a functional case (or, for other kinds, a group of steps).

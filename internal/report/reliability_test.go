@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
@@ -43,5 +44,38 @@ func TestTheReliabilitySectionListsEveryLostWriteAndDrawsTheProbes(t *testing.T)
 	}
 	if bytes.Contains(html, []byte("refused <b>")) || bytes.Contains(html, []byte("kill<x>")) {
 		t.Error("a value from the target reached the page unescaped")
+	}
+}
+
+func TestASecuritySuiteShowsTheDrillReportsOfItsComponent(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	data, _ := json.Marshal(result.SecuritySummary{})
+	run := result.Run{ID: "s", Project: "bank", Started: t0, Finished: t0.Add(time.Second),
+		Suites: []result.PlannedSuite{{Name: "edge", Kind: "security", Component: "ledger"}}}
+	dir := writeRunDir(t, run, []result.Result{{Time: t0, Suite: "edge", Kind: "security", Component: "ledger", Level: result.LevelSuite, Status: result.Passed, Data: data}}, "")
+	in := acceptanceInputs()
+	in.Evidence = append(in.Evidence,
+		deploy.EvidenceItem{Name: "red-team <2026>", Kind: "drill_report", Components: []string{"ledger"}, State: deploy.Present, Issuer: "Qualified Team", ValidUntil: "2027-06-30", Location: "ev.hcl:20"},
+		deploy.EvidenceItem{Name: "other-drill", Kind: "drill_report", Components: []string{"mobile"}, State: deploy.Present, Location: "ev.hcl:30"})
+	if err := in.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Render(dir); err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, want := range []string{"Drill reports of qualified teams", `href="#evidence-` + anchor("red-team <2026>") + `"`, "red-team &lt;2026&gt;</a> by Qualified Team, valid until 2027-06-30"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	i := bytes.Index(html, []byte("Drill reports of qualified teams"))
+	if i < 0 {
+		return
+	}
+	list := html[i:]
+	list = list[:bytes.Index(list, []byte("</ul>"))]
+	if bytes.Contains(list, []byte("other-drill")) {
+		t.Errorf("a drill report of another component is shown beside this suite: %s", list)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"strings"
 
+	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
@@ -29,7 +30,8 @@ type checkGroup struct {
 
 type securityView struct {
 	result.SecuritySummary
-	Groups []severityGroup
+	DrillReports []deploy.EvidenceItem
+	Groups       []severityGroup
 	// Tally counts findings by status: open, waived, expected.
 	Tally map[string]int
 }
@@ -40,6 +42,7 @@ var secTemplate = template.Must(template.New("sec").Funcs(template.FuncMap{
 	"f1":       func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"pct":      func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 	"timeline": drillTimeline,
+	"anchor":   anchor,
 	"limit": func(ms float64) string {
 		if ms >= 1000 {
 			return fmt.Sprintf("%g s", ms/1000)
@@ -66,6 +69,7 @@ var secTemplate = template.Must(template.New("sec").Funcs(template.FuncMap{
 {{range .Attacks}}<tr class="{{if eq .Outcome "missed" "error"}}row-failed{{end}}"><td>{{.Name}}</td><td>{{with .MITRE}}<code>{{.}}</code>{{end}}</td><td>{{.Technique}}</td><td>{{.Requests}}</td><td class="oc {{if eq .Outcome "missed" "error"}}failed{{else}}met{{end}}">{{.Outcome}}</td><td>{{.Channel}}</td><td>{{if .TimeToDetectMS}}{{f1 .TimeToDetectMS}} ms{{else}}–{{end}}</td><td>{{limit .WithinMS}}</td></tr>
 {{if or .Message .Evidence}}<tr><td colspan="8">{{.Message}}{{with .Evidence}}<details><summary>What the defence showed</summary><pre>{{.}}</pre></details>{{end}}</td></tr>{{end}}{{end}}
 </table>{{timeline .}}{{end}}
+{{with .DrillReports}}<h4>Drill reports of qualified teams (evidence)</h4><ul>{{range .}}<li><a href="#evidence-{{anchor .Name}}">{{.Name}}</a>{{with .Issuer}} by {{.}}{{end}}{{with .ValidUntil}}, valid until {{.}}{{end}}: <span class="oc {{.State}}">{{.State}}</span>{{with .Message}} <span class="muted">{{.}}</span>{{end}}</li>{{end}}</ul>{{end}}
 </div>`))
 
 // securitySection renders a security suite: the scope, the checks, the
@@ -76,7 +80,7 @@ func securitySection(s *Suite) template.HTML {
 	if len(s.Data) == 0 || json.Unmarshal(s.Data, &sum) != nil {
 		return ""
 	}
-	v := securityView{SecuritySummary: sum, Tally: map[string]int{}}
+	v := securityView{SecuritySummary: sum, DrillReports: s.DrillReports, Tally: map[string]int{}}
 	for _, sev := range severityOrder {
 		g := severityGroup{Severity: sev}
 		byCheck := map[string]int{}
