@@ -96,9 +96,13 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	if ctx.Err() != nil {
 		exp.Interrupted = true
 		x.summarize(nil)
-		status, msg := result.Skipped, "interrupted during the experiment; every fault was removed and the measurements so far are kept"
+		why := "interrupted during the experiment"
+		if ctx.Err() == context.DeadlineExceeded {
+			why = fmt.Sprintf("the suite's timeout (%s) passed during the experiment", s.Timeout)
+		}
+		status, msg := result.Skipped, why+"; every fault was removed and the measurements so far are kept"
 		if err := closeLab(); err != nil {
-			status, msg = result.Errored, fmt.Sprintf("interrupted during the experiment; some faults could not be removed (%v): run `cloudtest recover %s`", err, env.Dir)
+			status, msg = result.Errored, fmt.Sprintf("%s; some faults could not be removed (%v): run `cloudtest recover %s`", why, err, env.Dir)
 		}
 		env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: status, Message: msg, DurationMS: exp.WindowS * 1000})
 		return finish(status, msg)
