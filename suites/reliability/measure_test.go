@@ -186,6 +186,13 @@ func TestBadReliabilityBlocksAreReportedWithTheirLine(t *testing.T) {
       http { path = "/c" }
     }
   }`, "main.hcl:16,5-10: Duplicate write block"},
+		"a timeout shorter than the window": {`
+  timeout  = "5s"
+  duration = "10s"
+  probe {
+    http { path = "/" }
+  }
+  fault "k" { action = "pod-kill" }`, "main.hcl:2,1-16: Timeout shorter than the experiment"},
 		"probe unknown attribute": {`
   probe {
     evry = "1s"

@@ -189,6 +189,11 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 				last, s.Window),
 			Subject: content.Attributes["duration"].Expr.Range().Ptr()})
 	}
+	if s.Timeout > 0 && s.Timeout <= s.Window {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Timeout shorter than the experiment",
+			Detail:  fmt.Sprintf("Reliability suite %q runs its experiment for %s, but its timeout is %s: the timeout would always cut it short. Make the timeout longer than the duration, with room for setup and the read-back.", s.Name, s.Window, s.Timeout),
+			Subject: s.DeclRange.Ptr()})
+	}
 	return s, diags
 }
 
