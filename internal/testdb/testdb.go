@@ -45,7 +45,8 @@ func reach(t testing.TB, driver, env, fallback string) string {
 	return dsn
 }
 
-// Unavailable ends a test that needs a service .ci/services.sh provides:
+// Unavailable ends a test that needs a service CI provides (a database
+// that .ci/services.sh starts, the machine's Docker engine):
 // it fails the test in CI (CI=true), where a skipped test is a defect, and
 // skips it on a developer's machine that lacks the service.
 func Unavailable(t testing.TB, msg string) {
