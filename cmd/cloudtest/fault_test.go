@@ -104,6 +104,10 @@ func TestRecoverRemovesWhatARunLeftBehind(t *testing.T) {
 	if err := lab.Inject(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
+	// SIGSTOP is delivered asynchronously: wait for it to take hold.
+	for deadline := time.Now().Add(2 * time.Second); state(pid) != "T" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if st := state(pid); st != "T" {
 		t.Fatalf("state %q after the injection", st)
 	}
