@@ -76,9 +76,28 @@ func DemobankImage(ctx context.Context) (string, error) {
 		if err := buildDemobankImage(ctx, cli, bin, tag); err != nil {
 			return "", err
 		}
+		pruneDemobankImages(ctx, cli, tag)
 	}
 	demobankImage.tag = tag
 	return tag, nil
+}
+
+// pruneDemobankImages removes the demo bank images of earlier builds (each
+// cloudtest binary makes its own, about 70 MB), keeping the one just built;
+// an image a running container still uses stays.
+func pruneDemobankImages(ctx context.Context, cli *testcontainers.DockerClient, keep string) {
+	repo, _, _ := strings.Cut(keep, ":")
+	list, err := cli.ImageList(ctx, client.ImageListOptions{})
+	if err != nil {
+		return
+	}
+	for _, img := range list.Items {
+		for _, ref := range img.RepoTags {
+			if r, _, _ := strings.Cut(ref, ":"); r == repo && ref != keep {
+				cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
+			}
+		}
+	}
 }
 
 func buildDemobankImage(ctx context.Context, cli *testcontainers.DockerClient, bin, tag string) error {
