@@ -80,6 +80,74 @@ const bankLedger = `
   }
 `
 
+// killedBank is a suite that writes to a supervised demo bank (started with
+// the demo flags given) and kills it after the given time, with an RTO of
+// 10 s and an RPO of 0 as objectives.
+func killedBank(t *testing.T, after string, demoFlags ...string) string {
+	return bankTarget(t, t.TempDir(), demoFlags...) + `
+reliability "kill" {
+  target   = target.bank
+  duration = "4s"
+` + bankLogin + bankLedger + `
+  fault "kill" {
+    action = "pod-kill"
+    after  = "` + after + `"
+  }
+  objectives {
+    rto = "10s"
+    rpo = "0s"
+  }
+}`
+}
+
+// ledgerServer is a suite against the test binary serving a ledger
+// (serveForgetfulLedger) with the environment given, writing every 20 ms
+// and pausing the server after 500 ms for pause; readCapture and rest go
+// into the read step and the suite.
+func ledgerServer(t *testing.T, env, window, pause, readCapture, rest string) string {
+	exe, _ := os.Executable()
+	return fmt.Sprintf(`
+target "ledger" {
+  process {
+    command = [%q, "-test.run=^$"]
+    env     = { %s, CLOUDTEST_TEST_PORT = "{port}" }
+    url     = "http://127.0.0.1:{port}"
+    ready   = "/healthz"
+  }
+}
+reliability "ledger" {
+  target   = target.ledger
+  duration = %q
+  probe {
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+  ledger {
+    every = "20ms"
+    write {
+      http {
+        method = "POST"
+        path   = "/ledger"
+        json   = { seq = ledger.seq }
+      }
+      expect { status = 201 }
+      capture { id = response.json.id }
+    }
+    read {
+      http { path = "/ledger/${ledger.id}" }
+      expect { status = 200 }
+      %s
+    }
+  }
+  fault "pause" {
+    action   = "pod-failure"
+    after    = "500ms"
+    duration = %q
+  }
+  %s
+}`, exe, env, window, readCapture, pause, rest)
+}
+
 // runExperiment loads src as main.hcl, runs it, and returns the suite's
 // result, its experiment and the run directory.
 func runExperiment(t *testing.T, ctx context.Context, src string) (result.Result, result.Experiment, string) {
@@ -147,20 +215,7 @@ reliability "freeze" {
 }
 
 func TestADurableBankLosesNoAcknowledgedWriteWhenKilled(t *testing.T) {
-	src := bankTarget(t, t.TempDir()) + `
-reliability "kill" {
-  target   = target.bank
-  duration = "4s"
-` + bankLogin + bankLedger + `
-  fault "kill" {
-    action = "pod-kill"
-    after  = "1500ms"
-  }
-  objectives {
-    rto = "10s"
-    rpo = "0s"
-  }
-}`
+	src := killedBank(t, "1500ms")
 	r, exp, _ := runExperiment(t, context.Background(), src)
 	if r.Status != result.Passed {
 		t.Fatalf("suite %s: %s", r.Status, r.Message)
@@ -178,20 +233,7 @@ reliability "kill" {
 func TestAWriteBehindBankLosesWritesAndTheRPOSaysHowMany(t *testing.T) {
 	// Nothing is flushed within the test: every write acknowledged before
 	// the kill is lost, every one after it is still in memory when read.
-	src := bankTarget(t, t.TempDir(), "--write-behind", "10m") + `
-reliability "kill" {
-  target   = target.bank
-  duration = "4s"
-` + bankLogin + bankLedger + `
-  fault "kill" {
-    action = "pod-kill"
-    after  = "1800ms"
-  }
-  objectives {
-    rto = "10s"
-    rpo = "0s"
-  }
-}`
+	src := killedBank(t, "1800ms", "--write-behind", "10m")
 	r, exp, _ := runExperiment(t, context.Background(), src)
 	if r.Status != result.Failed || !strings.Contains(r.Message, "RPO") {
 		t.Fatalf("suite %s: %s", r.Status, r.Message)
@@ -215,46 +257,7 @@ reliability "kill" {
 }
 
 func TestExactlyTheWritesATargetDropsAreLost(t *testing.T) {
-	exe, _ := os.Executable()
-	src := fmt.Sprintf(`
-target "forgetful" {
-  process {
-    command = [%q, "-test.run=^$"]
-    env     = { CLOUDTEST_TEST_FORGET = "4", CLOUDTEST_TEST_PORT = "{port}" }
-    url     = "http://127.0.0.1:{port}"
-    ready   = "/healthz"
-  }
-}
-reliability "drops" {
-  target   = target.forgetful
-  duration = "2s"
-  probe {
-    http { path = "/healthz" }
-    expect { status = 200 }
-  }
-  ledger {
-    every = "20ms"
-    write {
-      http {
-        method = "POST"
-        path   = "/ledger"
-        json   = { seq = ledger.seq }
-      }
-      expect { status = 201 }
-      capture { id = response.json.id }
-    }
-    read {
-      http { path = "/ledger/${ledger.id}" }
-      expect { status = 200 }
-    }
-  }
-  fault "pause" {
-    action   = "pod-failure"
-    after    = "500ms"
-    duration = "300ms"
-  }
-  objectives { rpo = "0s" }
-}`, exe)
+	src := ledgerServer(t, `CLOUDTEST_TEST_FORGET = "4"`, "2s", "300ms", "", `objectives { rpo = "0s" }`)
 	r, exp, _ := runExperiment(t, context.Background(), src)
 	l := exp.Ledger
 	if r.Status != result.Failed || l == nil || l.Acknowledged < 10 || l.Acknowledged != l.Written {
@@ -376,45 +379,8 @@ reliability "unsteady" {
 }
 
 func TestDuplicatesAndWritesOutOfOrderAreListed(t *testing.T) {
-	exe, _ := os.Executable()
-	src := fmt.Sprintf(`
-target "disorderly" {
-  process {
-    command = [%q, "-test.run=^$"]
-    env     = { CLOUDTEST_TEST_FORGET = "1000", CLOUDTEST_TEST_DISORDER = "1", CLOUDTEST_TEST_PORT = "{port}" }
-    url     = "http://127.0.0.1:{port}"
-    ready   = "/healthz"
-  }
-}
-reliability "order" {
-  target   = target.disorderly
-  duration = "1500ms"
-  probe {
-    http { path = "/healthz" }
-  }
-  ledger {
-    every = "20ms"
-    write {
-      http {
-        method = "POST"
-        path   = "/ledger"
-        json   = { seq = ledger.seq }
-      }
-      expect { status = 201 }
-      capture { id = response.json.id }
-    }
-    read {
-      http { path = "/ledger/${ledger.id}" }
-      expect { status = 200 }
-      capture { position = response.json.position }
-    }
-  }
-  fault "pause" {
-    action   = "pod-failure"
-    after    = "500ms"
-    duration = "100ms"
-  }
-}`, exe)
+	src := ledgerServer(t, `CLOUDTEST_TEST_FORGET = "1000", CLOUDTEST_TEST_DISORDER = "1"`, "1500ms", "100ms",
+		"capture { position = response.json.position }", "")
 	_, exp, _ := runExperiment(t, context.Background(), src)
 	l := exp.Ledger
 	if l == nil || l.Acknowledged < 10 || len(l.Lost) != 0 {
