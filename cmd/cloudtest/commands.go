@@ -62,6 +62,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	if err := sf.check(cfg); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
 	plan, err := runner.NewPlan(cfg, sf.selection())
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
@@ -191,6 +195,10 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	path := pathArg(fs.Args())
 	cfg, ok := load(path, &cf, stderr)
 	if !ok {
+		return exitUsage
+	}
+	if err := sf.check(cfg); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return exitUsage
 	}
 	plan, err := runner.NewPlan(cfg, sf.selection())

@@ -136,7 +136,10 @@ func Load(dir string) (*Model, error) {
 		return nil, fmt.Errorf("reading %s: %w", deploy.InputsFile, err)
 	}
 	m.build(results)
-	if ok {
+	switch {
+	case ok && len(m.Run.Selection) > 0:
+		m.skipAcceptance(in)
+	case ok:
 		m.buildAcceptance(in)
 	}
 	m.verdict()
@@ -230,7 +233,8 @@ func (m *Model) build(results []result.Result) {
 
 // verdict: INCOMPLETE when the run itself did not finish; otherwise
 // REJECTED when a suite or a requirement failed; otherwise INCOMPLETE when a
-// suite did not run or a requirement is not met; otherwise ACCEPTED.
+// suite did not run or a requirement is not met; otherwise ACCEPTED. A run
+// of a selection is judged on its suites alone: its matrix is not assessed.
 func (m *Model) verdict() {
 	var unfinished, rejected, incomplete []string
 	if m.Run.Interrupted {
@@ -268,9 +272,15 @@ func (m *Model) verdict() {
 	default:
 		m.Verdict = Accepted
 		m.Reasons = []string{fmt.Sprintf("All %d suites passed.", len(m.Suites))}
-		if m.Acceptance != nil {
+		if len(m.Run.Selection) > 0 {
+			m.Reasons[0] = fmt.Sprintf("All %d suites of the selection passed.", len(m.Suites))
+		}
+		if m.Acceptance != nil && m.Acceptance.NotAssessed == "" {
 			m.Reasons = append(m.Reasons, fmt.Sprintf("All %d requirements of the %s deployment are met or waived.", len(m.Acceptance.Requirements), m.Acceptance.Mode))
 		}
+	}
+	if m.Acceptance != nil && m.Acceptance.NotAssessed != "" {
+		m.Reasons = append(m.Reasons, m.Acceptance.NotAssessed)
 	}
 }
 
