@@ -113,6 +113,10 @@ type Case struct {
 	DurationMS float64         `json:"duration_ms"`
 	Location   string          `json:"location,omitempty"`
 	Steps      []result.Result `json:"steps"`
+	// recorded is true when the suite recorded the case's own result; a
+	// case without one (a security suite's checks, an identity's login)
+	// takes the worst status of its steps.
+	recorded bool
 }
 
 // Load reads the run directory. A torn last line of results.jsonl (a crash
@@ -215,7 +219,7 @@ func (m *Model) build(results []result.Result) {
 			}
 		case result.LevelCase:
 			c := caseOf(s, r.Case)
-			c.Status, c.Message, c.DurationMS, c.Location = r.Status, r.Message, r.DurationMS, r.Location
+			c.Status, c.Message, c.DurationMS, c.Location, c.recorded = r.Status, r.Message, r.DurationMS, r.Location, true
 		default:
 			c := caseOf(s, r.Case)
 			c.Steps = append(c.Steps, r)
@@ -226,6 +230,9 @@ func (m *Model) build(results []result.Result) {
 	for _, s := range m.Suites {
 		m.Counts.Suites.add(s.Status)
 		for _, c := range s.Cases {
+			if !c.recorded {
+				c.Status, c.DurationMS = rollUp(c.Steps)
+			}
 			m.Counts.Cases.add(c.Status)
 		}
 	}
@@ -282,6 +289,19 @@ func (m *Model) verdict() {
 	if m.Acceptance != nil && m.Acceptance.NotAssessed != "" {
 		m.Reasons = append(m.Reasons, m.Acceptance.NotAssessed)
 	}
+}
+
+// rollUp is the status of a case that has no result of its own: the worst
+// status of its steps (passed when it has none), and their total duration.
+func rollUp(steps []result.Result) (result.Status, float64) {
+	st, ms := result.Passed, 0.0
+	for _, r := range steps {
+		if r.Status.Worse(st) {
+			st = r.Status
+		}
+		ms += r.DurationMS
+	}
+	return st, ms
 }
 
 func verb(s result.Status) string {
