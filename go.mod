@@ -19,6 +19,7 @@ require (
 	github.com/rs/zerolog v1.28.0
 	github.com/testcontainers/testcontainers-go v0.45.0
 	github.com/tsenart/vegeta/v12 v12.13.0
+	github.com/yuin/goldmark v1.4.13
 	github.com/zclconf/go-cty v1.20.0
 	golang.org/x/term v0.48.0
 	k8s.io/apimachinery v0.35.3

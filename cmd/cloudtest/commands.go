@@ -19,6 +19,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/evidence"
 	"github.com/cloudtest/cloudtest/internal/fault"
 	"github.com/cloudtest/cloudtest/internal/report"
+	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/target"
 )
@@ -120,10 +121,10 @@ func finish(dir string, interrupted bool, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nVerdict: %s\n", model.Verdict)
 	for _, r := range model.Reasons {
-		fmt.Fprintf(stdout, "  - %s\n", r)
+		fmt.Fprintf(stdout, "  - %s\n", result.Printable(r))
 	}
 	for _, w := range model.Warnings {
-		fmt.Fprintf(stdout, "Warning: %s\n", w)
+		fmt.Fprintf(stdout, "Warning: %s\n", result.Printable(w))
 	}
 	fmt.Fprintf(stdout, "Report: %s\n", filepath.Join(dir, "report.html"))
 	if interrupted {

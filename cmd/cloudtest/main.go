@@ -37,6 +37,7 @@ func commands() []command {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = newPrintable(stdout, stdoutSequences), newPrintable(stderr, stderrSequences)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {

@@ -66,8 +66,18 @@ func toString(v any) string {
 // WriteHTML writes one self-contained page: the verdict first, then the
 // suites. Every value from the target or the configuration goes through
 // html/template and is escaped.
+//
+// html/template leaves control characters as they are, and ESC, BEL or a
+// NUL from the target make the page invalid (and a terminal that shows it
+// obey them): the page is made printable as a whole (result.Printable),
+// which changes nothing that cloudtest itself writes.
 func (m *Model) WriteHTML(w io.Writer) error {
-	return tmpl.Execute(w, m)
+	var b strings.Builder
+	if err := tmpl.Execute(&b, m); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, result.Printable(b.String()))
+	return err
 }
 
 // anchor makes a fragment identifier from a name: letters and digits kept,

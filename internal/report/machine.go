@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/result"
@@ -268,7 +269,7 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 		var unmet []string
 		for _, st := range a.Requirements {
 			if st.Outcome != deploy.Met {
-				unmet = append(unmet, fmt.Sprintf("- **%s** `%s`: %s", st.Outcome, st.ID, mdText(st.Why)))
+				unmet = append(unmet, fmt.Sprintf("- **%s** %s: %s", st.Outcome, mdCode(st.ID), mdText(st.Why)))
 			}
 		}
 		if len(unmet) > 0 {
@@ -314,18 +315,66 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func mdCell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.ReplaceAll(mdText(s), "\n", " ")
+func mdCell(s string) string { return mdText(s) }
+
+// mdText keeps text from the target or the configuration (names, messages,
+// locations) inert in Markdown: control characters are made visible, lines
+// are joined, and a backslash (which CommonMark allows before any ASCII
+// punctuation) goes before each character that could start a link, an
+// image, an autolink, HTML, an entity, emphasis, code, a table cell or a
+// block, and before what GFM's bare-URL and e-mail links look for ("://",
+// "www.", "@"). Other punctuation is left as it is, for the raw file to
+// stay readable.
+func mdText(s string) string {
+	rs := []rune(strings.ReplaceAll(result.Printable(s), "\n", " "))
+	alnum := func(i int) bool {
+		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
+	}
+	lead := 0 // digits that open the text: "1." or "1)" would start a list
+	for lead < len(rs) && rs[lead] >= '0' && rs[lead] <= '9' {
+		lead++
+	}
+	var b strings.Builder
+	for i, r := range rs {
+		esc := false
+		switch r {
+		case '\\', '`', '*', '[', ']', '<', '>', '&', '~', '|', '!', '@':
+			esc = true
+		case '_':
+			esc = !alnum(i-1) || !alnum(i+1) // snake_case is never emphasis
+		case ':':
+			esc = i+2 < len(rs) && rs[i+1] == '/' && rs[i+2] == '/'
+		case '.':
+			esc = i >= 3 && strings.EqualFold(string(rs[i-3:i]), "www") || (i == lead && i > 0)
+		case ')':
+			esc = i == lead && i > 0
+		}
+		if i == 0 && r < 0x80 && (unicode.IsPunct(r) || unicode.IsSymbol(r)) {
+			esc = true // "#", "-", "+", ">", "=" would open a block
+		}
+		if esc {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
-// mdText keeps text from the target or the configuration from being read as
-// HTML by a Markdown renderer.
-func mdText(s string) string {
-	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+// mdCode is s as a code span: shown as it is, never interpreted.
+func mdCode(s string) string {
+	s = strings.ReplaceAll(result.Printable(s), "\n", " ")
+	f := "`"
+	for strings.Contains(s, f) {
+		f += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " " // CommonMark strips one space on each side
+	}
+	return f + s + f
 }
 
 func fence(s string) string {
+	s = result.Printable(s)
 	f := "```"
 	for strings.Contains(s, f) {
 		f += "`"
