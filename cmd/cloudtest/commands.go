@@ -246,6 +246,9 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 		reqs, waivers, _ := deploy.Requirements(cfg)
 		fmt.Fprintf(stdout, "\nAcceptance matrix of the %s deployment (%d requirements):\n", cfg.Deployment.Mode, len(reqs))
 		deploy.WriteTable(stdout, reqs, waivers)
+		if len(sf.selection().Describe()) > 0 {
+			fmt.Fprintf(stdout, "A run of this selection (%s) is judged on the suites above; it does not assess this matrix.\n", strings.Join(sf.selection().Describe(), " "))
+		}
 	}
 	return exitOK
 }

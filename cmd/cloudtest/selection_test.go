@@ -108,6 +108,16 @@ func TestASelectionIsJudgedOnTheSelectedSuites(t *testing.T) {
 		}
 	})
 
+	t.Run("plan says a selection does not assess the matrix", func(t *testing.T) {
+		var stdout, stderr strings.Builder
+		if code := run([]string{"plan", "--suite", "health", bank}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("plan: exit %d\n%s", code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "A run of this selection (--suite health) is judged on the suites above; it does not assess this matrix.") {
+			t.Errorf("plan does not say so:\n%s", stdout.String())
+		}
+	})
+
 	t.Run("a selection that matches nothing is a wrong command", func(t *testing.T) {
 		for _, tt := range []struct{ flag, value, says string }{
 			{"--only", "functionl", `there is no suite kind "functionl"; the kinds are functional, performance, reliability, security. Did you mean "functional"?`},
