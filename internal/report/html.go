@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cloudtest/cloudtest/internal/result"
 )
@@ -72,11 +73,44 @@ func toString(v any) string {
 // obey them): the page is made printable as a whole (result.Printable),
 // which changes nothing that cloudtest itself writes.
 func (m *Model) WriteHTML(w io.Writer) error {
-	var b strings.Builder
-	if err := tmpl.Execute(&b, m); err != nil {
+	pw := &printableStream{w: w}
+	if err := tmpl.Execute(pw, m); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, result.Printable(b.String()))
+	return pw.flush()
+}
+
+// printableStream writes result.Printable of what it is given, as it
+// comes; a rune (or a CR) cut at the end of one write waits for the next.
+type printableStream struct {
+	w    io.Writer
+	rest []byte
+}
+
+func (p *printableStream) Write(b []byte) (int, error) {
+	buf := append(p.rest, b...)
+	cut := len(buf)
+	for i := len(buf) - 1; i >= 0 && i >= len(buf)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(buf[i]) {
+			if !utf8.FullRune(buf[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	if cut > 0 && buf[cut-1] == '\r' {
+		cut--
+	}
+	if _, err := io.WriteString(p.w, result.Printable(string(buf[:cut]))); err != nil {
+		return 0, err
+	}
+	p.rest = append(p.rest[:0:0], buf[cut:]...)
+	return len(b), nil
+}
+
+func (p *printableStream) flush() error {
+	_, err := io.WriteString(p.w, result.Printable(string(p.rest)))
+	p.rest = nil
 	return err
 }
 
