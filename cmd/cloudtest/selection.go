@@ -11,7 +11,8 @@ import (
 )
 
 // check refuses a selection flag whose value can match no suite of cfg (an
-// unknown kind, a tag no suite has, a component no suite tests): a typo
+// unknown kind or one no suite is of, a tag no suite has, a component no
+// suite tests): a typo
 // would otherwise select nothing, or less than meant, and the run would end
 // INCOMPLETE or be judged on the wrong suites instead of saying what is
 // wrong. --suite names are checked by runner.NewPlan.
@@ -20,9 +21,10 @@ func (s *selectionFlags) check(cfg *config.Config) error {
 	for _, k := range kinds {
 		known = append(known, k.Type)
 	}
-	var tags, comps []string
+	var used, tags, comps []string
 	for _, st := range cfg.Suites {
 		c := st.Common()
+		used = append(used, c.Kind)
 		tags = append(tags, c.Tags...)
 		comps = append(comps, c.Components...)
 		if c.Component != "" {
@@ -31,8 +33,11 @@ func (s *selectionFlags) check(cfg *config.Config) error {
 	}
 	var problems []string
 	for _, k := range s.only {
-		if !slices.Contains(known, k) {
+		switch {
+		case !slices.Contains(known, k):
 			problems = append(problems, fmt.Sprintf("--only %s: there is no suite kind %q; the kinds are %s.%s", k, k, strings.Join(known, ", "), didYouMean(k, known)))
+		case !slices.Contains(used, k):
+			problems = append(problems, fmt.Sprintf("--only %s: no suite is of the kind %q%s.", k, k, among("kinds", used)))
 		}
 	}
 	for _, t := range s.tags {
