@@ -392,8 +392,8 @@ func (x *experiment) readBack(ctx context.Context) *result.Ledger {
 			vals[k] = v
 		}
 		lw := result.LedgerWrite{Seq: w.seq, AckedMS: w.ackedMS}
-		if id, ok := w.captures["id"]; ok && id.Type() == cty.String && id.IsKnown() && !id.IsNull() {
-			lw.ID = id.AsString()
+		if id, ok := canonicalID(w.captures["id"]); ok {
+			lw.ID = id
 			if first, dup := ids[lw.ID]; dup {
 				lw.Message = fmt.Sprintf("the same id as write %d", first)
 				led.Duplicates = append(led.Duplicates, lw)
