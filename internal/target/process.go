@@ -55,8 +55,14 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 		return nil, fmt.Errorf("target %q: finding a free port: %w", name, err)
 	}
 	// {workdir} is a directory of the target's own in the run directory,
-	// for its data: a process restarted by a fault finds it again.
-	workDir := filepath.Join(opts.WorkDir, name)
+	// for its data: a process restarted by a fault finds it again. It is
+	// made absolute here, against cloudtest's own working directory (where
+	// a relative --out was meant), because the process runs in the suite
+	// directory.
+	workDir, err := filepath.Abs(filepath.Join(opts.WorkDir, name))
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return nil, fmt.Errorf("target %q: %w", name, err)
 	}
