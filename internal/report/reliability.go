@@ -18,7 +18,7 @@ var relTemplate = template.Must(template.New("rel").Funcs(template.FuncMap{
 	"pct": func(f float64) string { return fmt.Sprintf("%.3f %%", f*100) },
 }).Parse(`
 <div class="rel">
-<p>Target {{.Target}}{{with .Tier}} (tier {{.}}){{end}} · window {{f1 .WindowS}} s · a probe every {{f1 .ProbeEveryMS}} ms, recovered after {{.RecoveredAfter}} successes in a row · availability {{pct .Availability}} (down {{f1 .OutageS}} s of {{f1 .WindowS}} s; {{.ProbesOK}} of {{len .Probes}} probes answered)</p>
+<p>Target {{.Target}}{{with .Tier}} (tier {{.}}){{end}} · window {{f1 .WindowS}} s · a probe every {{f1 .ProbeEveryMS}} ms, recovered after {{.RecoveredAfter}} successes in a row · availability {{pct .Availability}} (down {{f1 .OutageS}} s of {{f1 .WindowS}} s; {{.ProbesOK}} of {{len .Probes}} probes answered{{with .ProbesInFlightMax}}; at most {{.}} waiting for an answer at once{{end}})</p>
 {{with .Aborted}}<p class="warning">Aborted: {{.}}</p>{{end}}
 {{if .Interrupted}}<p class="warning">Interrupted during the experiment: every fault was removed; the measurements below stop there.</p>{{end}}
 {{with .Objectives}}<table><tr><th>Objective</th><th>Limit</th><th>Measured</th><th>From</th><th></th></tr>
@@ -26,7 +26,7 @@ var relTemplate = template.Must(template.New("rel").Funcs(template.FuncMap{
 </table>{{end}}
 <table><tr><th>Fault</th><th>Action</th><th>Engine</th><th>Injected</th><th>Removed</th><th>Outage from</th><th>Recovered</th><th>RTO</th><th></th></tr>
 {{range .Faults}}<tr><td>{{.Name}}{{with .Location}} <span class="muted">{{.}}</span>{{end}}</td><td>{{.Action}} ({{.Kind}})</td><td>{{.Engine}}</td>
-<td>{{if .Injected}}{{s .InjectedMS}}{{else}}not injected{{end}}</td><td>{{if .Removed}}{{s .RemovedMS}}{{else}}–{{end}}</td>
+<td>{{if .External}}none injected (outage from the first failed probe){{else if .Injected}}{{s .InjectedMS}}{{else}}not injected{{end}}</td><td>{{if .Removed}}{{s .RemovedMS}}{{else}}–{{end}}</td>
 <td>{{if .Outage}}{{s .OutageStartMS}}{{else}}no failed probe{{end}}</td><td>{{if .Recovered}}{{if .Outage}}{{s .RecoveredMS}}{{else}}–{{end}}{{else if .Injected}}not recovered{{end}}</td>
 <td>{{if .Injected}}{{s .RTOMS}}{{end}}</td><td>{{with .Error}}<span class="failed">{{.}}</span>{{end}}</td></tr>{{end}}
 </table>

@@ -18,6 +18,11 @@ type Experiment struct {
 	// share of the window the probes saw the target up (1 − OutageS/WindowS).
 	ProbesOK     int     `json:"probes_ok"`
 	ProbesFailed int     `json:"probes_failed"`
+	// ProbesInFlightMax is the most probes that waited for an answer at
+	// once (each goes out when due, whatever the others are doing; a
+	// target that hangs has several waiting, never more than the probe's
+	// timeout over its interval, plus one).
+	ProbesInFlightMax int `json:"probes_in_flight_max,omitempty"`
 	Availability float64 `json:"availability"`
 	// OutageS adds up the outages seen by the probes, in seconds.
 	OutageS float64 `json:"outage_s"`
@@ -43,6 +48,10 @@ type FaultRecord struct {
 	Engine   string `json:"engine"`
 	Target   string `json:"target"`
 	Location string `json:"location,omitempty"`
+	// External marks the outage of a suite without faults: one caused
+	// from outside cloudtest (a DR switch, a failover). It "starts"
+	// (InjectedMS) at the first failed probe of the window.
+	External bool `json:"external,omitempty"`
 	// InjectedMS and RemovedMS are when it was applied and taken away (0
 	// and Removed false when it never was).
 	Injected   bool    `json:"injected"`
@@ -62,7 +71,12 @@ type FaultRecord struct {
 
 // Probe is one probe of the target during the experiment.
 type Probe struct {
-	// AtMS is when the answer came (or the probe gave up), from the start.
+	// DueMS is when the probe was due (one every interval from the start
+	// of the window, each sent on time whatever the others are doing);
+	// AtMS when the answer came (or the probe gave up, or the run was
+	// interrupted while it waited), from the start. LatencyMS is AtMS −
+	// DueMS.
+	DueMS     float64 `json:"due_ms"`
 	AtMS      float64 `json:"at_ms"`
 	OK        bool    `json:"ok"`
 	LatencyMS float64 `json:"latency_ms"`
