@@ -16,14 +16,14 @@ type Experiment struct {
 	Probes         []Probe       `json:"probes"`
 	// ProbesOK and ProbesFailed count the probes; Availability is the
 	// share of the window the probes saw the target up (1 − OutageS/WindowS).
-	ProbesOK     int     `json:"probes_ok"`
-	ProbesFailed int     `json:"probes_failed"`
+	ProbesOK     int `json:"probes_ok"`
+	ProbesFailed int `json:"probes_failed"`
 	// ProbesInFlightMax is the most probes that waited for an answer at
 	// once (each goes out when due, whatever the others are doing; a
 	// target that hangs has several waiting, never more than the probe's
 	// timeout over its interval, plus one).
-	ProbesInFlightMax int `json:"probes_in_flight_max,omitempty"`
-	Availability float64 `json:"availability"`
+	ProbesInFlightMax int     `json:"probes_in_flight_max,omitempty"`
+	Availability      float64 `json:"availability"`
 	// OutageS adds up the outages seen by the probes, in seconds.
 	OutageS float64 `json:"outage_s"`
 	// RTOS is the longest recovery time of any fault, in seconds; Recovered
