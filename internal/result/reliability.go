@@ -37,6 +37,38 @@ type Experiment struct {
 	Aborted string `json:"aborted,omitempty"`
 	// Interrupted is set when the run was cancelled during the experiment.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Unfinished is set when the experiment was put together from its
+	// parts because its run ended (killed) before the suite did: the
+	// figures stop at the last part, the writes were not read back and
+	// the faults may still be in place.
+	Unfinished bool `json:"unfinished,omitempty"`
+}
+
+// ExperimentPart is the Data of a reliability suite's LevelPart records,
+// written about once a second during the window, at every injection and
+// removal, and at its end: the probes that ended and the writes
+// acknowledged since the part before, and the figures so far. Each part
+// is small (about 70 bytes a probe and 50 a write, so a 10-minute window
+// at 10 probes and 20 writes a second adds about 1 MB to results.jsonl).
+type ExperimentPart struct {
+	// Experiment, in the first part only, is what the experiment is
+	// (target, tier, window, probe interval, faults), with nothing measured.
+	Experiment *Experiment `json:"experiment,omitempty"`
+	// AtS is when this part was written, in seconds from the window's start.
+	AtS    float64       `json:"at_s"`
+	Probes []Probe       `json:"probes,omitempty"`
+	Writes []LedgerWrite `json:"writes,omitempty"`
+	// Written counts the writes sent so far.
+	Written int `json:"written,omitempty"`
+	// The figures so far, measured on every probe up to this part.
+	ProbesOK          int           `json:"probes_ok"`
+	ProbesFailed      int           `json:"probes_failed"`
+	ProbesInFlightMax int           `json:"probes_in_flight_max,omitempty"`
+	OutageS           float64       `json:"outage_s"`
+	Availability      float64       `json:"availability"`
+	RTOS              float64       `json:"rto_s"`
+	Recovered         bool          `json:"recovered"`
+	Faults            []FaultRecord `json:"faults"`
 }
 
 // FaultRecord is one fault of an experiment as it happened. Times are in

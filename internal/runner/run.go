@@ -79,6 +79,14 @@ func (e *Env) Record(r result.Result) {
 	e.progress.Result(r)
 }
 
+// RecordPart appends a part of what the running suite has measured so far
+// (a result.LevelPart record with data as its Data): a run killed before
+// the suite ends keeps it. Parts are not shown as progress.
+func (e *Env) RecordPart(data json.RawMessage) {
+	e.rec.Write(result.Result{Time: e.now(), Suite: e.suite.Name, Kind: e.suite.Kind, Component: e.suite.Component,
+		Level: result.LevelPart, Data: data})
+}
+
 // URLs are the started targets' URLs by name.
 func (e *Env) URLs() map[string]string {
 	urls := make(map[string]string, len(e.Targets))

@@ -151,6 +151,9 @@ type experiment struct {
 	writes   []write
 	// cutMS is when the run was interrupted, from the start (0: it was not).
 	cutMS float64
+
+	// What the parts have carried so far (see parts.go).
+	partProbes, partWrites int
 }
 
 // write is one write of the ledger: its sequence number, whether it was
@@ -170,6 +173,7 @@ func (x *experiment) since() float64 { return ms(time.Since(x.start)) }
 // returns.
 func (x *experiment) run(ctx context.Context) {
 	s := x.suite
+	x.writeHeader()
 	x.start = time.Now()
 	wctx, cancel := context.WithDeadline(ctx, x.start.Add(s.Window))
 	defer cancel()
@@ -208,6 +212,10 @@ func (x *experiment) run(ctx context.Context) {
 	})
 	tick := time.NewTicker(s.Probe.Every)
 	defer tick.Stop()
+	// The parts go from this goroutine, which alone changes the faults'
+	// records.
+	parts := time.NewTicker(partEvery)
+	defer parts.Stop()
 	aborted := false
 	for len(events) > 0 && !aborted {
 		next := events[0]
@@ -216,6 +224,10 @@ func (x *experiment) run(ctx context.Context) {
 		case <-wctx.Done():
 			timer.Stop()
 			events = nil
+			continue
+		case <-parts.C:
+			timer.Stop()
+			x.writePart()
 			continue
 		case <-tick.C:
 			timer.Stop()
@@ -249,16 +261,25 @@ func (x *experiment) run(ctx context.Context) {
 		} else if rec.Injected {
 			x.remove(ctx, next.i)
 		}
+		x.writePart()
 	}
 	// Every fault still active goes now: at the end of its schedule, on
 	// abort and on interrupt alike.
 	for i := range s.Faults {
 		x.remove(ctx, i)
 	}
+	x.writePart()
 	// After the last fault (or an abort) the probes and writes go on to
 	// the end of the window, so that the recovery is measured.
-	<-wctx.Done()
+	for wctx.Err() == nil {
+		select {
+		case <-wctx.Done():
+		case <-parts.C:
+			x.writePart()
+		}
+	}
 	wg.Wait()
+	x.writePart()
 }
 
 // remove takes fault i away if it is active; it runs even when ctx is
@@ -508,13 +529,25 @@ func (x *experiment) summarize(led *result.Ledger) {
 	exp.Probes = slices.Clone(x.probes)
 	cut := x.cutMS
 	x.mu.Unlock()
-	// In the order they were due: they end out of order when the target
-	// hangs.
-	slices.SortStableFunc(exp.Probes, func(a, b result.Probe) int { return cmp.Compare(a.DueMS, b.DueMS) })
 	if cut > 0 && cut < exp.WindowS*1000 {
 		// Interrupted: the window is what was seen of it.
 		exp.WindowS = cut / 1000
 	}
+	x.measure(exp)
+	if led != nil {
+		led.RPOS = rpoMS(led.Lost, exp.Faults, exp.WindowS*1000) / 1000
+		exp.Ledger = led
+	}
+}
+
+// measure computes an experiment's figures from its probes (in any order)
+// and faults over its window: the final ones, and those so far that every
+// part of a running experiment carries.
+func (x *experiment) measure(exp *result.Experiment) {
+	// In the order they were due: they end out of order when the target
+	// hangs.
+	slices.SortStableFunc(exp.Probes, func(a, b result.Probe) int { return cmp.Compare(a.DueMS, b.DueMS) })
+	exp.ProbesOK, exp.ProbesFailed = 0, 0
 	for _, p := range exp.Probes {
 		if p.OK {
 			exp.ProbesOK++
@@ -532,16 +565,12 @@ func (x *experiment) summarize(led *result.Ledger) {
 		exp.Faults = externalOutage(exp.Probes)
 	}
 	measureOutages(exp.Faults, exp.Probes, x.suite.Probe.RecoveredAfter)
-	exp.Recovered = true
+	exp.Recovered, exp.RTOS = true, 0
 	for _, f := range exp.Faults {
 		exp.RTOS = max(exp.RTOS, f.RTOMS/1000)
 		if f.Injected && !f.Recovered {
 			exp.Recovered = false
 		}
-	}
-	if led != nil {
-		led.RPOS = rpoMS(led.Lost, exp.Faults, exp.WindowS*1000) / 1000
-		exp.Ledger = led
 	}
 }
 
