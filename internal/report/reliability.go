@@ -53,7 +53,14 @@ func reliabilityParts(s *Suite, parts []json.RawMessage) {
 	exp.ProbesOK, exp.ProbesFailed, exp.ProbesInFlightMax = last.ProbesOK, last.ProbesFailed, last.ProbesInFlightMax
 	exp.OutageS, exp.Availability, exp.RTOS, exp.Recovered = last.OutageS, last.Availability, last.RTOS, last.Recovered
 	if last.Faults != nil {
+		where := map[string]string{}
+		for _, f := range exp.Faults {
+			where[f.Name] = f.Location
+		}
 		exp.Faults = last.Faults
+		for i := range exp.Faults {
+			exp.Faults[i].Location = where[exp.Faults[i].Name]
+		}
 	}
 	if written > 0 {
 		exp.Ledger = &result.Ledger{Written: written, Acknowledged: len(writes)}

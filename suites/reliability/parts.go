@@ -46,6 +46,10 @@ func (x *experiment) writePart() {
 	now := x.since()
 	so := result.Experiment{WindowS: now / 1000, Probes: all, Faults: slices.Clone(x.exp.Faults)}
 	x.measure(&so)
+	for i := range so.Faults {
+		// The first part has them; the report takes them from there.
+		so.Faults[i].Location = ""
+	}
 	x.recordPart(result.ExperimentPart{
 		AtS: now / 1000, Probes: fresh, Writes: writes, Written: written,
 		ProbesOK: so.ProbesOK, ProbesFailed: so.ProbesFailed, ProbesInFlightMax: inFlight,
