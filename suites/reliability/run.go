@@ -372,8 +372,10 @@ func (x *experiment) probeLoop(ctx context.Context) {
 		select {
 		case slots <- struct{}{}:
 		default:
-			x.addProbe(result.Probe{DueMS: ms(due.Sub(x.start)), AtMS: x.since(),
-				Error: fmt.Sprintf("not sent: %d probes were still waiting for an answer", limit)})
+			pr := result.Probe{DueMS: ms(due.Sub(x.start)), AtMS: x.since(),
+				Error: fmt.Sprintf("not sent: %d probes were still waiting for an answer", limit)}
+			pr.LatencyMS = pr.AtMS - pr.DueMS
+			x.addProbe(pr)
 			continue
 		}
 		x.mu.Lock()
