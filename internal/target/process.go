@@ -139,7 +139,7 @@ func (s *Supervisor) launch() error {
 	}
 	pid := cmd.Process.Pid
 	start, _ := startTime(pid)
-	if err := journalProcess(s.journalPath, processRecord{Target: s.Name, Event: "start", Pid: pid, Start: start, Command: s.argv}); err != nil {
+	if err := journalProcess(s.journalPath, processRecord{Target: s.Name, Event: "start", Pid: pid, Start: start}); err != nil {
 		// Without the record a killed run's process could not be
 		// found again: better not to run it.
 		syscall.Kill(-pid, syscall.SIGKILL)

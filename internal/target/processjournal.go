@@ -30,8 +30,8 @@ type processRecord struct {
 	Pid    int       `json:"pid"`
 	// Start is the process's start time in clock ticks since boot
 	// (field 22 of /proc/PID/stat): with the pid, it names one process.
-	Start   uint64   `json:"start"`
-	Command []string `json:"command,omitempty"`
+	// No command line: it may carry a sensitive value.
+	Start uint64 `json:"start"`
 	// By says who ended the process when it was not the run itself.
 	By string `json:"by,omitempty"`
 }
@@ -182,7 +182,7 @@ func StopLeftoverProcesses(runDir string, w io.Writer) (int, error) {
 		}
 		n++
 		journalProcess(path, processRecord{Target: r.Target, Event: "exit", Pid: k.pid, Start: k.start, By: "cloudtest recover"})
-		fmt.Fprintf(w, "stopped process %d of target %q (%s), started at %s\n", k.pid, r.Target, strings.Join(r.Command, " "), r.Time.Format(time.RFC3339))
+		fmt.Fprintf(w, "stopped process %d of target %q, started at %s\n", k.pid, r.Target, r.Time.Format(time.RFC3339))
 	}
 	return n, errors.Join(errs...)
 }
