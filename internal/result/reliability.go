@@ -49,7 +49,7 @@ type Experiment struct {
 // removal, and at its end: the probes that ended and the writes
 // acknowledged since the part before, and the figures so far. Each part
 // is small (about 70 bytes a probe and 50 a write, so a 10-minute window
-// at 10 probes and 20 writes a second adds about 1 MB to results.jsonl).
+// at 10 probes and 20 writes a second adds about 2 MB to results.jsonl).
 type ExperimentPart struct {
 	// Experiment, in the first part only, is what the experiment is
 	// (target, tier, window, probe interval, faults), with nothing measured.
