@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -151,7 +152,10 @@ func onInterrupt(cancel context.CancelFunc, dir string, stderr io.Writer) (stop 
 		cancel()
 		select {
 		case <-ch:
-			fmt.Fprintf(stderr, "cloudtest: quit at once; the report may be incomplete, and faults may still be in place: run `cloudtest recover %s`\n", dir)
+			// The target processes go with cloudtest (SIGKILL, no
+			// waiting): nobody would stop them otherwise.
+			n := target.KillAll()
+			fmt.Fprintf(stderr, "cloudtest: quit at once (%d target processes killed); the report may be incomplete, and faults may still be in place: run `cloudtest recover %s`\n", n, dir)
 			os.Exit(exitInterrupted)
 		case <-done:
 		}
@@ -278,7 +282,7 @@ func writeChaos(dir string, suites []config.Suite, stdout io.Writer) error {
 
 func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("recover", "RUN_DIR",
-		"Remove the faults that the journals of a run directory record as injected and never removed, as after a crash: stopped processes are continued, paused containers unpaused, disconnected ones connected again.",
+		"Remove the faults that the journals of a run directory record as injected and never removed, as after a crash: stopped processes are continued, paused containers unpaused, disconnected ones connected again; then remove the run's containers and networks and stop the target processes it left running.",
 		"cloudtest recover out/20261124-210102-3fa2", stderr)
 	timeout := fs.String("timeout", "2m", "give up the removals after this time")
 	if code, done := parse(fs, args); done {
@@ -308,6 +312,14 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	if lerr != nil {
 		fmt.Fprintf(stderr, "cloudtest: some containers or networks of the run could not be removed: %v\n", lerr)
 	}
+	// And the target processes it started and left running (a kill -9),
+	// known by pid and start time from the run's process journal.
+	procs, perr := target.StopLeftoverProcesses(dir, stdout)
+	if perr != nil {
+		fmt.Fprintf(stderr, "cloudtest: some target processes of the run could not be stopped: %v\n", perr)
+		lerr = errors.Join(lerr, perr)
+	}
+	left += procs
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: some faults could not be removed: %v\n", err)
 		fmt.Fprintf(stdout, "%s: %d faults removed, others are still in place (see above)\n", dir, n)
@@ -315,11 +327,11 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case n == 0 && left == 0:
-		fmt.Fprintf(stdout, "%s: no fault, container or network was left in place; nothing to remove\n", dir)
+		fmt.Fprintf(stdout, "%s: no fault, container, network or process was left in place; nothing to remove\n", dir)
 	case left == 0:
 		fmt.Fprintf(stdout, "%s: %d faults removed; none is left in place\n", dir, n)
 	default:
-		fmt.Fprintf(stdout, "%s: %d faults and %d containers or networks removed\n", dir, n, left)
+		fmt.Fprintf(stdout, "%s: %d faults and %d containers, networks or processes removed\n", dir, n, left)
 	}
 	if lerr != nil {
 		return exitRejected

@@ -20,6 +20,11 @@ var htmlTemplate string
 // suite kinds add their section here.
 var kindSections = map[string]func(s *Suite) template.HTML{}
 
+// kindParts put together the Data of a suite that never finished from the
+// LevelPart records it wrote as it ran (a kind that writes parts adds its
+// function here).
+var kindParts = map[string]func(s *Suite, parts []json.RawMessage){}
+
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"lower":    func(s any) string { return strings.ToLower(toString(s)) },
 	"join":     func(s []string) string { return strings.Join(s, ", ") },

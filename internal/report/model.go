@@ -99,6 +99,8 @@ type Suite struct {
 	Cases      []*Case         `json:"cases"`
 	Steps      Tally           `json:"steps"`
 	Data       json.RawMessage `json:"data,omitempty"`
+	// parts are the suite's LevelPart records, used when it never finished.
+	parts []json.RawMessage
 	// DrillReports are the drill reports of qualified teams (vendor
 	// evidence) on the suite's components, shown beside a security suite's
 	// own drills.
@@ -217,6 +219,8 @@ func (m *Model) build(results []result.Result) {
 			if s.Location == "" {
 				s.Location = r.Location
 			}
+		case result.LevelPart:
+			s.parts = append(s.parts, r.Data)
 		case result.LevelCase:
 			c := caseOf(s, r.Case)
 			c.Status, c.Message, c.DurationMS, c.Location, c.recorded = r.Status, r.Message, r.DurationMS, r.Location, true
@@ -228,6 +232,11 @@ func (m *Model) build(results []result.Result) {
 		}
 	}
 	for _, s := range m.Suites {
+		if f, ok := kindParts[s.Kind]; ok && !s.Ran && len(s.parts) > 0 {
+			// The run ended before the suite did: show what it had
+			// measured, from the parts it wrote as it ran.
+			f(s, s.parts)
+		}
 		m.Counts.Suites.add(s.Status)
 		for _, c := range s.Cases {
 			if !c.recorded {

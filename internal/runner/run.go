@@ -79,6 +79,14 @@ func (e *Env) Record(r result.Result) {
 	e.progress.Result(r)
 }
 
+// RecordPart appends a part of what the running suite has measured so far
+// (a result.LevelPart record with data as its Data): a run killed before
+// the suite ends keeps it. Parts are not shown as progress.
+func (e *Env) RecordPart(data json.RawMessage) {
+	e.rec.Write(result.Result{Time: e.now(), Suite: e.suite.Name, Kind: e.suite.Kind, Component: e.suite.Component,
+		Level: result.LevelPart, Data: data})
+}
+
 // URLs are the started targets' URLs by name.
 func (e *Env) URLs() map[string]string {
 	urls := make(map[string]string, len(e.Targets))
@@ -151,6 +159,14 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	}
 	sum := &Summary{Dir: dir, Statuses: map[string]result.Status{}}
 
+	// The targets' directory is resolved once, against the directory
+	// cloudtest was started in: a process target runs in its suite's
+	// directory, where a relative --out means something else. The run's
+	// own paths stay as the user gave them, for the messages.
+	workDir, err := filepath.Abs(filepath.Join(dir, "targets"))
+	if err != nil {
+		return nil, fmt.Errorf("resolving the run directory: %w", err)
+	}
 	// Targets start before any suite and stop after the last one.
 	targets := map[string]*target.Instance{}
 	targetErr := map[string]error{}
@@ -160,7 +176,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 		}
 		opts.Progress.Logf("", "starting target "+name)
 		inst, err := target.Start(ctx, plan.Config.Targets[name], target.Options{
-			BaseDir: plan.Config.Dir, WorkDir: filepath.Join(dir, "targets"),
+			BaseDir: plan.Config.Dir, WorkDir: workDir,
 		})
 		if err != nil {
 			targetErr[name] = err
