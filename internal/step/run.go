@@ -261,8 +261,9 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 			}
 		}
 		// The response that handed out a credential is in the excerpt
-		// and may be in the messages: redact it there too.
-		if len(secrets) > 0 {
+		// and may be in the messages: redact it there too (under load a
+		// passed step keeps neither, and nothing is built).
+		if len(secrets) > 0 && out.keepsText() {
 			out.redactAgain(env.redactor(captures)().With(secrets...))
 		}
 	}
@@ -423,6 +424,19 @@ func attrName(t hcl.Traverser) string {
 
 func (s *Step) errored(red *Redactor, err error) Outcome {
 	return Outcome{Status: result.Errored, Message: red.String(err.Error())}
+}
+
+// keepsText reports whether the outcome keeps any text to redact.
+func (o *Outcome) keepsText() bool {
+	if o.Exchange != nil || o.Message != "" {
+		return true
+	}
+	for _, c := range o.Checks {
+		if c.Message != "" || c.Status != result.Passed {
+			return true
+		}
+	}
+	return false
 }
 
 // redactAgain redacts what the outcome keeps with red (which knows more

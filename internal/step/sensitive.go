@@ -60,6 +60,12 @@ func (s *sensitiveNames) add(name string) {
 	if s == nil {
 		return
 	}
+	s.mu.RLock()
+	known := s.names[name]
+	s.mu.RUnlock()
+	if known {
+		return
+	}
 	s.mu.Lock()
 	if s.names == nil {
 		s.names = map[string]bool{}
