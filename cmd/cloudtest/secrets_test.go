@@ -284,6 +284,10 @@ functional "f" {
       condition     = response.headers["Set-Cookie"] == "nothing"
       error_message = "The cookie differs."
     }
+    expect {
+      headers       = { "Set-Cookie" = "nothing" }
+      headers_match = { "set-cookie" = "^nothing$" }
+    }
     assert {
       condition     = response.json.headers["X-Session"][0] == "nothing" || capture.token == "nothing"
       error_message = "The echo differs."
