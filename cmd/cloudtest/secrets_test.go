@@ -426,6 +426,17 @@ security "s" {
     rate         = 100
   }
   check "exposure" { paths = ["/.env"] }
+  # /login hands anyone a token: the default-credentials finding's
+  # evidence is that answer.
+  check "default_credentials" {
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/login"
+        json   = { user = each.value.user, password = each.value.password }
+      }
+    }
+  }
 }
 `})
 	if r.code != exitRejected {
@@ -434,6 +445,7 @@ security "s" {
 	r.expectFound(t, "results.jsonl", "secrets-file-exposed")
 	r.expectFound(t, "results.jsonl", "AWS_SECRET_ACCESS_KEY=")
 	r.expectFound(t, "results.jsonl", "LOG_LEVEL=info")
+	r.expectFound(t, "results.jsonl", "default_credentials/accepted")
 	r.expectNoLeak(t, map[string]string{
 		"db-password": "Pl4nted-db-pass",
 		"aws-id":      "AKIAQ3EGRIXRP4PLANTD",
@@ -444,5 +456,7 @@ security "s" {
 		"url-pass":    "Pl4ntedUrlPass",
 		"jwt":         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwbGFudGVkIn0.c2lnbmF0dXJlLXBsYW50ZWQ",
 		"private-key": "MIIEowIBAAKCAQEAplantedprivatekeymaterial0123456789abcdefghij",
+		"token":       plantedToken,
+		"session":     plantedSession,
 	})
 }

@@ -45,8 +45,9 @@ var secretRules = []secretRule{
 	{regexp.MustCompile(`(?i)\b(?:Bearer|Basic|Digest|Token)\s+([A-Za-z0-9._~+/=-]{8,})`), 1},
 	// generic-api-key: a value assigned to a name that says it is a
 	// credential (access, auth, api, credential, creds, key, password,
-	// secret, token), in .env, YAML, JSON or a query.
-	{regexp.MustCompile(`(?i)[\w.-]{0,50}?(?:access|auth|(?-i:[Aa]pi|API)|credential|creds|key|passw(?:or)?d|pwd|secret|token)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}([^\s\x60'",;&<>]{4,300})`), 1},
+	// secret, token; and, beyond gitleaks, session and cookie), in .env,
+	// YAML, JSON or a query.
+	{regexp.MustCompile(`(?i)[\w.-]{0,50}?(?:access|auth|(?-i:[Aa]pi|API)|credential|creds|key|passw(?:or)?d|pwd|secret|token|session|cookie)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}([^\s\x60'",;&<>]{4,300})`), 1},
 }
 
 // MaskSecrets replaces the secret-looking values in text (of a response
