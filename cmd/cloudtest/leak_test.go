@@ -38,9 +38,15 @@ func runForLeaks(t *testing.T, files map[string]string, args ...string) leakRun 
 			t.Fatal(err)
 		}
 	}
+	return runDirForLeaks(t, suites, args...)
+}
+
+// runDirForLeaks runs cloudtest on the suites of dir with args.
+func runDirForLeaks(t *testing.T, dir string, args ...string) leakRun {
+	t.Helper()
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	code := run(append(append([]string{"run", "--out", out}, args...), suites), &stdout, &stderr)
+	code := run(append(append([]string{"run", "--out", out}, args...), dir), &stdout, &stderr)
 	return leakRun{dir: onlyRunDir(t, out), terminal: stdout.String() + stderr.String(), code: code}
 }
 

@@ -460,3 +460,18 @@ security "s" {
 		"session":     plantedSession,
 	})
 }
+
+// The demo bank's tokens (base64 of "user|expiry", then a signature) are
+// captured at every login of the example and handed out to the default
+// credentials of its insecure twin: none reaches an output. The test looks
+// for the beginning every token of alice, bob and admin has.
+func TestTheDemoBankTokensStayOutOfTheOutputs(t *testing.T) {
+	r := runDirForLeaks(t, "../../examples/demobank", "--suite", "login-and-balance", "--suite", "transfers", "--suite", "mobile-edge-planted")
+	r.expectFound(t, "results.jsonl", "default_credentials/accepted")
+	r.expectFound(t, "results.jsonl", `"suite":"transfers"`)
+	r.expectNoLeak(t, map[string]string{
+		"alice's token": base64.RawURLEncoding.EncodeToString([]byte("alice|")),
+		"bob's token":   "Ym9ifD", // "bob|" and the first digit of the expiry
+		"admin's token": base64.RawURLEncoding.EncodeToString([]byte("admin|")),
+	})
+}
