@@ -18,8 +18,11 @@ type plan struct {
 	pairs    []*pair // the other compared columns
 	classes  []class // key classes, for ordering
 	intKey   bool    // a single integer key: the key space can be ranged
-	findings []string
-	notes    []string
+	// keyUnique says both sides enforce the key's uniqueness; otherwise
+	// every row is fetched, so that a repeated key is seen.
+	keyUnique bool
+	findings  []string
+	notes     []string
 }
 
 // inputError is a mistake in the suite that the databases revealed: it
@@ -146,12 +149,16 @@ func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
 		p.classes = append(p.classes, kp.cls)
 	}
 	p.intKey = len(key) == 1 && p.keyPairs[0].src.Class == cInt && p.keyPairs[0].tgt.Class == cInt
+	p.keyUnique = true
 	for _, side := range []struct {
 		s          side
 		role, name string
 		key        []string
 	}{{src, "source", t.Name, key}, {tgt, "target", t.TargetName, mapped(key, target)}} {
 		uks, err := side.s.uniqueKeys(ctx, side.name)
+		if err != nil || !hasUnique(uks, side.key) {
+			p.keyUnique = false
+		}
 		if err == nil && !hasUnique(uks, side.key) {
 			p.notes = append(p.notes, fmt.Sprintf("the key (%s) is not declared unique on the %s: duplicate keys are looked for row by row", strings.Join(side.key, ", "), side.role))
 		}
