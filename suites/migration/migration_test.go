@@ -17,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/report"
 	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/testdb"
@@ -416,6 +417,35 @@ func TestPlantedDifferencesAreFoundAndNamedAcrossEngines(t *testing.T) {
 					t.Errorf("fix.sql lacks %q:\n%s", w, fs)
 				}
 			}
+			// The report carries the same in every format.
+			if _, err := report.Render(r.dir); err != nil {
+				t.Fatal(err)
+			}
+			read := func(name string) string {
+				b, err := os.ReadFile(filepath.Join(r.dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			html, junit, md, js := read("report.html"), read("junit.xml"), read("summary.md"), read("report.json")
+			for _, w := range []string{"Table " + acc, `style="background: #fce8e6"`, "<strong>owner</strong>", "&#34;bob &#34;", "trailing space", "missing on the target", `href="fix.sql"`} {
+				if !strings.Contains(html, w) {
+					t.Errorf("report.html lacks %q", w)
+				}
+			}
+			if !strings.Contains(junit, `name="`+acc+` › rows"`) || !strings.Contains(junit, "key (9) changed: owner: &#34;bob&#34; → &#34;bob &#34; (trailing space)") {
+				t.Errorf("junit.xml lacks the rows level of %s with its differences", acc)
+			}
+			for _, w := range []string{"### Migration core", "| changed (9) | **owner** | \"bob\" | \"bob \" | trailing space |", "| missing (5) |"} {
+				if !strings.Contains(md, w) {
+					t.Errorf("summary.md lacks %q:\n%s", w, md)
+				}
+			}
+			if !strings.Contains(js, `"reasons": {`) || !strings.Contains(js, `"fix_file": "fix.sql"`) {
+				t.Errorf("report.json lacks the migration data")
+			}
+
 			// Nothing secret anywhere in the run directory.
 			assertNoSecret(t, r.dir, "cloudtest:cloudtest", ":cloudtest@")
 		})
