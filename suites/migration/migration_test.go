@@ -57,7 +57,12 @@ func level(t *testing.T, tc result.TableCheck, name string) result.LevelCheck {
 // real against the databases.
 func runSuite(t *testing.T, src string, vars ...string) ran {
 	t.Helper()
-	dir := t.TempDir()
+	return runIn(t, t.TempDir(), src, vars...)
+}
+
+// runIn is runSuite in a directory that may hold other files.
+func runIn(t *testing.T, dir, src string, vars ...string) ran {
+	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "suite.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

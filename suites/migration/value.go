@@ -170,6 +170,11 @@ func canon(t *colType, v any) (val, error) {
 		}
 		return val{s: s}, nil
 	}
+	if t.Padded {
+		// char(n) pads with spaces that are not data: PostgreSQL returns
+		// them, MySQL strips them; both mean the same value.
+		return val{s: strings.TrimRight(text(v), " ")}, nil
+	}
 	return val{s: text(v)}, nil
 }
 
