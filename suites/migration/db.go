@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // column is one column of a table as one side declares it.
@@ -75,11 +75,9 @@ func open(ctx context.Context, ep Endpoint, conns int, secrets *[]string) (side,
 		if pc.Password != "" {
 			*secrets = append(*secrets, pc.Password)
 		}
-		db, err := sql.Open("pgx", ep.DSN)
-		if err != nil {
-			return nil, err
-		}
-		s := &sqlSide{db: db, pg: true, where: fmt.Sprintf("%s:%d/%s", pc.Host, pc.Port, pc.Database)}
+		// Times in UTC, as on the MySQL side, for to_char in checksums.
+		pc.RuntimeParams["timezone"] = "UTC"
+		s := &sqlSide{db: stdlib.OpenDB(*pc), pg: true, where: fmt.Sprintf("%s:%d/%s", pc.Host, pc.Port, pc.Database)}
 		return s, s.ping(ctx, conns)
 	case "mysql":
 		mc, err := mysql.ParseDSN(ep.DSN)
@@ -397,27 +395,65 @@ func (r *sqlRows) next(dest []any) (bool, error) {
 
 func (r *sqlRows) close() error { return r.rows.Close() }
 
-// checksum sums the first 64 bits of each row's md5 in the database, with
-// the row count (pt-table-checksum and sync-diff-inspector do the same with
-// CRC32 and BIT_XOR; a sum also catches a row that appears twice).
+// checksummable says whether a column's class has a text form both
+// engines write alike in SQL; a table with any other is compared row by row.
+func checksummable(c class) bool { return c != cTime && c != cOther }
+
+// canonExpr writes a column as text in SQL, the same text on PostgreSQL
+// and MySQL for the same canonical value: integers and decimals as
+// written, booleans as 1 or 0, dates and timestamps in ISO form with
+// microseconds (in UTC: both sessions are set to it), bytes in hex.
+func (s *sqlSide) canonExpr(name string, t *colType) string {
+	id := s.ident(name)
+	if s.pg {
+		switch t.Class {
+		case cBool:
+			return id + "::int::text"
+		case cDate:
+			return "to_char(" + id + ", 'YYYY-MM-DD')"
+		case cTimestamp:
+			return "to_char(" + id + ", 'YYYY-MM-DD HH24:MI:SS.US')"
+		case cBytes:
+			return "encode(" + id + ", 'hex')"
+		}
+		return id + "::text"
+	}
+	switch t.Class {
+	case cDate:
+		return "DATE_FORMAT(" + id + ", '%Y-%m-%d')"
+	case cTimestamp:
+		return "DATE_FORMAT(" + id + ", '%Y-%m-%d %H:%i:%s.%f')"
+	case cBytes:
+		return "LOWER(HEX(" + id + "))"
+	}
+	return "CAST(" + id + " AS CHAR)"
+}
+
+// checksum returns the row count and the sum of the first 60 bits of each
+// row's md5 over a range, computed in the database (pt-table-checksum and
+// sync-diff-inspector checksum chunks the same way, with CRC32 and
+// BIT_XOR; a sum also catches a row that appears twice). Each row is
+// written as the canonical text of its columns, each one NULL-marked and
+// length-prefixed, so the same rows give the same sum on PostgreSQL and on
+// MySQL; any difference in the texts only makes the range be fetched.
 func (s *sqlSide) checksum(ctx context.Context, q rowQuery) (int64, string, bool, error) {
+	parts := make([]string, len(q.cols))
+	for i, c := range q.cols {
+		if !checksummable(q.types[i].Class) {
+			return 0, "", false, nil
+		}
+		e := s.canonExpr(c, q.types[i])
+		if s.pg {
+			parts[i] = "CASE WHEN " + s.ident(c) + " IS NULL THEN 'N' ELSE 'V' || length(" + e + ") || ':' || " + e + " END"
+		} else {
+			parts[i] = "IF(" + s.ident(c) + " IS NULL, 'N', CONCAT('V', CHAR_LENGTH(" + e + "), ':', " + e + "))"
+		}
+	}
 	var expr string
 	if s.pg {
-		cols := make([]string, len(q.cols))
-		for i, c := range q.cols {
-			cols[i] = s.ident(c)
-		}
-		// ROW(...)::text quotes each field and writes NULL as nothing, so no
-		// two different rows share a text.
-		expr = `COALESCE(SUM(('x' || LEFT(md5(ROW(` + strings.Join(cols, ", ") + `)::text), 16))::bit(64)::bigint), 0)::text`
+		expr = "COALESCE(SUM(('x' || substr(md5(" + strings.Join(parts, " || '|' || ") + "), 1, 15))::bit(60)::bigint), 0)::text"
 	} else {
-		var parts, nulls []string
-		for _, c := range q.cols {
-			id := s.ident(c)
-			parts = append(parts, "CHAR_LENGTH("+id+")", id)
-			nulls = append(nulls, "ISNULL("+id+")")
-		}
-		expr = "CAST(COALESCE(SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS('#', " + strings.Join(parts, ", ") + ", CONCAT(" + strings.Join(nulls, ", ") + "))), 1, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR)"
+		expr = "CAST(COALESCE(SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS('|', " + strings.Join(parts, ", ") + ")), 1, 15), 16, 10) AS UNSIGNED)), 0) AS CHAR)"
 	}
 	var n int64
 	var sum string

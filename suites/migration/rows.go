@@ -28,7 +28,7 @@ type tableRun struct {
 
 func newTableRun(p *plan, src, tgt side, s *Suite, red *step.Redactor, fix *fixWriter) *tableRun {
 	tr := &tableRun{p: p, src: src, tgt: tgt, maxDiffs: s.MaxDiffs, parallel: s.Parallel, chunkRows: s.ChunkRows,
-		checksum: s.Checksum && p.keyUnique && src.dialect() == tgt.dialect() && src.dialect() != "csv", ignore: map[string]bool{}, red: red, fix: fix}
+		checksum: s.Checksum && p.keyUnique && src.dialect() != "csv" && tgt.dialect() != "csv", ignore: map[string]bool{}, red: red, fix: fix}
 	for _, r := range p.t.Ignore {
 		tr.ignore[r] = true
 	}

@@ -271,7 +271,7 @@ func (tr *tableRun) ranges(ctx context.Context, tc *result.TableCheck, counted b
 	var out []keyRange
 	for a := lo; ; {
 		b := a + int64(width)
-		if b > hi || b <= a || uint64(b-lo) >= span {
+		if b >= hi || b <= a || uint64(b-lo) >= span {
 			out = append(out, keyRange{ranged: true, lo: a, hi: hi, last: true, position: len(out)})
 			break
 		}
