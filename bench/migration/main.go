@@ -6,7 +6,7 @@
 // migration suite comparing them and prints wall time, rows per second and
 // the peak RSS of the cloudtest process.
 //
-//	go run ./bench/migration -rows 1000000 -pairs pg-my,pg-pg,pg-pg-rows
+//	go run ./bench/migration -rows 1000000 -pairs pg-my,pg-my-rows,pg-pg,pg-pg-rows
 //
 // It needs the databases of `bash .ci/services.sh`.
 package main
@@ -35,7 +35,7 @@ const (
 
 func main() {
 	rows := flag.Int("rows", 1000000, "rows on each side")
-	pairs := flag.String("pairs", "pg-my,pg-pg,pg-pg-rows", "comparisons: pg-my (PostgreSQL to MariaDB, rows streamed), pg-pg (checksums first), pg-pg-rows (checksum = false), my-my")
+	pairs := flag.String("pairs", "pg-my,pg-my-rows,pg-pg,pg-pg-rows", "comparisons: pg-my (PostgreSQL to MariaDB, checksums first), pg-my-rows (checksum = false: every row streamed), pg-pg, pg-pg-rows, my-my")
 	keep := flag.Bool("keep", false, "keep the tables loaded by an earlier run with the same -rows")
 	parallel := flag.Int("parallel", 4, "parallel key ranges")
 	flag.Parse()
@@ -88,6 +88,8 @@ func run(bin, pair string, n, parallel int) {
 	case "pg-pg", "pg-pg-rows":
 		tgt, tgtDSN = "postgres", pgDSN
 		checksum = pair == "pg-pg"
+	case "pg-my-rows":
+		checksum = false
 	case "my-my":
 		src, srcDSN = "mysql", myDSN
 	}

@@ -132,6 +132,65 @@ type aggAcc struct {
 	a   aggregate
 	sum *big.Rat
 	f   float64
+	// Decimals of at most 9 fractional digits add up exactly in units of
+	// 1e-9 in an int64, flushed to sum before it could overflow.
+	units int64
+	frac  int // the most fractional digits of a value that did not fit
+}
+
+const unitDigits = 9
+
+// addDecimal adds a canonical decimal; the common case allocates nothing.
+func (acc *aggAcc) addDecimal(s string) {
+	neg := strings.HasPrefix(s, "-")
+	d := strings.TrimPrefix(s, "-")
+	ip, fp, _ := strings.Cut(d, ".")
+	if len(ip) > 9 || len(fp) > unitDigits || !digits(ip) || !digits(fp) {
+		if r, ok := new(big.Rat).SetString(s); ok {
+			acc.sum.Add(acc.sum, r)
+			acc.frac = max(acc.frac, decimalScale(s))
+		}
+		return
+	}
+	var u int64
+	for i := 0; i < len(ip); i++ {
+		u = u*10 + int64(ip[i]-'0')
+	}
+	for i := 0; i < unitDigits; i++ {
+		u *= 10
+		if i < len(fp) {
+			u += int64(fp[i] - '0')
+		}
+	}
+	if neg {
+		u = -u
+	}
+	acc.units += u
+	if acc.units > 1<<61 || acc.units < -(1<<61) {
+		acc.flush()
+	}
+}
+
+func (acc *aggAcc) flush() {
+	acc.sum.Add(acc.sum, new(big.Rat).SetFrac(big.NewInt(acc.units), big.NewInt(1_000_000_000)))
+	acc.units = 0
+}
+
+// merge adds what another accumulator of the same column saw.
+func (acc *aggAcc) merge(o *aggAcc) {
+	o.flush()
+	acc.a.count += o.a.count
+	acc.a.nulls += o.a.nulls
+	acc.a.length += o.a.length
+	acc.f += o.f
+	acc.sum.Add(acc.sum, o.sum)
+	acc.frac = max(acc.frac, o.frac)
+	if !o.a.min.null && (acc.a.min.null || cmpVal(acc.t.Class, o.a.min, acc.a.min) < 0) {
+		acc.a.min = o.a.min
+	}
+	if !o.a.max.null && (acc.a.max.null || cmpVal(acc.t.Class, o.a.max, acc.a.max) > 0) {
+		acc.a.max = o.a.max
+	}
 }
 
 func newAggAcc(t *colType) *aggAcc {
@@ -145,12 +204,11 @@ func (acc *aggAcc) add(v val) {
 		return
 	}
 	acc.a.count++
-	cls := []class{acc.t.Class}
 	if acc.a.hasMinMax {
-		if acc.a.min.null || compareKey(cls, []val{v}, []val{acc.a.min}) < 0 {
+		if acc.a.min.null || cmpVal(acc.t.Class, v, acc.a.min) < 0 {
 			acc.a.min = v
 		}
-		if acc.a.max.null || compareKey(cls, []val{v}, []val{acc.a.max}) > 0 {
+		if acc.a.max.null || cmpVal(acc.t.Class, v, acc.a.max) > 0 {
 			acc.a.max = v
 		}
 	}
@@ -159,15 +217,14 @@ func (acc *aggAcc) add(v val) {
 		f, _ := strconv.ParseFloat(v.s, 64)
 		acc.f += f
 	case acc.a.hasSum:
-		if r, ok := new(big.Rat).SetString(v.s); ok {
-			acc.sum.Add(acc.sum, r)
-		}
+		acc.addDecimal(v.s)
 	case acc.a.hasLength:
 		acc.a.length += int64(utf8.RuneCountInString(v.s))
 	}
 }
 
 func (acc *aggAcc) result() aggregate {
+	acc.flush()
 	a := acc.a
 	if a.hasSum {
 		switch {
@@ -176,7 +233,7 @@ func (acc *aggAcc) result() aggregate {
 		case acc.t.Class == cFloat:
 			a.sum = val{s: strconv.FormatFloat(acc.f, 'g', -1, 64)}
 		default:
-			a.sum = val{s: acc.sum.FloatString(max(acc.t.Scale, 0))}
+			a.sum = val{s: strings.TrimSuffix(strings.TrimRight(acc.sum.FloatString(max(unitDigits, acc.frac)), "0"), ".")}
 		}
 	}
 	return a

@@ -24,6 +24,10 @@ type tableRun struct {
 	ignore    map[string]bool
 	red       *step.Redactor
 	fix       *fixWriter
+	// aggs, when set, are the aggregates of the non-key columns of each
+	// side, computed from the rows as they stream (every range is fetched).
+	aggs   *[2][]*aggAcc
+	aggsMu sync.Mutex
 }
 
 func newTableRun(p *plan, src, tgt side, s *Suite, red *step.Redactor, fix *fixWriter) *tableRun {
@@ -68,8 +72,22 @@ type batch struct {
 	err  error
 }
 
-// stream reads a side's rows in key order, canonicalized, in batches.
-func stream(ctx context.Context, s side, q rowQuery, out chan<- batch) {
+// newAccs returns an accumulator for each non-key column of one side.
+func (tr *tableRun) newAccs(source bool) []*aggAcc {
+	out := make([]*aggAcc, len(tr.p.pairs))
+	for i, p := range tr.p.pairs {
+		t := p.tgt
+		if source {
+			t = p.src
+		}
+		out[i] = newAggAcc(t)
+	}
+	return out
+}
+
+// stream reads a side's rows in key order, canonicalized, in batches;
+// accs (when not nil) see every value of the columns from offset on.
+func stream(ctx context.Context, s side, q rowQuery, out chan<- batch, accs []*aggAcc, offset int) {
 	defer close(out)
 	send := func(b batch) bool {
 		select {
@@ -111,6 +129,11 @@ func stream(ctx context.Context, s side, q rowQuery, out chan<- batch) {
 				}
 				r[i] = v
 				dest[i] = nil
+			}
+			if accs != nil {
+				for i, acc := range accs {
+					acc.add(r[offset+i])
+				}
 			}
 			rows = append(rows, r)
 		}
@@ -193,8 +216,13 @@ func (tr *tableRun) compareRange(ctx context.Context, sq, tq rowQuery) (*rangeOu
 	sch, tch := make(chan batch, 4), make(chan batch, 4)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); stream(ctx, tr.src, sq, sch) }()
-	go func() { defer wg.Done(); stream(ctx, tr.tgt, tq, tch) }()
+	var sa, ta []*aggAcc
+	if tr.aggs != nil {
+		sa, ta = tr.newAccs(true), tr.newAccs(false)
+	}
+	nk := len(tr.p.keyPairs)
+	go func() { defer wg.Done(); stream(ctx, tr.src, sq, sch, sa, nk) }()
+	go func() { defer wg.Done(); stream(ctx, tr.tgt, tq, tch, ta, nk) }()
 	defer func() {
 		cancel()
 		for range sch {
@@ -203,7 +231,6 @@ func (tr *tableRun) compareRange(ctx context.Context, sq, tq rowQuery) (*rangeOu
 		}
 		wg.Wait()
 	}()
-	nk := len(tr.p.keyPairs)
 	sc := &cursor{ch: sch, nkey: nk, classes: tr.p.classes, role: "source"}
 	tc := &cursor{ch: tch, nkey: nk, classes: tr.p.classes, role: "target"}
 	out := &rangeOut{reasons: map[string]int64{}}
@@ -250,6 +277,15 @@ func (tr *tableRun) compareRange(ctx context.Context, sq, tq rowQuery) (*rangeOu
 		}
 	}
 	out.srcRows, out.tgtRows = sc.n, tc.n
+	if tr.aggs != nil {
+		wg.Wait() // the streams have added their last values
+		tr.aggsMu.Lock()
+		for i := range sa {
+			tr.aggs[0][i].merge(sa[i])
+			tr.aggs[1][i].merge(ta[i])
+		}
+		tr.aggsMu.Unlock()
+	}
 	return out, nil
 }
 

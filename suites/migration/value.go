@@ -433,52 +433,86 @@ func cutFrac(s string, frac int) string {
 // value, decimals by value, everything else by bytes.
 func compareKey(classes []class, a, b []val) int {
 	for i, c := range classes {
-		x, y := a[i], b[i]
-		if x.null || y.null {
-			switch {
-			case x.null && y.null:
-				continue
-			case x.null:
-				return -1
-			default:
-				return 1
-			}
-		}
-		var r int
-		switch c {
-		case cInt:
-			if x.s == y.s {
-				continue
-			}
-			switch {
-			case x.i < y.i:
-				r = -1
-			case x.i > y.i:
-				r = 1
-			}
-			if r == 0 { // outside int64: compare as big integers
-				bx, _ := new(big.Int).SetString(x.s, 10)
-				by, _ := new(big.Int).SetString(y.s, 10)
-				if bx != nil && by != nil {
-					r = bx.Cmp(by)
-				}
-			}
-		case cDecimal, cFloat:
-			rx, ok1 := new(big.Rat).SetString(x.s)
-			ry, ok2 := new(big.Rat).SetString(y.s)
-			if ok1 && ok2 {
-				r = rx.Cmp(ry)
-			} else {
-				r = strings.Compare(x.s, y.s)
-			}
-		case cBool:
-			r = int(x.i - y.i)
-		default:
-			r = strings.Compare(x.s, y.s) // bytewise, as COLLATE "C" and BINARY order
-		}
-		if r != 0 {
+		if r := cmpVal(c, a[i], b[i]); r != 0 {
 			return r
 		}
 	}
 	return 0
+}
+
+// cmpVal orders two canonical values of class c; NULL first.
+func cmpVal(c class, x, y val) int {
+	if x.null || y.null {
+		switch {
+		case x.null && y.null:
+			return 0
+		case x.null:
+			return -1
+		}
+		return 1
+	}
+	switch c {
+	case cInt:
+		if x.s == y.s {
+			return 0
+		}
+		switch {
+		case x.i < y.i:
+			return -1
+		case x.i > y.i:
+			return 1
+		}
+		// Outside int64: compare as big integers.
+		bx, _ := new(big.Int).SetString(x.s, 10)
+		by, _ := new(big.Int).SetString(y.s, 10)
+		if bx != nil && by != nil {
+			return bx.Cmp(by)
+		}
+		return strings.Compare(x.s, y.s)
+	case cDecimal:
+		return cmpDecimal(x.s, y.s)
+	case cFloat:
+		fx, err1 := strconv.ParseFloat(x.s, 64)
+		fy, err2 := strconv.ParseFloat(y.s, 64)
+		switch {
+		case err1 != nil || err2 != nil:
+			return strings.Compare(x.s, y.s)
+		case fx < fy:
+			return -1
+		case fx > fy:
+			return 1
+		}
+		return 0
+	case cBool:
+		return int(x.i - y.i)
+	}
+	return strings.Compare(x.s, y.s) // bytewise, as COLLATE "C" and BINARY order
+}
+
+// cmpDecimal orders two canonical decimals (normDecimal's form) without
+// parsing them into big numbers: by sign, by the length of the integer
+// part, then digit by digit.
+func cmpDecimal(a, b string) int {
+	na, nb := strings.HasPrefix(a, "-"), strings.HasPrefix(b, "-")
+	switch {
+	case na && !nb:
+		return -1
+	case !na && nb:
+		return 1
+	case na:
+		return -cmpDecimal(a[1:], b[1:])
+	}
+	ia, fa, _ := strings.Cut(a, ".")
+	ib, fb, _ := strings.Cut(b, ".")
+	if len(ia) != len(ib) {
+		if len(ia) < len(ib) {
+			return -1
+		}
+		return 1
+	}
+	if c := strings.Compare(ia, ib); c != 0 {
+		return c
+	}
+	fa, fb = strings.TrimRight(fa, "0"), strings.TrimRight(fb, "0")
+	return strings.Compare(fa, fb)
 }
