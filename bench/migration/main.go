@@ -38,6 +38,7 @@ func main() {
 	pairs := flag.String("pairs", "pg-my,pg-my-rows,pg-pg,pg-pg-rows", "comparisons: pg-my (PostgreSQL to MariaDB, checksums first), pg-my-rows (checksum = false: every row streamed), pg-pg, pg-pg-rows, my-my")
 	keep := flag.Bool("keep", false, "keep the tables loaded by an earlier run with the same -rows")
 	parallel := flag.Int("parallel", 4, "parallel key ranges")
+	engines := flag.String("load", "all", "which engines to load: all, or pg (PostgreSQL only, for pg-pg at 10M rows)")
 	flag.Parse()
 	ctx := context.Background()
 	pg, err := sql.Open("pgx", pgDSN)
@@ -46,6 +47,9 @@ func main() {
 	check(err)
 	if !*keep {
 		start := time.Now()
+		if *engines == "pg" {
+			my = nil
+		}
 		load(ctx, pg, my, *rows)
 		fmt.Printf("loaded %d rows into each of 4 tables in %.1f s\n", *rows, time.Since(start).Seconds())
 	}
@@ -53,7 +57,7 @@ func main() {
 	build := exec.Command("go", "build", "-o", bin, "./cmd/cloudtest")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	check(build.Run())
-	fmt.Printf("| comparison | rows each side | wall s | rows/s (one side) | peak RSS MB | ranges | checksummed | differences |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| comparison | rows each side | wall s | rows/s (one side) | cloudtest CPU s | peak RSS MB | ranges | checksummed | differences | level times s |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range strings.Split(*pairs, ",") {
 		run(bin, p, *rows, *parallel)
 	}
@@ -67,12 +71,18 @@ func load(ctx context.Context, pg, my *sql.DB, n int) {
 		exec1(pg, "DROP TABLE IF EXISTS "+t)
 		exec1(pg, "CREATE TABLE "+t+" (id bigint PRIMARY KEY, amount numeric(12,2) NOT NULL, name varchar(40) NOT NULL, created_at timestamp(6) NOT NULL, flag boolean NOT NULL, rate double precision NOT NULL)")
 		exec1(pg, "INSERT INTO "+t+" "+pgSel)
+		if my == nil {
+			continue
+		}
 		exec1(my, "DROP TABLE IF EXISTS "+t)
 		exec1(my, "CREATE TABLE "+t+" (id bigint PRIMARY KEY, amount decimal(12,2) NOT NULL, name varchar(40) NOT NULL, created_at datetime(6) NOT NULL, flag tinyint(1) NOT NULL, rate double NOT NULL) ENGINE=InnoDB")
 		exec1(my, fmt.Sprintf("INSERT INTO %s SELECT %s FROM seq_1_to_%d", t, myCols, n))
 	}
 	// Planted on every target: one row changed, one missing, one extra.
 	for _, db := range []*sql.DB{pg, my} {
+		if db == nil {
+			continue
+		}
 		exec1(db, fmt.Sprintf("UPDATE bench_tgt SET name = 'changed' WHERE id = %d", n/2))
 		exec1(db, fmt.Sprintf("DELETE FROM bench_tgt WHERE id = %d", n/3))
 		exec1(db, fmt.Sprintf("INSERT INTO bench_tgt SELECT id + %d, amount, name, created_at, flag, rate FROM bench_src WHERE id = 1", n))
@@ -139,7 +149,8 @@ migration "bench" {
 		b, _ := os.ReadFile(runs[0])
 		summary = grab(string(b))
 	}
-	fmt.Printf("| %s | %d | %.2f | %.0f | %.0f | %s |\n", pair, n, wall.Seconds(), float64(n)/wall.Seconds(), float64(ru.Maxrss)/1024, summary)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("| %s | %d | %.2f | %.0f | %.1f | %.0f | %s |\n", pair, n, wall.Seconds(), float64(n)/wall.Seconds(), cpu.Seconds(), float64(ru.Maxrss)/1024, summary)
 }
 
 // grab pulls ranges, checksummed and the difference counts from the suite result.
@@ -155,7 +166,23 @@ func grab(results string) string {
 		}
 		return s
 	}
-	return fmt.Sprintf("%s | %s | missing %s, extra %s, changed %s", field("ranges"), field("checksummed"), field("missing"), field("extra"), field("changed"))
+	var levels []string
+	for _, l := range []string{"schema", "count", "aggregates", "rows"} {
+		i := strings.LastIndex(results, `"level":"`+l+`"`)
+		if i < 0 {
+			continue
+		}
+		s := results[i:]
+		if j := strings.Index(s, `"duration_ms":`); j >= 0 {
+			s = s[j+14:]
+			if k := strings.IndexAny(s, ",}"); k >= 0 {
+				var ms float64
+				fmt.Sscanf(s[:k], "%g", &ms)
+				levels = append(levels, fmt.Sprintf("%s %.1f", l, ms/1000))
+			}
+		}
+	}
+	return fmt.Sprintf("%s | %s | missing %s, extra %s, changed %s | %s", field("ranges"), field("checksummed"), field("missing"), field("extra"), field("changed"), strings.Join(levels, ", "))
 }
 
 func exec1(db *sql.DB, q string) {

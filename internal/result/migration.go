@@ -69,7 +69,8 @@ type LevelCheck struct {
 	Message  string   `json:"message,omitempty"`
 	Findings []string `json:"findings,omitempty"`
 	// Notes are differences that are not findings (a wider column).
-	Notes []string `json:"notes,omitempty"`
+	Notes      []string `json:"notes,omitempty"`
+	DurationMS float64  `json:"duration_ms"`
 }
 
 // RowDiff is one row that differs: missing on the target, extra on the

@@ -75,7 +75,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		tc := s.compareTable(ctx, env, t, sides[0], sides[1], red)
 		for _, l := range tc.Levels {
 			env.Record(result.Result{Level: result.LevelStep, Case: t.Name, Step: l.Level, Phase: "test", Status: l.Status,
-				Message: levelText(l), Location: tc.Location, DurationMS: tc.DurationMS / float64(len(tc.Levels))})
+				Message: levelText(l), Location: tc.Location, DurationMS: l.DurationMS})
 			if l.Status != result.Passed {
 				worse(l.Status, fmt.Sprintf("%s %s: %s", t.Name, l.Level, firstLine(l.Message)))
 			}
@@ -150,8 +150,10 @@ func (s *Suite) compareTable(ctx context.Context, env *runner.Env, t *Table, src
 		if !slices.Contains(t.Levels, name) {
 			return
 		}
+		start := time.Now()
 		l := run()
 		l.Level = name
+		l.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 		l.Message = red.String(l.Message)
 		for i := range l.Findings {
 			l.Findings[i] = red.String(l.Findings[i])
