@@ -339,9 +339,16 @@ func (s *sqlSide) orderExpr(name string, t *colType) string {
 	id := s.ident(name)
 	if t.Class == cText || t.Class == cOther {
 		if s.pg {
-			return id + ` COLLATE "C"`
+			id += ` COLLATE "C"`
+		} else {
+			id = "BINARY " + id
 		}
-		return "BINARY " + id
+	}
+	// NULL first, as MySQL sorts it and as the merge expects (only where a
+	// NULL can be: NULLS FIRST would keep PostgreSQL from reading the
+	// primary key's index in order).
+	if s.pg && t.Nullable {
+		id += " NULLS FIRST"
 	}
 	return id
 }
