@@ -59,6 +59,8 @@ var migTemplate = template.Must(template.New("mig").Funcs(template.FuncMap{
 <p>Source: <code>{{.Source.Driver}} {{.Source.Where}}</code> → target: <code>{{.Target.Driver}} {{.Target.Where}}</code>{{if .FixFile}} · <a href="{{.FixFile}}">{{.FixFile}}</a>: {{.FixStatements}} statements to review (never run by cloudtest){{end}}</p>
 {{range .Tables}}<h4>Table {{.Name}}{{if ne .Name .Target}} → {{.Target}}{{end}} <span class="muted">{{with .Key}}key ({{join .}}) · {{end}}{{.Location}} · {{seconds .DurationMS}} s</span></h4>
 {{with .Error}}<p class="error">{{.}}</p>{{end}}
+{{with .Columns}}<details><summary>{{len .}} columns compared</summary><table style="font-size: 12px"><tr><th>Source column</th><th>Source type</th><th>Target column</th><th>Target type</th><th>Compared as</th></tr>
+{{range .}}<tr><td>{{.Source}}</td><td><code>{{.SourceType}}</code></td><td>{{.Target}}</td><td><code>{{.TargetType}}</code></td><td>{{.Class}}{{if .Tolerance}} (± {{.Tolerance}}){{end}}</td></tr>{{end}}</table></details>{{end}}
 <table><tr><th>Level</th><th>Status</th><th>What was found</th></tr>
 {{range .Levels}}<tr class="{{if or (eq .Status "failed") (eq .Status "error")}}row-failed{{end}}"><td>{{.Level}}</td><td class="st {{.Status}}">{{.Status}}</td><td>{{.Message}}{{with .Findings}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}{{with .Notes}}<div class="muted">{{range .}}{{.}}<br>{{end}}</div>{{end}}</td></tr>{{end}}
 </table>

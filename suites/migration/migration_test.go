@@ -448,7 +448,7 @@ func TestPlantedDifferencesAreFoundAndNamedAcrossEngines(t *testing.T) {
 				return string(b)
 			}
 			html, junit, md, js := read("report.html"), read("junit.xml"), read("summary.md"), read("report.json")
-			for _, w := range []string{"Table " + acc, `style="background: #fce8e6"`, "<strong>owner</strong>", "&#34;bob &#34;", "trailing space", "missing on the target", `href="fix.sql"`} {
+			for _, w := range []string{"Table " + acc, `style="background: #fce8e6"`, "<strong>owner</strong>", "&#34;bob &#34;", "trailing space", "missing on the target", `href="fix.sql"`, "columns compared</summary>"} {
 				if !strings.Contains(html, w) {
 					t.Errorf("report.html lacks %q", w)
 				}
