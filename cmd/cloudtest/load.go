@@ -16,6 +16,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/evidence"
 	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/suites/functional"
+	"github.com/cloudtest/cloudtest/suites/migration"
 	"github.com/cloudtest/cloudtest/suites/performance"
 	"github.com/cloudtest/cloudtest/suites/reliability"
 	"github.com/cloudtest/cloudtest/suites/security"
@@ -28,6 +29,7 @@ var kinds = []config.SuiteKind{
 	performance.Kind,
 	reliability.Kind,
 	security.Kind,
+	migration.Kind,
 }
 
 // blocks lists the other top-level blocks: vendor evidence, requirements

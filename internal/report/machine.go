@@ -231,6 +231,10 @@ func clean(s string) string {
 	}, s)
 }
 
+// kindMarkdown render what a suite kind measured for summary.md, after
+// the table of suites; kinds without one add nothing.
+var kindMarkdown = map[string]func(s *Suite) string{}
+
 // WriteMarkdown writes a summary a CI job can post as a comment.
 func (m *Model) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
@@ -285,6 +289,13 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d/%d | %s |\n", mdCell(s.Name), s.Kind, mdCell(s.Component), status,
 			s.Steps.Passed, s.Steps.Total(), seconds(s.DurationMS)+"s")
+	}
+	for _, s := range m.Suites {
+		if f, ok := kindMarkdown[s.Kind]; ok {
+			if md := f(s); md != "" {
+				b.WriteString("\n" + md)
+			}
+		}
 	}
 	var failures []string
 	for _, s := range m.Suites {
