@@ -183,7 +183,7 @@ func TestTheFormatsAreAPureFunctionOfTheRunDirectory(t *testing.T) {
 		if _, err := Render(dir); err != nil {
 			t.Fatal(err)
 		}
-		for i, f := range []string{OSCALFile} {
+		for i, f := range []string{OSCALFile, SARIFFile} {
 			b, err := os.ReadFile(filepath.Join(dir, f))
 			if err != nil {
 				t.Fatal(err)
@@ -193,6 +193,123 @@ func TestTheFormatsAreAPureFunctionOfTheRunDirectory(t *testing.T) {
 			} else if !bytes.Equal(first[i], b) {
 				t.Errorf("%s changed when rendered again", f)
 			}
+		}
+	}
+}
+
+type sarifCheck struct {
+	Runs []struct {
+		Tool struct {
+			Driver struct {
+				Rules []struct {
+					ID         string         `json:"id"`
+					Properties map[string]any `json:"properties"`
+				} `json:"rules"`
+			} `json:"driver"`
+		} `json:"tool"`
+		Results []struct {
+			RuleID    string `json:"ruleId"`
+			RuleIndex int    `json:"ruleIndex"`
+			Level     string `json:"level"`
+			Locations []struct {
+				PhysicalLocation struct {
+					ArtifactLocation struct {
+						URI       string `json:"uri"`
+						URIBaseID string `json:"uriBaseId"`
+					} `json:"artifactLocation"`
+					Region struct {
+						StartLine int `json:"startLine"`
+					} `json:"region"`
+				} `json:"physicalLocation"`
+			} `json:"locations"`
+			Suppressions []struct {
+				Kind string `json:"kind"`
+			} `json:"suppressions"`
+		} `json:"results"`
+	} `json:"runs"`
+}
+
+func TestSARIFValidatesEveryRun(t *testing.T) {
+	for name, dir := range formatDirs(t) {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Render(dir); err != nil {
+				t.Fatal(err)
+			}
+			doc, err := os.ReadFile(filepath.Join(dir, SARIFFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemas.Validate(t, schemas.SARIF, doc)
+		})
+	}
+}
+
+func TestSARIFPointsAtTheCheckLineWithLevelsAndSuppressions(t *testing.T) {
+	dir := securityRunDir(t)
+	if _, err := Render(dir); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := os.ReadFile(filepath.Join(dir, SARIFFile))
+	var got sarifCheck
+	if err := json.Unmarshal(doc, &got); err != nil || len(got.Runs) != 1 {
+		t.Fatalf("want one run: %v", err)
+	}
+	run := got.Runs[0]
+	type want struct {
+		level, uri string
+		line       int
+		suppressed string
+	}
+	wants := map[string]want{
+		"injection/reflected-xss": {"error", "suites/security.hcl", 12, ""},
+		"injection/sql-error":     {"error", "suites/security.hcl", 12, "inSource"},
+		"headers/csp-missing":     {"warning", "suites/security.hcl", 20, "external"},
+	}
+	seen := map[string]bool{}
+	for _, r := range run.Results {
+		if run.Tool.Driver.Rules[r.RuleIndex].ID != r.RuleID {
+			t.Errorf("result %s has ruleIndex %d, which is rule %s", r.RuleID, r.RuleIndex, run.Tool.Driver.Rules[r.RuleIndex].ID)
+		}
+		w, ok := wants[r.RuleID]
+		if !ok {
+			if !strings.HasPrefix(r.RuleID, "ledger/security/") {
+				t.Errorf("unexpected result %s", r.RuleID)
+			}
+			continue
+		}
+		seen[r.RuleID] = true
+		if len(r.Locations) != 1 {
+			t.Fatalf("%s has %d locations", r.RuleID, len(r.Locations))
+		}
+		loc := r.Locations[0].PhysicalLocation
+		sup := ""
+		if len(r.Suppressions) == 1 {
+			sup = r.Suppressions[0].Kind
+		}
+		if r.Level != w.level || loc.ArtifactLocation.URI != w.uri || loc.ArtifactLocation.URIBaseID != "%SRCROOT%" || loc.Region.StartLine != w.line || sup != w.suppressed {
+			t.Errorf("%s: level %s at %s:%d (base %s), suppression %q; want %+v", r.RuleID, r.Level, loc.ArtifactLocation.URI, loc.Region.StartLine, loc.ArtifactLocation.URIBaseID, sup, w)
+		}
+	}
+	if len(seen) != len(wants) {
+		t.Errorf("findings in SARIF: %v, want %d", seen, len(wants))
+	}
+	var reqs int
+	for _, r := range run.Results {
+		if strings.HasPrefix(r.RuleID, "ledger/security/") {
+			reqs++
+		}
+	}
+	if reqs == 0 {
+		t.Error("the security requirements not met are not in the SARIF file")
+	}
+	for _, r := range run.Tool.Driver.Rules {
+		if r.ID == "injection/reflected-xss" && r.Properties["security-severity"] != "8.0" {
+			t.Errorf("a high finding's rule has security-severity %v", r.Properties["security-severity"])
+		}
+	}
+	for _, secret := range []string{"s3cr3t-token-in-evidence", "ct123"} {
+		if bytes.Contains(doc, []byte(secret)) {
+			t.Errorf("%s carries %q from a finding's evidence", SARIFFile, secret)
 		}
 	}
 }
