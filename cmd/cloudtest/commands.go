@@ -99,10 +99,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
 	}
 	code := finish(sum.Dir, sum.Interrupted, stdout, stderr)
-	if err := evidence.Sign(sum.Dir, key); err != nil {
+	// The in-toto attestation says what the report says; it is signed
+	// with the manifest's key before the manifest, which then lists it.
+	var attested *evidence.TestResult
+	if model, err := report.Load(sum.Dir); err == nil {
+		tr := model.TestResult()
+		attested = &tr
+	}
+	if err := evidence.SignBundle(sum.Dir, key, attested); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: signing the bundle: %v\n", err)
 	} else {
-		fmt.Fprintf(stdout, "Bundle: %s signed (check it with: cloudtest verify %s)\n", filepath.Join(sum.Dir, evidence.ManifestFile), sum.Dir)
+		fmt.Fprintf(stdout, "Bundle: %s and %s signed (check them with: cloudtest verify %s)\n",
+			filepath.Join(sum.Dir, evidence.ManifestFile), evidence.AttestationFile, sum.Dir)
 	}
 	return code
 }
@@ -317,7 +325,7 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 
 func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("verify", "RUN_DIR",
-		"Check the signature of a run directory's manifest.json and the digest of every file; name each file added, removed or changed.",
+		"Check the signature of a run directory's manifest.json and the digest of every file, and the signature and subjects of its in-toto attestation (attestation.intoto.json); name each file added, removed or changed.",
 		"cloudtest verify --public-key bank-qa.pub out/20261124-210102-3fa2", stderr)
 	pub := fs.String("public-key", "", "PEM public key to check the signature with (default: the run's manifest.pub, which only detects accidental changes)")
 	if code, done := parse(fs, args); done {
@@ -354,7 +362,7 @@ func locationOf(file string, line int) string { return fmt.Sprintf("%s:%d", file
 
 func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("report", "RUN_DIR",
-		"Render report.html, report.json, junit.xml and summary.md of a run directory again from its results.",
+		"Render report.html, report.json, junit.xml, summary.md, oscal-assessment-results.json and findings.sarif of a run directory again from its results.",
 		"cloudtest report out/20261124-210102-3fa2", stderr)
 	if code, done := parse(fs, args); done {
 		return code
