@@ -21,6 +21,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/report"
 	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/target"
+	"github.com/cloudtest/cloudtest/suites/performance"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -35,6 +36,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	parallel := fs.Int("parallel", 1, "how many suites run at once")
 	baseline := fs.String("baseline", "", "an earlier run directory: each performance suite is compared with the same suite there (regression)")
 	expiry := fs.String("expiry-warning", "30d", "warn about evidence whose validity ends within this time")
+	remoteWrite := fs.String("metrics-remote-write", "", "Prometheus remote-write URL (e.g. http://127.0.0.1:9090/api/v1/write) that gets the live figures of every performance suite once a second, labelled with the run id and the suite")
 	signKey := fs.String("sign-key", "", "Ed25519 private key (PKCS #8 PEM) that signs manifest.json; default: a key made for this run, its public half kept as manifest.pub")
 	if code, done := parse(fs, args); done {
 		return code
@@ -50,6 +52,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: --expiry-warning %s: %v\n", *expiry, err)
 		return exitUsage
+	}
+	if *remoteWrite != "" {
+		if err := performance.RemoteWriteURLError(*remoteWrite); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --metrics-remote-write: %v\n", err)
+			return exitUsage
+		}
 	}
 	var key ed25519.PrivateKey
 	if *signKey != "" {
@@ -83,7 +91,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = runner.NewLineProgress(stdout)
 	}
 	sum, err := runner.Run(ctx, plan, runner.Options{
-		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline,
+		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline, MetricsRemoteWrite: *remoteWrite,
 	})
 	if tp, ok := progress.(*runner.TermProgress); ok {
 		tp.Close() // before the verdict is printed below the status line

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cloudtest/cloudtest/internal/evidence"
+	"github.com/cloudtest/cloudtest/internal/remotewrite/promtest"
 	"github.com/cloudtest/cloudtest/internal/report"
 	"github.com/cloudtest/cloudtest/internal/schemas"
 )
@@ -79,5 +81,34 @@ func TestTheRunDirectoryHasOSCALSARIFAndAVerifiedAttestation(t *testing.T) {
 	stderr.Reset()
 	if code := run([]string{"verify", dir}, &stdout, &stderr); code != exitRejected || !strings.Contains(stderr.String(), evidence.AttestationFile) {
 		t.Fatalf("verify of a changed attestation: exit %d, want 1 naming %s\n%s%s", code, evidence.AttestationFile, stdout.String(), stderr.String())
+	}
+}
+
+// TestMetricsRemoteWriteFlagPushesTheLoad runs the example's performance
+// suite with --metrics-remote-write pointed at a real Prometheus: both the
+// demo bank and the legacy one show up, labelled with the run and suite.
+func TestMetricsRemoteWriteFlagPushesTheLoad(t *testing.T) {
+	prom := promtest.Start(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--out", out, "--suite", "login-balance-ledger", "--metrics-remote-write", promtest.WriteURL(prom), "../../examples/demobank"}, &stdout, &stderr)
+	if code != exitOK && code != exitIncomplete {
+		t.Fatalf("run: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	runID := filepath.Base(onlyRunDir(t, out))
+	got := promtest.Eventually(t, prom, `sum by (target) (cloudtest_requests_total{run_id="`+runID+`", suite="login-balance-ledger"})`, func(s []promtest.Sample) error {
+		if len(s) != 2 {
+			return fmt.Errorf("want the demo and legacy targets")
+		}
+		return nil
+	})
+	for _, s := range got {
+		if s.Value < 50 {
+			t.Errorf("target %s: %g requests", s.Labels["target"], s.Value)
+		}
+	}
+	stderr.Reset()
+	if code := run([]string{"run", "--out", out, "--metrics-remote-write", "localhost:9090", "../../examples/demobank"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "--metrics-remote-write") {
+		t.Errorf("a URL without a scheme: exit %d, %s", code, stderr.String())
 	}
 }
