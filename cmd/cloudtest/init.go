@@ -12,28 +12,40 @@ import (
 )
 
 func cmdInit(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("init", "--from-openapi FILE [DIR]",
-		"Write starter suites into DIR (default: the current directory) from an OpenAPI 3 document: a functional suite with one case per operation (its example request, success status and required answer fields) and a security suite that tries every GET path without credentials. Edit them, then run `cloudtest validate DIR`.",
+	fs := newFlags("init", "--from-openapi FILE | --from-har FILE [DIR]",
+		"Write starter suites into DIR (default: the current directory). From an OpenAPI 3 document: a functional suite with one case per operation (its example request, success status and required answer fields) and a security suite that tries every GET path without credentials. From a browser recording (HAR): a performance suite whose journey replays the recorded requests in order, static assets left out, tokens captured. Edit them, then run `cloudtest validate DIR`.",
 		"cloudtest init --from-openapi openapi.yaml --base-url http://127.0.0.1:8080 suites/api", stderr)
 	from := fs.String("from-openapi", "", "the OpenAPI 3 document (JSON or YAML) to start from")
+	har := fs.String("from-har", "", "the browser recording (HAR 1.2) to make a performance journey from")
+	duration := fs.String("duration", "30s", "with --from-har: the duration of the starter load")
 	base := fs.String("base-url", "", "default of variable base_url (default: the document's first server)")
 	force := fs.Bool("force", false, "overwrite files that exist")
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if *from == "" || fs.NArg() > 1 {
+	if (*from == "") == (*har == "") || fs.NArg() > 1 {
+		fmt.Fprintln(stderr, "cloudtest init: give one of --from-openapi FILE or --from-har FILE")
 		fs.Usage()
 		return exitUsage
 	}
 	dir := pathArg(fs.Args())
-	src, err := os.ReadFile(*from)
+	flag, file := "--from-openapi", *from
+	if *har != "" {
+		flag, file = "--from-har", *har
+	}
+	src, err := os.ReadFile(file)
 	if err != nil {
-		fmt.Fprintf(stderr, "cloudtest: --from-openapi: %v\n", err)
+		fmt.Fprintf(stderr, "cloudtest: %s: %v\n", flag, err)
 		return exitUsage
 	}
-	files, err := scaffold.FromOpenAPI(src, scaffold.Options{BaseURL: *base, DocName: filepath.Base(*from)})
+	var files scaffold.Files
+	if *har != "" {
+		files, err = scaffold.FromHAR(src, scaffold.HAROptions{Duration: *duration})
+	} else {
+		files, err = scaffold.FromOpenAPI(src, scaffold.Options{BaseURL: *base, DocName: filepath.Base(*from)})
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "cloudtest: --from-openapi %s: %v\n", *from, err)
+		fmt.Fprintf(stderr, "cloudtest: %s %s: %v\n", flag, file, err)
 		return exitUsage
 	}
 	names := make([]string, 0, len(files))
