@@ -23,6 +23,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/target"
+	"github.com/cloudtest/cloudtest/suites/performance"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -37,6 +38,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	parallel := fs.Int("parallel", 1, "how many suites run at once")
 	baseline := fs.String("baseline", "", "an earlier run directory: each performance suite is compared with the same suite there (regression)")
 	expiry := fs.String("expiry-warning", "30d", "warn about evidence whose validity ends within this time")
+	remoteWrite := fs.String("metrics-remote-write", "", "Prometheus remote-write URL (e.g. http://127.0.0.1:9090/api/v1/write) that gets the live figures of every performance suite once a second, labelled with the run id and the suite")
 	signKey := fs.String("sign-key", "", "Ed25519 private key (PKCS #8 PEM) that signs manifest.json; default: a key made for this run, its public half kept as manifest.pub")
 	if code, done := parse(fs, args); done {
 		return code
@@ -52,6 +54,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: --expiry-warning %s: %v\n", *expiry, err)
 		return exitUsage
+	}
+	if *remoteWrite != "" {
+		if err := performance.RemoteWriteURLError(*remoteWrite); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --metrics-remote-write: %v\n", err)
+			return exitUsage
+		}
 	}
 	var key ed25519.PrivateKey
 	if *signKey != "" {
@@ -89,7 +97,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = runner.NewLineProgress(stdout)
 	}
 	sum, err := runner.Run(ctx, plan, runner.Options{
-		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline,
+		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline, MetricsRemoteWrite: *remoteWrite,
 	})
 	if tp, ok := progress.(*runner.TermProgress); ok {
 		tp.Close() // before the verdict is printed below the status line
@@ -105,10 +113,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
 	}
 	code := finish(sum.Dir, sum.Interrupted, stdout, stderr)
-	if err := evidence.Sign(sum.Dir, key); err != nil {
+	// The in-toto attestation says what the report says; it is signed
+	// with the manifest's key before the manifest, which then lists it.
+	var attested *evidence.TestResult
+	if model, err := report.Load(sum.Dir); err == nil {
+		tr := model.TestResult()
+		attested = &tr
+	}
+	if err := evidence.SignBundle(sum.Dir, key, attested); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: signing the bundle: %v\n", err)
 	} else {
-		fmt.Fprintf(stdout, "Bundle: %s signed (check it with: cloudtest verify %s)\n", filepath.Join(sum.Dir, evidence.ManifestFile), sum.Dir)
+		fmt.Fprintf(stdout, "Bundle: %s and %s signed (check them with: cloudtest verify %s)\n",
+			filepath.Join(sum.Dir, evidence.ManifestFile), evidence.AttestationFile, sum.Dir)
 	}
 	return code
 }
@@ -341,7 +357,7 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 
 func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("verify", "RUN_DIR",
-		"Check the signature of a run directory's manifest.json and the digest of every file; name each file added, removed or changed.",
+		"Check the signature of a run directory's manifest.json and the digest of every file, and the signature and subjects of its in-toto attestation (attestation.intoto.json); name each file added, removed or changed.",
 		"cloudtest verify --public-key bank-qa.pub out/20261124-210102-3fa2", stderr)
 	pub := fs.String("public-key", "", "PEM public key to check the signature with (default: the run's manifest.pub, which only detects accidental changes)")
 	if code, done := parse(fs, args); done {
@@ -378,7 +394,7 @@ func locationOf(file string, line int) string { return fmt.Sprintf("%s:%d", file
 
 func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("report", "RUN_DIR",
-		"Render report.html, report.json, junit.xml and summary.md of a run directory again from its results.",
+		"Render report.html, report.json, junit.xml, summary.md, oscal-assessment-results.json and findings.sarif of a run directory again from its results.",
 		"cloudtest report out/20261124-210102-3fa2", stderr)
 	if code, done := parse(fs, args); done {
 		return code

@@ -31,6 +31,7 @@ func commands() []command {
 		{"report", "render the report of a run directory again", cmdReport},
 		{"verify", "check the signed manifest of a run directory", cmdVerify},
 		{"recover", "remove the faults a crashed run left in place", cmdRecover},
+		{"init", "write starter suites from an OpenAPI document or a browser recording (HAR)", cmdInit},
 		{"demo", "serve the demo bank that the examples test", cmdDemo},
 		{"version", "print the version", cmdVersion},
 	}

@@ -352,6 +352,8 @@ func Render(dir string) (*Model, error) {
 		{"report.html", func(b *bytes.Buffer) error { return m.WriteHTML(b) }},
 		{"junit.xml", func(b *bytes.Buffer) error { return m.WriteJUnit(b) }},
 		{"summary.md", func(b *bytes.Buffer) error { return m.WriteMarkdown(b) }},
+		{OSCALFile, func(b *bytes.Buffer) error { return m.WriteOSCAL(b) }},
+		{SARIFFile, func(b *bytes.Buffer) error { return m.WriteSARIF(b) }},
 	} {
 		var buf bytes.Buffer
 		if err := out.write(&buf); err != nil {

@@ -31,6 +31,9 @@ type Options struct {
 	// Baseline is an earlier run directory that suites compare with
 	// (performance regression).
 	Baseline string
+	// MetricsRemoteWrite is a Prometheus remote-write URL for the live
+	// figures of performance suites.
+	MetricsRemoteWrite string
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
 }
@@ -47,6 +50,8 @@ type Env struct {
 	Targets map[string]*target.Instance
 	// Baseline is the run directory to compare with, or "".
 	Baseline string
+	// MetricsRemoteWrite is the run's --metrics-remote-write URL, or "".
+	MetricsRemoteWrite string
 
 	suite    *config.SuiteCommon
 	rec      *Recorder
@@ -263,7 +268,7 @@ func (s *scheduler) runSuite(ctx context.Context, st Suite) {
 	c := st.Common()
 	env := &Env{
 		RunID: s.opts.RunID, Dir: s.dir, Config: s.plan.Config, Target: s.targets[c.Target],
-		Targets: s.targets, Baseline: s.opts.Baseline, suite: c, rec: s.rec, progress: s.opts.Progress, now: s.opts.Now,
+		Targets: s.targets, Baseline: s.opts.Baseline, MetricsRemoteWrite: s.opts.MetricsRemoteWrite, suite: c, rec: s.rec, progress: s.opts.Progress, now: s.opts.Now,
 	}
 	start := s.opts.Now()
 	s.opts.Progress.SuiteStarted(c)

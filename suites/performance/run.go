@@ -133,6 +133,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	g.stop = stop
 	live := g.live(renv, target, start)
 	defer live()
+	defer g.pushMetrics(renv, target, start)()
 	var smp *sampler
 	var prom *promSampler
 	why := ""
