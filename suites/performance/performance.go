@@ -196,9 +196,9 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 		lim := limits{attrs: content.Attributes}
 		lim.rate("rate", l.Rate, true)
 		lim.rate("amplitude", l.Amplitude, false)
-		lim.count("concurrency", l.Concurrency)
-		lim.count("max_requests", l.MaxRequests)
-		lim.count("max_workers", l.MaxWorkers)
+		lim.count("concurrency", l.Concurrency, maxGoroutines)
+		lim.count("max_requests", l.MaxRequests, 0)
+		lim.count("max_workers", l.MaxWorkers, maxGoroutines)
 		lim.positive("duration", l.Duration)
 		lim.positive("period", l.Period)
 		diags = append(diags, lim.diags...)
@@ -208,23 +208,23 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 			Detail: "A sine pacer needs rate (the mean), amplitude (above zero, at most the rate) and period, such as rate = 100, amplitude = 50, period = \"10s\".", Subject: b.DefRange.Ptr()})
 	}
 	for _, sb := range content.Blocks {
-		c, d := sb.Body.Content(stageSchema)
-		diags = append(diags, d...)
+		c, stageDiags := sb.Body.Content(stageSchema)
 		var st Stage
 		if a, ok := c.Attributes["duration"]; ok {
 			st.Duration, d = dc.Duration(a)
-			diags = append(diags, d...)
+			stageDiags = append(stageDiags, d...)
 		}
 		if a, ok := c.Attributes["rate"]; ok {
 			st.Rate, d = dc.Float(a)
-			diags = append(diags, d...)
+			stageDiags = append(stageDiags, d...)
 		}
-		if !diags.HasErrors() {
+		if !stageDiags.HasErrors() {
 			lim := limits{attrs: c.Attributes}
 			lim.rate("rate", st.Rate, false)
 			lim.positive("duration", st.Duration)
-			diags = append(diags, lim.diags...)
+			stageDiags = append(stageDiags, lim.diags...)
 		}
+		diags = append(diags, stageDiags...)
 		l.Stages = append(l.Stages, st)
 	}
 	if len(l.Stages) > 0 {

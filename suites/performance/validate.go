@@ -14,8 +14,8 @@ import (
 // during the run instead of on the attribute's line.
 const maxRate = 1e6
 
-// maxCount bounds counts (virtual users, workers, requests).
-const maxCount = 1 << 40
+// maxGoroutines bounds virtual users and workers, each a goroutine.
+const maxGoroutines = 1_000_000
 
 // limits collects the diagnostics of values that cannot be right, each on
 // the line of its attribute.
@@ -40,8 +40,10 @@ func (l *limits) rate(name string, v float64, above bool) {
 		return
 	}
 	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0) || v > maxRate:
-		l.bad(name, fmt.Sprintf("%s must be at most %g per second; found %g.", name, maxRate, v))
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		l.bad(name, fmt.Sprintf("%s must be at most %.0f per second; found a number too large to be one.", name, maxRate))
+	case v > maxRate:
+		l.bad(name, fmt.Sprintf("%s must be at most %.0f per second; found %g.", name, maxRate, v))
 	case above && v <= 0:
 		l.bad(name, fmt.Sprintf("%s must be above zero; found %g.", name, v))
 	case v < 0:
@@ -49,13 +51,17 @@ func (l *limits) rate(name string, v float64, above bool) {
 	}
 }
 
-// count checks a whole number that must be at least 1 when given.
-func (l *limits) count(name string, v int) {
+// count checks a whole number that must be at least 1 when given, and at
+// most most (0: no bound).
+func (l *limits) count(name string, v, most int) {
 	if l.attrs[name] == nil {
 		return
 	}
-	if v < 1 || v > maxCount {
-		l.bad(name, fmt.Sprintf("%s must be a whole number from 1 to %d; found %d.", name, maxCount, v))
+	switch {
+	case v < 1:
+		l.bad(name, fmt.Sprintf("%s must be a whole number of at least 1; found %d.", name, v))
+	case most > 0 && v > most:
+		l.bad(name, fmt.Sprintf("%s must be at most %d; found %d.", name, most, v))
 	}
 }
 
