@@ -7,6 +7,8 @@
 # ten times longer. Every load is bounded by its duration.
 # Usage: bash bench/bench.sh [seconds per run, default 5]
 #        BENCH_PART=rss bash bench/bench.sh   (only the RSS comparison)
+#        BENCH_PART=lag bash bench/bench.sh   (only the first-step latency
+#                                            against vegeta's on a 2 ms server)
 #        BENCH_PART=rates BENCH_RATES=5000 bash bench/bench.sh
 #                                            (only the fixed-rate rows and ratios)
 set -euo pipefail
@@ -16,7 +18,7 @@ read -r -a RATES <<< "${BENCH_RATES:-1000 5000 10000}"
 PORT=18099
 URL="http://127.0.0.1:$PORT/"
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $server ${slow:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 
 export DEBIAN_FRONTEND=noninteractive
 for pkg in hey wrk time; do dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }; done
@@ -108,6 +110,59 @@ wrk_run() {
   echo "REQUESTS $(grep 'requests in' "$work/wrk.txt" | awk '{print $1}')"
 }
 
+# The journey engine's first step against vegeta on a server that answers
+# after 2 ms, at 500/s: the first step counts from when a worker began the
+# journey, so the dispatcher's own wake-up delay must not be in it (goal:
+# p50 within 0.1 ms of vegeta's). Both run one after the other against the
+# same server; the server sleeps, so its own timer adds the same to both.
+lag_rows() {
+  local port=18098 rate=500 dir="$work/lag"
+  taskset -c 1 server -addr "127.0.0.1:$port" -delay 2ms & slow=$!
+  sleep 0.5
+  echo "GET http://127.0.0.1:$port/" | taskset -c 0 vegeta attack -rate="$rate" -duration="${D}s" > "$work/lag.bin"
+  local v
+  v=$(vegeta report -type=json < "$work/lag.bin" | sed -E 's/.*"50th":([0-9]+).*/\1/' | awk '{printf "%.3f", $1/1e6}')
+  mkdir -p "$dir"
+  cat > "$dir/lag.hcl" <<HCL
+target "slow" { url = "http://127.0.0.1:$port" }
+performance "lag" {
+  target = target.slow
+  load {
+    rate     = $rate
+    duration = "${D}s"
+  }
+  journey "j" {
+    step "first" {
+      http { path = "/" }
+      capture { a = response.status }
+    }
+    step "second" {
+      http { path = "/" }
+      capture { b = response.status }
+    }
+  }
+}
+HCL
+  taskset -c 0 cloudtest run --out "$work/lag-out" "$dir" >/dev/null 2>&1 || true
+  local run figures
+  run=$(ls -td "$work/lag-out"/*/ | head -1)
+  figures=$(grep '"level":"suite"' "$run/results.jsonl" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())["data"]
+s = {x["name"]: x["latency_ms"]["p50"] for x in d["steps"]}
+g = d["generator"]["wake_delay_ms"]
+print("%.3f %.3f %.3f %.3f" % (s["j › first"], s["j › second"], g["p50"], g["p99"]))')
+  read -r first second lagp50 lagp99 <<< "$figures"
+  kill $slow 2>/dev/null || true
+  echo "First-step latency at ${rate}/s against a server answering after 2 ms, ${D} s each, $(date -u +%F):"
+  echo
+  echo "| p50 (ms) | vegeta $vegeta_version | cloudtest first step | cloudtest second step | first − vegeta (goal ≤ 0.1) | generator lag p50 / p99 |"
+  echo "|---|---|---|---|---|---|"
+  awk -v v="$v" -v f="$first" -v s="$second" -v a="$lagp50" -v b="$lagp99" 'BEGIN{ printf "| | %.3f | %.3f | %.3f | %+.3f | %.3f / %.3f |\n", v, f, s, f-v, a, b }'
+  rm -rf "$work/lag-out"
+}
+if [ "${BENCH_PART:-all}" = lag ]; then lag_rows; exit 0; fi
+
 if [ "${BENCH_PART:-all}" != rss ]; then
 echo "Load generators on core 0, server on core 1, ${D} s per run, $(date -u +%F)."
 echo
@@ -138,6 +193,7 @@ done
 fi
 
 [ "${BENCH_PART:-all}" = rates ] && exit 0
+if [ "${BENCH_PART:-all}" = all ]; then echo; lag_rows; fi
 echo
 echo "Peak RSS of cloudtest at 1000/s (3-step journeys) for ${D} s and for $((D * 10)) s:"
 taskset -c 0 /usr/bin/time -f "%M" -o "$work/rss-short" cloudtest run --out "$work/rss1" "$(cloudtest_suite 333 3)" >/dev/null 2>&1 || true
