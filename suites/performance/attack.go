@@ -80,6 +80,7 @@ func (g *generator) attack(ctx context.Context, st *step.Static) *result.Generat
 		g.raw.write(res)
 	}
 	p.stop(time.Now(), false)
+	g.seq.Store(received.Load()) // the hits never sent follow vegeta's sequence numbers
 	return g.settle(sched, dispatched{began: p.began, handed: received.Load(), stopped: p.stopped, blocked: p.blocked}, received.Load(), ctx.Err() != nil)
 }
 

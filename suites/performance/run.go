@@ -204,8 +204,12 @@ func (g *generator) note(gen *result.Generator) string {
 	}
 	var notes []string
 	if gen.Sent < gen.Due {
-		notes = append(notes, fmt.Sprintf("the generator could not keep the rate: it sent %d of the %d journeys due (achieved %.1f/s of %.1f/s); %d journeys waited for a free worker (raise max_workers, now %d, or lower the rate)",
-			gen.Sent, gen.Due, gen.AchievedRate, gen.DueRate, gen.Waited, g.s.Load.MaxWorkers))
+		why := fmt.Sprintf("%d journeys waited for a free worker (raise max_workers, now %d, or lower the rate)", gen.Waited, g.s.Load.MaxWorkers)
+		if gen.Waited == 0 {
+			why = "no journey waited for a worker: the generator itself fell behind (the machine running cloudtest is too busy)"
+		}
+		notes = append(notes, fmt.Sprintf("the generator could not keep the rate: it sent %d of the %d journeys due (achieved %.1f/s of %.1f/s); %s",
+			gen.Sent, gen.Due, gen.AchievedRate, gen.DueRate, why))
 	}
 	if woke := gen.Sent - gen.Waited; woke >= 100 && gen.WakeDelayMS.P99 > 10 {
 		notes = append(notes, fmt.Sprintf("the generator itself was late (p99 %.1f ms, max %.1f ms from due to begun): not charged to the target, but the machine running cloudtest was too busy for the figures to be trusted", gen.WakeDelayMS.P99, gen.WakeDelayMS.Max))
