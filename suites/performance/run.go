@@ -81,6 +81,9 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 			gen.Sent, gen.Due, gen.AchievedRate, gen.DueRate, gen.WakeDelayMS.P50, gen.WakeDelayMS.P99, gen.Waited)
 	}
 	out.Message += "\nlimits: " + limitsLine(sum.Thresholds)
+	// The terminal shows a passed suite's first line only: the limits in
+	// force go there too, with where each came from.
+	renv.Logf("limits: %s", limitsLine(sum.Thresholds))
 	if c := sum.Compare; c != nil && c.Overall.LatencyMS.P99 > 0 {
 		out.Message += fmt.Sprintf("\nagainst %s: %.1f/s, p99 %.1f ms (p99 ratio %.2f)", s.Compare, c.Overall.TPS, c.Overall.LatencyMS.P99, overall.LatencyMS.P99/c.Overall.LatencyMS.P99)
 	}
