@@ -246,17 +246,20 @@ func TestAFrozenTargetIsChargedFromWhenRequestsWereDue(t *testing.T) {
 // TestTheGeneratorsOwnLagIsNotChargedToTheTarget: the same 2 ms server
 // answers both steps of a journey, so the first step's median must be the
 // second's, give or take; before, the first step also carried the
-// dispatcher's wake-up delay (at 500/s, p50 3.51 ms against 2.79 ms on
-// this machine under load). The figure to watch, at 500/s, is in
-// bench/bench.sh; this test runs at 100/s (the race detector slows the
-// generator) and only checks that the lag is not in the first step, with
-// a wide margin.
+// dispatcher's wake-up delay (at 100/s under -race: first 3.40 ms against
+// second 2.68 ms, 3.62 against 2.77, 6.88 against 4.54, on this machine
+// under load). The figure to watch, at 500/s, is in bench/bench.sh. This
+// test runs at 100/s (the race detector slows the generator) and allows a
+// margin that grows with how far the second step is from the server's
+// 2 ms (how busy the machine is); the lag was charged in every run before,
+// so it passes when one run of three is within the margin.
 func TestTheGeneratorsOwnLagIsNotChargedToTheTarget(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(2 * time.Millisecond)
 	}))
 	defer srv.Close()
-	res, ls, _ := runLoad(t, srv.URL, `
+	for attempt := 1; ; attempt++ {
+		res, ls, _ := runLoad(t, srv.URL, `
   load {
     rate     = 100
     duration = "2s"
@@ -271,17 +274,22 @@ func TestTheGeneratorsOwnLagIsNotChargedToTheTarget(t *testing.T) {
       capture { b = response.status }
     }
   }`)
-	g := ls.Generator
-	if len(ls.Steps) != 2 || g == nil || g.Sent != 200 {
-		t.Fatalf("%s: steps %d, generator %+v", res.Message, len(ls.Steps), g)
-	}
-	first, second := ls.Steps[0].LatencyMS.P50, ls.Steps[1].LatencyMS.P50
-	t.Logf("first step p50 %.3f ms, second %.3f ms, generator lag p50 %.3f ms", first, second, g.WakeDelayMS.P50)
-	if first-second > 0.35 {
-		t.Fatalf("first step p50 %.3f ms, second %.3f ms: the generator's lag (p50 %.3f ms) is charged to the first", first, second, g.WakeDelayMS.P50)
-	}
-	if g.WakeDelayMS.Max <= 0 || !strings.Contains(res.Message, "its own lag (due to begun) p50") {
-		t.Fatalf("the generator's lag is not shown: %+v, %q", g, res.Message)
+		g := ls.Generator
+		if len(ls.Steps) != 2 || g == nil || g.Sent != 200 {
+			t.Fatalf("%s: steps %d, generator %+v", res.Message, len(ls.Steps), g)
+		}
+		if g.WakeDelayMS.Max <= 0 || !strings.Contains(res.Message, "its own lag (due to begun) p50") {
+			t.Fatalf("the generator's lag is not shown: %+v, %q", g, res.Message)
+		}
+		first, second := ls.Steps[0].LatencyMS.P50, ls.Steps[1].LatencyMS.P50
+		margin := 0.35 + 0.25*max(0, second-2)
+		t.Logf("run %d: first step p50 %.3f ms, second %.3f ms (margin %.2f ms), generator lag p50 %.3f ms", attempt, first, second, margin, g.WakeDelayMS.P50)
+		if first-second <= margin {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("in three runs the first step's p50 was above the second's by more than the margin: the generator's lag is charged to the first")
+		}
 	}
 }
 
