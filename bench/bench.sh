@@ -7,6 +7,9 @@
 # ten times longer. Every load is bounded by its duration.
 # Usage: bash bench/bench.sh [seconds per run, default 5]
 #        BENCH_PART=rss bash bench/bench.sh   (only the RSS comparison)
+#        BENCH_PART=lag bash bench/bench.sh   (only the first-step latency
+#                                            against vegeta's on a 2 ms server;
+#                                            BENCH_PIN=0: not pinned to cores)
 #        BENCH_PART=rates BENCH_RATES=5000 bash bench/bench.sh
 #                                            (only the fixed-rate rows and ratios)
 set -euo pipefail
@@ -16,7 +19,7 @@ read -r -a RATES <<< "${BENCH_RATES:-1000 5000 10000}"
 PORT=18099
 URL="http://127.0.0.1:$PORT/"
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $server ${slow:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 
 export DEBIAN_FRONTEND=noninteractive
 for pkg in hey wrk time; do dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }; done
@@ -108,6 +111,65 @@ wrk_run() {
   echo "REQUESTS $(grep 'requests in' "$work/wrk.txt" | awk '{print $1}')"
 }
 
+# The journey engine's first step against vegeta on a server that answers
+# after 2 ms, at 500/s: the first step counts from when a worker began the
+# journey, so the dispatcher's own wake-up delay must not be in it (goal:
+# p50 within 0.1 ms of vegeta's). Both run one after the other against the
+# same server; the server sleeps, so its own timer adds the same to both.
+lag_rows() {
+  local port=18098 rate=500 dir="$work/lag" pin0="taskset -c 0" pin1="taskset -c 1"
+  if [ "${BENCH_PIN:-1}" = 0 ]; then pin0=""; pin1=""; fi
+  $pin1 server -addr "127.0.0.1:$port" -delay 2ms & slow=$!
+  sleep 0.5
+  echo "GET http://127.0.0.1:$port/" | $pin0 vegeta attack -rate="$rate" -duration="${D}s" > "$work/lag.bin"
+  local v
+  v=$(vegeta report -type=json < "$work/lag.bin" | sed -E 's/.*"50th":([0-9]+).*/\1/' | awk '{printf "%.3f", $1/1e6}')
+  # cloudtest_lag STEPS: first (and second) step p50 and the generator's
+  # lag of journeys of STEPS steps with captures (cloudtest's workers).
+  cloudtest_lag() {
+    local steps=$1 d="$dir-$1"
+    mkdir -p "$d"
+    {
+      echo "target \"slow\" { url = \"http://127.0.0.1:$port\" }"
+      echo "performance \"lag\" {"
+      echo "  target = target.slow"
+      echo "  load {"
+      echo "    rate     = $rate"
+      echo "    duration = \"${D}s\""
+      echo "  }"
+      echo "  journey \"j\" {"
+      for i in $(seq 1 "$steps"); do
+        echo "    step \"s$i\" {"
+        echo "      http { path = \"/\" }"
+        echo "      capture { c$i = response.status }"
+        echo "    }"
+      done
+      echo "  }"
+      echo "}"
+    } > "$d/lag.hcl"
+    $pin0 cloudtest run --out "$work/lag-out" "$d" >/dev/null 2>&1 || true
+    local run
+    run=$(ls -td "$work/lag-out"/*/ | head -1)
+    grep '"level":"suite"' "$run/results.jsonl" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())["data"]
+s = {x["name"]: x["latency_ms"]["p50"] for x in d["steps"]}
+g = d.get("generator", {}).get("wake_delay_ms", {"p50": 0, "p99": 0})  # 0: a cloudtest without the figure
+print("%.3f %.3f %.3f %.3f" % (s["j › s1"], s.get("j › s2", 0), g["p50"], g["p99"]))'
+    rm -rf "$work/lag-out"
+  }
+  local one first second lagp50 lagp99 lag1
+  read -r one _ lag1 _ <<< "$(cloudtest_lag 1)"
+  read -r first second lagp50 lagp99 <<< "$(cloudtest_lag 2)"
+  kill $slow 2>/dev/null || true
+  echo "First-step latency at ${rate} journeys/s against a server answering after 2 ms, ${D} s each$([ -z "$pin0" ] && echo ", not pinned"), $(date -u +%F):"
+  echo
+  echo "| p50 (ms) | vegeta $vegeta_version | cloudtest 1-step journey | 2-step journey: first step | second step | first step − vegeta, 1-step / 2-step (goal ≤ 0.1) | generator lag p50 / p99 (2-step) |"
+  echo "|---|---|---|---|---|---|---|"
+  awk -v v="$v" -v o="$one" -v f="$first" -v s="$second" -v a="$lagp50" -v b="$lagp99" 'BEGIN{ printf "| | %.3f | %.3f | %.3f | %.3f | %+.3f / %+.3f | %.3f / %.3f |\n", v, o, f, s, o-v, f-v, a, b }'
+}
+if [ "${BENCH_PART:-all}" = lag ]; then lag_rows; exit 0; fi
+
 if [ "${BENCH_PART:-all}" != rss ]; then
 echo "Load generators on core 0, server on core 1, ${D} s per run, $(date -u +%F)."
 echo
@@ -138,6 +200,7 @@ done
 fi
 
 [ "${BENCH_PART:-all}" = rates ] && exit 0
+if [ "${BENCH_PART:-all}" = all ]; then echo; lag_rows; fi
 echo
 echo "Peak RSS of cloudtest at 1000/s (3-step journeys) for ${D} s and for $((D * 10)) s:"
 taskset -c 0 /usr/bin/time -f "%M" -o "$work/rss-short" cloudtest run --out "$work/rss1" "$(cloudtest_suite 333 3)" >/dev/null 2>&1 || true

@@ -15,6 +15,7 @@ func init() { kindSections["performance"] = performanceSection }
 var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 	"f1":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"pct": func(f float64) string { return fmt.Sprintf("%.2f%%", f*100) },
+	"f2":  func(f float64) string { return fmt.Sprintf("%.2f", f) },
 	"ratio": func(a, b float64) string {
 		if b == 0 {
 			return "–"
@@ -25,9 +26,12 @@ var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 <div class="perf">
 <p>{{.Model}} model{{if .TargetRate}}, target {{f1 .TargetRate}}/s{{end}}{{if .Concurrency}}, {{.Concurrency}} virtual users{{end}}, {{f1 .DurationS}} s · raw results: <code>{{.Raw}}</code> (<code>vegeta report</code> reads it)</p>
 {{with .Note}}<p class="warning">{{.}}</p>{{end}}
-{{with .Thresholds}}<table><tr><th>Threshold</th><th>Limit</th><th>Measured</th><th></th></tr>
-{{range .}}<tr><td>{{.Scope}} {{.Metric}}</td><td>{{.Limit}}</td><td>{{.Measured}}</td><td class="st {{if .Passed}}passed{{else}}failed{{end}}">{{if .Passed}}passed{{else}}broken{{end}}</td></tr>{{end}}
+{{with .Thresholds}}<table><tr><th>Limit in force</th><th>Limit</th><th>Set by</th><th>Measured</th><th></th></tr>
+{{range .}}<tr><td>{{.Scope}} {{.Metric}}</td><td>{{.Limit}}</td><td>{{if eq .Source "default"}}default{{else}}<code>{{.Source}}</code>{{end}}</td><td>{{.Measured}}</td><td class="st {{if .Passed}}passed{{else}}failed{{end}}">{{if .Passed}}passed{{else}}broken{{end}}</td></tr>{{end}}
 </table>{{end}}
+{{with .Generator}}<p class="muted">Generator: {{.Sent}} of {{.Due}} due sent ({{f1 .AchievedRate}}/s of {{f1 .DueRate}}/s, max_workers {{.MaxWorkers}}).
+Its own lag, from when a journey was due to when a worker began it (not charged to the target): p50 {{f2 .WakeDelayMS.P50}} ms, p99 {{f2 .WakeDelayMS.P99}} ms, max {{f2 .WakeDelayMS.Max}} ms.
+{{if .Waited}}{{.Waited}} waited for a free worker, every one busy (the target's backpressure, charged from their due time): wait p50 {{f1 .WaitMS.P50}} ms, p99 {{f1 .WaitMS.P99}} ms, max {{f1 .WaitMS.Max}} ms.{{else}}None waited for a free worker.{{end}}</p>{{end}}
 <table><tr><th></th><th>Requests</th><th>Errors</th><th>Success</th><th>TPS</th><th>min</th><th>mean</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max (ms)</th></tr>
 {{define "row"}}<tr><td>{{.Name}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{pct .Success}}</td><td>{{f1 .TPS}}</td>{{with .LatencyMS}}<td>{{f1 .Min}}</td><td>{{f1 .Mean}}</td><td>{{f1 .P50}}</td><td>{{f1 .P90}}</td><td>{{f1 .P95}}</td><td>{{f1 .P99}}</td><td>{{f1 .P999}}</td><td>{{f1 .Max}}</td>{{end}}</tr>{{end}}
 {{template "row" .Overall}}{{range .Journeys}}{{template "row" .}}{{end}}{{range .Steps}}{{template "row" .}}{{end}}

@@ -36,6 +36,30 @@ type LoadSummary struct {
 	// Hops break the latency down by the Server-Timing metrics the target
 	// reported (db, app, cache…), when it reported any.
 	Hops []Hop `json:"hops,omitempty"`
+	// Generator is what the load generator itself did (open model).
+	Generator *Generator `json:"generator,omitempty"`
+}
+
+// Generator is what an open model's generator did: the journeys (or
+// requests, on the vegeta fast path) due by the end of the load and how
+// many it sent, and its own lateness. A journey is measured from when the
+// dispatcher woke for it, so the wake-up delay (woke − due) is the
+// generator's, not charged to the target; a journey that had to wait for a
+// free worker (all max_workers busy: the target's backpressure) is measured
+// from when it was due, and that wait is shown here too.
+type Generator struct {
+	Due          int64   `json:"due"`
+	Sent         int64   `json:"sent"`
+	DueRate      float64 `json:"due_rate"`      // per second, over the load's duration
+	AchievedRate float64 `json:"achieved_rate"` // sent per second, over the load's duration
+	MaxWorkers   int     `json:"max_workers"`
+	// WakeDelayMS: how late the dispatcher woke for a journey, over the
+	// journeys that did not wait for a worker.
+	WakeDelayMS Percentiles `json:"wake_delay_ms"`
+	// Waited journeys found every worker busy; WaitMS is from when each was
+	// due until a worker took it.
+	Waited int64       `json:"waited_for_worker"`
+	WaitMS Percentiles `json:"worker_wait_ms"`
 }
 
 // Hop is one Server-Timing metric aggregated over the load.
@@ -105,12 +129,15 @@ type SecondSample struct {
 
 // Threshold is one limit and what was measured against it.
 type Threshold struct {
-	Scope    string  `json:"scope"` // "overall" or a step name
-	Metric   string  `json:"metric"`
-	Limit    string  `json:"limit"`
-	Measured string  `json:"measured"`
-	Passed   bool    `json:"passed"`
-	Value    float64 `json:"-"`
+	Scope    string `json:"scope"` // "overall" or a step name
+	Metric   string `json:"metric"`
+	Limit    string `json:"limit"`
+	Measured string `json:"measured"`
+	Passed   bool   `json:"passed"`
+	// Source is where the limit came from: "file.hcl:12", or "default"
+	// for a limit every load has unless its thresholds set another.
+	Source string  `json:"source"`
+	Value  float64 `json:"-"`
 }
 
 // Utilization is what the target used while the load ran.

@@ -51,15 +51,28 @@ func (s *stats) add(lat time.Duration, ok bool, code int, kind string, in, out i
 
 func ms(us int64) float64 { return float64(us) / 1000 }
 
+// percentiles of a histogram of microseconds, in milliseconds.
+func percentiles(h *hdr.Histogram) result.Percentiles {
+	if h.TotalCount() == 0 {
+		return result.Percentiles{}
+	}
+	return result.Percentiles{
+		Min: ms(h.Min()), Mean: h.Mean() / 1000, P50: ms(h.ValueAtQuantile(50)),
+		P90: ms(h.ValueAtQuantile(90)), P95: ms(h.ValueAtQuantile(95)), P99: ms(h.ValueAtQuantile(99)),
+		P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()),
+	}
+}
+
+// record adds a duration to a histogram of microseconds, within its range.
+func record(h *hdr.Histogram, d time.Duration) {
+	h.RecordValue(min(max(d.Microseconds(), 1), h.HighestTrackableValue()))
+}
+
 func (s *stats) summary(elapsed time.Duration) result.LoadStats {
 	out := result.LoadStats{Name: s.name, Requests: s.requests, Errors: s.errors, BytesIn: s.bytesIn, BytesOut: s.bytesOut}
 	if s.requests > 0 {
 		out.Success = float64(s.requests-s.errors) / float64(s.requests)
-		out.LatencyMS = result.Percentiles{
-			Min: ms(s.hist.Min()), Mean: s.hist.Mean() / 1000, P50: ms(s.hist.ValueAtQuantile(50)),
-			P90: ms(s.hist.ValueAtQuantile(90)), P95: ms(s.hist.ValueAtQuantile(95)), P99: ms(s.hist.ValueAtQuantile(99)),
-			P999: ms(s.hist.ValueAtQuantile(99.9)), Max: ms(s.hist.Max()),
-		}
+		out.LatencyMS = percentiles(s.hist)
 	}
 	if elapsed > 0 {
 		out.TPS = float64(s.requests) / elapsed.Seconds()
@@ -97,12 +110,19 @@ type recorder struct {
 	hops     map[string]*hdr.Histogram
 	inFlight int64
 	maxIn    int64
+	// The generator's own figures (open model): how late the dispatcher
+	// woke for a journey, and how long journeys that found every worker
+	// busy waited for one.
+	wake   *hdr.Histogram
+	wait   *hdr.Histogram
+	waited int64
 }
 
 func newRecorder(start time.Time) *recorder {
 	return &recorder{start: start, overall: newStats("overall"), journeys: map[string]*stats{}, steps: map[string]*stats{}, hops: map[string]*hdr.Histogram{},
-		sec: &stats{hist: hdr.New(1, int64(time.Minute/time.Microsecond), 2), codes: map[int]int{}, kinds: map[string]int{}},
-		win: hdr.New(1, int64(time.Minute/time.Microsecond), 2)}
+		sec:  &stats{hist: hdr.New(1, int64(time.Minute/time.Microsecond), 2), codes: map[int]int{}, kinds: map[string]int{}},
+		win:  hdr.New(1, int64(time.Minute/time.Microsecond), 2),
+		wake: hdr.New(1, int64(time.Hour/time.Microsecond), 3), wait: hdr.New(1, int64(time.Hour/time.Microsecond), 3)}
 }
 
 func (r *recorder) begin() {
@@ -174,6 +194,30 @@ func (r *recorder) windowMedians() []float64 {
 	defer r.mu.Unlock()
 	r.closeWindow()
 	return append([]float64(nil), r.medians...)
+}
+
+// woke records how late the dispatcher woke for a journey that a free
+// worker took at once: the generator's own lag, not charged to the target.
+func (r *recorder) woke(late time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	record(r.wake, late)
+}
+
+// waitedFor records a journey that found every worker busy and waited this
+// long from when it was due until one took it.
+func (r *recorder) waitedFor(wait time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waited++
+	record(r.wait, wait)
+}
+
+// generator summarises the generator's own figures.
+func (r *recorder) generator() (wake result.Percentiles, waited int64, wait result.Percentiles) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return percentiles(r.wake), r.waited, percentiles(r.wait)
 }
 
 func (r *recorder) journey(name string, lat time.Duration, ok bool) {

@@ -79,6 +79,9 @@ type Thresholds struct {
 	Success       float64 // minimum success ratio, 0..1
 	MinTPS        float64
 	MaxErrorRate  float64
+	// RateKept is the least share of the journeys due that the generator
+	// must send (open model); defaultRateKept when not set.
+	RateKept float64
 	// Regression is the relative slowdown against a baseline run that fails
 	// the suite (when also significant); 0.10 when not set.
 	Regression float64
@@ -110,7 +113,7 @@ var journeySchema = &hcl.BodySchema{
 }
 
 var thresholdSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "p50"}, {Name: "p95"}, {Name: "p99"}, {Name: "success"}, {Name: "min_tps"}, {Name: "max_error_rate"}, {Name: "regression"},
+	{Name: "p50"}, {Name: "p95"}, {Name: "p99"}, {Name: "success"}, {Name: "min_tps"}, {Name: "max_error_rate"}, {Name: "regression"}, {Name: "rate_kept"},
 }}
 
 func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
@@ -198,22 +201,41 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 		l.Period, d = dc.Duration(a)
 		diags = append(diags, d...)
 	}
-	if l.Pacer == "sine" && (l.Period <= 0 || l.Amplitude <= 0 || l.Amplitude > l.Rate) {
+	// Values that cannot be right are refused on their own line; the checks
+	// of the block as a whole below would only repeat them less precisely.
+	if !diags.HasErrors() {
+		lim := limits{attrs: content.Attributes}
+		lim.rate("rate", l.Rate, true)
+		lim.rate("amplitude", l.Amplitude, false)
+		lim.count("concurrency", l.Concurrency, maxGoroutines)
+		lim.count("max_requests", l.MaxRequests, 0)
+		lim.count("max_workers", l.MaxWorkers, maxGoroutines)
+		lim.positive("duration", l.Duration)
+		lim.positive("period", l.Period)
+		diags = append(diags, lim.diags...)
+	}
+	if l.Pacer == "sine" && !diags.HasErrors() && (l.Period <= 0 || l.Amplitude <= 0 || l.Amplitude > l.Rate) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incomplete sine pacer",
 			Detail: "A sine pacer needs rate (the mean), amplitude (above zero, at most the rate) and period, such as rate = 100, amplitude = 50, period = \"10s\".", Subject: b.DefRange.Ptr()})
 	}
 	for _, sb := range content.Blocks {
-		c, d := sb.Body.Content(stageSchema)
-		diags = append(diags, d...)
+		c, stageDiags := sb.Body.Content(stageSchema)
 		var st Stage
 		if a, ok := c.Attributes["duration"]; ok {
 			st.Duration, d = dc.Duration(a)
-			diags = append(diags, d...)
+			stageDiags = append(stageDiags, d...)
 		}
 		if a, ok := c.Attributes["rate"]; ok {
 			st.Rate, d = dc.Float(a)
-			diags = append(diags, d...)
+			stageDiags = append(stageDiags, d...)
 		}
+		if !stageDiags.HasErrors() {
+			lim := limits{attrs: c.Attributes}
+			lim.rate("rate", st.Rate, false)
+			lim.positive("duration", st.Duration)
+			stageDiags = append(stageDiags, lim.diags...)
+		}
+		diags = append(diags, stageDiags...)
 		l.Stages = append(l.Stages, st)
 	}
 	if len(l.Stages) > 0 {
@@ -232,7 +254,7 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 	} else if l.Ramp > 0 {
 		l.Stages = []Stage{{Duration: l.Ramp, Rate: l.Rate}}
 	}
-	if (l.Rate > 0) == (l.Concurrency > 0) {
+	if (l.Rate > 0) == (l.Concurrency > 0) && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Choose one load model",
 			Detail: "A load block takes either rate (an open model: journeys started per second) or concurrency (a closed model: virtual users), and it must be above zero.", Subject: b.DefRange.Ptr()})
 	}
@@ -287,16 +309,24 @@ func decodeThresholds(t *Thresholds, b *hcl.Block, dc *config.DecodeContext) hcl
 			t.set[name] = a.Range
 		}
 	}
-	for name, dst := range map[string]*float64{"success": &t.Success, "min_tps": &t.MinTPS, "max_error_rate": &t.MaxErrorRate, "regression": &t.Regression} {
+	for name, dst := range map[string]*float64{"success": &t.Success, "min_tps": &t.MinTPS, "max_error_rate": &t.MaxErrorRate, "regression": &t.Regression, "rate_kept": &t.RateKept} {
 		if a, ok := content.Attributes[name]; ok {
 			*dst, d = dc.Float(a)
 			diags = append(diags, d...)
 			t.set[name] = a.Range
-			if (name == "success" || name == "max_error_rate" || name == "regression") && (*dst < 0 || *dst > 1) {
+			if name != "min_tps" && !d.HasErrors() && !(*dst >= 0 && *dst <= 1) {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
 					Detail: fmt.Sprintf("%s is a ratio between 0 and 1, such as 0.999; found %g.", name, *dst), Subject: a.Expr.Range().Ptr()})
 			}
 		}
+	}
+	if !diags.HasErrors() {
+		lim := limits{attrs: content.Attributes}
+		lim.positive("p50", t.P50)
+		lim.positive("p95", t.P95)
+		lim.positive("p99", t.P99)
+		lim.nonNegative("min_tps", t.MinTPS)
+		diags = append(diags, lim.diags...)
 	}
 	return diags
 }
