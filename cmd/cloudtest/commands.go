@@ -95,10 +95,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 	}
-	if err := evidence.Prepare(cfg, sum.Dir, sum.Run.Started, warnWithin); err != nil {
+	if err := evidence.Prepare(ctx, cfg, sum.Dir, sum.Run.Started, warnWithin); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
 	}
-	code := finish(sum.Dir, sum.Interrupted, stdout, stderr)
+	// A signal during the evidence stops its reads; the run is then interrupted.
+	code := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, stdout, stderr)
 	if err := evidence.Sign(sum.Dir, key); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: signing the bundle: %v\n", err)
 	} else {
