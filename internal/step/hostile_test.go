@@ -1,11 +1,16 @@
 package step
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cloudtest/cloudtest/internal/result"
@@ -68,5 +73,111 @@ steps "s" {
 	t.Logf("the three steps allocated %d MiB", (after.TotalAlloc-before.TotalAlloc)>>20)
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<20 {
 		t.Errorf("the three steps allocated %d MiB", alloc>>20)
+	}
+}
+
+// requestLines is a plain TCP server that records the request line of each
+// request and answers 200, so that the test sees what went on the wire.
+func requestLines(t *testing.T) (string, func() []string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var lines []string
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					lines = append(lines, strings.TrimRight(line, "\r\n"))
+					mu.Unlock()
+					for { // the headers
+						h, err := r.ReadString('\n')
+						if err != nil {
+							return
+						}
+						if h == "\r\n" {
+							break
+						}
+					}
+					if strings.Contains(line, " HTTP/1.1") {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					} else {
+						io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	return "http://" + ln.Addr().String(), func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(lines)
+	}
+}
+
+func TestInterpolatedValuesAreEncodedWhereTheyLandInTheURL(t *testing.T) {
+	url, lines := requestLines(t)
+	outs := runAll(t, url, `
+variable "id" { default = "a b?c#d%/e" }
+variable "q" { default = "R&D 100% = +1" }
+variable "base" { default = "/api/v1" }
+steps "s" {
+  target = target.t
+  step "segment" {
+    http { path = "/items/${var.id}" }
+  }
+  step "query" {
+    http { path = "/search?q=${var.q}&page=1" }
+  }
+  step "base" {
+    http { path = "${var.base}/x" }
+  }
+  step "escaped" {
+    http { path = "/items/${"a%2Fb"}" }
+  }
+  step "literal" {
+    http { path = "/search?q=two words" }
+  }
+  step "url" {
+    http { url = "${target.t.url}/items/${var.id}?q=${var.q}" }
+  }
+  step "query-map" {
+    http {
+      path  = "/search"
+      query = { q = var.q }
+    }
+  }
+}
+`)
+	for _, o := range outs {
+		if o.Status != result.Passed {
+			t.Errorf("a step did not pass: %s %s", o.Status, o.Message)
+		}
+	}
+	want := []string{
+		"GET /items/a%20b%3Fc%23d%25/e HTTP/1.1",
+		"GET /search?q=R%26D%20100%25%20%3D%20%2B1&page=1 HTTP/1.1",
+		"GET /api/v1/x HTTP/1.1",
+		"GET /items/a%2Fb HTTP/1.1",
+		"GET /search?q=two%20words HTTP/1.1",
+		"GET /items/a%20b%3Fc%23d%25/e?q=R%26D%20100%25%20%3D%20%2B1 HTTP/1.1",
+		"GET /search?q=R%26D+100%25+%3D+%2B1 HTTP/1.1",
+	}
+	if got := lines(); !slices.Equal(got, want) {
+		t.Fatalf("request lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -136,6 +136,7 @@ func (h *HTTPRequest) parse(base, path string) (*parsedURL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the URL %q is not valid: %w", target, err)
 	}
+	u.RawQuery = escapeQuery(u.RawQuery)
 	p := &parsedURL{base: base, path: path, u: u, str: u.String()}
 	h.parsed.Store(p)
 	return p, nil
@@ -163,7 +164,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	var pu *parsedURL
 	switch {
 	case h.URL != nil:
-		u, err := str(h.URL, h.url, ectx, "url")
+		u, err := evalURL(h.URL, h.url, ectx, "url")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -177,7 +178,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 		p := "/"
 		if h.Path != nil {
 			var err error
-			if p, err = str(h.Path, h.path, ectx, "path"); err != nil {
+			if p, err = evalURL(h.Path, h.path, ectx, "path"); err != nil {
 				return nil, nil, err
 			}
 		}
