@@ -191,3 +191,11 @@ func TestReadRegularRefusesWhatIsLargerThanAsked(t *testing.T) {
 		t.Fatalf("/dev/null: %v", err)
 	}
 }
+
+func TestADeeplyNestedVarValueIsRefused(t *testing.T) {
+	dir := write(t, map[string]string{"v.hcl": "variable \"l\" { type = list(any) }\n"})
+	diags := loadWithin(t, 10*time.Second, dir, Options{Vars: []string{"l=" + strings.Repeat("[", 61000)}})
+	if d := hasDiag(diags, "Nesting too deep", `-var sets "l" to a value nested more than 128 deep`); d == nil {
+		t.Fatalf("want a nesting diagnostic for -var, got %v", diags)
+	}
+}
