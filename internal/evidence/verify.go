@@ -271,6 +271,7 @@ func copyPath(ctx context.Context, src, dst string) error {
 	}
 	if _, err := io.Copy(out, ctxReader{ctx, in}); err != nil {
 		out.Close()
+		os.Remove(dst) // half a copy is not evidence (and would be signed)
 		return err
 	}
 	return out.Close()
