@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,8 +20,10 @@ import (
 	"github.com/cloudtest/cloudtest/internal/evidence"
 	"github.com/cloudtest/cloudtest/internal/fault"
 	"github.com/cloudtest/cloudtest/internal/report"
+	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/target"
+	"github.com/cloudtest/cloudtest/suites/performance"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -35,6 +38,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	parallel := fs.Int("parallel", 1, "how many suites run at once")
 	baseline := fs.String("baseline", "", "an earlier run directory: each performance suite is compared with the same suite there (regression)")
 	expiry := fs.String("expiry-warning", "30d", "warn about evidence whose validity ends within this time")
+	remoteWrite := fs.String("metrics-remote-write", "", "Prometheus remote-write URL (e.g. http://127.0.0.1:9090/api/v1/write) that gets the live figures of every performance suite once a second, labelled with the run id and the suite")
 	signKey := fs.String("sign-key", "", "Ed25519 private key (PKCS #8 PEM) that signs manifest.json; default: a key made for this run, its public half kept as manifest.pub")
 	if code, done := parse(fs, args); done {
 		return code
@@ -51,6 +55,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: --expiry-warning %s: %v\n", *expiry, err)
 		return exitUsage
 	}
+	if *remoteWrite != "" {
+		if err := performance.RemoteWriteURLError(*remoteWrite); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --metrics-remote-write: %v\n", err)
+			return exitUsage
+		}
+	}
 	var key ed25519.PrivateKey
 	if *signKey != "" {
 		if key, err = evidence.LoadPrivateKey(*signKey); err != nil {
@@ -60,6 +70,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, ok := load(path, &cf, stderr)
 	if !ok {
+		return exitUsage
+	}
+	if err := sf.check(cfg); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return exitUsage
 	}
 	plan, err := runner.NewPlan(cfg, sf.selection())
@@ -83,7 +97,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = runner.NewLineProgress(stdout)
 	}
 	sum, err := runner.Run(ctx, plan, runner.Options{
-		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline,
+		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline, MetricsRemoteWrite: *remoteWrite,
 	})
 	if tp, ok := progress.(*runner.TermProgress); ok {
 		tp.Close() // before the verdict is printed below the status line
@@ -100,10 +114,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	// A signal during the evidence stops its reads; the run is then interrupted.
 	code := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, stdout, stderr)
-	if err := evidence.Sign(sum.Dir, key); err != nil {
+	// The in-toto attestation says what the report says; it is signed
+	// with the manifest's key before the manifest, which then lists it.
+	var attested *evidence.TestResult
+	if model, err := report.Load(sum.Dir); err == nil {
+		tr := model.TestResult()
+		attested = &tr
+	}
+	if err := evidence.SignBundle(sum.Dir, key, attested); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: signing the bundle: %v\n", err)
 	} else {
-		fmt.Fprintf(stdout, "Bundle: %s signed (check it with: cloudtest verify %s)\n", filepath.Join(sum.Dir, evidence.ManifestFile), sum.Dir)
+		fmt.Fprintf(stdout, "Bundle: %s and %s signed (check them with: cloudtest verify %s)\n",
+			filepath.Join(sum.Dir, evidence.ManifestFile), evidence.AttestationFile, sum.Dir)
 	}
 	return code
 }
@@ -117,10 +139,10 @@ func finish(dir string, interrupted bool, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nVerdict: %s\n", model.Verdict)
 	for _, r := range model.Reasons {
-		fmt.Fprintf(stdout, "  - %s\n", r)
+		fmt.Fprintf(stdout, "  - %s\n", result.Printable(r))
 	}
 	for _, w := range model.Warnings {
-		fmt.Fprintf(stdout, "Warning: %s\n", w)
+		fmt.Fprintf(stdout, "Warning: %s\n", result.Printable(w))
 	}
 	fmt.Fprintf(stdout, "Report: %s\n", filepath.Join(dir, "report.html"))
 	if interrupted {
@@ -147,7 +169,10 @@ func onInterrupt(cancel context.CancelFunc, dir string, stderr io.Writer) (stop 
 		cancel()
 		select {
 		case <-ch:
-			fmt.Fprintf(stderr, "cloudtest: quit at once; the report may be incomplete, and faults may still be in place: run `cloudtest recover %s`\n", dir)
+			// The target processes go with cloudtest (SIGKILL, no
+			// waiting): nobody would stop them otherwise.
+			n := target.KillAll()
+			fmt.Fprintf(stderr, "cloudtest: quit at once (%d target processes killed); the report may be incomplete, and faults may still be in place: run `cloudtest recover %s`\n", n, dir)
 			os.Exit(exitInterrupted)
 		case <-done:
 		}
@@ -194,6 +219,10 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	if err := sf.check(cfg); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
 	plan, err := runner.NewPlan(cfg, sf.selection())
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
@@ -238,6 +267,9 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 		reqs, waivers, _ := deploy.Requirements(cfg)
 		fmt.Fprintf(stdout, "\nAcceptance matrix of the %s deployment (%d requirements):\n", cfg.Deployment.Mode, len(reqs))
 		deploy.WriteTable(stdout, reqs, waivers)
+		if len(sf.selection().Describe()) > 0 {
+			fmt.Fprintf(stdout, "A run of this selection (%s) is judged on the suites above; it does not assess this matrix.\n", strings.Join(sf.selection().Describe(), " "))
+		}
 	}
 	return exitOK
 }
@@ -267,7 +299,7 @@ func writeChaos(dir string, suites []config.Suite, stdout io.Writer) error {
 
 func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("recover", "RUN_DIR",
-		"Remove the faults that the journals of a run directory record as injected and never removed, as after a crash: stopped processes are continued, paused containers unpaused, disconnected ones connected again.",
+		"Remove the faults that the journals of a run directory record as injected and never removed, as after a crash: stopped processes are continued, paused containers unpaused, disconnected ones connected again; then remove the run's containers and networks and stop the target processes it left running.",
 		"cloudtest recover out/20261124-210102-3fa2", stderr)
 	timeout := fs.String("timeout", "2m", "give up the removals after this time")
 	if code, done := parse(fs, args); done {
@@ -297,6 +329,14 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	if lerr != nil {
 		fmt.Fprintf(stderr, "cloudtest: some containers or networks of the run could not be removed: %v\n", lerr)
 	}
+	// And the target processes it started and left running (a kill -9),
+	// known by pid and start time from the run's process journal.
+	procs, perr := target.StopLeftoverProcesses(dir, stdout)
+	if perr != nil {
+		fmt.Fprintf(stderr, "cloudtest: some target processes of the run could not be stopped: %v\n", perr)
+		lerr = errors.Join(lerr, perr)
+	}
+	left += procs
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: some faults could not be removed: %v\n", err)
 		fmt.Fprintf(stdout, "%s: %d faults removed, others are still in place (see above)\n", dir, n)
@@ -304,11 +344,11 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case n == 0 && left == 0:
-		fmt.Fprintf(stdout, "%s: no fault, container or network was left in place; nothing to remove\n", dir)
+		fmt.Fprintf(stdout, "%s: no fault, container, network or process was left in place; nothing to remove\n", dir)
 	case left == 0:
 		fmt.Fprintf(stdout, "%s: %d faults removed; none is left in place\n", dir, n)
 	default:
-		fmt.Fprintf(stdout, "%s: %d faults and %d containers or networks removed\n", dir, n, left)
+		fmt.Fprintf(stdout, "%s: %d faults and %d containers, networks or processes removed\n", dir, n, left)
 	}
 	if lerr != nil {
 		return exitRejected
@@ -318,7 +358,7 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 
 func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("verify", "RUN_DIR",
-		"Check the signature of a run directory's manifest.json and the digest of every file; name each file added, removed or changed.",
+		"Check the signature of a run directory's manifest.json and the digest of every file, and the signature and subjects of its in-toto attestation (attestation.intoto.json); name each file added, removed or changed.",
 		"cloudtest verify --public-key bank-qa.pub out/20261124-210102-3fa2", stderr)
 	pub := fs.String("public-key", "", "PEM public key to check the signature with (default: the run's manifest.pub, which only detects accidental changes)")
 	if code, done := parse(fs, args); done {
@@ -355,7 +395,7 @@ func locationOf(file string, line int) string { return fmt.Sprintf("%s:%d", file
 
 func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("report", "RUN_DIR",
-		"Render report.html, report.json, junit.xml and summary.md of a run directory again from its results.",
+		"Render report.html, report.json, junit.xml, summary.md, oscal-assessment-results.json and findings.sarif of a run directory again from its results.",
 		"cloudtest report out/20261124-210102-3fa2", stderr)
 	if code, done := parse(fs, args); done {
 		return code

@@ -93,8 +93,12 @@ func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
 		}
 		return cmd, &stdout, &stderr
 	}
-	leftBehind := func(t *testing.T, what ...string) string {
-		args := append(what, "--filter", "label=cloudtest.target=everything-box")
+	// leftBehind lists what the run in dir left: only its own containers and
+	// networks, so that another run of this test on the same engine does not
+	// count.
+	leftBehind := func(t *testing.T, dir string, what ...string) string {
+		args := append(what, "--filter", "label=cloudtest.target=everything-box",
+			"--filter", "label=cloudtest.run_dir="+dir)
 		left, err := exec.Command("docker", args...).Output()
 		if err != nil {
 			t.Fatalf("docker %s: %v", what[0], err)
@@ -110,7 +114,7 @@ func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		dir := onlyRunDir(t, out)
-		if got := leftBehind(t, "ps", "-a", "--format", "{{.State}}"); got != "paused" {
+		if got := leftBehind(t, dir, "ps", "-a", "--format", "{{.State}}"); got != "paused" {
 			t.Fatalf("after kill -9 the container is %q, want paused", got)
 		}
 		var stdout, stderr strings.Builder
@@ -122,7 +126,7 @@ func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
 				t.Errorf("recover said:\n%s\nwant %q", stdout.String(), want)
 			}
 		}
-		if got := leftBehind(t, "ps", "-a", "--format", "{{.Names}}") + leftBehind(t, "network", "ls", "--format", "{{.Name}}"); got != "" {
+		if got := leftBehind(t, dir, "ps", "-a", "--format", "{{.Names}}") + leftBehind(t, dir, "network", "ls", "--format", "{{.Name}}"); got != "" {
 			t.Fatalf("left after recover: %q", got)
 		}
 		// The supervised process lost its supervisor: end its group (the
@@ -201,7 +205,7 @@ func TestCtrlCAndSIGTERMRemoveTheFaultsOfEveryEngine(t *testing.T) {
 			}
 			// The container and its network are gone; so is the process
 			// that was frozen (continued, then stopped with its target).
-			if got := leftBehind(t, "ps", "-a", "--format", "{{.Names}}") + leftBehind(t, "network", "ls", "--format", "{{.Name}}"); got != "" {
+			if got := leftBehind(t, dir, "ps", "-a", "--format", "{{.Names}}") + leftBehind(t, dir, "network", "ls", "--format", "{{.Name}}"); got != "" {
 				t.Errorf("left behind: %q", got)
 			}
 			if pgid <= 1 {

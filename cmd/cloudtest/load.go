@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
@@ -12,7 +14,9 @@ import (
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/evidence"
+	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/suites/functional"
+	"github.com/cloudtest/cloudtest/suites/migration"
 	"github.com/cloudtest/cloudtest/suites/performance"
 	"github.com/cloudtest/cloudtest/suites/reliability"
 	"github.com/cloudtest/cloudtest/suites/security"
@@ -25,6 +29,7 @@ var kinds = []config.SuiteKind{
 	performance.Kind,
 	reliability.Kind,
 	security.Kind,
+	migration.Kind,
 }
 
 // blocks lists the other top-level blocks: vendor evidence, requirements
@@ -67,8 +72,45 @@ func printDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, 
 		}
 		return 0
 	})
-	wr := hcl.NewDiagnosticTextWriter(w, files, 100, color)
+	// Source lines, summaries and details are made printable before hcl
+	// writes them (in place, so that every byte offset still holds): with
+	// colour on, hcl's own escapes must pass the printable writer, so a raw
+	// one in the source must not reach it.
+	for i, d := range sorted {
+		c := *d
+		c.Summary, c.Detail = result.Printable(c.Summary), result.Printable(c.Detail)
+		sorted[i] = &c
+	}
+	wr := hcl.NewDiagnosticTextWriter(newPrintable(w, stderrSequences), printableFiles(files), 100, color)
 	wr.WriteDiagnostics(sorted)
+}
+
+// printableFiles are the files with every byte of a control character
+// (other than newline, tab and the CR of a CRLF), of a bidirectional
+// override and of what is not UTF-8 replaced by '?', byte for byte, so
+// that the ranges of the diagnostics still point at the same bytes.
+func printableFiles(files map[string]*hcl.File) map[string]*hcl.File {
+	out := make(map[string]*hcl.File, len(files))
+	for name, f := range files {
+		if f == nil || !result.NeedsEscape(string(f.Bytes)) {
+			out[name] = f
+			continue
+		}
+		c := *f
+		c.Bytes = bytes.Clone(f.Bytes)
+		for i := 0; i < len(c.Bytes); {
+			_, n := utf8.DecodeRune(c.Bytes[i:])
+			crlf := c.Bytes[i] == '\r' && i+1 < len(c.Bytes) && c.Bytes[i+1] == '\n'
+			if !crlf && result.NeedsEscape(string(c.Bytes[i:i+n])) {
+				for k := i; k < i+n; k++ {
+					c.Bytes[k] = '?'
+				}
+			}
+			i += n
+		}
+		out[name] = &c
+	}
+	return out
 }
 
 func countErrors(diags hcl.Diagnostics) string {
@@ -85,7 +127,7 @@ func countErrors(diags hcl.Diagnostics) string {
 }
 
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := fileOf(w)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 

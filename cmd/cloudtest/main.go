@@ -31,12 +31,14 @@ func commands() []command {
 		{"report", "render the report of a run directory again", cmdReport},
 		{"verify", "check the signed manifest of a run directory", cmdVerify},
 		{"recover", "remove the faults a crashed run left in place", cmdRecover},
+		{"init", "write starter suites from an OpenAPI document or a browser recording (HAR)", cmdInit},
 		{"demo", "serve the demo bank that the examples test", cmdDemo},
 		{"version", "print the version", cmdVersion},
 	}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = newPrintable(stdout, stdoutSequences), newPrintable(stderr, stderrSequences)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {

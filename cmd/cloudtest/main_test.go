@@ -141,6 +141,7 @@ func TestRunTheExampleIsAccepted(t *testing.T) {
 	if bytes.Contains(html, []byte("wonderland")) {
 		t.Error("the sensitive password appears in report.html")
 	}
+	checkFormats(t, dir)
 }
 
 func TestRunWithABrokenAssertionIsRejected(t *testing.T) {

@@ -35,6 +35,10 @@ type Config struct {
 	Blocks map[string][]any
 
 	static *hcl.EvalContext
+	// sensitiveLocals are the locals that refer to a sensitive variable or
+	// local, or call sensitive(); wholeSensitive those of them that call
+	// sensitive(), every string of which is a secret.
+	sensitiveLocals, wholeSensitive map[string]bool
 }
 
 // Variable is a declared input variable and the value it got.
@@ -203,7 +207,8 @@ func Location(r hcl.Range) string {
 }
 
 // SensitiveValues returns the string forms of the values of sensitive
-// variables, for redaction in reports.
+// variables and of the locals derived from them (base64encode("u:${var.pw}"))
+// or marked with sensitive(), for redaction in reports.
 func (c *Config) SensitiveValues() []string {
 	var out []string
 	for _, v := range c.Variables {
@@ -213,6 +218,9 @@ func (c *Config) SensitiveValues() []string {
 		if s, ok := stringOf(v.Value); ok && s != "" {
 			out = append(out, s)
 		}
+	}
+	for name := range c.sensitiveLocals {
+		out = append(out, sensitiveStrings(c.Locals[name], c.wholeSensitive[name])...)
 	}
 	return out
 }

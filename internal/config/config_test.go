@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,11 +168,28 @@ func TestParseDuration(t *testing.T) {
 		{"3 minutes", "", false},
 		{"-5s", "", false},
 		{"d", "", false},
+		// A day count whose nanoseconds do not fit in an int64 wrapped
+		// around: "213504d" was read as 25 minutes.
+		{"213504d", "", false},
+		{"106751d", "2562024h0m0s", true},
+		{"106752d", "", false},
+		{"99999999999999999999d", "", false},
+		{"2562048h", "", false},
+		{"9223372036854775808ns", "", false},
+		{"-1d", "", false},
+		{"-1ms", "", false},
+		{"+2d", "48h0m0s", true},
+		{"1.5d", "", false},
 	}
 	for _, tt := range tests {
 		d, err := ParseDuration(tt.in)
 		if (err == nil) != tt.ok || (tt.ok && d.String() != tt.want) {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %s ok=%v", tt.in, d, err, tt.want, tt.ok)
+		}
+	}
+	for in, want := range map[string]error{"213504d": ErrDurationTooLong, "2562048h": ErrDurationTooLong, "-3s": ErrNegativeDuration, "-2d": ErrNegativeDuration} {
+		if _, err := ParseDuration(in); !errors.Is(err, want) {
+			t.Errorf("ParseDuration(%q) error %v, want %v", in, err, want)
 		}
 	}
 }

@@ -1,9 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"math/big"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -219,33 +223,64 @@ func (dc *DecodeContext) Duration(attr *hcl.Attribute) (time.Duration, hcl.Diagn
 	}
 	d, err := ParseDuration(s)
 	if err != nil {
+		detail := fmt.Sprintf("The attribute %q must be a duration such as \"250ms\", \"30s\", \"2m\" or \"1h30m\"; found %q.", attr.Name, s)
+		switch {
+		case errors.Is(err, ErrNegativeDuration):
+			detail = fmt.Sprintf("The attribute %q must not be negative; found %q.", attr.Name, s)
+		case errors.Is(err, ErrDurationTooLong):
+			detail = fmt.Sprintf("The attribute %q is longer than cloudtest can count (at most %dd, about 292 years); found %q.", attr.Name, maxDays, s)
+		}
 		return 0, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid duration",
-			Detail:   fmt.Sprintf("The attribute %q must be a duration such as \"250ms\", \"30s\", \"2m\" or \"1h30m\"; found %q.", attr.Name, s),
+			Detail:   detail,
 			Subject:  attr.Expr.Range().Ptr(),
 		})
 	}
 	return d, diags
 }
 
+// Why ParseDuration refused a duration that is well written.
+var (
+	ErrNegativeDuration = errors.New("a duration must not be negative")
+	ErrDurationTooLong  = errors.New("the duration is longer than about 292 years (a time.Duration overflows)")
+)
+
+// maxDays is the most whole days a time.Duration holds.
+const maxDays = int64(math.MaxInt64 / int64(24*time.Hour))
+
+// wellFormed is the syntax time.ParseDuration accepts, without its sign:
+// a string of this form that it refuses has overflowed.
+var wellFormed = regexp.MustCompile(`^((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
 // ParseDuration is time.ParseDuration that also accepts whole days ("2d")
-// and refuses negative durations.
+// and refuses negative durations and durations too long to count (which
+// time.Duration arithmetic would wrap around: "213504d" is not 25 minutes).
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "d") {
-		var days int
-		if _, err := fmt.Sscanf(s, "%dd", &days); err == nil && fmt.Sprintf("%dd", days) == s && days >= 0 {
-			return time.Duration(days) * 24 * time.Hour, nil
+	unsigned := strings.TrimPrefix(s, "+")
+	if strings.HasPrefix(unsigned, "-") {
+		if d, err := time.ParseDuration(unsigned); err == nil && d == 0 {
+			return 0, nil // "-0s" is zero
 		}
-		return 0, fmt.Errorf("invalid duration %q", s)
+		return 0, fmt.Errorf("%q: %w", s, ErrNegativeDuration)
 	}
-	d, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(unsigned, "d"); ok {
+		if days == "" || strings.TrimLeft(days, "0123456789") != "" {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n > maxDays {
+			return 0, fmt.Errorf("%q: %w", s, ErrDurationTooLong)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(unsigned)
 	if err != nil {
+		if wellFormed.MatchString(unsigned) {
+			return 0, fmt.Errorf("%q: %w", s, ErrDurationTooLong)
+		}
 		return 0, err
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
 	}
 	return d, nil
 }

@@ -62,6 +62,7 @@ func functions(baseDir string) map[string]function.Function {
 		"regexall":        stdlib.RegexAllFunc,
 		"replace":         stdlib.ReplaceFunc,
 		"reverse":         stdlib.ReverseListFunc,
+		"sensitive":       sensitiveFunc,
 		"setintersection": stdlib.SetIntersectionFunc,
 		"setproduct":      stdlib.SetProductFunc,
 		"setunion":        stdlib.SetUnionFunc,

@@ -282,6 +282,13 @@ func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 			val = cty.DynamicVal
 		}
 		cfg.Locals[a.Name] = val
+		if cfg.IsSensitive(a.Expr) {
+			if cfg.sensitiveLocals == nil {
+				cfg.sensitiveLocals, cfg.wholeSensitive = map[string]bool{}, map[string]bool{}
+			}
+			cfg.sensitiveLocals[a.Name] = true
+			cfg.wholeSensitive[a.Name] = CallsSensitive(a.Expr)
+		}
 		cfg.refreshStatic()
 		return !failed[a.Name]
 	}

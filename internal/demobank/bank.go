@@ -181,6 +181,7 @@ func (b *Bank) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.HandleFunc("GET /metrics", b.metrics)
+	m.HandleFunc("GET /openapi.json", serveOpenAPI)
 	m.HandleFunc("POST /api/login", b.login)
 	m.HandleFunc("GET /api/accounts", b.auth(b.listAccounts))
 	m.HandleFunc("GET /api/accounts/{id}", b.auth(b.getAccount))

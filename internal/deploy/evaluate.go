@@ -129,7 +129,7 @@ func tally(suites []SuiteOutcome, match func(SuiteOutcome) bool) (names, passed,
 
 func testOutcome(r Requirement, suites []SuiteOutcome) (string, string, []string) {
 	names, passed, failed := tally(suites, func(s SuiteOutcome) bool {
-		return s.Kind == r.Category && slices.Contains(s.Components, r.Component)
+		return Category(s.Kind) == r.Category && slices.Contains(s.Components, r.Component)
 	})
 	switch {
 	case len(failed) > 0:

@@ -59,11 +59,21 @@ func digests(dir string) (map[string]string, error) {
 
 // Sign writes manifest.json, manifest.sig and manifest.pub in dir. With a
 // nil key a new key is made for this run; only its public half is kept.
-func Sign(dir string, key ed25519.PrivateKey) error {
+func Sign(dir string, key ed25519.PrivateKey) error { return SignBundle(dir, key, nil) }
+
+// SignBundle signs dir as Sign does; with a test result it first writes
+// the in-toto attestation (AttestationFile), signed with the same key, so
+// that the manifest lists it too.
+func SignBundle(dir string, key ed25519.PrivateKey, tr *TestResult) error {
 	if key == nil {
 		var err error
 		if _, key, err = ed25519.GenerateKey(rand.Reader); err != nil {
 			return err
+		}
+	}
+	if tr != nil {
+		if err := attest(dir, key, *tr); err != nil {
+			return fmt.Errorf("writing %s: %w", AttestationFile, err)
 		}
 	}
 	files, err := digests(dir)
@@ -120,8 +130,9 @@ type Problem struct {
 
 // VerifyBundle checks the manifest's signature with publicKey (a PEM file;
 // "" uses the manifest.pub in dir, which proves integrity only against
-// accidents, not against someone who rewrote all three files) and every
-// digest. It returns the files that were added, removed or changed.
+// accidents, not against someone who rewrote all three files), every
+// digest, and the attestation's signature and subjects. It returns the
+// files that were added, removed or changed.
 func VerifyBundle(dir, publicKey string) ([]Problem, error) {
 	if publicKey == "" {
 		publicKey = filepath.Join(dir, PublicKeyFile)
@@ -166,6 +177,17 @@ func VerifyBundle(dir, publicKey string) ([]Problem, error) {
 	for f := range now {
 		if _, ok := man.Files[f]; !ok {
 			problems = append(problems, Problem{f, "added"})
+		}
+	}
+	// The attestation, when the bundle has one, must verify with the same
+	// key and attest the files there are now.
+	if _, listed := man.Files[AttestationFile]; listed || now[AttestationFile] != "" {
+		if _, err := os.Stat(filepath.Join(dir, AttestationFile)); err == nil {
+			a, err := VerifyAttestation(dir, edPub)
+			if err != nil {
+				return problems, err
+			}
+			problems = append(problems, attestationProblems(a, now, problems)...)
 		}
 	}
 	sort.Slice(problems, func(i, j int) bool { return problems[i].File < problems[j].File })

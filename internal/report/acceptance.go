@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cloudtest/cloudtest/internal/deploy"
 )
@@ -17,9 +18,17 @@ type Acceptance struct {
 	Evidence     []deploy.EvidenceItem  `json:"evidence,omitempty"`
 	Rows         []Row                  `json:"rows"`
 	Layers       []string               `json:"layers"`
-	// Outcome is "" when every requirement is met or waived.
+	// Outcome is "" when every requirement is met or waived, and
+	// NotAssessedOutcome when the matrix was not assessed.
 	Outcome string `json:"outcome,omitempty"`
+	// NotAssessed says why the matrix was not assessed (the run ran a
+	// selection of the suites); empty when it was.
+	NotAssessed string `json:"not_assessed,omitempty"`
 }
+
+// NotAssessedOutcome is the outcome of a matrix that a run of a selection
+// did not assess.
+const NotAssessedOutcome = "not_assessed"
 
 type approver struct {
 	Name string `json:"name"`
@@ -92,6 +101,28 @@ func (m *Model) buildAcceptance(in deploy.Inputs) {
 		a.Rows = append(a.Rows, *rows[k])
 	}
 	m.Acceptance = a
+	m.attachEvidence(in)
+}
+
+// skipAcceptance stands for buildAcceptance on a run of a selection: the
+// run is judged on the suites it selected, and the matrix (which holds the
+// requirements of every suite, selected or not) is shown as not assessed.
+// The evidence is still listed and checked: its state does not depend on
+// the suites.
+func (m *Model) skipAcceptance(in deploy.Inputs) {
+	a := &Acceptance{Mode: in.Mode, Components: in.Components, Evidence: in.Evidence, Outcome: NotAssessedOutcome,
+		NotAssessed: fmt.Sprintf("The acceptance matrix of the %s deployment was not assessed: this run selected suites (%s), and the matrix is assessed on a run of every suite.",
+			in.Mode, strings.Join(m.Run.Selection, " "))}
+	for _, ap := range in.Approvers {
+		a.Approvers = append(a.Approvers, approver{ap.Name, ap.Role})
+	}
+	m.Acceptance = a
+	m.attachEvidence(in)
+}
+
+// attachEvidence shows the drill reports beside the security suites of
+// their components and warns about evidence close to its end.
+func (m *Model) attachEvidence(in deploy.Inputs) {
 	for _, s := range m.Suites {
 		if s.Kind != "security" {
 			continue
@@ -123,7 +154,7 @@ func worseOutcome(a, b string) string {
 
 // acceptanceReasons lists the unmet requirements for the verdict.
 func (m *Model) acceptanceReasons() (failed, missing []string) {
-	if m.Acceptance == nil {
+	if m.Acceptance == nil || m.Acceptance.NotAssessed != "" {
 		return nil, nil
 	}
 	for _, st := range m.Acceptance.Requirements {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cloudtest/cloudtest/internal/result"
 )
@@ -18,6 +19,11 @@ var htmlTemplate string
 // result Data). Kinds without a renderer show their data as JSON. Later
 // suite kinds add their section here.
 var kindSections = map[string]func(s *Suite) template.HTML{}
+
+// kindParts put together the Data of a suite that never finished from the
+// LevelPart records it wrote as it ran (a kind that writes parts adds its
+// function here).
+var kindParts = map[string]func(s *Suite, parts []json.RawMessage){}
 
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"lower":      func(s any) string { return strings.ToLower(toString(s)) },
@@ -67,8 +73,51 @@ func toString(v any) string {
 // WriteHTML writes one self-contained page: the verdict first, then the
 // suites. Every value from the target or the configuration goes through
 // html/template and is escaped.
+//
+// html/template leaves control characters as they are, and ESC, BEL or a
+// NUL from the target make the page invalid (and a terminal that shows it
+// obey them): the page is made printable as a whole (result.Printable),
+// which changes nothing that cloudtest itself writes.
 func (m *Model) WriteHTML(w io.Writer) error {
-	return tmpl.Execute(w, m)
+	pw := &printableStream{w: w}
+	if err := tmpl.Execute(pw, m); err != nil {
+		return err
+	}
+	return pw.flush()
+}
+
+// printableStream writes result.Printable of what it is given, as it
+// comes; a rune (or a CR) cut at the end of one write waits for the next.
+type printableStream struct {
+	w    io.Writer
+	rest []byte
+}
+
+func (p *printableStream) Write(b []byte) (int, error) {
+	buf := append(p.rest, b...)
+	cut := len(buf)
+	for i := len(buf) - 1; i >= 0 && i >= len(buf)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(buf[i]) {
+			if !utf8.FullRune(buf[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	if cut > 0 && buf[cut-1] == '\r' {
+		cut--
+	}
+	if _, err := io.WriteString(p.w, result.Printable(string(buf[:cut]))); err != nil {
+		return 0, err
+	}
+	p.rest = append(p.rest[:0:0], buf[cut:]...)
+	return len(b), nil
+}
+
+func (p *printableStream) flush() error {
+	_, err := io.WriteString(p.w, result.Printable(string(p.rest)))
+	p.rest = nil
+	return err
 }
 
 // anchor makes a fragment identifier from a name: letters and digits kept,

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/result"
@@ -129,7 +130,15 @@ func (m *Model) WriteJUnit(w io.Writer) error {
 		all.Skipped += js.Skipped
 		all.Suites = append(all.Suites, js)
 	}
-	if a := m.Acceptance; a != nil {
+	if a := m.Acceptance; a != nil && a.NotAssessed != "" {
+		// One skipped case, so that a CI test tab says the matrix was not
+		// assessed rather than nothing at all.
+		js := junitSuite{Name: "acceptance (" + a.Mode + " deployment)", Tests: 1, Skipped: 1, Cases: []junitCase{{
+			Name: "acceptance matrix", Classname: "acceptance.matrix", Time: "0.000", Skipped: &junitProblem{Message: clean(a.NotAssessed)}}}}
+		all.Tests++
+		all.Skipped++
+		all.Suites = append([]junitSuite{js}, all.Suites...)
+	} else if a != nil {
 		js := junitSuite{Name: "acceptance (" + a.Mode + " deployment)"}
 		for _, st := range a.Requirements {
 			jc := junitCase{Name: clean(st.ID), Classname: "acceptance." + clean(st.Kind), Time: "0.000", File: st.Source}
@@ -222,6 +231,10 @@ func clean(s string) string {
 	}, s)
 }
 
+// kindMarkdown render what a suite kind measured for summary.md, after
+// the table of suites; kinds without one add nothing.
+var kindMarkdown = map[string]func(s *Suite) string{}
+
 // WriteMarkdown writes a summary a CI job can post as a comment.
 func (m *Model) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
@@ -233,7 +246,9 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "\nRun `%s`, %s. Suites: %d passed, %d failed, %d error, %d skipped. Steps: %d passed, %d failed, %d error, %d skipped.\n\n",
 		m.Run.ID, m.Duration(), c.Suites.Passed, c.Suites.Failed, c.Suites.Errored, c.Suites.Skipped,
 		c.Steps.Passed, c.Steps.Failed, c.Steps.Errored, c.Steps.Skipped)
-	if a := m.Acceptance; a != nil {
+	if a := m.Acceptance; a != nil && a.NotAssessed != "" {
+		fmt.Fprintf(&b, "### Acceptance matrix (%s deployment): not assessed\n\n%s\n\n### Suites\n\n", mdText(a.Mode), mdText(a.NotAssessed))
+	} else if a != nil {
 		fmt.Fprintf(&b, "### Acceptance matrix (%s deployment)\n\n| component | category | party | tests | %s |\n| --- | --- | --- | --- |%s\n",
 			a.Mode, strings.Join(a.Layers, " | "), strings.Repeat(" --- |", len(a.Layers)))
 		cell := func(idx []int) string {
@@ -258,7 +273,7 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 		var unmet []string
 		for _, st := range a.Requirements {
 			if st.Outcome != deploy.Met {
-				unmet = append(unmet, fmt.Sprintf("- **%s** `%s`: %s", st.Outcome, st.ID, mdText(st.Why)))
+				unmet = append(unmet, fmt.Sprintf("- **%s** %s: %s", st.Outcome, mdCode(st.ID), mdText(st.Why)))
 			}
 		}
 		if len(unmet) > 0 {
@@ -274,6 +289,13 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d/%d | %s |\n", mdCell(s.Name), s.Kind, mdCell(s.Component), status,
 			s.Steps.Passed, s.Steps.Total(), seconds(s.DurationMS)+"s")
+	}
+	for _, s := range m.Suites {
+		if f, ok := kindMarkdown[s.Kind]; ok {
+			if md := f(s); md != "" {
+				b.WriteString("\n" + md)
+			}
+		}
 	}
 	var failures []string
 	for _, s := range m.Suites {
@@ -304,18 +326,66 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func mdCell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.ReplaceAll(mdText(s), "\n", " ")
+func mdCell(s string) string { return mdText(s) }
+
+// mdText keeps text from the target or the configuration (names, messages,
+// locations) inert in Markdown: control characters are made visible, lines
+// are joined, and a backslash (which CommonMark allows before any ASCII
+// punctuation) goes before each character that could start a link, an
+// image, an autolink, HTML, an entity, emphasis, code, a table cell or a
+// block, and before what GFM's bare-URL and e-mail links look for ("://",
+// "www.", "@"). Other punctuation is left as it is, for the raw file to
+// stay readable.
+func mdText(s string) string {
+	rs := []rune(strings.ReplaceAll(result.Printable(s), "\n", " "))
+	alnum := func(i int) bool {
+		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
+	}
+	lead := 0 // digits that open the text: "1." or "1)" would start a list
+	for lead < len(rs) && rs[lead] >= '0' && rs[lead] <= '9' {
+		lead++
+	}
+	var b strings.Builder
+	for i, r := range rs {
+		esc := false
+		switch r {
+		case '\\', '`', '*', '[', ']', '<', '>', '&', '~', '|', '!', '@':
+			esc = true
+		case '_':
+			esc = !alnum(i-1) || !alnum(i+1) // snake_case is never emphasis
+		case ':':
+			esc = i+2 < len(rs) && rs[i+1] == '/' && rs[i+2] == '/'
+		case '.':
+			esc = i >= 3 && strings.EqualFold(string(rs[i-3:i]), "www") || (i == lead && i > 0)
+		case ')':
+			esc = i == lead && i > 0
+		}
+		if i == 0 && r < 0x80 && (unicode.IsPunct(r) || unicode.IsSymbol(r)) {
+			esc = true // "#", "-", "+", ">", "=" would open a block
+		}
+		if esc {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
-// mdText keeps text from the target or the configuration from being read as
-// HTML by a Markdown renderer.
-func mdText(s string) string {
-	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+// mdCode is s as a code span: shown as it is, never interpreted.
+func mdCode(s string) string {
+	s = strings.ReplaceAll(result.Printable(s), "\n", " ")
+	f := "`"
+	for strings.Contains(s, f) {
+		f += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " " // CommonMark strips one space on each side
+	}
+	return f + s + f
 }
 
 func fence(s string) string {
+	s = result.Printable(s)
 	f := "```"
 	for strings.Contains(s, f) {
 		f += "`"

@@ -103,6 +103,8 @@ type Suite struct {
 	SummarisedCases int             `json:"summarised_cases,omitempty"`
 	Steps           Tally           `json:"steps"`
 	Data            json.RawMessage `json:"data,omitempty"`
+	// parts are the suite's LevelPart records, used when it never finished.
+	parts []json.RawMessage
 	// DrillReports are the drill reports of qualified teams (vendor
 	// evidence) on the suite's components, shown beside a security suite's
 	// own drills.
@@ -120,6 +122,10 @@ type Case struct {
 	// Summarised is a passed case past the first KeptPassedCases of its
 	// suite (see Suite.SummarisedCases).
 	Summarised bool `json:"summarised,omitempty"`
+	// recorded is true when the suite recorded the case's own result; a
+	// case without one (a security suite's checks, an identity's login)
+	// takes the worst status of its steps.
+	recorded bool
 }
 
 // KeptPassedCases is how many passed cases of a suite the report keeps in
@@ -148,7 +154,10 @@ func Load(dir string) (*Model, error) {
 		return nil, fmt.Errorf("reading %s: %w", deploy.InputsFile, err)
 	}
 	m.build(results)
-	if ok {
+	switch {
+	case ok && len(m.Run.Selection) > 0:
+		m.skipAcceptance(in)
+	case ok:
 		m.buildAcceptance(in)
 	}
 	m.verdict()
@@ -227,9 +236,11 @@ func (m *Model) build(results []result.Result) {
 			if s.Location == "" {
 				s.Location = r.Location
 			}
+		case result.LevelPart:
+			s.parts = append(s.parts, r.Data)
 		case result.LevelCase:
 			c := caseOf(s, r.Case)
-			c.Status, c.Message, c.DurationMS, c.Location = r.Status, r.Message, r.DurationMS, r.Location
+			c.Status, c.Message, c.DurationMS, c.Location, c.recorded = r.Status, r.Message, r.DurationMS, r.Location, true
 		default:
 			c := caseOf(s, r.Case)
 			c.Steps = append(c.Steps, r)
@@ -238,8 +249,16 @@ func (m *Model) build(results []result.Result) {
 		}
 	}
 	for _, s := range m.Suites {
+		if f, ok := kindParts[s.Kind]; ok && !s.Ran && len(s.parts) > 0 {
+			// The run ended before the suite did: show what it had
+			// measured, from the parts it wrote as it ran.
+			f(s, s.parts)
+		}
 		m.Counts.Suites.add(s.Status)
 		for _, c := range s.Cases {
+			if !c.recorded {
+				c.Status, c.DurationMS = rollUp(c.Steps)
+			}
 			m.Counts.Cases.add(c.Status)
 		}
 		s.summarise()
@@ -268,7 +287,8 @@ func (s *Suite) summarise() {
 
 // verdict: INCOMPLETE when the run itself did not finish; otherwise
 // REJECTED when a suite or a requirement failed; otherwise INCOMPLETE when a
-// suite did not run or a requirement is not met; otherwise ACCEPTED.
+// suite did not run or a requirement is not met; otherwise ACCEPTED. A run
+// of a selection is judged on its suites alone: its matrix is not assessed.
 func (m *Model) verdict() {
 	var unfinished, rejected, incomplete []string
 	if m.Run.Interrupted {
@@ -306,10 +326,29 @@ func (m *Model) verdict() {
 	default:
 		m.Verdict = Accepted
 		m.Reasons = []string{fmt.Sprintf("All %d suites passed.", len(m.Suites))}
-		if m.Acceptance != nil {
+		if len(m.Run.Selection) > 0 {
+			m.Reasons[0] = fmt.Sprintf("All %d suites of the selection passed.", len(m.Suites))
+		}
+		if m.Acceptance != nil && m.Acceptance.NotAssessed == "" {
 			m.Reasons = append(m.Reasons, fmt.Sprintf("All %d requirements of the %s deployment are met or waived.", len(m.Acceptance.Requirements), m.Acceptance.Mode))
 		}
 	}
+	if m.Acceptance != nil && m.Acceptance.NotAssessed != "" {
+		m.Reasons = append(m.Reasons, m.Acceptance.NotAssessed)
+	}
+}
+
+// rollUp is the status of a case that has no result of its own: the worst
+// status of its steps (passed when it has none), and their total duration.
+func rollUp(steps []result.Result) (result.Status, float64) {
+	st, ms := result.Passed, 0.0
+	for _, r := range steps {
+		if r.Status.Worse(st) {
+			st = r.Status
+		}
+		ms += r.DurationMS
+	}
+	return st, ms
 }
 
 func verb(s result.Status) string {
@@ -351,6 +390,8 @@ func Render(dir string) (*Model, error) {
 		{"report.html", func(b *bytes.Buffer) error { return m.WriteHTML(b) }},
 		{"junit.xml", func(b *bytes.Buffer) error { return m.WriteJUnit(b) }},
 		{"summary.md", func(b *bytes.Buffer) error { return m.WriteMarkdown(b) }},
+		{OSCALFile, func(b *bytes.Buffer) error { return m.WriteOSCAL(b) }},
+		{SARIFFile, func(b *bytes.Buffer) error { return m.WriteSARIF(b) }},
 	} {
 		var buf bytes.Buffer
 		if err := out.write(&buf); err != nil {

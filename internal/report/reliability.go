@@ -2,15 +2,80 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
-func init() { kindSections["reliability"] = reliabilitySection }
+func init() {
+	kindSections["reliability"] = reliabilitySection
+	kindParts["reliability"] = reliabilityParts
+}
+
+// reliabilityParts puts an experiment whose run ended before the suite
+// did (kill -9, a power cut) together from the parts it wrote as it ran:
+// every probe and acknowledged write up to the last part and the figures
+// measured then. The suite did not finish, so it counts as skipped and
+// makes the verdict INCOMPLETE.
+func reliabilityParts(s *Suite, parts []json.RawMessage) {
+	var exp *result.Experiment
+	var last result.ExperimentPart
+	var writes []result.LedgerWrite
+	written := 0
+	for _, raw := range parts {
+		var p result.ExperimentPart
+		if json.Unmarshal(raw, &p) != nil {
+			continue
+		}
+		if p.Experiment != nil {
+			e := *p.Experiment
+			exp = &e
+			continue
+		}
+		if exp == nil {
+			continue
+		}
+		exp.Probes = append(exp.Probes, p.Probes...)
+		writes = append(writes, p.Writes...)
+		written = max(written, p.Written)
+		last = p
+	}
+	if exp == nil {
+		return
+	}
+	slices.SortStableFunc(exp.Probes, func(a, b result.Probe) int { return cmp.Compare(a.DueMS, b.DueMS) })
+	exp.WindowS = last.AtS
+	exp.ProbesOK, exp.ProbesFailed, exp.ProbesInFlightMax = last.ProbesOK, last.ProbesFailed, last.ProbesInFlightMax
+	exp.OutageS, exp.Availability, exp.RTOS, exp.Recovered = last.OutageS, last.Availability, last.RTOS, last.Recovered
+	if last.Faults != nil {
+		where := map[string]string{}
+		for _, f := range exp.Faults {
+			where[f.Name] = f.Location
+		}
+		exp.Faults = last.Faults
+		for i := range exp.Faults {
+			exp.Faults[i].Location = where[exp.Faults[i].Name]
+		}
+	}
+	if written > 0 {
+		exp.Ledger = &result.Ledger{Written: written, Acknowledged: len(writes)}
+	}
+	exp.Unfinished = true
+	data, err := json.Marshal(exp)
+	if err != nil {
+		return
+	}
+	s.Ran, s.Status, s.Data = true, result.Skipped, data
+	s.DurationMS = last.AtS * 1000
+	s.Message = fmt.Sprintf("the run ended %.1f s into the experiment, before the suite finished (no result of its own was written): "+
+		"%d probes (%d failed, down %.1f s) and %d acknowledged writes were measured until then and are shown; the writes were not read back, and faults may still be in place (run `cloudtest recover` on the run directory)",
+		last.AtS, len(exp.Probes), exp.ProbesFailed, exp.OutageS, len(writes))
+}
 
 var relTemplate = template.Must(template.New("rel").Funcs(template.FuncMap{
 	"s":   func(ms float64) string { return fmt.Sprintf("%.2f s", ms/1000) },
@@ -18,15 +83,15 @@ var relTemplate = template.Must(template.New("rel").Funcs(template.FuncMap{
 	"pct": func(f float64) string { return fmt.Sprintf("%.3f %%", f*100) },
 }).Parse(`
 <div class="rel">
-<p>Target {{.Target}}{{with .Tier}} (tier {{.}}){{end}} · window {{f1 .WindowS}} s · a probe every {{f1 .ProbeEveryMS}} ms, recovered after {{.RecoveredAfter}} successes in a row · availability {{pct .Availability}} (down {{f1 .OutageS}} s of {{f1 .WindowS}} s; {{.ProbesOK}} of {{len .Probes}} probes answered)</p>
+<p>Target {{.Target}}{{with .Tier}} (tier {{.}}){{end}} · window {{f1 .WindowS}} s · a probe every {{f1 .ProbeEveryMS}} ms, recovered after {{.RecoveredAfter}} successes in a row · availability {{pct .Availability}} (down {{f1 .OutageS}} s of {{f1 .WindowS}} s; {{.ProbesOK}} of {{len .Probes}} probes answered{{with .ProbesInFlightMax}}; at most {{.}} waiting for an answer at once{{end}})</p>
 {{with .Aborted}}<p class="warning">Aborted: {{.}}</p>{{end}}
-{{if .Interrupted}}<p class="warning">Interrupted during the experiment: every fault was removed; the measurements below stop there.</p>{{end}}
+{{if .Unfinished}}<p class="warning">The run ended {{f1 .WindowS}} s into the experiment, before the suite finished: below is what was measured until then, from the parts written as it ran. The acknowledged writes were not read back; faults may still be in place (run <code>cloudtest recover</code> on the run directory).</p>{{else if .Interrupted}}<p class="warning">Interrupted during the experiment: every fault was removed; the measurements below stop there.</p>{{end}}
 {{with .Objectives}}<table><tr><th>Objective</th><th>Limit</th><th>Measured</th><th>From</th><th></th></tr>
 {{range .}}<tr><td>{{.Name}}</td><td>{{.Limit}}</td><td>{{.Measured}}</td><td>{{.Source}}</td><td class="st {{if .Passed}}passed{{else}}failed{{end}}">{{if .Passed}}met{{else}}not met{{end}}</td></tr>{{end}}
 </table>{{end}}
 <table><tr><th>Fault</th><th>Action</th><th>Engine</th><th>Injected</th><th>Removed</th><th>Outage from</th><th>Recovered</th><th>RTO</th><th></th></tr>
 {{range .Faults}}<tr><td>{{.Name}}{{with .Location}} <span class="muted">{{.}}</span>{{end}}</td><td>{{.Action}} ({{.Kind}})</td><td>{{.Engine}}</td>
-<td>{{if .Injected}}{{s .InjectedMS}}{{else}}not injected{{end}}</td><td>{{if .Removed}}{{s .RemovedMS}}{{else}}–{{end}}</td>
+<td>{{if .External}}none injected (outage from the first failed probe){{else if .Injected}}{{s .InjectedMS}}{{else}}not injected{{end}}</td><td>{{if .Removed}}{{s .RemovedMS}}{{else}}–{{end}}</td>
 <td>{{if .Outage}}{{s .OutageStartMS}}{{else}}no failed probe{{end}}</td><td>{{if .Recovered}}{{if .Outage}}{{s .RecoveredMS}}{{else}}–{{end}}{{else if .Injected}}not recovered{{end}}</td>
 <td>{{if .Injected}}{{s .RTOMS}}{{end}}</td><td>{{with .Error}}<span class="failed">{{.}}</span>{{end}}</td></tr>{{end}}
 </table>

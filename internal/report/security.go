@@ -54,7 +54,7 @@ var secTemplate = template.Must(template.New("sec").Funcs(template.FuncMap{
 <p>Scope: <code>{{join .Scope}}</code> · {{.Requests}} requests sent{{if .Refused}} · <span class="error">{{.Refused}} refused before leaving (outside the scope or over its budget)</span>{{end}}</p>
 {{with .Checks}}<table><tr><th>Check</th><th>Findings</th><th></th></tr>
 {{range .}}<tr><td>{{.Name}}</td><td>{{.Findings}}</td><td>{{if .Error}}<span class="error">could not be carried out: {{.Error}}</span>{{end}}</td></tr>{{end}}</table>{{end}}
-{{if .Findings}}<p><strong>{{len .Findings}} findings</strong>: {{index .Tally "open"}} open, {{index .Tally "waived"}} waived, {{index .Tally "expected"}} expected (planted in a negative control).</p>{{end}}
+{{if .Findings}}<p><strong>{{len .Findings}} findings</strong>: {{index .Tally "open"}} open, {{index .Tally "waived"}} waived{{if .Expected}}, {{index .Tally "expected"}} expected (planted in this negative control){{end}}.</p>{{end}}
 {{range .Groups}}<h4 class="sev-{{.Severity}}" style="color: {{if or (eq .Severity "critical") (eq .Severity "high")}}var(--bad){{else if eq .Severity "medium"}}var(--warn){{else}}var(--muted){{end}}">{{.Severity}} ({{.Count}})</h4>
 {{range .Checks}}<table class="findings" style="table-layout: fixed"><colgroup><col style="width: 36%"><col style="width: 26%"><col style="width: 16%"><col style="width: 22%"></colgroup><tr><th colspan="4">{{.Check}}</th></tr>
 {{range .Findings}}<tr class="{{if eq .Status "open"}}row-failed{{end}}"><td><code>{{.ID}}</code><br>{{.Title}}</td><td><code>{{.Where}}</code></td><td><span class="oc {{if eq .Status "open"}}failed{{else}}waived{{end}}">{{.Status}}</span>{{with .Waiver}}<br><span class="muted">{{.}}</span>{{end}}</td><td>{{.Reference}}</td></tr>

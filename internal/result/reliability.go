@@ -16,9 +16,14 @@ type Experiment struct {
 	Probes         []Probe       `json:"probes"`
 	// ProbesOK and ProbesFailed count the probes; Availability is the
 	// share of the window the probes saw the target up (1 − OutageS/WindowS).
-	ProbesOK     int     `json:"probes_ok"`
-	ProbesFailed int     `json:"probes_failed"`
-	Availability float64 `json:"availability"`
+	ProbesOK     int `json:"probes_ok"`
+	ProbesFailed int `json:"probes_failed"`
+	// ProbesInFlightMax is the most probes that waited for an answer at
+	// once (each goes out when due, whatever the others are doing; a
+	// target that hangs has several waiting, never more than the probe's
+	// timeout over its interval, plus one).
+	ProbesInFlightMax int     `json:"probes_in_flight_max,omitempty"`
+	Availability      float64 `json:"availability"`
 	// OutageS adds up the outages seen by the probes, in seconds.
 	OutageS float64 `json:"outage_s"`
 	// RTOS is the longest recovery time of any fault, in seconds; Recovered
@@ -32,6 +37,38 @@ type Experiment struct {
 	Aborted string `json:"aborted,omitempty"`
 	// Interrupted is set when the run was cancelled during the experiment.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Unfinished is set when the experiment was put together from its
+	// parts because its run ended (killed) before the suite did: the
+	// figures stop at the last part, the writes were not read back and
+	// the faults may still be in place.
+	Unfinished bool `json:"unfinished,omitempty"`
+}
+
+// ExperimentPart is the Data of a reliability suite's LevelPart records,
+// written about once a second during the window, at every injection and
+// removal, and at its end: the probes that ended and the writes
+// acknowledged since the part before, and the figures so far. Each part
+// is small (about 70 bytes a probe and 50 a write, so a 10-minute window
+// at 10 probes and 20 writes a second adds about 2 MB to results.jsonl).
+type ExperimentPart struct {
+	// Experiment, in the first part only, is what the experiment is
+	// (target, tier, window, probe interval, faults), with nothing measured.
+	Experiment *Experiment `json:"experiment,omitempty"`
+	// AtS is when this part was written, in seconds from the window's start.
+	AtS    float64       `json:"at_s"`
+	Probes []Probe       `json:"probes,omitempty"`
+	Writes []LedgerWrite `json:"writes,omitempty"`
+	// Written counts the writes sent so far.
+	Written int `json:"written,omitempty"`
+	// The figures so far, measured on every probe up to this part.
+	ProbesOK          int           `json:"probes_ok"`
+	ProbesFailed      int           `json:"probes_failed"`
+	ProbesInFlightMax int           `json:"probes_in_flight_max,omitempty"`
+	OutageS           float64       `json:"outage_s"`
+	Availability      float64       `json:"availability"`
+	RTOS              float64       `json:"rto_s"`
+	Recovered         bool          `json:"recovered"`
+	Faults            []FaultRecord `json:"faults"`
 }
 
 // FaultRecord is one fault of an experiment as it happened. Times are in
@@ -43,6 +80,10 @@ type FaultRecord struct {
 	Engine   string `json:"engine"`
 	Target   string `json:"target"`
 	Location string `json:"location,omitempty"`
+	// External marks the outage of a suite without faults: one caused
+	// from outside cloudtest (a DR switch, a failover). It "starts"
+	// (InjectedMS) at the first failed probe of the window.
+	External bool `json:"external,omitempty"`
 	// InjectedMS and RemovedMS are when it was applied and taken away (0
 	// and Removed false when it never was).
 	Injected   bool    `json:"injected"`
@@ -62,7 +103,12 @@ type FaultRecord struct {
 
 // Probe is one probe of the target during the experiment.
 type Probe struct {
-	// AtMS is when the answer came (or the probe gave up), from the start.
+	// DueMS is when the probe was due (one every interval from the start
+	// of the window, each sent on time whatever the others are doing);
+	// AtMS when the answer came (or the probe gave up, or the run was
+	// interrupted while it waited), from the start. LatencyMS is AtMS −
+	// DueMS.
+	DueMS     float64 `json:"due_ms"`
 	AtMS      float64 `json:"at_ms"`
 	OK        bool    `json:"ok"`
 	LatencyMS float64 `json:"latency_ms"`

@@ -40,6 +40,12 @@ const (
 	LevelStep  Level = "step"
 	LevelCase  Level = "case"
 	LevelSuite Level = "suite"
+	// LevelPart is a piece of what a running suite has measured so far
+	// (a reliability suite's probes and writes of the last second),
+	// written so that a run killed in the middle keeps it; it has no
+	// status. The suite's own record, when it comes, holds all of it, so
+	// the report uses the parts only for a suite that never finished.
+	LevelPart Level = "part"
 )
 
 // Result is one line of results.jsonl.

@@ -38,6 +38,10 @@ type Selection struct {
 	Names      []string // --suite
 }
 
+// Describe lists the selection as its flags ("--suite x"); empty when
+// every suite is selected.
+func (s Selection) Describe() []string { return s.describe() }
+
 func (s Selection) describe() []string {
 	var out []string
 	add := func(flag string, vals []string) {

@@ -46,7 +46,9 @@ func NewLineProgress(w io.Writer) *LineProgress { return &LineProgress{W: w, sta
 func (p *LineProgress) printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.W, "%7.1fs  "+format+"\n", append([]any{time.Since(p.start).Seconds()}, args...)...)
+	// Messages carry text from the target: no control character of theirs
+	// reaches the terminal.
+	fmt.Fprint(p.W, result.Printable(fmt.Sprintf("%7.1fs  "+format+"\n", append([]any{time.Since(p.start).Seconds()}, args...)...)))
 }
 
 func (p *LineProgress) SuiteStarted(c *config.SuiteCommon) {
@@ -159,11 +161,11 @@ func (p *TermProgress) redraw() {
 	if r := []rune(line); len(r) > 160 {
 		line = string(r[:157]) + "..."
 	}
-	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	fmt.Fprintf(p.w, "\r\033[K%s", result.Printable(line))
 }
 
 func (p *TermProgress) above(text string) {
-	fmt.Fprintf(p.w, "\r\033[K%s\n", text)
+	fmt.Fprintf(p.w, "\r\033[K%s\n", result.Printable(text))
 	p.redraw()
 }
 

@@ -31,6 +31,9 @@ type Options struct {
 	// Baseline is an earlier run directory that suites compare with
 	// (performance regression).
 	Baseline string
+	// MetricsRemoteWrite is a Prometheus remote-write URL for the live
+	// figures of performance suites.
+	MetricsRemoteWrite string
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
 }
@@ -47,6 +50,8 @@ type Env struct {
 	Targets map[string]*target.Instance
 	// Baseline is the run directory to compare with, or "".
 	Baseline string
+	// MetricsRemoteWrite is the run's --metrics-remote-write URL, or "".
+	MetricsRemoteWrite string
 
 	suite    *config.SuiteCommon
 	rec      *Recorder
@@ -77,6 +82,14 @@ func (e *Env) Record(r result.Result) {
 	}
 	e.rec.Write(r)
 	e.progress.Result(r)
+}
+
+// RecordPart appends a part of what the running suite has measured so far
+// (a result.LevelPart record with data as its Data): a run killed before
+// the suite ends keeps it. Parts are not shown as progress.
+func (e *Env) RecordPart(data json.RawMessage) {
+	e.rec.Write(result.Result{Time: e.now(), Suite: e.suite.Name, Kind: e.suite.Kind, Component: e.suite.Component,
+		Level: result.LevelPart, Data: data})
 }
 
 // URLs are the started targets' URLs by name.
@@ -151,6 +164,14 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	}
 	sum := &Summary{Dir: dir, Statuses: map[string]result.Status{}}
 
+	// The targets' directory is resolved once, against the directory
+	// cloudtest was started in: a process target runs in its suite's
+	// directory, where a relative --out means something else. The run's
+	// own paths stay as the user gave them, for the messages.
+	workDir, err := filepath.Abs(filepath.Join(dir, "targets"))
+	if err != nil {
+		return nil, fmt.Errorf("resolving the run directory: %w", err)
+	}
 	// Targets start before any suite and stop after the last one.
 	targets := map[string]*target.Instance{}
 	targetErr := map[string]error{}
@@ -160,7 +181,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 		}
 		opts.Progress.Logf("", "starting target "+name)
 		inst, err := target.Start(ctx, plan.Config.Targets[name], target.Options{
-			BaseDir: plan.Config.Dir, WorkDir: filepath.Join(dir, "targets"),
+			BaseDir: plan.Config.Dir, WorkDir: workDir,
 		})
 		if err != nil {
 			targetErr[name] = err
@@ -247,7 +268,7 @@ func (s *scheduler) runSuite(ctx context.Context, st Suite) {
 	c := st.Common()
 	env := &Env{
 		RunID: s.opts.RunID, Dir: s.dir, Config: s.plan.Config, Target: s.targets[c.Target],
-		Targets: s.targets, Baseline: s.opts.Baseline, suite: c, rec: s.rec, progress: s.opts.Progress, now: s.opts.Now,
+		Targets: s.targets, Baseline: s.opts.Baseline, MetricsRemoteWrite: s.opts.MetricsRemoteWrite, suite: c, rec: s.rec, progress: s.opts.Progress, now: s.opts.Now,
 	}
 	start := s.opts.Now()
 	s.opts.Progress.SuiteStarted(c)

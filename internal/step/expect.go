@@ -110,6 +110,7 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 		} else {
 			for _, k := range slices.Sorted(maps.Keys(m)) {
 				add(fmt.Sprintf("expect.headers[%q]", k), e.Headers.Range(), obs.header(k), gomega.Equal(m[k]))
+				hideHeader(checks, k, obs.header(k))
 			}
 		}
 	}
@@ -123,6 +124,7 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 					continue
 				}
 				add(fmt.Sprintf("expect.headers_match[%q]", k), e.HeadersMatch.Range(), obs.header(k), gomega.MatchRegexp(m[k]))
+				hideHeader(checks, k, obs.header(k))
 			}
 		}
 	}
@@ -292,4 +294,14 @@ func excerpt(s string) string {
 		return "(empty)"
 	}
 	return s
+}
+
+// hideHeader takes the value of a credential header (Set-Cookie) out of
+// the message of the last check, which printed what came back.
+func hideHeader(checks []result.Check, name, value string) {
+	if len(checks) == 0 || value == "" || !SecretHeader(name) {
+		return
+	}
+	c := &checks[len(checks)-1]
+	c.Message = strings.ReplaceAll(c.Message, value, Redacted)
 }

@@ -1,7 +1,12 @@
 package step
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -10,18 +15,101 @@ import (
 )
 
 // Redactor removes secrets from everything that is kept for the report.
+// A secret is replaced in every encoding it is sent or stored in: as is,
+// inside a JSON string (once or twice, as an echoing target returns it),
+// URL-encoded (query, form, path), HTML-escaped and in base64; a base64
+// token that decodes to text holding a secret (Basic credentials
+// "user:secret") is replaced whole.
 type Redactor struct {
-	secrets []string
+	secrets []string // as given, longest first
+	forms   *strings.Replacer
+	hasAny  bool
 }
 
 // Redacted replaces a secret wherever it appears.
 const Redacted = "[REDACTED]"
 
+// minForm is the shortest encoded form replaced: shorter ones would
+// replace unrelated text.
+const minForm = 4
+
 // NewRedactor redacts the given values (the sensitive variables), longest first.
 func NewRedactor(secrets []string) *Redactor {
-	s := append([]string(nil), secrets...)
+	s := make([]string, 0, len(secrets))
+	seen := map[string]bool{}
+	for _, x := range secrets {
+		if x != "" && !seen[x] {
+			seen[x] = true
+			s = append(s, x)
+		}
+	}
 	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
-	return &Redactor{secrets: s}
+	r := &Redactor{secrets: s}
+	if len(s) == 0 {
+		return r
+	}
+	var forms []string
+	have := map[string]bool{}
+	for _, sec := range s {
+		for i, f := range encodings(sec) {
+			if (i == 0 || len(f) >= minForm) && !have[f] {
+				have[f] = true
+				forms = append(forms, f)
+			}
+		}
+	}
+	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		pairs = append(pairs, f, Redacted)
+	}
+	r.forms, r.hasAny = strings.NewReplacer(pairs...), true
+	return r
+}
+
+// With returns a redactor that also redacts extra (captured credentials).
+func (r *Redactor) With(extra ...string) *Redactor {
+	if len(extra) == 0 {
+		return r
+	}
+	var base []string
+	if r != nil {
+		base = r.secrets
+	}
+	return NewRedactor(append(append([]string(nil), base...), extra...))
+}
+
+// Secrets returns the values redacted (not their encodings).
+func (r *Redactor) Secrets() []string {
+	if r == nil {
+		return nil
+	}
+	return append([]string(nil), r.secrets...)
+}
+
+// encodings returns the forms a secret is written in, the secret first.
+func encodings(s string) []string {
+	jsonInner := func(s string, escapeHTML bool) string {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(escapeHTML)
+		enc.Encode(s)
+		b := bytes.TrimSpace(buf.Bytes())
+		return string(b[1 : len(b)-1])
+	}
+	quoted := strconv.Quote(s)
+	out := []string{s,
+		jsonInner(s, true), jsonInner(s, false),
+		jsonInner(jsonInner(s, true), true), jsonInner(jsonInner(s, false), false),
+		quoted[1 : len(quoted)-1],
+		url.QueryEscape(s), url.PathEscape(s), strings.ReplaceAll(url.QueryEscape(s), "+", "%20"),
+		html.EscapeString(s),
+	}
+	b := []byte(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		out = append(out, enc.EncodeToString(b))
+	}
+	return out
 }
 
 var (
@@ -31,6 +119,9 @@ var (
 	mysqlPassword = regexp.MustCompile(`(^|[\s"'=])([^:@\s"'=/]+:)[^@\s]+@(tcp|unix)\(`)
 	// key=value DSNs: password=secret
 	kvPassword = regexp.MustCompile(`(?i)(password=)[^\s&]+`)
+	// base64 tokens long enough to hold a credential ("user:pw" is 12
+	// bytes at least in practice), in the standard or URL alphabet.
+	base64Token = regexp.MustCompile(`[A-Za-z0-9+/_-]{8,}={0,2}`)
 )
 
 // String redacts secrets and DSN passwords.
@@ -38,10 +129,9 @@ func (r *Redactor) String(s string) string {
 	if r == nil {
 		return s
 	}
-	for _, sec := range r.secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, Redacted)
-		}
+	if r.hasAny {
+		s = r.forms.Replace(s)
+		s = r.base64(s)
 	}
 	// Every DSN pattern below needs an @ or an =; most messages (and the
 	// empty ones of passed checks, once per check under load) have neither.
@@ -53,7 +143,49 @@ func (r *Redactor) String(s string) string {
 	return kvPassword.ReplaceAllString(s, "${1}"+Redacted)
 }
 
-var secretHeaders = map[string]bool{"Authorization": true, "Cookie": true, "Set-Cookie": true, "Proxy-Authorization": true}
+// base64 replaces base64 tokens whose decoded text holds a secret.
+func (r *Redactor) base64(s string) string {
+	return base64Token.ReplaceAllStringFunc(s, func(tok string) string {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			b, err := enc.DecodeString(tok)
+			if err != nil {
+				continue
+			}
+			for _, sec := range r.secrets {
+				if strings.Contains(string(b), sec) {
+					return Redacted
+				}
+			}
+			return tok
+		}
+		return tok
+	})
+}
+
+// secretHeaders always carry credentials.
+var secretHeaders = map[string]bool{
+	"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true, "Set-Cookie2": true,
+	"X-Api-Key": true, "Api-Key": true, "X-Amz-Security-Token": true, "X-Vault-Token": true,
+}
+
+// secretHeaderWords make any header whose name holds one a credential
+// (X-Auth-Token, X-Csrf-Token, X-Session-Id, X-Client-Secret).
+var secretHeaderWords = []string{"token", "secret", "password", "passwd", "api-key", "apikey", "session", "credential", "signature", "cookie"}
+
+// SecretHeader reports whether a header's value is a credential, redacted
+// from every excerpt whatever it holds.
+func SecretHeader(name string) bool {
+	if secretHeaders[http.CanonicalHeaderKey(name)] {
+		return true
+	}
+	n := strings.ToLower(name)
+	for _, w := range secretHeaderWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // Headers returns the headers as a flat map with credentials redacted.
 func (r *Redactor) Headers(h http.Header) map[string]string {
@@ -63,7 +195,7 @@ func (r *Redactor) Headers(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
 		v := strings.Join(vs, ", ")
-		if secretHeaders[http.CanonicalHeaderKey(k)] {
+		if SecretHeader(k) {
 			v = Redacted
 		} else {
 			v = r.String(v)

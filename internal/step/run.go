@@ -54,6 +54,8 @@ type Env struct {
 	targetsValue cty.Value
 	// fallback serves hosts of no target; shared by the copies of an Env.
 	fallback *lazyTarget
+	// sensitive names the sensitive captures; shared by the copies.
+	sensitive *sensitiveNames
 }
 
 type lazyTarget struct {
@@ -75,7 +77,7 @@ func newTarget(name, u string, tr *http.Transport) *Target {
 // by name and own names the suite's target ("" for none).
 func NewEnv(cfg *config.Config, urls map[string]string, own string) (*Env, error) {
 	env := &Env{Config: cfg, Targets: map[string]*Target{}, Redact: NewRedactor(cfg.SensitiveValues()),
-		DB: NewDBPool(), fallback: &lazyTarget{}}
+		DB: NewDBPool(), fallback: &lazyTarget{}, sensitive: &sensitiveNames{}}
 	tv := map[string]cty.Value{}
 	for name, u := range urls {
 		var tr *http.Transport
@@ -244,14 +246,25 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 	if out.Status == result.Passed && len(s.Captures) > 0 {
 		out.Captures = map[string]cty.Value{}
 		ectx := out.ectx
+		var secrets []string
 		for _, c := range s.Captures {
 			v, diags := c.Expr.Value(ectx)
 			if diags.HasErrors() {
 				out.Status = result.Errored
-				out.Message = env.Redact.String(fmt.Sprintf("capture.%s could not be evaluated:\n%s", c.Name, s.render(diags, env)))
+				out.Message = env.redactor(captures)().With(secrets...).String(fmt.Sprintf("capture.%s could not be evaluated:\n%s", c.Name, s.render(diags, env)))
 				break
 			}
 			out.Captures[c.Name] = v
+			if c.Sensitive {
+				env.sensitive.add(c.Name)
+				secrets = append(secrets, captureStrings(v)...)
+			}
+		}
+		// The response that handed out a credential is in the excerpt
+		// and may be in the messages: redact it there too (under load a
+		// passed step keeps neither, and nothing is built).
+		if len(secrets) > 0 && out.keepsText() {
+			out.redactAgain(env.redactor(captures)().With(secrets...))
 		}
 	}
 	out.Duration = time.Since(start)
@@ -274,7 +287,7 @@ func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value
 	}).WithTimeout(s.Eventually.Within).WithPolling(s.Eventually.Every).Should(gomega.Succeed())
 	last.Attempts = attempts
 	if last.Status != result.Passed && failure != "" {
-		last.Message = env.Redact.String(fmt.Sprintf("eventually (within %s, every %s) gave up after %d attempts:\n%s",
+		last.Message = env.redactor(captures)().String(fmt.Sprintf("eventually (within %s, every %s) gave up after %d attempts:\n%s",
 			s.Eventually.Within, s.Eventually.Every, attempts, failure))
 	}
 	return last
@@ -284,6 +297,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	// One evaluation context serves the request, then (with the response
 	// added) the checks and the captures: a load runs this per request.
 	reqCtx := env.evalContext(captures, cty.NilVal, s.roots)
+	red := env.redactor(captures)
 	var out Outcome
 	out.ectx = reqCtx
 	var obs observed
@@ -291,37 +305,37 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	case s.HTTP != nil:
 		x, err := s.HTTP.do(ctx, env, reqCtx)
 		if err != nil {
-			return s.errored(env, err)
+			return s.errored(red(), err)
 		}
 		if s.usesResponse() {
 			if out.Response, err = x.response(s.wants); err != nil {
-				return s.errored(env, fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err))
+				return s.errored(red(), fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err))
 			}
 		}
 		out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
 		out.ServerTiming = parseServerTiming(x.resp.Header.Values("Server-Timing"))
 		if !env.Lean {
-			out.Exchange = s.httpExcerpt(env, x)
+			out.Exchange = s.httpExcerpt(red(), x)
 		}
 		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, duration: x.duration}
 		if s.Expect.readsBody() {
 			obs.body = string(x.body)
 		}
 	case s.SQL != nil:
-		r, err := s.SQL.do(ctx, env, reqCtx)
+		r, err := s.SQL.do(ctx, env, reqCtx, red)
 		if err != nil {
-			return s.errored(env, err)
+			return s.errored(red(), err)
 		}
 		if s.usesResponse() {
 			out.Response = r.response()
 		}
-		out.Exchange = &result.Exchange{Protocol: "sql", Query: env.Redact.String(r.query), RowCount: len(r.rows)}
-		out.Exchange.ResponseBody, out.Exchange.Truncated = env.Redact.Body(rowsExcerpt(r))
+		out.Exchange = &result.Exchange{Protocol: "sql", Query: red().String(r.query), RowCount: len(r.rows)}
+		out.Exchange.ResponseBody, out.Exchange.Truncated = red().Body(rowsExcerpt(r))
 		obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true, header: func(string) string { return "" }}
 	case s.TCP != nil:
 		addr, d, err := s.TCP.do(ctx, env, reqCtx)
 		if err != nil {
-			return s.errored(env, err)
+			return s.errored(red(), err)
 		}
 		out.Response = tcpResponse(addr, d)
 		out.Exchange = &result.Exchange{Protocol: "tcp", URL: addr}
@@ -340,7 +354,12 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	}
 	for i := range out.Checks {
 		c := &out.Checks[i]
-		c.Message = env.Redact.String(c.Message)
+		if c.Message != "" {
+			c.Message = red().String(c.Message)
+		}
+		if c.Status != result.Passed {
+			c.Name = red().String(c.Name)
+		}
 		if c.Status.Worse(out.Status) {
 			out.Status = c.Status
 		}
@@ -405,12 +424,59 @@ func attrName(t hcl.Traverser) string {
 	return ""
 }
 
-func (s *Step) errored(env *Env, err error) Outcome {
-	return Outcome{Status: result.Errored, Message: env.Redact.String(err.Error())}
+func (s *Step) errored(red *Redactor, err error) Outcome {
+	return Outcome{Status: result.Errored, Message: red.String(err.Error())}
+}
+
+// keepsText reports whether the outcome keeps any text to redact.
+func (o *Outcome) keepsText() bool {
+	if o.Exchange != nil || o.Message != "" {
+		return true
+	}
+	for _, c := range o.Checks {
+		if c.Message != "" || c.Status != result.Passed {
+			return true
+		}
+	}
+	return false
+}
+
+// redactAgain redacts what the outcome keeps with red (which knows more
+// secrets than the redactor that made it).
+func (o *Outcome) redactAgain(red *Redactor) {
+	o.Message = red.String(o.Message)
+	for i := range o.Checks {
+		o.Checks[i].Name, o.Checks[i].Message = red.String(o.Checks[i].Name), red.String(o.Checks[i].Message)
+	}
+	if x := o.Exchange; x != nil {
+		x.URL, x.Query = red.String(x.URL), red.String(x.Query)
+		x.RequestBody, x.ResponseBody = red.String(x.RequestBody), red.String(x.ResponseBody)
+		for _, h := range []map[string]string{x.RequestHeaders, x.ResponseHeaders} {
+			for k, v := range h {
+				h[k] = red.String(v)
+			}
+		}
+	}
+}
+
+// checkName is the name of an assert's check, with the secrets of the
+// env's redactor taken out of its error_message (computed once).
+func (a *Assert) checkName(red *Redactor) string {
+	if n := a.name.Load(); n != nil && n.red == red {
+		return n.name
+	}
+	n := &assertName{red: red, name: red.String(fmt.Sprintf("assert %q", a.ErrorMessage))}
+	a.name.Store(n)
+	return n.name
+}
+
+type assertName struct {
+	red  *Redactor
+	name string
 }
 
 func (s *Step) assert(env *Env, a *Assert, ctx *hcl.EvalContext) result.Check {
-	c := result.Check{Name: fmt.Sprintf("assert %q", a.ErrorMessage), Status: result.Passed, Location: config.Location(a.DeclRange)}
+	c := result.Check{Name: a.checkName(env.Redact), Status: result.Passed, Location: config.Location(a.DeclRange)}
 	v, diags := a.Condition.Value(ctx)
 	if diags.HasErrors() {
 		c.Status, c.Message = result.Errored, "the condition could not be evaluated:\n"+s.render(diags, env)
@@ -419,13 +485,13 @@ func (s *Step) assert(env *Env, a *Assert, ctx *hcl.EvalContext) result.Check {
 	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
 		c.Status = result.Errored
 		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "The condition is not true or false",
-			Detail: "An assert condition must give a boolean.", Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: ctx}}, env)
+			Detail: "An assert condition must give a boolean.", Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: redactContext(ctx)}}, env)
 		return c
 	}
 	if !v.True() {
 		c.Status = result.Failed
 		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: a.ErrorMessage,
-			Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: ctx}}, env)
+			Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: redactContext(ctx)}}, env)
 	}
 	return c
 }
@@ -439,15 +505,15 @@ func (s *Step) render(diags hcl.Diagnostics, env *Env) string {
 	return strings.TrimSpace(buf.String())
 }
 
-func (s *Step) httpExcerpt(env *Env, x *httpExchange) *result.Exchange {
+func (s *Step) httpExcerpt(red *Redactor, x *httpExchange) *result.Exchange {
 	ex := &result.Exchange{
-		Protocol: "http", Method: x.req.Method, URL: env.Redact.String(x.req.URL.String()),
-		RequestHeaders: env.Redact.Headers(x.req.Header), Status: x.resp.StatusCode,
-		ResponseHeaders: env.Redact.Headers(x.resp.Header),
+		Protocol: "http", Method: x.req.Method, URL: red.String(x.req.URL.String()),
+		RequestHeaders: red.Headers(x.req.Header), Status: x.resp.StatusCode,
+		ResponseHeaders: red.Headers(x.resp.Header),
 	}
 	var cut1, cut2 bool
-	ex.RequestBody, cut1 = env.Redact.Body(x.reqBody)
-	ex.ResponseBody, cut2 = env.Redact.Body(x.body)
+	ex.RequestBody, cut1 = red.Body(x.reqBody)
+	ex.ResponseBody, cut2 = red.Body(x.body)
 	ex.Truncated = cut1 || cut2
 	return ex
 }

@@ -49,30 +49,36 @@ func decodeSQL(b *hcl.Block, dc *config.DecodeContext, r roots) (*SQLQuery, hcl.
 	return q, diags
 }
 
-var driverNames = map[string]string{"postgres": "pgx", "mysql": "mysql"}
-
 // DBPool shares one *sql.DB per driver and DSN for the steps of a suite.
 type DBPool struct {
 	mu  sync.Mutex
-	dbs map[string]*sql.DB
+	dbs map[string]pooled
 }
 
 // NewDBPool returns an empty pool.
-func NewDBPool() *DBPool { return &DBPool{dbs: map[string]*sql.DB{}} }
+func NewDBPool() *DBPool { return &DBPool{dbs: map[string]pooled{}} }
 
-func (p *DBPool) get(driver, dsn string) (*sql.DB, error) {
+// get returns the handle of driver and dsn, and the password it sends;
+// secrets are the values that may have been interpolated into the DSN
+// (see openDSN).
+func (p *DBPool) get(driver, dsn string, secrets []string) (*sql.DB, string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := driver + "\x00" + dsn
 	if db, ok := p.dbs[key]; ok {
-		return db, nil
+		return db.db, db.password, nil
 	}
-	db, err := sql.Open(driverNames[driver], dsn)
+	db, password, err := openDSN(driver, dsn, secrets)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	p.dbs[key] = db
-	return db, nil
+	p.dbs[key] = pooled{db, password}
+	return db, password, nil
+}
+
+type pooled struct {
+	db       *sql.DB
+	password string
 }
 
 // Close closes every database handle.
@@ -81,7 +87,7 @@ func (p *DBPool) Close() error {
 	defer p.mu.Unlock()
 	var first error
 	for k, db := range p.dbs {
-		if err := db.Close(); err != nil && first == nil {
+		if err := db.db.Close(); err != nil && first == nil {
 			first = err
 		}
 		delete(p.dbs, k)
@@ -97,7 +103,7 @@ type sqlResult struct {
 	duration time.Duration
 }
 
-func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*sqlResult, error) {
+func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, redactor func() *Redactor) (*sqlResult, error) {
 	dsn, err := evalString(q.DSN, ectx, "dsn")
 	if err != nil {
 		return nil, err
@@ -122,16 +128,20 @@ func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*sq
 			}
 		}
 	}
-	db, err := env.DB.get(q.Driver, dsn)
+	red := redactor()
+	db, password, err := env.DB.get(q.Driver, dsn, red.Secrets())
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %s", q.Driver, env.Redact.String(err.Error()))
+		return nil, fmt.Errorf("opening %s: %s", q.Driver, red.String(err.Error()))
 	}
+	// The password the driver sends is a secret even when it was written
+	// in the DSN as it is; a redactor that knows it is built on an error only.
+	redact := func(err error) string { return red.With(password).String(err.Error()) }
 	qctx, cancel := context.WithTimeout(ctx, q.Timeout)
 	defer cancel()
 	start := time.Now()
 	rows, err := db.QueryContext(qctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", q.Driver, env.Redact.String(err.Error()))
+		return nil, fmt.Errorf("%s: %s", q.Driver, redact(err))
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -155,7 +165,7 @@ func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*sq
 		res.rows = append(res.rows, row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %s", q.Driver, env.Redact.String(err.Error()))
+		return nil, fmt.Errorf("%s: %s", q.Driver, redact(err))
 	}
 	res.duration = time.Since(start)
 	return res, nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -58,12 +59,16 @@ type Assert struct {
 	Condition    hcl.Expression
 	ErrorMessage string
 	DeclRange    hcl.Range
+	name         atomic.Pointer[assertName]
 }
 
 // Capture names a value taken from the response for later steps.
+// Sensitive captures are redacted from every output, like sensitive
+// variables (see captureIsSensitive).
 type Capture struct {
-	Name string
-	Expr hcl.Expression
+	Name      string
+	Expr      hcl.Expression
+	Sensitive bool
 }
 
 // Eventually repeats the step until its checks pass or Within passes.
@@ -212,7 +217,7 @@ func decodeCapture(b *hcl.Block, dc *config.DecodeContext, r roots) ([]Capture, 
 	for _, a := range config.SortedAttrs(attrs) {
 		expr, d := dc.Late(a.Expr, r.check...)
 		diags = append(diags, d...)
-		out = append(out, Capture{Name: a.Name, Expr: expr})
+		out = append(out, Capture{Name: a.Name, Expr: expr, Sensitive: captureIsSensitive(a.Name, a.Expr, dc.Config())})
 	}
 	return out, diags
 }

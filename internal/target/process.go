@@ -26,11 +26,12 @@ type Supervisor struct {
 	Name string
 	URL  string
 
-	spec    *config.Process
-	argv    []string
-	env     []string
-	dir     string
-	logPath string
+	spec        *config.Process
+	argv        []string
+	env         []string
+	dir         string
+	logPath     string
+	journalPath string
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -55,8 +56,14 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 		return nil, fmt.Errorf("target %q: finding a free port: %w", name, err)
 	}
 	// {workdir} is a directory of the target's own in the run directory,
-	// for its data: a process restarted by a fault finds it again.
-	workDir := filepath.Join(opts.WorkDir, name)
+	// for its data: a process restarted by a fault finds it again. It is
+	// made absolute here, against cloudtest's own working directory (where
+	// a relative --out was meant), because the process runs in the suite
+	// directory.
+	workDir, err := filepath.Abs(filepath.Join(opts.WorkDir, name))
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return nil, fmt.Errorf("target %q: %w", name, err)
 	}
@@ -68,6 +75,9 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 		dir:     spec.Dir,
 		logPath: filepath.Join(opts.WorkDir, name+".log"),
 		done:    make(chan struct{}),
+		// Every process started is written down, so that recover can
+		// stop what a killed run left running.
+		journalPath: filepath.Join(opts.WorkDir, ProcessJournal),
 	}
 	if s.dir == "" {
 		s.dir = opts.BaseDir
@@ -96,6 +106,9 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 	if err := s.launch(); err != nil {
 		return nil, fmt.Errorf("target %q: %w", name, err)
 	}
+	live.Lock()
+	live.m[s] = struct{}{}
+	live.Unlock()
 	go s.supervise()
 	if spec.Ready != "" {
 		s.mu.Lock()
@@ -124,10 +137,21 @@ func (s *Supervisor) launch() error {
 		logFile.Close()
 		return fmt.Errorf("starting %s: %w", strings.Join(s.argv, " "), err)
 	}
+	pid := cmd.Process.Pid
+	start, _ := startTime(pid)
+	if err := journalProcess(s.journalPath, processRecord{Target: s.Name, Event: "start", Pid: pid, Start: start}); err != nil {
+		// Without the record a killed run's process could not be
+		// found again: better not to run it.
+		syscall.Kill(-pid, syscall.SIGKILL)
+		cmd.Wait()
+		logFile.Close()
+		return fmt.Errorf("writing the process journal: %w", err)
+	}
 	exited := make(chan struct{})
 	go func() {
 		cmd.Wait()
 		logFile.Close()
+		journalProcess(s.journalPath, processRecord{Target: s.Name, Event: "exit", Pid: pid, Start: start})
 		close(exited)
 	}()
 	s.mu.Lock()
@@ -138,6 +162,11 @@ func (s *Supervisor) launch() error {
 
 func (s *Supervisor) supervise() {
 	defer close(s.done)
+	defer func() {
+		live.Lock()
+		delete(live.m, s)
+		live.Unlock()
+	}()
 	for {
 		s.mu.Lock()
 		exited := s.exited

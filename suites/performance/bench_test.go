@@ -129,7 +129,7 @@ performance "b" {
 	defer env.Close()
 	env.Lean = true
 	env.ExtraHeaders = map[string]string{s.Marker: "bench"}
-	raw, err := newRawWriter(filepath.Join(dir, "load", "b.bin"))
+	raw, err := newRawWriter(filepath.Join(dir, "load", "b.bin"), env.Redact)
 	if err != nil {
 		b.Fatal(err)
 	}

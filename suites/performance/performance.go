@@ -38,6 +38,11 @@ type Suite struct {
 	Feed    *Feed
 	// Utilization, when set, asks Prometheus for the target's CPU and memory.
 	Utilization *PromUtilization
+	// MetricsRemoteWrite is a Prometheus remote-write URL that gets the
+	// load's live figures (see remotewrite.go); it wins over the run's
+	// --metrics-remote-write.
+	MetricsRemoteWrite      string
+	MetricsRemoteWriteRange hcl.Range
 }
 
 // Load says how much load and for how long.
@@ -82,7 +87,7 @@ type Thresholds struct {
 }
 
 var schema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "marker_header"}, {Name: "compare"}},
+	Attributes: []hcl.AttributeSchema{{Name: "marker_header"}, {Name: "compare"}, {Name: "metrics_remote_write"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "load"}, {Type: "journey", LabelNames: []string{"name"}}, {Type: "thresholds"}, {Type: "feed"}, {Type: "utilization"},
 	},
@@ -119,6 +124,12 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 	if a, ok := content.Attributes["compare"]; ok {
 		s.Compare, d = dc.TargetRef(a)
 		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["metrics_remote_write"]; ok {
+		s.MetricsRemoteWrite, d = dc.String(a)
+		s.MetricsRemoteWriteRange = a.Range
+		diags = append(diags, d...)
+		diags = append(diags, checkRemoteWriteURL(s.MetricsRemoteWrite, a)...)
 	}
 	loads := 0
 	for _, b := range content.Blocks {

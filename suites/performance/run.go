@@ -115,7 +115,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	senv.ExtraHeaders = map[string]string{s.Marker: renv.RunID}
 
 	rawRel := filepath.Join("load", fileName(s.Name)+fileName(suffix)+".bin")
-	raw, err := newRawWriter(filepath.Join(renv.Dir, rawRel))
+	raw, err := newRawWriter(filepath.Join(renv.Dir, rawRel), senv.Redact)
 	if err != nil {
 		return result.LoadSummary{}, err
 	}
@@ -133,6 +133,7 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	g.stop = stop
 	live := g.live(renv, target, start)
 	defer live()
+	defer g.pushMetrics(renv, target, start)()
 	var smp *sampler
 	var prom *promSampler
 	why := ""
@@ -441,9 +442,10 @@ type rawWriter struct {
 	w   *bufio.Writer
 	enc vegeta.Encoder
 	err error
+	red rawRedaction
 }
 
-func newRawWriter(path string) (*rawWriter, error) {
+func newRawWriter(path string, red *step.Redactor) (*rawWriter, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
@@ -452,13 +454,14 @@ func newRawWriter(path string) (*rawWriter, error) {
 		return nil, err
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
-	return &rawWriter{f: f, w: w, enc: vegeta.NewEncoder(w)}, nil
+	return &rawWriter{f: f, w: w, enc: vegeta.NewEncoder(w), red: rawRedaction{red: red}}, nil
 }
 
 func (r *rawWriter) write(res *vegeta.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err == nil {
+		r.red.clean(res)
 		r.err = r.enc.Encode(res)
 	}
 }

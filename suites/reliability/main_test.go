@@ -24,15 +24,16 @@ func TestMain(m *testing.M) {
 	}
 	if every := os.Getenv("CLOUDTEST_TEST_FORGET"); every != "" {
 		n, _ := strconv.Atoi(every)
-		serveForgetfulLedger(os.Getenv("CLOUDTEST_TEST_PORT"), n, os.Getenv("CLOUDTEST_TEST_DISORDER") != "")
+		serveForgetfulLedger(os.Getenv("CLOUDTEST_TEST_PORT"), n, os.Getenv("CLOUDTEST_TEST_DISORDER") != "", os.Getenv("CLOUDTEST_TEST_NUMERIC_IDS") != "")
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
 
 // With disorder, write 5 is given write 4's id (a duplicate) and writes 7
-// and 8 come back in each other's position (out of order).
-func serveForgetfulLedger(port string, every int, disorder bool) {
+// and 8 come back in each other's position (out of order). With numeric,
+// ids are JSON numbers (4, not "w-4").
+func serveForgetfulLedger(port string, every int, disorder, numeric bool) {
 	var mu sync.Mutex
 	kept := map[string]int{} // id -> position
 	http.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
@@ -47,12 +48,19 @@ func serveForgetfulLedger(port string, every int, disorder bool) {
 			pos = 15 - pos
 		}
 		id := fmt.Sprintf("w-%d", seq)
+		if numeric {
+			id = strconv.Itoa(seq)
+		}
 		if body.Seq%every != 0 {
 			mu.Lock()
 			kept[id] = pos
 			mu.Unlock()
 		}
 		w.WriteHeader(http.StatusCreated)
+		if numeric {
+			fmt.Fprintf(w, `{"id":%s}`, id)
+			return
+		}
 		fmt.Fprintf(w, `{"id":%q}`, id)
 	})
 	http.HandleFunc("GET /ledger/{id}", func(w http.ResponseWriter, r *http.Request) {

@@ -46,10 +46,10 @@ func measureOutages(faults []result.FaultRecord, probes []result.Probe, recovere
 		}
 		first := -1
 		for j, p := range probes {
-			if p.AtMS >= until {
+			if due(p) >= until {
 				break
 			}
-			if p.AtMS >= f.InjectedMS && !p.OK {
+			if due(p) >= f.InjectedMS && !p.OK {
 				first = j
 				break
 			}
@@ -58,7 +58,7 @@ func measureOutages(faults []result.FaultRecord, probes []result.Probe, recovere
 			f.Outage, f.Recovered, f.RTOMS = false, true, 0
 			continue
 		}
-		f.Outage, f.OutageStartMS = true, probes[first].AtMS
+		f.Outage, f.OutageStartMS = true, due(probes[first])
 		f.Recovered = false
 		run := 0
 		for j := first + 1; j < len(probes); j++ {
@@ -82,25 +82,55 @@ func measureOutages(faults []result.FaultRecord, probes []result.Probe, recovere
 	}
 }
 
-// outageMS adds up the time the probes saw the target down: from the send
-// time of a failed probe that follows a success to the answer of the next
-// successful probe (or the last probe).
+// outageMS adds up the time the probes (in the order they were due) saw
+// the target down: from when a failed probe that follows a success was due
+// to the answer of the next successful one (or the last probe's end).
+// Spans that overlap (a probe answered late, after others due later had
+// failed) count once.
 func outageMS(probes []result.Probe) float64 {
-	var total, start float64
+	var total, start, covered float64
+	add := func(from, to float64) {
+		from = max(from, covered)
+		if to > from {
+			total += to - from
+		}
+		covered = max(covered, to)
+	}
 	down := false
 	for _, p := range probes {
 		switch {
 		case !p.OK && !down:
-			down, start = true, p.AtMS-p.LatencyMS
+			down, start = true, due(p)
 		case p.OK && down:
 			down = false
-			total += p.AtMS - start
+			add(start, p.AtMS)
 		}
 	}
 	if down && len(probes) > 0 {
-		total += probes[len(probes)-1].AtMS - start
+		end := 0.0
+		for _, p := range probes {
+			end = max(end, p.AtMS)
+		}
+		add(start, end)
 	}
 	return max(total, 0)
+}
+
+// due is when a probe was due: its answer time less its latency (which
+// counts from when it was due).
+func due(p result.Probe) float64 { return p.AtMS - p.LatencyMS }
+
+// externalOutage is the outage record of a suite without faults: an
+// outage caused from outside cloudtest, which starts at the first failed
+// probe. Without a failed probe there is none to report.
+func externalOutage(probes []result.Probe) []result.FaultRecord {
+	for _, p := range probes {
+		if !p.OK {
+			return []result.FaultRecord{{Name: "outage", Action: "caused from outside cloudtest", Kind: "external",
+				Engine: "none", External: true, Injected: true, InjectedMS: due(p)}}
+		}
+	}
+	return nil
 }
 
 // rpoMS is the data-loss window: for each lost write, the injection time of

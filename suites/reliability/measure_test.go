@@ -26,12 +26,13 @@ func probesAt(n int, down ...int) []result.Probe {
 
 func TestTheOutageEndsAtTheFirstOfThreeSuccessesInARow(t *testing.T) {
 	// Injected at 250 ms; probes 3..9 fail, 10 passes, 11 fails (a
-	// flap), 12, 13, 14 pass: recovered at 1200 ms.
+	// flap), 12, 13, 14 pass: recovered at 1200 ms. The outage starts
+	// when probe 3 was due (sent), 1 ms before its answer at 300 ms.
 	probes := probesAt(20, 3, 4, 5, 6, 7, 8, 9, 11)
 	faults := []result.FaultRecord{{Name: "f", Injected: true, InjectedMS: 250}}
 	measureOutages(faults, probes, 3)
 	f := faults[0]
-	if !f.Outage || f.OutageStartMS != 300 || !f.Recovered || f.RecoveredMS != 1200 || f.RTOMS != 950 {
+	if !f.Outage || f.OutageStartMS != 299 || !f.Recovered || f.RecoveredMS != 1200 || f.RTOMS != 950 {
 		t.Fatalf("%+v", f)
 	}
 	if got := outageMS(probes); got != (1000-299)+(1200-1099) {
@@ -158,6 +159,10 @@ func TestBadReliabilityBlocksAreReportedWithTheirLine(t *testing.T) {
       http { path = "/w/${ledger.seq}" }
     }
   }`, "main.hcl:8,3-9: Missing read block"},
+		"no fault and no duration": {`
+  probe {
+    http { path = "/" }
+  }`, "main.hcl:2,1-16: Missing duration"},
 		"a fault that never ends": {`
   probe {
     http { path = "/" }

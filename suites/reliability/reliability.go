@@ -156,9 +156,12 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			Detail:  fmt.Sprintf("Reliability suite %q needs a probe block (a request run every 100 ms through the experiment, such as http { path = \"/healthz\" }): RTO and availability are measured from it.", s.Name),
 			Subject: s.DeclRange.Ptr()})
 	}
-	if len(s.Faults) == 0 {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing fault block",
-			Detail:  fmt.Sprintf("Reliability suite %q needs at least one fault block, such as fault \"kill\" { action = \"pod-kill\" }.", s.Name),
+	// Without a fault block the suite measures an outage caused from
+	// outside (a DR switch, a failover done by the platform) from the
+	// first failed probe; only its window cannot be guessed.
+	if len(s.Faults) == 0 && !windowSet && content.Attributes["duration"] == nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing duration",
+			Detail:  fmt.Sprintf("Reliability suite %q has no fault block, so it measures an outage caused from outside cloudtest (a DR switch, a failover) while it probes; give it duration = \"10m\": how long to probe, long enough for the switch and the recovery. Or add a fault block, such as fault \"kill\" { action = \"pod-kill\" }.", s.Name),
 			Subject: s.DeclRange.Ptr()})
 	}
 	seen := map[string]*fault.Spec{}

@@ -145,9 +145,15 @@ type experiment struct {
 	captures map[string]cty.Value
 	start    time.Time
 
-	mu     sync.Mutex
-	probes []result.Probe
-	writes []write
+	mu       sync.Mutex
+	probes   []result.Probe // in the order they ended
+	inFlight int
+	writes   []write
+	// cutMS is when the run was interrupted, from the start (0: it was not).
+	cutMS float64
+
+	// What the parts have carried so far (see parts.go).
+	partProbes, partWrites int
 }
 
 // write is one write of the ledger: its sequence number, whether it was
@@ -167,12 +173,19 @@ func (x *experiment) since() float64 { return ms(time.Since(x.start)) }
 // returns.
 func (x *experiment) run(ctx context.Context) {
 	s := x.suite
+	x.writeHeader()
 	x.start = time.Now()
 	wctx, cancel := context.WithDeadline(ctx, x.start.Add(s.Window))
 	defer cancel()
+	stopCut := context.AfterFunc(ctx, func() {
+		x.mu.Lock()
+		x.cutMS = x.since()
+		x.mu.Unlock()
+	})
+	defer stopCut()
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); x.probeLoop(wctx) }()
+	go func() { defer wg.Done(); x.probeLoop(ctx) }()
 	if s.Ledger != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); x.ledgerLoop(wctx) }()
@@ -199,6 +212,10 @@ func (x *experiment) run(ctx context.Context) {
 	})
 	tick := time.NewTicker(s.Probe.Every)
 	defer tick.Stop()
+	// The parts go from this goroutine, which alone changes the faults'
+	// records.
+	parts := time.NewTicker(partEvery)
+	defer parts.Stop()
 	aborted := false
 	for len(events) > 0 && !aborted {
 		next := events[0]
@@ -207,6 +224,10 @@ func (x *experiment) run(ctx context.Context) {
 		case <-wctx.Done():
 			timer.Stop()
 			events = nil
+			continue
+		case <-parts.C:
+			timer.Stop()
+			x.writePart()
 			continue
 		case <-tick.C:
 			timer.Stop()
@@ -240,16 +261,25 @@ func (x *experiment) run(ctx context.Context) {
 		} else if rec.Injected {
 			x.remove(ctx, next.i)
 		}
+		x.writePart()
 	}
 	// Every fault still active goes now: at the end of its schedule, on
 	// abort and on interrupt alike.
 	for i := range s.Faults {
 		x.remove(ctx, i)
 	}
+	x.writePart()
 	// After the last fault (or an abort) the probes and writes go on to
 	// the end of the window, so that the recovery is measured.
-	<-wctx.Done()
+	for wctx.Err() == nil {
+		select {
+		case <-wctx.Done():
+		case <-parts.C:
+			x.writePart()
+		}
+	}
 	wg.Wait()
+	x.writePart()
 }
 
 // remove takes fault i away if it is active; it runs even when ctx is
@@ -305,38 +335,93 @@ func (x *experiment) shouldAbort() string {
 	return ""
 }
 
-// probeLoop runs the probe every Every until ctx ends; a probe that takes
-// longer than the interval delays the next one (ticks are dropped).
+// probeLoop sends a probe every Every from the start of the window to its
+// end, each on its own schedule: a probe that waits for a hung target
+// does not hold back the ones due after it, so every probe due while the
+// target hangs sees it. The probes answer to ctx (an interrupt), not to
+// the window's end: one sent just before the end still gets its answer or
+// its timeout. At most Timeout/Every + 1 wait at once (each gives up at
+// its timeout); a probe due when that many still wait, because a step
+// overran its timeout, is recorded as failed, not sent.
 func (x *experiment) probeLoop(ctx context.Context) {
 	p := x.suite.Probe
-	tick := time.NewTicker(p.Every)
-	defer tick.Stop()
+	limit := int((p.Timeout+p.Every-1)/p.Every) + 1
+	slots := make(chan struct{}, limit)
 	senv := *x.senv
 	senv.Lean = true
-	for {
-		pctx, cancel := context.WithTimeout(ctx, p.Timeout)
-		start := time.Now()
-		out := p.Step.Run(pctx, &senv, x.captures)
-		cancel()
-		if ctx.Err() != nil && out.Status != result.Passed {
-			return // cut short by the end of the window, not by the target
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	end := x.start.Add(x.suite.Window)
+	for i := 0; ; i++ {
+		due := x.start.Add(time.Duration(i) * p.Every)
+		if !due.Before(end) {
+			return
 		}
-		pr := result.Probe{AtMS: x.since(), OK: out.Status == result.Passed, LatencyMS: ms(time.Since(start))}
-		if !pr.OK {
-			pr.Error = brief(out.Message)
-			if pctx.Err() == context.DeadlineExceeded {
-				pr.Error = fmt.Sprintf("no answer within %s", p.Timeout)
+		if wait := time.Until(due); wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
 			}
 		}
-		x.mu.Lock()
-		x.probes = append(x.probes, pr)
-		x.mu.Unlock()
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return
-		case <-tick.C:
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			pr := result.Probe{DueMS: ms(due.Sub(x.start)), AtMS: x.since(),
+				Error: fmt.Sprintf("not sent: %d probes were still waiting for an answer", limit)}
+			pr.LatencyMS = pr.AtMS - pr.DueMS
+			x.addProbe(pr)
+			continue
+		}
+		x.mu.Lock()
+		x.inFlight++
+		x.exp.ProbesInFlightMax = max(x.exp.ProbesInFlightMax, x.inFlight)
+		x.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x.probe(ctx, &senv, due)
+			x.mu.Lock()
+			x.inFlight--
+			x.mu.Unlock()
+			<-slots
+		}()
+	}
+}
+
+// probe sends one probe due at due and records it. A probe still waiting
+// when the run is interrupted failed: the target had not answered by then,
+// and the outage it saw lasts until the interrupt.
+func (x *experiment) probe(ctx context.Context, senv *step.Env, due time.Time) {
+	p := x.suite.Probe
+	pctx, cancel := context.WithDeadline(ctx, due.Add(p.Timeout))
+	out := p.Step.Run(pctx, senv, x.captures)
+	cancel()
+	dueMS := ms(due.Sub(x.start))
+	pr := result.Probe{DueMS: dueMS, AtMS: x.since(), OK: out.Status == result.Passed}
+	pr.LatencyMS = pr.AtMS - dueMS
+	if !pr.OK {
+		switch {
+		case ctx.Err() != nil:
+			pr.Error = fmt.Sprintf("no answer when the run was interrupted, %s after it was sent", roundMS(pr.LatencyMS))
+		case pctx.Err() == context.DeadlineExceeded:
+			pr.Error = fmt.Sprintf("no answer within %s", p.Timeout)
+		default:
+			pr.Error = brief(out.Message)
 		}
 	}
+	x.addProbe(pr)
+}
+
+func (x *experiment) addProbe(pr result.Probe) {
+	x.mu.Lock()
+	x.probes = append(x.probes, pr)
+	x.mu.Unlock()
 }
 
 // ledgerLoop writes record 1, 2, 3… every Every until ctx ends.
@@ -392,8 +477,8 @@ func (x *experiment) readBack(ctx context.Context) *result.Ledger {
 			vals[k] = v
 		}
 		lw := result.LedgerWrite{Seq: w.seq, AckedMS: w.ackedMS}
-		if id, ok := w.captures["id"]; ok && id.Type() == cty.String && id.IsKnown() && !id.IsNull() {
-			lw.ID = id.AsString()
+		if id, ok := canonicalID(w.captures["id"]); ok {
+			lw.ID = id
 			if first, dup := ids[lw.ID]; dup {
 				lw.Message = fmt.Sprintf("the same id as write %d", first)
 				led.Duplicates = append(led.Duplicates, lw)
@@ -444,7 +529,27 @@ func (x *experiment) summarize(led *result.Ledger) {
 	exp := x.exp
 	x.mu.Lock()
 	exp.Probes = slices.Clone(x.probes)
+	cut := x.cutMS
 	x.mu.Unlock()
+	if cut > 0 && cut < exp.WindowS*1000 {
+		// Interrupted: the window is what was seen of it.
+		exp.WindowS = cut / 1000
+	}
+	x.measure(exp)
+	if led != nil {
+		led.RPOS = rpoMS(led.Lost, exp.Faults, exp.WindowS*1000) / 1000
+		exp.Ledger = led
+	}
+}
+
+// measure computes an experiment's figures from its probes (in any order)
+// and faults over its window: the final ones, and those so far that every
+// part of a running experiment carries.
+func (x *experiment) measure(exp *result.Experiment) {
+	// In the order they were due: they end out of order when the target
+	// hangs.
+	slices.SortStableFunc(exp.Probes, func(a, b result.Probe) int { return cmp.Compare(a.DueMS, b.DueMS) })
+	exp.ProbesOK, exp.ProbesFailed = 0, 0
 	for _, p := range exp.Probes {
 		if p.OK {
 			exp.ProbesOK++
@@ -454,21 +559,20 @@ func (x *experiment) summarize(led *result.Ledger) {
 	}
 	// Availability by time, not by probe count: a probe that waits a
 	// second for its timeout stands for a second of outage, not a tenth.
-	exp.OutageS = outageMS(exp.Probes) / 1000
+	exp.OutageS = min(outageMS(exp.Probes), exp.WindowS*1000) / 1000
 	if exp.WindowS > 0 && len(exp.Probes) > 0 {
 		exp.Availability = max(0, 1-exp.OutageS/exp.WindowS)
 	}
+	if len(x.suite.Faults) == 0 {
+		exp.Faults = externalOutage(exp.Probes)
+	}
 	measureOutages(exp.Faults, exp.Probes, x.suite.Probe.RecoveredAfter)
-	exp.Recovered = true
+	exp.Recovered, exp.RTOS = true, 0
 	for _, f := range exp.Faults {
 		exp.RTOS = max(exp.RTOS, f.RTOMS/1000)
 		if f.Injected && !f.Recovered {
 			exp.Recovered = false
 		}
-	}
-	if led != nil {
-		led.RPOS = rpoMS(led.Lost, exp.Faults, exp.WindowS*1000) / 1000
-		exp.Ledger = led
 	}
 }
 

@@ -156,8 +156,10 @@ func decodeCheck(b *hcl.Block, dc *config.DecodeContext) (*Check, hcl.Diagnostic
 			}
 		case a.Name == "block_status":
 			c.BlockStatus, d = ints(dc, a)
+			d = append(d, within(a, c.BlockStatus, 100, 599, "an HTTP status")...)
 		case a.Name == "allow_ports":
 			c.AllowPorts, d = ints(dc, a)
+			d = append(d, within(a, c.AllowPorts, 1, 65535, "a port")...)
 		case a.Name == "ports":
 			c.Ports, d = decodePorts(dc, a)
 			c.portsSet = true
@@ -193,7 +195,7 @@ func decodeCheck(b *hcl.Block, dc *config.DecodeContext) (*Check, hcl.Diagnostic
 		} else {
 			c.Step = steps[0]
 		}
-		if kind == "rate_limit" && c.Within > c.Attempts {
+		if kind == "rate_limit" && c.Within > c.Attempts && c.Attempts > 0 && c.Within > 0 {
 			detail := fmt.Sprintf("rate_limit: within (%d) must not exceed attempts (%d).", c.Within, c.Attempts)
 			subject := b.DefRange.Ptr()
 			if w, ok := content.Attributes["within"]; ok {
@@ -303,6 +305,19 @@ func decodePorts(dc *config.DecodeContext, a *hcl.Attribute) ([]int, hcl.Diagnos
 		}
 	}
 	return out, diags
+}
+
+// within refuses a number of vals outside lo..hi (a negative status or
+// port is accepted by the type but can never match).
+func within(a *hcl.Attribute, vals []int, lo, hi int, what string) hcl.Diagnostics {
+	for _, v := range vals {
+		if v < lo || v > hi {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail:  fmt.Sprintf("The attribute %q lists %d, which is not %s: each value must be between %d and %d.", a.Name, v, what, lo, hi),
+				Subject: a.Expr.Range().Ptr()}}
+		}
+	}
+	return nil
 }
 
 // decodePairs reads [["admin", "admin"], ...].

@@ -35,7 +35,12 @@ func (ss *session) attempt(ctx context.Context, st *step.Step, key, value cty.Va
 	return runEach(ctx, ss.senv, st, key, value, map[string]cty.Value{})
 }
 
+// exchangeAnswer is a step's outcome as evidence, with the secret-looking
+// values of the answer masked (the token a default password obtained).
 func exchangeAnswer(out step.Outcome) *answer {
+	if out.Exchange != nil {
+		out.Exchange.ResponseBody = step.MaskSecrets(out.Exchange.ResponseBody)
+	}
 	return &answer{status: out.Code, ex: out.Exchange}
 }
 

@@ -116,8 +116,17 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 			worse(st, fmt.Sprintf("check %s: %s", r.c.Kind, msg))
 		}
 	}
-	if len(sum.Missing) > 0 {
-		worse(result.Failed, fmt.Sprintf("expected (planted) findings not found: %s — the checks missed a known weakness", strings.Join(sum.Missing, ", ")))
+	if len(s.Expect) > 0 {
+		// The negative control is a step of the checks of its own, so that
+		// the checks case (and a CI test tab) fails with the suite when a
+		// planted weakness was not found.
+		st, msg := result.Passed, fmt.Sprintf("all %d expected (planted) findings were found", len(s.Expect))
+		if len(sum.Missing) > 0 {
+			st, msg = result.Failed, fmt.Sprintf("expected (planted) findings not found: %s — the checks missed a known weakness", strings.Join(sum.Missing, ", "))
+			worse(st, msg)
+		}
+		env.Record(result.Result{Level: result.LevelStep, Case: "checks", Step: "expected findings", Phase: "test", Status: st,
+			Message: msg, Location: config.Location(s.ExpectRange)})
 	}
 
 	for _, dr := range s.Drills {
@@ -319,6 +328,9 @@ func (ss *session) sendWith(ctx context.Context, client *http.Client, method, ur
 		excerpt, a.ex.Truncated = excerpt[:maxEvidence], true
 	}
 	a.ex.ResponseBody, _ = red.Body(excerpt)
+	// Evidence shows what the target sent, with the secret-looking values
+	// in it (an exposed .env's keys, a token in an answer) masked.
+	a.ex.ResponseBody = step.MaskSecrets(a.ex.ResponseBody)
 	return a, nil
 }
 

@@ -9,6 +9,7 @@ package security
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -240,6 +241,10 @@ func decodeScope(sc *Scope, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnost
 		diags = append(diags, d...)
 		if !d.HasErrors() && sc.Rate <= 0 {
 			diags = append(diags, positive(a, "rate"))
+		}
+		if !d.HasErrors() && math.IsInf(sc.Rate, 0) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail: "The attribute \"rate\" is too large to be a number of requests a second.", Subject: a.Expr.Range().Ptr()})
 		}
 	}
 	return diags

@@ -1,0 +1,92 @@
+package step
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestRedactorReplacesEveryEncodingOfASecret(t *testing.T) {
+	const pw = `p&<"\ @/:?#%+x`
+	r := NewRedactor([]string{pw})
+	js, _ := json.Marshal(pw)
+	js2, _ := json.Marshal(string(js))
+	for name, in := range map[string]string{
+		"raw":         "password " + pw + " sent",
+		"json":        `{"password":` + string(js) + `}`,
+		"json twice":  `{"body":` + string(js2) + `}`,
+		"query":       "/login?password=" + url.QueryEscape(pw),
+		"path":        "/users/" + url.PathEscape(pw),
+		"base64":      "X-Key: " + base64.StdEncoding.EncodeToString([]byte(pw)),
+		"basic":       "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("alice:"+pw)),
+		"basic (url)": "t=" + base64.RawURLEncoding.EncodeToString([]byte("alice:"+pw)),
+	} {
+		got := r.String(in)
+		if !strings.Contains(got, Redacted) || strings.Contains(got, "p&") || strings.Contains(got, `p\u0026`) {
+			t.Errorf("%s: String(%q) = %q", name, in, got)
+		}
+	}
+	if got := r.String("nothing secret: dGhlIHF1aWNrIGJyb3du"); got != "nothing secret: dGhlIHF1aWNrIGJyb3du" {
+		t.Errorf("base64 of other text was changed: %q", got)
+	}
+	if r.With("tok-123456").String("Bearer tok-123456") != "Bearer "+Redacted {
+		t.Error("With does not add a secret")
+	}
+}
+
+func TestMaskSecretsKeepsNamesAndHidesValues(t *testing.T) {
+	in := strings.Join([]string{
+		"APP_NAME=demobank",
+		"DB_PASSWORD=hunter22",
+		"AWS_ACCESS_KEY_ID=AKIAQ3EGRIXRP4PLANTD",
+		"AWS_SECRET_ACCESS_KEY=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",
+		`{"token": "abcdef123", "user": "alice"}`,
+		"DATABASE_URL=postgres://app:Pl4ntedUrlPass@db.internal:5432/bank",
+		"Authorization: Bearer abcdefghijkl",
+		"x=ghp_PlantedGithubToken000000000000000000 y=sk_live_51PlantedStripeKey0000",
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwbGFudGVkIn0.c2lnbmF0dXJlLXBsYW50ZWQ",
+		"-----BEGIN RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEAplanted", "-----END RSA PRIVATE KEY-----",
+		"LOG_LEVEL=info",
+	}, "\n")
+	got := MaskSecrets(in)
+	for _, secret := range []string{"hunter22", "AKIAQ3EGRIXRP4PLANTD", "wJalrXUtnFEMI", "abcdef123", "Pl4ntedUrlPass", "abcdefghijkl",
+		"ghp_Planted", "sk_live_", "eyJhbGciOiJIUzI1NiJ9", "MIIEowIBAAKCAQEAplanted"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%q is still in:\n%s", secret, got)
+		}
+	}
+	for _, kept := range []string{"APP_NAME=demobank", "DB_PASSWORD=", "AWS_SECRET_ACCESS_KEY=", `"user": "alice"`, "LOG_LEVEL=info",
+		"postgres://app:", "@db.internal:5432/bank", "-----BEGIN RSA PRIVATE KEY-----\n"} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("%q was lost from:\n%s", kept, got)
+		}
+	}
+}
+
+// A secret interpolated into a DSN as it is reaches the driver whole: the
+// placeholders keep the parser from splitting it at its @ / : ? #.
+func TestOpenDSNPassesAnInterpolatedPasswordWhole(t *testing.T) {
+	const pw = `s3cr&t<p@ss/w:rd?#"q\ 10%+x`
+	for _, tt := range []struct{ driver, dsn string }{
+		{"postgres", "postgres://app:" + pw + "@127.0.0.1:5432/bank?sslmode=disable"},
+		{"postgres", "host=127.0.0.1 user=app password=" + pw + " dbname=bank"},
+		{"mysql", "app:" + pw + "@tcp(127.0.0.1:3306)/bank"},
+		{"mysql", "mysql://app:" + pw + "@127.0.0.1/bank?timeout=5s"},
+	} {
+		db, password, err := openDSN(tt.driver, tt.dsn, []string{pw, "unrelated"})
+		if err != nil {
+			t.Errorf("%s: %v", tt.dsn, err)
+			continue
+		}
+		db.Close()
+		if password != pw {
+			t.Errorf("%s: the driver got the password %q", tt.dsn, password)
+		}
+	}
+	_, _, err := openDSN("postgres", "postgres://app:"+pw+"@127.0.0.1:badport/bank", []string{pw})
+	if err == nil || strings.Contains(err.Error(), "s3cr") || strings.Contains(err.Error(), "w:rd") {
+		t.Errorf("a bad DSN gave %v", err)
+	}
+}

@@ -1,0 +1,174 @@
+package step
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+)
+
+// credentialWords make a capture sensitive by its name alone: what a login
+// hands out (token, session, cookie, a key or a secret) is a credential
+// whoever captures it, so it is redacted without being asked.
+var credentialWords = []string{"token", "secret", "password", "passwd", "session", "cookie", "jwt",
+	"apikey", "api_key", "credential", "bearer", "authorization"}
+
+// credentialParts are shorter words that make a capture sensitive when
+// they are a whole part of its name (sid, user_pwd, auth), not inside
+// another word (inside, author).
+var credentialParts = map[string]bool{"sid": true, "pwd": true, "pw": true, "auth": true, "otp": true, "pin": true, "key": true}
+
+// captureIsSensitive reports whether a capture holds a secret: it calls
+// sensitive(), refers to a sensitive variable or local, reads a header
+// that carries credentials (response.headers["Set-Cookie"]), or its name
+// says it is a credential (token, session_id, api_key, …).
+func captureIsSensitive(name string, expr hcl.Expression, cfg *config.Config) bool {
+	if cfg != nil && cfg.IsSensitive(expr) || config.CallsSensitive(expr) {
+		return true
+	}
+	n := strings.ToLower(name)
+	for _, w := range credentialWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	for _, part := range strings.FieldsFunc(n, func(r rune) bool { return r == '_' || r == '-' }) {
+		if credentialParts[part] {
+			return true
+		}
+	}
+	for _, tr := range expr.Variables() {
+		if tr.RootName() == "response" && len(tr) >= 3 && attrName(tr[1]) == "headers" && SecretHeader(attrName(tr[2])) {
+			return true
+		}
+	}
+	return false
+}
+
+// sensitiveNames are the names of the sensitive captures a suite has
+// made; one set is shared by the copies of an Env, so that a later step
+// (or case) redacts capture.token wherever it is used.
+type sensitiveNames struct {
+	mu    sync.RWMutex
+	names map[string]bool
+}
+
+func (s *sensitiveNames) add(name string) {
+	if s == nil {
+		return
+	}
+	s.mu.RLock()
+	known := s.names[name]
+	s.mu.RUnlock()
+	if known {
+		return
+	}
+	s.mu.Lock()
+	if s.names == nil {
+		s.names = map[string]bool{}
+	}
+	s.names[name] = true
+	s.mu.Unlock()
+}
+
+// values returns the strings of the sensitive captures among captures.
+func (s *sensitiveNames) values(captures map[string]cty.Value) []string {
+	if s == nil || len(captures) == 0 {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for name := range s.names {
+		if v, ok := captures[name]; ok {
+			out = append(out, captureStrings(v)...)
+		}
+	}
+	return out
+}
+
+// captureStrings returns the strings a captured value holds.
+func captureStrings(v cty.Value) []string {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	switch {
+	case v.Type() == cty.String:
+		if s := v.AsString(); s != "" {
+			return []string{s}
+		}
+	case v.Type() == cty.Number:
+		return []string{v.AsBigFloat().Text('f', -1)}
+	case v.CanIterateElements():
+		var out []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, captureStrings(e)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// redactor returns a function that gives the env's redactor with the
+// sensitive captures among captures added, built on first use: under load
+// most requests have nothing to redact.
+func (e *Env) redactor(captures map[string]cty.Value) func() *Redactor {
+	var r *Redactor
+	return func() *Redactor {
+		if r == nil {
+			r = e.Redact.With(e.sensitive.values(captures)...)
+		}
+		return r
+	}
+}
+
+// redactContext returns ctx with the values of credential headers in the
+// response replaced, for printing a failed condition's values
+// ("with response.headers["Set-Cookie"] as …").
+func redactContext(ctx *hcl.EvalContext) *hcl.EvalContext {
+	resp, ok := ctx.Variables["response"]
+	if !ok || resp.IsNull() || !resp.IsKnown() || !resp.Type().IsObjectType() || !resp.Type().HasAttribute("headers") {
+		return ctx
+	}
+	hdr := resp.GetAttr("headers")
+	if hdr.IsNull() || !hdr.IsKnown() || !hdr.CanIterateElements() || hdr.LengthInt() == 0 {
+		return ctx
+	}
+	m := map[string]cty.Value{}
+	changed := false
+	for it := hdr.ElementIterator(); it.Next(); {
+		k, v := it.Element()
+		if SecretHeader(k.AsString()) {
+			v, changed = cty.StringVal(Redacted), true
+		}
+		m[k.AsString()] = v
+	}
+	if !changed {
+		return ctx
+	}
+	attrs := resp.AsValueMap()
+	attrs["headers"] = cty.MapVal(m)
+	vars := make(map[string]cty.Value, len(ctx.Variables))
+	for k, v := range ctx.Variables {
+		vars[k] = v
+	}
+	vars["response"] = cty.ObjectVal(attrs)
+	var out *hcl.EvalContext
+	if p := ctx.Parent(); p != nil {
+		out = p.NewChild()
+	} else {
+		out = &hcl.EvalContext{}
+	}
+	out.Variables, out.Functions = vars, ctx.Functions
+	return out
+}
+
+// SensitiveCaptures returns the values of the sensitive captures among
+// captures, for a suite that keeps them elsewhere.
+func (e *Env) SensitiveCaptures(captures map[string]cty.Value) []string {
+	return e.sensitive.values(captures)
+}
