@@ -109,10 +109,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 	}
-	if err := evidence.Prepare(cfg, sum.Dir, sum.Run.Started, warnWithin); err != nil {
+	if err := evidence.Prepare(ctx, cfg, sum.Dir, sum.Run.Started, warnWithin); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
 	}
-	code := finish(sum.Dir, sum.Interrupted, stdout, stderr)
+	// A signal during the evidence stops its reads; the run is then interrupted.
+	code := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, stdout, stderr)
 	// The in-toto attestation says what the report says; it is signed
 	// with the manifest's key before the manifest, which then lists it.
 	var attested *evidence.TestResult

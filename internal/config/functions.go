@@ -123,7 +123,7 @@ func fileFunc(baseDir string) function.Function {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(baseDir, p)
 			}
-			b, err := os.ReadFile(p)
+			b, err := ReadRegular(p, MaxReadBytes)
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
 			}

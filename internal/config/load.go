@@ -66,7 +66,7 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 	cfg.Dir = dir
 	var diags hcl.Diagnostics
 	for _, f := range files {
-		file, d := parser.ParseHCLFile(f)
+		file, d := parseSource(parser, f)
 		diags = append(diags, d...)
 		if file != nil {
 			cfg.Files[f] = file

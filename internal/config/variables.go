@@ -103,7 +103,7 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		diags = append(diags, setRaw(v, raw, envVarPrefix+name)...)
 	}
 	for _, path := range opts.VarFiles {
-		file, d := parser.ParseHCLFile(path)
+		file, d := parseSource(parser, path)
 		diags = append(diags, d...)
 		if file == nil || d.HasErrors() {
 			continue
@@ -167,6 +167,11 @@ func setRaw(v *Variable, raw, source string) hcl.Diagnostics {
 	if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
 		v.Value, v.Source = cty.StringVal(raw), source
 		return nil
+	}
+	if d := checkNesting([]byte(raw), source, MaxNesting); d != nil {
+		d.Subject = nil // the value is not in a file
+		d.Detail = fmt.Sprintf("%s sets %q to a value nested more than %d deep; cloudtest refuses it rather than risk exhausting the parser.", source, v.Name, MaxNesting)
+		return hcl.Diagnostics{d}
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
 	if diags.HasErrors() {

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/cloudtest/cloudtest/internal/config"
 )
 
 // The bundle files: the manifest lists the digest of every other file of
@@ -117,6 +119,9 @@ func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
 	return ed, nil
 }
 
+// maxManifest bounds manifest.json: a line of about 100 bytes a file.
+const maxManifest = 64 << 20
+
 // Problem is one file that does not match the manifest.
 type Problem struct {
 	File string `json:"file"`
@@ -140,11 +145,11 @@ func VerifyBundle(dir, publicKey string) ([]Problem, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s is not an Ed25519 key", publicKey)
 	}
-	m, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	m, err := config.ReadRegular(filepath.Join(dir, ManifestFile), maxManifest)
 	if err != nil {
 		return nil, err
 	}
-	sigText, err := os.ReadFile(filepath.Join(dir, SignatureFile))
+	sigText, err := config.ReadRegular(filepath.Join(dir, SignatureFile), maxSmallFile)
 	if err != nil {
 		return nil, err
 	}

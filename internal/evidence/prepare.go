@@ -1,6 +1,8 @@
 package evidence
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/cloudtest/cloudtest/internal/config"
@@ -10,8 +12,8 @@ import (
 // Prepare verifies the evidence of cfg at now, keeps the verified files in
 // runDir/evidence/ and writes the acceptance inputs (deploy.InputsFile) that
 // the report evaluates. It does nothing for a configuration without a
-// deployment block.
-func Prepare(cfg *config.Config, runDir string, now time.Time, expiryWarning time.Duration) error {
+// deployment block. Reading the files stops when ctx is done.
+func Prepare(ctx context.Context, cfg *config.Config, runDir string, now time.Time, expiryWarning time.Duration) error {
 	if cfg.Deployment == nil {
 		return nil
 	}
@@ -20,8 +22,11 @@ func Prepare(cfg *config.Config, runDir string, now time.Time, expiryWarning tim
 		return err
 	}
 	items := All(cfg)
-	verified := Verify(cfg, items, now, expiryWarning)
-	if err := Store(runDir, cfg, items, verified); err != nil {
+	verified := VerifyContext(ctx, cfg, items, now, expiryWarning)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("verifying the evidence: %w", err)
+	}
+	if err := storeContext(ctx, runDir, items, verified); err != nil {
 		return err
 	}
 	return deploy.NewInputs(cfg, reqs, waivers, verified).Write(runDir)

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -31,14 +32,20 @@ func join(a, b string) string { return filepath.Join(a, b) }
 // close to its end a validity window earns a warning. Problems name the
 // block's file and line.
 func Verify(cfg *config.Config, items []*Evidence, now time.Time, expiryWarning time.Duration) []deploy.EvidenceItem {
+	return VerifyContext(context.Background(), cfg, items, now, expiryWarning)
+}
+
+// VerifyContext is Verify that stops reading files when ctx is done; the
+// items not verified by then are reported as not read.
+func VerifyContext(ctx context.Context, cfg *config.Config, items []*Evidence, now time.Time, expiryWarning time.Duration) []deploy.EvidenceItem {
 	out := make([]deploy.EvidenceItem, 0, len(items))
 	for _, e := range items {
-		out = append(out, verifyOne(cfg.Deployment, e, now, expiryWarning))
+		out = append(out, verifyOne(ctx, cfg.Deployment, e, now, expiryWarning))
 	}
 	return out
 }
 
-func verifyOne(dep *config.Deployment, e *Evidence, now time.Time, warnWithin time.Duration) deploy.EvidenceItem {
+func verifyOne(ctx context.Context, dep *config.Deployment, e *Evidence, now time.Time, warnWithin time.Duration) deploy.EvidenceItem {
 	loc := config.Location(e.DeclRange)
 	it := deploy.EvidenceItem{Name: e.Name, Kind: e.Kind, Components: e.Components, Categories: e.Categories,
 		Layers: e.Layers, Location: loc, Issuer: e.Issuer, SHA256: e.SHA256}
@@ -50,7 +57,7 @@ func verifyOne(dep *config.Deployment, e *Evidence, now time.Time, warnWithin ti
 		it.Message = fmt.Sprintf("evidence %q at %s: ", e.Name, loc) + fmt.Sprintf(format, args...)
 		return it
 	}
-	sum, err := Digest(e.File)
+	sum, err := digestContext(ctx, e.File)
 	if errors.Is(err, fs.ErrNotExist) {
 		return bad(deploy.Missing, "the file %s does not exist", e.File)
 	}
@@ -69,7 +76,7 @@ func verifyOne(dep *config.Deployment, e *Evidence, now time.Time, warnWithin ti
 		return bad(deploy.Expired, "it was valid until %s; the run date is %s", e.ValidUntil.Format("2006-01-02"), day.Format("2006-01-02"))
 	}
 	if e.Signature != "" {
-		if err := checkSignature(e); err != nil {
+		if err := checkSignature(ctx, e); err != nil {
 			return bad(deploy.BadSig, "the signature %s does not verify: %v", e.Signature, err)
 		}
 	}
@@ -95,19 +102,23 @@ func verifyOne(dep *config.Deployment, e *Evidence, now time.Time, warnWithin ti
 // sha256 of the lines "<sha256 of file>  <relative path>\n" of every file
 // in it, sorted by path (what `sha256sum` prints, sorted).
 func Digest(path string) (string, error) {
+	return digestContext(context.Background(), path)
+}
+
+func digestContext(ctx context.Context, path string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
 	if !st.IsDir() {
-		return fileDigest(path)
+		return fileDigestContext(ctx, path)
 	}
 	var lines []string
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		sum, err := fileDigest(p)
+		sum, err := fileDigestContext(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -127,23 +138,15 @@ func Digest(path string) (string, error) {
 }
 
 func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return fileDigestContext(context.Background(), path)
 }
 
 // checkSignature verifies a detached signature over the file's bytes:
 // Ed25519 signs the bytes; ECDSA (ASN.1) and RSA (PKCS #1 v1.5) sign their
 // sha256. The signature file holds the raw signature or its base64 form.
-func checkSignature(e *Evidence) error {
-	sig, err := os.ReadFile(e.Signature)
+// The signed file is streamed, never read whole.
+func checkSignature(ctx context.Context, e *Evidence) error {
+	sig, err := config.ReadRegular(e.Signature, maxSmallFile)
 	if err != nil {
 		return err
 	}
@@ -157,16 +160,22 @@ func checkSignature(e *Evidence) error {
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(e.File)
-	if err != nil {
-		return err
-	}
-	digest := sha256.Sum256(data)
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		if !ed25519.Verify(k, data, sig) {
+	if k, ok := pub.(ed25519.PublicKey); ok {
+		good, err := verifyEd25519File(ctx, k, e.File, sig)
+		if err != nil {
+			return err
+		}
+		if !good {
 			return errors.New("Ed25519 verification failed")
 		}
+		return nil
+	}
+	h := sha256.New()
+	if err := hashFile(ctx, e.File, h); err != nil {
+		return err
+	}
+	digest := h.Sum(nil)
+	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		if !ecdsa.VerifyASN1(k, digest[:], sig) {
 			return errors.New("ECDSA verification failed")
@@ -182,7 +191,7 @@ func checkSignature(e *Evidence) error {
 }
 
 func readPEM(path, what string) (*pem.Block, error) {
-	b, err := os.ReadFile(path)
+	b, err := config.ReadRegular(path, maxSmallFile)
 	if err != nil {
 		return nil, err
 	}
@@ -216,13 +225,17 @@ func readCertificateKey(path string) (crypto.PublicKey, error) {
 // Store copies every present item's file into dir/evidence/<sha256> (a
 // directory is copied as a directory) and records where.
 func Store(runDir string, cfg *config.Config, items []*Evidence, verified []deploy.EvidenceItem) error {
+	return storeContext(context.Background(), runDir, items, verified)
+}
+
+func storeContext(ctx context.Context, runDir string, items []*Evidence, verified []deploy.EvidenceItem) error {
 	for i := range verified {
 		v := &verified[i]
 		if v.State != deploy.Present {
 			continue
 		}
 		dst := filepath.Join(runDir, "evidence", v.SHA256)
-		if err := copyPath(items[i].File, dst); err != nil {
+		if err := copyPath(ctx, items[i].File, dst); err != nil {
 			return fmt.Errorf("keeping evidence %q: %w", v.Name, err)
 		}
 		v.Stored = filepath.ToSlash(filepath.Join("evidence", v.SHA256))
@@ -230,7 +243,7 @@ func Store(runDir string, cfg *config.Config, items []*Evidence, verified []depl
 	return nil
 }
 
-func copyPath(src, dst string) error {
+func copyPath(ctx context.Context, src, dst string) error {
 	st, err := os.Stat(src)
 	if err != nil {
 		return err
@@ -241,13 +254,13 @@ func copyPath(src, dst string) error {
 				return err
 			}
 			rel, _ := filepath.Rel(src, p)
-			return copyPath(p, filepath.Join(dst, rel))
+			return copyPath(ctx, p, filepath.Join(dst, rel))
 		})
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	in, err := os.Open(src)
+	in, err := config.OpenRegular(src)
 	if err != nil {
 		return err
 	}
@@ -256,8 +269,9 @@ func copyPath(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, ctxReader{ctx, in}); err != nil {
 		out.Close()
+		os.Remove(dst) // half a copy is not evidence (and would be signed)
 		return err
 	}
 	return out.Close()

@@ -26,15 +26,16 @@ var kindSections = map[string]func(s *Suite) template.HTML{}
 var kindParts = map[string]func(s *Suite, parts []json.RawMessage){}
 
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"lower":    func(s any) string { return strings.ToLower(toString(s)) },
-	"join":     func(s []string) string { return strings.Join(s, ", ") },
-	"inc":      func(i int) int { return i + 1 },
-	"anchor":   anchor,
-	"joinOr":   func(s []string) string { return strings.Join(s, " or ") },
-	"seconds":  seconds,
-	"exchange": exchangeText,
-	"sorted":   sortedKeys,
-	"failing":  func(st result.Status) bool { return st == result.Failed || st == result.Errored },
+	"lower":      func(s any) string { return strings.ToLower(toString(s)) },
+	"join":       func(s []string) string { return strings.Join(s, ", ") },
+	"inc":        func(i int) int { return i + 1 },
+	"keptPassed": func() int { return KeptPassedCases },
+	"anchor":     anchor,
+	"joinOr":     func(s []string) string { return strings.Join(s, " or ") },
+	"seconds":    seconds,
+	"exchange":   exchangeText,
+	"sorted":     sortedKeys,
+	"failing":    func(st result.Status) bool { return st == result.Failed || st == result.Errored },
 	"section": func(s *Suite) template.HTML {
 		if f, ok := kindSections[s.Kind]; ok {
 			return f(s)

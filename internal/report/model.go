@@ -85,20 +85,24 @@ func (t *Tally) add(s result.Status) {
 
 // Suite is one suite with its cases and steps.
 type Suite struct {
-	Name       string          `json:"name"`
-	Kind       string          `json:"kind"`
-	Component  string          `json:"component,omitempty"`
-	Components []string        `json:"components,omitempty"`
-	Target     string          `json:"target,omitempty"`
-	Location   string          `json:"location,omitempty"`
-	Planned    bool            `json:"planned"`
-	Ran        bool            `json:"ran"`
-	Status     result.Status   `json:"status"`
-	Message    string          `json:"message,omitempty"`
-	DurationMS float64         `json:"duration_ms"`
-	Cases      []*Case         `json:"cases"`
-	Steps      Tally           `json:"steps"`
-	Data       json.RawMessage `json:"data,omitempty"`
+	Name       string        `json:"name"`
+	Kind       string        `json:"kind"`
+	Component  string        `json:"component,omitempty"`
+	Components []string      `json:"components,omitempty"`
+	Target     string        `json:"target,omitempty"`
+	Location   string        `json:"location,omitempty"`
+	Planned    bool          `json:"planned"`
+	Ran        bool          `json:"ran"`
+	Status     result.Status `json:"status"`
+	Message    string        `json:"message,omitempty"`
+	DurationMS float64       `json:"duration_ms"`
+	Cases      []*Case       `json:"cases"`
+	// SummarisedCases counts the passed cases past the first
+	// KeptPassedCases: they are counted and listed, without their checks
+	// and exchanges, and the HTML page does not show them one by one.
+	SummarisedCases int             `json:"summarised_cases,omitempty"`
+	Steps           Tally           `json:"steps"`
+	Data            json.RawMessage `json:"data,omitempty"`
 	// parts are the suite's LevelPart records, used when it never finished.
 	parts []json.RawMessage
 	// DrillReports are the drill reports of qualified teams (vendor
@@ -115,11 +119,19 @@ type Case struct {
 	DurationMS float64         `json:"duration_ms"`
 	Location   string          `json:"location,omitempty"`
 	Steps      []result.Result `json:"steps"`
+	// Summarised is a passed case past the first KeptPassedCases of its
+	// suite (see Suite.SummarisedCases).
+	Summarised bool `json:"summarised,omitempty"`
 	// recorded is true when the suite recorded the case's own result; a
 	// case without one (a security suite's checks, an identity's login)
 	// takes the worst status of its steps.
 	recorded bool
 }
+
+// KeptPassedCases is how many passed cases of a suite the report keeps in
+// full; every failed, errored or skipped case is always kept in full. A
+// for_each over 100,000 cases made a 108 MB page that no browser opens.
+const KeptPassedCases = 100
 
 // Load reads the run directory. A torn last line of results.jsonl (a crash
 // in the middle of a write) is skipped and noted as a warning.
@@ -198,16 +210,21 @@ func (m *Model) build(results []result.Result) {
 		}
 		return s
 	}
+	// Cases are found by name through a map: a search of the list made
+	// 100,000 cases cost 5·10⁹ comparisons.
+	cases := map[*Suite]map[string]*Case{}
 	caseOf := func(s *Suite, name string) *Case {
 		if name == "" {
 			name = s.Name
 		}
-		for _, c := range s.Cases {
-			if c.Name == name {
-				return c
-			}
+		if c, ok := cases[s][name]; ok {
+			return c
+		}
+		if cases[s] == nil {
+			cases[s] = map[string]*Case{}
 		}
 		c := &Case{Name: name, Status: result.Passed}
+		cases[s][name] = c
 		s.Cases = append(s.Cases, c)
 		return c
 	}
@@ -243,6 +260,27 @@ func (m *Model) build(results []result.Result) {
 				c.Status, c.DurationMS = rollUp(c.Steps)
 			}
 			m.Counts.Cases.add(c.Status)
+		}
+		s.summarise()
+	}
+}
+
+// summarise marks the passed cases of s past the first KeptPassedCases and
+// drops their steps' checks and exchanges from the model (results.jsonl
+// keeps them).
+func (s *Suite) summarise() {
+	passed := 0
+	for _, c := range s.Cases {
+		if c.Status != result.Passed {
+			continue
+		}
+		if passed++; passed <= KeptPassedCases {
+			continue
+		}
+		c.Summarised = true
+		s.SummarisedCases++
+		for i := range c.Steps {
+			c.Steps[i].Checks, c.Steps[i].Exchange = nil, nil
 		}
 	}
 }

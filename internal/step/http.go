@@ -136,6 +136,7 @@ func (h *HTTPRequest) parse(base, path string) (*parsedURL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the URL %q is not valid: %w", target, err)
 	}
+	u.RawQuery = escapeQuery(u.RawQuery)
 	p := &parsedURL{base: base, path: path, u: u, str: u.String()}
 	h.parsed.Store(p)
 	return p, nil
@@ -163,7 +164,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	var pu *parsedURL
 	switch {
 	case h.URL != nil:
-		u, err := str(h.URL, h.url, ectx, "url")
+		u, err := evalURL(h.URL, h.url, ectx, "url")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -177,7 +178,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 		p := "/"
 		if h.Path != nil {
 			var err error
-			if p, err = str(h.Path, h.path, ectx, "path"); err != nil {
+			if p, err = evalURL(h.Path, h.path, ectx, "path"); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -304,8 +305,10 @@ const maxBody = 16 << 20
 // response is how an HTTP response looks to expressions. Headers are keyed
 // both by their canonical name ("Content-Type") and in lower case
 // ("content-type"); several values of one header are joined with ", ".
-// Fields that wants says nobody reads are left null.
-func (x *httpExchange) response(wants func(string) bool) cty.Value {
+// Fields that wants says nobody reads are left null. A JSON body too deep
+// or too large to decode safely is an error (a remote denial of service
+// otherwise: go-cty took 1 GB for a 20 KB body nested 8,000 deep).
+func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 	null := cty.NullVal(cty.DynamicPseudoType)
 	headers, body, js := null, null, null
 	if wants("headers") {
@@ -324,7 +327,10 @@ func (x *httpExchange) response(wants func(string) bool) cty.Value {
 		body = cty.StringVal(string(x.body))
 	}
 	if wants("json") {
-		js = jsonValue(x.body)
+		var err error
+		if js, err = jsonValue(x.body); err != nil {
+			return cty.NilVal, err
+		}
 	}
 	return cty.ObjectVal(map[string]cty.Value{
 		"status":      cty.NumberIntVal(int64(x.resp.StatusCode)),
@@ -332,23 +338,70 @@ func (x *httpExchange) response(wants func(string) bool) cty.Value {
 		"body":        body,
 		"json":        js,
 		"duration_ms": cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
-	})
+	}), nil
 }
 
-// jsonValue decodes a JSON body for expressions; a body that is not JSON is null.
-func jsonValue(b []byte) cty.Value {
+// Bounds on a body decoded for response.json. go-cty builds a type for
+// every value and compares types recursively, so its cost grows with depth
+// far faster than with size; real APIs nest a few levels and answer far
+// less than 4 MiB. expect { json = … } uses encoding/json and is bounded
+// only by maxBody.
+const (
+	maxJSONDepth = 256
+	maxJSONBytes = 4 << 20
+)
+
+// jsonValue decodes a JSON body for expressions; a body that is not JSON is
+// null, one nested deeper than maxJSONDepth or larger than maxJSONBytes is
+// an error.
+func jsonValue(b []byte) (cty.Value, error) {
+	null := cty.NullVal(cty.DynamicPseudoType)
 	if len(bytes.TrimSpace(b)) == 0 {
-		return cty.NullVal(cty.DynamicPseudoType)
+		return null, nil
+	}
+	if len(b) > maxJSONBytes {
+		return null, fmt.Errorf("the response body is %d bytes: response.json decodes at most %d MiB; check the body with expect { json = … } or response.body", len(b), maxJSONBytes>>20)
+	}
+	if d := jsonDepth(b, maxJSONDepth); d > maxJSONDepth {
+		return null, fmt.Errorf("the response body nests JSON more than %d levels deep: response.json refuses to decode it (a body that deep can exhaust memory)", maxJSONDepth)
 	}
 	ty, err := ctyjson.ImpliedType(b)
 	if err != nil {
-		return cty.NullVal(cty.DynamicPseudoType)
+		return null, nil
 	}
 	v, err := ctyjson.Unmarshal(b, ty)
 	if err != nil {
-		return cty.NullVal(cty.DynamicPseudoType)
+		return null, nil
 	}
-	return v
+	return v, nil
+}
+
+// jsonDepth is the deepest nesting of arrays and objects in b, counted up
+// to limit+1 (it stops there). Brackets inside strings do not count.
+func jsonDepth(b []byte, limit int) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > deepest {
+				if deepest = depth; deepest > limit {
+					return deepest
+				}
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // loadTransport is net/http's default transport with enough idle

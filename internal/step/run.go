@@ -308,7 +308,9 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 			return s.errored(red(), err)
 		}
 		if s.usesResponse() {
-			out.Response = x.response(s.wants)
+			if out.Response, err = x.response(s.wants); err != nil {
+				return s.errored(red(), fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err))
+			}
 		}
 		out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
 		out.ServerTiming = parseServerTiming(x.resp.Header.Values("Server-Timing"))

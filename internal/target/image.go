@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
@@ -33,6 +34,7 @@ const modulePath = "github.com/cloudtest/cloudtest"
 // demobankDockerfile runs cloudtest itself: the demo bank is one of its
 // commands, and a static binary needs nothing else in the image.
 const demobankDockerfile = `FROM scratch
+LABEL ` + imageLabel + `="demobank"
 COPY cloudtest /cloudtest
 ENTRYPOINT ["/cloudtest"]
 CMD ["demo", "--listen", ":8080", "--data", "/data"]
@@ -51,7 +53,15 @@ func DemobankImage(ctx context.Context) (string, error) {
 	demobankImage.Lock()
 	defer demobankImage.Unlock()
 	if demobankImage.tag != "" {
-		return demobankImage.tag, nil
+		// Another cloudtest (before this rule, or a user) may have removed
+		// it since: then it is built again rather than failing a restart.
+		if cli, err := DockerClient(ctx); err == nil {
+			exists := imageExists(ctx, cli, demobankImage.tag)
+			cli.Close()
+			if exists {
+				return demobankImage.tag, nil
+			}
+		}
 	}
 	bin, cleanup, err := staticCloudtest(ctx)
 	if err != nil {
@@ -76,22 +86,39 @@ func DemobankImage(ctx context.Context) (string, error) {
 		if err := buildDemobankImage(ctx, cli, bin, tag); err != nil {
 			return "", err
 		}
-		pruneDemobankImages(ctx, cli, tag)
+		pruneDemobankImages(ctx, cli, tag, time.Now())
 	}
 	demobankImage.tag = tag
 	return tag, nil
 }
 
-// pruneDemobankImages removes the demo bank images of earlier builds (each
-// cloudtest binary makes its own, about 70 MB), keeping the one just built;
-// an image a running container still uses stays.
-func pruneDemobankImages(ctx context.Context, cli *testcontainers.DockerClient, keep string) {
+// imageLabel marks the images cloudtest builds, so that it never removes
+// an image of the same name that it did not make.
+const imageLabel = "io.cloudtest.image"
+
+// staleImage is how old a demo bank image of another cloudtest binary must
+// be before building a new one removes it. Each binary makes its own image
+// (about 70 MB), so without pruning a developer's disk fills; but on a
+// shared Docker engine (a CI runner) another job may be using its image
+// right now, between two containers (a reliability suite restarts its
+// target), where Docker's own check (no container uses it) does not
+// protect it. No job runs for a day.
+const staleImage = 24 * time.Hour
+
+// pruneDemobankImages removes demo bank images that cloudtest built more
+// than staleImage ago, keeping the one just built. Docker refuses to
+// remove an image that any container, running or stopped, still uses, and
+// that refusal is left as it is (no force).
+func pruneDemobankImages(ctx context.Context, cli *testcontainers.DockerClient, keep string, now time.Time) {
 	repo, _, _ := strings.Cut(keep, ":")
 	list, err := cli.ImageList(ctx, client.ImageListOptions{})
 	if err != nil {
 		return
 	}
 	for _, img := range list.Items {
+		if img.Labels[imageLabel] != "demobank" || now.Sub(time.Unix(img.Created, 0)) < staleImage {
+			continue
+		}
 		for _, ref := range img.RepoTags {
 			if r, _, _ := strings.Cut(ref, ":"); r == repo && ref != keep {
 				cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
