@@ -120,8 +120,8 @@ func TestASelectionIsJudgedOnTheSelectedSuites(t *testing.T) {
 
 	t.Run("a selection that matches nothing is a wrong command", func(t *testing.T) {
 		for _, tt := range []struct{ flag, value, says string }{
-			{"--only", "functionl", `there is no suite kind "functionl"; the kinds are functional, performance, reliability, security. Did you mean "functional"?`},
-			{"--only", "reliability", `no suite is of the kind "reliability" (the kinds in use: functional).`},
+			{"--only", "functionl", `there is no suite kind "functionl"; the kinds are functional, performance, reliability, security, migration. Did you mean "functional"?`},
+			{"--only", "reliability", `no suite is of the kind "reliability" (the kinds in use: functional, migration).`},
 			{"--suite", "helth", `there is no suite named "helth"`},
 			{"--tag", "smok", `no suite has the tag "smok"`},
 			{"--component", "core", `no suite tests the component "core"`},
