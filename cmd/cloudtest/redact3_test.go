@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// loadTerminal runs cloudtest with args on a suite directory made of files
+// and returns what it printed and its exit code.
+func loadTerminal(t *testing.T, files map[string]string, args ...string) (string, int, string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	for i, a := range args {
+		args[i] = strings.ReplaceAll(a, "{dir}", dir)
+	}
+	code := run(append(args, dir), &stdout, &stderr)
+	return stdout.String() + stderr.String(), code, dir
+}
+
+// terminalLeaks fails the test with every form of secret found in out.
+func terminalLeaks(t *testing.T, what, out string, secret string) {
+	t.Helper()
+	r := leakRun{terminal: out, dir: t.TempDir()}
+	r.expectNoLeak(t, map[string]string{what: secret})
+}
+
+// Load-time errors (a -var or var-file value that is not a number, a
+// function refusing a sensitive argument) do not show the value: before,
+// `-var sets "pin" to "S3cretPinAbc"`, `with var.pw as "…"` and the
+// var-file's source line were printed.
+func TestLoadTimeErrorsDoNotShowSensitiveValues(t *testing.T) {
+	const pin, pw = "S3cretPinAbc", "Tr0ub4dor&3/xK+9=ab"
+	vars := `
+variable "pin" {
+  type      = number
+  sensitive = true
+  default   = 1234
+}
+variable "pw" {
+  sensitive = true
+  default   = "x"
+}
+`
+	target := `target "t" { url = "http://127.0.0.1:1" }` + "\n"
+	suite := `
+functional "f" {
+  target = target.t
+  step "s" {
+    http { path = "/x/${tonumber(var.pw)}" }
+  }
+}
+`
+	for _, cmd := range []string{"validate", "plan", "run"} {
+		args := []string{cmd, "--var", "pw=" + pw}
+		if cmd == "run" {
+			args = append(args, "--out", t.TempDir())
+		}
+		out, code, _ := loadTerminal(t, map[string]string{"main.hcl": vars + target + suite}, args...)
+		if code != 2 || !strings.Contains(out, "main.hcl line 16") {
+			t.Errorf("%s: exit %d, want 2 with the error's line:\n%s", cmd, code, out)
+		}
+		terminalLeaks(t, cmd+" tonumber(var.pw)", out, pw)
+	}
+	out, code, _ := loadTerminal(t, map[string]string{"main.hcl": vars + target}, "validate", "--var", "pin="+pin)
+	if code != 2 || !strings.Contains(out, `"pin"`) {
+		t.Errorf("-var pin: exit %d, want 2 naming pin:\n%s", code, out)
+	}
+	terminalLeaks(t, "-var pin", out, pin)
+	out, code, _ = loadTerminal(t, map[string]string{"main.hcl": vars + target, "bad2.tfvars": "pw = \"fine\"\npin = \"" + pin + "\"\n"},
+		"validate", "--var-file", "{dir}/bad2.tfvars")
+	if code != 2 || !strings.Contains(out, "bad2.tfvars line 2") {
+		t.Errorf("var-file: exit %d, want 2 naming bad2.tfvars line 2:\n%s", code, out)
+	}
+	terminalLeaks(t, "var-file pin", out, pin)
+}
