@@ -82,3 +82,31 @@ functional "f" {
 	}
 	terminalLeaks(t, "var-file pin", out, pin)
 }
+
+// A case keyed by a sensitive value would carry the secret in its name to
+// every report: it is refused, as Terraform does. Before, validate
+// accepted it and the case "c[<password>]" was in every output.
+func TestASensitiveValueCannotBeAForEachKey(t *testing.T) {
+	srv := echoServer(t)
+	src := passwordVariable + hclTarget(srv) + `
+functional "f" {
+  target = target.t
+  case "c" {
+    for_each = [var.pw]
+    step "s" {
+      http { path = "/echo/x" }
+    }
+  }
+}
+`
+	out, code, _ := loadTerminal(t, map[string]string{"main.hcl": src}, append([]string{"validate"}, pwArgs()...)...)
+	if code != 2 || !strings.Contains(out, "Sensitive values cannot be used as for_each keys") || !strings.Contains(out, "main.hcl line 10") {
+		t.Errorf("validate: exit %d, want 2 refusing the key on line 10:\n%s", code, out)
+	}
+	terminalLeaks(t, "validate", out, plantedPassword)
+	out, code, _ = loadTerminal(t, map[string]string{"main.hcl": src}, append([]string{"run", "--out", t.TempDir()}, pwArgs()...)...)
+	if code != 2 {
+		t.Errorf("run: exit %d, want 2:\n%s", code, out)
+	}
+	terminalLeaks(t, "run", out, plantedPassword)
+}
