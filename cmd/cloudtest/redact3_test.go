@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,4 +110,72 @@ functional "f" {
 		t.Errorf("run: exit %d, want 2:\n%s", code, out)
 	}
 	terminalLeaks(t, "run", out, plantedPassword)
+}
+
+// A process target started with sensitive values (an argument, an
+// environment variable) echoes them; a URL target holds one in its
+// userinfo. Before: plan printed the command line and the URL in clear,
+// and targets/<name>.log held "started with Tr0ub4dor&3/xK+9=ab
+// Hdr-S3cretName77".
+func TestTargetsStartedWithSecretsDoNotShowThem(t *testing.T) {
+	const pw, name = "Tr0ub4dor&3/xK+9=ab", "S3cretName77"
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := echoServer(t)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	// The argument is echoed whole and then again split over two writes
+	// 200 ms apart.
+	script := `echo started with "$1" "$HDR"; printf 'split %s' "$(printf %s "$1" | cut -c1-6)"; sleep 0.2; printf '%s\n' "$(printf %s "$1" | cut -c7-)"; exec "$2" demo --listen 127.0.0.1:{port}`
+	src := fmt.Sprintf(`
+variable "pw" {
+  sensitive = true
+}
+variable "name" {
+  sensitive = true
+}
+target "echoing" {
+  process {
+    command = ["/bin/sh", "-c", %q, "sh", var.pw, %q]
+    env     = { HDR = "Hdr-${var.name}" }
+    url     = "http://127.0.0.1:{port}"
+    ready   = "/healthz"
+  }
+}
+target "basic" { url = "http://alice:${var.name}@%s" }
+functional "f" {
+  target = target.echoing
+  step "up" {
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+}
+functional "g" {
+  target = target.basic
+  step "echo" {
+    http { path = "/echo/x" }
+    expect { status = 200 }
+  }
+}
+`, script, exe, host)
+	args := []string{"--var", "pw=" + pw, "--var", "name=" + name}
+	secrets := map[string]string{"pw": pw, "name": name}
+	out, code, _ := loadTerminal(t, map[string]string{"main.hcl": src}, append([]string{"plan"}, args...)...)
+	if code != 0 || !strings.Contains(out, "process /bin/sh -c") || !strings.Contains(out, "http://alice:") {
+		t.Errorf("plan: exit %d, want 0 describing both targets:\n%s", code, out)
+	}
+	leakRun{terminal: out, dir: t.TempDir()}.expectNoLeak(t, secrets)
+	r := runForLeaks(t, map[string]string{"main.hcl": src}, args...)
+	if r.code != 0 {
+		t.Errorf("run: exit %d, want 0:\n%s", r.code, r.terminal)
+	}
+	r.expectFound(t, "targets/echoing.log", "started with [REDACTED] Hdr-[REDACTED]")
+	r.expectFound(t, "targets/echoing.log", "split [REDACTED]")
+	r.expectNoLeak(t, secrets)
+	// What the split write leaves when the halves are redacted alone.
+	b, _ := os.ReadFile(filepath.Join(r.dir, "targets/echoing.log"))
+	if strings.Contains(string(b), pw[:6]) {
+		t.Errorf("targets/echoing.log holds the first half of the secret:\n%s", b)
+	}
 }
