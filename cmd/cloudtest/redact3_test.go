@@ -179,3 +179,33 @@ functional "g" {
 		t.Errorf("targets/echoing.log holds the first half of the secret:\n%s", b)
 	}
 }
+
+// junit.xml escapes a bidirectional override and ESC as the other reports
+// do (\u202e, \x1b). Before, U+202E was written raw in the suite's name
+// and ESC became U+FFFD.
+func TestJUnitEscapesControlsAsTheOtherReports(t *testing.T) {
+	srv := echoServer(t)
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+functional "bidi` + "\u202e" + `evil" {
+  target = target.t
+  step "s" {
+    http { path = "/echo/x" }
+    assert {
+      condition     = response.status == 500
+      error_message = "esc ` + "\x1b" + `[31m red"
+    }
+  }
+}
+`})
+	b, err := os.ReadFile(filepath.Join(r.dir, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := string(b)
+	if strings.ContainsRune(j, '\u202e') || strings.ContainsRune(j, '\uFFFD') || strings.ContainsRune(j, '\x1b') {
+		t.Errorf("junit.xml holds a raw override, ESC or U+FFFD:\n%s", j)
+	}
+	if !strings.Contains(j, `name="bidi\u202eevil"`) || !strings.Contains(j, `esc \x1b[31m red`) {
+		t.Errorf("junit.xml does not escape the override and ESC as \\u202e and \\x1b:\n%s", j)
+	}
+}
