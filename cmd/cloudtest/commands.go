@@ -82,6 +82,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return exitUsage
 	}
+	if err := emptySelection(plan, sf.selection()); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

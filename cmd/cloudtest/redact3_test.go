@@ -209,3 +209,30 @@ functional "bidi` + "\u202e" + `evil" {
 		t.Errorf("junit.xml does not escape the override and ESC as \\u202e and \\x1b:\n%s", j)
 	}
 }
+
+// Two selection flags that each match a suite but no suite together: a
+// usage error (exit 2) with the flags named, as a flag that matches
+// nothing is. Before: exit 3, "No suite was selected".
+func TestAnEmptyIntersectionOfSelectorsIsAUsageError(t *testing.T) {
+	srv := echoServer(t)
+	src := hclTarget(srv) + `
+functional "a" {
+  target = target.t
+  tags   = ["x"]
+  step "s" {
+    http { path = "/echo/a" }
+  }
+}
+functional "b" {
+  target = target.t
+  tags   = ["y"]
+  step "s" {
+    http { path = "/echo/b" }
+  }
+}
+`
+	out, code, _ := loadTerminal(t, map[string]string{"main.hcl": src}, "run", "--out", t.TempDir(), "--suite", "a", "--tag", "y")
+	if code != 2 || !strings.Contains(out, "no suite matches all of --tag y --suite a") {
+		t.Errorf("exit %d, want 2 naming both flags:\n%s", code, out)
+	}
+}
