@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // loadTerminal runs cloudtest with args on a suite directory made of files
@@ -234,5 +237,51 @@ functional "b" {
 	out, code, _ := loadTerminal(t, map[string]string{"main.hcl": src}, "run", "--out", t.TempDir(), "--suite", "a", "--tag", "y")
 	if code != 2 || !strings.Contains(out, "no suite matches all of --tag y --suite a") {
 		t.Errorf("exit %d, want 2 naming both flags:\n%s", code, out)
+	}
+}
+
+// `cloudtest report` of a --suite run killed (kill -9) in the middle still
+// says the matrix was not assessed, and that the end is unknown. Before:
+// the "not assessed" line was gone and summary.md said "Run …, 0s".
+func TestTheReportOfAKilledSelectionSaysTheMatrixWasNotAssessed(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	suites, _ := filepath.Abs("../../examples/demobank")
+	out := t.TempDir()
+	cmd := exec.Command(exe, "run", "--out", out, "--suite", "ledger-primary-loss", suites)
+	cmd.Env = append(os.Environ(), asCLI+"=1", "CI=true")
+	var stdout syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { killProcessesMentioning(out) })
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stdout.String(), "injected") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if !strings.Contains(stdout.String(), "injected") {
+		t.Fatalf("the run did not reach its fault:\n%s", stdout.String())
+	}
+	dir := onlyRunDir(t, out)
+	// What the killed run left running goes (its demo bank).
+	var rb bytes.Buffer
+	run([]string{"recover", dir}, &rb, &rb)
+	rb.Reset()
+	run([]string{"report", dir}, &rb, &rb)
+	sum, err := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, rb.String())
+	}
+	s := string(sum)
+	if !strings.Contains(s, "was not assessed: this run selected suites (--suite ledger-primary-loss)") {
+		t.Errorf("summary.md does not say the matrix was not assessed:\n%s", s)
+	}
+	if strings.Contains(s, ", 0s.") || !strings.Contains(s, "end unknown") {
+		t.Errorf("summary.md does not say the end is unknown:\n%s", s)
 	}
 }

@@ -247,7 +247,7 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 	}
 	c := m.Counts
 	fmt.Fprintf(&b, "\nRun `%s`, %s. Suites: %d passed, %d failed, %d error, %d skipped. Steps: %d passed, %d failed, %d error, %d skipped.\n\n",
-		m.Run.ID, m.Duration(), c.Suites.Passed, c.Suites.Failed, c.Suites.Errored, c.Suites.Skipped,
+		m.Run.ID, m.DurationText(), c.Suites.Passed, c.Suites.Failed, c.Suites.Errored, c.Suites.Skipped,
 		c.Steps.Passed, c.Steps.Failed, c.Steps.Errored, c.Steps.Skipped)
 	if a := m.Acceptance; a != nil && a.NotAssessed != "" {
 		fmt.Fprintf(&b, "### Acceptance matrix (%s deployment): not assessed\n\n%s\n\n### Suites\n\n", mdText(a.Mode), mdText(a.NotAssessed))

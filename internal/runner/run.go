@@ -156,6 +156,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 		ID: opts.RunID, Project: plan.Config.Project, Source: opts.Source, Version: opts.Version,
 		Started: opts.Now().UTC(), Selection: plan.Selection.describe(), Suites: plan.Planned(),
 	}
+	if d := plan.Config.Deployment; d != nil {
+		run.Deployment = d.Mode
+	}
 	if err := writeRun(dir, run); err != nil {
 		return nil, err
 	}
