@@ -22,6 +22,7 @@ import (
 	"github.com/cloudtest/cloudtest/internal/report"
 	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/internal/step"
 	"github.com/cloudtest/cloudtest/internal/target"
 	"github.com/cloudtest/cloudtest/suites/performance"
 )
@@ -78,6 +79,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	plan, err := runner.NewPlan(cfg, sf.selection())
 	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
+	if err := emptySelection(plan, sf.selection()); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return exitUsage
 	}
@@ -247,6 +252,8 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	if len(plan.Targets) > 0 {
+		// A command line or a URL's userinfo may hold a sensitive value.
+		redactor := step.NewRedactor(cfg.SensitiveValues())
 		fmt.Fprintln(stdout, "\nTargets:")
 		for _, name := range plan.Targets {
 			t := cfg.Targets[name]
@@ -257,7 +264,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 			case t.Process != nil:
 				how = "process " + strings.Join(t.Process.Command, " ") + " (started and supervised by cloudtest)"
 			}
-			fmt.Fprintf(stdout, "  %s: %s\n", name, how)
+			fmt.Fprintf(stdout, "  %s: %s\n", name, redactor.String(how))
 		}
 	}
 	if len(plan.Suites) == 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/agext/levenshtein"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/runner"
 )
 
 // check refuses a selection flag whose value can match no suite of cfg (an
@@ -77,4 +78,16 @@ func didYouMean(name string, known []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// emptySelection refuses a selection whose flags each match suites but
+// together match none (--only migration --tag smoke when no migration
+// suite has the tag smoke): like a flag that matches nothing, it is a
+// usage error, not a run that ends INCOMPLETE.
+func emptySelection(plan *runner.Plan, sel runner.Selection) error {
+	flags := sel.Describe()
+	if len(plan.Suites) > 0 || len(flags) == 0 {
+		return nil
+	}
+	return fmt.Errorf("no suite matches all of %s: each flag matches some suite, but a suite is selected only when it matches every kind of flag given (--only, --tag, --component, --suite); `cloudtest plan` with one flag at a time shows what each selects", strings.Join(flags, " "))
 }

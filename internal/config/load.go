@@ -197,7 +197,7 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 			}
 		}
 	}
-	return cfg, parser, diags
+	return cfg, parser, cfg.redactDiags(diags)
 }
 
 func listFiles(path string) ([]string, string, error) {

@@ -113,6 +113,11 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		diags = append(diags, d...)
 		for _, a := range SortedAttrs(attrs) {
 			v, ok := cfg.Variables[a.Name]
+			if ok && v.Sensitive {
+				// Evaluated from the AST; the bytes are only what a
+				// diagnostic's snippet shows.
+				defer maskSource(file, a.Expr.Range())
+			}
 			if !ok {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
 					Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, suggest(a.Name, keys(cfg.Variables))),
@@ -168,6 +173,22 @@ func setRaw(v *Variable, raw, source string) hcl.Diagnostics {
 		v.Value, v.Source = cty.StringVal(raw), source
 		return nil
 	}
+	diags := parseRaw(v, raw, source)
+	if v.Sensitive {
+		// The value that could not be used is not shown: it is a secret
+		// all the same.
+		for _, d := range diags {
+			d.Detail = strings.ReplaceAll(d.Detail, fmt.Sprintf("%q", raw), sensitivePlaceholder)
+			if len(raw) >= minRedacted {
+				d.Detail = strings.ReplaceAll(d.Detail, raw, sensitivePlaceholder)
+			}
+		}
+	}
+	return diags
+}
+
+// parseRaw sets a variable of another type than string from raw.
+func parseRaw(v *Variable, raw, source string) hcl.Diagnostics {
 	if d := checkNesting([]byte(raw), source, MaxNesting); d != nil {
 		d.Subject = nil // the value is not in a file
 		d.Detail = fmt.Sprintf("%s sets %q to a value nested more than %d deep; cloudtest refuses it rather than risk exhausting the parser.", source, v.Name, MaxNesting)

@@ -65,12 +65,12 @@ func seconds(ms float64) string { return fmt.Sprintf("%.3f", ms/1000) }
 // Failure texts carry the whole message, the location and the exchange, so
 // that a CI test tab shows what was expected and what came back.
 func (m *Model) WriteJUnit(w io.Writer) error {
-	all := junitSuites{Name: m.Run.Project, Time: seconds(float64(m.Duration().Milliseconds()))}
+	all := junitSuites{Name: clean(m.Run.Project), Time: seconds(float64(m.Duration().Milliseconds()))}
 	if all.Name == "" {
 		all.Name = "cloudtest"
 	}
 	for _, s := range m.Suites {
-		js := junitSuite{Name: s.Name, Time: seconds(s.DurationMS)}
+		js := junitSuite{Name: clean(s.Name), Time: seconds(s.DurationMS)}
 		class := s.Kind + "." + s.Name
 		add := func(jc junitCase, st result.Status) {
 			js.Tests++
@@ -220,6 +220,9 @@ func exchangeText(x *result.Exchange) string {
 
 // clean removes characters XML 1.0 cannot hold.
 func clean(s string) string {
+	// Escaped as in every other report (\x1b, \u202e), then what XML
+	// cannot hold at all.
+	s = result.Printable(s)
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
@@ -244,7 +247,7 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 	}
 	c := m.Counts
 	fmt.Fprintf(&b, "\nRun `%s`, %s. Suites: %d passed, %d failed, %d error, %d skipped. Steps: %d passed, %d failed, %d error, %d skipped.\n\n",
-		m.Run.ID, m.Duration(), c.Suites.Passed, c.Suites.Failed, c.Suites.Errored, c.Suites.Skipped,
+		m.Run.ID, m.DurationText(), c.Suites.Passed, c.Suites.Failed, c.Suites.Errored, c.Suites.Skipped,
 		c.Steps.Passed, c.Steps.Failed, c.Steps.Errored, c.Steps.Skipped)
 	if a := m.Acceptance; a != nil && a.NotAssessed != "" {
 		fmt.Fprintf(&b, "### Acceptance matrix (%s deployment): not assessed\n\n%s\n\n### Suites\n\n", mdText(a.Mode), mdText(a.NotAssessed))

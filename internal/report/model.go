@@ -159,6 +159,10 @@ func Load(dir string) (*Model, error) {
 		m.skipAcceptance(in)
 	case ok:
 		m.buildAcceptance(in)
+	case len(m.Run.Selection) > 0 && m.Run.Deployment != "":
+		// A run killed before its end has no acceptance.json; its
+		// selection still left the matrix unassessed.
+		m.skipAcceptance(deploy.Inputs{Mode: m.Run.Deployment})
 	}
 	m.verdict()
 	return m, nil
@@ -372,6 +376,15 @@ func (m *Model) Duration() time.Duration {
 		return 0
 	}
 	return m.Run.Finished.Sub(m.Run.Started).Round(time.Millisecond)
+}
+
+// DurationText is how long the run took, or that its end is unknown when
+// it did not finish (killed).
+func (m *Model) DurationText() string {
+	if m.Run.Finished.IsZero() {
+		return "end unknown (the run did not finish)"
+	}
+	return m.Duration().String()
 }
 
 // Render loads dir and (re)writes report.json, report.html, junit.xml and

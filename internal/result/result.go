@@ -100,16 +100,21 @@ type Exchange struct {
 // Run describes one run; it is written as run.json in the run directory when
 // the run starts and rewritten when it ends.
 type Run struct {
-	ID          string         `json:"id"`
-	Project     string         `json:"project"`
-	Source      string         `json:"source"`
-	Version     string         `json:"version"`
-	Started     time.Time      `json:"started"`
-	Finished    time.Time      `json:"finished,omitzero"`
-	Interrupted bool           `json:"interrupted,omitempty"`
-	Error       string         `json:"error,omitempty"` // a failure of the run itself (a target that would not start)
-	Selection   []string       `json:"selection,omitempty"`
-	Suites      []PlannedSuite `json:"suites"`
+	ID          string    `json:"id"`
+	Project     string    `json:"project"`
+	Source      string    `json:"source"`
+	Version     string    `json:"version"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished,omitzero"`
+	Interrupted bool      `json:"interrupted,omitempty"`
+	Error       string    `json:"error,omitempty"` // a failure of the run itself (a target that would not start)
+	Selection   []string  `json:"selection,omitempty"`
+	// Deployment is the mode of the suites' deployment block, written at
+	// the start: a run killed before its end (which has no
+	// acceptance.json) still says that a selection left its matrix
+	// unassessed.
+	Deployment string         `json:"deployment,omitempty"`
+	Suites     []PlannedSuite `json:"suites"`
 }
 
 // PlannedSuite is a suite the plan selected; a planned suite with no suite

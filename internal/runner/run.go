@@ -14,6 +14,7 @@ import (
 
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/step"
 	"github.com/cloudtest/cloudtest/internal/target"
 )
 
@@ -155,6 +156,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 		ID: opts.RunID, Project: plan.Config.Project, Source: opts.Source, Version: opts.Version,
 		Started: opts.Now().UTC(), Selection: plan.Selection.describe(), Suites: plan.Planned(),
 	}
+	if d := plan.Config.Deployment; d != nil {
+		run.Deployment = d.Mode
+	}
 	if err := writeRun(dir, run); err != nil {
 		return nil, err
 	}
@@ -175,15 +179,25 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	// Targets start before any suite and stop after the last one.
 	targets := map[string]*target.Instance{}
 	targetErr := map[string]error{}
+	// A target's log and its errors (which quote its command line and its
+	// last output) hold what it was started with: sensitive values too.
+	secrets := plan.Config.SensitiveValues()
+	redactor := step.NewRedactor(secrets)
+	topts := target.Options{BaseDir: plan.Config.Dir, WorkDir: workDir}
+	if len(secrets) > 0 {
+		topts.Redact = redactor.String
+		for _, s := range secrets {
+			topts.Longest = max(topts.Longest, len(s))
+		}
+	}
 	for _, name := range plan.Targets {
 		if ctx.Err() != nil {
 			break
 		}
 		opts.Progress.Logf("", "starting target "+name)
-		inst, err := target.Start(ctx, plan.Config.Targets[name], target.Options{
-			BaseDir: plan.Config.Dir, WorkDir: workDir,
-		})
+		inst, err := target.Start(ctx, plan.Config.Targets[name], topts)
 		if err != nil {
+			err = errors.New(redactor.String(err.Error()))
 			targetErr[name] = err
 			opts.Progress.Logf("", fmt.Sprintf("target %s could not start: %v", name, err))
 			continue

@@ -32,6 +32,8 @@ type Supervisor struct {
 	dir         string
 	logPath     string
 	journalPath string
+	redact      func(string) string
+	longest     int
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -74,6 +76,8 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 		spec:    spec,
 		dir:     spec.Dir,
 		logPath: filepath.Join(opts.WorkDir, name+".log"),
+		redact:  opts.Redact,
+		longest: opts.Longest,
 		done:    make(chan struct{}),
 		// Every process started is written down, so that recover can
 		// stop what a killed run left running.
@@ -130,6 +134,15 @@ func (s *Supervisor) launch() error {
 	cmd := exec.Command(s.argv[0], s.argv[1:]...)
 	cmd.Dir, cmd.Env = s.dir, s.env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	flush := func() {}
+	if s.redact != nil {
+		// Through a pipe and the redactor: the process echoes what it
+		// was given, secrets included.
+		rw := newRedactWriter(logFile, s.redact, s.longest).(*redactWriter)
+		cmd.Stdout, cmd.Stderr = rw, rw
+		cmd.WaitDelay = time.Second
+		flush = func() { rw.Flush() }
+	}
 	// A process group of its own, so that stopping it stops its children too
 	// and a Ctrl-C on the terminal reaches cloudtest only.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -150,6 +163,7 @@ func (s *Supervisor) launch() error {
 	exited := make(chan struct{})
 	go func() {
 		cmd.Wait()
+		flush()
 		logFile.Close()
 		journalProcess(s.journalPath, processRecord{Target: s.Name, Event: "exit", Pid: pid, Start: start})
 		close(exited)

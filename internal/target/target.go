@@ -47,6 +47,11 @@ type Options struct {
 	BaseDir string
 	// WorkDir holds the targets' logs and data (the run directory's targets/).
 	WorkDir string
+	// Redact, when set, is applied to a process's output before it is
+	// written to its log (the sensitive values it was started with);
+	// Longest is the length of the longest secret it redacts.
+	Redact  func(string) string
+	Longest int
 }
 
 // Start makes a target reachable: it returns at once for a URL, starts the

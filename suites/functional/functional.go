@@ -6,6 +6,7 @@ package functional
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,6 +174,12 @@ func decodeCase(b *hcl.Block, dc *config.DecodeContext) ([]*Case, hcl.Diagnostic
 			}
 		}
 		keyStr, _ := ctyString(key)
+		if secretIn(keyStr, dc.Config().SensitiveValues()) {
+			// As Terraform does: a case's name is in every report.
+			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument",
+				Detail:  fmt.Sprintf("Sensitive values cannot be used as for_each keys: a key of case %q would hold the value of a sensitive variable, and a case's name is shown in every report. Key the cases by a name that is not secret, such as { alice = var.pw } (each.key is \"alice\", each.value the secret).", name),
+				Subject: a.Expr.Range().Ptr()})
+		}
 		cases = append(cases, &Case{
 			Name:      fmt.Sprintf("%s[%s]", name, keyStr),
 			Each:      cty.ObjectVal(map[string]cty.Value{"key": key, "value": e}),
@@ -182,6 +189,16 @@ func decodeCase(b *hcl.Block, dc *config.DecodeContext) ([]*Case, hcl.Diagnostic
 		})
 	}
 	return cases, diags
+}
+
+// secretIn reports whether s holds any of the secrets.
+func secretIn(s string, secrets []string) bool {
+	for _, secret := range secrets {
+		if secret != "" && strings.Contains(s, secret) {
+			return true
+		}
+	}
+	return false
 }
 
 func ctyString(v cty.Value) (string, bool) {

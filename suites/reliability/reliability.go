@@ -9,6 +9,7 @@ package reliability
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -173,7 +174,21 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 				Subject: f.DeclRange.Ptr()})
 		}
 		seen[f.Name] = f
-		last = max(last, f.After+f.Duration)
+		// Each of after and duration is in range alone; their sum (and
+		// the recovery room after it) must be too, or the schedule wraps
+		// around and the fault is never injected.
+		end, ok := addDurations(f.After, f.Duration)
+		if ok && !windowSet {
+			_, ok = addDurations(end, defaultRecoveryRoom)
+		}
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Fault ends too late",
+				Detail: fmt.Sprintf("Fault %q starts %s after the start and lasts %s: it would end later than cloudtest can count (about 292 years, with %s of recovery after it). Make after and duration shorter.",
+					f.Name, f.After, f.Duration, defaultRecoveryRoom),
+				Subject: f.DeclRange.Ptr()})
+			continue
+		}
+		last = max(last, end)
 		// Only a kill ends by itself; any other fault lasts until it is
 		// removed, so the schedule needs to know when.
 		if !f.OneShot() && f.Duration <= 0 {
@@ -198,6 +213,15 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			Subject: s.DeclRange.Ptr()})
 	}
 	return s, diags
+}
+
+// addDurations adds two durations that are not negative, reporting false
+// when the sum does not fit in a time.Duration.
+func addDurations(a, b time.Duration) (time.Duration, bool) {
+	if a < 0 || b < 0 || a > math.MaxInt64-b {
+		return 0, false
+	}
+	return a + b, true
 }
 
 // defaultRecoveryRoom is how long an experiment without a duration goes on

@@ -115,17 +115,26 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 			problems = append(problems, fmt.Sprintf("%s %s, measured %s", strings.ToUpper(o.Name), o.Limit, o.Measured))
 		}
 	}
-	for _, f := range exp.Faults {
+	var notInjected []string
+	for i, f := range exp.Faults {
 		if f.Error != "" {
 			problems = append(problems, fmt.Sprintf("fault %q: %s", f.Name, f.Error))
+		} else if i < len(s.Faults) && !f.Injected && exp.Aborted == "" {
+			// A planned fault the window ended before: the experiment did
+			// not test what the suite says, so it cannot pass.
+			notInjected = append(notInjected, fmt.Sprintf("fault %q was planned at %s but never injected", f.Name, s.Faults[i].After))
 		}
 	}
+	problems = append(problems, notInjected...)
 	if exp.Aborted != "" {
 		problems = append(problems, "aborted: "+exp.Aborted)
 	}
 	status, msg := result.Passed, ""
 	if len(problems) > 0 {
 		status, msg = result.Failed, strings.Join(problems, "; ")
+	}
+	if len(notInjected) > 0 {
+		status = result.Errored
 	}
 	if err := closeLab(); err != nil {
 		status, msg = result.Errored, joinMsg(fmt.Sprintf("some faults could not be removed (%v): run `cloudtest recover %s`", err, env.Dir), msg)
