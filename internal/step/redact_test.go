@@ -90,3 +90,22 @@ func TestOpenDSNPassesAnInterpolatedPasswordWhole(t *testing.T) {
 		t.Errorf("a bad DSN gave %v", err)
 	}
 }
+
+// BenchmarkRedactorString redacts an 8 KB JSON excerpt with percent
+// escapes (a failed step's response body), the costliest text it gets.
+func BenchmarkRedactorString(b *testing.B) {
+	r := NewRedactor([]string{`Tr0ub4dor&3/xK+9=ab`, `Pässw&rd/S3cr+t?=#`})
+	body := strings.Repeat(`{"next":"\/login?u=alice%40bank&r=%2Fhome","name":"caf\u00e9"},`, 128)
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		r.String(body)
+	}
+}
+
+// BenchmarkRedactorPlainURL is a load result's URL without escapes.
+func BenchmarkRedactorPlainURL(b *testing.B) {
+	r := NewRedactor([]string{`Tr0ub4dor&3/xK+9=ab`})
+	for i := 0; i < b.N; i++ {
+		r.String("http://127.0.0.1:8080/accounts/42/balance")
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// The secrets of the reviewer's leak search: characters that encoders
+// treat differently (& / + = ? #) and one beyond ASCII.
+const (
+	reviewPassword  = `Tr0ub4dor&3/xK+9=ab`
+	reviewPassword2 = `Pässw&rd/S3cr+t?=#`
+)
+
+// encodingEchoServer echoes the values of the request's X-Pw headers in
+// the encodings of other languages' libraries: PHP's json_encode, Python's
+// json.dumps and urllib.parse.quote, a query encoded twice.
+func encodingEchoServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		var b strings.Builder
+		for _, h := range []string{"X-Pw", "X-Pw2"} {
+			v := r.Header.Get(h)
+			if v == "" {
+				continue
+			}
+			fmt.Fprintf(&b, "php: {\"pw\":\"%s\"}\n", jsonVariant(v, true, true, false))
+			fmt.Fprintf(&b, "php-amp: {\"pw\":\"%s\"}\n", jsonVariant(v, true, true, true))
+			fmt.Fprintf(&b, "python-json: {\"pw\": \"%s\"}\n", jsonVariant(v, false, true, false))
+			fmt.Fprintf(&b, "quote: /login?next=%s\n", pyQuote(v, "/", false))
+			fmt.Fprintf(&b, "quote-lower: %s\n", pyQuote(v, "/", true))
+			fmt.Fprintf(&b, "quote-plus: %s\n", pyQuote(v, "", false))
+			fmt.Fprintf(&b, "twice: ?q=%s\n", url.QueryEscape(url.QueryEscape(v)))
+			fmt.Fprintf(&b, "quote-twice: %s\n", pyQuote(pyQuote(v, "/", false), "/", false))
+			js, _ := json.Marshal(map[string]string{"u": "?pw=" + pyQuote(v, "", false)})
+			fmt.Fprintf(&b, "quote-in-json: %s\n", jsonVariant(string(js), true, true, false))
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, b.String())
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const reviewVariables = `
+variable "pw" {
+  sensitive = true
+}
+variable "pw2" {
+  sensitive = true
+}
+variable "hname" {
+  sensitive = true
+}
+`
+
+func reviewArgs() []string {
+	return []string{"--var", "pw=" + reviewPassword, "--var", "pw2=" + reviewPassword2, "--var", "hname=Hdr-S3cretName77"}
+}
+
+// Point 1: the target echoes the secrets in the encodings of PHP and
+// Python; the failed assert prints the body, the excerpt keeps it.
+// Point 3: a secret used as a header name is kept in canonical case.
+func TestSecretsInOtherEncodersFormsAreRedacted(t *testing.T) {
+	srv := encodingEchoServer(t)
+	r := runForLeaks(t, map[string]string{"main.hcl": reviewVariables + hclTarget(srv) + `
+functional "f" {
+  target = target.t
+  step "echo" {
+    http {
+      path    = "/enc"
+      headers = { X-Pw = var.pw, X-Pw2 = var.pw2, (var.hname) = "x" }
+    }
+    assert {
+      condition     = response.body == "nothing"
+      error_message = "The echo differs."
+    }
+  }
+}
+`}, reviewArgs()...)
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "results.jsonl", "The echo differs.")
+	r.expectFound(t, "report.json", "quote-twice: ")
+	r.expectNoLeak(t, map[string]string{"pw": reviewPassword, "pw2": reviewPassword2, "hname": "Hdr-S3cretName77"})
+}
