@@ -92,3 +92,29 @@ functional "f" {
 	r.expectFound(t, "report.json", "quote-twice: ")
 	r.expectNoLeak(t, map[string]string{"pw": reviewPassword, "pw2": reviewPassword2, "hname": "Hdr-S3cretName77"})
 }
+
+// Point 6: a password with / and # in a URL's user information breaks the
+// parse; the error names the URL without it (the parser's error quoted
+// the part before the /), on the terminal and in every file.
+func TestAURLWhoseUserinfoDoesNotParseIsShownWithoutIt(t *testing.T) {
+	srv := encodingEchoServer(t)
+	u := strings.TrimPrefix(srv.URL, "http://")
+	r := runForLeaks(t, map[string]string{"main.hcl": reviewVariables + `
+functional "f" {
+  step "userinfo" {
+    http { url = "http://alice:${var.pw2}@` + u + `/enc" }
+  }
+}
+`}, reviewArgs()...)
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "results.jsonl", "its user information")
+	secrets := map[string]string{"pw2": reviewPassword2}
+	for _, part := range strings.FieldsFunc(reviewPassword2, func(r rune) bool { return strings.ContainsRune("/?#=", r) }) {
+		if len(part) >= 4 {
+			secrets["part "+part] = part
+		}
+	}
+	r.expectNoLeak(t, secrets)
+}
