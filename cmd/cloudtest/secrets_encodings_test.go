@@ -118,3 +118,54 @@ functional "f" {
 	}
 	r.expectNoLeak(t, secrets)
 }
+
+// plantedEnvFile2 holds what the first rules missed: a connection string
+// with an empty user, a quoted value with spaces and a Slack webhook.
+// The values are made up; none is a live credential.
+const plantedEnvFile2 = `APP_NAME=demobank
+REDIS_URL=redis://:R3disP4ssw0rd77@redis:6379/0
+PGPASSWORD='Qu0ted Secret Value 9'
+API_SECRET="Dbl Quoted Secr3t 8"
+SLACK_WEBHOOK=https://hooks.slack.com/services/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
+LOG_LEVEL=info
+`
+
+// Point 5: the exposure check's evidence of that .env masks each.
+func TestExposedEnvFileEvidenceMasksQuotedAndUserlessSecrets(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.env", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, plantedEnvFile2) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+security "s" {
+  target = target.t
+  scope {
+    allow        = ["127.0.0.1"]
+    max_requests = 20
+    rate         = 100
+  }
+  check "exposure" { paths = ["/.env"] }
+}
+`})
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d (the .env is a finding)\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "results.jsonl", "REDIS_URL=redis://:")
+	r.expectFound(t, "results.jsonl", "PGPASSWORD=")
+	r.expectFound(t, "results.jsonl", "hooks.slack.com/services/")
+	r.expectFound(t, "results.jsonl", "LOG_LEVEL=info")
+	secrets := map[string]string{
+		"redis":   "R3disP4ssw0rd77",
+		"slack":   "T0PLANTED/B0PLANTED/Pl4ntedWebhookSecret0000",
+		"slack-3": "Pl4ntedWebhookSecret0000",
+	}
+	for _, w := range []string{"Qu0ted Secret Value 9", "Dbl Quoted Secr3t 8"} {
+		secrets[w] = w
+		for _, part := range strings.Fields(w) {
+			if len(part) >= 4 && strings.ContainsAny(part, "0123456789") { // not "Secret" nor "Value"
+				secrets[w+": "+part] = part
+			}
+		}
+	}
+	r.expectNoLeak(t, secrets)
+}
