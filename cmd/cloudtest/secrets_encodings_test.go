@@ -169,3 +169,85 @@ security "s" {
 	}
 	r.expectNoLeak(t, secrets)
 }
+
+const reviewSession = "SESS10nCook1e99"
+
+// sessionEchoServer hands out a session cookie at /login and, like a
+// careless target, names the session in its bodies: /login and /whoami
+// say "your session is …", /echo returns the X-C header JSON-escaped the
+// PHP way and percent-encoded the Python way.
+func sessionEchoServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: reviewSession, Path: "/", HttpOnly: true})
+		io.WriteString(w, "welcome, your session is "+reviewSession+"\n")
+	})
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "your session is "+reviewSession+"\n")
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		v := r.Header.Get("X-C")
+		fmt.Fprintf(w, "{\"c\":\"%s\"}\nnext=%s\n", jsonVariant(v, true, true, false), pyQuote(v, "/", false))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Point 4: the session id a Set-Cookie handed out is redacted wherever the
+// target names it: in the same response, in a later step's response that
+// carries no cookie, and inside a captured Set-Cookie echoed back escaped.
+func TestACookieValueEchoedByTheTargetIsRedacted(t *testing.T) {
+	srv := sessionEchoServer(t)
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+functional "f" {
+  target = target.t
+  step "login" {
+    http { path = "/login" }
+    capture { set_cookie = response.headers["Set-Cookie"] }
+  }
+  step "whoami" {
+    http { path = "/whoami" }
+    assert {
+      condition     = response.body == "nothing"
+      error_message = "The session differs."
+    }
+  }
+}
+functional "g" {
+  target = target.t
+  step "login" {
+    http { path = "/login" }
+    assert {
+      condition     = response.body == "nothing"
+      error_message = "The welcome differs."
+    }
+  }
+}
+functional "h" {
+  target = target.t
+  step "login" {
+    http { path = "/login" }
+    capture { c = response.headers["Set-Cookie"] }
+  }
+  step "echo" {
+    http {
+      path    = "/echo"
+      headers = { X-C = capture.c }
+    }
+    assert {
+      condition     = response.body == "nothing"
+      error_message = "The echo differs."
+    }
+  }
+}
+`})
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "results.jsonl", "The session differs.")
+	r.expectFound(t, "results.jsonl", "your session is ")
+	r.expectFound(t, "report.json", `Path=`)
+	r.expectNoLeak(t, map[string]string{"session": reviewSession})
+}

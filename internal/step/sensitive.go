@@ -120,7 +120,7 @@ func (e *Env) redactor(captures map[string]cty.Value) func() *Redactor {
 	var r *Redactor
 	return func() *Redactor {
 		if r == nil {
-			r = e.Redact.With(e.sensitive.values(captures)...)
+			r = e.Redact.With(append(e.sensitive.values(captures), e.learned.list()...)...)
 		}
 		return r
 	}
