@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -250,4 +252,47 @@ functional "h" {
 	r.expectFound(t, "results.jsonl", "your session is ")
 	r.expectFound(t, "report.json", `Path=`)
 	r.expectNoLeak(t, map[string]string{"session": reviewSession})
+}
+
+// Point 2: values computed from a secret inside the request (upper() in a
+// header, sha256() in a query, base64encode() in a path, upper() of a
+// sensitive capture) are redacted like a sensitive local, in the request
+// excerpt, the echoed body and the assert output.
+func TestValuesComputedFromASecretInARequestAreRedacted(t *testing.T) {
+	srv := echoServer(t)
+	r := runForLeaks(t, map[string]string{"main.hcl": reviewVariables + hclTarget(srv) + `
+functional "f" {
+  target = target.t
+  step "login" {
+    http {
+      method = "POST"
+      path   = "/login"
+    }
+    capture { token = response.json.token }
+  }
+  step "derived" {
+    http {
+      path    = "/echo/${base64encode(var.pw2)}"
+      query   = { h = sha256(var.pw) }
+      headers = { X-Up = upper(var.pw), X-Tok = upper(capture.token), X-Plain = "visible" }
+    }
+    assert {
+      condition     = response.json.headers["X-Up"][0] == "nothing"
+      error_message = "The echo differs."
+    }
+  }
+}
+`}, reviewArgs()...)
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "report.json", "visible")
+	r.expectFound(t, "results.jsonl", "The echo differs.")
+	sum := sha256.Sum256([]byte(reviewPassword))
+	r.expectNoLeak(t, map[string]string{
+		"pw": reviewPassword, "pw2": reviewPassword2, "token": plantedToken,
+		"upper":       strings.ToUpper(reviewPassword),
+		"upper-token": strings.ToUpper(plantedToken),
+		"sha256":      hex.EncodeToString(sum[:]),
+	})
 }

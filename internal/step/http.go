@@ -42,6 +42,8 @@ type HTTPRequest struct {
 	// parsed is the last URL the step was sent to, so that a load does not
 	// parse the same URL on every request.
 	parsed atomic.Pointer[parsedURL]
+	// derivedParts are the parts computed from secrets (derived.go).
+	derivedParts derivedExprs
 }
 
 type parsedURL struct {

@@ -306,6 +306,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	var obs observed
 	switch {
 	case s.HTTP != nil:
+		red = env.withDerived(red, s.HTTP, reqCtx)
 		x, err := s.HTTP.do(ctx, env, reqCtx)
 		if err != nil {
 			return s.errored(red(), err)
