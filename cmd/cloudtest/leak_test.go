@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // A leak search runs a real `cloudtest run` and then looks for every
@@ -83,6 +85,24 @@ func secretForms(secret string) map[string]string {
 		"base64url-rw": base64.RawURLEncoding.EncodeToString([]byte(secret)),
 		"json":         jsonInner(secret),
 		"json-nohtml":  jsonNoHTML(secret),
+		// What other encoders write: PHP's json_encode (/ as \/, non-ASCII
+		// as \u00e4), Python's json.dumps (ensure_ascii), both with & as
+		// \u0026; urllib.parse.quote (keeps /, encodes = and +, in upper
+		// or lower hex); a query encoded twice; a header name's canonical
+		// and lower case.
+		"json-php":      jsonVariant(secret, true, true, false),
+		"json-php-amp":  jsonVariant(secret, true, true, true),
+		"json-ascii":    jsonVariant(secret, false, true, false),
+		"json-slash":    jsonVariant(secret, true, false, false),
+		"json-slash-am": jsonVariant(secret, true, false, true),
+		"pyquote":       pyQuote(secret, "/", false),
+		"pyquote-lower": pyQuote(secret, "/", true),
+		"pyquote-plus":  pyQuote(secret, "", false),
+		"query2":        url.QueryEscape(url.QueryEscape(secret)),
+		"pyquote2":      pyQuote(pyQuote(secret, "/", false), "/", false),
+	}
+	if c := http.CanonicalHeaderKey(secret); c != secret {
+		sent["canonical"], sent["lower"] = c, strings.ToLower(secret)
 	}
 	stored := map[string]func(string) string{
 		"":       func(s string) string { return s },
@@ -106,6 +126,50 @@ func secretForms(secret string) map[string]string {
 		}
 	}
 	return out
+}
+
+// jsonVariant writes s as the inside of a JSON string the way other
+// encoders do: with / as \/, with every non-ASCII character as \uXXXX
+// (lower-case hex, Python's ensure_ascii and PHP's default) and with & as
+// \u0026.
+func jsonVariant(s string, slash, ascii, amp bool) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteString("\\" + string(r))
+		case r == '/' && slash:
+			b.WriteString(`\/`)
+		case r == '&' && amp:
+			b.WriteString(`\u0026`)
+		case r < 0x20 || r > 0x7e && ascii:
+			for _, u := range utf16.Encode([]rune{r}) {
+				fmt.Fprintf(&b, `\u%04x`, u)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// pyQuote is Python's urllib.parse.quote(s, safe): every byte but letters,
+// digits, _.-~ and those of safe percent-encoded.
+func pyQuote(s, safe string, lower bool) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.-~"+safe, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		f := "%%%02X"
+		if lower {
+			f = "%%%02x"
+		}
+		fmt.Fprintf(&b, f, c)
+	}
+	return b.String()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -42,6 +42,8 @@ type HTTPRequest struct {
 	// parsed is the last URL the step was sent to, so that a load does not
 	// parse the same URL on every request.
 	parsed atomic.Pointer[parsedURL]
+	// derivedParts are the parts computed from secrets (derived.go).
+	derivedParts derivedExprs
 }
 
 type parsedURL struct {
@@ -134,12 +136,29 @@ func (h *HTTPRequest) parse(base, path string) (*parsedURL, error) {
 	}
 	u, err := url.Parse(target)
 	if err != nil {
-		return nil, fmt.Errorf("the URL %q is not valid: %w", target, err)
+		return nil, urlError(target, err)
 	}
 	u.RawQuery = escapeQuery(u.RawQuery)
 	p := &parsedURL{base: base, path: path, u: u, str: u.String()}
 	h.parsed.Store(p)
 	return p, nil
+}
+
+// urlError says why target is not a valid URL without printing its user
+// information: a password with / or # in it breaks the parse, and
+// url.Parse's error quotes the pieces (invalid port ":Pässw&rd"), which
+// the redactor cannot know for parts of a secret.
+func urlError(target string, err error) error {
+	scheme, rest, ok := strings.Cut(target, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		if ue, isURL := err.(*url.Error); isURL {
+			err = ue.Err
+		}
+		return fmt.Errorf("the URL %q is not valid: %v", target, err)
+	}
+	return fmt.Errorf("the URL %q is not valid: its user information (before the @) cannot be read as user:password; "+
+		"percent-encode a password that holds / ? # @ or : (urlencode(var.pw))", scheme+"://"+Redacted+rest[at:])
 }
 
 // httpExchange is what one HTTP request gave.

@@ -105,6 +105,11 @@ func encodings(s string) []string {
 		url.QueryEscape(s), url.PathEscape(s), strings.ReplaceAll(url.QueryEscape(s), "+", "%20"),
 		html.EscapeString(s),
 	}
+	// A secret used as a header name is kept in canonical case
+	// (Hdr-S3cretName77 becomes Hdr-S3cretname77) and HTTP/2 lower-cases it.
+	if c := http.CanonicalHeaderKey(s); c != s {
+		out = append(out, c, strings.ToLower(s))
+	}
 	b := []byte(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		out = append(out, enc.EncodeToString(b))
@@ -132,6 +137,7 @@ func (r *Redactor) String(s string) string {
 	if r.hasAny {
 		s = r.forms.Replace(s)
 		s = r.base64(s)
+		s = replaceDecoded(s, r.secrets)
 	}
 	// Every DSN pattern below needs an @ or an =; most messages (and the
 	// empty ones of passed checks, once per check under load) have neither.
@@ -200,7 +206,7 @@ func (r *Redactor) Headers(h http.Header) map[string]string {
 		} else {
 			v = r.String(v)
 		}
-		out[k] = v
+		out[r.String(k)] = v
 	}
 	return out
 }

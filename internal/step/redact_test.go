@@ -90,3 +90,38 @@ func TestOpenDSNPassesAnInterpolatedPasswordWhole(t *testing.T) {
 		t.Errorf("a bad DSN gave %v", err)
 	}
 }
+
+// BenchmarkRedactorString redacts an 8 KB JSON excerpt with percent
+// escapes (a failed step's response body), the costliest text it gets.
+func BenchmarkRedactorString(b *testing.B) {
+	r := NewRedactor([]string{`Tr0ub4dor&3/xK+9=ab`, `Pässw&rd/S3cr+t?=#`})
+	body := strings.Repeat(`{"next":"\/login?u=alice%40bank&r=%2Fhome","name":"caf\u00e9"},`, 128)
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		r.String(body)
+	}
+}
+
+// BenchmarkRedactorPlainURL is a load result's URL without escapes.
+func BenchmarkRedactorPlainURL(b *testing.B) {
+	r := NewRedactor([]string{`Tr0ub4dor&3/xK+9=ab`})
+	for i := 0; i < b.N; i++ {
+		r.String("http://127.0.0.1:8080/accounts/42/balance")
+	}
+}
+
+// The decoded search replaces the escaped stretch only, keeping the text
+// around it as written.
+func TestRedactorReplacesTheSecretInDecodedText(t *testing.T) {
+	r := NewRedactor([]string{`Pässw&rd/S3cr+t?=#`})
+	for in, want := range map[string]string{
+		`{"pw":"P\u00e4ssw\u0026rd\/S3cr+t?=#","u":"a\/b"}`:         `{"pw":"[REDACTED]","u":"a\/b"}`,
+		`next=P%C3%A4ssw%26rd/S3cr%2Bt%3F%3D%23&x=%2F`:              `next=[REDACTED]&x=%2F`,
+		`q=P%25c3%25a4ssw%2526rd%252FS3cr%252Bt%253F%253D%2523 end`: `q=[REDACTED] end`,
+		`plain 100% \n text`: `plain 100% \n text`,
+	} {
+		if got := r.String(in); got != want {
+			t.Errorf("%s\n got %s\nwant %s", in, got, want)
+		}
+	}
+}

@@ -56,6 +56,9 @@ type Env struct {
 	fallback *lazyTarget
 	// sensitive names the sensitive captures; shared by the copies.
 	sensitive *sensitiveNames
+	// learned are the credentials seen in headers (Set-Cookie, Cookie,
+	// Authorization); shared by the copies.
+	learned *learnedSecrets
 }
 
 type lazyTarget struct {
@@ -77,7 +80,7 @@ func newTarget(name, u string, tr *http.Transport) *Target {
 // by name and own names the suite's target ("" for none).
 func NewEnv(cfg *config.Config, urls map[string]string, own string) (*Env, error) {
 	env := &Env{Config: cfg, Targets: map[string]*Target{}, Redact: NewRedactor(cfg.SensitiveValues()),
-		DB: NewDBPool(), fallback: &lazyTarget{}, sensitive: &sensitiveNames{}}
+		DB: NewDBPool(), fallback: &lazyTarget{}, sensitive: &sensitiveNames{}, learned: &learnedSecrets{}}
 	tv := map[string]cty.Value{}
 	for name, u := range urls {
 		var tr *http.Transport
@@ -303,10 +306,12 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	var obs observed
 	switch {
 	case s.HTTP != nil:
+		red = env.withDerived(red, s.HTTP, reqCtx)
 		x, err := s.HTTP.do(ctx, env, reqCtx)
 		if err != nil {
 			return s.errored(red(), err)
 		}
+		red = env.withCredentials(red, x)
 		if s.usesResponse() {
 			if out.Response, err = x.response(s.wants); err != nil {
 				return s.errored(red(), fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err))

@@ -11,7 +11,8 @@ import (
 // rule set (github.com/gitleaks/gitleaks, config/gitleaks.toml, MIT
 // licence): generic-api-key, aws-access-token, private-key, jwt,
 // github-pat and its siblings, stripe-access-token, slack tokens and
-// gcp-api-key, plus the password of a connection string. gitleaks' rules
+// gcp-api-key, slack-webhook-url, plus the password of a connection string
+// (with or without a user) and a quoted value with spaces. gitleaks' rules
 // find secrets to report them, so they weigh false positives with an
 // entropy threshold; masking errs the other way: the generic rule here
 // has no entropy test and takes values from 4 characters (DB_PASSWORD=hunter2).
@@ -38,8 +39,15 @@ var secretRules = []secretRule{
 	{regexp.MustCompile(`\bxox[abeprs]-[0-9A-Za-z-]{10,}`), 0},
 	// gcp-api-key
 	{regexp.MustCompile(`\bAIza[\w-]{35}`), 0},
-	// a connection string's password: scheme://user:password@host
-	{regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s"']+:([^@\s"']+)@`), 1},
+	// slack-webhook-url: the path after the host is the secret
+	{regexp.MustCompile(`(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9+/]{43,56})`), 1},
+	// a connection string's password: scheme://user:password@host, with
+	// or without a user (redis://:password@host)
+	{regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s"']*:([^@\s"']+)@`), 1},
+	// a quoted value with spaces assigned to a credential's name
+	// (PGPASSWORD='two words'): the generic rule below stops at a space.
+	{regexp.MustCompile(`(?i)[\w.-]{0,50}?(?:access|auth|api|credential|creds|key|passw(?:or)?d|pwd|secret|token|session|cookie)[\w.-]{0,20}['"]?[ \t]{0,3}(?:=|:)[ \t]{0,3}'([^'\n]{1,300})'`), 1},
+	{regexp.MustCompile(`(?i)[\w.-]{0,50}?(?:access|auth|api|credential|creds|key|passw(?:or)?d|pwd|secret|token|session|cookie)[\w.-]{0,20}['"]?[ \t]{0,3}(?:=|:)[ \t]{0,3}"([^"\n]{1,300})"`), 1},
 	// a credential after its scheme (Authorization: Bearer …, as
 	// gitleaks' curl-auth-header and authorization rules read it)
 	{regexp.MustCompile(`(?i)\b(?:Bearer|Basic|Digest|Token)\s+([A-Za-z0-9._~+/=-]{8,})`), 1},

@@ -74,6 +74,21 @@ func (s *sensitiveNames) add(name string) {
 	s.mu.Unlock()
 }
 
+// anyOf reports whether one of names is a sensitive capture.
+func (s *sensitiveNames) anyOf(names []string) bool {
+	if s == nil || len(names) == 0 {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, n := range names {
+		if s.names[n] {
+			return true
+		}
+	}
+	return false
+}
+
 // values returns the strings of the sensitive captures among captures.
 func (s *sensitiveNames) values(captures map[string]cty.Value) []string {
 	if s == nil || len(captures) == 0 {
@@ -120,7 +135,7 @@ func (e *Env) redactor(captures map[string]cty.Value) func() *Redactor {
 	var r *Redactor
 	return func() *Redactor {
 		if r == nil {
-			r = e.Redact.With(e.sensitive.values(captures)...)
+			r = e.Redact.With(append(e.sensitive.values(captures), e.learned.list()...)...)
 		}
 		return r
 	}

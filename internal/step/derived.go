@@ -1,0 +1,117 @@
+package step
+
+import (
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+)
+
+// A value computed from a secret inside a request attribute
+// (headers = { X-Up = upper(var.pw) }, path = "/u/${base64encode(var.pw)}")
+// is a secret too, as a sensitive local is. The request attributes'
+// parts that refer to a sensitive variable or local, to a capture, or
+// call sensitive(), and that are not the plain reference (already in the
+// redaction set), are found once per step; they are evaluated again, in
+// the request's context, only when a redactor is built (a failure, or an
+// excerpt outside a load), and their strings join that redactor.
+
+// derivedExprs are the parts of a request computed from secrets.
+type derivedExprs struct {
+	once  sync.Once
+	exprs []derivedExpr
+}
+
+type derivedExpr struct {
+	expr hcl.Expression
+	// captures are the captures the part reads; with no sensitive
+	// variable or local, the part is a secret when one of them is.
+	captures []string
+	byConfig bool
+}
+
+func (h *HTTPRequest) derived(cfg *config.Config) []derivedExpr {
+	d := &h.derivedParts
+	d.once.Do(func() {
+		for _, e := range []hcl.Expression{h.Method, h.URL, h.Path, h.Headers, h.Query, h.JSON, h.Body, h.Form} {
+			if e != nil {
+				d.exprs = collectDerived(e, cfg, d.exprs)
+			}
+		}
+	})
+	return d.exprs
+}
+
+// collectDerived appends the parts of e computed from a secret.
+func collectDerived(e hcl.Expression, cfg *config.Config, out []derivedExpr) []derivedExpr {
+	byConfig := cfg != nil && cfg.IsSensitive(e) || config.CallsSensitive(e)
+	var caps []string
+	for _, tr := range e.Variables() {
+		if tr.RootName() == "capture" && len(tr) >= 2 {
+			if n := attrName(tr[1]); n != "" {
+				caps = append(caps, n)
+			}
+		}
+	}
+	if !byConfig && len(caps) == 0 {
+		return out
+	}
+	switch x := e.(type) {
+	case *hclsyntax.ObjectConsExpr:
+		for _, it := range x.Items {
+			out = collectDerived(it.KeyExpr, cfg, out)
+			out = collectDerived(it.ValueExpr, cfg, out)
+		}
+		return out
+	case *hclsyntax.ObjectConsKeyExpr:
+		return collectDerived(x.Wrapped, cfg, out)
+	case *hclsyntax.TupleConsExpr:
+		for _, it := range x.Exprs {
+			out = collectDerived(it, cfg, out)
+		}
+		return out
+	case *hclsyntax.TemplateExpr:
+		for _, p := range x.Parts {
+			out = collectDerived(p, cfg, out)
+		}
+		return out
+	case *hclsyntax.TemplateWrapExpr:
+		return collectDerived(x.Wrapped, cfg, out)
+	case *hclsyntax.ParenthesesExpr:
+		return collectDerived(x.Expression, cfg, out)
+	case *hclsyntax.ScopeTraversalExpr:
+		// var.pw, local.basic, capture.token: in the set already.
+		return out
+	}
+	return append(out, derivedExpr{expr: e, captures: caps, byConfig: byConfig})
+}
+
+// withDerived returns red with the strings of the request's derived parts
+// added, evaluated in ectx when the redactor is first built.
+func (e *Env) withDerived(red func() *Redactor, h *HTTPRequest, ectx *hcl.EvalContext) func() *Redactor {
+	parts := h.derived(e.Config)
+	if len(parts) == 0 {
+		return red
+	}
+	var r *Redactor
+	return func() *Redactor {
+		if r != nil {
+			return r
+		}
+		var secrets []string
+		for _, p := range parts {
+			if !p.byConfig && !e.sensitive.anyOf(p.captures) {
+				continue
+			}
+			v, diags := p.expr.Value(ectx)
+			if diags.HasErrors() {
+				continue
+			}
+			secrets = append(secrets, captureStrings(v)...)
+		}
+		r = red().With(secrets...)
+		return r
+	}
+}
