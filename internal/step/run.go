@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/onsi/gomega"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
@@ -376,6 +377,9 @@ func (s *Step) usesResponse() bool {
 		var exprs []hcl.Expression
 		for _, a := range s.Asserts {
 			exprs = append(exprs, a.Condition)
+			if a.Message != nil {
+				exprs = append(exprs, a.Message)
+			}
 		}
 		for _, c := range s.Captures {
 			exprs = append(exprs, c.Expr)
@@ -488,7 +492,22 @@ func (s *Step) assert(env *Env, a *Assert, ctx *hcl.EvalContext) result.Check {
 	}
 	if !v.True() {
 		c.Status = result.Failed
-		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: a.ErrorMessage,
+		msg := a.ErrorMessage
+		if a.Message != nil {
+			m, diags := a.Message.Value(redactContext(ctx))
+			text, ok := stringValue(m)
+			if diags.HasErrors() || !ok {
+				if !diags.HasErrors() {
+					diags = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "The error_message is not a string",
+						Detail: "An error_message must give a string.", Subject: a.Message.Range().Ptr()}}
+				}
+				c.Status = result.Errored
+				c.Message = "the condition is false, and its error_message could not be evaluated:\n" + s.render(diags, env)
+				return c
+			}
+			msg = text
+		}
+		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: msg,
 			Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: redactContext(ctx)}}, env)
 	}
 	return c
@@ -529,4 +548,18 @@ func rowsExcerpt(r *sqlResult) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// stringValue converts a known value to a string (numbers and booleans
+// convert as in HCL templates).
+func stringValue(v cty.Value) (string, bool) {
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return "", false
+	}
+	v, _ = v.UnmarkDeep()
+	sv, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return "", false
+	}
+	return sv.AsString(), true
 }
