@@ -191,8 +191,12 @@ func (e *Env) ClientTLS(rawURL string, cfg *tls.Config) *http.Client {
 
 // Outcome is what a step gave.
 type Outcome struct {
-	Status   result.Status
-	Message  string
+	Status result.Status
+	// Message says why the step did not pass: every failed check in full.
+	Message string
+	// First is the first failure in full with the names of the other
+	// failed checks ("" when Message says it all).
+	First    string
 	Checks   []result.Check
 	Exchange *result.Exchange
 	Response cty.Value
@@ -276,8 +280,9 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
 	var last Outcome
 	attempts := 0
-	var failure string
-	g := gomega.NewGomega(func(message string, _ ...int) { failure = message })
+	failed := false
+	g := gomega.NewGomega(func(string, ...int) { failed = true })
+	start := time.Now()
 	g.Eventually(ctx, func() error {
 		attempts++
 		last = s.attempt(ctx, env, captures)
@@ -287,9 +292,19 @@ func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value
 		return errors.New(last.Message)
 	}).WithTimeout(s.Eventually.Within).WithPolling(s.Eventually.Every).Should(gomega.Succeed())
 	last.Attempts = attempts
-	if last.Status != result.Passed && failure != "" {
-		last.Message = env.redactor(captures)().String(fmt.Sprintf("eventually (within %s, every %s) gave up after %d attempts:\n%s",
-			s.Eventually.Within, s.Eventually.Every, attempts, failure))
+	if last.Status != result.Passed && failed {
+		// gomega's own message prints the last error twice and its Go
+		// type; this says the same once, in words.
+		why := fmt.Sprintf("gave up after %d attempts in %s", attempts, FormatDuration(time.Since(start)))
+		if ctx.Err() != nil {
+			why = fmt.Sprintf("stopped after %d attempts: the run ended", attempts)
+		}
+		head := fmt.Sprintf("eventually (within %s, every %s) %s; the last attempt:\n", FormatDuration(s.Eventually.Within), FormatDuration(s.Eventually.Every), why)
+		red := env.redactor(captures)()
+		last.Message = red.String(head + indent(last.Message, "  "))
+		if last.First != "" {
+			last.First = red.String(head + indent(last.First, "  "))
+		}
 	}
 	return last
 }
@@ -351,6 +366,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	for _, a := range s.Asserts {
 		out.Checks = append(out.Checks, s.assert(env, a, checkCtx))
 	}
+	var failed []*result.Check
 	for i := range out.Checks {
 		c := &out.Checks[i]
 		if c.Message != "" {
@@ -358,15 +374,55 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		}
 		if c.Status != result.Passed {
 			c.Name = red().String(c.Name)
+			failed = append(failed, c)
 		}
 		if c.Status.Worse(out.Status) {
 			out.Status = c.Status
 		}
-		if c.Status != result.Passed && out.Message == "" {
-			out.Message = fmt.Sprintf("%s at %s:\n%s", c.Name, c.Location, c.Message)
+	}
+	out.Message, out.First = failures(failed)
+	return out
+}
+
+// failures is the message of a step whose checks failed: every failure in
+// full, one after the other; and the first one in full with the names of
+// the others, for one-line places (the terminal, the verdict).
+func failures(failed []*result.Check) (all, first string) {
+	if len(failed) == 0 {
+		return "", ""
+	}
+	parts := make([]string, len(failed))
+	for i, c := range failed {
+		parts[i] = checkFailure(c)
+	}
+	first = parts[0]
+	if n := len(failed) - 1; n > 0 {
+		names := make([]string, n)
+		for i, c := range failed[1:] {
+			names[i] = c.Name
+		}
+		word := "checks"
+		if n == 1 {
+			word = "check"
+		}
+		first += fmt.Sprintf("\n(and %d more failed %s: %s)", n, word, strings.Join(names, ", "))
+	}
+	return strings.Join(parts, "\n"), first
+}
+
+// checkFailure is "NAME at FILE:LINE:" and the check's message, indented.
+func checkFailure(c *result.Check) string {
+	return fmt.Sprintf("%s at %s:\n%s", c.Name, c.Location, indent(c.Message, "  "))
+}
+
+func indent(s, by string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = by + l
 		}
 	}
-	return out
+	return strings.Join(lines, "\n")
 }
 
 // usesResponse reports whether an assert or a capture refers to the
@@ -446,7 +502,7 @@ func (o *Outcome) keepsText() bool {
 // redactAgain redacts what the outcome keeps with red (which knows more
 // secrets than the redactor that made it).
 func (o *Outcome) redactAgain(red *Redactor) {
-	o.Message = red.String(o.Message)
+	o.Message, o.First = red.String(o.Message), red.String(o.First)
 	for i := range o.Checks {
 		o.Checks[i].Name, o.Checks[i].Message = red.String(o.Checks[i].Name), red.String(o.Checks[i].Message)
 	}
