@@ -99,7 +99,13 @@ func (p *LineProgress) Status(suite, text string) {
 // whole is a message in full, its lines after the first indented under
 // the line it ends.
 func whole(s string) string {
-	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n           ")
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := 1; i < len(lines); i++ {
+		if lines[i] != "" {
+			lines[i] = "           " + lines[i]
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // firstFailure is the first failure of a step in full (with the names of
