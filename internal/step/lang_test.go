@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudtest/cloudtest/internal/result"
 )
@@ -156,6 +157,23 @@ steps "s" {
 	for _, w := range []string{`"response" is not known here`, `Step "b" has no http, sql or tcp block`, "expect and eventually need a request"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("diagnostics lack %q:\n%s", w, got)
+		}
+	}
+}
+
+// Durations are printed in ms under a second and in s above, never in ns.
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		420 * time.Microsecond:  "0.42ms",
+		3 * time.Millisecond:    "3ms",
+		12 * time.Millisecond:   "12ms",
+		606402776:               "606ms",
+		1001497791:              "1.001s",
+		90 * time.Second:        "90s",
+		-250 * time.Millisecond: "-250ms",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%d) = %q, want %q", int64(d), got, want)
 		}
 	}
 }
