@@ -176,6 +176,10 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 	return s, diags
 }
 
+// HasRequest reports whether the step sends a request (a step may only
+// assert on values the case already has).
+func (s *Step) HasRequest() bool { return s.HTTP != nil || s.SQL != nil || s.TCP != nil }
+
 // referencedRoots returns the root names the expressions of a step block
 // refer to, or nil when the body is not native syntax.
 func referencedRoots(body hcl.Body) map[string]bool {
