@@ -144,7 +144,7 @@ func finish(dir string, interrupted bool, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nVerdict: %s\n", model.Verdict)
 	for _, r := range model.Reasons {
-		fmt.Fprintf(stdout, "  - %s\n", result.Printable(r))
+		fmt.Fprintf(stdout, "  - %s\n", strings.ReplaceAll(strings.ReplaceAll(result.Printable(r), "\n", "\n    "), "\n    \n", "\n\n"))
 	}
 	for _, w := range model.Warnings {
 		fmt.Fprintf(stdout, "Warning: %s\n", result.Printable(w))

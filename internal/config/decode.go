@@ -314,10 +314,11 @@ func onlyStatic(expr hcl.Expression) bool {
 }
 
 // CheckRefs reports references to undeclared variables, locals and targets,
-// and to run-time values where none are available. runtime lists the extra
+// to run-time values where none are available, and calls to functions
+// that do not exist. runtime lists the extra
 // root names the caller provides at run time.
 func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+	diags := dc.unknownFunctions(expr)
 	for _, tr := range expr.Variables() {
 		root := tr.RootName()
 		rng := tr.SourceRange()

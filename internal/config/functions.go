@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/go-cty-funcs/collection"
 	"github.com/hashicorp/go-cty-funcs/crypto"
 	"github.com/hashicorp/go-cty-funcs/encoding"
 	"github.com/hashicorp/go-cty-funcs/uuid"
@@ -21,13 +22,15 @@ import (
 func functions(baseDir string) map[string]function.Function {
 	return map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
+		"alltrue":         allTrueFunc,
+		"anytrue":         anyTrueFunc,
 		"base64decode":    encoding.Base64DecodeFunc,
 		"base64encode":    encoding.Base64EncodeFunc,
 		"can":             tryfunc.CanFunc,
 		"ceil":            stdlib.CeilFunc,
 		"chomp":           stdlib.ChompFunc,
 		"chunklist":       stdlib.ChunklistFunc,
-		"coalesce":        stdlib.CoalesceFunc,
+		"coalesce":        collection.CoalesceFunc,
 		"coalescelist":    stdlib.CoalesceListFunc,
 		"compact":         stdlib.CompactFunc,
 		"concat":          stdlib.ConcatFunc,
@@ -35,6 +38,7 @@ func functions(baseDir string) map[string]function.Function {
 		"csvdecode":       stdlib.CSVDecodeFunc,
 		"distinct":        stdlib.DistinctFunc,
 		"element":         stdlib.ElementFunc,
+		"endswith":        endsWithFunc,
 		"env":             envFunc,
 		"file":            fileFunc(baseDir),
 		"flatten":         stdlib.FlattenFunc,
@@ -51,10 +55,12 @@ func functions(baseDir string) map[string]function.Function {
 		"length":          stdlib.LengthFunc,
 		"log":             stdlib.LogFunc,
 		"lookup":          stdlib.LookupFunc,
+		"lookup_path":     lookupPathFunc,
 		"lower":           stdlib.LowerFunc,
 		"max":             stdlib.MaxFunc,
 		"merge":           stdlib.MergeFunc,
 		"min":             stdlib.MinFunc,
+		"one":             oneFunc,
 		"parseint":        stdlib.ParseIntFunc,
 		"pow":             stdlib.PowFunc,
 		"range":           stdlib.RangeFunc,
@@ -65,15 +71,20 @@ func functions(baseDir string) map[string]function.Function {
 		"sensitive":       sensitiveFunc,
 		"setintersection": stdlib.SetIntersectionFunc,
 		"setproduct":      stdlib.SetProductFunc,
+		"setsubtract":     stdlib.SetSubtractFunc,
 		"setunion":        stdlib.SetUnionFunc,
 		"sha256":          crypto.Sha256Func,
 		"signum":          stdlib.SignumFunc,
 		"slice":           stdlib.SliceFunc,
 		"sort":            stdlib.SortFunc,
 		"split":           stdlib.SplitFunc,
+		"startswith":      startsWithFunc,
+		"strcontains":     strContainsFunc,
 		"strlen":          stdlib.StrlenFunc,
 		"substr":          stdlib.SubstrFunc,
+		"sum":             sumFunc,
 		"timeadd":         stdlib.TimeAddFunc,
+		"timecmp":         timeCmpFunc,
 		"timestamp":       timestampFunc,
 		"title":           stdlib.TitleFunc,
 		"tobool":          stdlib.MakeToFunc(cty.Bool),

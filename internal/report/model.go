@@ -309,9 +309,9 @@ func (m *Model) verdict() {
 		case !s.Ran:
 			incomplete = append(incomplete, fmt.Sprintf("%s suite %q did not run.", s.Kind, s.Name))
 		case s.Status == result.Skipped:
-			incomplete = append(incomplete, fmt.Sprintf("%s suite %q did not finish: %s", s.Kind, s.Name, firstLine(s.Message)))
+			incomplete = append(incomplete, fmt.Sprintf("%s suite %q did not finish: %s", s.Kind, s.Name, strings.TrimSpace(s.Message)))
 		case s.Status == result.Failed || s.Status == result.Errored:
-			rejected = append(rejected, fmt.Sprintf("%s suite %q %s: %s", s.Kind, s.Name, verb(s.Status), firstLine(s.Message)))
+			rejected = append(rejected, fmt.Sprintf("%s suite %q %s: %s", s.Kind, s.Name, verb(s.Status), strings.TrimSpace(s.Message)))
 		}
 	}
 	failedReqs, missingReqs := m.acceptanceReasons()

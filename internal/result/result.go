@@ -64,6 +64,10 @@ type Result struct {
 	// Message says why a step failed, in the words of the matcher that failed
 	// (gomega's "Expected <int>: 500 to equal <int>: 200").
 	Message string `json:"message,omitempty"`
+	// First is, for a step, its first failure in full and the names of
+	// the other failed checks: what the terminal prints (not stored;
+	// Message has every failure).
+	First string `json:"-"`
 	// Location is the file:line of the block that produced the result.
 	Location string    `json:"location,omitempty"`
 	Checks   []Check   `json:"checks,omitempty"`

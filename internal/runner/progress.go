@@ -58,7 +58,7 @@ func (p *LineProgress) SuiteStarted(c *config.SuiteCommon) {
 func (p *LineProgress) SuiteFinished(c *config.SuiteCommon, st result.Status, d time.Duration, msg string) {
 	line := fmt.Sprintf("%-6s %s %q in %s", st, c.Kind, c.Name, d.Round(time.Millisecond))
 	if msg != "" && st != result.Passed {
-		line += ": " + firstLine(msg)
+		line += ": " + whole(msg)
 	}
 	p.printf("%s", line)
 }
@@ -69,7 +69,7 @@ func (p *LineProgress) Result(r result.Result) {
 		if r.Case != "" && r.Case != r.Suite {
 			name = r.Case + " › " + r.Step
 		}
-		p.printf("       %s %q step %q %s: %s", r.Kind, r.Suite, name, r.Status, firstLine(r.Message))
+		p.printf("       %s %q step %q %s: %s", r.Kind, r.Suite, name, r.Status, whole(firstFailure(r)))
 	}
 }
 
@@ -96,12 +96,25 @@ func (p *LineProgress) Status(suite, text string) {
 	}
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
+// whole is a message in full, its lines after the first indented under
+// the line it ends.
+func whole(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := 1; i < len(lines); i++ {
+		if lines[i] != "" {
+			lines[i] = "           " + lines[i]
+		}
 	}
-	return s
+	return strings.Join(lines, "\n")
+}
+
+// firstFailure is the first failure of a step in full (with the names of
+// the other failed checks), or its message.
+func firstFailure(r result.Result) string {
+	if r.First != "" {
+		return r.First
+	}
+	return r.Message
 }
 
 // TermProgress keeps one live status line on a terminal (suites running,
@@ -185,7 +198,7 @@ func (p *TermProgress) SuiteFinished(c *config.SuiteCommon, st result.Status, d 
 	mark := map[result.Status]string{result.Passed: "✔", result.Failed: "✘", result.Errored: "!", result.Skipped: "-"}[st]
 	line := fmt.Sprintf("%s %s %s %q (%s)", mark, st, c.Kind, c.Name, d.Round(time.Millisecond))
 	if msg != "" && st != result.Passed {
-		line += ": " + firstLine(msg)
+		line += ": " + whole(msg)
 	}
 	p.above(line)
 }
@@ -194,7 +207,7 @@ func (p *TermProgress) Result(r result.Result) {
 	if r.Level == result.LevelStep && (r.Status == result.Failed || r.Status == result.Errored) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.above(fmt.Sprintf("    step %q of %q %s: %s", r.Step, r.Suite, r.Status, firstLine(r.Message)))
+		p.above(fmt.Sprintf("    step %q of %q %s: %s", r.Step, r.Suite, r.Status, whole(firstFailure(r))))
 	}
 }
 

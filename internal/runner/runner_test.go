@@ -274,7 +274,7 @@ func TestTermProgressDrawsAndClosesTwice(t *testing.T) {
 	p.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	if !strings.Contains(buf.String(), `✘ failed functional "login" (1s): expect.status at x.hcl:3: …`) || !strings.Contains(buf.String(), "1/2 done") {
+	if !strings.Contains(buf.String(), "✘ failed functional \"login\" (1s): expect.status at x.hcl:3:\n           Expected 500\n") || !strings.Contains(buf.String(), "1/2 done") {
 		t.Fatalf("terminal output %q", buf.String())
 	}
 }

@@ -74,14 +74,17 @@ type observed struct {
 // check runs every expectation and returns one check per expectation.
 func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 	var checks []result.Check
-	add := func(name string, rng hcl.Range, actual any, m types.GomegaMatcher) {
+	// add checks actual with a gomega matcher; a failure says what came
+	// and what was wanted in the words of failure (gomega's own messages
+	// print Go types and durations in nanoseconds).
+	add := func(name string, rng hcl.Range, actual any, m types.GomegaMatcher, failure func() string) {
 		c := result.Check{Name: name, Status: result.Passed, Location: config.Location(rng)}
 		ok, err := m.Match(actual)
 		switch {
 		case err != nil:
 			c.Status, c.Message = result.Failed, err.Error()
 		case !ok:
-			c.Status, c.Message = result.Failed, m.FailureMessage(actual)
+			c.Status, c.Message = result.Failed, failure()
 		}
 		checks = append(checks, c)
 	}
@@ -95,13 +98,17 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 		} else if codes, ok := intList(v); !ok {
 			bad("expect.status", e.Status.Range(), fmt.Errorf("status must be a number or a list of numbers"))
 		} else if len(codes) == 1 {
-			add("expect.status", e.Status.Range(), obs.status, gomega.Equal(codes[0]))
+			add("expect.status", e.Status.Range(), obs.status, gomega.Equal(codes[0]), func() string {
+				return fmt.Sprintf("got status %d, want %d", obs.status, codes[0])
+			})
 		} else {
 			elems := make([]any, len(codes))
 			for i, c := range codes {
 				elems[i] = c
 			}
-			add("expect.status", e.Status.Range(), obs.status, gomega.BeElementOf(elems...))
+			add("expect.status", e.Status.Range(), obs.status, gomega.BeElementOf(elems...), func() string {
+				return fmt.Sprintf("got status %d, want one of %s", obs.status, joinInts(codes))
+			})
 		}
 	}
 	if e.Headers != nil {
@@ -109,7 +116,9 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 			bad("expect.headers", e.Headers.Range(), err)
 		} else {
 			for _, k := range slices.Sorted(maps.Keys(m)) {
-				add(fmt.Sprintf("expect.headers[%q]", k), e.Headers.Range(), obs.header(k), gomega.Equal(m[k]))
+				add(fmt.Sprintf("expect.headers[%q]", k), e.Headers.Range(), obs.header(k), gomega.Equal(m[k]), func() string {
+					return fmt.Sprintf("got %s, want %q", headerValue(k, obs.header(k)), m[k])
+				})
 				hideHeader(checks, k, obs.header(k))
 			}
 		}
@@ -123,7 +132,9 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 					bad("expect.headers_match", e.HeadersMatch.Range(), fmt.Errorf("%s", d.Detail))
 					continue
 				}
-				add(fmt.Sprintf("expect.headers_match[%q]", k), e.HeadersMatch.Range(), obs.header(k), gomega.MatchRegexp(m[k]))
+				add(fmt.Sprintf("expect.headers_match[%q]", k), e.HeadersMatch.Range(), obs.header(k), gomega.MatchRegexp(m[k]), func() string {
+					return fmt.Sprintf("got %s, which does not match %s", headerValue(k, obs.header(k)), m[k])
+				})
 				hideHeader(checks, k, obs.header(k))
 			}
 		}
@@ -149,7 +160,9 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 			checks = append(checks, result.Check{Name: name, Status: result.Passed, Location: config.Location(rng)})
 			return
 		}
-		add(name, rng, got, gomega.Equal(want))
+		add(name, rng, got, gomega.Equal(want), func() string {
+			return fmt.Sprintf("got %s, want %s", jsonText(got), jsonText(want))
+		})
 	}
 	if e.JSON != nil {
 		v, err := evalValue(e.JSON, ectx)
@@ -197,7 +210,9 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 			bad("expect.body_contains", e.BodyContains.Range(), err)
 		} else {
 			for _, s := range subs {
-				add("expect.body_contains", e.BodyContains.Range(), obs.body, gomega.ContainSubstring(s))
+				add("expect.body_contains", e.BodyContains.Range(), obs.body, gomega.ContainSubstring(s), func() string {
+					return fmt.Sprintf("the body does not contain %q; it begins:\n    %s", s, excerpt(obs.body))
+				})
 			}
 		}
 	}
@@ -207,11 +222,15 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 		} else if _, d := compile(p, e.BodyMatch.Range(), "body_match"); d != nil {
 			bad("expect.body_match", e.BodyMatch.Range(), fmt.Errorf("%s", d.Detail))
 		} else {
-			add("expect.body_match", e.BodyMatch.Range(), obs.body, gomega.MatchRegexp(p))
+			add("expect.body_match", e.BodyMatch.Range(), obs.body, gomega.MatchRegexp(p), func() string {
+				return fmt.Sprintf("the body does not match %s; it begins:\n    %s", p, excerpt(obs.body))
+			})
 		}
 	}
 	if e.MaxDuration > 0 {
-		add("expect.max_duration", e.maxRange, obs.duration, gomega.BeNumerically("<=", e.MaxDuration))
+		add("expect.max_duration", e.maxRange, obs.duration, gomega.BeNumerically("<=", e.MaxDuration), func() string {
+			return fmt.Sprintf("took %s, want at most %s", FormatDuration(obs.duration), FormatDuration(e.MaxDuration))
+		})
 	}
 	if e.RowCount != nil {
 		v, err := evalValue(e.RowCount, ectx)
@@ -226,7 +245,9 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 			}
 			bad("expect.row_count", e.RowCount.Range(), err)
 		} else {
-			add("expect.row_count", e.RowCount.Range(), obs.rowCount, gomega.Equal(n[0]))
+			add("expect.row_count", e.RowCount.Range(), obs.rowCount, gomega.Equal(n[0]), func() string {
+				return fmt.Sprintf("got %d rows, want %d", obs.rowCount, n[0])
+			})
 		}
 	}
 	return checks

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/onsi/gomega"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
@@ -193,8 +194,12 @@ func (e *Env) ClientTLS(rawURL string, cfg *tls.Config) *http.Client {
 
 // Outcome is what a step gave.
 type Outcome struct {
-	Status   result.Status
-	Message  string
+	Status result.Status
+	// Message says why the step did not pass: every failed check in full.
+	Message string
+	// First is the first failure in full with the names of the other
+	// failed checks ("" when Message says it all).
+	First    string
 	Checks   []result.Check
 	Exchange *result.Exchange
 	Response cty.Value
@@ -278,8 +283,9 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
 	var last Outcome
 	attempts := 0
-	var failure string
-	g := gomega.NewGomega(func(message string, _ ...int) { failure = message })
+	failed := false
+	g := gomega.NewGomega(func(string, ...int) { failed = true })
+	start := time.Now()
 	g.Eventually(ctx, func() error {
 		attempts++
 		last = s.attempt(ctx, env, captures)
@@ -289,9 +295,19 @@ func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value
 		return errors.New(last.Message)
 	}).WithTimeout(s.Eventually.Within).WithPolling(s.Eventually.Every).Should(gomega.Succeed())
 	last.Attempts = attempts
-	if last.Status != result.Passed && failure != "" {
-		last.Message = env.redactor(captures)().String(fmt.Sprintf("eventually (within %s, every %s) gave up after %d attempts:\n%s",
-			s.Eventually.Within, s.Eventually.Every, attempts, failure))
+	if last.Status != result.Passed && failed {
+		// gomega's own message prints the last error twice and its Go
+		// type; this says the same once, in words.
+		why := fmt.Sprintf("gave up after %d attempts in %s", attempts, FormatDuration(time.Since(start)))
+		if ctx.Err() != nil {
+			why = fmt.Sprintf("stopped after %d attempts: the run ended", attempts)
+		}
+		head := fmt.Sprintf("eventually (within %s, every %s) %s; the last attempt:\n", FormatDuration(s.Eventually.Within), FormatDuration(s.Eventually.Every), why)
+		red := env.redactor(captures)()
+		last.Message = red.String(head + indent(last.Message, "  "))
+		if last.First != "" {
+			last.First = red.String(head + indent(last.First, "  "))
+		}
 	}
 	return last
 }
@@ -357,6 +373,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	for _, a := range s.Asserts {
 		out.Checks = append(out.Checks, s.assert(env, a, checkCtx))
 	}
+	var failed []*result.Check
 	for i := range out.Checks {
 		c := &out.Checks[i]
 		if c.Message != "" {
@@ -364,15 +381,55 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		}
 		if c.Status != result.Passed {
 			c.Name = red().String(c.Name)
+			failed = append(failed, c)
 		}
 		if c.Status.Worse(out.Status) {
 			out.Status = c.Status
 		}
-		if c.Status != result.Passed && out.Message == "" {
-			out.Message = fmt.Sprintf("%s at %s:\n%s", c.Name, c.Location, c.Message)
+	}
+	out.Message, out.First = failures(failed)
+	return out
+}
+
+// failures is the message of a step whose checks failed: every failure in
+// full, one after the other; and the first one in full with the names of
+// the others, for one-line places (the terminal, the verdict).
+func failures(failed []*result.Check) (all, first string) {
+	if len(failed) == 0 {
+		return "", ""
+	}
+	parts := make([]string, len(failed))
+	for i, c := range failed {
+		parts[i] = checkFailure(c)
+	}
+	first = parts[0]
+	if n := len(failed) - 1; n > 0 {
+		names := make([]string, n)
+		for i, c := range failed[1:] {
+			names[i] = c.Name
+		}
+		word := "checks"
+		if n == 1 {
+			word = "check"
+		}
+		first += fmt.Sprintf("\n(and %d more failed %s: %s)", n, word, strings.Join(names, ", "))
+	}
+	return strings.Join(parts, "\n"), first
+}
+
+// checkFailure is "NAME at FILE:LINE:" and the check's message, indented.
+func checkFailure(c *result.Check) string {
+	return fmt.Sprintf("%s at %s:\n%s", c.Name, c.Location, indent(c.Message, "  "))
+}
+
+func indent(s, by string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = by + l
 		}
 	}
-	return out
+	return strings.Join(lines, "\n")
 }
 
 // usesResponse reports whether an assert or a capture refers to the
@@ -383,6 +440,9 @@ func (s *Step) usesResponse() bool {
 		var exprs []hcl.Expression
 		for _, a := range s.Asserts {
 			exprs = append(exprs, a.Condition)
+			if a.Message != nil {
+				exprs = append(exprs, a.Message)
+			}
 		}
 		for _, c := range s.Captures {
 			exprs = append(exprs, c.Expr)
@@ -449,7 +509,7 @@ func (o *Outcome) keepsText() bool {
 // redactAgain redacts what the outcome keeps with red (which knows more
 // secrets than the redactor that made it).
 func (o *Outcome) redactAgain(red *Redactor) {
-	o.Message = red.String(o.Message)
+	o.Message, o.First = red.String(o.Message), red.String(o.First)
 	for i := range o.Checks {
 		o.Checks[i].Name, o.Checks[i].Message = red.String(o.Checks[i].Name), red.String(o.Checks[i].Message)
 	}
@@ -495,7 +555,22 @@ func (s *Step) assert(env *Env, a *Assert, ctx *hcl.EvalContext) result.Check {
 	}
 	if !v.True() {
 		c.Status = result.Failed
-		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: a.ErrorMessage,
+		msg := a.ErrorMessage
+		if a.Message != nil {
+			m, diags := a.Message.Value(redactContext(ctx))
+			text, ok := stringValue(m)
+			if diags.HasErrors() || !ok {
+				if !diags.HasErrors() {
+					diags = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "The error_message is not a string",
+						Detail: "An error_message must give a string.", Subject: a.Message.Range().Ptr()}}
+				}
+				c.Status = result.Errored
+				c.Message = "the condition is false, and its error_message could not be evaluated:\n" + s.render(diags, env)
+				return c
+			}
+			msg = text
+		}
+		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: msg,
 			Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: redactContext(ctx)}}, env)
 	}
 	return c
@@ -536,4 +611,18 @@ func rowsExcerpt(r *sqlResult) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// stringValue converts a known value to a string (numbers and booleans
+// convert as in HCL templates).
+func stringValue(v cty.Value) (string, bool) {
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return "", false
+	}
+	v, _ = v.UnmarkDeep()
+	sv, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return "", false
+	}
+	return sv.AsString(), true
 }

@@ -36,7 +36,11 @@ func RunSequence(ctx context.Context, env *Env, steps []*Step, captures map[stri
 		report(st, out)
 		if out.Status != result.Passed {
 			skip(steps[i+1:], fmt.Sprintf("not run: step %q did not pass", st.Name))
-			return out.Status, fmt.Sprintf("step %q %s: %s", st.Name, out.Status, out.Message)
+			msg := out.Message
+			if out.First != "" {
+				msg = out.First
+			}
+			return out.Status, fmt.Sprintf("step %q %s: %s", st.Name, out.Status, msg)
 		}
 	}
 	return result.Passed, ""

@@ -56,10 +56,16 @@ type Step struct {
 
 // Assert is an assert block: a condition and the message shown when it is false.
 type Assert struct {
-	Condition    hcl.Expression
+	Condition hcl.Expression
+	// ErrorMessage is the message, or, when it uses run-time values
+	// (Message is then set), its source text: the check's name, the same
+	// in every run.
 	ErrorMessage string
-	DeclRange    hcl.Range
-	name         atomic.Pointer[assertName]
+	// Message is an error_message that uses captures or the response,
+	// evaluated when the condition is false with the condition's context.
+	Message   hcl.Expression
+	DeclRange hcl.Range
+	name      atomic.Pointer[assertName]
 }
 
 // Capture names a value taken from the response for later steps.
@@ -96,7 +102,21 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 	r := newRoots(extraRoots)
 	s := &Step{Name: block.Labels[0], DeclRange: block.DefRange, roots: referencedRoots(block.Body)}
 	content, diags := block.Body.Content(stepSchema)
-	requests := 0
+	requests, asserts := 0, 0
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "http", "sql", "tcp":
+			requests++
+		case "assert":
+			asserts++
+		}
+	}
+	if requests == 0 {
+		// A step of only asserts (and captures) compares values the case
+		// already has: there is no response to refer to.
+		r.check = r.request
+	}
+	requests = 0
 	seen := map[string]*hcl.Block{}
 	for _, b := range content.Blocks {
 		if b.Type != "assert" {
@@ -134,13 +154,20 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 		}
 		diags = append(diags, d...)
 	}
-	if requests != 1 {
+	switch {
+	case requests > 1:
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Step needs one request",
 			Detail:   fmt.Sprintf("Step %q must have exactly one of an http, sql or tcp block; it has %d.", s.Name, requests),
 			Subject:  block.DefRange.Ptr(),
 		})
+	case requests == 0 && (asserts == 0 || s.Expect != nil || s.Eventually != nil):
+		detail := fmt.Sprintf("Step %q has no http, sql or tcp block. A step sends one request, or, without a request, only checks values the case already has (captures, each) with assert blocks.", s.Name)
+		if s.Expect != nil || s.Eventually != nil {
+			detail += " expect and eventually need a request to check or repeat."
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Step needs a request or an assert", Detail: detail, Subject: block.DefRange.Ptr()})
 	}
 	if s.Expect != nil && s.Expect.RowCount != nil && s.SQL == nil {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "row_count needs a sql step",
@@ -148,6 +175,10 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 	}
 	return s, diags
 }
+
+// HasRequest reports whether the step sends a request (a step may only
+// assert on values the case already has).
+func (s *Step) HasRequest() bool { return s.HTTP != nil || s.SQL != nil || s.TCP != nil }
 
 // referencedRoots returns the root names the expressions of a step block
 // refer to, or nil when the body is not native syntax.
@@ -202,13 +233,46 @@ func decodeAssert(b *hcl.Block, dc *config.DecodeContext, r roots) (*Assert, hcl
 	}
 	if attr, ok := content.Attributes["error_message"]; ok {
 		var d hcl.Diagnostics
-		a.ErrorMessage, d = dc.String(attr)
+		if runTime(attr.Expr) {
+			a.Message, d = dc.Late(attr.Expr, r.check...)
+			a.ErrorMessage = sourceText(attr.Expr, dc.Config())
+		} else {
+			a.ErrorMessage, d = dc.String(attr)
+		}
 		diags = append(diags, d...)
 	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return a, diags
+}
+
+// runTime reports whether expr refers to a value known only during the run
+// (anything but var, local and target).
+func runTime(expr hcl.Expression) bool {
+	for _, tr := range expr.Variables() {
+		switch tr.RootName() {
+		case "var", "local", "target":
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// sourceText is the text of expr as written, without the quotes of a
+// template ("balance ${capture.x}" gives balance ${capture.x}).
+func sourceText(expr hcl.Expression, cfg *config.Config) string {
+	rng := expr.Range()
+	f := cfg.Files[rng.Filename]
+	if f == nil {
+		return rng.String()
+	}
+	t := string(rng.SliceBytes(f.Bytes))
+	if len(t) >= 2 && t[0] == '"' && t[len(t)-1] == '"' {
+		t = t[1 : len(t)-1]
+	}
+	return t
 }
 
 func decodeCapture(b *hcl.Block, dc *config.DecodeContext, r roots) ([]Capture, hcl.Diagnostics) {

@@ -354,7 +354,7 @@ func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, c
 	return step.RunSequence(ctx, &senv, steps, captures, func(st *step.Step, out step.Outcome) {
 		env.Record(result.Result{
 			Level: result.LevelStep, Case: caseName, Step: st.Name, Phase: phase, Status: out.Status,
-			DurationMS: ms(out.Duration), Message: out.Message, Location: config.Location(st.DeclRange),
+			DurationMS: ms(out.Duration), Message: out.Message, First: out.First, Location: config.Location(st.DeclRange),
 			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts,
 		})
 	})

@@ -288,6 +288,10 @@ func decodeJourney(b *hcl.Block, dc *config.DecodeContext) (*Journey, hcl.Diagno
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "eventually under load",
 					Detail: "A step of a journey is measured once per request; polling with eventually would hide its latency.", Subject: st.DeclRange.Ptr()})
 			}
+			if !st.HasRequest() && !d.HasErrors() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Step without a request under load",
+					Detail: "A step of a journey is one measured request; a step that only asserts belongs to a functional suite.", Subject: st.DeclRange.Ptr()})
+			}
 			j.Steps = append(j.Steps, st)
 		}
 	}
