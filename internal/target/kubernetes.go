@@ -62,6 +62,9 @@ type Kube struct {
 	selector map[string]string
 }
 
+// How long a Kubernetes target may take to have a ready pod at the start.
+var kubeReadyTimeout = 2 * time.Minute
+
 type podPort struct {
 	pod  string
 	port int
@@ -100,6 +103,11 @@ func startKubernetes(ctx context.Context, inst *Instance, opts Options) (*Instan
 	k, err := StartKube(ctx, inst.Name, inst.Config.Kubernetes)
 	if err != nil {
 		return nil, fmt.Errorf("target %q: %w", inst.Name, err)
+	}
+	// Like a process target, the target is ready when it can serve.
+	if err := k.WaitReady(ctx, kubeReadyTimeout); err != nil {
+		k.Close()
+		return nil, err
 	}
 	inst.Kube = k
 	inst.URL = k.URL()
@@ -282,7 +290,7 @@ func (k *Kube) WaitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for len(k.ready()) == 0 {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("target %q: no ready pod after %s", k.Name, timeout)
+			return fmt.Errorf("no ready pod of %s after %s", k.describe(), timeout)
 		}
 		select {
 		case <-ctx.Done():
@@ -366,18 +374,18 @@ func (k *Kube) forward(local net.Conn) {
 			close(failed)
 		}
 	}()
-	done := make(chan struct{}, 2)
+	remoteDone := make(chan struct{})
 	go func() {
+		// A client that closes its side ends the request: the pod sees EOF.
 		io.Copy(data, local)
-		data.Close() // half-close: the request is complete
-		done <- struct{}{}
+		data.Close()
 	}()
 	go func() {
 		io.Copy(local, data)
-		done <- struct{}{}
+		close(remoteDone)
 	}()
 	select {
-	case <-done: // the pod's side ended: the connection is over
+	case <-remoteDone: // the pod's side ended: the connection is over
 	case <-failed:
 	case <-sc.CloseChan():
 	}
@@ -441,3 +449,11 @@ func (k *Kube) LastPod() string {
 
 // Container is the container container-kill acts on, as configured (empty: the pods' first).
 func (k *Kube) Container() string { return k.spec.Container }
+
+// describe names what the target selects, for messages.
+func (k *Kube) describe() string {
+	if k.spec.Service != "" {
+		return fmt.Sprintf("Service %s/%s", k.Namespace, k.spec.Service)
+	}
+	return fmt.Sprintf("the pods %s in namespace %s", labels.SelectorFromSet(k.spec.Selector), k.Namespace)
+}
