@@ -288,7 +288,8 @@ up() {
 
 webhooks() {
   local ca; ca=$(base64 -w0 < "$K/pki/ca.crt")
-  local kinds="podchaos networkchaos stresschaos iochaos timechaos httpchaos dnschaos jvmchaos kernelchaos"
+  # PodChaos only: the other kinds need chaos-daemon, which this cluster does not run.
+  local kinds="podchaos"
   echo "apiVersion: admissionregistration.k8s.io/v1"
   echo "kind: MutatingWebhookConfiguration"
   echo "metadata: {name: chaos-mesh-local-mutation}"
@@ -328,7 +329,9 @@ pids_of_ours() {
   local p
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" = "$$" ] && continue
-    tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$K/" && echo "${p#/proc/}"
+    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$K/"; then echo "${p#/proc/}"; continue; fi
+    # The cached binaries (kube-*, the Chaos Mesh controller) run from $CACHE.
+    case $(readlink "$p/exe" 2>/dev/null) in "$CACHE"/k8s-*|"$CACHE"/chaos-mesh-*) echo "${p#/proc/}" ;; esac
   done
   return 0
 }
