@@ -483,5 +483,5 @@ func kubeActionNote(engine string) string {
 	if engine != "kubernetes" {
 		return ""
 	}
-	return " Network, stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes, which cloudtest's kubernetes engine does not drive yet; `cloudtest plan --emit-chaos DIR` writes them as YAML to apply with kubectl."
+	return " Network, stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes, which cloudtest's kubernetes engine does not drive yet."
 }
