@@ -395,12 +395,12 @@ func (k *Kube) forward(local net.Conn) {
 // connection returns the SPDY connection to pod, dialling it the first time.
 func (k *Kube) connection(pod string) (httpstream.Connection, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	if c, ok := k.conns[pod]; ok {
 		select {
 		case <-c.CloseChan():
 			delete(k.conns, pod)
 		default:
+			k.mu.Unlock()
 			return c, nil
 		}
 	}
@@ -415,9 +415,51 @@ func (k *Kube) connection(pod string) (httpstream.Connection, error) {
 			delete(k.conns, name)
 		}
 	}
+	k.mu.Unlock()
 	if k.closing.Load() {
 		return nil, errors.New("closed")
 	}
+	type dialed struct {
+		c   httpstream.Connection
+		err error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := k.dial(pod)
+		ch <- dialed{c, err}
+	}()
+	var d dialed
+	select {
+	case d = <-ch:
+	case <-time.After(kubeDialTimeout):
+		go func() { // the late connection is not wanted
+			if d := <-ch; d.c != nil {
+				d.c.Close()
+			}
+		}()
+		return nil, fmt.Errorf("port-forward to pod %s/%s: no connection after %s", k.Namespace, pod, kubeDialTimeout)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c, ok := k.conns[pod]; ok { // another connection dialled it meanwhile
+		d.c.Close()
+		return c, nil
+	}
+	if k.closing.Load() {
+		d.c.Close()
+		return nil, errors.New("closed")
+	}
+	k.conns[pod] = d.c
+	return d.c, nil
+}
+
+// How long dialling a pod's port-forward through the API server may take.
+var kubeDialTimeout = 15 * time.Second
+
+func (k *Kube) dial(pod string) (httpstream.Connection, error) {
 	transport, upgrader, err := spdy.RoundTripperFor(k.Rest)
 	if err != nil {
 		return nil, err
@@ -428,7 +470,6 @@ func (k *Kube) connection(pod string) (httpstream.Connection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("port-forward to pod %s/%s: %w", k.Namespace, pod, err)
 	}
-	k.conns[pod] = c
 	return c, nil
 }
 
