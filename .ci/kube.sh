@@ -50,11 +50,11 @@ build_k8s() {
   local v=$K8S_VERSION minor
   minor=${v#v1.}; minor=${minor%%.*}
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-  (cd "$work" && CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "$ld" -o "$K8S_BIN.tmp/" \
+  (cd "$work" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$K8S_BIN.tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
   # kubectl needs modules the five binaries do not: let go add them to the copy.
-  (cd "$work" && CGO_ENABLED=0 nice -n 10 go build -mod=mod -trimpath -ldflags "$ld" -o "$K8S_BIN.tmp/" \
+  (cd "$work" && CGO_ENABLED=0 go build -mod=mod -trimpath -ldflags "$ld" -o "$K8S_BIN.tmp/" \
     k8s.io/kubernetes/cmd/kubectl)
   touch "$K8S_BIN.tmp/.done"; rm -rf "$K8S_BIN"; mv "$K8S_BIN.tmp" "$K8S_BIN"; rm -rf "$work"
   log "Kubernetes built in $((SECONDS - s)) s"
@@ -65,7 +65,7 @@ build_coredns() {
   log "building CoreDNS $COREDNS_VERSION"
   local s=$SECONDS
   rm -rf "$COREDNS_BIN.tmp"; mkdir -p "$COREDNS_BIN.tmp"
-  CGO_ENABLED=0 GOBIN=$COREDNS_BIN.tmp nice -n 10 go install -trimpath -ldflags '-s -w' "github.com/coredns/coredns@$COREDNS_VERSION"
+  CGO_ENABLED=0 GOBIN=$COREDNS_BIN.tmp go install -trimpath -ldflags '-s -w' "github.com/coredns/coredns@$COREDNS_VERSION"
   rm -rf "$COREDNS_BIN"; mv "$COREDNS_BIN.tmp" "$COREDNS_BIN"
   log "CoreDNS built in $((SECONDS - s)) s"
 }
@@ -76,7 +76,7 @@ build_chaos() {
   local s=$SECONDS work=$CACHE/src/chaos-mesh
   rm -rf "$work" "$CHAOS_BIN.tmp"; mkdir -p "$work" "$CHAOS_BIN.tmp"
   cp "$SRC/build-chaos/go.mod" "$SRC/build-chaos/go.sum" "$work/"
-  (cd "$work" && CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags '-s -w' -o "$CHAOS_BIN.tmp/" \
+  (cd "$work" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$CHAOS_BIN.tmp/" \
     "$CHAOS_MODULE/cmd/chaos-controller-manager")
   local dir
   dir=$(cd "$work" && go mod download -json "$CHAOS_MODULE@$CHAOS_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
