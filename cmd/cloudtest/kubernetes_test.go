@@ -58,7 +58,7 @@ func TestAReliabilitySuiteKillsABankPodInTheClusterAndMeasuresItsRTO(t *testing.
 	os.WriteFile(filepath.Join(suites, "kube.hcl"), []byte(kubeSuite(c.Kubeconfig, ns, `
 reliability "bank-pod-loss" {
   target   = target.bank
-  duration = "30s"
+  duration = "20s"
   probe {
     every = "200ms"
     http { path = "/healthz" }
