@@ -31,9 +31,10 @@ import (
 
 // The kubernetes engine creates the Chaos Mesh object of a fault in the
 // target's namespace and lets the cluster's Chaos Mesh controller carry it
-// out. Only PodChaos for now: network, stress and HTTP faults need Chaos
-// Mesh's chaos-daemon on the nodes, which the engine does not drive yet.
-var kubeActions = []string{"pod-kill", "pod-failure", "container-kill"}
+// out. pod-kill and pod-failure only for now: container-kill, network,
+// stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes
+// ("cannot find daemonIP on node"), which the engine does not drive yet.
+var kubeActions = []string{"pod-kill", "pod-failure"}
 
 // Labels on every object the engine creates; recover deletes by them.
 const (
@@ -341,8 +342,13 @@ func describe(ctx context.Context, cs kubernetes.Interface, u *unstructured.Unst
 		items := evs.Items
 		sort.Slice(items, func(i, j int) bool { return items[i].LastTimestamp.Before(&items[j].LastTimestamp) })
 		var msgs []string
+		seen := map[string]bool{}
 		for _, ev := range items {
-			msgs = append(msgs, fmt.Sprintf("%s %s: %s", ev.Type, ev.Reason, ev.Message))
+			m := fmt.Sprintf("%s %s: %s", ev.Type, ev.Reason, ev.Message)
+			if !seen[m] { // the controller repeats itself on every retry
+				seen[m] = true
+				msgs = append(msgs, m)
+			}
 		}
 		if len(msgs) > 0 {
 			parts = append(parts, "events: "+strings.Join(msgs, "; "))
@@ -483,5 +489,5 @@ func kubeActionNote(engine string) string {
 	if engine != "kubernetes" {
 		return ""
 	}
-	return " Network, stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes, which cloudtest's kubernetes engine does not drive yet."
+	return " container-kill, network, stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes, which cloudtest's kubernetes engine does not drive yet."
 }
