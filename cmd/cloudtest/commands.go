@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -263,6 +265,8 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 				how = "embedded " + t.Embedded + " (started by cloudtest on a free loopback port)"
 			case t.Process != nil:
 				how = "process " + strings.Join(t.Process.Command, " ") + " (started and supervised by cloudtest)"
+			case t.Kubernetes != nil:
+				how = "kubernetes " + kubeWhat(t.Kubernetes) + " (reached through a port-forward over the API server)"
 			}
 			fmt.Fprintf(stdout, "  %s: %s\n", name, redactor.String(how))
 		}
@@ -425,4 +429,24 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	return demobank.Main(args, stdout, stderr)
+}
+
+// kubeWhat names what a Kubernetes target selects, for plan.
+func kubeWhat(k *config.Kubernetes) string {
+	ns := k.Namespace
+	if ns == "" {
+		ns = "(the context's namespace)"
+	}
+	what := "service " + ns + "/" + k.Service
+	if k.Service == "" {
+		var sel []string
+		for _, key := range slices.Sorted(maps.Keys(k.Selector)) {
+			sel = append(sel, key+"="+k.Selector[key])
+		}
+		what = "pods " + strings.Join(sel, ",") + " in " + ns
+	}
+	if k.Port != 0 {
+		what += fmt.Sprintf(" port %d", k.Port)
+	}
+	return what
 }

@@ -94,13 +94,14 @@ type Approver struct {
 // Target is how a system under test is reached or started.
 type Target struct {
 	Name string
-	// Exactly one of URL, Embedded, Process and Container is set.
+	// Exactly one of URL, Embedded, Process, Container and Kubernetes is set.
 	URL      string
 	Embedded string
 	// EmbeddedArgs are demo options for an embedded target (write_behind, slow_paths, insecure).
 	EmbeddedOptions EmbeddedOptions
 	Process         *Process
 	Container       *Container
+	Kubernetes      *Kubernetes
 	TLS             TLS
 	DeclRange       hcl.Range
 }

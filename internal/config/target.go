@@ -20,6 +20,7 @@ var targetSchema = &hcl.BodySchema{
 		{Type: "container"},
 		{Type: "tls"},
 		{Type: "demobank"},
+		{Type: "kubernetes"},
 	},
 }
 
@@ -105,6 +106,14 @@ func decodeTarget(b *hcl.Block, dc *DecodeContext) (*Target, hcl.Diagnostics) {
 			ways++
 			t.Process, d = decodeProcess(blk, dc)
 			diags = append(diags, d...)
+		case "kubernetes":
+			if t.Kubernetes != nil {
+				diags = append(diags, duplicate("kubernetes block", "", blk.DefRange, b.DefRange))
+				continue
+			}
+			ways++
+			t.Kubernetes, d = decodeKubernetes(blk, dc)
+			diags = append(diags, d...)
 		case "tls":
 			d = decodeTLS(&t.TLS, blk, dc)
 			diags = append(diags, d...)
@@ -133,7 +142,7 @@ func decodeTarget(b *hcl.Block, dc *DecodeContext) (*Target, hcl.Diagnostics) {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Target needs exactly one way to reach it",
-			Detail:   fmt.Sprintf("Target %q must have exactly one of url = \"https://…\", embedded = \"demobank\", a process { command = [...] } block or a container { … } block; it has %d.", t.Name, ways),
+			Detail:   fmt.Sprintf("Target %q must have exactly one of url = \"https://…\", embedded = \"demobank\", a process { command = [...] } block, a container { … } block or a kubernetes { … } block; it has %d.", t.Name, ways),
 			Subject:  b.DefRange.Ptr(),
 		})
 	}

@@ -86,7 +86,7 @@ func TestBadContainerTargetsNameTheLineAndField(t *testing.T) {
 		{"container and url", `target "x" {
   url = "http://127.0.0.1:1"
   container { embedded = "demobank" }
-}`, `t.hcl:1,1-11: Target needs exactly one way to reach it; Target "x" must have exactly one of url = "https://…", embedded = "demobank", a process { command = [...] } block or a container { … } block; it has 2.`},
+}`, `t.hcl:1,1-11: Target needs exactly one way to reach it; Target "x" must have exactly one of url = "https://…", embedded = "demobank", a process { command = [...] } block, a container { … } block or a kubernetes { … } block; it has 2.`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 )
 
 // Attributes every fault block may have, whatever its action.
-var commonAttrs = []string{"action", "engine", "target", "upstream", "listen", "after", "duration"}
+var commonAttrs = []string{"action", "engine", "target", "upstream", "listen", "after", "duration", "mode", "value"}
 
 // fieldsOf lists, per action, the attributes that carry the action's own
 // settings; they bear Chaos Mesh's field names.
@@ -54,8 +54,9 @@ var Actions = []string{"pod-kill", "pod-failure", "container-kill", "delay", "lo
 // What each engine can carry out. The local engine works on TCP through
 // toxiproxy, which has no toxic that alters bytes, hence no corrupt.
 var engineActions = map[string][]string{
-	"local":  {"pod-kill", "pod-failure", "container-kill", "delay", "loss", "partition", "bandwidth", "cpu", "memory", "abort", "http-delay"},
-	"docker": {"pod-kill", "pod-failure", "container-kill", "partition"},
+	"local":      {"pod-kill", "pod-failure", "container-kill", "delay", "loss", "partition", "bandwidth", "cpu", "memory", "abort", "http-delay"},
+	"docker":     {"pod-kill", "pod-failure", "container-kill", "partition"},
+	"kubernetes": kubeActions,
 }
 
 var blockSchema = func() *hcl.BodySchema {
@@ -106,12 +107,15 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 		diags = append(diags, d...)
 	}
 	if a, ok := attrs["engine"]; ok {
-		s.Engine, d = dc.OneOf(a, "local", "docker")
+		s.Engine, d = dc.OneOf(a, "local", "docker", "kubernetes")
 		diags = append(diags, d...)
 	}
 	if a, ok := attrs["target"]; ok {
 		s.Target, d = dc.TargetRef(a)
 		diags = append(diags, d...)
+	}
+	if _, ok := attrs["engine"]; !ok && isKubeTarget(dc, s.Target) {
+		s.Engine = "kubernetes" // a fault on a pod is the cluster's to carry out
 	}
 	for name, dst := range map[string]*string{"upstream": &s.Upstream, "listen": &s.Listen} {
 		if a, ok := attrs[name]; ok {
@@ -159,8 +163,8 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Action not available on this engine",
-			Detail: fmt.Sprintf("The %s engine cannot carry out action %q; it can carry out %s.",
-				s.Engine, s.Action, strings.Join(engineActions[s.Engine], ", ")),
+			Detail: fmt.Sprintf("The %s engine cannot carry out action %q; it can carry out %s.%s",
+				s.Engine, s.Action, strings.Join(engineActions[s.Engine], ", "), kubeActionNote(s.Engine)),
 			Subject: subject.Ptr(),
 		})
 	}
@@ -185,6 +189,7 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 	}
 	s.Object = obj
 	s.Kind = obj.GetObjectKind().GroupVersionKind().Kind
+	kubeAdjust(s, dc)
 	diags = append(diags, validate(obj, attrs, b)...)
 	return s, diags
 }
@@ -246,6 +251,13 @@ func checkEngineTarget(s *Spec, dc *config.DecodeContext, b *hcl.Block) hcl.Diag
 			Detail:   fmt.Sprintf("Action %q on the local engine acts on a process that cloudtest starts; target %q has no process block.", s.Action, s.Target),
 			Subject:  b.DefRange.Ptr(),
 		}}
+	case s.Engine == "kubernetes" && t.Kubernetes == nil:
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Target is not in Kubernetes",
+			Detail:   fmt.Sprintf("The kubernetes engine acts on pods in a cluster; target %q has no kubernetes block.", s.Target),
+			Subject:  b.DefRange.Ptr(),
+		}}
 	case s.Engine == "docker" && t.Container == nil:
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
@@ -302,6 +314,9 @@ func build(s *Spec, attrs hcl.Attributes, dc *config.DecodeContext) (client.Obje
 	}
 	meta := metav1.ObjectMeta{Name: objectName(s.Name), Namespace: Namespace}
 	sel := selectorOf(s.Target)
+	mode, value, d := decodeMode(attrs, dc)
+	diags = append(diags, d...)
+	sel.Mode, sel.Value = mode, value
 	typeMeta := func(kind string) metav1.TypeMeta {
 		return metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: kind}
 	}
@@ -523,7 +538,7 @@ func jsonPath(t reflect.Type, goPath string) string {
 var pathAttr = map[string]string{
 	"containerNames": "target",
 	"gracePeriod":    "grace_period",
-	"value":          "target",
+	"value":          "value",
 	"stressors":      "action",
 	"memory":         "action",
 	"cpu":            "action",

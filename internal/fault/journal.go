@@ -151,6 +151,8 @@ func recoverJournal(ctx context.Context, path string, engines map[string]engine,
 			switch in.Engine {
 			case "docker":
 				eng = newDockerEngine()
+			case "kubernetes":
+				eng = newKubeEngine(runOf(path), in.Suite)
 			default:
 				eng = newLocalEngine()
 			}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cloudtest/cloudtest/internal/target"
 )
@@ -18,6 +19,7 @@ type Lab struct {
 	targets map[string]*target.Instance
 	local   *localEngine
 	docker  engine
+	kube    *kubeEngine
 
 	mu      sync.Mutex
 	journal *journal
@@ -40,13 +42,14 @@ func Open(ctx context.Context, suite string, specs []*Spec, targets map[string]*
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{suite: suite, targets: targets, local: newLocalEngine(), journal: j}
+	l := &Lab{suite: suite, targets: targets, local: newLocalEngine(), journal: j, kube: newKubeEngine(runOf(journalPath), suite)}
 	for _, s := range specs {
 		switch s.Engine {
 		case "docker":
 			if l.docker == nil {
 				l.docker = newDockerEngine()
 			}
+		case "kubernetes":
 		case "local", "":
 			if isNetworkFault(s) {
 				if err := l.local.prepare(s, targets[s.Target]); err != nil {
@@ -84,6 +87,8 @@ func (l *Lab) engine(name string) (engine, error) {
 			l.docker = newDockerEngine()
 		}
 		return l.docker, nil
+	case "kubernetes":
+		return l.kube, nil
 	}
 	return nil, fmt.Errorf("unknown engine %q", name)
 }
@@ -193,6 +198,16 @@ func (l *Lab) Close(ctx context.Context) error {
 	l.local.close()
 	errs = append(errs, l.journal.close())
 	return errors.Join(errs...)
+}
+
+// InjectedAt is when the engine saw fault s take hold, when it knows
+// better than the moment Inject was called: the kubernetes engine takes it
+// from the Chaos Mesh object's records (the Apply event).
+func (l *Lab) InjectedAt(s *Spec) (time.Time, bool) {
+	if s.Engine != "kubernetes" {
+		return time.Time{}, false
+	}
+	return l.kube.injectedAtOf(s)
 }
 
 // Active names the faults injected and not removed, for tests and reports.

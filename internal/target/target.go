@@ -28,7 +28,9 @@ type Instance struct {
 	Process *Supervisor
 	// Container is the running container of a container target, nil otherwise.
 	Container *Container
-	stop      func() error
+	// Kube is the port-forward of a Kubernetes target, nil otherwise.
+	Kube *Kube
+	stop func() error
 }
 
 // Stop stops what Start started; a URL target has nothing to stop.
@@ -75,6 +77,8 @@ func Start(ctx context.Context, t *config.Target, opts Options) (*Instance, erro
 		return inst, nil
 	case t.Container != nil:
 		return startContainer(ctx, inst, opts)
+	case t.Kubernetes != nil:
+		return startKubernetes(ctx, inst, opts)
 	}
 	return nil, fmt.Errorf("target %q has no url, embedded system, process or container", t.Name)
 }

@@ -262,6 +262,9 @@ func (x *experiment) run(ctx context.Context) {
 				continue
 			}
 			rec.Injected = true
+			if at, ok := x.lab.InjectedAt(spec); ok {
+				rec.InjectedMS = ms(at.Sub(x.start)) // when the engine saw it take hold
+			}
 			x.env.Logf("fault %q (%s) injected at %.1f s", spec.Name, spec.Action, rec.InjectedMS/1000)
 			if spec.OneShot() {
 				// A one-shot fault (a kill) is over once carried out.

@@ -1,0 +1,224 @@
+// Package testkube gives tests the real Kubernetes cluster that
+// `bash .ci/kube.sh up` starts: its kubeconfig, a namespace of their own
+// and the demo bank deployed in it. Without the cluster a test fails in CI
+// (CI=true) and is skipped elsewhere, saying what to run first.
+package testkube
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/cloudtest/cloudtest/internal/testdb"
+)
+
+// EnvKubeconfig names the variable that points the tests at the cluster's
+// kubeconfig; DefaultKubeconfig is where .ci/kube.sh writes it.
+const (
+	EnvKubeconfig     = "CLOUDTEST_KUBECONFIG"
+	DefaultKubeconfig = "/var/lib/cloudtest-k8s/admin.kubeconfig"
+	// DemobankImage is the demo bank image .ci/kube.sh loads into the
+	// cluster's containerd (built from the checkout it runs in).
+	DemobankImage = "docker.io/local/cloudtest-demobank:ci"
+)
+
+// Cluster is the test cluster.
+type Cluster struct {
+	Kubeconfig string
+	Clientset  kubernetes.Interface
+	Dynamic    dynamic.Interface
+}
+
+// PodChaos is the resource of Chaos Mesh's PodChaos objects.
+var PodChaos = schema.GroupVersionResource{Group: "chaos-mesh.org", Version: "v1alpha1", Resource: "podchaos"}
+
+// Get returns the cluster, or fails (CI) or skips (elsewhere) the test.
+func Get(t testing.TB) *Cluster {
+	t.Helper()
+	path := os.Getenv(EnvKubeconfig)
+	if path == "" {
+		path = DefaultKubeconfig
+	}
+	missing := func(why string) {
+		testdb.Unavailable(t, fmt.Sprintf("this test needs the Kubernetes cluster of .ci/kube.sh (%s): run `sudo bash .ci/kube.sh up` first "+
+			"(it writes %s; set %s to use another kubeconfig), and `sudo bash .ci/kube.sh down` after", why, DefaultKubeconfig, EnvKubeconfig))
+	}
+	if _, err := os.Stat(path); err != nil {
+		missing("no kubeconfig at " + path)
+		return nil
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		missing(err.Error())
+		return nil
+	}
+	rc.Timeout = 20 * time.Second
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		missing(err.Error())
+		return nil
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		missing(err.Error())
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx); err != nil {
+		missing("its API server does not answer: " + err.Error())
+		return nil
+	}
+	return &Cluster{Kubeconfig: path, Clientset: cs, Dynamic: dyn}
+}
+
+// Namespace creates a namespace for the test, deleted when it ends.
+func (c *Cluster) Namespace(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("ct-%s-%d", shortName(t.Name()), time.Now().UnixNano()%1_000_000)
+	ctx := context.Background()
+	if _, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		grace := int64(0)
+		c.Clientset.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
+	})
+	return name
+}
+
+func shortName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	n := b.String()
+	if len(n) > 30 {
+		n = n[len(n)-30:]
+	}
+	return n
+}
+
+// DeployDemobank deploys the demo bank as Deployment and Service "bank"
+// (label app=bank, port 80 → 8080) with the given replicas, and waits until
+// they are all ready. The pods have no volume: a restarted pod starts empty.
+func (c *Cluster) DeployDemobank(t testing.TB, ns string, replicas int32) {
+	t.Helper()
+	ctx := context.Background()
+	labels := map[string]string{"app": "bank"}
+	grace := int64(1)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "bank", Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: &grace,
+					Containers: []corev1.Container{{
+						Name: "bank", Image: DemobankImage, ImagePullPolicy: corev1.PullNever,
+						Args:  []string{"demo", "--listen", ":8080", "--data", "/data"},
+						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
+							PeriodSeconds: 1, FailureThreshold: 1,
+						},
+					}},
+				},
+			},
+		},
+	}
+	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "bank", Namespace: ns},
+		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{
+			Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
+	}
+	if _, err := c.Clientset.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitDeployment(t, ns, "bank", 120*time.Second)
+}
+
+// WaitDeployment waits until every replica of the Deployment is ready.
+func (c *Cluster) WaitDeployment(t testing.TB, ns, name string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		d, err := c.Clientset.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err == nil && d.Spec.Replicas != nil && d.Status.ObservedGeneration >= d.Generation &&
+			d.Status.ReadyReplicas == *d.Spec.Replicas && d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deployment %s/%s not ready after %s: %v %+v\n%s", ns, name, timeout, err, d.Status, c.PodReport(ns))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Pods names the pods of app=bank (or the given selector) that exist, with
+// their phase and readiness, for assertions and failure messages.
+func (c *Cluster) Pods(t testing.TB, ns, selector string) []corev1.Pod {
+	t.Helper()
+	l, err := c.Clientset.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Items
+}
+
+// PodReport describes the pods of a namespace and their recent events.
+func (c *Cluster) PodReport(ns string) string {
+	var b strings.Builder
+	ctx := context.Background()
+	if l, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, p := range l.Items {
+			fmt.Fprintf(&b, "pod %s phase=%s deleting=%v", p.Name, p.Status.Phase, p.DeletionTimestamp != nil)
+			for _, s := range p.Status.ContainerStatuses {
+				fmt.Fprintf(&b, " %s(ready=%v restarts=%d image=%s)", s.Name, s.Ready, s.RestartCount, s.Image)
+			}
+			b.WriteString("\n")
+		}
+	}
+	if l, err := c.Clientset.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, e := range l.Items {
+			fmt.Fprintf(&b, "event %s %s/%s %s: %s\n", e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
+		}
+	}
+	return b.String()
+}
+
+// ChaosObjects lists the PodChaos objects left in ns.
+func (c *Cluster) ChaosObjects(t testing.TB, ns string) []string {
+	t.Helper()
+	l, err := c.Dynamic.Resource(PodChaos).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	if l != nil {
+		for _, it := range l.Items {
+			names = append(names, it.GetName())
+		}
+	}
+	return names
+}
