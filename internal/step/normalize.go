@@ -111,10 +111,6 @@ func hex4(s string) (rune, bool) {
 	return r, true
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
 func unhex(c byte) byte {
 	switch {
 	case '0' <= c && c <= '9':
