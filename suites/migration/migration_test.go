@@ -456,7 +456,7 @@ func TestPlantedDifferencesAreFoundAndNamedAcrossEngines(t *testing.T) {
 			if !strings.Contains(junit, `name="`+acc+` › rows"`) || !strings.Contains(junit, "key (9) changed: owner: &#34;bob&#34; → &#34;bob &#34; (trailing space)") {
 				t.Errorf("junit.xml lacks the rows level of %s with its differences", acc)
 			}
-			for _, w := range []string{"### Migration core", "| changed (9) | **owner** | \"bob\" | \"bob \" | trailing space |", "| missing (5) |"} {
+			for _, w := range []string{"### Migration core", `| changed (9) | **owner** | \"bob" | \"bob " | trailing space |`, "| missing (5) |"} {
 				if !strings.Contains(md, w) {
 					t.Errorf("summary.md lacks %q:\n%s", w, md)
 				}
