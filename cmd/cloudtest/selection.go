@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/agext/levenshtein"
-
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/runner"
 )
@@ -36,19 +34,19 @@ func (s *selectionFlags) check(cfg *config.Config) error {
 	for _, k := range s.only {
 		switch {
 		case !slices.Contains(known, k):
-			problems = append(problems, fmt.Sprintf("--only %s: there is no suite kind %q; the kinds are %s.%s", k, k, strings.Join(known, ", "), didYouMean(k, known)))
+			problems = append(problems, fmt.Sprintf("--only %s: there is no suite kind %q; the kinds are %s.%s", k, k, strings.Join(known, ", "), config.Suggest(k, known)))
 		case !slices.Contains(used, k):
 			problems = append(problems, fmt.Sprintf("--only %s: no suite is of the kind %q%s.", k, k, among("kinds", used)))
 		}
 	}
 	for _, t := range s.tags {
 		if !slices.Contains(tags, t) {
-			problems = append(problems, fmt.Sprintf("--tag %s: no suite has the tag %q%s.%s", t, t, among("tags", tags), didYouMean(t, tags)))
+			problems = append(problems, fmt.Sprintf("--tag %s: no suite has the tag %q%s.%s", t, t, among("tags", tags), config.Suggest(t, tags)))
 		}
 	}
 	for _, c := range s.components {
 		if !slices.Contains(comps, c) {
-			problems = append(problems, fmt.Sprintf("--component %s: no suite tests the component %q%s.%s", c, c, among("components", comps), didYouMean(c, comps)))
+			problems = append(problems, fmt.Sprintf("--component %s: no suite tests the component %q%s.%s", c, c, among("components", comps), config.Suggest(c, comps)))
 		}
 	}
 	if len(problems) > 0 {
@@ -64,20 +62,6 @@ func among(what string, names []string) string {
 		return " (no suite has " + what + ")"
 	}
 	return " (the " + what + " in use: " + strings.Join(names, ", ") + ")"
-}
-
-// didYouMean suggests the known name closest to name, when one is close.
-func didYouMean(name string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := levenshtein.Distance(name, k, nil); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" Did you mean %q?", best)
 }
 
 // emptySelection refuses a selection whose flags each match suites but

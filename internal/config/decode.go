@@ -342,14 +342,14 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 			if !ok {
 				diags = append(diags, badRef(rng, "A reference to a variable needs a name, such as var.base_url."))
 			} else if _, found := dc.cfg.Variables[name]; !found {
-				diags = append(diags, badRef(rng, fmt.Sprintf("There is no variable named %q.%s", name, suggest(name, keys(dc.cfg.Variables)))))
+				diags = append(diags, badRef(rng, fmt.Sprintf("There is no variable named %q.%s", name, Suggest(name, keys(dc.cfg.Variables)))))
 			}
 		case "local":
 			name, ok := attrName()
 			if !ok {
 				diags = append(diags, badRef(rng, "A reference to a local value needs a name, such as local.token."))
 			} else if _, found := dc.cfg.Locals[name]; !found {
-				diags = append(diags, badRef(rng, fmt.Sprintf("There is no local value named %q.%s", name, suggest(name, keys(dc.cfg.Locals)))))
+				diags = append(diags, badRef(rng, fmt.Sprintf("There is no local value named %q.%s", name, Suggest(name, keys(dc.cfg.Locals)))))
 			}
 		case "target":
 			name, ok := attrName()
@@ -396,7 +396,7 @@ func undefinedTarget(rng hcl.Range, name string, cfg *Config) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Target not defined",
-		Detail:   fmt.Sprintf("No target %q is defined; add a block target %q { url = \"...\" }.%s", name, name, suggest(name, keys(cfg.Targets))),
+		Detail:   fmt.Sprintf("No target %q is defined; add a block target %q { url = \"...\" }.%s", name, name, Suggest(name, keys(cfg.Targets))),
 		Subject:  rng.Ptr(),
 	}
 }
@@ -448,8 +448,8 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// suggest returns " Did you mean "x"?" when a known name is close to name.
-func suggest(name string, known []string) string {
+// Suggest returns " Did you mean "x"?" when a known name is close to name.
+func Suggest(name string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
 		if d := levenshtein.Distance(name, k, nil); d < bestD {

@@ -36,7 +36,7 @@ func (dc *DecodeContext) unknownFunctions(expr hcl.Expression) hcl.Diagnostics {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Call to unknown function",
-			Detail:   fmt.Sprintf("There is no function named %q.%s", c.Name, suggest(c.Name, names)),
+			Detail:   fmt.Sprintf("There is no function named %q.%s", c.Name, Suggest(c.Name, names)),
 			Subject:  c.NameRange.Ptr(),
 			Context:  c.Range().Ptr(),
 		})

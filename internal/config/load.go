@@ -191,7 +191,7 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unknown suite in depends_on",
-					Detail:   fmt.Sprintf("Suite %q depends on %q, which is not defined.%s", c.Name, dep, suggest(dep, keys(seen))),
+					Detail:   fmt.Sprintf("Suite %q depends on %q, which is not defined.%s", c.Name, dep, Suggest(dep, keys(seen))),
 					Subject:  c.DeclRange.Ptr(),
 				})
 			}
@@ -358,7 +358,7 @@ func checkComponent(cfg *Config, name string, rng hcl.Range) hcl.Diagnostics {
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Unknown component",
-		Detail:   fmt.Sprintf("The deployment block declares no component %q.%s", name, suggest(name, names)),
+		Detail:   fmt.Sprintf("The deployment block declares no component %q.%s", name, Suggest(name, names)),
 		Subject:  rng.Ptr(),
 	}}
 }

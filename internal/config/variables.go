@@ -120,7 +120,7 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 			}
 			if !ok {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
-					Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, suggest(a.Name, keys(cfg.Variables))),
+					Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, Suggest(a.Name, keys(cfg.Variables))),
 					Subject: a.NameRange.Ptr()})
 				continue
 			}
@@ -149,7 +149,7 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		v, found := cfg.Variables[name]
 		if !found {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
-				Detail: fmt.Sprintf("-var sets %q, but no variable block declares it.%s", name, suggest(name, keys(cfg.Variables)))})
+				Detail: fmt.Sprintf("-var sets %q, but no variable block declares it.%s", name, Suggest(name, keys(cfg.Variables)))})
 			continue
 		}
 		diags = append(diags, setRaw(v, raw, "-var")...)
