@@ -177,7 +177,7 @@ func StartContainer(ctx context.Context, name string, c *config.Container, demo 
 	stop = func() error {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		logErr := saveLogs(rctx, inst.ID, logPath)
+		logErr := saveLogs(rctx, inst.ID, logPath, opts)
 		// Terminate removes the container, whatever state a fault left it in.
 		termErr := ctr.Terminate(rctx)
 		return errors.Join(termErr, removeNetwork(), logErr)
@@ -251,8 +251,9 @@ func imageExists(ctx context.Context, cli *testcontainers.DockerClient, ref stri
 }
 
 // saveLogs writes everything the container printed, over all its restarts,
-// to path.
-func saveLogs(ctx context.Context, id, path string) error {
+// to path, through the run's redactor like a process target's output (the
+// container echoes what it was given, secrets included).
+func saveLogs(ctx context.Context, id, path string, opts Options) error {
 	cli, err := DockerClient(ctx)
 	if err != nil {
 		return err
@@ -267,7 +268,11 @@ func saveLogs(ctx context.Context, id, path string) error {
 	if err != nil {
 		return err
 	}
-	_, err = stdcopy.StdCopy(f, f, rc)
+	w := newRedactWriter(f, opts.Redact, opts.Longest)
+	_, err = stdcopy.StdCopy(w, w, rc)
+	if rw, ok := w.(*redactWriter); ok {
+		err = errors.Join(err, rw.Flush())
+	}
 	return errors.Join(err, f.Close())
 }
 

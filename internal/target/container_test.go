@@ -215,3 +215,48 @@ func TestADynamicallyLinkedProgramIsNotStatic(t *testing.T) {
 		t.Fatalf("isStatic(/bin/ls) = %v, %v", static, err)
 	}
 }
+
+// A container echoes what it was given, secrets included: its log in the
+// run directory goes through the run's redactor, as a process's does.
+func TestAContainersLogIsRedacted(t *testing.T) {
+	needDocker(t)
+	const secret = "Tr0ub4dor&3/xK+9=ab"
+	dir := t.TempDir()
+	echoing := strings.Replace(tinyServer, "func main() {\n", "func main() {\n\tfmt.Println(\"started with\", os.Getenv(\"GREETING\"))\n", 1)
+	for name, content := range map[string]string{
+		"go.mod":     "module tiny\n\ngo 1.22\n",
+		"main.go":    echoing,
+		"Dockerfile": "FROM scratch\nCOPY tiny /tiny\nENTRYPOINT [\"/tiny\"]\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build := exec.Command("go", "build", "-o", "tiny", ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the tiny server: %v\n%s", err, out)
+	}
+	tc := &config.Target{Name: "tiny", Container: &config.Container{
+		Build: dir, Ports: []string{"9000/tcp"}, Env: map[string]string{"GREETING": secret}, Wait: "/", WaitTimeout: time.Minute, Restart: "never",
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	work := t.TempDir()
+	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") }
+	inst, err := Start(ctx, tc, Options{BaseDir: work, WorkDir: work, Redact: redact, Longest: len(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(work, "tiny.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), secret) || !strings.Contains(string(b), "started with [REDACTED]") {
+		t.Fatalf("the container's log reads:\n%s", b)
+	}
+}
