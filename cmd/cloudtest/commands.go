@@ -120,11 +120,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
 	}
 	// A signal during the evidence stops its reads; the run is then interrupted.
-	code := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, stdout, stderr)
+	code, model := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, stdout, stderr)
 	// The in-toto attestation says what the report says; it is signed
 	// with the manifest's key before the manifest, which then lists it.
 	var attested *evidence.TestResult
-	if model, err := report.Load(sum.Dir); err == nil {
+	if model != nil {
 		tr := model.TestResult()
 		attested = &tr
 	}
@@ -137,12 +137,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// finish renders the report of dir and turns its verdict into an exit code.
-func finish(dir string, interrupted bool, stdout, stderr io.Writer) int {
+// finish renders the report of dir and turns its verdict into an exit
+// code (interrupted when the run says so or interrupted is set); it
+// returns the report's model too (nil when it could not be written), so
+// that the results are read once.
+func finish(dir string, interrupted bool, stdout, stderr io.Writer) (int, *report.Model) {
 	model, err := report.Render(dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: writing the report: %v\n", err)
-		return exitIncomplete
+		return exitIncomplete, nil
 	}
 	fmt.Fprintf(stdout, "\nVerdict: %s\n", model.Verdict)
 	for _, r := range model.Reasons {
@@ -152,11 +155,11 @@ func finish(dir string, interrupted bool, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Warning: %s\n", result.Printable(w))
 	}
 	fmt.Fprintf(stdout, "Report: %s\n", filepath.Join(dir, "report.html"))
-	if interrupted {
+	if interrupted || model.Run.Interrupted {
 		fmt.Fprintln(stdout, "The run was interrupted: the report holds what was measured until then.")
-		return exitInterrupted
+		return exitInterrupted, model
 	}
-	return model.Verdict.ExitCode()
+	return model.Verdict.ExitCode(), model
 }
 
 // onInterrupt cancels the run on the first SIGINT or SIGTERM and exits at
@@ -419,12 +422,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: %s is not a run directory: %v\n", fs.Arg(0), err)
 		return exitUsage
 	}
-	model, err := report.Load(fs.Arg(0))
-	if err != nil {
-		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
-		return exitUsage
-	}
-	return finish(fs.Arg(0), model.Run.Interrupted, stdout, stderr)
+	code, _ := finish(fs.Arg(0), false, stdout, stderr)
+	return code
 }
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudtest/cloudtest/internal/deploy"
@@ -180,21 +182,64 @@ func readResults(path string) ([]result.Result, []string, error) {
 	var out []result.Result
 	var warnings []string
 	r := bufio.NewReaderSize(f, 1<<20)
-	for n := 1; ; n++ {
-		line, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			var res result.Result
-			if jerr := json.Unmarshal(line, &res); jerr != nil {
-				warnings = append(warnings, fmt.Sprintf("results.jsonl line %d is incomplete or damaged and was skipped (%v)", n, jerr))
-			} else {
-				out = append(out, res)
+	// Lines are read a batch at a time and decoded on every core: the
+	// decoding is most of the time a large run's report takes.
+	var batch [][]byte
+	first := 1
+	flush := func() {
+		res, errs := decodeLines(batch)
+		for i := range batch {
+			if errs[i] != nil {
+				warnings = append(warnings, fmt.Sprintf("results.jsonl line %d is incomplete or damaged and was skipped (%v)", first+i, errs[i]))
+			} else if res[i] != nil {
+				out = append(out, *res[i])
 			}
+		}
+		first += len(batch)
+		batch = batch[:0]
+	}
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 || err == nil {
+			batch = append(batch, line)
+		}
+		if len(batch) == readBatch {
+			flush()
 		}
 		if err != nil {
 			break
 		}
 	}
+	flush()
 	return out, warnings, nil
+}
+
+// readBatch is how many lines of results.jsonl are decoded together.
+const readBatch = 4096
+
+// decodeLines decodes each line into a result (nil for a blank line) or
+// an error, splitting the lines over GOMAXPROCS goroutines.
+func decodeLines(lines [][]byte) ([]*result.Result, []error) {
+	res, errs := make([]*result.Result, len(lines)), make([]error, len(lines))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(lines)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(lines); i += workers {
+				if len(bytes.TrimSpace(lines[i])) == 0 {
+					continue
+				}
+				var r result.Result
+				if errs[i] = json.Unmarshal(lines[i], &r); errs[i] == nil {
+					res[i] = &r
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return res, errs
 }
 
 func (m *Model) build(results []result.Result) {

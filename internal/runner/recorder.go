@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"sync"
@@ -27,18 +28,23 @@ func OpenRecorder(path string) (*Recorder, error) {
 // Write appends one record. The first write error is kept and returned by
 // Close; later records are still attempted.
 func (r *Recorder) Write(v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := lineBuffers.Get().(*bytes.Buffer)
+	defer lineBuffers.Put(buf)
+	buf.Reset()
+	// Encode writes what json.Marshal would, and the newline.
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		r.fail(err)
 		return
 	}
-	b = append(b, '\n')
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, err := r.f.Write(b); err != nil && r.err == nil {
+	if _, err := r.f.Write(buf.Bytes()); err != nil && r.err == nil {
 		r.err = err
 	}
 }
+
+// lineBuffers keep the encoded lines' buffers from one record to the next.
+var lineBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (r *Recorder) fail(err error) {
 	r.mu.Lock()
