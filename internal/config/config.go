@@ -39,6 +39,9 @@ type Config struct {
 	// local, or call sensitive(); wholeSensitive those of them that call
 	// sensitive(), every string of which is a secret.
 	sensitiveLocals, wholeSensitive map[string]bool
+	// sensitiveData are values read from data files (a feed's columns
+	// marked sensitive) that every redactor of the run hides.
+	sensitiveData []string
 }
 
 // Variable is a declared input variable and the value it got.
@@ -223,7 +226,7 @@ func (c *Config) SensitiveValues() []string {
 	for name := range c.sensitiveLocals {
 		out = append(out, sensitiveStrings(c.Locals[name], c.wholeSensitive[name])...)
 	}
-	return out
+	return append(out, c.sensitiveData...)
 }
 
 // EvalContext returns a context for evaluating late expressions: the

@@ -32,6 +32,17 @@ type DecodeContext struct {
 // decoded before any suite).
 func (dc *DecodeContext) Config() *Config { return dc.cfg }
 
+// AddSensitive marks values read while decoding (a feed's sensitive
+// columns) as secrets: SensitiveValues returns them, so every redactor of
+// the run replaces them in every encoding.
+func (dc *DecodeContext) AddSensitive(values ...string) {
+	for _, v := range values {
+		if v != "" {
+			dc.cfg.sensitiveData = append(dc.cfg.sensitiveData, v)
+		}
+	}
+}
+
 // Static is the evaluation context of load-time values.
 func (dc *DecodeContext) Static() *hcl.EvalContext { return dc.cfg.static }
 

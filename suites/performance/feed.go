@@ -8,11 +8,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/cloudtest/cloudtest/internal/config"
@@ -25,12 +27,15 @@ type Feed struct {
 	// load stops when they run out).
 	Mode string
 	File string
+	// Sensitive are the columns whose values are secrets (passwords of test
+	// users): redacted from every output like a sensitive variable.
+	Sensitive []string
 
 	mu   sync.Mutex
 	next int
 }
 
-var feedSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "file", Required: true}, {Name: "mode"}}}
+var feedSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "file", Required: true}, {Name: "mode"}, {Name: "sensitive"}}}
 
 func decodeFeed(b *hcl.Block, dc *config.DecodeContext) (*Feed, hcl.Diagnostics) {
 	content, diags := b.Body.Content(feedSchema)
@@ -62,7 +67,52 @@ func decodeFeed(b *hcl.Block, dc *config.DecodeContext) (*Feed, hcl.Diagnostics)
 			Detail: fmt.Sprintf("The feed %s cannot be used: %v.", f.File, err), Subject: a.Expr.Range().Ptr()})
 	}
 	f.Rows = rows
+	if a, ok := content.Attributes["sensitive"]; ok && err == nil {
+		diags = append(diags, f.decodeSensitive(a, dc)...)
+	}
 	return f, diags
+}
+
+// decodeSensitive reads `sensitive = ["password"]`: each name must be a
+// column of the file, and its values become secrets of the run.
+func (f *Feed) decodeSensitive(a *hcl.Attribute, dc *config.DecodeContext) hcl.Diagnostics {
+	cols, diags := dc.Strings(a)
+	if diags.HasErrors() {
+		return diags
+	}
+	have := map[string]bool{}
+	for _, r := range f.Rows {
+		for name := range r.Type().AttributeTypes() {
+			have[name] = true
+		}
+	}
+	for _, c := range cols {
+		if !have[c] {
+			names := make([]string, 0, len(have))
+			for n := range have {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown feed column",
+				Detail: fmt.Sprintf("The feed %s has no column %q to mark sensitive; its columns are %s.", f.File, c, strings.Join(names, ", ")),
+				Subject: a.Expr.Range().Ptr()})
+			continue
+		}
+		f.Sensitive = append(f.Sensitive, c)
+		for _, r := range f.Rows {
+			if !r.Type().HasAttribute(c) {
+				continue
+			}
+			v := r.GetAttr(c)
+			if v.IsNull() || !v.IsKnown() {
+				continue
+			}
+			if sv, err := convert.Convert(v, cty.String); err == nil {
+				dc.AddSensitive(sv.AsString())
+			}
+		}
+	}
+	return diags
 }
 
 // readFeed reads a CSV file with a header line, or a JSON lines file (.jsonl

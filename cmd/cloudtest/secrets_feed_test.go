@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Feed passwords: the values of a feed column marked sensitive are secrets
+// of the run, hidden from every output in every encoding like a sensitive
+// variable, while the other columns stay readable.
+const (
+	feedPasswordA = `fe3d&pw<a@b/c:d?#"x\ 1%+`
+	feedPasswordB = "feed-pass-b-7d21c9"
+)
+
+func feedSuite(srvURL, sensitive string) string {
+	return `target "t" { url = "` + srvURL + `" }
+performance "p" {
+  target = target.t
+  feed {
+    file      = "users.csv"
+    sensitive = ` + sensitive + `
+  }
+  load {
+    rate     = 10
+    duration = "1s"
+  }
+  journey "j" {
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/echo/login"
+        query  = { user = feed.user, pw = feed.password }
+        json   = { user = feed.user, password = feed.password }
+        headers = { Authorization = "Basic ${base64encode("${feed.user}:${feed.password}")}" }
+      }
+      expect { status = 200 }
+    }
+  }
+}
+`
+}
+
+func writeFeedSuite(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	csv := "user,password\nalice," + `"` + strings.ReplaceAll(feedPasswordA, `"`, `""`) + `"` + "\nbob," + feedPasswordB + "\n"
+	for name, body := range map[string]string{"main.hcl": src, "users.csv": csv} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestASensitiveFeedColumnIsRedactedFromEveryOutput(t *testing.T) {
+	// Nothing listens on port 1: every error names the URL, whose query
+	// holds the user (not secret) beside the password.
+	r := runDirForLeaks(t, writeFeedSuite(t, feedSuite("http://127.0.0.1:1", `["password"]`)))
+	if r.code == 0 {
+		t.Fatalf("the run passed although every request was refused\n%s", r.terminal)
+	}
+	raw, err := os.ReadFile(filepath.Join(r.dir, "load", "p.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("user=alice")) || !bytes.Contains(raw, []byte("user=bob")) {
+		t.Fatalf("load/p.bin keeps no URL naming the users, so this test shows nothing\n%q", raw)
+	}
+	r.expectNoLeak(t, map[string]string{
+		"password a": feedPasswordA,
+		"password b": feedPasswordB,
+	})
+}
+
+func TestAnUnknownSensitiveFeedColumnIsRefusedOnItsLine(t *testing.T) {
+	dir := writeFeedSuite(t, feedSuite("http://127.0.0.1:1", `["password", "pin"]`))
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"validate", dir}, &stdout, &stderr)
+	out := stdout.String() + stderr.String()
+	if code == 0 || !strings.Contains(out, "main.hcl line 6") || !strings.Contains(out, `no column "pin"`) || !strings.Contains(out, "password, user") {
+		t.Fatalf("validate exited %d, want an error naming main.hcl line 6 and the column pin with the columns there are\n%s", code, out)
+	}
+	if strings.Contains(out, feedPasswordA) || strings.Contains(out, feedPasswordB) {
+		t.Fatalf("validate printed a feed password\n%s", out)
+	}
+}
