@@ -94,7 +94,7 @@ func (f *Feed) decodeSensitive(a *hcl.Attribute, dc *config.DecodeContext) hcl.D
 			}
 			sort.Strings(names)
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown feed column",
-				Detail: fmt.Sprintf("The feed %s has no column %q to mark sensitive; its columns are %s.", f.File, c, strings.Join(names, ", ")),
+				Detail:  fmt.Sprintf("The feed %s has no column %q to mark sensitive; its columns are %s.", f.File, c, strings.Join(names, ", ")),
 				Subject: a.Expr.Range().Ptr()})
 			continue
 		}
