@@ -216,12 +216,31 @@ const maxExcerpt = 8 << 10
 
 // Body redacts and cuts a body for the report; cut says whether it was cut.
 func (r *Redactor) Body(b []byte) (string, bool) {
-	if len(b) <= maxExcerpt {
-		return r.String(string(b)), false
+	return r.body(b, false)
+}
+
+// ResponseBody is Body for what a target (or a database) sent back: the
+// secret-looking values in it are masked too (MaskSecrets), although
+// cloudtest never knew them: a token in a login's answer, the keys of an
+// exposed file, a private key even when the cut left out its END line.
+func (r *Redactor) ResponseBody(b []byte) (string, bool) {
+	return r.body(b, true)
+}
+
+func (r *Redactor) body(b []byte, mask bool) (string, bool) {
+	cut, all := b, len(b)
+	if len(cut) > maxExcerpt {
+		cut = cut[:maxExcerpt]
+		for len(cut) > 0 && !utf8.Valid(cut) {
+			cut = cut[:len(cut)-1]
+		}
 	}
-	cut := b[:maxExcerpt]
-	for len(cut) > 0 && !utf8.Valid(cut) {
-		cut = cut[:len(cut)-1]
+	s := r.String(string(cut))
+	if mask {
+		s = MaskSecrets(s)
 	}
-	return r.String(string(cut)) + "\n… (cut, " + strconv.Itoa(len(b)) + " bytes in all)", true
+	if len(cut) == all {
+		return s, false
+	}
+	return s + "\n… (cut, " + strconv.Itoa(all) + " bytes in all)", true
 }

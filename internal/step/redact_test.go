@@ -125,3 +125,39 @@ func TestRedactorReplacesTheSecretInDecodedText(t *testing.T) {
 		}
 	}
 }
+
+// The hints only skip rules that cannot match: masking with them gives
+// what every rule run on every text gives.
+func TestMaskSecretsHintsSkipOnlyRulesThatCannotMatch(t *testing.T) {
+	texts := []string{
+		"DB_PASSWORD=hunter22\nAPI_KEY: 'two words'\nx=AKIAQ3EGRIXRP4PLANTD",
+		`{"Token": "abcdef123", "SessionId": "s-0123456789", "user": "alice"}`,
+		"redis://:pw-planted@cache:6379 and https://hooks.slack.com/services/T0000000000000000000000000000000000000000000",
+		"Authorization: BEARER abcdefghijkl; xoxb-0123456789-abc; AIzaSyPlantedGcpKey00000000000000000000",
+		"ghp_PlantedGithubToken000000000000000000 rk_test_0123456789abc eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwbGFudGVkIn0.c2ln",
+		"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIEplanted\n-----END ENCRYPTED PRIVATE KEY-----",
+		`{"status":"ok","balance":1200.5}`,
+	}
+	for _, text := range texts {
+		all := text
+		for _, r := range secretRules {
+			all = maskRule(all, r)
+		}
+		if got := MaskSecrets(text); got != maskCutPrivateKey(all) {
+			t.Errorf("with hints:\n%s\nwithout:\n%s", got, all)
+		}
+	}
+}
+
+// An excerpt cut inside a private key keeps its BEGIN line and nothing of
+// the key after it.
+func TestMaskSecretsHidesAPrivateKeyCutBeforeItsEnd(t *testing.T) {
+	got := MaskSecrets("dump\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE\nAAAAMwAAAAtzc2gt")
+	if strings.Contains(got, "b3BlbnNzaC1rZXkt") || strings.Contains(got, "AAAAMwAAAAtzc2gt") || !strings.HasPrefix(got, "dump\n-----BEGIN OPENSSH PRIVATE KEY-----\n"+Redacted) {
+		t.Errorf("got %q", got)
+	}
+	whole := "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIplanted\n-----END EC PRIVATE KEY-----\nafter"
+	if got := MaskSecrets(whole); got != "-----BEGIN EC PRIVATE KEY-----\n"+Redacted+"\n-----END EC PRIVATE KEY-----\nafter" {
+		t.Errorf("a whole key: got %q", got)
+	}
+}

@@ -351,7 +351,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 			out.Response = r.response()
 		}
 		out.Exchange = &result.Exchange{Protocol: "sql", Query: red().String(r.query), RowCount: len(r.rows)}
-		out.Exchange.ResponseBody, out.Exchange.Truncated = red().Body(rowsExcerpt(r))
+		out.Exchange.ResponseBody, out.Exchange.Truncated = red().ResponseBody(rowsExcerpt(r))
 		obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true, header: func(string) string { return "" }}
 	case s.TCP != nil:
 		addr, d, err := s.TCP.do(ctx, env, reqCtx)
@@ -593,7 +593,7 @@ func (s *Step) httpExcerpt(red *Redactor, x *httpExchange) *result.Exchange {
 	}
 	var cut1, cut2 bool
 	ex.RequestBody, cut1 = red.Body(x.reqBody)
-	ex.ResponseBody, cut2 = red.Body(x.body)
+	ex.ResponseBody, cut2 = red.ResponseBody(x.body)
 	ex.Truncated = cut1 || cut2
 	return ex
 }

@@ -327,10 +327,9 @@ func (ss *session) sendWith(ctx context.Context, client *http.Client, method, ur
 	if len(excerpt) > maxEvidence {
 		excerpt, a.ex.Truncated = excerpt[:maxEvidence], true
 	}
-	a.ex.ResponseBody, _ = red.Body(excerpt)
 	// Evidence shows what the target sent, with the secret-looking values
 	// in it (an exposed .env's keys, a token in an answer) masked.
-	a.ex.ResponseBody = step.MaskSecrets(a.ex.ResponseBody)
+	a.ex.ResponseBody, _ = red.ResponseBody(excerpt)
 	return a, nil
 }
 
