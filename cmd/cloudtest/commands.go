@@ -422,7 +422,12 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: %s is not a run directory: %v\n", fs.Arg(0), err)
 		return exitUsage
 	}
-	code, _ := finish(fs.Arg(0), false, stdout, stderr)
+	code, model := finish(fs.Arg(0), false, stdout, stderr)
+	if model == nil {
+		// The run directory cannot be read back: the argument is wrong
+		// (as before the report was rendered by finish), not the run.
+		return exitUsage
+	}
 	return code
 }
 
