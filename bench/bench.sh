@@ -9,7 +9,8 @@
 #        BENCH_PART=rss bash bench/bench.sh   (only the RSS comparison)
 #        BENCH_PART=lag bash bench/bench.sh   (only the first-step latency
 #                                            against vegeta's on a 2 ms server;
-#                                            BENCH_PIN=0: not pinned to cores)
+#                                            BENCH_PIN=0: not pinned to cores;
+#                                            BENCH_LAG_ROUNDS=N interleaved rounds, default 5)
 #        BENCH_PART=rates BENCH_RATES=5000 bash bench/bench.sh
 #                                            (only the fixed-rate rows and ratios)
 set -euo pipefail
@@ -118,12 +119,15 @@ wrk_run() {
 # same server; the server sleeps, so its own timer adds the same to both.
 lag_rows() {
   local port=18098 rate=500 dir="$work/lag" pin0="taskset -c 0" pin1="taskset -c 1"
+  local rounds=${BENCH_LAG_ROUNDS:-5}
   if [ "${BENCH_PIN:-1}" = 0 ]; then pin0=""; pin1=""; fi
   $pin1 server -addr "127.0.0.1:$port" -delay 2ms & slow=$!
   sleep 0.5
-  echo "GET http://127.0.0.1:$port/" | $pin0 vegeta attack -rate="$rate" -duration="${D}s" > "$work/lag.bin"
-  local v
-  v=$(vegeta report -type=json < "$work/lag.bin" | sed -E 's/.*"50th":([0-9]+).*/\1/' | awk '{printf "%.3f", $1/1e6}')
+  # vegeta_lag: vegeta's p50 (ms) at the same rate on the same server.
+  vegeta_lag() {
+    echo "GET http://127.0.0.1:$port/" | $pin0 vegeta attack -rate="$rate" -duration="${D}s" > "$work/lag.bin"
+    vegeta report -type=json < "$work/lag.bin" | sed -E 's/.*"50th":([0-9]+).*/\1/' | awk '{printf "%.3f", $1/1e6}'
+  }
   # cloudtest_lag STEPS: first (and second) step p50 and the generator's
   # lag of journeys of STEPS steps with captures (cloudtest's workers).
   cloudtest_lag() {
@@ -158,15 +162,29 @@ g = d.get("generator", {}).get("wake_delay_ms", {"p50": 0, "p99": 0})  # 0: a cl
 print("%.3f %.3f %.3f %.3f" % (s["j › s1"], s.get("j › s2", 0), g["p50"], g["p99"]))'
     rm -rf "$work/lag-out"
   }
-  local one first second lagp50 lagp99 lag1
-  read -r one _ lag1 _ <<< "$(cloudtest_lag 1)"
-  read -r first second lagp50 lagp99 <<< "$(cloudtest_lag 2)"
-  kill $slow 2>/dev/null || true
-  echo "First-step latency at ${rate} journeys/s against a server answering after 2 ms, ${D} s each$([ -z "$pin0" ] && echo ", not pinned"), $(date -u +%F):"
+  echo "First-step latency at ${rate} journeys/s against a server answering after 2 ms, ${D} s each, ${rounds} interleaved rounds$([ -z "$pin0" ] && echo ", not pinned"), $(date -u +%F), load average $(cut -d' ' -f1 /proc/loadavg) at the start:"
   echo
-  echo "| p50 (ms) | vegeta $vegeta_version | cloudtest 1-step journey | 2-step journey: first step | second step | first step − vegeta, 1-step / 2-step (goal ≤ 0.1) | generator lag p50 / p99 (2-step) |"
+  echo "| round | vegeta $vegeta_version p50 | cloudtest 1-step journey | 2-step journey: first step | second step | first step − vegeta, 1-step / 2-step (goal ≤ 0.1) | generator lag p50 / p99 (2-step) |"
   echo "|---|---|---|---|---|---|---|"
-  awk -v v="$v" -v o="$one" -v f="$first" -v s="$second" -v a="$lagp50" -v b="$lagp99" 'BEGIN{ printf "| | %.3f | %.3f | %.3f | %.3f | %+.3f / %+.3f | %.3f / %.3f |\n", v, o, f, s, o-v, f-v, a, b }'
+  # Each round runs the three one after the other, so that a slow spell of
+  # the machine falls on all three alike; the medians over the rounds are
+  # the figures to compare.
+  local r v one first second lagp50 lagp99 lag1 rows=""
+  for r in $(seq 1 "$rounds"); do
+    v=$(vegeta_lag)
+    read -r one _ lag1 _ <<< "$(cloudtest_lag 1)"
+    read -r first second lagp50 lagp99 <<< "$(cloudtest_lag 2)"
+    rows+="$v $one $first $second"$'\n'
+    awk -v r="$r" -v v="$v" -v o="$one" -v f="$first" -v s="$second" -v a="$lagp50" -v b="$lagp99" 'BEGIN{ printf "| %d | %.3f | %.3f | %.3f | %.3f | %+.3f / %+.3f | %.3f / %.3f |\n", r, v, o, f, s, o-v, f-v, a, b }'
+  done
+  kill $slow 2>/dev/null || true
+  printf '%s' "$rows" | python3 -c '
+import sys, statistics as st
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+med = lambda i: st.median(r[i] for r in rows)
+d1 = st.median(r[1] - r[0] for r in rows)
+d2 = st.median(r[2] - r[0] for r in rows)
+print("| median | %.3f | %.3f | %.3f | %.3f | %+.3f / %+.3f (median of the differences) | |" % (med(0), med(1), med(2), med(3), d1, d2))'
 }
 if [ "${BENCH_PART:-all}" = lag ]; then lag_rows; exit 0; fi
 
