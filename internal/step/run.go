@@ -607,7 +607,7 @@ func rowsExcerpt(r *sqlResult) []byte {
 			if i > 0 {
 				b.WriteString(" | ")
 			}
-			fmt.Fprint(&b, normalizeSQL(row[c]))
+			fmt.Fprint(&b, row[c])
 		}
 	}
 	return b.Bytes()

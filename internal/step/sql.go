@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,9 +147,13 @@ func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, reda
 		return nil, fmt.Errorf("%s: %s", q.Driver, redact(err))
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
+	cts, err := rows.ColumnTypes()
 	if err != nil {
 		return nil, err
+	}
+	cols, types := make([]string, len(cts)), make([]string, len(cts))
+	for i, ct := range cts {
+		cols[i], types[i] = ct.Name(), strings.ToUpper(ct.DatabaseTypeName())
 	}
 	res := &sqlResult{query: query, args: args, columns: cols}
 	for rows.Next() {
@@ -160,7 +167,7 @@ func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, reda
 		}
 		row := map[string]any{}
 		for i, c := range cols {
-			row[c] = vals[i]
+			row[c] = normalizeSQL(types[i], vals[i])
 		}
 		res.rows = append(res.rows, row)
 	}
@@ -172,6 +179,15 @@ func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, reda
 }
 
 func sqlArg(v cty.Value) any {
+	// An integer goes as an integer, exactly: through float64 a key past
+	// 2^53 (9007199254740993) would become its neighbour.
+	if v.Type() == cty.Number && v.IsKnown() && !v.IsNull() {
+		if bf := v.AsBigFloat(); bf.IsInt() {
+			if i, acc := bf.Int64(); acc == big.Exact {
+				return i
+			}
+		}
+	}
 	g := goValue(v)
 	if f, ok := g.(float64); ok && f == float64(int64(f)) {
 		return int64(f)
@@ -184,7 +200,7 @@ func (r *sqlResult) response() cty.Value {
 	for _, row := range r.rows {
 		obj := map[string]cty.Value{}
 		for _, c := range r.columns {
-			obj[c] = ctyValue(normalizeSQL(row[c]))
+			obj[c] = ctyValue(row[c])
 		}
 		rows = append(rows, cty.ObjectVal(obj))
 	}
@@ -195,18 +211,79 @@ func (r *sqlResult) response() cty.Value {
 	})
 }
 
-// normalizeSQL turns driver values into what a reader expects: times as
-// RFC 3339 strings, numeric text (MySQL DECIMAL) as numbers when exact.
-func normalizeSQL(v any) any {
+// normalizeSQL turns what a driver returned for a column of the given
+// database type into one form whatever the driver, so that response.rows
+// read the same from PostgreSQL (pgx) and MySQL/MariaDB (go-sql-driver,
+// which returns most columns as text): integers and floats as numbers,
+// DECIMAL/NUMERIC as exact numbers (PostgreSQL's numeric came as the string
+// "9384.83", MySQL's decimal as a number), FLOAT4/FLOAT in their float32
+// shortest form (0.1, not 0.10000000149011612), DATE as 2006-01-02,
+// DATETIME/TIMESTAMP as RFC 3339 in UTC with the fraction the value has,
+// text and JSON as strings, NULL as null. docs/steps.md lists the types.
+func normalizeSQL(dbType string, v any) any {
+	if v == nil {
+		return nil
+	}
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	switch dbType {
+	case "NUMERIC", "DECIMAL", "NEWDECIMAL":
+		if s, ok := v.(string); ok {
+			if _, err := cty.ParseNumberVal(s); err == nil {
+				return decimalText(s)
+			}
+		}
+	case "FLOAT4", "FLOAT":
+		var f32 float32
+		switch x := v.(type) {
+		case float64:
+			f32 = float32(x)
+		case float32:
+			f32 = x
+		default:
+			return v
+		}
+		f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f32), 'g', -1, 32), 64)
+		return f
+	case "DATE":
+		if t, ok := v.(time.Time); ok {
+			return t.Format(time.DateOnly)
+		}
+	case "DATETIME", "TIMESTAMP", "TIMESTAMPTZ":
+		if s, ok := v.(string); ok {
+			// MySQL's text form, in the driver's location (UTC unless
+			// the DSN says loc=…): the same instant as pgx's time.Time.
+			if t, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", s, time.UTC); err == nil {
+				return t.UTC().Format(time.RFC3339Nano)
+			}
+		}
+	}
 	switch x := v.(type) {
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
-	case []byte:
-		var f float64
-		if _, err := fmt.Sscanf(string(x), "%g", &f); err == nil && fmt.Sprint(f) == string(x) {
-			return f
+	case float32:
+		return float64(x)
+	case string:
+		// Integers of the text protocol (MySQL without args) are numbers.
+		if isIntegerType(dbType) {
+			if n, err := strconv.ParseInt(x, 10, 64); err == nil {
+				return n
+			}
 		}
-		return string(x)
 	}
 	return v
+}
+
+// decimalText is an exact decimal as the database wrote it (its scale
+// kept for the excerpt); in HCL it is a number.
+type decimalText string
+
+func isIntegerType(t string) bool {
+	switch t {
+	case "INT", "INT2", "INT4", "INT8", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "MEDIUMINT", "YEAR",
+		"UNSIGNED INT", "UNSIGNED BIGINT", "UNSIGNED SMALLINT", "UNSIGNED TINYINT", "UNSIGNED MEDIUMINT":
+		return true
+	}
+	return false
 }

@@ -123,6 +123,11 @@ func ctyValue(x any) cty.Value {
 		return cty.NumberFloatVal(float64(v))
 	case *big.Float:
 		return cty.NumberVal(v)
+	case decimalText:
+		if n, err := cty.ParseNumberVal(string(v)); err == nil {
+			return n
+		}
+		return cty.StringVal(string(v))
 	case fmt.Stringer:
 		return cty.StringVal(v.String())
 	}
