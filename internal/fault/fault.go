@@ -7,13 +7,10 @@
 package fault
 
 import (
-	"context"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/cloudtest/cloudtest/internal/target"
 )
 
 // BlockSchema is the header of a fault block inside a reliability suite.
@@ -26,10 +23,10 @@ type Spec struct {
 	// container-kill, delay, loss, partition, bandwidth, corrupt, cpu,
 	// memory, abort, http-delay…
 	Action string
-	// Kind is the Chaos Mesh kind: PodChaos, NetworkChaos, StressChaos,
-	// HTTPChaos or PhysicalMachineChaos.
+	// Kind is the Chaos Mesh kind: PodChaos, NetworkChaos, StressChaos
+	// or HTTPChaos.
 	Kind string
-	// Engine is "local" or "docker".
+	// Engine is "local", "docker" or "kubernetes" (engine.go).
 	Engine string
 	// Target names the target the fault acts on (the suite's target when
 	// the block names none).
@@ -53,26 +50,9 @@ type Spec struct {
 // that `cloudtest recover` can replay it after a crash.
 type Undo struct {
 	Engine string `json:"engine"`
-	// Op names the removal: docker "unpause", "start", "connect",
-	// "remove"; local "sigcont", "kill", "remove-toxic"…
+	// Op names the removal: local "sigcont", "remove-toxic",
+	// "end-partition", "stop-stress"; docker "unpause", "start",
+	// "connect"; kubernetes "delete".
 	Op   string            `json:"op"`
 	Args map[string]string `json:"args,omitempty"`
-}
-
-// engine injects the faults of one engine value.
-type engine interface {
-	// inject applies s to t and returns what removes it (nothing for a
-	// one-shot fault whose effect ends by itself).
-	inject(ctx context.Context, s *Spec, t *target.Instance) ([]Undo, error)
-	// undo carries out one removal; it must succeed when the effect is
-	// already gone (idempotent), because recover may replay it.
-	undo(ctx context.Context, u Undo) error
-}
-
-// planner is an engine that knows what removes a fault before applying it.
-// The lab journals that plan first, so that a crash between the fault and
-// its journal record still leaves recover something to undo (removals are
-// idempotent: undoing a fault that never took hold does no harm).
-type planner interface {
-	plan(s *Spec, t *target.Instance) []Undo
 }
