@@ -3,6 +3,7 @@ package fault
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
@@ -66,6 +67,9 @@ var actions = []*action{
 	{name: "http-delay", kind: v1alpha1.KindHTTPChaos, fields: []string{"delay", "port", "path", "method", "code"},
 		required: []requiredField{{"delay", `delay = "500ms"`}},
 		build:    buildHTTP},
+	{name: "process", kind: v1alpha1.KindPhysicalMachineChaos, fields: []string{"signal"}, oneShot: true,
+		required: []requiredField{{"signal", `signal = 15 (SIGTERM)`}},
+		build:    buildProcess},
 }
 
 // Actions lists the fault actions in the order the documentation gives them.
@@ -269,6 +273,34 @@ func buildHTTP(b *objectBuilder) client.Object {
 		hc.Spec.Code = &c32
 	}
 	return hc
+}
+
+// buildProcess makes a PhysicalMachineChaos that sends a signal to the
+// target's process (Chaos Mesh's chaosd finds it by name on the machines
+// labelled with the target's name).
+func buildProcess(b *objectBuilder) client.Object {
+	pm := &v1alpha1.PhysicalMachineChaos{TypeMeta: b.typeMeta(), ObjectMeta: b.meta}
+	pm.Spec.Action = v1alpha1.PMProcessAction
+	pm.Spec.Selector.GenericSelectorSpec = b.sel.Selector.GenericSelectorSpec
+	pm.Spec.Mode, pm.Spec.Value = b.sel.Mode, b.sel.Value
+	sig, _ := b.num("signal")
+	if a := b.attrs["signal"]; a != nil && (sig == 0 || sig > 64) {
+		b.diags = append(b.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+			Detail:  fmt.Sprintf("The attribute \"signal\" is a signal number between 1 and 64, such as 15 (SIGTERM) or 1 (SIGHUP); found %d.", sig),
+			Subject: a.Expr.Range().Ptr()})
+	}
+	pm.Spec.Process = &v1alpha1.ProcessSpec{Process: processName(b), Signal: sig}
+	return pm
+}
+
+// processName is the name of the target's program, as chaosd looks for it.
+func processName(b *objectBuilder) string {
+	if b.dc != nil && b.dc.Config() != nil {
+		if t := b.dc.Config().Targets[b.s.Target]; t != nil && t.Process != nil && len(t.Process.Command) > 0 {
+			return strings.Trim(filepath.Base(t.Process.Command[0]), "{}")
+		}
+	}
+	return b.s.Target
 }
 
 // describeFields names an action's own attributes for a diagnostic.

@@ -103,6 +103,7 @@ var localActions = map[string]localAction{
 	"memory":         {inject: injectStress},
 	"abort":          {onProxy: withToxics(abortToxics)},
 	"http-delay":     {onProxy: withToxics(httpDelayToxics)},
+	"process":        {process: true, inject: signalProcess},
 }
 
 // localCheckTarget refuses process faults on targets that are not
@@ -263,6 +264,18 @@ func freezeProcess(_ *localEngine, s *Spec, t *target.Instance) ([]Undo, error) 
 		return nil, fmt.Errorf("stopping process group %d: %w", pid, err)
 	}
 	return undo, nil
+}
+
+// signalProcess sends the fault's signal to the process group; what
+// follows (an exit and a restart by the supervisor, a graceful shutdown, a
+// reload) is the process's own doing.
+func signalProcess(_ *localEngine, s *Spec, t *target.Instance) ([]Undo, error) {
+	sup, err := supervised(s, t)
+	if err != nil {
+		return nil, err
+	}
+	pm := s.Object.(*v1alpha1.PhysicalMachineChaos)
+	return nil, sup.Signal(syscall.Signal(pm.Spec.Process.Signal))
 }
 
 // streams maps Chaos Mesh's direction onto toxiproxy's streams. The proxy
