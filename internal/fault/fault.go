@@ -1,9 +1,15 @@
 // Package fault turns fault blocks into Chaos Mesh objects (the vocabulary
 // of faults), validates them with Chaos Mesh's own webhooks' code, and
 // injects and removes them through engines: local (toxiproxy in-process,
-// signals to supervised processes, stress) and docker (containers started
-// as targets). Every injection and removal is written to a journal so that
+// signals to supervised processes, stress), docker (containers started as
+// targets) and kubernetes (Chaos Mesh objects in the target's cluster).
+// Every injection and removal is written to a journal so that
 // `cloudtest recover` can undo what a crashed run left behind.
+//
+// Each action is one value of the table in actions.go; each engine is one
+// file that declares the actions it carries out (engine.go lists the
+// engines). The package is internal: its callers are the reliability suite
+// and cloudtest's plan and recover commands.
 package fault
 
 import (
