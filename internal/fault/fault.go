@@ -27,10 +27,10 @@ type Spec struct {
 	Name string
 	// Action is the Chaos Mesh action as written: pod-kill, pod-failure,
 	// container-kill, delay, loss, partition, bandwidth, corrupt, cpu,
-	// memory, abort, http-delay…
+	// memory, abort, http-delay, process.
 	Action string
-	// Kind is the Chaos Mesh kind: PodChaos, NetworkChaos, StressChaos
-	// or HTTPChaos.
+	// Kind is the Chaos Mesh kind: PodChaos, NetworkChaos, StressChaos,
+	// HTTPChaos or PhysicalMachineChaos (actions.go).
 	Kind string
 	// Engine is "local", "docker" or "kubernetes" (engine.go).
 	Engine string
