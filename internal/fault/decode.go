@@ -12,7 +12,6 @@ import (
 	"github.com/chaos-mesh/chaos-mesh/api/genericwebhook"
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	"github.com/hashicorp/hcl/v2"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudtest/cloudtest/internal/config"
@@ -20,44 +19,6 @@ import (
 
 // Attributes every fault block may have, whatever its action.
 var commonAttrs = []string{"action", "engine", "target", "upstream", "listen", "after", "duration", "mode", "value"}
-
-// fieldsOf lists, per action, the attributes that carry the action's own
-// settings; they bear Chaos Mesh's field names.
-var fieldsOf = map[string][]string{
-	"pod-kill":       {"grace_period"},
-	"pod-failure":    nil,
-	"container-kill": nil,
-	"delay":          {"latency", "jitter", "correlation", "direction"},
-	"loss":           {"loss", "correlation", "direction"},
-	"corrupt":        {"corrupt", "correlation", "direction"},
-	"partition":      {"direction"},
-	"bandwidth":      {"rate", "limit", "buffer", "direction"},
-	"cpu":            {"workers", "load"},
-	"memory":         {"workers", "size"},
-	"abort":          {"port", "path", "method", "code"},
-	"http-delay":     {"delay", "port", "path", "method", "code"},
-}
-
-// requiredOf lists the fields without which an action does nothing (Chaos
-// Mesh would accept a delay without latency, and delay by nothing).
-var requiredOf = map[string][]struct{ name, example string }{
-	"delay":      {{"latency", `latency = "100ms"`}},
-	"loss":       {{"loss", `loss = 10 (percent)`}},
-	"corrupt":    {{"corrupt", `corrupt = 10 (percent)`}},
-	"bandwidth":  {{"rate", `rate = "1mbps"`}},
-	"http-delay": {{"delay", `delay = "500ms"`}},
-}
-
-// Actions lists the fault actions in the order the documentation gives them.
-var Actions = []string{"pod-kill", "pod-failure", "container-kill", "delay", "loss", "corrupt", "partition", "bandwidth", "cpu", "memory", "abort", "http-delay"}
-
-// What each engine can carry out. The local engine works on TCP through
-// toxiproxy, which has no toxic that alters bytes, hence no corrupt.
-var engineActions = map[string][]string{
-	"local":      {"pod-kill", "pod-failure", "container-kill", "delay", "loss", "partition", "bandwidth", "cpu", "memory", "abort", "http-delay"},
-	"docker":     {"pod-kill", "pod-failure", "container-kill", "partition"},
-	"kubernetes": kubeActions,
-}
 
 var blockSchema = func() *hcl.BodySchema {
 	s := &hcl.BodySchema{}
@@ -71,8 +32,8 @@ var blockSchema = func() *hcl.BodySchema {
 	for _, n := range commonAttrs {
 		add(n, n == "action")
 	}
-	for _, a := range Actions {
-		for _, n := range fieldsOf[a] {
+	for _, a := range actions {
+		for _, n := range a.fields {
 			add(n, false)
 		}
 	}
@@ -95,7 +56,29 @@ func Decode(b *hcl.Block, dc *config.DecodeContext) (*Spec, hcl.Diagnostics) {
 // and validates it with Chaos Mesh's own webhook code, so that a fault this
 // accepts is one Chaos Mesh accepts too.
 func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spec, hcl.Diagnostics) {
-	s := &Spec{Engine: "local", Target: suiteTarget, DeclRange: b.DefRange}
+	s, attrs, diags := decodeCommon(b, dc, suiteTarget)
+	if s.Action == "" || diags.HasErrors() {
+		return s, diags
+	}
+	diags = append(diags, checkSettings(s, attrs, dc, b)...)
+	if diags.HasErrors() {
+		return s, diags
+	}
+	obj, d := build(s, attrs, dc)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return s, diags
+	}
+	s.Object = obj
+	s.Kind = obj.GetObjectKind().GroupVersionKind().Kind
+	kubeAdjust(s, dc)
+	diags = append(diags, validate(obj, attrs, b)...)
+	return s, diags
+}
+
+// decodeCommon reads the attributes every fault block may have.
+func decodeCommon(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spec, hcl.Attributes, hcl.Diagnostics) {
+	s := &Spec{Engine: engines[0].name, Target: suiteTarget, DeclRange: b.DefRange}
 	if len(b.Labels) > 0 {
 		s.Name = b.Labels[0]
 	}
@@ -107,7 +90,7 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 		diags = append(diags, d...)
 	}
 	if a, ok := attrs["engine"]; ok {
-		s.Engine, d = dc.OneOf(a, "local", "docker", "kubernetes")
+		s.Engine, d = dc.OneOf(a, engineNames()...)
 		diags = append(diags, d...)
 	}
 	if a, ok := attrs["target"]; ok {
@@ -117,12 +100,15 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 	if _, ok := attrs["engine"]; !ok && isKubeTarget(dc, s.Target) {
 		s.Engine = "kubernetes" // a fault on a pod is the cluster's to carry out
 	}
-	for name, dst := range map[string]*string{"upstream": &s.Upstream, "listen": &s.Listen} {
-		if a, ok := attrs[name]; ok {
-			*dst, d = dc.String(a)
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"upstream", &s.Upstream}, {"listen", &s.Listen}} {
+		if a, ok := attrs[f.name]; ok {
+			*f.dst, d = dc.String(a)
 			diags = append(diags, d...)
 			if !d.HasErrors() {
-				diags = append(diags, checkLoopback(a, *dst)...)
+				diags = append(diags, checkLoopback(a, *f.dst)...)
 			}
 		}
 	}
@@ -134,37 +120,29 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 		s.Duration, d = dc.Duration(a)
 		diags = append(diags, d...)
 	}
-	if s.Action == "" || diags.HasErrors() {
-		return s, diags
-	}
+	return s, attrs, diags
+}
 
-	// An attribute of another action is most likely a mix-up of actions.
-	for name, a := range attrs {
-		if slices.Contains(commonAttrs, name) || slices.Contains(fieldsOf[s.Action], name) {
-			continue
-		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Attribute does not apply",
-			Detail:   fmt.Sprintf("The attribute %q does not apply to action %q; that action takes %s.", name, s.Action, describeFields(s.Action)),
-			Subject:  a.NameRange.Ptr(),
-		})
-	}
-	for _, r := range requiredOf[s.Action] {
+// checkSettings checks the block's attributes against its action and its
+// engine: every problem is reported, none stops the others.
+func checkSettings(s *Spec, attrs hcl.Attributes, dc *config.DecodeContext, b *hcl.Block) hcl.Diagnostics {
+	a, k := actionNamed(s.Action), engineNamed(s.Engine)
+	diags := checkFields(a, attrs)
+	for _, r := range a.required {
 		if _, ok := attrs[r.name]; !ok {
 			diags = append(diags, config.Required(b, r.name, r.example))
 		}
 	}
-	if !slices.Contains(engineActions[s.Engine], s.Action) {
+	if !k.carries(a.name) {
 		subject := attrs["action"].Expr.Range()
-		if a, ok := attrs["engine"]; ok {
-			subject = a.Expr.Range()
+		if e, ok := attrs["engine"]; ok {
+			subject = e.Expr.Range()
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Action not available on this engine",
 			Detail: fmt.Sprintf("The %s engine cannot carry out action %q; it can carry out %s.%s",
-				s.Engine, s.Action, strings.Join(engineActions[s.Engine], ", "), kubeActionNote(s.Engine)),
+				k.name, a.name, strings.Join(k.actionNames(), ", "), k.note),
 			Subject: subject.Ptr(),
 		})
 	}
@@ -176,22 +154,27 @@ func DecodeFor(b *hcl.Block, dc *config.DecodeContext, suiteTarget string) (*Spe
 			Subject:  attrs["upstream"].Expr.Range().Ptr(),
 		})
 	}
-	diags = append(diags, checkEngineTarget(s, dc, b)...)
+	diags = append(diags, checkEngineTarget(s, k, dc, b)...)
 	diags = append(diags, checkPercentages(attrs, dc)...)
-	if diags.HasErrors() {
-		return s, diags
-	}
+	return diags
+}
 
-	obj, d := build(s, attrs, dc)
-	diags = append(diags, d...)
-	if d.HasErrors() {
-		return s, diags
+// checkFields refuses the attributes of other actions, most likely a
+// mix-up of actions, in the order they are written.
+func checkFields(a *action, attrs hcl.Attributes) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, at := range config.SortedAttrs(attrs) {
+		if slices.Contains(commonAttrs, at.Name) || slices.Contains(a.fields, at.Name) {
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Attribute does not apply",
+			Detail:   fmt.Sprintf("The attribute %q does not apply to action %q; that action takes %s.", at.Name, a.name, describeFields(a)),
+			Subject:  at.NameRange.Ptr(),
+		})
 	}
-	s.Object = obj
-	s.Kind = obj.GetObjectKind().GroupVersionKind().Kind
-	kubeAdjust(s, dc)
-	diags = append(diags, validate(obj, attrs, b)...)
-	return s, diags
+	return diags
 }
 
 // checkPercentages refuses shares outside 0-100, which Chaos Mesh's
@@ -232,9 +215,10 @@ func checkLoopback(a *hcl.Attribute, hostport string) hcl.Diagnostics {
 	}}
 }
 
-// checkEngineTarget refuses process faults on targets that are not
-// processes cloudtest supervises (local) or containers (docker).
-func checkEngineTarget(s *Spec, dc *config.DecodeContext, b *hcl.Block) hcl.Diagnostics {
+// checkEngineTarget refuses a fault whose target its engine cannot act
+// on: a process fault on a target that is no supervised process (local),
+// a fault on a target that is no container (docker) or not in Kubernetes.
+func checkEngineTarget(s *Spec, k *engineKind, dc *config.DecodeContext, b *hcl.Block) hcl.Diagnostics {
 	if s.Target == "" || dc == nil || dc.Config() == nil {
 		return nil
 	}
@@ -242,202 +226,18 @@ func checkEngineTarget(s *Spec, dc *config.DecodeContext, b *hcl.Block) hcl.Diag
 	if t == nil {
 		return nil
 	}
-	isProcessFault := s.Action == "pod-kill" || s.Action == "pod-failure" || s.Action == "container-kill"
-	switch {
-	case s.Engine == "local" && isProcessFault && t.Process == nil:
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Target is not a supervised process",
-			Detail:   fmt.Sprintf("Action %q on the local engine acts on a process that cloudtest starts; target %q has no process block.", s.Action, s.Target),
-			Subject:  b.DefRange.Ptr(),
-		}}
-	case s.Engine == "kubernetes" && t.Kubernetes == nil:
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Target is not in Kubernetes",
-			Detail:   fmt.Sprintf("The kubernetes engine acts on pods in a cluster; target %q has no kubernetes block.", s.Target),
-			Subject:  b.DefRange.Ptr(),
-		}}
-	case s.Engine == "docker" && t.Container == nil:
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Target is not a container",
-			Detail:   fmt.Sprintf("The docker engine acts on containers that cloudtest starts; target %q has no container block.", s.Target),
-			Subject:  b.DefRange.Ptr(),
-		}}
-	}
-	return nil
+	return k.checkTarget(s, t, b)
 }
 
-func describeFields(action string) string {
-	f := fieldsOf[action]
-	if len(f) == 0 {
-		return "no settings of its own"
-	}
-	q := make([]string, len(f))
-	for i, n := range f {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return strings.Join(q, ", ")
-}
-
-// build makes the Chaos Mesh object of s from the action's attributes.
+// build makes the Chaos Mesh object of s from the action's attributes and
+// checks the settings the engine cannot apply.
 func build(s *Spec, attrs hcl.Attributes, dc *config.DecodeContext) (client.Object, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	str := func(name string) string {
-		a, ok := attrs[name]
-		if !ok {
-			return ""
-		}
-		v, d := dc.String(a) // numbers convert too: loss = 10 is "10"
-		diags = append(diags, d...)
-		return v
-	}
-	num := func(name string) (int, bool) {
-		a, ok := attrs[name]
-		if !ok {
-			return 0, false
-		}
-		v, d := dc.Int(a)
-		diags = append(diags, d...)
-		if !d.HasErrors() && v < 0 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
-				Detail:  fmt.Sprintf("The attribute %q must not be negative; found %d.", name, v),
-				Subject: a.Expr.Range().Ptr()})
-		}
-		return v, true
-	}
-	var duration *string
-	if s.Duration > 0 {
-		ds := s.Duration.String()
-		duration = &ds
-	}
-	meta := metav1.ObjectMeta{Name: objectName(s.Name), Namespace: Namespace}
-	sel := selectorOf(s.Target)
-	mode, value, d := decodeMode(attrs, dc)
-	diags = append(diags, d...)
-	sel.Mode, sel.Value = mode, value
-	typeMeta := func(kind string) metav1.TypeMeta {
-		return metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: kind}
-	}
-
-	var obj client.Object
-	switch s.Action {
-	case "pod-kill", "pod-failure", "container-kill":
-		pc := &v1alpha1.PodChaos{TypeMeta: typeMeta(v1alpha1.KindPodChaos), ObjectMeta: meta}
-		pc.Spec.Action = v1alpha1.PodChaosAction(s.Action)
-		pc.Spec.PodSelector = sel
-		if s.Action == "container-kill" {
-			// The container of a target is named after it (as the docker
-			// engine names it), which is what Chaos Mesh needs here.
-			pc.Spec.ContainerNames = []string{s.Target}
-		}
-		if s.Action == "pod-failure" {
-			pc.Spec.Duration = duration
-		}
-		if g, ok := num("grace_period"); ok {
-			pc.Spec.GracePeriod = int64(g)
-		}
-		obj = pc
-	case "delay", "loss", "corrupt", "partition", "bandwidth":
-		nc := &v1alpha1.NetworkChaos{TypeMeta: typeMeta(v1alpha1.KindNetworkChaos), ObjectMeta: meta}
-		nc.Spec.Action = v1alpha1.NetworkChaosAction(s.Action)
-		nc.Spec.PodSelector = sel
-		nc.Spec.Duration = duration
-		nc.Spec.Direction = v1alpha1.Direction(str("direction"))
-		if s.Upstream != "" {
-			// The other side is the dependency: with it as the target,
-			// Chaos Mesh accepts every direction, as the proxy does.
-			host, _, _ := net.SplitHostPort(s.Upstream)
-			t := selectorOf(host)
-			nc.Spec.Target = &t
-		}
-		switch s.Action {
-		case "delay":
-			nc.Spec.Delay = &v1alpha1.DelaySpec{Latency: str("latency"), Jitter: str("jitter"), Correlation: str("correlation")}
-		case "loss":
-			nc.Spec.Loss = &v1alpha1.LossSpec{Loss: str("loss"), Correlation: str("correlation")}
-		case "corrupt":
-			nc.Spec.Corrupt = &v1alpha1.CorruptSpec{Corrupt: str("corrupt"), Correlation: str("correlation")}
-		case "bandwidth":
-			bw := &v1alpha1.BandwidthSpec{Rate: str("rate")}
-			// Chaos Mesh's CRD needs both; these are the values of its
-			// documentation's example.
-			l, ok := num("limit")
-			if !ok {
-				l = 20971520
-			}
-			bf, ok := num("buffer")
-			if !ok {
-				bf = 10000
-			}
-			bw.Limit, bw.Buffer = uint32(l), uint32(bf)
-			nc.Spec.Bandwidth = bw
-		}
-		obj = nc
-	case "cpu", "memory":
-		sc := &v1alpha1.StressChaos{TypeMeta: typeMeta(v1alpha1.KindStressChaos), ObjectMeta: meta}
-		sc.Spec.PodSelector = sel
-		sc.Spec.Duration = duration
-		workers, ok := num("workers")
-		if !ok {
-			workers = 1
-		}
-		if s.Action == "cpu" {
-			cs := &v1alpha1.CPUStressor{Stressor: v1alpha1.Stressor{Workers: workers}}
-			if l, ok := num("load"); ok {
-				cs.Load = &l
-			}
-			sc.Spec.Stressors = &v1alpha1.Stressors{CPUStressor: cs}
-		} else {
-			sc.Spec.Stressors = &v1alpha1.Stressors{MemoryStressor: &v1alpha1.MemoryStressor{
-				Stressor: v1alpha1.Stressor{Workers: workers}, Size: str("size")}}
-		}
-		obj = sc
-	case "abort", "http-delay":
-		hc := &v1alpha1.HTTPChaos{TypeMeta: typeMeta(v1alpha1.KindHTTPChaos), ObjectMeta: meta}
-		hc.Spec.PodSelector = sel
-		hc.Spec.Duration = duration
-		hc.Spec.Target = v1alpha1.PodHttpRequest
-		if s.Action == "abort" {
-			t := true
-			hc.Spec.Abort = &t
-		} else {
-			d := str("delay")
-			hc.Spec.Delay = &d
-		}
-		port, ok := num("port")
-		if !ok {
-			port = 80
-		}
-		hc.Spec.Port = int32(port)
-		if _, ok := attrs["path"]; ok {
-			p := str("path")
-			hc.Spec.Path = &p
-		}
-		if _, ok := attrs["method"]; ok {
-			m := str("method")
-			hc.Spec.Method = &m
-		}
-		if c, ok := num("code"); ok {
-			c32 := int32(c)
-			hc.Spec.Code = &c32
-		}
-		obj = hc
-	}
-	if s.Engine == "local" && (s.Action == "abort" || s.Action == "http-delay") {
-		for _, name := range []string{"path", "method", "code"} {
-			if a, ok := attrs[name]; ok {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Attribute not available on this engine",
-					Detail:  fmt.Sprintf("The local engine acts on whole TCP connections and cannot choose requests by %s; remove %q or run the fault on Kubernetes.", name, name),
-					Subject: a.NameRange.Ptr()})
-			}
-		}
-	}
-	if c, ok := attrs["correlation"]; ok && s.Engine == "local" {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Correlation is not applied locally",
-			Detail:  "The local engine (toxiproxy) decides each connection independently; correlation is kept in the Chaos Mesh YAML only.",
-			Subject: c.NameRange.Ptr()})
+	a := actionNamed(s.Action)
+	b := newObjectBuilder(a, s, attrs, dc)
+	obj := a.build(b)
+	diags := b.diags
+	if k := engineNamed(s.Engine); k.checkAttrs != nil {
+		diags = append(diags, k.checkAttrs(s, attrs)...)
 	}
 	return obj, diags
 }
@@ -574,7 +374,3 @@ func blockHasAttr(name string) bool {
 	}
 	return false
 }
-
-// OneShot says whether the fault's effect ends by itself (pod-kill); the
-// experiment does not wait for a removal.
-func (s *Spec) OneShot() bool { return s.Action == "pod-kill" || s.Action == "container-kill" }

@@ -1,8 +1,10 @@
 package fault
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -275,5 +277,28 @@ chaos "all" {
 		if _, err := s.YAML(); err != nil {
 			t.Errorf("fault %q: %v", s.Name, err)
 		}
+	}
+}
+
+func TestABlockWithSeveralMistakesReportsEveryOneInTheOrderWritten(t *testing.T) {
+	_, diags := load(t, `
+chaos "bad" {
+  target = target.web
+  fault "f" {
+    action       = "delay"
+    latency      = "10ms"
+    grace_period = 3
+    loss         = 200
+    rate         = "1mbps"
+    duration     = "5s"
+  }
+}`)
+	var got []string
+	for _, d := range diags {
+		got = append(got, fmt.Sprintf("%d %s", d.Subject.Start.Line-strings.Count(targets, "\n"), d.Summary))
+	}
+	want := []string{"7 Attribute does not apply", "8 Attribute does not apply", "9 Attribute does not apply", "8 Invalid value"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("diagnostics %q, want %q:\n%s", got, want, diags.Error())
 	}
 }

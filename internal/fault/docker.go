@@ -6,8 +6,10 @@ import (
 	"fmt"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/moby/client"
 
+	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/target"
 )
 
@@ -18,12 +20,48 @@ type dockerEngine struct{}
 
 func newDockerEngine() engine { return dockerEngine{} }
 
+// dockerKind is the docker engine: it carries out the actions of
+// dockerActions on containers that cloudtest starts.
+var dockerKind = engineKind{
+	name:    "docker",
+	carries: func(a string) bool { _, ok := dockerActions[a]; return ok },
+	checkTarget: func(s *Spec, t *config.Target, b *hcl.Block) hcl.Diagnostics {
+		if t.Container != nil {
+			return nil
+		}
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Target is not a container",
+			Detail:   fmt.Sprintf("The docker engine acts on containers that cloudtest starts; target %q has no container block.", s.Target),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	},
+	open: func(string, string) engine { return newDockerEngine() },
+}
+
 // Docker actions an Undo can name; each is safe to replay.
 const (
 	opDockerStart   = "start"
 	opDockerUnpause = "unpause"
 	opDockerConnect = "connect"
 )
+
+// dockerAction is how the docker engine carries out one action on the
+// target's container.
+type dockerAction struct {
+	inject func(ctx context.Context, cli *client.Client, s *Spec, c *target.Container) ([]Undo, error)
+	// removal is the Undo op that removes the fault, known before it is
+	// applied ("" when nothing does).
+	removal string
+}
+
+// The actions the docker engine carries out.
+var dockerActions = map[string]dockerAction{
+	"pod-kill":       {inject: dockerPodKill, removal: opDockerStart},
+	"pod-failure":    {inject: dockerPause, removal: opDockerUnpause},
+	"container-kill": {inject: dockerContainerKill},
+	"partition":      {inject: dockerDisconnect, removal: opDockerConnect},
+}
 
 func (dockerEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]Undo, error) {
 	if t == nil || t.Container == nil {
@@ -33,53 +71,67 @@ func (dockerEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]
 		}
 		return nil, fmt.Errorf("fault %q: the docker engine acts on container targets; target %q is not one (give it a container block)", s.Name, name)
 	}
-	c := t.Container
 	cli, err := target.DockerClient(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fault %q: %w", s.Name, err)
 	}
 	defer cli.Close()
-	args := map[string]string{"container": c.ID, "name": c.Name, "network": c.NetworkID}
-	switch s.Action {
-	case "pod-kill":
-		// Kubernetes replaces a killed pod: the container is started again
-		// at once, and the probes measure how long it takes to serve.
-		if err := kill(ctx, cli.Client, c.ID); err != nil {
-			return nil, fmt.Errorf("fault %q: killing container %s: %w", s.Name, c.Name, err)
-		}
-		if _, err := cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
-			// The start is left for the removal (or recover) to try again.
-			return []Undo{{Engine: "docker", Op: opDockerStart, Args: args}},
-				fmt.Errorf("fault %q: starting container %s again after the kill: %w", s.Name, c.Name, err)
-		}
-		return nil, nil
-	case "container-kill":
-		if err := kill(ctx, cli.Client, c.ID); err != nil {
-			return nil, fmt.Errorf("fault %q: killing container %s: %w", s.Name, c.Name, err)
-		}
-		// Docker does not apply a restart policy to a container it was asked
-		// to kill, so the target's policy is carried out here.
-		if c.Restart == "always" {
-			if _, err := cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
-				return []Undo{{Engine: "docker", Op: opDockerStart, Args: args}},
-					fmt.Errorf("fault %q: starting container %s again (restart = \"always\"): %w", s.Name, c.Name, err)
-			}
-		}
-		return nil, nil
-	case "pod-failure":
-		// The pod stays but serves nothing for the duration: its processes
-		// are frozen, connections hang rather than being refused.
-		if _, err := cli.ContainerPause(ctx, c.ID, client.ContainerPauseOptions{}); err != nil {
-			return nil, fmt.Errorf("fault %q: pausing container %s: %w", s.Name, c.Name, err)
-		}
-		return []Undo{{Engine: "docker", Op: opDockerUnpause, Args: args}}, nil
-	case "partition":
-		if _, err := cli.NetworkDisconnect(ctx, c.NetworkID, client.NetworkDisconnectOptions{Container: c.ID, Force: true}); err != nil {
-			return nil, fmt.Errorf("fault %q: disconnecting container %s from network %s: %w", s.Name, c.Name, c.Network, err)
-		}
-		return []Undo{{Engine: "docker", Op: opDockerConnect, Args: args}}, nil
+	a, ok := dockerActions[s.Action]
+	if !ok {
+		return nil, fmt.Errorf("fault %q: the docker engine does not do %q; it does %s (use engine = \"local\" for other network faults, stress and http faults)",
+			s.Name, s.Action, andList(dockerKind.actionNames()))
 	}
-	return nil, fmt.Errorf("fault %q: the docker engine does not do %q; it does pod-kill, container-kill, pod-failure and partition (use engine = \"local\" for other network faults, stress and http faults)", s.Name, s.Action)
+	return a.inject(ctx, cli.Client, s, t.Container)
+}
+
+func dockerArgs(c *target.Container) map[string]string {
+	return map[string]string{"container": c.ID, "name": c.Name, "network": c.NetworkID}
+}
+
+// dockerPodKill kills the container and starts it again at once, as
+// Kubernetes replaces a killed pod; the probes measure how long it takes
+// to serve.
+func dockerPodKill(ctx context.Context, cli *client.Client, s *Spec, c *target.Container) ([]Undo, error) {
+	if err := kill(ctx, cli, c.ID); err != nil {
+		return nil, fmt.Errorf("fault %q: killing container %s: %w", s.Name, c.Name, err)
+	}
+	if _, err := cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+		// The start is left for the removal (or recover) to try again.
+		return []Undo{{Engine: "docker", Op: opDockerStart, Args: dockerArgs(c)}},
+			fmt.Errorf("fault %q: starting container %s again after the kill: %w", s.Name, c.Name, err)
+	}
+	return nil, nil
+}
+
+func dockerContainerKill(ctx context.Context, cli *client.Client, s *Spec, c *target.Container) ([]Undo, error) {
+	if err := kill(ctx, cli, c.ID); err != nil {
+		return nil, fmt.Errorf("fault %q: killing container %s: %w", s.Name, c.Name, err)
+	}
+	// Docker does not apply a restart policy to a container it was asked
+	// to kill, so the target's policy is carried out here.
+	if c.Restart == "always" {
+		if _, err := cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+			return []Undo{{Engine: "docker", Op: opDockerStart, Args: dockerArgs(c)}},
+				fmt.Errorf("fault %q: starting container %s again (restart = \"always\"): %w", s.Name, c.Name, err)
+		}
+	}
+	return nil, nil
+}
+
+// dockerPause freezes the container for the duration: the pod stays but
+// serves nothing, connections hang rather than being refused.
+func dockerPause(ctx context.Context, cli *client.Client, s *Spec, c *target.Container) ([]Undo, error) {
+	if _, err := cli.ContainerPause(ctx, c.ID, client.ContainerPauseOptions{}); err != nil {
+		return nil, fmt.Errorf("fault %q: pausing container %s: %w", s.Name, c.Name, err)
+	}
+	return []Undo{{Engine: "docker", Op: opDockerUnpause, Args: dockerArgs(c)}}, nil
+}
+
+func dockerDisconnect(ctx context.Context, cli *client.Client, s *Spec, c *target.Container) ([]Undo, error) {
+	if _, err := cli.NetworkDisconnect(ctx, c.NetworkID, client.NetworkDisconnectOptions{Container: c.ID, Force: true}); err != nil {
+		return nil, fmt.Errorf("fault %q: disconnecting container %s from network %s: %w", s.Name, c.Name, c.Network, err)
+	}
+	return []Undo{{Engine: "docker", Op: opDockerConnect, Args: dockerArgs(c)}}, nil
 }
 
 func kill(ctx context.Context, cli *client.Client, id string) error {
@@ -151,15 +203,8 @@ func (dockerEngine) plan(s *Spec, t *target.Instance) []Undo {
 	if t == nil || t.Container == nil {
 		return nil
 	}
-	c := t.Container
-	args := map[string]string{"container": c.ID, "name": c.Name, "network": c.NetworkID}
-	switch s.Action {
-	case "pod-kill":
-		return []Undo{{Engine: "docker", Op: opDockerStart, Args: args}}
-	case "pod-failure":
-		return []Undo{{Engine: "docker", Op: opDockerUnpause, Args: args}}
-	case "partition":
-		return []Undo{{Engine: "docker", Op: opDockerConnect, Args: args}}
+	if op := dockerActions[s.Action].removal; op != "" {
+		return []Undo{{Engine: "docker", Op: op, Args: dockerArgs(t.Container)}}
 	}
 	return nil
 }

@@ -1,19 +1,22 @@
 // Package fault turns fault blocks into Chaos Mesh objects (the vocabulary
 // of faults), validates them with Chaos Mesh's own webhooks' code, and
 // injects and removes them through engines: local (toxiproxy in-process,
-// signals to supervised processes, stress) and docker (containers started
-// as targets). Every injection and removal is written to a journal so that
+// signals to supervised processes, stress), docker (containers started as
+// targets) and kubernetes (Chaos Mesh objects in the target's cluster).
+// Every injection and removal is written to a journal so that
 // `cloudtest recover` can undo what a crashed run left behind.
+//
+// Each action is one value of the table in actions.go; each engine is one
+// file that declares the actions it carries out (engine.go lists the
+// engines). The package is internal: its callers are the reliability suite
+// and cloudtest's plan and recover commands.
 package fault
 
 import (
-	"context"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/cloudtest/cloudtest/internal/target"
 )
 
 // BlockSchema is the header of a fault block inside a reliability suite.
@@ -24,12 +27,12 @@ type Spec struct {
 	Name string
 	// Action is the Chaos Mesh action as written: pod-kill, pod-failure,
 	// container-kill, delay, loss, partition, bandwidth, corrupt, cpu,
-	// memory, abort, http-delay…
+	// memory, abort, http-delay, process.
 	Action string
 	// Kind is the Chaos Mesh kind: PodChaos, NetworkChaos, StressChaos,
-	// HTTPChaos or PhysicalMachineChaos.
+	// HTTPChaos or PhysicalMachineChaos (actions.go).
 	Kind string
-	// Engine is "local" or "docker".
+	// Engine is "local", "docker" or "kubernetes" (engine.go).
 	Engine string
 	// Target names the target the fault acts on (the suite's target when
 	// the block names none).
@@ -53,26 +56,9 @@ type Spec struct {
 // that `cloudtest recover` can replay it after a crash.
 type Undo struct {
 	Engine string `json:"engine"`
-	// Op names the removal: docker "unpause", "start", "connect",
-	// "remove"; local "sigcont", "kill", "remove-toxic"…
+	// Op names the removal: local "sigcont", "remove-toxic",
+	// "end-partition", "stop-stress"; docker "unpause", "start",
+	// "connect"; kubernetes "delete".
 	Op   string            `json:"op"`
 	Args map[string]string `json:"args,omitempty"`
-}
-
-// engine injects the faults of one engine value.
-type engine interface {
-	// inject applies s to t and returns what removes it (nothing for a
-	// one-shot fault whose effect ends by itself).
-	inject(ctx context.Context, s *Spec, t *target.Instance) ([]Undo, error)
-	// undo carries out one removal; it must succeed when the effect is
-	// already gone (idempotent), because recover may replay it.
-	undo(ctx context.Context, u Undo) error
-}
-
-// planner is an engine that knows what removes a fault before applying it.
-// The lab journals that plan first, so that a crash between the fault and
-// its journal record still leaves recover something to undo (removals are
-// idempotent: undoing a fault that never took hold does no harm).
-type planner interface {
-	plan(s *Spec, t *target.Instance) []Undo
 }

@@ -113,16 +113,18 @@ func Recover(ctx context.Context, dir string, w io.Writer) (int, error) {
 		return 0, err
 	}
 	sort.Strings(paths)
-	engines := map[string]engine{}
+	opened := map[string]engine{}
 	defer func() {
-		if le, ok := engines["local"].(*localEngine); ok {
-			le.close()
+		for _, eng := range opened {
+			if c, ok := eng.(closer); ok {
+				c.close()
+			}
 		}
 	}()
 	var done int
 	var errs []error
 	for _, p := range paths {
-		n, err := recoverJournal(ctx, p, engines, w)
+		n, err := recoverJournal(ctx, p, opened, w)
 		done += n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
@@ -131,7 +133,7 @@ func Recover(ctx context.Context, dir string, w io.Writer) (int, error) {
 	return done, errors.Join(errs...)
 }
 
-func recoverJournal(ctx context.Context, path string, engines map[string]engine, w io.Writer) (int, error) {
+func recoverJournal(ctx context.Context, path string, opened map[string]engine, w io.Writer) (int, error) {
 	pending, err := pendingInjections(path)
 	if err != nil || len(pending) == 0 {
 		return 0, err
@@ -146,17 +148,14 @@ func recoverJournal(ctx context.Context, path string, engines map[string]engine,
 	// Last injected, first removed: the order a run's Close follows.
 	for k := len(pending) - 1; k >= 0; k-- {
 		in := pending[k]
-		eng := engines[in.Engine]
+		eng := opened[in.Engine]
 		if eng == nil {
-			switch in.Engine {
-			case "docker":
-				eng = newDockerEngine()
-			case "kubernetes":
-				eng = newKubeEngine(runOf(path), in.Suite)
-			default:
-				eng = newLocalEngine()
+			k := engineNamed(in.Engine)
+			if k == nil {
+				k = engines[0]
 			}
-			engines[in.Engine] = eng
+			eng = k.open(runOf(path), in.Suite)
+			opened[in.Engine] = eng
 		}
 		rec := record{ID: in.ID, Suite: in.Suite, Fault: in.Fault, Engine: in.Engine, Action: in.Action, By: "cloudtest recover"}
 		if err := runUndo(ctx, eng, in.Undo); err != nil {

@@ -34,7 +34,26 @@ import (
 // out. pod-kill and pod-failure only for now: container-kill, network,
 // stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes
 // ("cannot find daemonIP on node"), which the engine does not drive yet.
-var kubeActions = []string{"pod-kill", "pod-failure"}
+var kubeActions = map[string]bool{"pod-kill": true, "pod-failure": true}
+
+// kubeKind is the kubernetes engine, the default on a Kubernetes target.
+var kubeKind = engineKind{
+	name:    "kubernetes",
+	carries: func(a string) bool { return kubeActions[a] },
+	note:    " container-kill, network, stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes, which cloudtest's kubernetes engine does not drive yet.",
+	checkTarget: func(s *Spec, t *config.Target, b *hcl.Block) hcl.Diagnostics {
+		if t.Kubernetes != nil {
+			return nil
+		}
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Target is not in Kubernetes",
+			Detail:   fmt.Sprintf("The kubernetes engine acts on pods in a cluster; target %q has no kubernetes block.", s.Target),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	},
+	open: func(run, suite string) engine { return newKubeEngine(run, suite) },
+}
 
 // Labels on every object the engine creates; recover deletes by them.
 const (
@@ -121,7 +140,7 @@ func (e *kubeEngine) object(ctx context.Context, s *Spec, k *target.Kube) (*unst
 	pc, ok := obj.(*v1alpha1.PodChaos)
 	if !ok {
 		return nil, fmt.Errorf("fault %q: the kubernetes engine carries out %s; %q needs Chaos Mesh's chaos-daemon, which it does not drive yet",
-			s.Name, strings.Join(kubeActions, ", "), s.Action)
+			s.Name, strings.Join(kubeKind.actionNames(), ", "), s.Action)
 	}
 	pc.Name = e.kubeObjectName(s)
 	pc.Namespace = k.Namespace
@@ -482,12 +501,4 @@ func isKubeTarget(dc *config.DecodeContext, name string) bool {
 	}
 	t := dc.Config().Targets[name]
 	return t != nil && t.Kubernetes != nil
-}
-
-// kubeActionNote says why the kubernetes engine refuses an action.
-func kubeActionNote(engine string) string {
-	if engine != "kubernetes" {
-		return ""
-	}
-	return " container-kill, network, stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes, which cloudtest's kubernetes engine does not drive yet."
 }

@@ -15,11 +15,12 @@ import (
 // Lab holds the engines and proxies of one experiment and writes its
 // journal. Its methods may be called from several goroutines.
 type Lab struct {
-	suite   string
-	targets map[string]*target.Instance
-	local   *localEngine
-	docker  engine
-	kube    *kubeEngine
+	suite, run string
+	targets    map[string]*target.Instance
+
+	// engMu guards engines, the engines opened so far by name.
+	engMu   sync.Mutex
+	engines map[string]engine
 
 	mu      sync.Mutex
 	journal *journal
@@ -42,24 +43,18 @@ func Open(ctx context.Context, suite string, specs []*Spec, targets map[string]*
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{suite: suite, targets: targets, local: newLocalEngine(), journal: j, kube: newKubeEngine(runOf(journalPath), suite)}
+	l := &Lab{suite: suite, run: runOf(journalPath), targets: targets, journal: j, engines: map[string]engine{}}
 	for _, s := range specs {
-		switch s.Engine {
-		case "docker":
-			if l.docker == nil {
-				l.docker = newDockerEngine()
-			}
-		case "kubernetes":
-		case "local", "":
-			if isNetworkFault(s) {
-				if err := l.local.prepare(s, targets[s.Target]); err != nil {
-					l.Close(ctx)
-					return nil, err
-				}
-			}
-		default:
+		eng, err := l.engine(s.Engine)
+		if err != nil {
 			l.Close(ctx)
-			return nil, fmt.Errorf("fault %q: unknown engine %q", s.Name, s.Engine)
+			return nil, fmt.Errorf("fault %q: %w", s.Name, err)
+		}
+		if p, ok := eng.(preparer); ok {
+			if err := p.prepare(s, targets[s.Target]); err != nil {
+				l.Close(ctx)
+				return nil, err
+			}
 		}
 	}
 	return l, nil
@@ -69,8 +64,12 @@ func Open(ctx context.Context, suite string, specs []*Spec, targets map[string]*
 // target: a proxy's when a local network fault acts on it, the target's own
 // otherwise.
 func (l *Lab) URL(targetName string) string {
-	if u := l.local.url(targetName); u != "" {
-		return u
+	for _, k := range engines {
+		if r, ok := l.opened(k.name).(router); ok {
+			if u := r.url(targetName); u != "" {
+				return u
+			}
+		}
 	}
 	if t := l.targets[targetName]; t != nil {
 		return t.URL
@@ -78,19 +77,27 @@ func (l *Lab) URL(targetName string) string {
 	return ""
 }
 
+// engine is the lab's engine of that name, opened on first use.
 func (l *Lab) engine(name string) (engine, error) {
-	switch name {
-	case "local", "":
-		return l.local, nil
-	case "docker":
-		if l.docker == nil {
-			l.docker = newDockerEngine()
-		}
-		return l.docker, nil
-	case "kubernetes":
-		return l.kube, nil
+	k := engineNamed(name)
+	if k == nil {
+		return nil, fmt.Errorf("unknown engine %q", name)
 	}
-	return nil, fmt.Errorf("unknown engine %q", name)
+	l.engMu.Lock()
+	defer l.engMu.Unlock()
+	eng, ok := l.engines[k.name]
+	if !ok {
+		eng = k.open(l.run, l.suite)
+		l.engines[k.name] = eng
+	}
+	return eng, nil
+}
+
+// opened is the lab's engine of that name, nil when it was never opened.
+func (l *Lab) opened(name string) engine {
+	l.engMu.Lock()
+	defer l.engMu.Unlock()
+	return l.engines[name]
 }
 
 // Inject applies s and journals it with its undo actions. A fault whose
@@ -195,7 +202,11 @@ func (l *Lab) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	l.local.close()
+	for _, k := range engines {
+		if c, ok := l.opened(k.name).(closer); ok {
+			c.close()
+		}
+	}
 	errs = append(errs, l.journal.close())
 	return errors.Join(errs...)
 }
@@ -204,10 +215,12 @@ func (l *Lab) Close(ctx context.Context) error {
 // better than the moment Inject was called: the kubernetes engine takes it
 // from the Chaos Mesh object's records (the Apply event).
 func (l *Lab) InjectedAt(s *Spec) (time.Time, bool) {
-	if s.Engine != "kubernetes" {
-		return time.Time{}, false
+	if k := engineNamed(s.Engine); k != nil {
+		if c, ok := l.opened(k.name).(injectionClock); ok {
+			return c.injectedAtOf(s)
+		}
 	}
-	return l.kube.injectedAtOf(s)
+	return time.Time{}, false
 }
 
 // Active names the faults injected and not removed, for tests and reports.

@@ -20,8 +20,10 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	"github.com/docker/go-units"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/target"
 )
 
@@ -62,12 +64,81 @@ func newLocalEngine() *localEngine {
 	}
 }
 
-func isNetworkFault(s *Spec) bool {
-	switch s.Action {
-	case "delay", "loss", "corrupt", "partition", "bandwidth", "abort", "http-delay":
-		return true
+// localKind is the local engine, the default: it carries out the actions
+// of localActions.
+var localKind = engineKind{
+	name:        "local",
+	carries:     func(a string) bool { _, ok := localActions[a]; return ok },
+	checkTarget: localCheckTarget,
+	checkAttrs:  localCheckAttrs,
+	open:        func(string, string) engine { return newLocalEngine() },
+}
+
+// localAction is how the local engine carries out one action: on a
+// supervised process, on the proxy in front of a target or an upstream,
+// or in cloudtest's own process.
+type localAction struct {
+	// process: the action acts on a process that cloudtest supervises.
+	process bool
+	// inject carries out an action that needs no proxy.
+	inject func(e *localEngine, s *Spec, t *target.Instance) ([]Undo, error)
+	// onProxy carries out a network action on the proxy named name; the
+	// engine's lock is held.
+	onProxy func(s *Spec, name string, lp *localProxy) ([]Undo, error)
+	// plan is what removes the fault, known before it is applied.
+	plan func(s *Spec, t *target.Instance) []Undo
+}
+
+// The actions the local engine carries out. It works on TCP through
+// toxiproxy, which has no toxic that alters bytes, hence no corrupt.
+var localActions = map[string]localAction{
+	"pod-kill":       {process: true, inject: podKillProcess},
+	"pod-failure":    {process: true, inject: freezeProcess, plan: planFreeze},
+	"container-kill": {process: true, inject: killProcess},
+	"delay":          {onProxy: withToxics(delayToxics)},
+	"loss":           {onProxy: withToxics(lossToxics)},
+	"partition":      {onProxy: partition},
+	"bandwidth":      {onProxy: withToxics(bandwidthToxics)},
+	"cpu":            {inject: injectStress},
+	"memory":         {inject: injectStress},
+	"abort":          {onProxy: withToxics(abortToxics)},
+	"http-delay":     {onProxy: withToxics(httpDelayToxics)},
+	"process":        {process: true, inject: signalProcess},
+}
+
+// localCheckTarget refuses process faults on targets that are not
+// processes cloudtest supervises.
+func localCheckTarget(s *Spec, t *config.Target, b *hcl.Block) hcl.Diagnostics {
+	if !localActions[s.Action].process || t.Process != nil {
+		return nil
 	}
-	return false
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Target is not a supervised process",
+		Detail:   fmt.Sprintf("Action %q on the local engine acts on a process that cloudtest starts; target %q has no process block.", s.Action, s.Target),
+		Subject:  b.DefRange.Ptr(),
+	}}
+}
+
+// localCheckAttrs refuses what a TCP proxy cannot do: choose requests, or
+// correlate one connection's fate with the last's.
+func localCheckAttrs(s *Spec, attrs hcl.Attributes) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if s.Action == "abort" || s.Action == "http-delay" {
+		for _, name := range []string{"path", "method", "code"} {
+			if a, ok := attrs[name]; ok {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Attribute not available on this engine",
+					Detail:  fmt.Sprintf("The local engine acts on whole TCP connections and cannot choose requests by %s; remove %q or run the fault on Kubernetes.", name, name),
+					Subject: a.NameRange.Ptr()})
+			}
+		}
+	}
+	if c, ok := attrs["correlation"]; ok {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Correlation is not applied locally",
+			Detail:  "The local engine (toxiproxy) decides each connection independently; correlation is kept in the Chaos Mesh YAML only.",
+			Subject: c.NameRange.Ptr()})
+	}
+	return diags
 }
 
 // proxyName is the proxy a network fault goes through: the one in front of
@@ -81,6 +152,9 @@ func proxyName(s *Spec) string {
 
 // prepare starts the proxy of a network fault, once per target or upstream.
 func (e *localEngine) prepare(s *Spec, t *target.Instance) error {
+	if localActions[s.Action].onProxy == nil {
+		return nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	name := proxyName(s)
@@ -132,29 +206,54 @@ func (e *localEngine) url(targetName string) string {
 }
 
 func (e *localEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]Undo, error) {
-	switch s.Action {
-	case "pod-kill", "pod-failure", "container-kill":
-		return injectProcess(s, t)
-	case "cpu", "memory":
-		return e.injectStress(s)
+	a, ok := localActions[s.Action]
+	if !ok {
+		return nil, fmt.Errorf("the local engine cannot carry out action %q", s.Action)
 	}
-	if isNetworkFault(s) {
-		return e.injectNetwork(ctx, s)
+	if a.onProxy != nil {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		name := proxyName(s)
+		lp, ok := e.proxies[name]
+		if !ok {
+			return nil, fmt.Errorf("fault %q: no proxy was prepared for it (was it passed to fault.Open?)", s.Name)
+		}
+		return a.onProxy(s, name, lp)
 	}
-	return nil, fmt.Errorf("the local engine cannot carry out action %q", s.Action)
+	return a.inject(e, s, t)
 }
 
-func injectProcess(s *Spec, t *target.Instance) ([]Undo, error) {
+func supervised(s *Spec, t *target.Instance) (*target.Supervisor, error) {
 	if t == nil || t.Process == nil {
 		return nil, fmt.Errorf("fault %q: target %q is not a process cloudtest supervises", s.Name, s.Target)
 	}
-	sup := t.Process
-	switch s.Action {
-	case "pod-kill":
-		// The supervisor restarts the process when its policy is "always".
-		return nil, sup.Signal(syscall.SIGKILL)
-	case "container-kill":
-		return nil, sup.Kill()
+	return t.Process, nil
+}
+
+// podKillProcess kills the process; the supervisor restarts it when its
+// policy is "always".
+func podKillProcess(_ *localEngine, s *Spec, t *target.Instance) ([]Undo, error) {
+	sup, err := supervised(s, t)
+	if err != nil {
+		return nil, err
+	}
+	return nil, sup.Signal(syscall.SIGKILL)
+}
+
+// killProcess kills the process for good: the supervisor does not restart it.
+func killProcess(_ *localEngine, s *Spec, t *target.Instance) ([]Undo, error) {
+	sup, err := supervised(s, t)
+	if err != nil {
+		return nil, err
+	}
+	return nil, sup.Kill()
+}
+
+// freezeProcess stops the process group until the removal continues it.
+func freezeProcess(_ *localEngine, s *Spec, t *target.Instance) ([]Undo, error) {
+	sup, err := supervised(s, t)
+	if err != nil {
+		return nil, err
 	}
 	pid := sup.Pid()
 	if pid == 0 {
@@ -165,6 +264,18 @@ func injectProcess(s *Spec, t *target.Instance) ([]Undo, error) {
 		return nil, fmt.Errorf("stopping process group %d: %w", pid, err)
 	}
 	return undo, nil
+}
+
+// signalProcess sends the fault's signal to the process group; what
+// follows (an exit and a restart by the supervisor, a graceful shutdown, a
+// reload) is the process's own doing.
+func signalProcess(_ *localEngine, s *Spec, t *target.Instance) ([]Undo, error) {
+	sup, err := supervised(s, t)
+	if err != nil {
+		return nil, err
+	}
+	pm := s.Object.(*v1alpha1.PhysicalMachineChaos)
+	return nil, sup.Signal(syscall.Signal(pm.Spec.Process.Signal))
 }
 
 // streams maps Chaos Mesh's direction onto toxiproxy's streams. The proxy
@@ -188,72 +299,77 @@ type toxic struct {
 	Attributes any     `json:"attributes"`
 }
 
-func (e *localEngine) injectNetwork(ctx context.Context, s *Spec) ([]Undo, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	name := proxyName(s)
-	lp, ok := e.proxies[name]
-	if !ok {
-		return nil, fmt.Errorf("fault %q: no proxy was prepared for it (was it passed to fault.Open?)", s.Name)
+// partition stops the proxy: it refuses new connections and cuts the open
+// ones, until the last partition on it ends.
+func partition(_ *Spec, name string, lp *localProxy) ([]Undo, error) {
+	lp.partitions++
+	if lp.partitions == 1 {
+		lp.p.Stop()
 	}
-	if s.Action == "partition" {
-		lp.partitions++
-		if lp.partitions == 1 {
-			// Stopping the proxy refuses new connections and cuts the open ones.
-			lp.p.Stop()
-		}
-		return []Undo{{Engine: "local", Op: "end-partition", Args: map[string]string{"proxy": name}}}, nil
-	}
-	var toxics []toxic
-	switch s.Action {
-	case "delay":
-		d := s.Object.(*v1alpha1.NetworkChaos).Spec
-		latency, _ := time.ParseDuration(d.Delay.Latency)
-		jitter, _ := time.ParseDuration(d.Delay.Jitter)
-		for _, st := range streams(d.Direction) {
-			toxics = append(toxics, toxic{Type: "latency", Stream: st, Toxicity: 1,
-				Attributes: map[string]int64{"latency": latency.Milliseconds(), "jitter": jitter.Milliseconds()}})
-		}
-	case "loss":
-		// TCP hides lost packets behind retransmission; what a client sees
-		// is a connection that stalls. The timeout toxic drops the data of
-		// that share of connections and closes them after a while.
-		d := s.Object.(*v1alpha1.NetworkChaos).Spec
-		pct, _ := strconv.ParseFloat(d.Loss.Loss, 64)
-		for _, st := range streams(d.Direction) {
-			toxics = append(toxics, toxic{Type: "timeout", Stream: st, Toxicity: float32(pct / 100),
-				Attributes: map[string]int64{"timeout": 5000}})
-		}
-	case "bandwidth":
-		d := s.Object.(*v1alpha1.NetworkChaos).Spec
-		kbps, err := rateKBps(d.Bandwidth.Rate)
+	return []Undo{{Engine: "local", Op: "end-partition", Args: map[string]string{"proxy": name}}}, nil
+}
+
+// withToxics carries out a network action as the toxics that make it.
+func withToxics(toxicsOf func(s *Spec) ([]toxic, error)) func(*Spec, string, *localProxy) ([]Undo, error) {
+	return func(s *Spec, name string, lp *localProxy) ([]Undo, error) {
+		toxics, err := toxicsOf(s)
 		if err != nil {
 			return nil, err
 		}
-		for _, st := range streams(d.Direction) {
-			toxics = append(toxics, toxic{Type: "bandwidth", Stream: st, Toxicity: 1,
-				Attributes: map[string]int64{"rate": kbps}})
+		var undo []Undo
+		for i := range toxics {
+			toxics[i].Name = s.Name + " " + toxics[i].Stream
+			if err := addToxic(lp.p, toxics[i]); err != nil {
+				return undo, fmt.Errorf("fault %q: adding a %s toxic: %w", s.Name, toxics[i].Type, err)
+			}
+			undo = append(undo, Undo{Engine: "local", Op: "remove-toxic", Args: map[string]string{"proxy": name, "toxic": toxics[i].Name}})
 		}
-	case "abort":
-		toxics = append(toxics, toxic{Type: "reset_peer", Stream: "upstream", Toxicity: 1,
-			Attributes: map[string]int64{"timeout": 0}})
-	case "http-delay":
-		h := s.Object.(*v1alpha1.HTTPChaos).Spec
-		delay, _ := time.ParseDuration(*h.Delay)
-		toxics = append(toxics, toxic{Type: "latency", Stream: "upstream", Toxicity: 1,
-			Attributes: map[string]int64{"latency": delay.Milliseconds()}})
-	default:
-		return nil, fmt.Errorf("the local engine cannot carry out action %q", s.Action)
+		return undo, nil
 	}
-	var undo []Undo
-	for i := range toxics {
-		toxics[i].Name = s.Name + " " + toxics[i].Stream
-		if err := addToxic(lp.p, toxics[i]); err != nil {
-			return undo, fmt.Errorf("fault %q: adding a %s toxic: %w", s.Name, toxics[i].Type, err)
-		}
-		undo = append(undo, Undo{Engine: "local", Op: "remove-toxic", Args: map[string]string{"proxy": name, "toxic": toxics[i].Name}})
+}
+
+// perStream makes one toxic of a type for each stream of the direction.
+func perStream(d v1alpha1.Direction, typ string, toxicity float32, attrs map[string]int64) []toxic {
+	var toxics []toxic
+	for _, st := range streams(d) {
+		toxics = append(toxics, toxic{Type: typ, Stream: st, Toxicity: toxicity, Attributes: attrs})
 	}
-	return undo, nil
+	return toxics
+}
+
+func delayToxics(s *Spec) ([]toxic, error) {
+	d := s.Object.(*v1alpha1.NetworkChaos).Spec
+	latency, _ := time.ParseDuration(d.Delay.Latency)
+	jitter, _ := time.ParseDuration(d.Delay.Jitter)
+	return perStream(d.Direction, "latency", 1, map[string]int64{"latency": latency.Milliseconds(), "jitter": jitter.Milliseconds()}), nil
+}
+
+// lossToxics: TCP hides lost packets behind retransmission; what a client
+// sees is a connection that stalls. The timeout toxic drops the data of
+// that share of connections and closes them after a while.
+func lossToxics(s *Spec) ([]toxic, error) {
+	d := s.Object.(*v1alpha1.NetworkChaos).Spec
+	pct, _ := strconv.ParseFloat(d.Loss.Loss, 64)
+	return perStream(d.Direction, "timeout", float32(pct/100), map[string]int64{"timeout": 5000}), nil
+}
+
+func bandwidthToxics(s *Spec) ([]toxic, error) {
+	d := s.Object.(*v1alpha1.NetworkChaos).Spec
+	kbps, err := rateKBps(d.Bandwidth.Rate)
+	if err != nil {
+		return nil, err
+	}
+	return perStream(d.Direction, "bandwidth", 1, map[string]int64{"rate": kbps}), nil
+}
+
+func abortToxics(*Spec) ([]toxic, error) {
+	return []toxic{{Type: "reset_peer", Stream: "upstream", Toxicity: 1, Attributes: map[string]int64{"timeout": 0}}}, nil
+}
+
+func httpDelayToxics(s *Spec) ([]toxic, error) {
+	h := s.Object.(*v1alpha1.HTTPChaos).Spec
+	delay, _ := time.ParseDuration(*h.Delay)
+	return []toxic{{Type: "latency", Stream: "upstream", Toxicity: 1, Attributes: map[string]int64{"latency": delay.Milliseconds()}}}, nil
 }
 
 func addToxic(p *toxiproxy.Proxy, t toxic) error {
@@ -294,7 +410,7 @@ func rateKBps(rate string) (int64, error) {
 
 // injectStress burns CPU or holds memory in cloudtest's own process until
 // the fault is removed or its duration ends, whichever comes first.
-func (e *localEngine) injectStress(s *Spec) ([]Undo, error) {
+func injectStress(e *localEngine, s *Spec, _ *target.Instance) ([]Undo, error) {
 	sc := s.Object.(*v1alpha1.StressChaos).Spec
 	ctx, cancel := context.WithCancel(context.Background())
 	if s.Duration > 0 {
@@ -479,9 +595,16 @@ func sigcont(pgid int) []Undo {
 	return []Undo{{Engine: "local", Op: "sigcont", Args: map[string]string{"pgid": strconv.Itoa(pgid)}}}
 }
 
-// plan is what removes a process freeze, known before the SIGSTOP.
 func (e *localEngine) plan(s *Spec, t *target.Instance) []Undo {
-	if s.Action != "pod-failure" || t == nil || t.Process == nil {
+	if p := localActions[s.Action].plan; p != nil {
+		return p(s, t)
+	}
+	return nil
+}
+
+// planFreeze is what removes a process freeze, known before the SIGSTOP.
+func planFreeze(_ *Spec, t *target.Instance) []Undo {
+	if t == nil || t.Process == nil {
 		return nil
 	}
 	if pid := t.Process.Pid(); pid != 0 {

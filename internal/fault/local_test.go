@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+
 	"github.com/cloudtest/cloudtest/internal/target"
 )
 
@@ -606,4 +608,102 @@ chaos "many" {
 	if err := lab.Inject(context.Background(), specs[0]); err == nil {
 		t.Fatal("Inject after Close succeeded")
 	}
+}
+
+func TestProcessSignalIsAPhysicalMachineChaosThatTheLocalEngineSends(t *testing.T) {
+	spec := specNamed(t, `
+chaos "term" {
+  target = target.svc
+  fault "term" {
+    action = "process"
+    signal = 15
+  }
+}`, "term")
+	pm, ok := spec.Object.(*v1alpha1.PhysicalMachineChaos)
+	if !ok || spec.Kind != "PhysicalMachineChaos" || !spec.OneShot() {
+		t.Fatalf("spec %+v", spec)
+	}
+	if pm.Spec.Action != v1alpha1.PMProcessAction || pm.Spec.Process.Signal != 15 || pm.Spec.Process.Process != "svc" ||
+		pm.Spec.Selector.LabelSelectors["app"] != "svc" {
+		t.Fatalf("object %+v", pm.Spec)
+	}
+	b, err := spec.YAML()
+	if err != nil || !strings.Contains(string(b), "kind: PhysicalMachineChaos") || !strings.Contains(string(b), "signal: 15") {
+		t.Fatalf("YAML %v:\n%s", err, b)
+	}
+
+	for _, c := range []struct{ name, src, want string }{
+		{"without a signal", `action = "process"`, `needs the attribute "signal"`},
+		{"with a signal that is none", "action = \"process\"\n    signal = 99", `between 1 and 64`},
+		{"on the docker engine", "action = \"process\"\n    signal = 15\n    engine = \"docker\"", `The docker engine cannot carry out action "process"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := load(t, "chaos \"bad\" {\n  target = target.svc\n  fault \"f\" {\n    "+c.src+"\n  }\n}")
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), c.want) {
+				t.Fatalf("want %q, got %v", c.want, diags)
+			}
+		})
+	}
+
+	for _, restart := range []string{"always", "never"} {
+		t.Run("SIGTERM with restart "+restart, func(t *testing.T) {
+			inst, err := startServer(context.Background(), t.TempDir(), restart)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inst.Stop()
+			lab, _ := openLab(t, []*Spec{spec}, map[string]*target.Instance{"svc": inst})
+			first, err := ping(inst.URL, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := lab.Inject(context.Background(), spec); err != nil {
+				t.Fatal(err)
+			}
+			if got := lab.Active(); len(got) != 0 {
+				t.Fatalf("a one-shot fault stays active: %v", got)
+			}
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				body, err := ping(inst.URL, 500*time.Millisecond)
+				if restart == "never" && err != nil && inst.Process.Pid() == 0 {
+					break // terminated, and left down
+				}
+				if restart == "always" && err == nil && body != first && inst.Process.Restarts() == 1 {
+					break // terminated, and a new process answers
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after SIGTERM: answer %q, %v, pid %d, restarts %d", body, err, inst.Process.Pid(), inst.Process.Restarts())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+
+	t.Run("the signal is the one the block names: SIGSTOP freezes, SIGCONT thaws", func(t *testing.T) {
+		inst, err := startServer(context.Background(), t.TempDir(), "never")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inst.Stop()
+		stop := specNamed(t, "chaos \"s\" {\n  target = target.svc\n  fault \"stop\" {\n    action = \"process\"\n    signal = 19\n  }\n}", "stop")
+		cont := specNamed(t, "chaos \"s\" {\n  target = target.svc\n  fault \"cont\" {\n    action = \"process\"\n    signal = 18\n  }\n}", "cont")
+		lab, _ := openLab(t, []*Spec{stop, cont}, map[string]*target.Instance{"svc": inst})
+		first, err := ping(inst.URL, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lab.Inject(context.Background(), stop); err != nil {
+			t.Fatal(err)
+		}
+		if body, err := ping(inst.URL, 500*time.Millisecond); err == nil {
+			t.Fatalf("a stopped process answered %q", body)
+		}
+		if err := lab.Inject(context.Background(), cont); err != nil {
+			t.Fatal(err)
+		}
+		if body, err := ping(inst.URL, 2*time.Second); err != nil || body != first {
+			t.Fatalf("after SIGCONT: %q, %v; want the same process's %q", body, err, first)
+		}
+	})
 }

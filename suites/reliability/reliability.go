@@ -10,6 +10,7 @@ package reliability
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -189,11 +190,11 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			continue
 		}
 		last = max(last, end)
-		// Only a kill ends by itself; any other fault lasts until it is
-		// removed, so the schedule needs to know when.
+		// Only a one-shot fault (a kill) ends by itself; any other lasts
+		// until it is removed, so the schedule needs to know when.
 		if !f.OneShot() && f.Duration <= 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing duration",
-				Detail:  fmt.Sprintf("Fault %q (%s) lasts until it is removed; give it duration = \"30s\" (longer than zero): how long it stays before cloudtest removes it. Only pod-kill and container-kill need none.", f.Name, f.Action),
+				Detail:  fmt.Sprintf("Fault %q (%s) lasts until it is removed; give it duration = \"30s\" (longer than zero): how long it stays before cloudtest removes it. Only %s need none.", f.Name, f.Action, oneShots),
 				Subject: f.DeclRange.Ptr()})
 		}
 	}
@@ -227,6 +228,16 @@ func addDurations(a, b time.Duration) (time.Duration, bool) {
 // defaultRecoveryRoom is how long an experiment without a duration goes on
 // after its last fault ends.
 const defaultRecoveryRoom = 10 * time.Second
+
+// oneShots names the fault actions that need no duration ("pod-kill and
+// container-kill"), from the fault package's table.
+var oneShots = func() string {
+	a := fault.OneShotActions()
+	if len(a) < 2 {
+		return strings.Join(a, "")
+	}
+	return strings.Join(a[:len(a)-1], ", ") + " and " + a[len(a)-1]
+}()
 
 func invalid(a *hcl.Attribute, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for " + a.Name, Detail: detail, Subject: a.Expr.Range().Ptr()}
