@@ -111,6 +111,10 @@ func locationOf(s *Suite) string {
 	return fmt.Sprintf("%s:%d", s.DeclRange.Filename, s.DeclRange.Start.Line)
 }
 
+// minRateInterval is the shortest interval (seconds) a per-second rate is
+// pushed for.
+const minRateInterval = 0.5
+
 // push sends the figures at now.
 func (p *metricsPusher) push(now time.Time) {
 	steps, journeys, inFlight := p.rec.liveCounts()
@@ -132,7 +136,11 @@ func (p *metricsPusher) push(now time.Time) {
 		p.prev[key] = c
 		add(prefix+"s_total", labels, float64(c.requests))
 		add(prefix+"_errors_total", labels, float64(c.errors))
-		if interval > 0 {
+		// The final push comes soon after the last tick: a rate over a few
+		// milliseconds would read 6 requests in 50 ms as 120/s. Such a
+		// short interval pushes the counters only (rate() of them in
+		// Prometheus covers it).
+		if interval >= minRateInterval {
 			add(prefix+"_rate", labels, float64(c.requests-prev.requests)/interval)
 			add(prefix+"_error_rate", labels, float64(c.errors-prev.errors)/interval)
 		}
