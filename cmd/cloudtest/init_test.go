@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +156,17 @@ func TestInitFromHARReplaysTheRecordingAgainstTheBank(t *testing.T) {
 	} {
 		if !strings.Contains(string(perf), want) {
 			t.Errorf("performance.hcl lacks %s:\n%s", want, perf)
+		}
+	}
+	// Each request after the first waits its recorded pause (the recorder
+	// slept 30 ms after every answer) as the step's think_time.
+	thinks := regexp.MustCompile(`think_time = "([0-9]+)ms"`).FindAllStringSubmatch(string(perf), -1)
+	if len(thinks) != 4 {
+		t.Errorf("performance.hcl has %d steps with a think_time, want 4 (every kept request after the first):\n%s", len(thinks), perf)
+	}
+	for _, m := range thinks {
+		if ms, _ := strconv.Atoi(m[1]); ms < 30 {
+			t.Errorf("a step's think_time is %s ms, shorter than the recorded 30 ms pause", m[1])
 		}
 	}
 	if strings.Contains(string(perf), "app.js") || strings.Contains(string(perf), login["token"].(string)) {

@@ -89,8 +89,7 @@ var skipHeader = map[string]bool{
 // in order, static assets left out, each expecting the recorded status;
 // a string field of a JSON answer whose value a later request sends (a
 // token, an id) is captured and sent as the capture; the recorded pauses
-// between requests are written beside the steps and their median becomes
-// the closed model's think time.
+// between requests become the steps' think_time.
 func FromHAR(src []byte, opts HAROptions) (Files, error) {
 	var h harLog
 	if err := json.Unmarshal(src, &h); err != nil {
@@ -156,7 +155,6 @@ func FromHAR(src []byte, opts HAROptions) (Files, error) {
 		}
 	}
 	// Values are replaced by their captures only after they were captured.
-	var gaps []time.Duration
 	names := map[string]int{}
 	var steps strings.Builder
 	active := map[string]string{}
@@ -177,12 +175,12 @@ func FromHAR(src []byte, opts HAROptions) (Files, error) {
 		if names[name] > 1 {
 			name += "_" + strconv.Itoa(names[name])
 		}
+		think := time.Duration(0)
 		if i > 0 {
 			prev := entries[i-1]
 			gap := e.Started.Sub(prev.Started.Add(time.Duration(prev.Time * float64(time.Millisecond))))
 			gap = max(gap, 0).Round(time.Millisecond)
-			gaps = append(gaps, gap)
-			fmt.Fprintf(&steps, "# recorded: %s after the answer before\n", gap)
+			think = gap
 		}
 		tmpl := func(s string) string { return `"` + withCaptures(s, active) + `"` }
 		var hb strings.Builder
@@ -225,13 +223,11 @@ func FromHAR(src []byte, opts HAROptions) (Files, error) {
 			}
 			body += block("capture", cb.String())
 		}
+		if think > 0 {
+			// The user's pause before this request, as recorded.
+			body = "# recorded: " + think.String() + " after the answer before\n" + attr("think_time", hclString(think.String())) + body
+		}
 		steps.WriteString(block("step "+strconv.Quote(name), body))
-	}
-	think := time.Duration(0)
-	if len(gaps) > 0 {
-		s := append([]time.Duration(nil), gaps...)
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		think = s[len(s)/2]
 	}
 	var b strings.Builder
 	b.WriteString("# Written by `cloudtest init --from-har` from a browser recording: a starting point to edit.\n")
@@ -245,7 +241,7 @@ func FromHAR(src []byte, opts HAROptions) (Files, error) {
 		b.WriteString(block("variable "+strconv.Quote(v), attr("default", string(hclwrite.TokensForValue(g.vars[v]).Bytes()))+"sensitive = true\n"))
 	}
 	b.WriteString(block("target \"recorded\"", "url = var.base_url\n") + "\n")
-	load := attr("concurrency", "1") + fmt.Sprintf("# the median pause between the recorded requests\nthink_time = %q\n", think.String()) + attr("duration", hclString(opts.Duration))
+	load := "# one user replaying the recording again and again; the recorded pauses are the steps' think_time\n" + attr("concurrency", "1") + attr("duration", hclString(opts.Duration))
 	b.WriteString(block("performance \"recorded\"", "target = target.recorded\n\n"+block("load", load)+"\n"+block("journey \"recorded\"", steps.String())))
 	return Files{"performance.hcl": hclwrite.Format([]byte(b.String()))}, nil
 }

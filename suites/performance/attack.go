@@ -16,7 +16,7 @@ import (
 // HTTP step under an open model without a feed: such a load goes through
 // vegeta's attacker, which sends it at far less CPU per request.
 func (s *Suite) fastPath(env *step.Env) *step.Static {
-	if s.Load.Rate == 0 || s.Feed != nil || len(s.Journeys) != 1 || len(s.Journeys[0].Steps) != 1 {
+	if s.Load.Rate == 0 || s.Feed != nil || len(s.Journeys) != 1 || len(s.Journeys[0].Steps) != 1 || s.Journeys[0].Think[0] > 0 {
 		return nil
 	}
 	st, _ := s.Journeys[0].Steps[0].Static(env)

@@ -71,7 +71,16 @@ type Journey struct {
 	Name   string
 	Weight int
 	Steps  []*step.Step
+	// Think is the pause before each step (a step's think_time: the user
+	// reading the page before the next click), zero where none was given.
+	// It is not in any latency: a step counts from the end of its pause,
+	// and the journey's time is its steps' times.
+	Think []time.Duration
 }
+
+// thinkSchema is the attribute a journey's step has beyond the steps of
+// other suites.
+var thinkSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "think_time"}}}
 
 // Thresholds are limits on what is measured.
 type Thresholds struct {
@@ -268,6 +277,25 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 	return diags
 }
 
+// decodeThink reads a journey step's think_time and returns the step's
+// block without it, for the step decoder.
+func decodeThink(sb *hcl.Block, dc *config.DecodeContext) (time.Duration, *hcl.Block, hcl.Diagnostics) {
+	content, remain, diags := sb.Body.PartialContent(thinkSchema)
+	rest := *sb
+	rest.Body = remain
+	a, ok := content.Attributes["think_time"]
+	if !ok {
+		return 0, &rest, diags
+	}
+	d, dd := dc.Duration(a)
+	diags = append(diags, dd...)
+	if !dd.HasErrors() && d < 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+			Detail: "think_time must not be negative.", Subject: a.Expr.Range().Ptr()})
+	}
+	return d, &rest, diags
+}
+
 func decodeJourney(b *hcl.Block, dc *config.DecodeContext) (*Journey, hcl.Diagnostics) {
 	content, diags := b.Body.Content(journeySchema)
 	j := &Journey{Name: b.Labels[0], Weight: 1}
@@ -281,9 +309,12 @@ func decodeJourney(b *hcl.Block, dc *config.DecodeContext) (*Journey, hcl.Diagno
 		j.Weight = w
 	}
 	for _, sb := range content.Blocks {
-		st, d := step.DecodeWith(sb, dc, "feed")
+		think, rest, d := decodeThink(sb, dc)
+		diags = append(diags, d...)
+		st, d := step.DecodeWith(rest, dc, "feed")
 		diags = append(diags, d...)
 		if st != nil {
+			j.Think = append(j.Think, think)
 			if st.Eventually != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "eventually under load",
 					Detail: "A step of a journey is measured once per request; polling with eventually would hide its latency.", Subject: st.DeclRange.Ptr()})

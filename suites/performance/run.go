@@ -389,7 +389,22 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 	tp.start()
 	headers := map[string]string{g.s.Marker: g.env.ExtraHeaders[g.s.Marker]}
 	env.ExtraHeaders = headers
+	var paused time.Duration
 	for si, st := range j.Steps {
+		if think := j.Think[si]; think > 0 {
+			t := time.NewTimer(think)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				// The load ended during the pause: the journey stops
+				// there, neither passed nor failed.
+				t.Stop()
+				return
+			}
+			now := time.Now()
+			paused += now.Sub(from)
+			from = now
+		}
 		headers[g.traceKey] = tp.next()
 		out := st.Run(ctx, &env, captures)
 		end := time.Now()
@@ -412,7 +427,7 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 		}
 		from = end
 	}
-	g.rec.journey(j.Name, time.Since(begin), ok)
+	g.rec.journey(j.Name, time.Since(begin)-paused, ok)
 }
 
 // traceparent builds W3C traceparent values: "00-" trace id (32 hex
