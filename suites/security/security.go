@@ -1,10 +1,3 @@
-// Package security runs security suites: post-migration checks (TLS,
-// headers, authentication and object-level authorization, CORS, exposure,
-// injection, rate limits, default credentials) that turn what they find
-// into findings with a severity, evidence and a reference, and
-// attack-defense drills whose detections (a block status, a log line, a
-// webhook) are timed. Every connection goes through a scope guard that
-// refuses, before anything leaves, any address outside the declared scope.
 package security
 
 import (
