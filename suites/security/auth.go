@@ -13,8 +13,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
@@ -26,10 +28,42 @@ var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 func ok2xx(status int) bool { return status >= 200 && status < 300 }
 
-// checkAuth asks every endpoint without credentials, with forged tokens and
-// with an expired one, and every object an identity owns as each other
+// authCheck asks every endpoint without credentials, with forged tokens
+// and with an expired one, and every object an identity owns as each other
 // identity.
-func checkAuth(ctx context.Context, ss *session, c *Check) ([]result.Finding, error) {
+type authCheck struct {
+	Paths, AllowPaths     []string
+	OpenAPI, ExpiredToken string
+	PathParams            map[string]string
+}
+
+var authSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "paths"}, {Name: "openapi"}, {Name: "allow"}, {Name: "expired_token"}, {Name: "path_params"},
+}}
+
+func init() {
+	register(checkKind{name: "auth", rank: 30, schema: authSchema, needs: "the endpoints to try (paths or openapi)",
+		defaults: func() settings { return &authCheck{} }})
+}
+
+func (c *authCheck) decode(b *hcl.Block, content *hcl.BodyContent, dc *config.DecodeContext) hcl.Diagnostics {
+	diags := attrs{
+		"paths": stringsAttr(dc, &c.Paths), "openapi": stringAttr(dc, &c.OpenAPI), "allow": stringsAttr(dc, &c.AllowPaths),
+		"expired_token": stringAttr(dc, &c.ExpiredToken),
+		"path_params": func(a *hcl.Attribute) (d hcl.Diagnostics) {
+			c.PathParams, d = dc.StringMap(a)
+			return d
+		},
+	}.decode(content)
+	if len(c.Paths) == 0 && c.OpenAPI == "" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Auth check without endpoints",
+			Detail:  "The auth check needs paths = [\"/api/accounts\", ...] or openapi = \"openapi.json\" (the endpoints to try without credentials).",
+			Subject: b.DefRange.Ptr()})
+	}
+	return diags
+}
+
+func (c *authCheck) run(ctx context.Context, ss *session) ([]result.Finding, error) {
 	paths := append([]string(nil), c.Paths...)
 	if c.OpenAPI != "" {
 		more, err := openAPIPaths(filepath.Join(ss.env.Config.Dir, c.OpenAPI), c.OpenAPI)
@@ -53,39 +87,50 @@ func checkAuth(ctx context.Context, ss *session, c *Check) ([]result.Finding, er
 		if allowed(c.AllowPaths, raw) || allowed(c.AllowPaths, p) {
 			continue
 		}
-		a, err := ss.get(ctx, p, nil)
+		fs, err := c.tryEndpoint(ctx, ss, p, header, scheme, forged)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	bola, err := checkObjects(ctx, ss)
+	return append(out, bola...), err
+}
+
+// tryEndpoint asks p without credentials, then (when it refused) with
+// each forged token and the expired one.
+func (c *authCheck) tryEndpoint(ctx context.Context, ss *session, p, header, scheme string, forged []string) ([]result.Finding, error) {
+	var out []result.Finding
+	a, err := ss.get(ctx, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	if ok2xx(a.status) {
+		return []result.Finding{finding("auth", "no-credentials", "high", "Endpoint answers without credentials", p,
+			fmt.Sprintf("GET %s without any credential answered %d.", p, a.status), "OWASP API2:2023; CWE-306", a)}, nil
+	}
+	for _, tok := range forged {
+		a, err := ss.get(ctx, p, map[string]string{header: scheme + tok})
 		if err != nil {
 			return nil, err
 		}
 		if ok2xx(a.status) {
-			out = append(out, finding("auth", "no-credentials", "high", "Endpoint answers without credentials", p,
-				fmt.Sprintf("GET %s without any credential answered %d.", p, a.status), "OWASP API2:2023; CWE-306", a))
-			continue
-		}
-		for _, tok := range forged {
-			a, err := ss.get(ctx, p, map[string]string{header: scheme + tok})
-			if err != nil {
-				return nil, err
-			}
-			if ok2xx(a.status) {
-				out = append(out, finding("auth", "forged-token", "critical", "Forged token accepted", p,
-					fmt.Sprintf("GET %s with a token cloudtest made up answered %d: credentials are not verified.", p, a.status), "OWASP API2:2023; CWE-287", a))
-				break
-			}
-		}
-		if c.ExpiredToken != "" {
-			a, err := ss.get(ctx, p, map[string]string{header: scheme + c.ExpiredToken})
-			if err != nil {
-				return nil, err
-			}
-			if ok2xx(a.status) {
-				out = append(out, finding("auth", "expired-token", "high", "Expired token accepted", p,
-					fmt.Sprintf("GET %s with the expired token answered %d.", p, a.status), "OWASP API2:2023; CWE-613", a))
-			}
+			out = append(out, finding("auth", "forged-token", "critical", "Forged token accepted", p,
+				fmt.Sprintf("GET %s with a token cloudtest made up answered %d: credentials are not verified.", p, a.status), "OWASP API2:2023; CWE-287", a))
+			break
 		}
 	}
-	bola, err := checkObjects(ctx, ss)
-	return append(out, bola...), err
+	if c.ExpiredToken != "" {
+		a, err := ss.get(ctx, p, map[string]string{header: scheme + c.ExpiredToken})
+		if err != nil {
+			return nil, err
+		}
+		if ok2xx(a.status) {
+			out = append(out, finding("auth", "expired-token", "high", "Expired token accepted", p,
+				fmt.Sprintf("GET %s with the expired token answered %d.", p, a.status), "OWASP API2:2023; CWE-613", a))
+		}
+	}
+	return out, nil
 }
 
 // credentialHeader is the header (and the scheme before the token) the

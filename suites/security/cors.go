@@ -5,15 +5,36 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
 const refCORS = "OWASP WSTG-CLNT-07; CWE-942"
 
-// checkCORS sends each path a simple request and a preflight from a
+// corsCheck sends each path a simple request and a preflight from a
 // foreign origin, and reports an answer that lets that origin read
 // responses with the user's credentials.
-func checkCORS(ctx context.Context, ss *session, c *Check) ([]result.Finding, error) {
+type corsCheck struct {
+	Paths            []string
+	Origin, Identity string
+}
+
+var corsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "paths"}, {Name: "origin"}, {Name: "identity"}}}
+
+func init() {
+	register(checkKind{name: "cors", rank: 40, schema: corsSchema,
+		defaults: func() settings { return &corsCheck{Paths: []string{"/"}, Origin: "https://attacker.invalid"} }})
+}
+
+func (c *corsCheck) decode(_ *hcl.Block, content *hcl.BodyContent, dc *config.DecodeContext) hcl.Diagnostics {
+	return attrs{"paths": stringsAttr(dc, &c.Paths), "origin": stringAttr(dc, &c.Origin), "identity": stringAttr(dc, &c.Identity)}.decode(content)
+}
+
+func (c *corsCheck) identity() string { return c.Identity }
+
+func (c *corsCheck) run(ctx context.Context, ss *session) ([]result.Finding, error) {
 	var hdr map[string]string
 	if len(ss.s.Identities) > 0 {
 		var err error

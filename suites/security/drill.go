@@ -207,53 +207,64 @@ func decodeDetection(det *Detection, b *hcl.Block, dc *config.DecodeContext) hcl
 	for _, sb := range content.Blocks {
 		switch sb.Type {
 		case "log":
-			c, d := sb.Body.Content(logSchema)
-			diags = append(diags, d...)
-			if a, ok := c.Attributes["file"]; ok {
-				det.LogFile, d = dc.String(a)
-				diags = append(diags, d...)
-			}
-			if a, ok := c.Attributes["target"]; ok {
-				det.LogTarget, d = dc.TargetRef(a)
-				diags = append(diags, d...)
-			}
-			if (det.LogFile == "") == (det.LogTarget == "") {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Log without one source",
-					Detail:  "A log detection reads either file = \"/var/log/waf.log\" or target = target.NAME (the log cloudtest keeps of a target it started), not both or neither.",
-					Subject: sb.DefRange.Ptr()})
-			}
-			if a, ok := c.Attributes["pattern"]; ok {
-				p, d := dc.String(a)
-				diags = append(diags, d...)
-				re, err := regexp.Compile(p)
-				if err != nil && !d.HasErrors() {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid regular expression",
-						Detail: fmt.Sprintf("log.pattern: %v", err), Subject: a.Expr.Range().Ptr()})
-				}
-				det.LogPattern = re
-			}
+			diags = append(diags, decodeLogDetection(det, sb, dc)...)
 		case "webhook":
-			c, d := sb.Body.Content(hookMatchSchema)
-			diags = append(diags, d...)
-			det.Webhook = true
-			det.WebhookMatch = regexp.MustCompile(``)
-			if a, ok := c.Attributes["match"]; ok {
-				p, d := dc.String(a)
-				diags = append(diags, d...)
-				re, err := regexp.Compile(p)
-				if err != nil && !d.HasErrors() {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid regular expression",
-						Detail: fmt.Sprintf("webhook.match: %v", err), Subject: a.Expr.Range().Ptr()})
-				} else if re != nil {
-					det.WebhookMatch = re
-				}
-			}
+			diags = append(diags, decodeHookDetection(det, sb, dc)...)
 		}
 	}
 	if len(det.Status) == 0 && det.LogPattern == nil && !det.Webhook && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Detection without a signal",
 			Detail:  "expect_detection needs status = [429, 403], a log { pattern = \"...\" } block or a webhook { } block.",
 			Subject: b.DefRange.Ptr()})
+	}
+	return diags
+}
+
+// decodeLogDetection reads log { file or target, pattern }.
+func decodeLogDetection(det *Detection, sb *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
+	c, diags := sb.Body.Content(logSchema)
+	var d hcl.Diagnostics
+	if a, ok := c.Attributes["file"]; ok {
+		det.LogFile, d = dc.String(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := c.Attributes["target"]; ok {
+		det.LogTarget, d = dc.TargetRef(a)
+		diags = append(diags, d...)
+	}
+	if (det.LogFile == "") == (det.LogTarget == "") {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Log without one source",
+			Detail:  "A log detection reads either file = \"/var/log/waf.log\" or target = target.NAME (the log cloudtest keeps of a target it started), not both or neither.",
+			Subject: sb.DefRange.Ptr()})
+	}
+	if a, ok := c.Attributes["pattern"]; ok {
+		p, d := dc.String(a)
+		diags = append(diags, d...)
+		re, err := regexp.Compile(p)
+		if err != nil && !d.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid regular expression",
+				Detail: fmt.Sprintf("log.pattern: %v", err), Subject: a.Expr.Range().Ptr()})
+		}
+		det.LogPattern = re
+	}
+	return diags
+}
+
+// decodeHookDetection reads webhook { match }: any call matches without one.
+func decodeHookDetection(det *Detection, sb *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
+	c, diags := sb.Body.Content(hookMatchSchema)
+	det.Webhook = true
+	det.WebhookMatch = regexp.MustCompile(``)
+	if a, ok := c.Attributes["match"]; ok {
+		p, d := dc.String(a)
+		diags = append(diags, d...)
+		re, err := regexp.Compile(p)
+		if err != nil && !d.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid regular expression",
+				Detail: fmt.Sprintf("webhook.match: %v", err), Subject: a.Expr.Range().Ptr()})
+		} else if re != nil {
+			det.WebhookMatch = re
+		}
 	}
 	return diags
 }

@@ -87,32 +87,18 @@ func (ln *listener) close() {
 // detection from the moment it starts.
 func (ss *session) runDrill(ctx context.Context, dr *Drill) (result.DrillRun, result.Status, string) {
 	run := result.DrillRun{Name: dr.Name, Started: time.Now(), MinCoverage: dr.MinCoverage}
-	caseName := "drill " + dr.Name
-	vars := map[string]cty.Value{}
-	var ln *listener
-	if dr.Webhook != nil {
-		var err error
-		if ln, err = listen(dr.Webhook.Path); err != nil {
-			return run, result.Errored, err.Error()
-		}
+	ln, vars, err := openWebhook(dr)
+	if err != nil {
+		return run, result.Errored, err.Error()
+	}
+	if ln != nil {
 		defer ln.close()
-		vars["webhook"] = cty.ObjectVal(map[string]cty.Value{"url": cty.StringVal(ln.url)})
-	} else {
-		vars["webhook"] = cty.ObjectVal(map[string]cty.Value{"url": cty.StringVal("")})
 	}
 	env := *ss.senv
 	env.Vars = vars
 	captures := map[string]cty.Value{}
-	for _, st := range dr.Setup {
-		out := st.Run(ctx, &env, captures)
-		ss.env.Record(result.Result{Level: result.LevelStep, Case: caseName, Step: st.Name, Phase: "setup", Status: out.Status,
-			Message: out.Message, DurationMS: ms(out.Duration), Location: config.Location(st.DeclRange), Checks: out.Checks, Exchange: out.Exchange})
-		if out.Status != result.Passed {
-			return run, result.Errored, fmt.Sprintf("setup step %q %s: %s", st.Name, out.Status, out.Message)
-		}
-		for k, v := range out.Captures {
-			captures[k] = v
-		}
+	if err := ss.runSetup(ctx, dr, &env, captures); err != nil {
+		return run, result.Errored, err.Error()
 	}
 	run.Started = time.Now()
 	caught := 0
@@ -120,22 +106,11 @@ func (ss *session) runDrill(ctx context.Context, dr *Drill) (result.DrillRun, re
 		if ctx.Err() != nil {
 			break
 		}
-		ar := ss.runAttack(ctx, dr, at, &env, captures, ln, run.Started)
+		ar := ss.runAttack(ctx, at, &env, captures, ln, run.Started)
 		run.Attacks = append(run.Attacks, ar)
-		st := result.Passed
-		msg := ""
-		switch ar.Outcome {
-		case "blocked", "detected":
+		if ss.recordAttack(dr, at, ar) {
 			caught++
-		case "missed":
-			st = result.Failed
-			msg = ar.Message
-		default:
-			st = result.Errored
-			msg = ar.Message
 		}
-		ss.env.Record(result.Result{Level: result.LevelStep, Case: caseName, Step: at.Name, Phase: "test", Status: st,
-			Message: msg, DurationMS: ar.SentMS - ar.StartMS, Location: config.Location(at.DeclRange)})
 	}
 	if len(dr.Attacks) > 0 {
 		run.Coverage = float64(caught) / float64(len(dr.Attacks))
@@ -147,6 +122,55 @@ func (ss *session) runDrill(ctx context.Context, dr *Drill) (result.DrillRun, re
 		return run, result.Failed, fmt.Sprintf("detection coverage %.0f%% is below the required %.0f%%", run.Coverage*100, dr.MinCoverage*100)
 	}
 	return run, result.Passed, ""
+}
+
+// openWebhook opens the drill's listener, if it asks for one, and returns
+// the variables its steps see (webhook.url, empty without a listener).
+func openWebhook(dr *Drill) (*listener, map[string]cty.Value, error) {
+	url := ""
+	var ln *listener
+	if dr.Webhook != nil {
+		var err error
+		if ln, err = listen(dr.Webhook.Path); err != nil {
+			return nil, nil, err
+		}
+		url = ln.url
+	}
+	return ln, map[string]cty.Value{"webhook": cty.ObjectVal(map[string]cty.Value{"url": cty.StringVal(url)})}, nil
+}
+
+// runSetup runs the drill's setup steps, recording each, and adds their
+// captures to captures; the first that does not pass stops the drill.
+func (ss *session) runSetup(ctx context.Context, dr *Drill, env *step.Env, captures map[string]cty.Value) error {
+	for _, st := range dr.Setup {
+		out := st.Run(ctx, env, captures)
+		ss.env.Record(result.Result{Level: result.LevelStep, Case: "drill " + dr.Name, Step: st.Name, Phase: "setup", Status: out.Status,
+			Message: out.Message, DurationMS: ms(out.Duration), Location: config.Location(st.DeclRange), Checks: out.Checks, Exchange: out.Exchange})
+		if out.Status != result.Passed {
+			return fmt.Errorf("setup step %q %s: %s", st.Name, out.Status, out.Message)
+		}
+		for k, v := range out.Captures {
+			captures[k] = v
+		}
+	}
+	return nil
+}
+
+// recordAttack records an attack as a step of the drill's case and says
+// whether the defence caught it.
+func (ss *session) recordAttack(dr *Drill, at *Attack, ar result.AttackRun) bool {
+	st, msg, caught := result.Passed, "", false
+	switch ar.Outcome {
+	case "blocked", "detected":
+		caught = true
+	case "missed":
+		st, msg = result.Failed, ar.Message
+	default:
+		st, msg = result.Errored, ar.Message
+	}
+	ss.env.Record(result.Result{Level: result.LevelStep, Case: "drill " + dr.Name, Step: at.Name, Phase: "test", Status: st,
+		Message: msg, DurationMS: ar.SentMS - ar.StartMS, Location: config.Location(at.DeclRange)})
+	return caught
 }
 
 // detection is the first sign of the defence, set once.
@@ -181,27 +205,16 @@ func (ss *session) logPath(det *Detection) string {
 	return filepath.Join(ss.env.Config.Dir, det.LogFile)
 }
 
-func (ss *session) runAttack(ctx context.Context, dr *Drill, at *Attack, senv *step.Env, captures map[string]cty.Value, ln *listener, drillStart time.Time) result.AttackRun {
+// runAttack sends an attack while watching for its detection, and waits
+// (at most the detection's time limit from the attack's start) for a sign.
+func (ss *session) runAttack(ctx context.Context, at *Attack, senv *step.Env, captures map[string]cty.Value, ln *listener, drillStart time.Time) result.AttackRun {
 	ar := result.AttackRun{Name: at.Name, Technique: at.Technique, MITRE: at.MITRE, WithinMS: ms(at.Detect.Within)}
 	if ar.Technique == "" {
 		ar.Technique = "steps"
 	}
 	det := &at.Detect
 	var seen detection
-	// Where the log and the webhook stood when the attack began: only what
-	// comes after counts.
-	var logFile string
-	var offset int64
-	if det.LogPattern != nil {
-		logFile = ss.logPath(det)
-		if fi, err := os.Stat(logFile); err == nil {
-			offset = fi.Size()
-		}
-	}
-	hooksBefore := 0
-	if ln != nil {
-		hooksBefore = ln.count()
-	}
+	w := ss.watchFrom(det, ln)
 	start := time.Now()
 	ar.StartMS = ms(start.Sub(drillStart))
 	deadline := start.Add(det.Within)
@@ -211,7 +224,7 @@ func (ss *session) runAttack(ctx context.Context, dr *Drill, at *Attack, senv *s
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		watch(wctx, det, logFile, offset, ln, hooksBefore, &seen)
+		watch(wctx, det, w.logFile, w.offset, ln, w.hooksBefore, &seen)
 	}()
 
 	n, err := ss.sendAttack(ctx, at, senv, captures, func(code int) {
@@ -220,8 +233,7 @@ func (ss *session) runAttack(ctx context.Context, dr *Drill, at *Attack, senv *s
 		}
 	})
 	ar.Requests = n
-	sent := time.Now()
-	ar.SentMS = ms(sent.Sub(drillStart))
+	ar.SentMS = ms(time.Since(drillStart))
 	if err != nil {
 		stopWatch()
 		wg.Wait()
@@ -238,29 +250,55 @@ func (ss *session) runAttack(ctx context.Context, dr *Drill, at *Attack, senv *s
 	stopWatch()
 	wg.Wait()
 	t, channel, evidence := seen.get()
-	switch {
-	case t.IsZero() || t.After(deadline):
+	if t.IsZero() || t.After(deadline) {
 		ar.Outcome = "missed"
-		var signs []string
-		if len(det.Status) > 0 {
-			signs = append(signs, fmt.Sprintf("no answer with status %v", det.Status))
-		}
-		if det.LogPattern != nil {
-			signs = append(signs, fmt.Sprintf("no line matching %q in %s", det.LogPattern, logFile))
-		}
-		if det.Webhook {
-			signs = append(signs, fmt.Sprintf("no webhook matching %q", det.WebhookMatch))
-		}
-		ar.Message = fmt.Sprintf("missed: %s within %s of the attack's start (%d requests sent)", strings.Join(signs, ", "), det.Within, n)
-	default:
-		ar.Outcome, ar.Channel, ar.Evidence = "detected", channel, evidence
-		if strings.HasPrefix(channel, "status") {
-			ar.Outcome = "blocked"
-		}
-		ar.DetectMS = ms(t.Sub(drillStart))
-		ar.TimeToDetectMS = ms(t.Sub(start))
+		ar.Message = missed(det, w.logFile, n)
+		return ar
 	}
+	ar.Outcome, ar.Channel, ar.Evidence = "detected", channel, evidence
+	if strings.HasPrefix(channel, "status") {
+		ar.Outcome = "blocked"
+	}
+	ar.DetectMS = ms(t.Sub(drillStart))
+	ar.TimeToDetectMS = ms(t.Sub(start))
 	return ar
+}
+
+// watchStart is where the log and the webhook stood when an attack began:
+// only what comes after counts.
+type watchStart struct {
+	logFile     string
+	offset      int64
+	hooksBefore int
+}
+
+func (ss *session) watchFrom(det *Detection, ln *listener) watchStart {
+	var w watchStart
+	if det.LogPattern != nil {
+		w.logFile = ss.logPath(det)
+		if fi, err := os.Stat(w.logFile); err == nil {
+			w.offset = fi.Size()
+		}
+	}
+	if ln != nil {
+		w.hooksBefore = ln.count()
+	}
+	return w
+}
+
+// missed says which signs did not come, for an attack of n requests.
+func missed(det *Detection, logFile string, n int) string {
+	var signs []string
+	if len(det.Status) > 0 {
+		signs = append(signs, fmt.Sprintf("no answer with status %v", det.Status))
+	}
+	if det.LogPattern != nil {
+		signs = append(signs, fmt.Sprintf("no line matching %q in %s", det.LogPattern, logFile))
+	}
+	if det.Webhook {
+		signs = append(signs, fmt.Sprintf("no webhook matching %q", det.WebhookMatch))
+	}
+	return fmt.Sprintf("missed: %s within %s of the attack's start (%d requests sent)", strings.Join(signs, ", "), det.Within, n)
 }
 
 // watch polls the log file (new lines only) and the webhook's calls until

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
@@ -63,13 +66,98 @@ func marker() int64 {
 	return n.Int64() + 100
 }
 
-// checkInjection probes each named parameter for SQL injection (error
+// injectionCheck probes each named parameter for SQL injection (error
 // signatures, and a time delay compared with a control request), command
 // injection (arithmetic only a shell would do), path traversal and
 // reflected XSS. Every probe is compared with a control request carrying
 // the parameter's harmless value, so what the page always says is not
 // taken for a leak.
-func checkInjection(ctx context.Context, ss *session, c *Check) ([]result.Finding, error) {
+type injectionCheck struct {
+	Params []*Param
+	Probes []string
+	Sleep  time.Duration
+}
+
+// Param is a parameter the injection check probes.
+type Param struct {
+	Name, Path, In, Method, Identity string
+	// Value is the harmless value of the control request.
+	Value     string
+	DeclRange hcl.Range
+}
+
+var injectionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "probes"}, {Name: "sleep"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "parameter", LabelNames: []string{"name"}}}}
+
+var paramSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "path", Required: true}, {Name: "in"}, {Name: "method"}, {Name: "identity"}, {Name: "value"},
+}}
+
+var allProbes = []string{"sql", "command", "path_traversal", "xss"}
+
+// maxSleep bounds an injected sleep so that the delayed answer still comes
+// within the probe's timeout.
+const maxSleep = probeTimeout - 2*time.Second
+
+func init() {
+	register(checkKind{name: "injection", rank: 60, schema: injectionSchema, needs: "the parameters to probe",
+		defaults: func() settings { return &injectionCheck{Probes: allProbes, Sleep: 2 * time.Second} }})
+}
+
+func (c *injectionCheck) decode(b *hcl.Block, content *hcl.BodyContent, dc *config.DecodeContext) hcl.Diagnostics {
+	diags := attrs{"probes": stringsAttr(dc, &c.Probes), "sleep": c.decodeSleep(dc)}.decode(content)
+	for _, p := range c.Probes {
+		if !contains(allProbes, p) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown probe",
+				Detail:  fmt.Sprintf("The injection check's probes are %s; found %q.", strings.Join(allProbes, ", "), p),
+				Subject: content.Attributes["probes"].Expr.Range().Ptr()})
+		}
+	}
+	for _, pb := range content.Blocks {
+		p, d := decodeParam(pb, dc)
+		diags = append(diags, d...)
+		c.Params = append(c.Params, p)
+	}
+	if len(c.Params) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Injection check without parameters",
+			Detail:  "The injection check probes the parameters you name: add parameter \"q\" { path = \"/search\", in = \"query\" }.",
+			Subject: b.DefRange.Ptr()})
+	}
+	return diags
+}
+
+func (c *injectionCheck) decodeSleep(dc *config.DecodeContext) func(*hcl.Attribute) hcl.Diagnostics {
+	return func(a *hcl.Attribute) (d hcl.Diagnostics) {
+		c.Sleep, d = dc.Duration(a)
+		if !d.HasErrors() && c.Sleep.Round(time.Second) > maxSleep {
+			d = append(d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Sleep too long",
+				Detail: fmt.Sprintf("The attribute \"sleep\" must be at most %s: a probe waits %s for its answer, which must hold the injected sleep (rounded to whole seconds) and the server's own time; found %s.",
+					maxSleep, probeTimeout, c.Sleep),
+				Subject: a.Expr.Range().Ptr()})
+		}
+		return d
+	}
+}
+
+func decodeParam(b *hcl.Block, dc *config.DecodeContext) (*Param, hcl.Diagnostics) {
+	content, diags := b.Body.Content(paramSchema)
+	p := &Param{Name: b.Labels[0], In: "query", Method: "GET", Value: "1", DeclRange: b.DefRange}
+	var d hcl.Diagnostics
+	for name, dst := range map[string]*string{"path": &p.Path, "method": &p.Method, "identity": &p.Identity, "value": &p.Value} {
+		if a, ok := content.Attributes[name]; ok {
+			*dst, d = dc.String(a)
+			diags = append(diags, d...)
+		}
+	}
+	if a, ok := content.Attributes["in"]; ok {
+		p.In, d = dc.OneOf(a, "query", "form", "json")
+		diags = append(diags, d...)
+	}
+	p.Method = strings.ToUpper(p.Method)
+	return p, diags
+}
+
+func (c *injectionCheck) run(ctx context.Context, ss *session) ([]result.Finding, error) {
 	var out []result.Finding
 	for _, p := range c.Params {
 		send, err := ss.paramSender(p)

@@ -45,15 +45,39 @@ const probeTimeout = 10 * time.Second
 // drills, and classifies the findings against the waivers and the expected
 // (planted) findings.
 func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
-	guard, err := NewGuard(ctx, s.Scope.Allow, s.Scope.MaxRequests, s.Scope.Rate)
+	ss, err := s.newSession(ctx, env)
 	if err != nil {
 		return runner.Outcome{Status: result.Errored, Message: err.Error()}
+	}
+	defer ss.senv.Close()
+	sum := &result.SecuritySummary{Target: s.Target, Scope: s.Scope.Allow, Expected: s.Expect}
+	ss.login(ctx)
+	v := &verdict{status: result.Passed}
+	runs := ss.runChecks(ctx, sum)
+	s.classify(sum, env)
+	for _, r := range runs {
+		ss.recordCheck(r, sum, v)
+	}
+	ss.recordExpected(sum, v)
+	ss.runDrills(ctx, sum, v)
+	if ctx.Err() != nil {
+		v.worse(result.Errored, "interrupted: the findings so far are kept")
+	}
+	sum.Requests, sum.Refused = ss.guard.Counts()
+	data, _ := json.Marshal(sum)
+	return runner.Outcome{Status: v.status, Message: strings.Join(v.messages, "\n"), Data: data}
+}
+
+// newSession opens the scope guard and the clients of a run.
+func (s *Suite) newSession(ctx context.Context, env *runner.Env) (*session, error) {
+	guard, err := NewGuard(ctx, s.Scope.Allow, s.Scope.MaxRequests, s.Scope.Rate)
+	if err != nil {
+		return nil, err
 	}
 	senv, err := step.NewEnv(env.Config, env.URLs(), s.Target)
 	if err != nil {
-		return runner.Outcome{Status: result.Errored, Message: err.Error()}
+		return nil, err
 	}
-	defer senv.Close()
 	// The steps' transports (each host's TLS settings) are the checks' too:
 	// SetDial makes them open every connection through the guard, one a
 	// request, with no proxy.
@@ -62,90 +86,104 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	if env.Target != nil {
 		ss.base = strings.TrimRight(env.Target.URL, "/")
 	}
-	sum := &result.SecuritySummary{Target: s.Target, Scope: s.Scope.Allow, Expected: s.Expect}
+	return ss, nil
+}
 
-	ss.login(ctx)
-	status := result.Passed
-	var messages []string
-	worse := func(st result.Status, msg string) {
-		if st.Worse(status) {
-			status = st
-		}
-		if msg != "" {
-			messages = append(messages, msg)
-		}
+// verdict is the suite's status so far and the messages that explain it.
+type verdict struct {
+	status   result.Status
+	messages []string
+}
+
+func (v *verdict) worse(st result.Status, msg string) {
+	if st.Worse(v.status) {
+		v.status = st
 	}
-	type ran struct {
-		c        *Check
-		findings []result.Finding
-		err      error
-		dur      time.Duration
+	if msg != "" {
+		v.messages = append(v.messages, msg)
 	}
-	var runs []ran
-	for _, c := range s.Checks {
+}
+
+// checkRun is one check as it ran, before its findings are classified.
+type checkRun struct {
+	c        *Check
+	findings []result.Finding
+	err      error
+	dur      time.Duration
+}
+
+func (ss *session) runChecks(ctx context.Context, sum *result.SecuritySummary) []checkRun {
+	var runs []checkRun
+	for _, c := range ss.s.Checks {
 		if ctx.Err() != nil {
 			break
 		}
-		env.Status("check " + c.Kind)
+		ss.env.Status("check " + c.Kind)
 		start := time.Now()
-		fs, err := checkFuncs[c.Kind](ctx, ss, c)
-		runs = append(runs, ran{c, fs, err, time.Since(start)})
+		fs, err := c.settings.run(ctx, ss)
+		runs = append(runs, checkRun{c, fs, err, time.Since(start)})
 		sum.Findings = append(sum.Findings, fs...)
 	}
-	s.classify(sum, env)
-	for _, r := range runs {
-		cr := result.CheckRun{Name: r.c.Kind, Findings: len(r.findings)}
-		st, msg := result.Passed, ""
-		var open []string
-		for _, f := range sum.Findings {
-			if f.Check == r.c.Kind && f.Status == "open" && severityRank(f.Severity) >= severityRank(s.FailOn) {
-				open = append(open, fmt.Sprintf("%s (%s) at %s", f.ID, f.Severity, f.Where))
-			}
-		}
-		if len(open) > 0 {
-			st, msg = result.Failed, fmt.Sprintf("%d finding(s) not waived: %s", len(open), strings.Join(open, "; "))
-		}
-		if r.err != nil {
-			cr.Error = senv.Redact.String(r.err.Error())
-			st, msg = result.Errored, "the check could not be carried out: "+cr.Error
-		}
-		sum.Checks = append(sum.Checks, cr)
-		env.Record(result.Result{Level: result.LevelStep, Case: "checks", Step: r.c.Kind, Phase: "test", Status: st,
-			Message: msg, DurationMS: ms(r.dur), Location: config.Location(r.c.DeclRange)})
-		if st != result.Passed {
-			worse(st, fmt.Sprintf("check %s: %s", r.c.Kind, msg))
-		}
-	}
-	if len(s.Expect) > 0 {
-		// The negative control is a step of the checks of its own, so that
-		// the checks case (and a CI test tab) fails with the suite when a
-		// planted weakness was not found.
-		st, msg := result.Passed, fmt.Sprintf("all %d expected (planted) findings were found", len(s.Expect))
-		if len(sum.Missing) > 0 {
-			st, msg = result.Failed, fmt.Sprintf("expected (planted) findings not found: %s — the checks missed a known weakness", strings.Join(sum.Missing, ", "))
-			worse(st, msg)
-		}
-		env.Record(result.Result{Level: result.LevelStep, Case: "checks", Step: "expected findings", Phase: "test", Status: st,
-			Message: msg, Location: config.Location(s.ExpectRange)})
-	}
+	return runs
+}
 
-	for _, dr := range s.Drills {
+// recordCheck records a check as a step of the checks case: failed by its
+// open findings at fail_on or above, errored when it could not be carried
+// out.
+func (ss *session) recordCheck(r checkRun, sum *result.SecuritySummary, v *verdict) {
+	s := ss.s
+	cr := result.CheckRun{Name: r.c.Kind, Findings: len(r.findings)}
+	st, msg := result.Passed, ""
+	var open []string
+	for _, f := range sum.Findings {
+		if f.Check == r.c.Kind && f.Status == "open" && severityRank(f.Severity) >= severityRank(s.FailOn) {
+			open = append(open, fmt.Sprintf("%s (%s) at %s", f.ID, f.Severity, f.Where))
+		}
+	}
+	if len(open) > 0 {
+		st, msg = result.Failed, fmt.Sprintf("%d finding(s) not waived: %s", len(open), strings.Join(open, "; "))
+	}
+	if r.err != nil {
+		cr.Error = ss.senv.Redact.String(r.err.Error())
+		st, msg = result.Errored, "the check could not be carried out: "+cr.Error
+	}
+	sum.Checks = append(sum.Checks, cr)
+	ss.env.Record(result.Result{Level: result.LevelStep, Case: "checks", Step: r.c.Kind, Phase: "test", Status: st,
+		Message: msg, DurationMS: ms(r.dur), Location: config.Location(r.c.DeclRange)})
+	if st != result.Passed {
+		v.worse(st, fmt.Sprintf("check %s: %s", r.c.Kind, msg))
+	}
+}
+
+// recordExpected records the negative control as a step of the checks of
+// its own, so that the checks case (and a CI test tab) fails with the suite
+// when a planted weakness was not found.
+func (ss *session) recordExpected(sum *result.SecuritySummary, v *verdict) {
+	s := ss.s
+	if len(s.Expect) == 0 {
+		return
+	}
+	st, msg := result.Passed, fmt.Sprintf("all %d expected (planted) findings were found", len(s.Expect))
+	if len(sum.Missing) > 0 {
+		st, msg = result.Failed, fmt.Sprintf("expected (planted) findings not found: %s — the checks missed a known weakness", strings.Join(sum.Missing, ", "))
+		v.worse(st, msg)
+	}
+	ss.env.Record(result.Result{Level: result.LevelStep, Case: "checks", Step: "expected findings", Phase: "test", Status: st,
+		Message: msg, Location: config.Location(s.ExpectRange)})
+}
+
+func (ss *session) runDrills(ctx context.Context, sum *result.SecuritySummary, v *verdict) {
+	for _, dr := range ss.s.Drills {
 		if ctx.Err() != nil {
 			break
 		}
-		env.Status("drill " + dr.Name)
+		ss.env.Status("drill " + dr.Name)
 		run, st, msg := ss.runDrill(ctx, dr)
 		sum.Drills = append(sum.Drills, run)
 		if st != result.Passed {
-			worse(st, fmt.Sprintf("drill %q: %s", dr.Name, msg))
+			v.worse(st, fmt.Sprintf("drill %q: %s", dr.Name, msg))
 		}
 	}
-	if ctx.Err() != nil {
-		worse(result.Errored, "interrupted: the findings so far are kept")
-	}
-	sum.Requests, sum.Refused = guard.Counts()
-	data, _ := json.Marshal(sum)
-	return runner.Outcome{Status: status, Message: strings.Join(messages, "\n"), Data: data}
 }
 
 // classify marks each finding open, waived (by a waiver in force) or
@@ -343,20 +381,6 @@ func finding(check, rule, severity, title, where, detail, ref string, a *answer)
 		f.Evidence = a.ex
 	}
 	return f
-}
-
-type checkFunc func(ctx context.Context, ss *session, c *Check) ([]result.Finding, error)
-
-// checkFuncs is filled by the files of the checks (one file a check).
-var checkFuncs = map[string]checkFunc{
-	"tls":                 checkTLS,
-	"headers":             checkHeaders,
-	"auth":                checkAuth,
-	"cors":                checkCORS,
-	"exposure":            checkExposure,
-	"injection":           checkInjection,
-	"rate_limit":          checkRateLimit,
-	"default_credentials": checkDefaultCredentials,
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,10 +1,3 @@
-// Package security runs security suites: post-migration checks (TLS,
-// headers, authentication and object-level authorization, CORS, exposure,
-// injection, rate limits, default credentials) that turn what they find
-// into findings with a severity, evidence and a reference, and
-// attack-defense drills whose detections (a block status, a log line, a
-// webhook) are timed. Every connection goes through a scope guard that
-// refuses, before anything leaves, any address outside the declared scope.
 package security
 
 import (
@@ -100,10 +93,27 @@ var waiverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common, FailOn: "low"}
 	content, diags := body.Content(schema)
-	var d hcl.Diagnostics
+	scopes, d := s.decodeBlocks(content.Blocks, dc)
+	diags = append(diags, d...)
+	if a, ok := content.Attributes["checks"]; ok {
+		diags = append(diags, s.decodeCheckList(a, dc)...)
+	}
+	if a, ok := content.Attributes["expect_findings"]; ok {
+		diags = append(diags, s.decodeExpect(a, dc)...)
+	}
+	if a, ok := content.Attributes["fail_on"]; ok {
+		s.FailOn, d = dc.OneOf(a, Severities...)
+		diags = append(diags, d...)
+	}
+	return s, append(diags, s.validate(scopes)...)
+}
+
+// decodeBlocks decodes the suite's blocks and returns how many scopes it
+// declares.
+func (s *Suite) decodeBlocks(blocks hcl.Blocks, dc *config.DecodeContext) (int, hcl.Diagnostics) {
+	var diags, d hcl.Diagnostics
 	scopes := 0
-	seenCheck := map[string]*Check{}
-	for _, b := range content.Blocks {
+	for _, b := range blocks {
 		switch b.Type {
 		case "scope":
 			scopes++
@@ -112,14 +122,7 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			var c *Check
 			c, d = decodeCheck(b, dc)
 			if c != nil {
-				if prev, dup := seenCheck[c.Kind]; dup {
-					d = append(d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate check",
-						Detail:  fmt.Sprintf("A check %q is already declared at %s; list everything it should cover in one block.", c.Kind, config.Location(prev.DeclRange)),
-						Subject: b.DefRange.Ptr()})
-				} else {
-					seenCheck[c.Kind] = c
-					s.Checks = append(s.Checks, c)
-				}
+				d = append(d, s.addCheck(c, b)...)
 			}
 		case "identity":
 			var id *Identity
@@ -136,47 +139,71 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 		}
 		diags = append(diags, d...)
 	}
-	if a, ok := content.Attributes["checks"]; ok {
-		names, d := dc.Strings(a)
-		diags = append(diags, d...)
-		for _, n := range names {
-			if _, known := checkSchemas[n]; !known {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown check",
-					Detail:  fmt.Sprintf("The attribute \"checks\" names %q; the checks are %s.", n, strings.Join(checkKinds, ", ")),
-					Subject: a.Expr.Range().Ptr()})
-				continue
-			}
-			if _, has := seenCheck[n]; has {
-				continue
-			}
-			if needs, ok := needsBlock[n]; ok {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Check needs a block",
-					Detail:  fmt.Sprintf("The check %q has nothing to try without %s: write it as a check %q { ... } block.", n, needs, n),
-					Subject: a.Expr.Range().Ptr()})
-				continue
-			}
-			c := &Check{Kind: n, DeclRange: a.Expr.Range()}
-			c.defaults()
-			seenCheck[n] = c
-			s.Checks = append(s.Checks, c)
+	return scopes, diags
+}
+
+// addCheck adds the check of block b, unless its kind is declared already.
+func (s *Suite) addCheck(c *Check, b *hcl.Block) hcl.Diagnostics {
+	if prev := s.check(c.Kind); prev != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate check",
+			Detail:  fmt.Sprintf("A check %q is already declared at %s; list everything it should cover in one block.", c.Kind, config.Location(prev.DeclRange)),
+			Subject: b.DefRange.Ptr()}}
+	}
+	s.Checks = append(s.Checks, c)
+	return nil
+}
+
+func (s *Suite) check(kind string) *Check {
+	for _, c := range s.Checks {
+		if c.Kind == kind {
+			return c
 		}
 	}
-	if a, ok := content.Attributes["expect_findings"]; ok {
-		s.Expect, d = dc.Strings(a)
-		diags = append(diags, d...)
-		s.ExpectRange = a.Expr.Range()
-		for _, id := range s.Expect {
-			if !strings.Contains(id, "/") {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid finding id",
-					Detail:  fmt.Sprintf("expect_findings names %q; a finding id is \"check/rule\", such as \"headers/csp-missing\".", id),
-					Subject: a.Expr.Range().Ptr()})
-			}
+	return nil
+}
+
+// decodeCheckList adds the checks named in checks = [...], with their
+// defaults, that no block declares.
+func (s *Suite) decodeCheckList(a *hcl.Attribute, dc *config.DecodeContext) hcl.Diagnostics {
+	names, diags := dc.Strings(a)
+	for _, n := range names {
+		k := kindNamed(n)
+		switch {
+		case k == nil:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown check",
+				Detail:  fmt.Sprintf("The attribute \"checks\" names %q; the checks are %s.", n, kindList()),
+				Subject: a.Expr.Range().Ptr()})
+		case s.check(n) != nil:
+		case k.needs != "":
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Check needs a block",
+				Detail:  fmt.Sprintf("The check %q has nothing to try without %s: write it as a check %q { ... } block.", n, k.needs, n),
+				Subject: a.Expr.Range().Ptr()})
+		default:
+			s.Checks = append(s.Checks, newCheck(k, a.Expr.Range()))
 		}
 	}
-	if a, ok := content.Attributes["fail_on"]; ok {
-		s.FailOn, d = dc.OneOf(a, Severities...)
-		diags = append(diags, d...)
+	return diags
+}
+
+func (s *Suite) decodeExpect(a *hcl.Attribute, dc *config.DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	s.Expect, diags = dc.Strings(a)
+	s.ExpectRange = a.Expr.Range()
+	for _, id := range s.Expect {
+		if !strings.Contains(id, "/") {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid finding id",
+				Detail:  fmt.Sprintf("expect_findings names %q; a finding id is \"check/rule\", such as \"headers/csp-missing\".", id),
+				Subject: a.Expr.Range().Ptr()})
+		}
 	}
+	return diags
+}
+
+// validate checks what holds across blocks: one scope, something to run,
+// identities named once and declared where checks name them, a target for
+// the checks that send to it.
+func (s *Suite) validate(scopes int) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	if scopes != 1 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Security suite needs one scope block",
 			Detail:  fmt.Sprintf("Security suite %q must declare exactly one scope { allow = [\"127.0.0.1\"] } before it sends anything; it has %d.", s.Name, scopes),
@@ -196,24 +223,16 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 		seenID[id.Name] = true
 	}
 	for _, c := range s.Checks {
-		if c.Identity != "" && !seenID[c.Identity] {
+		if as, ok := c.settings.(actsAs); ok && as.identity() != "" && !seenID[as.identity()] {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown identity",
-				Detail: fmt.Sprintf("Check %q names the identity %q; declare it with identity %q { ... }.", c.Kind, c.Identity, c.Identity), Subject: c.DeclRange.Ptr()})
+				Detail: fmt.Sprintf("Check %q names the identity %q; declare it with identity %q { ... }.", c.Kind, as.identity(), as.identity()), Subject: c.DeclRange.Ptr()})
 		}
-		if c.Kind != "tls" && c.Kind != "exposure" && s.Target == "" {
+		if !kindNamed(c.Kind).untargeted && s.Target == "" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Check without a target",
 				Detail: fmt.Sprintf("Check %q sends requests to the suite's target; give the suite target = target.NAME.", c.Kind), Subject: c.DeclRange.Ptr()})
 		}
 	}
-	return s, diags
-}
-
-// needsBlock names the checks that cannot run on defaults, and what they need.
-var needsBlock = map[string]string{
-	"auth":                "the endpoints to try (paths or openapi)",
-	"injection":           "the parameters to probe",
-	"rate_limit":          "the login step to repeat",
-	"default_credentials": "the login step to try",
+	return diags
 }
 
 func decodeScope(sc *Scope, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {

@@ -17,6 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
@@ -45,71 +48,152 @@ func allSuites() []uint16 {
 	return ids
 }
 
-// checkTLS connects to the endpoint several times, each time offering
+// tlsCheck connects to the endpoint several times, each time offering
 // only what must be refused (TLS 1.0, TLS 1.1, weak cipher suites), then
 // judges the certificate chain, host name, expiry and key, and HSTS.
-func checkTLS(ctx context.Context, ss *session, c *Check) ([]result.Finding, error) {
-	raw := c.URL
-	if raw == "" {
-		raw = ss.base
+type tlsCheck struct {
+	URL, CAFile, ServerName string
+	ExpiryDays, MinRSABits  int
+	HSTS                    bool
+}
+
+var tlsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "url"}, {Name: "ca_file"}, {Name: "server_name"}, {Name: "expiry_days"}, {Name: "min_rsa_bits"}, {Name: "hsts"},
+}}
+
+func init() {
+	register(checkKind{name: "tls", rank: 10, schema: tlsSchema, untargeted: true,
+		defaults: func() settings { return &tlsCheck{ExpiryDays: 30, MinRSABits: 2048, HSTS: true} }})
+}
+
+func (c *tlsCheck) decode(_ *hcl.Block, content *hcl.BodyContent, dc *config.DecodeContext) hcl.Diagnostics {
+	return attrs{
+		"url": stringAttr(dc, &c.URL), "ca_file": stringAttr(dc, &c.CAFile), "server_name": stringAttr(dc, &c.ServerName),
+		"expiry_days": positiveAttr(dc, &c.ExpiryDays), "min_rsa_bits": positiveAttr(dc, &c.MinRSABits),
+		"hsts": func(a *hcl.Attribute) (d hcl.Diagnostics) {
+			c.HSTS, d = dc.Bool(a)
+			return d
+		},
+	}.decode(content)
+}
+
+// tlsEndpoint is where the tls check connects: the URL, its host:port
+// (where findings are) and the name the certificate must carry.
+type tlsEndpoint struct {
+	raw, addr, name string
+	guard           *Guard
+}
+
+func (c *tlsCheck) run(ctx context.Context, ss *session) ([]result.Finding, error) {
+	ep, err := c.endpoint(ss)
+	if err != nil || ep.addr == "" {
+		return ep.plain(), err
 	}
-	u, err := url.Parse(raw)
+	out, err := ep.oldVersions(ctx)
+	if err != nil {
+		return out, err
+	}
+	weak, err := ep.weakCiphers(ctx)
+	out = append(out, weak...)
+	if err != nil {
+		return out, err
+	}
+	st, err := ep.handshake(ctx, &tls.Config{MinVersion: tls.VersionTLS12})
+	if err != nil {
+		var de *dialError
+		if errors.As(err, &de) {
+			return out, de.err
+		}
+		out = append(out, result.Finding{ID: "tls/no-modern-tls", Check: "tls", Severity: "high", Title: "No TLS 1.2 or 1.3 handshake", Where: ep.addr,
+			Detail: "A handshake offering TLS 1.2 and 1.3 failed: " + err.Error(), Reference: refTLS})
+		return out, nil
+	}
+	out = append(out, judgeCertificate(ss, c, st, ep.name, ep.addr)...)
+	if !c.HSTS {
+		return out, nil
+	}
+	hsts, err := ep.hsts(ctx, ss)
+	return append(out, hsts...), err
+}
+
+// endpoint reads the check's URL (the target's when it has none); a plain
+// http URL is an endpoint without an address.
+func (c *tlsCheck) endpoint(ss *session) (*tlsEndpoint, error) {
+	ep := &tlsEndpoint{raw: c.URL, guard: ss.guard}
+	if ep.raw == "" {
+		ep.raw = ss.base
+	}
+	u, err := url.Parse(ep.raw)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("the tls check needs an https URL (url = \"https://host:port\" or the suite's target); found %q", raw)
+		return nil, fmt.Errorf("the tls check needs an https URL (url = \"https://host:port\" or the suite's target); found %q", ep.raw)
 	}
 	if u.Scheme != "https" {
-		return []result.Finding{{ID: "tls/no-tls", Check: "tls", Severity: "high", Title: "Endpoint is not served over TLS", Where: raw,
-			Detail: "The endpoint is plain http: credentials and customer data cross the network unencrypted.", Reference: refTLS + "; CWE-319"}}, nil
+		return ep, nil
 	}
 	port := u.Port()
 	if port == "" {
 		port = "443"
 	}
-	addr := net.JoinHostPort(u.Hostname(), port)
-	name := c.ServerName
-	if name == "" {
-		name = u.Hostname()
+	ep.addr = net.JoinHostPort(u.Hostname(), port)
+	ep.name = c.ServerName
+	if ep.name == "" {
+		ep.name = u.Hostname()
 	}
-	where := addr
+	return ep, nil
+}
+
+// plain is the finding of an endpoint that is not served over TLS.
+func (ep *tlsEndpoint) plain() []result.Finding {
+	if ep == nil {
+		return nil
+	}
+	return []result.Finding{{ID: "tls/no-tls", Check: "tls", Severity: "high", Title: "Endpoint is not served over TLS", Where: ep.raw,
+		Detail: "The endpoint is plain http: credentials and customer data cross the network unencrypted.", Reference: refTLS + "; CWE-319"}}
+}
+
+func (ep *tlsEndpoint) handshake(ctx context.Context, cfg *tls.Config) (*tls.ConnectionState, error) {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	raw, err := ep.guard.Dial(dctx, "tcp", ep.addr)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	defer raw.Close()
+	cfg.ServerName = ep.name
+	cfg.InsecureSkipVerify = true // verification is done by judgeCertificate, against the given CA, to report each problem
+	conn := tls.Client(raw, cfg)
+	if err := conn.HandshakeContext(dctx); err != nil {
+		return nil, err
+	}
+	st := conn.ConnectionState()
+	return &st, nil
+}
+
+// oldVersions offers TLS 1.0, then TLS 1.1, alone.
+func (ep *tlsEndpoint) oldVersions(ctx context.Context) ([]result.Finding, error) {
 	var out []result.Finding
-
-	handshake := func(cfg *tls.Config) (*tls.ConnectionState, error) {
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		raw, err := ss.guard.Dial(dctx, "tcp", addr)
-		if err != nil {
-			return nil, &dialError{err}
-		}
-		defer raw.Close()
-		cfg.ServerName = name
-		cfg.InsecureSkipVerify = true // verification is done below, against the given CA, to report each problem
-		conn := tls.Client(raw, cfg)
-		if err := conn.HandshakeContext(dctx); err != nil {
-			return nil, err
-		}
-		st := conn.ConnectionState()
-		return &st, nil
-	}
-
 	for _, v := range []struct {
 		version uint16
 		label   string
 	}{{tls.VersionTLS10, "1.0"}, {tls.VersionTLS11, "1.1"}} {
-		st, err := handshake(&tls.Config{MinVersion: v.version, MaxVersion: v.version, CipherSuites: allSuites()})
+		st, err := ep.handshake(ctx, &tls.Config{MinVersion: v.version, MaxVersion: v.version, CipherSuites: allSuites()})
 		var de *dialError
 		if errors.As(err, &de) {
 			return out, de.err
 		}
 		if err == nil && st.Version == v.version {
 			out = append(out, result.Finding{ID: "tls/tls" + strings.ReplaceAll(v.label, ".", "") + "-accepted", Check: "tls", Severity: "high",
-				Title: "TLS " + v.label + " accepted", Where: where,
+				Title: "TLS " + v.label + " accepted", Where: ep.addr,
 				Detail:    fmt.Sprintf("The server completed a TLS %s handshake (cipher %s); TLS 1.0 and 1.1 are deprecated and must be refused.", v.label, tls.CipherSuiteName(st.CipherSuite)),
-				Reference: refTLS + "; CWE-327", Evidence: &result.Exchange{Protocol: "tls", URL: where}})
+				Reference: refTLS + "; CWE-327", Evidence: &result.Exchange{Protocol: "tls", URL: ep.addr}})
 		}
 	}
+	return out, nil
+}
 
-	// Offer only weak suites, repeatedly without the one chosen, to list
-	// every weak suite the server accepts (bounded by their number).
+// weakCiphers offers only weak suites, repeatedly without the one chosen,
+// to list every weak suite the server accepts (bounded by their number).
+func (ep *tlsEndpoint) weakCiphers(ctx context.Context) ([]result.Finding, error) {
 	weak := weakSuites()
 	var accepted []string
 	for len(weak) > 0 {
@@ -117,10 +201,10 @@ func checkTLS(ctx context.Context, ss *session, c *Check) ([]result.Finding, err
 		for i, cs := range weak {
 			ids[i] = cs.ID
 		}
-		st, err := handshake(&tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12, CipherSuites: ids})
+		st, err := ep.handshake(ctx, &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12, CipherSuites: ids})
 		var de *dialError
 		if errors.As(err, &de) {
-			return out, de.err
+			return nil, de.err
 		}
 		if err != nil {
 			break
@@ -137,51 +221,40 @@ func checkTLS(ctx context.Context, ss *session, c *Check) ([]result.Finding, err
 		}
 		weak = rest
 	}
-	if len(accepted) > 0 {
-		out = append(out, result.Finding{ID: "tls/weak-cipher", Check: "tls", Severity: "high", Title: "Weak cipher suites accepted", Where: where,
-			Detail:    "The server accepted: " + strings.Join(accepted, ", ") + " (no forward secrecy or a broken cipher).",
-			Reference: "NIST SP 800-52r2 §3.3.1; CWE-327", Evidence: &result.Exchange{Protocol: "tls", URL: where}})
+	if len(accepted) == 0 {
+		return nil, nil
 	}
+	return []result.Finding{{ID: "tls/weak-cipher", Check: "tls", Severity: "high", Title: "Weak cipher suites accepted", Where: ep.addr,
+		Detail:    "The server accepted: " + strings.Join(accepted, ", ") + " (no forward secrecy or a broken cipher).",
+		Reference: "NIST SP 800-52r2 §3.3.1; CWE-327", Evidence: &result.Exchange{Protocol: "tls", URL: ep.addr}}}, nil
+}
 
-	st, err := handshake(&tls.Config{MinVersion: tls.VersionTLS12})
+// hsts reads Strict-Transport-Security whatever the chain (the certificate
+// is judged on its own), so that one problem does not hide another.
+func (ep *tlsEndpoint) hsts(ctx context.Context, ss *session) ([]result.Finding, error) {
+	a, err := ss.sendWith(ctx, ss.senv.ClientTLS(ep.raw, &tls.Config{InsecureSkipVerify: true, ServerName: ep.name}), http.MethodGet, ep.raw, nil, nil)
 	if err != nil {
-		var de *dialError
-		if errors.As(err, &de) {
-			return out, de.err
-		}
-		out = append(out, result.Finding{ID: "tls/no-modern-tls", Check: "tls", Severity: "high", Title: "No TLS 1.2 or 1.3 handshake", Where: where,
-			Detail: "A handshake offering TLS 1.2 and 1.3 failed: " + err.Error(), Reference: refTLS})
-		return out, nil
+		return nil, err
 	}
-	out = append(out, judgeCertificate(ss, c, st, name, where)...)
-
-	if c.HSTS {
-		// The certificate was judged above; the header is read whatever
-		// the chain, so that one problem does not hide another.
-		a, err := ss.sendWith(ctx, ss.senv.ClientTLS(raw, &tls.Config{InsecureSkipVerify: true, ServerName: name}), http.MethodGet, raw, nil, nil)
-		if err != nil {
-			return out, err
-		}
-		maxAge := 0
-		for _, part := range strings.Split(a.header.Get("Strict-Transport-Security"), ";") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(strings.ToLower(part)), "max-age="); ok {
-				maxAge, _ = strconv.Atoi(strings.Trim(v, `"`))
-			}
-		}
-		if maxAge < 15552000 {
-			out = append(out, finding("tls", "hsts-missing", "medium", "No HTTP Strict Transport Security", raw,
-				fmt.Sprintf("Strict-Transport-Security is %q; it should be present with max-age of at least 180 days (15552000).", a.header.Get("Strict-Transport-Security")),
-				"RFC 6797; CWE-319", a))
+	maxAge := 0
+	for _, part := range strings.Split(a.header.Get("Strict-Transport-Security"), ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(strings.ToLower(part)), "max-age="); ok {
+			maxAge, _ = strconv.Atoi(strings.Trim(v, `"`))
 		}
 	}
-	return out, nil
+	if maxAge >= 15552000 {
+		return nil, nil
+	}
+	return []result.Finding{finding("tls", "hsts-missing", "medium", "No HTTP Strict Transport Security", ep.raw,
+		fmt.Sprintf("Strict-Transport-Security is %q; it should be present with max-age of at least 180 days (15552000).", a.header.Get("Strict-Transport-Security")),
+		"RFC 6797; CWE-319", a)}, nil
 }
 
 type dialError struct{ err error }
 
 func (d *dialError) Error() string { return d.err.Error() }
 
-func judgeCertificate(ss *session, c *Check, st *tls.ConnectionState, name, where string) []result.Finding {
+func judgeCertificate(ss *session, c *tlsCheck, st *tls.ConnectionState, name, where string) []result.Finding {
 	var out []result.Finding
 	certs := st.PeerCertificates
 	if len(certs) == 0 {
@@ -237,7 +310,7 @@ func judgeCertificate(ss *session, c *Check, st *tls.ConnectionState, name, wher
 }
 
 // caPool is the CA of the check (ca_file), else the target's, else the system's.
-func caPool(ss *session, c *Check) (*x509.CertPool, error) {
+func caPool(ss *session, c *tlsCheck) (*x509.CertPool, error) {
 	file := c.CAFile
 	if file == "" {
 		if t, ok := ss.env.Config.Targets[ss.s.Target]; ok {
