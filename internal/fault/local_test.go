@@ -400,9 +400,14 @@ chaos "stress" {
 	if err := lab.Inject(context.Background(), specs[0]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
-	if used := cpu() - c0; used < 200*time.Millisecond {
-		t.Errorf("one CPU worker used %v of CPU in a second", used)
+	// One busy worker burns CPU as fast as it is scheduled: 200 ms of it
+	// within a second on an idle core, later on a machine shared with
+	// other builds (it is the CPU used that shows the stress, not how
+	// soon).
+	for start := time.Now(); cpu()-c0 < 200*time.Millisecond; time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("one CPU worker used %v of CPU in 10 s", cpu()-c0)
+		}
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
