@@ -122,6 +122,10 @@ func onlyRunDir(t *testing.T, out string) string {
 }
 
 func TestRunTheExampleIsAccepted(t *testing.T) {
+	// The two whole runs of the example wait on their probes and loads
+	// far more than they compute: they run side by side (each its own
+	// run directory, ports and containers).
+	t.Parallel()
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"run", "--out", out, "--parallel", "2", "../../examples/demobank"}, &stdout, &stderr)
@@ -293,6 +297,7 @@ func TestEachModeExampleIsIncompleteForItsOneGap(t *testing.T) {
 }
 
 func TestMissingEvidenceAloneMakesTheRunIncomplete(t *testing.T) {
+	t.Parallel() // beside TestRunTheExampleIsAccepted
 	suites := t.TempDir()
 	copyDir(t, "../../examples/demobank", suites)
 	os.Remove(filepath.Join(suites, "evidence", "acme-pentest.txt"))
