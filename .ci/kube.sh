@@ -255,7 +255,8 @@ up() {
     --tls-private-key-file="$P/apiserver.key" --kubelet-client-certificate="$P/admin.crt" --kubelet-client-key="$P/admin.key" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file="$P/sa.pub" \
     --service-account-signing-key-file="$P/sa.key" --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
-    --allow-privileged=true --profiling=false --cert-dir="$P/apiserver-gen"
+    --allow-privileged=true --profiling=false --cert-dir="$P/apiserver-gen" \
+    --kubelet-preferred-address-types=InternalIP,Hostname
   waitfor kube-apiserver 90 kubectl get --raw /readyz
   start kube-controller-manager "$B/kube-controller-manager" --kubeconfig="$K/kcm.kubeconfig" \
     --authentication-kubeconfig="$K/kcm.kubeconfig" --authorization-kubeconfig="$K/kcm.kubeconfig" --bind-address=127.0.0.1 \

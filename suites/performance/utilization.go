@@ -23,7 +23,11 @@ type sampler struct {
 	source string
 	// read returns cumulative CPU seconds, resident bytes and what was
 	// read (a pid, a container start): CPU is compared within one only.
-	read    func() (cpu float64, rss int64, instance string, err error)
+	read func() (cpu float64, rss int64, instance string, err error)
+	// stamped, when set instead of read, also returns when the figures
+	// were taken (a kubelet's samples carry their own time): CPU is
+	// compared over that time, and a read with no new sample is skipped.
+	stamped func() (cpu float64, rss int64, instance string, at time.Time, err error)
 	close   func()
 	mu      sync.Mutex
 	cpu     []float64 // percent of one core, per interval
@@ -31,6 +35,7 @@ type sampler struct {
 	lastCPU float64
 	lastAt  time.Time
 	lastOf  string
+	lastErr error // of the last read that failed
 	halt    func()
 }
 
@@ -44,6 +49,12 @@ func startSampler(inst *target.Instance) (*sampler, string) {
 	case inst.Container != nil:
 		var why string
 		s, why = containerSampler(inst)
+		if s == nil {
+			return nil, why
+		}
+	case inst.Kube != nil:
+		var why string
+		s, why = kubeSampler(inst)
 		if s == nil {
 			return nil, why
 		}
@@ -96,13 +107,25 @@ func everySecond(f func()) (stop func()) {
 }
 
 func (s *sampler) sample() {
-	cpu, rss, of, err := s.read()
-	if err != nil {
-		return
-	}
+	var cpu float64
+	var rss int64
+	var of string
+	var err error
 	now := time.Now()
+	if s.stamped != nil {
+		cpu, rss, of, now, err = s.stamped()
+	} else {
+		cpu, rss, of, err = s.read()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err != nil {
+		s.lastErr = err
+		return
+	}
+	if s.stamped != nil && !now.After(s.lastAt) {
+		return // the same sample as the last read
+	}
 	if of == s.lastOf && !s.lastAt.IsZero() && cpu >= s.lastCPU {
 		if dt := now.Sub(s.lastAt).Seconds(); dt > 0.2 {
 			s.cpu = append(s.cpu, (cpu-s.lastCPU)/dt*100)
@@ -123,7 +146,10 @@ func (s *sampler) finish() *result.Utilization {
 	u := &result.Utilization{Source: s.source, Samples: len(s.cpu)}
 	u.CPUMean, u.CPUMax = meanMax(s.cpu)
 	u.RSSMeanMB, u.RSSMaxMB = meanMax(s.rss)
-	if len(s.cpu) == 0 {
+	switch {
+	case len(s.cpu) == 0 && s.lastErr != nil:
+		u.Unmeasured = "the figures could not be read from " + s.source + ": " + s.lastErr.Error()
+	case len(s.cpu) == 0:
 		u.Unmeasured = "the load was shorter than two samples"
 	}
 	return u
