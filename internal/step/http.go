@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -32,9 +33,14 @@ import (
 // runs, so they may use captures.
 type HTTPRequest struct {
 	Method, URL, Path, Headers, Query, JSON, Body, Form hcl.Expression
-	Timeout                                             time.Duration
-	FollowRedirects                                     bool
-	DeclRange                                           hcl.Range
+	// Cookies are sent with this request only, besides (and instead of
+	// those of the same name) the cookies the case's jar holds.
+	Cookies         hcl.Expression
+	Timeout         time.Duration
+	FollowRedirects bool
+	// MaxRedirects bounds the redirects followed (10 unless set).
+	MaxRedirects int
+	DeclRange    hcl.Range
 
 	// Method, URL and Path written as plain strings are evaluated once at
 	// decode time (nil: evaluated per request).
@@ -55,15 +61,20 @@ type parsedURL struct {
 var httpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "method"}, {Name: "url"}, {Name: "path"}, {Name: "headers"}, {Name: "query"},
 	{Name: "json"}, {Name: "body"}, {Name: "form"}, {Name: "timeout"}, {Name: "follow_redirects"},
+	{Name: "cookies"}, {Name: "max_redirects"},
 }}
+
+// defaultMaxRedirects is how many redirects a step follows unless it says.
+const defaultMaxRedirects = 10
 
 func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, hcl.Diagnostics) {
 	content, diags := b.Body.Content(httpSchema)
-	h := &HTTPRequest{Timeout: 30 * time.Second, FollowRedirects: true, DeclRange: b.DefRange}
+	h := &HTTPRequest{Timeout: 30 * time.Second, FollowRedirects: true, MaxRedirects: defaultMaxRedirects, DeclRange: b.DefRange}
 	late := lateAttrs(content, dc, r.request, &diags)
 	h.Method, h.URL, h.Path = late("method"), late("url"), late("path")
 	h.Headers, h.Query = late("headers"), late("query")
 	h.JSON, h.Body, h.Form = late("json"), late("body"), late("form")
+	h.Cookies = late("cookies")
 	h.method, h.url, h.path = literal(h.Method), literal(h.URL), literal(h.Path)
 	if a, ok := content.Attributes["timeout"]; ok {
 		d, dd := dc.Duration(a)
@@ -74,6 +85,16 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, 
 		v, dd := dc.Bool(a)
 		diags = append(diags, dd...)
 		h.FollowRedirects = v
+	}
+	if a, ok := content.Attributes["max_redirects"]; ok {
+		n, dd := dc.Int(a)
+		diags = append(diags, dd...)
+		if dd == nil && n < 0 {
+			dd = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail: "http.max_redirects must be zero or more.", Subject: a.Expr.Range().Ptr()}}
+			diags = append(diags, dd...)
+		}
+		h.MaxRedirects = n
 	}
 	bodies := 0
 	for _, e := range []hcl.Expression{h.JSON, h.Body, h.Form} {
@@ -168,6 +189,26 @@ type httpExchange struct {
 	resp     *http.Response
 	body     []byte
 	duration time.Duration
+	// hops are the redirects followed, in order (recorded when the step
+	// reads the response's redirects or cookies).
+	hops []hop
+}
+
+// header is the value of a response header as expressions see it in
+// response.headers: several values joined with ", ".
+func (x *httpExchange) header(name string) string {
+	vs := x.resp.Header.Values(name)
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	return strings.Join(vs, ", ")
+}
+
+// hop is one redirect: the answer that sent the client on.
+type hop struct {
+	status        int
+	url, location string
+	header        http.Header
 }
 
 // build evaluates the attributes into a request (without a deadline).
@@ -274,13 +315,26 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 			req.Header.Set(k, hdr[k])
 		}
 	}
+	if h.Cookies != nil {
+		cs, err := evalStringMap(h.Cookies, ectx, "cookies")
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, k := range slices.Sorted(maps.Keys(cs)) {
+			c := &http.Cookie{Name: k, Value: cs[k]}
+			if err := c.Valid(); err != nil {
+				return nil, nil, fmt.Errorf("cookies: the cookie %q cannot be sent: %v (a cookie's value may not hold spaces, commas, semicolons, backslashes or quotes; urlencode() it)", k, err)
+			}
+			req.AddCookie(c)
+		}
+	}
 	for k, v := range env.ExtraHeaders {
 		req.Header.Set(k, v)
 	}
 	return req, body, nil
 }
 
-func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*httpExchange, error) {
+func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, keepHops bool) (*httpExchange, error) {
 	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
 	req, body, err := h.build(rctx, env, ectx)
@@ -288,12 +342,16 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 		return nil, err
 	}
 	method, u := req.Method, req.URL
-	client := env.client(u.Host, h.FollowRedirects)
+	client, hops := h.client(env, req, keepHops)
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 			return nil, fmt.Errorf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout)
+		}
+		var tooMany *tooManyRedirects
+		if errors.As(err, &tooMany) {
+			return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), tooMany)
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
 	}
@@ -305,7 +363,61 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 		return nil, fmt.Errorf("%s %s: reading the response: %w", method, u.Redacted(), err)
 	}
 	respBody := bytes.Clone(buf.Bytes())
-	return &httpExchange{req: req, reqBody: body, resp: resp, body: respBody, duration: time.Since(start)}, nil
+	x := &httpExchange{req: req, reqBody: body, resp: resp, body: respBody, duration: time.Since(start)}
+	if hops != nil {
+		x.hops = *hops
+	}
+	return x, nil
+}
+
+// client is the HTTP client of one request: the target's, with the case's
+// cookie jar, and a redirect policy that keeps to max_redirects and, with
+// keepHops, records each hop. The target's own client serves a request
+// that needs none of these (most requests of a load).
+func (h *HTTPRequest) client(env *Env, req *http.Request, keepHops bool) (*http.Client, *[]hop) {
+	base := env.client(req.URL.Host, h.FollowRedirects)
+	follow := h.FollowRedirects && (keepHops || h.MaxRedirects != defaultMaxRedirects)
+	if env.Jar == nil && !follow {
+		return base, nil
+	}
+	c := *base
+	if env.Jar != nil {
+		c.Jar = env.Jar
+		if own := req.Cookies(); len(own) > 0 {
+			names := make(map[string]string, len(own))
+			for _, ck := range own {
+				names[ck.Name] = ck.Value
+			}
+			c.Jar = without{env.Jar, names}
+		}
+	}
+	if !follow {
+		return &c, nil
+	}
+	hops := new([]hop)
+	limit := h.MaxRedirects
+	c.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+		prev := via[len(via)-1]
+		if len(via) > limit {
+			return &tooManyRedirects{limit: limit, location: next.URL.Redacted()}
+		}
+		if r := next.Response; r != nil {
+			*hops = append(*hops, hop{status: r.StatusCode, url: prev.URL.String(), location: next.URL.String(), header: r.Header})
+		}
+		return nil
+	}
+	return &c, hops
+}
+
+// tooManyRedirects stops a request that redirects more than its step's
+// max_redirects.
+type tooManyRedirects struct {
+	limit    int
+	location string
+}
+
+func (e *tooManyRedirects) Error() string {
+	return fmt.Sprintf("stopped after %d redirects (max_redirects = %d); the next would have gone to %s", e.limit, e.limit, e.location)
 }
 
 // bodyBuffers read responses, so that a load allocates each body once, at
@@ -323,13 +435,16 @@ const maxBody = 16 << 20
 
 // response is how an HTTP response looks to expressions. Headers are keyed
 // both by their canonical name ("Content-Type") and in lower case
-// ("content-type"); several values of one header are joined with ", ".
-// Fields that wants says nobody reads are left null. A JSON body too deep
+// ("content-type"); several values of one header are joined with ", " in
+// headers, as expect { headers } sees them, and kept apart in
+// header_values (a list per name). cookies are the cookies the response
+// and the redirects before it set, by name. Fields that wants says nobody
+// reads are left null. A JSON body too deep
 // or too large to decode safely is an error (a remote denial of service
 // otherwise: go-cty took 1 GB for a 20 KB body nested 8,000 deep).
 func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 	null := cty.NullVal(cty.DynamicPseudoType)
-	headers, body, js := null, null, null
+	headers, values, cookies, body, js := null, null, null, null, null
 	if wants("headers") {
 		hdr := map[string]cty.Value{}
 		for k, vs := range x.resp.Header {
@@ -342,6 +457,24 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 			headers = cty.MapVal(hdr)
 		}
 	}
+	if wants("header_values") {
+		// An object of tuples, not a map of lists: a list never equals
+		// the tuple ["a", "b"] that a condition writes.
+		hdr := map[string]cty.Value{}
+		for k, vs := range x.resp.Header {
+			l := make([]cty.Value, len(vs))
+			for i, v := range vs {
+				l[i] = cty.StringVal(v)
+			}
+			v := cty.TupleVal(l)
+			hdr[k] = v
+			hdr[strings.ToLower(k)] = v
+		}
+		values = cty.ObjectVal(hdr)
+	}
+	if wants("cookies") {
+		cookies = cookieValues(x)
+	}
 	if wants("body") {
 		body = cty.StringVal(string(x.body))
 	}
@@ -352,12 +485,32 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 		}
 	}
 	return cty.ObjectVal(map[string]cty.Value{
-		"status":      cty.NumberIntVal(int64(x.resp.StatusCode)),
-		"headers":     headers,
-		"body":        body,
-		"json":        js,
-		"duration_ms": cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
+		"status":        cty.NumberIntVal(int64(x.resp.StatusCode)),
+		"headers":       headers,
+		"header_values": values,
+		"cookies":       cookies,
+		"body":          body,
+		"json":          js,
+		"duration_ms":   cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
 	}), nil
+}
+
+// cookieValues are the cookies the redirects and the final answer of x
+// set (Set-Cookie), by name; a later one replaces an earlier one.
+func cookieValues(x *httpExchange) cty.Value {
+	m := map[string]cty.Value{}
+	add := func(h http.Header) {
+		for _, line := range h.Values("Set-Cookie") {
+			if c, err := http.ParseSetCookie(line); err == nil {
+				m[c.Name] = cty.StringVal(c.Value)
+			}
+		}
+	}
+	for _, hp := range x.hops {
+		add(hp.header)
+	}
+	add(x.resp.Header)
+	return cty.ObjectVal(m) // an object, so that it equals { name = "value" }
 }
 
 // Bounds on a body decoded for response.json. go-cty builds a type for

@@ -51,6 +51,9 @@ type Env struct {
 	// Dial, when set (through SetDial), opens every connection of HTTP and
 	// TCP steps: a security suite's scope guard refuses addresses there.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Jar keeps the cookies of one case or journey iteration (nil: no
+	// cookies are kept); give each case its own (NewCookieJar, Fork).
+	Jar *CookieJar
 
 	targetsValue cty.Value
 	// fallback serves hosts of no target; shared by the copies of an Env.
@@ -323,7 +326,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	switch {
 	case s.HTTP != nil:
 		red = env.withDerived(red, s.HTTP, reqCtx)
-		x, err := s.HTTP.do(ctx, env, reqCtx)
+		x, err := s.HTTP.do(ctx, env, reqCtx, s.usesResponse() && (s.wants("redirects") || s.wants("cookies")))
 		if err != nil {
 			return s.errored(red(), err)
 		}
@@ -338,7 +341,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		if !env.Lean {
 			out.Exchange = s.httpExcerpt(red(), x)
 		}
-		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, duration: x.duration}
+		obs = observed{status: x.resp.StatusCode, header: x.header, duration: x.duration}
 		if s.Expect.readsBody() {
 			obs.body = string(x.body)
 		}

@@ -23,7 +23,7 @@ var credentialParts = map[string]bool{"sid": true, "pwd": true, "pw": true, "aut
 
 // captureIsSensitive reports whether a capture holds a secret: it calls
 // sensitive(), refers to a sensitive variable or local, reads a header
-// that carries credentials (response.headers["Set-Cookie"]), or its name
+// that carries credentials (response.headers["Set-Cookie"], response.cookies), or its name
 // says it is a credential (token, session_id, api_key, …).
 func captureIsSensitive(name string, expr hcl.Expression, cfg *config.Config) bool {
 	if cfg != nil && cfg.IsSensitive(expr) || config.CallsSensitive(expr) {
@@ -41,7 +41,13 @@ func captureIsSensitive(name string, expr hcl.Expression, cfg *config.Config) bo
 		}
 	}
 	for _, tr := range expr.Variables() {
-		if tr.RootName() == "response" && len(tr) >= 3 && attrName(tr[1]) == "headers" && SecretHeader(attrName(tr[2])) {
+		if tr.RootName() != "response" || len(tr) < 2 {
+			continue
+		}
+		switch f := attrName(tr[1]); {
+		case f == "cookies": // a cookie's value is a credential (Set-Cookie)
+			return true
+		case (f == "headers" || f == "header_values") && len(tr) >= 3 && SecretHeader(attrName(tr[2])):
 			return true
 		}
 	}

@@ -33,7 +33,7 @@ func (s *Step) Static(env *Env) (*Static, string) {
 		s.Expect.JSONExists != nil || s.Expect.BodyContains != nil || s.Expect.BodyMatch != nil || s.Expect.MaxDuration > 0):
 		return nil, "it expects more than a status"
 	}
-	for _, e := range []hcl.Expression{s.HTTP.Method, s.HTTP.URL, s.HTTP.Path, s.HTTP.Headers, s.HTTP.Query, s.HTTP.JSON, s.HTTP.Body, s.HTTP.Form} {
+	for _, e := range []hcl.Expression{s.HTTP.Method, s.HTTP.URL, s.HTTP.Path, s.HTTP.Headers, s.HTTP.Query, s.HTTP.JSON, s.HTTP.Body, s.HTTP.Form, s.HTTP.Cookies} {
 		if e == nil {
 			continue
 		}
@@ -55,6 +55,13 @@ func (s *Step) Static(env *Env) (*Static, string) {
 		Client: &http.Client{Transport: env.transport(req.URL.Host), Timeout: s.HTTP.Timeout}}
 	if !s.HTTP.FollowRedirects {
 		st.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	} else if limit := s.HTTP.MaxRedirects; limit != defaultMaxRedirects {
+		st.Client.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+			if len(via) > limit {
+				return &tooManyRedirects{limit: limit, location: next.URL.Redacted()}
+			}
+			return nil
+		}
 	}
 	if s.Expect != nil && s.Expect.Status != nil {
 		v, diags := s.Expect.Status.Value(ectx)

@@ -1,0 +1,102 @@
+package functional
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/internal/testhttpbin"
+)
+
+// httpbinRun is a run of a suite against a real go-httpbin: its results and
+// its run directory.
+type httpbinRun struct {
+	results []result.Result
+	dir     string
+}
+
+// runHTTPBin starts go-httpbin, writes files (suite.hcl gets a target
+// "httpbin" at its URL in front) and runs them for real.
+func runHTTPBin(t *testing.T, files map[string]string, vars ...string) httpbinRun {
+	t.Helper()
+	return runAgainst(t, testhttpbin.Start(t), files, vars...)
+}
+
+func runAgainst(t *testing.T, base string, files map[string]string, vars ...string) httpbinRun {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if name == "suite.hcl" {
+			src = "target \"httpbin\" { url = \"" + base + "\" }\n" + src
+		}
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := config.Options{Kinds: []config.SuiteKind{Kind}, Vars: vars}
+	cfg, _, diags := config.Load(dir, opts)
+	if diags.HasErrors() {
+		t.Fatalf("load: %s", diags.Error())
+	}
+	plan, err := runner.NewPlan(cfg, runner.Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sum, err := runner.Run(ctx, plan, runner.Options{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(sum.Dir, "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []result.Result
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var r result.Result
+		json.Unmarshal(sc.Bytes(), &r)
+		out = append(out, r)
+	}
+	return httpbinRun{results: out, dir: sum.Dir}
+}
+
+// passed fails the test unless every result passed, printing the
+// messages of those that did not.
+func (r httpbinRun) passed(t *testing.T) {
+	t.Helper()
+	if len(r.results) == 0 {
+		t.Fatal("no results")
+	}
+	for _, res := range r.results {
+		if res.Status != result.Passed {
+			t.Errorf("%s %s/%s %s: %s", res.Level, res.Case, res.Step, res.Status, res.Message)
+		}
+	}
+}
+
+// step returns the result of the named step of a case.
+func (r httpbinRun) step(t *testing.T, caseName, name string) result.Result {
+	t.Helper()
+	for _, res := range r.results {
+		if res.Level == result.LevelStep && res.Case == caseName && res.Step == name {
+			return res
+		}
+	}
+	t.Fatalf("no result for step %s/%s in %s", caseName, name, outcome(r.results))
+	return result.Result{}
+}
