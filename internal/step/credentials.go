@@ -155,3 +155,24 @@ func (e *Env) withCredentials(red func() *Redactor, x *httpExchange) func() *Red
 		return r
 	}
 }
+
+// withPassword returns red with the password of the request's basic_auth
+// added, whatever its length (it is the user's, not one guessed from a
+// header); outside a load it joins the run's set, so that a later step
+// that echoes it redacts it too.
+func (e *Env) withPassword(red func() *Redactor, req *http.Request) func() *Redactor {
+	_, pw, ok := req.BasicAuth()
+	if !ok || pw == "" {
+		return red
+	}
+	if !e.Lean {
+		e.learned.add([]string{pw})
+	}
+	var r *Redactor
+	return func() *Redactor {
+		if r == nil {
+			r = red().With(pw)
+		}
+		return r
+	}
+}

@@ -35,7 +35,10 @@ type HTTPRequest struct {
 	Method, URL, Path, Headers, Query, JSON, Body, Form hcl.Expression
 	// Cookies are sent with this request only, besides (and instead of
 	// those of the same name) the cookies the case's jar holds.
-	Cookies         hcl.Expression
+	Cookies hcl.Expression
+	// BasicAuth is { user = …, password = … }; the password is redacted
+	// from every output like a sensitive value.
+	BasicAuth       hcl.Expression
 	Timeout         time.Duration
 	FollowRedirects bool
 	// MaxRedirects bounds the redirects followed (10 unless set).
@@ -61,7 +64,7 @@ type parsedURL struct {
 var httpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "method"}, {Name: "url"}, {Name: "path"}, {Name: "headers"}, {Name: "query"},
 	{Name: "json"}, {Name: "body"}, {Name: "form"}, {Name: "timeout"}, {Name: "follow_redirects"},
-	{Name: "cookies"}, {Name: "max_redirects"},
+	{Name: "cookies"}, {Name: "max_redirects"}, {Name: "basic_auth"},
 }}
 
 // defaultMaxRedirects is how many redirects a step follows unless it says.
@@ -74,7 +77,8 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, 
 	h.Method, h.URL, h.Path = late("method"), late("url"), late("path")
 	h.Headers, h.Query = late("headers"), late("query")
 	h.JSON, h.Body, h.Form = late("json"), late("body"), late("form")
-	h.Cookies = late("cookies")
+	h.Cookies, h.BasicAuth = late("cookies"), late("basic_auth")
+	diags = append(diags, checkBasicAuthKeys(h.BasicAuth)...)
 	h.method, h.url, h.path = literal(h.Method), literal(h.URL), literal(h.Path)
 	if a, ok := content.Attributes["timeout"]; ok {
 		d, dd := dc.Duration(a)
@@ -135,6 +139,54 @@ func literal(e hcl.Expression) *string {
 	}
 	str := sv.AsString()
 	return &str
+}
+
+// checkBasicAuthKeys reports keys of a basic_auth object written out that
+// are not user and password (one missing is found when the step runs,
+// since the object may come from a variable).
+func checkBasicAuthKeys(e hcl.Expression) hcl.Diagnostics {
+	oc, ok := e.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	seen := map[string]bool{}
+	for _, item := range oc.Items {
+		k, d := item.KeyExpr.Value(nil)
+		if d.HasErrors() || k.Type() != cty.String || !k.IsKnown() {
+			continue
+		}
+		name := k.AsString()
+		seen[name] = true
+		if name != "user" && name != "password" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported basic_auth key",
+				Detail: fmt.Sprintf("basic_auth takes user and password; %q is neither.", name), Subject: item.KeyExpr.Range().Ptr()})
+		}
+	}
+	for _, need := range []string{"user", "password"} {
+		if !seen[need] {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing basic_auth " + need,
+				Detail: "basic_auth needs both user and password: basic_auth = { user = \"alice\", password = var.password }.", Subject: e.Range().Ptr()})
+		}
+	}
+	return diags
+}
+
+// evalBasicAuth gives the user and password of basic_auth.
+func evalBasicAuth(e hcl.Expression, ectx *hcl.EvalContext) (user, password string, err error) {
+	m, err := evalStringMap(e, ectx, "basic_auth")
+	if err != nil {
+		return "", "", err
+	}
+	user, okU := m["user"]
+	password, okP := m["password"]
+	if !okU || !okP || len(m) != 2 {
+		return "", "", fmt.Errorf("basic_auth must be { user = \"…\", password = \"…\" }; it has %s", strings.Join(slices.Sorted(maps.Keys(m)), ", "))
+	}
+	if strings.Contains(user, ":") {
+		return "", "", fmt.Errorf("basic_auth: the user may not hold a colon (Basic authentication joins user and password with one)")
+	}
+	return user, password, nil
 }
 
 // str evaluates a string attribute, or gives its literal.
@@ -314,6 +366,13 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 		for _, k := range slices.Sorted(maps.Keys(hdr)) {
 			req.Header.Set(k, hdr[k])
 		}
+	}
+	if h.BasicAuth != nil {
+		user, pw, err := evalBasicAuth(h.BasicAuth, ectx)
+		if err != nil {
+			return nil, nil, err
+		}
+		req.SetBasicAuth(user, pw)
 	}
 	if h.Cookies != nil {
 		cs, err := evalStringMap(h.Cookies, ectx, "cookies")

@@ -331,6 +331,9 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 			return s.errored(red(), err)
 		}
 		red = env.withCredentials(red, x)
+		if s.HTTP.BasicAuth != nil {
+			red = env.withPassword(red, x.req)
+		}
 		if s.usesResponse() {
 			if out.Response, err = x.response(s.wants); err != nil {
 				return s.errored(red(), fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err))

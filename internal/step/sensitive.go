@@ -147,32 +147,57 @@ func (e *Env) redactor(captures map[string]cty.Value) func() *Redactor {
 	}
 }
 
-// redactContext returns ctx with the values of credential headers in the
-// response replaced, for printing a failed condition's values
-// ("with response.headers["Set-Cookie"] as …").
+// redactContext returns ctx with the values of credential headers and
+// cookies in the response replaced, for printing a failed condition's
+// values ("with response.headers["Set-Cookie"] as …").
 func redactContext(ctx *hcl.EvalContext) *hcl.EvalContext {
 	resp, ok := ctx.Variables["response"]
 	if !ok || resp.IsNull() || !resp.IsKnown() || !resp.Type().IsObjectType() || !resp.Type().HasAttribute("headers") {
 		return ctx
 	}
-	hdr := resp.GetAttr("headers")
-	if hdr.IsNull() || !hdr.IsKnown() || !hdr.CanIterateElements() || hdr.LengthInt() == 0 {
-		return ctx
-	}
-	m := map[string]cty.Value{}
+	attrs := resp.AsValueMap()
 	changed := false
-	for it := hdr.ElementIterator(); it.Next(); {
-		k, v := it.Element()
-		if SecretHeader(k.AsString()) {
-			v, changed = cty.StringVal(Redacted), true
+	// hide replaces the elements of a map or object that secret says are
+	// credentials, keeping its kind (a map stays a map).
+	hide := func(field string, secret func(string) bool) {
+		v, ok := attrs[field]
+		if !ok || v.IsNull() || !v.IsKnown() || !v.CanIterateElements() || v.LengthInt() == 0 {
+			return
 		}
-		m[k.AsString()] = v
+		m := map[string]cty.Value{}
+		hidden := false
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if secret(k.AsString()) {
+				if e.Type().IsTupleType() {
+					l := make([]cty.Value, e.LengthInt())
+					for i := range l {
+						l[i] = cty.StringVal(Redacted)
+					}
+					e = cty.TupleVal(l)
+				} else {
+					e = cty.StringVal(Redacted)
+				}
+				hidden = true
+			}
+			m[k.AsString()] = e
+		}
+		if !hidden {
+			return
+		}
+		changed = true
+		if v.Type().IsMapType() {
+			attrs[field] = cty.MapVal(m)
+		} else {
+			attrs[field] = cty.ObjectVal(m)
+		}
 	}
+	hide("headers", SecretHeader)
+	hide("header_values", SecretHeader)
+	hide("cookies", func(string) bool { return true })
 	if !changed {
 		return ctx
 	}
-	attrs := resp.AsValueMap()
-	attrs["headers"] = cty.MapVal(m)
 	vars := make(map[string]cty.Value, len(ctx.Variables))
 	for k, v := range ctx.Variables {
 		vars[k] = v

@@ -2,8 +2,11 @@ package functional
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"os"
 	"path/filepath"
 	"testing"
@@ -99,4 +102,47 @@ func (r httpbinRun) step(t *testing.T, caseName, name string) result.Result {
 	}
 	t.Fatalf("no result for step %s/%s in %s", caseName, name, outcome(r.results))
 	return result.Result{}
+}
+
+// loadDiags loads src (after a target "httpbin" on a closed port) and
+// returns its diagnostics as text.
+func loadDiags(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	full := "target \"httpbin\" { url = \"http://127.0.0.1:1\" }\n" + src
+	if err := os.WriteFile(filepath.Join(dir, "suite.hcl"), []byte(full), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	var parts []string
+	for _, d := range diags {
+		parts = append(parts, fmt.Sprintf("%s: %s; %s", d.Subject, d.Summary, d.Detail))
+	}
+	return strings.Join(parts, "\n")
+}
+
+// grepRunDir fails the test for every file of the run directory that holds
+// one of secrets.
+func grepRunDir(t *testing.T, dir string, secrets ...string) {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds %q", p, s)
+			}
+		}
+		return nil
+	})
+	if n == 0 {
+		t.Fatalf("the run directory %s is empty", dir)
+	}
 }
