@@ -38,7 +38,9 @@ type HTTPRequest struct {
 	Cookies hcl.Expression
 	// BasicAuth is { user = …, password = … }; the password is redacted
 	// from every output like a sensitive value.
-	BasicAuth       hcl.Expression
+	BasicAuth hcl.Expression
+	// Multipart is a multipart/form-data body of fields and files.
+	Multipart       *Multipart
 	Timeout         time.Duration
 	FollowRedirects bool
 	// MaxRedirects bounds the redirects followed (10 unless set).
@@ -65,7 +67,7 @@ var httpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "method"}, {Name: "url"}, {Name: "path"}, {Name: "headers"}, {Name: "query"},
 	{Name: "json"}, {Name: "body"}, {Name: "form"}, {Name: "timeout"}, {Name: "follow_redirects"},
 	{Name: "cookies"}, {Name: "max_redirects"}, {Name: "basic_auth"},
-}}
+}, Blocks: []hcl.BlockHeaderSchema{{Type: "multipart"}}}
 
 // defaultMaxRedirects is how many redirects a step follows unless it says.
 const defaultMaxRedirects = 10
@@ -106,15 +108,41 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, 
 			bodies++
 		}
 	}
+	for _, mb := range content.Blocks {
+		if h.Multipart != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate multipart block",
+				Detail: fmt.Sprintf("This http block already has a multipart block at %s.", config.Location(h.Multipart.DeclRange)), Subject: mb.DefRange.Ptr()})
+			continue
+		}
+		m, d := decodeMultipart(mb, dc, r)
+		diags = append(diags, d...)
+		h.Multipart = m
+		bodies++
+	}
 	if bodies > 1 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Several request bodies",
-			Detail: "An http block takes at most one of json, body and form.", Subject: b.DefRange.Ptr()})
+			Detail: "An http block takes at most one of json, body, form and a multipart block.", Subject: b.DefRange.Ptr()})
 	}
 	if h.URL != nil && h.Path != nil {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Both url and path",
 			Detail: "Give either url (absolute) or path (joined to the suite's target URL), not both.", Subject: b.DefRange.Ptr()})
 	}
 	return h, diags
+}
+
+// exprs are every expression of the request, for the checks that look at
+// what it refers to.
+func (h *HTTPRequest) exprs() []hcl.Expression {
+	var out []hcl.Expression
+	for _, e := range []hcl.Expression{h.Method, h.URL, h.Path, h.Headers, h.Query, h.JSON, h.Body, h.Form, h.Cookies, h.BasicAuth} {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	if h.Multipart != nil {
+		out = append(out, h.Multipart.exprs()...)
+	}
+	return out
 }
 
 // literal returns the string an expression always gives when it is a plain
@@ -346,6 +374,10 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 		}
 		body = []byte(vals.Encode())
 		contentType = "application/x-www-form-urlencoded"
+	case h.Multipart != nil:
+		if body, contentType, err = h.Multipart.encode(env, ectx); err != nil {
+			return nil, nil, err
+		}
 	}
 	var r io.Reader // nil for no body: the request is sent the same, with less to allocate
 	if len(body) > 0 {

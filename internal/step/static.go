@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -33,10 +32,7 @@ func (s *Step) Static(env *Env) (*Static, string) {
 		s.Expect.JSONExists != nil || s.Expect.BodyContains != nil || s.Expect.BodyMatch != nil || s.Expect.MaxDuration > 0):
 		return nil, "it expects more than a status"
 	}
-	for _, e := range []hcl.Expression{s.HTTP.Method, s.HTTP.URL, s.HTTP.Path, s.HTTP.Headers, s.HTTP.Query, s.HTTP.JSON, s.HTTP.Body, s.HTTP.Form, s.HTTP.Cookies, s.HTTP.BasicAuth} {
-		if e == nil {
-			continue
-		}
+	for _, e := range s.HTTP.exprs() {
 		for _, tr := range e.Variables() {
 			switch tr.RootName() {
 			case "var", "local", "target":
