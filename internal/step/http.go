@@ -453,7 +453,14 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody)); err != nil {
 		return nil, fmt.Errorf("%s %s: reading the response: %w", method, u.Redacted(), err)
 	}
-	respBody := bytes.Clone(buf.Bytes())
+	respBody, err := decodeBody(resp, buf.Bytes(), maxBody)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+	}
+	if resp.Uncompressed { // net/http decoded the gzip it asked for, and dropped the header
+		resp.Header.Set("Content-Encoding", "gzip")
+	}
+	respBody = bytes.Clone(respBody) // buf goes back to the pool
 	x := &httpExchange{req: req, reqBody: body, resp: resp, body: respBody, duration: time.Since(start)}
 	if hops != nil {
 		x.hops = *hops
