@@ -536,7 +536,9 @@ const maxBody = 16 << 20
 // ("content-type"); several values of one header are joined with ", " in
 // headers, as expect { headers } sees them, and kept apart in
 // header_values (a list per name). cookies are the cookies the response
-// and the redirects before it set, by name. Fields that wants says nobody
+// and the redirects before it set, by name. url is the URL that answered
+// (after the redirects followed); redirects are the hops, each its status,
+// url and location. Fields that wants says nobody
 // reads are left null. A JSON body too deep
 // or too large to decode safely is an error (a remote denial of service
 // otherwise: go-cty took 1 GB for a 20 KB body nested 8,000 deep).
@@ -573,6 +575,23 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 	if wants("cookies") {
 		cookies = cookieValues(x)
 	}
+	finalURL, redirects := null, null
+	if wants("url") {
+		u := x.req.URL
+		if x.resp.Request != nil && x.resp.Request.URL != nil {
+			u = x.resp.Request.URL
+		}
+		finalURL = cty.StringVal(u.String())
+	}
+	if wants("redirects") {
+		hops := make([]cty.Value, len(x.hops))
+		for i, hp := range x.hops {
+			hops[i] = cty.ObjectVal(map[string]cty.Value{
+				"status": cty.NumberIntVal(int64(hp.status)), "url": cty.StringVal(hp.url), "location": cty.StringVal(hp.location),
+			})
+		}
+		redirects = cty.TupleVal(hops)
+	}
 	if wants("body") {
 		body = cty.StringVal(string(x.body))
 	}
@@ -587,6 +606,8 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 		"headers":       headers,
 		"header_values": values,
 		"cookies":       cookies,
+		"url":           finalURL,
+		"redirects":     redirects,
 		"body":          body,
 		"json":          js,
 		"duration_ms":   cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
