@@ -444,7 +444,7 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 		if errors.As(err, &tooMany) {
 			return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), tooMany)
 		}
-		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+		return nil, fmt.Errorf("%s %s: %w%s", method, u.Redacted(), err, clientCertHint(err, env.target(u.Host)))
 	}
 	defer resp.Body.Close()
 	buf := bodyBuffers.Get().(*bytes.Buffer)
@@ -505,6 +505,20 @@ func (h *HTTPRequest) client(env *Env, req *http.Request, keepHops bool) (*http.
 		return nil
 	}
 	return &c, hops
+}
+
+// clientCertHint says what to do when a server refused the TLS handshake
+// for want of an acceptable client certificate (mutual TLS).
+func clientCertHint(err error, t *Target) string {
+	msg := err.Error()
+	if !strings.Contains(msg, "tls: certificate required") && !strings.Contains(msg, "tls: bad certificate") &&
+		!strings.Contains(msg, "tls: unknown certificate authority") {
+		return ""
+	}
+	if t.transport == nil || t.transport.TLSClientConfig == nil || len(t.transport.TLSClientConfig.Certificates) == 0 {
+		return " (the server asks for a client certificate: give the target tls { cert_file = …, key_file = … })"
+	}
+	return " (the server did not accept the target's client certificate, tls.cert_file: is it issued by a CA the server trusts, and still valid?)"
 }
 
 // tooManyRedirects stops a request that redirects more than its step's

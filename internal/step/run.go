@@ -155,6 +155,11 @@ func (e *Env) Client(rawURL string, followRedirects bool) *http.Client {
 // target picks the target that host belongs to, for its TLS settings; a
 // host of no target gets a transport of its own.
 func (e *Env) target(host string) *Target {
+	// The suite's own target first: two targets may share a host and
+	// differ in their TLS settings (a client certificate or none).
+	if t := e.Target; t != nil && t.transport != nil && t.host != "" && t.host == host {
+		return t
+	}
 	for _, t := range e.Targets {
 		if t.transport != nil && t.host != "" && t.host == host {
 			return t

@@ -146,3 +146,5 @@ func grepRunDir(t *testing.T, dir string, secrets ...string) {
 		t.Fatalf("the run directory %s is empty", dir)
 	}
 }
+
+func osWriteFile(p, body string) error { return os.WriteFile(p, []byte(body), 0o644) }
