@@ -299,7 +299,6 @@ func (e *Expect) checkRowCount(c *checker) {
 	}
 }
 
-
 func evalValue(e hcl.Expression, ctx *hcl.EvalContext) (cty.Value, error) {
 	v, diags := e.Value(ctx)
 	if diags.HasErrors() {
