@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
@@ -31,13 +32,18 @@ type Expect struct {
 	BodyMatch    hcl.Expression // regular expression
 	MaxDuration  time.Duration
 	RowCount     hcl.Expression
+	JSONSchema   hcl.Expression // a JSON Schema, as JSON text (file(…)) or an object
 	DeclRange    hcl.Range
 	maxRange     hcl.Range
+	// schema is JSONSchema compiled at load time (nil: it uses run-time
+	// values, and is compiled when checked, as schemaURL).
+	schema    *jsonschema.Schema
+	schemaURL string
 }
 
 var expectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "status"}, {Name: "headers"}, {Name: "headers_match"}, {Name: "json"}, {Name: "json_exists"},
-	{Name: "body_contains"}, {Name: "body_match"}, {Name: "max_duration"}, {Name: "row_count"},
+	{Name: "body_contains"}, {Name: "body_match"}, {Name: "max_duration"}, {Name: "row_count"}, {Name: "json_schema"},
 }}
 
 func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl.Diagnostics) {
@@ -47,6 +53,11 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl
 	e.Status, e.Headers, e.HeadersMatch = late("status"), late("headers"), late("headers_match")
 	e.JSON, e.JSONExists = late("json"), late("json_exists")
 	e.BodyContains, e.BodyMatch, e.RowCount = late("body_contains"), late("body_match"), late("row_count")
+	n := len(diags)
+	if e.JSONSchema = late("json_schema"); e.JSONSchema != nil && !diags[n:].HasErrors() {
+		// (a reference the loader refused is reported once, by late)
+		diags = append(diags, e.decodeSchema(content.Attributes["json_schema"], dc)...)
+	}
 	if a, ok := content.Attributes["max_duration"]; ok {
 		d, dd := dc.Duration(a)
 		diags = append(diags, dd...)
@@ -58,7 +69,7 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl
 // readsBody reports whether an expectation looks at the response body (e
 // may be nil).
 func (e *Expect) readsBody() bool {
-	return e != nil && (e.JSON != nil || e.JSONExists != nil || e.BodyContains != nil || e.BodyMatch != nil)
+	return e != nil && (e.JSON != nil || e.JSONExists != nil || e.BodyContains != nil || e.BodyMatch != nil || e.JSONSchema != nil)
 }
 
 // observed is what a request gave, in the shapes the matchers compare.
@@ -72,13 +83,15 @@ type observed struct {
 }
 
 // check runs every expectation and returns one check per expectation, in
-// the order of the phases: status, headers, JSON, body, duration, rows.
+// the order of the phases: status, headers, JSON, body, schema, duration,
+// rows.
 func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 	c := &checker{obs: obs, ectx: ectx}
 	e.checkStatus(c)
 	e.checkHeaders(c)
 	e.checkJSON(c)
 	e.checkBody(c)
+	e.checkSchema(c)
 	if e.MaxDuration > 0 {
 		c.add("expect.max_duration", e.maxRange, obs.duration, gomega.BeNumerically("<=", e.MaxDuration), func() string {
 			return fmt.Sprintf("took %s, want at most %s", FormatDuration(obs.duration), FormatDuration(e.MaxDuration))

@@ -60,4 +60,7 @@ functional "doc" {
 }
 
 // docFiles are the files the examples name (schemas, certificates, uploads).
-var docFiles = map[string]string{}
+var docFiles = map[string]string{
+	"schemas/account.json": `{"type": "object", "required": ["balance"], "properties": {"balance": {"type": "number"}}}`,
+	"schemas/login.json":   `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "required": ["token"]}`,
+}
