@@ -25,7 +25,7 @@ const (
     }
   }
 }`
-	slide = `{ "type": "object", "required": ["title", "type"], "properties": { "title": { "type": "string" } } }`
+	slide    = `{ "type": "object", "required": ["title", "type"], "properties": { "title": { "type": "string" } } }`
 	strict07 = `{
   "$schema": "http://json-schema.org/draft-07/schema#",
   "type": "object",
