@@ -62,7 +62,13 @@ func runAgainst(t *testing.T, base string, files map[string]string, vars ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(sum.Dir, "results.jsonl"))
+	return httpbinRun{results: readResults(t, sum.Dir), dir: sum.Dir}
+}
+
+// readResults reads the results.jsonl of a run directory.
+func readResults(t *testing.T, dir string) []result.Result {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "results.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +78,12 @@ func runAgainst(t *testing.T, base string, files map[string]string, vars ...stri
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var r result.Result
-		json.Unmarshal(sc.Bytes(), &r)
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, r)
 	}
-	return httpbinRun{results: out, dir: sum.Dir}
+	return out
 }
 
 // passed fails the test unless every result passed, printing the
@@ -136,8 +144,8 @@ func grepRunDir(t *testing.T, dir string, secrets ...string) {
 			t.Fatal(err)
 		}
 		for _, s := range secrets {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds %q", p, s)
+			if i := bytes.Index(b, []byte(s)); i >= 0 {
+				t.Errorf("%s holds %q: …%s…", p, s, b[max(0, i-200):min(len(b), i+len(s)+40)])
 			}
 		}
 		return nil
