@@ -127,3 +127,33 @@ functional "headers" {
 		t.Fatalf("exchange %+v", ex)
 	}
 }
+
+// Cases that run at once (parallel, for_each) each keep their own cookies.
+func TestParallelCasesKeepTheirOwnCookies(t *testing.T) {
+	r := runHTTPBin(t, map[string]string{"suite.hcl": `
+functional "cookies" {
+  target   = target.httpbin
+  parallel = true
+  case "visitor" {
+    for_each = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    step "set" {
+      http { path = "/cookies/set?who=${each.value}" }
+      assert {
+        condition     = response.json.cookies == { who = each.value }
+        error_message = "only this case's cookie"
+      }
+    }
+    step "again" {
+      http { path = "/cookies" }
+      assert {
+        condition     = response.json.cookies == { who = each.value }
+        error_message = "still only this case's cookie"
+      }
+    }
+  }
+}`})
+	r.passed(t)
+	if n := strings.Count(outcome(r.results), "/again=passed"); n != 6 {
+		t.Errorf("%d cases passed their second step: %s", n, outcome(r.results))
+	}
+}
