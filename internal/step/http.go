@@ -444,6 +444,12 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 		if errors.As(err, &tooMany) {
 			return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), tooMany)
 		}
+		// net/http's *url.Error repeats the method and the URL, which
+		// this message already gives.
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.Err != nil {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("%s %s: %w%s", method, u.Redacted(), err, clientCertHint(err, env.target(u.Host)))
 	}
 	defer resp.Body.Close()

@@ -190,3 +190,21 @@ target "y" {
 		}
 	}
 }
+
+// A request that cannot be made names its method and URL once.
+func TestARefusedConnectionNamesTheRequestOnce(t *testing.T) {
+	r := runAgainst(t, "http://127.0.0.1:1", map[string]string{"suite.hcl": `
+functional "closed" {
+  target = target.httpbin
+  case "c" {
+    step "s" {
+      http { path = "/nothing" }
+    }
+  }
+}`})
+	res := r.step(t, "c", "s")
+	if res.Status != result.Errored || !strings.HasPrefix(res.Message, "GET http://127.0.0.1:1/nothing: dial tcp 127.0.0.1:1: connect: connection refused") ||
+		strings.Count(res.Message, "/nothing") != 1 {
+		t.Errorf("%s: %s", res.Status, res.Message)
+	}
+}
