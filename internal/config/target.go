@@ -16,6 +16,7 @@ var targetSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "url"},
 		{Name: "embedded"},
+		{Name: "openapi"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "process"},
@@ -88,6 +89,24 @@ func decodeTarget(b *hcl.Block, dc *DecodeContext) (*Target, hcl.Diagnostics) {
 		ways++
 		t.Embedded, d = dc.OneOf(a, embeddedKinds...)
 		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["openapi"]; ok {
+		t.OpenAPI, d = dc.String(a)
+		diags = append(diags, d...)
+		if d == nil {
+			p := t.OpenAPI
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dc.cfg.Dir, p)
+			}
+			if _, err := os.Stat(p); err != nil {
+				if pe, ok := err.(*os.PathError); ok {
+					err = pe.Err
+				}
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "File not found",
+					Detail: fmt.Sprintf("openapi: %s cannot be read: %v.", t.OpenAPI, err), Subject: a.Expr.Range().Ptr()})
+			}
+			t.OpenAPIRange = a.Expr.Range()
+		}
 	}
 	var demobankBlock *hcl.Block
 	for _, blk := range content.Blocks {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type Expect struct {
 	MaxDuration  time.Duration
 	RowCount     hcl.Expression
 	JSONSchema   hcl.Expression // a JSON Schema, as JSON text (file(…)) or an object
+	OpenAPI      bool           // the answer matches the target's OpenAPI document
+	openapiRange hcl.Range
 	DeclRange    hcl.Range
 	maxRange     hcl.Range
 	// schema is JSONSchema compiled at load time (nil: it uses run-time
@@ -44,6 +47,7 @@ type Expect struct {
 var expectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "status"}, {Name: "headers"}, {Name: "headers_match"}, {Name: "json"}, {Name: "json_exists"},
 	{Name: "body_contains"}, {Name: "body_match"}, {Name: "max_duration"}, {Name: "row_count"}, {Name: "json_schema"},
+	{Name: "openapi"},
 }}
 
 func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl.Diagnostics) {
@@ -53,6 +57,11 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl
 	e.Status, e.Headers, e.HeadersMatch = late("status"), late("headers"), late("headers_match")
 	e.JSON, e.JSONExists = late("json"), late("json_exists")
 	e.BodyContains, e.BodyMatch, e.RowCount = late("body_contains"), late("body_match"), late("row_count")
+	if a, ok := content.Attributes["openapi"]; ok {
+		v, d := dc.Bool(a)
+		diags = append(diags, d...)
+		e.OpenAPI, e.openapiRange = v, a.Expr.Range()
+	}
 	n := len(diags)
 	if e.JSONSchema = late("json_schema"); e.JSONSchema != nil && !diags[n:].HasErrors() {
 		// (a reference the loader refused is reported once, by late)
@@ -69,7 +78,7 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl
 // readsBody reports whether an expectation looks at the response body (e
 // may be nil).
 func (e *Expect) readsBody() bool {
-	return e != nil && (e.JSON != nil || e.JSONExists != nil || e.BodyContains != nil || e.BodyMatch != nil || e.JSONSchema != nil)
+	return e != nil && (e.JSON != nil || e.JSONExists != nil || e.BodyContains != nil || e.BodyMatch != nil || e.JSONSchema != nil || e.OpenAPI)
 }
 
 // observed is what a request gave, in the shapes the matchers compare.
@@ -80,11 +89,16 @@ type observed struct {
 	duration time.Duration
 	rowCount int
 	isSQL    bool
+	// For expect.openapi: the request answered, the answer's headers and
+	// the target's document (nil: none).
+	req        *http.Request
+	respHeader http.Header
+	api        *openAPI
 }
 
 // check runs every expectation and returns one check per expectation, in
-// the order of the phases: status, headers, JSON, body, schema, duration,
-// rows.
+// the order of the phases: status, headers, JSON, body, schema, OpenAPI,
+// duration, rows.
 func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 	c := &checker{obs: obs, ectx: ectx}
 	e.checkStatus(c)
@@ -92,6 +106,7 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 	e.checkJSON(c)
 	e.checkBody(c)
 	e.checkSchema(c)
+	e.checkOpenAPI(c)
 	if e.MaxDuration > 0 {
 		c.add("expect.max_duration", e.maxRange, obs.duration, gomega.BeNumerically("<=", e.MaxDuration), func() string {
 			return fmt.Sprintf("took %s, want at most %s", FormatDuration(obs.duration), FormatDuration(e.MaxDuration))

@@ -30,6 +30,8 @@ type Target struct {
 	// clients send with the transport, following redirects or not; one
 	// client per target, not per request.
 	follow, noFollow *http.Client
+	// api is the target's OpenAPI document (nil: none).
+	api *openAPI
 }
 
 // Env is what a step needs to run: the configuration, the targets, the
@@ -95,6 +97,13 @@ func NewEnv(cfg *config.Config, urls map[string]string, own string) (*Env, error
 			}
 		}
 		env.Targets[name] = newTarget(name, u, tr)
+		if tc, ok := cfg.Targets[name]; ok && tc.OpenAPI != "" {
+			api, err := loadOpenAPI(resolve(cfg.Dir, tc.OpenAPI), u)
+			if err != nil {
+				return nil, fmt.Errorf("target %q: %w", name, err)
+			}
+			env.Targets[name].api = api
+		}
 		tv[name] = config.TargetValue(name, u)
 	}
 	env.targetsValue = cty.ObjectVal(tv)
@@ -350,6 +359,10 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 			out.Exchange = s.httpExcerpt(red(), x)
 		}
 		obs = observed{status: x.resp.StatusCode, header: x.header, duration: x.duration}
+		if s.Expect != nil && s.Expect.OpenAPI {
+			obs.req, obs.respHeader = requestOf(x), x.resp.Header
+			obs.api = env.target(obs.req.URL.Host).api
+		}
 		if s.Expect.readsBody() {
 			obs.body = string(x.body)
 		}

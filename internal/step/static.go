@@ -29,7 +29,7 @@ func (s *Step) Static(env *Env) (*Static, string) {
 	case len(s.Asserts) > 0 || len(s.Captures) > 0 || s.Eventually != nil:
 		return nil, "it has assert, capture or eventually blocks"
 	case s.Expect != nil && (s.Expect.Headers != nil || s.Expect.HeadersMatch != nil || s.Expect.JSON != nil ||
-		s.Expect.JSONExists != nil || s.Expect.BodyContains != nil || s.Expect.BodyMatch != nil || s.Expect.MaxDuration > 0 || s.Expect.JSONSchema != nil):
+		s.Expect.JSONExists != nil || s.Expect.BodyContains != nil || s.Expect.BodyMatch != nil || s.Expect.MaxDuration > 0 || s.Expect.JSONSchema != nil || s.Expect.OpenAPI):
 		return nil, "it expects more than a status"
 	}
 	for _, e := range s.HTTP.exprs() {
