@@ -1,4 +1,5 @@
-# Answers: compressed bodies, redirects and the shape of a JSON document.
+# Answers: compressed bodies, redirects, the shape of a JSON document and
+# the vendor's OpenAPI contract.
 functional "answers" {
   target = target.httpbin
 
@@ -22,6 +23,13 @@ functional "answers" {
     }
   }
 
+  case "contract" {
+    step "uuid" {
+      http { path = "/uuid" }
+      expect { openapi = true }
+    }
+  }
+
   case "short-link" {
     step "redirects" {
       http {
@@ -39,7 +47,10 @@ functional "answers" {
   case "document-shape" {
     step "slideshow" {
       http { path = "/json" }
-      expect { json_schema = file("schemas/slideshow.json") }
+      expect {
+        json_schema = file("schemas/slideshow.json")
+        openapi     = true
+      }
       assert {
         condition     = alltrue([for s in response.json.slideshow.slides : s.title != ""])
         error_message = "every slide has a title"

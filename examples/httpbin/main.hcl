@@ -3,8 +3,8 @@
 #   go-httpbin -host 127.0.0.1 -port 8080 &
 #   cloudtest run -var httpbin_url=http://127.0.0.1:8080 examples/httpbin
 # It shows the HTTP features of a step: cookies, basic authentication,
-# query, form and multipart bodies, compressed answers, redirects and JSON
-# Schema checks.
+# query, form and multipart bodies, compressed answers, redirects, JSON
+# Schema and OpenAPI checks.
 
 project = "httpbin-features"
 
@@ -15,4 +15,7 @@ variable "ops_password" {
   default   = "Op3n-Sesame"
 }
 
-target "httpbin" { url = var.httpbin_url }
+target "httpbin" {
+  url     = var.httpbin_url
+  openapi = "api/httpbin.yaml" # the vendor's description, for expect { openapi = true }
+}

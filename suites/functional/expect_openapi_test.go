@@ -128,3 +128,33 @@ target "x" {
 		t.Errorf("diagnostics:\n%s", got)
 	}
 }
+
+// An OpenAPI document that is not valid stops the suite with the reason.
+func TestAnInvalidOpenAPIDocumentStopsTheSuite(t *testing.T) {
+	base := testhttpbin.Start(t)
+	r := runAgainst(t, base, map[string]string{
+		"api/broken.yaml": "openapi: 3.0.3\ninfo: { version: \"1\" }\npaths: {}\n",
+		"suite.hcl": `
+target "described" {
+  url     = "` + base + `"
+  openapi = "api/broken.yaml"
+}
+functional "contract" {
+  target = target.described
+  case "c" {
+    step "s" {
+      http { path = "/json" }
+      expect { openapi = true }
+    }
+  }
+}`})
+	for _, res := range r.results {
+		if res.Level == result.LevelSuite {
+			if res.Status != result.Errored || !strings.Contains(res.Message, `target "described": the OpenAPI document broken.yaml is not valid: invalid info: value of title must be a non-empty string`) {
+				t.Errorf("suite %s: %s", res.Status, res.Message)
+			}
+			return
+		}
+	}
+	t.Fatalf("no suite result: %s", outcome(r.results))
+}
