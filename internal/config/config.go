@@ -106,7 +106,12 @@ type Target struct {
 	Container       *Container
 	Kubernetes      *Kubernetes
 	TLS             TLS
-	DeclRange       hcl.Range
+	// OpenAPI is the target's OpenAPI document (a path relative to the
+	// configuration's directory), which expect { openapi = true } checks
+	// answers against.
+	OpenAPI      string
+	OpenAPIRange hcl.Range
+	DeclRange    hcl.Range
 }
 
 // EmbeddedOptions configure the embedded demo bank.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ var targetSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "url"},
 		{Name: "embedded"},
+		{Name: "openapi"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "process"},
@@ -86,6 +89,24 @@ func decodeTarget(b *hcl.Block, dc *DecodeContext) (*Target, hcl.Diagnostics) {
 		ways++
 		t.Embedded, d = dc.OneOf(a, embeddedKinds...)
 		diags = append(diags, d...)
+	}
+	if a, ok := content.Attributes["openapi"]; ok {
+		t.OpenAPI, d = dc.String(a)
+		diags = append(diags, d...)
+		if d == nil {
+			p := t.OpenAPI
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dc.cfg.Dir, p)
+			}
+			if _, err := os.Stat(p); err != nil {
+				if pe, ok := err.(*os.PathError); ok {
+					err = pe.Err
+				}
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "File not found",
+					Detail: fmt.Sprintf("openapi: %s cannot be read: %v.", t.OpenAPI, err), Subject: a.Expr.Range().Ptr()})
+			}
+			t.OpenAPIRange = a.Expr.Range()
+		}
 	}
 	var demobankBlock *hcl.Block
 	for _, blk := range content.Blocks {
@@ -320,6 +341,54 @@ func decodeTLS(t *TLS, b *hcl.Block, dc *DecodeContext) hcl.Diagnostics {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incomplete client certificate",
 			Detail: "A client certificate needs both cert_file and key_file.", Subject: b.DefRange.Ptr()})
+	}
+	if !diags.HasErrors() {
+		diags = append(diags, checkTLSFiles(t, content, dc.cfg.Dir)...)
+	}
+	return diags
+}
+
+// checkTLSFiles reads the files of a tls block now, so that a missing
+// file, a CA file without a certificate or a certificate and key that do
+// not make a pair are found by validate, at the attribute, rather than
+// when the suite starts.
+func checkTLSFiles(t *TLS, content *hcl.BodyContent, dir string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	bad := func(attr, summary, detail string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
+			Subject: content.Attributes[attr].Expr.Range().Ptr()})
+	}
+	readable := true
+	for _, f := range []struct{ attr, path string }{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(abs(f.path)); err != nil {
+			readable = false
+			if pe, ok := err.(*os.PathError); ok {
+				err = pe.Err
+			}
+			bad(f.attr, "File not found", fmt.Sprintf("tls.%s: %s cannot be read: %v.", f.attr, f.path, err))
+		}
+	}
+	if !readable {
+		return diags
+	}
+	if t.CAFile != "" {
+		if b, err := os.ReadFile(abs(t.CAFile)); err == nil && !x509.NewCertPool().AppendCertsFromPEM(b) {
+			bad("ca_file", "No CA certificate", fmt.Sprintf("tls.ca_file: %s holds no PEM certificate (-----BEGIN CERTIFICATE-----).", t.CAFile))
+		}
+	}
+	if t.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(abs(t.CertFile), abs(t.KeyFile)); err != nil {
+			bad("cert_file", "Unusable client certificate", fmt.Sprintf("tls: %s and %s do not make a client certificate: %v.", t.CertFile, t.KeyFile, err))
+		}
 	}
 	return diags
 }

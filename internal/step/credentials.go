@@ -139,18 +139,56 @@ func cookiesOf(h http.Header) []string {
 // session id redacts it; under load (Lean) a passed request pays nothing
 // beyond looking for a Set-Cookie header.
 func (e *Env) withCredentials(red func() *Redactor, x *httpExchange) func() *Redactor {
+	// After redirects the request that was answered is another, with the
+	// cookies the jar added on the way (a hop's Set-Cookie).
+	final := x.req
+	if x.resp.Request != nil {
+		final = x.resp.Request
+	}
 	hasCred := len(x.resp.Header["Set-Cookie"]) > 0 || len(x.req.Header["Cookie"]) > 0 ||
-		len(x.req.Header["Authorization"]) > 0 || len(x.req.Header["Proxy-Authorization"]) > 0
+		len(x.req.Header["Authorization"]) > 0 || len(x.req.Header["Proxy-Authorization"]) > 0 ||
+		(final != x.req && len(final.Header["Cookie"]) > 0) || len(x.hops) > 0
 	if !hasCred {
 		return red
 	}
+	values := func() []string {
+		vs := credentialValues(x.req.Header, x.resp.Header)
+		if final != x.req {
+			vs = append(vs, credentialValues(final.Header, nil)...)
+		}
+		for _, hp := range x.hops {
+			vs = append(vs, credentialValues(http.Header{}, hp.header)...)
+		}
+		return vs
+	}
 	if !e.Lean {
-		e.learned.add(credentialValues(x.req.Header, x.resp.Header))
+		e.learned.add(values())
 	}
 	var r *Redactor
 	return func() *Redactor {
 		if r == nil {
-			r = red().With(credentialValues(x.req.Header, x.resp.Header)...)
+			r = red().With(values()...)
+		}
+		return r
+	}
+}
+
+// withPassword returns red with the password of the request's basic_auth
+// added, whatever its length (it is the user's, not one guessed from a
+// header); outside a load it joins the run's set, so that a later step
+// that echoes it redacts it too.
+func (e *Env) withPassword(red func() *Redactor, req *http.Request) func() *Redactor {
+	_, pw, ok := req.BasicAuth()
+	if !ok || pw == "" {
+		return red
+	}
+	if !e.Lean {
+		e.learned.add([]string{pw})
+	}
+	var r *Redactor
+	return func() *Redactor {
+		if r == nil {
+			r = red().With(pw)
 		}
 		return r
 	}

@@ -35,10 +35,8 @@ type derivedExpr struct {
 func (h *HTTPRequest) derived(cfg *config.Config) []derivedExpr {
 	d := &h.derivedParts
 	d.once.Do(func() {
-		for _, e := range []hcl.Expression{h.Method, h.URL, h.Path, h.Headers, h.Query, h.JSON, h.Body, h.Form} {
-			if e != nil {
-				d.exprs = collectDerived(e, cfg, d.exprs)
-			}
+		for _, e := range h.exprs() {
+			d.exprs = collectDerived(e, cfg, d.exprs)
 		}
 	})
 	return d.exprs

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
@@ -31,13 +33,21 @@ type Expect struct {
 	BodyMatch    hcl.Expression // regular expression
 	MaxDuration  time.Duration
 	RowCount     hcl.Expression
+	JSONSchema   hcl.Expression // a JSON Schema, as JSON text (file(…)) or an object
+	OpenAPI      bool           // the answer matches the target's OpenAPI document
+	openapiRange hcl.Range
 	DeclRange    hcl.Range
 	maxRange     hcl.Range
+	// schema is JSONSchema compiled at load time (nil: it uses run-time
+	// values, and is compiled when checked, as schemaURL).
+	schema    *jsonschema.Schema
+	schemaURL string
 }
 
 var expectSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "status"}, {Name: "headers"}, {Name: "headers_match"}, {Name: "json"}, {Name: "json_exists"},
-	{Name: "body_contains"}, {Name: "body_match"}, {Name: "max_duration"}, {Name: "row_count"},
+	{Name: "body_contains"}, {Name: "body_match"}, {Name: "max_duration"}, {Name: "row_count"}, {Name: "json_schema"},
+	{Name: "openapi"},
 }}
 
 func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl.Diagnostics) {
@@ -47,6 +57,16 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl
 	e.Status, e.Headers, e.HeadersMatch = late("status"), late("headers"), late("headers_match")
 	e.JSON, e.JSONExists = late("json"), late("json_exists")
 	e.BodyContains, e.BodyMatch, e.RowCount = late("body_contains"), late("body_match"), late("row_count")
+	if a, ok := content.Attributes["openapi"]; ok {
+		v, d := dc.Bool(a)
+		diags = append(diags, d...)
+		e.OpenAPI, e.openapiRange = v, a.Expr.Range()
+	}
+	n := len(diags)
+	if e.JSONSchema = late("json_schema"); e.JSONSchema != nil && !diags[n:].HasErrors() {
+		// (a reference the loader refused is reported once, by late)
+		diags = append(diags, e.decodeSchema(content.Attributes["json_schema"], dc)...)
+	}
 	if a, ok := content.Attributes["max_duration"]; ok {
 		d, dd := dc.Duration(a)
 		diags = append(diags, dd...)
@@ -58,7 +78,7 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl
 // readsBody reports whether an expectation looks at the response body (e
 // may be nil).
 func (e *Expect) readsBody() bool {
-	return e != nil && (e.JSON != nil || e.JSONExists != nil || e.BodyContains != nil || e.BodyMatch != nil)
+	return e != nil && (e.JSON != nil || e.JSONExists != nil || e.BodyContains != nil || e.BodyMatch != nil || e.JSONSchema != nil || e.OpenAPI)
 }
 
 // observed is what a request gave, in the shapes the matchers compare.
@@ -69,108 +89,159 @@ type observed struct {
 	duration time.Duration
 	rowCount int
 	isSQL    bool
+	// For expect.openapi: the request answered, the answer's headers and
+	// the target's document (nil: none).
+	req        *http.Request
+	respHeader http.Header
+	api        *openAPI
 }
 
-// check runs every expectation and returns one check per expectation.
+// check runs every expectation and returns one check per expectation, in
+// the order of the phases: status, headers, JSON, body, schema, OpenAPI,
+// duration, rows.
 func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
-	var checks []result.Check
-	// add checks actual with a gomega matcher; a failure says what came
-	// and what was wanted in the words of failure (gomega's own messages
-	// print Go types and durations in nanoseconds).
-	add := func(name string, rng hcl.Range, actual any, m types.GomegaMatcher, failure func() string) {
-		c := result.Check{Name: name, Status: result.Passed, Location: config.Location(rng)}
-		ok, err := m.Match(actual)
-		switch {
-		case err != nil:
-			c.Status, c.Message = result.Failed, err.Error()
-		case !ok:
-			c.Status, c.Message = result.Failed, failure()
+	c := &checker{obs: obs, ectx: ectx}
+	e.checkStatus(c)
+	e.checkHeaders(c)
+	e.checkJSON(c)
+	e.checkBody(c)
+	e.checkSchema(c)
+	e.checkOpenAPI(c)
+	if e.MaxDuration > 0 {
+		c.add("expect.max_duration", e.maxRange, obs.duration, gomega.BeNumerically("<=", e.MaxDuration), func() string {
+			return fmt.Sprintf("took %s, want at most %s", FormatDuration(obs.duration), FormatDuration(e.MaxDuration))
+		})
+	}
+	e.checkRowCount(c)
+	return c.checks
+}
+
+// checker collects the checks of one expect block.
+type checker struct {
+	obs    observed
+	ectx   *hcl.EvalContext
+	checks []result.Check
+}
+
+// add checks actual with a gomega matcher; a failure says what came and
+// what was wanted in the words of failure (gomega's own messages print Go
+// types and durations in nanoseconds).
+func (c *checker) add(name string, rng hcl.Range, actual any, m types.GomegaMatcher, failure func() string) {
+	ck := result.Check{Name: name, Status: result.Passed, Location: config.Location(rng)}
+	ok, err := m.Match(actual)
+	switch {
+	case err != nil:
+		ck.Status, ck.Message = result.Failed, err.Error()
+	case !ok:
+		ck.Status, ck.Message = result.Failed, failure()
+	}
+	c.checks = append(c.checks, ck)
+}
+
+// bad records an expectation that could not be checked.
+func (c *checker) bad(name string, rng hcl.Range, err error) {
+	c.checks = append(c.checks, result.Check{Name: name, Status: result.Errored, Message: err.Error(), Location: config.Location(rng)})
+}
+
+// fail records a failed check with its message.
+func (c *checker) fail(name string, rng hcl.Range, msg string) {
+	c.checks = append(c.checks, result.Check{Name: name, Status: result.Failed, Location: config.Location(rng), Message: msg})
+}
+
+// pass records a passed check.
+func (c *checker) pass(name string, rng hcl.Range) {
+	c.checks = append(c.checks, result.Check{Name: name, Status: result.Passed, Location: config.Location(rng)})
+}
+
+func (e *Expect) checkStatus(c *checker) {
+	if e.Status == nil {
+		return
+	}
+	obs := c.obs
+	v, err := evalValue(e.Status, c.ectx)
+	if err != nil {
+		c.bad("expect.status", e.Status.Range(), err)
+	} else if codes, ok := intList(v); !ok {
+		c.bad("expect.status", e.Status.Range(), fmt.Errorf("status must be a number or a list of numbers"))
+	} else if len(codes) == 1 {
+		c.add("expect.status", e.Status.Range(), obs.status, gomega.Equal(codes[0]), func() string {
+			return fmt.Sprintf("got status %d, want %d", obs.status, codes[0])
+		})
+	} else {
+		elems := make([]any, len(codes))
+		for i, code := range codes {
+			elems[i] = code
 		}
-		checks = append(checks, c)
+		c.add("expect.status", e.Status.Range(), obs.status, gomega.BeElementOf(elems...), func() string {
+			return fmt.Sprintf("got status %d, want one of %s", obs.status, joinInts(codes))
+		})
 	}
-	bad := func(name string, rng hcl.Range, err error) {
-		checks = append(checks, result.Check{Name: name, Status: result.Errored, Message: err.Error(), Location: config.Location(rng)})
-	}
-	if e.Status != nil {
-		v, err := evalValue(e.Status, ectx)
-		if err != nil {
-			bad("expect.status", e.Status.Range(), err)
-		} else if codes, ok := intList(v); !ok {
-			bad("expect.status", e.Status.Range(), fmt.Errorf("status must be a number or a list of numbers"))
-		} else if len(codes) == 1 {
-			add("expect.status", e.Status.Range(), obs.status, gomega.Equal(codes[0]), func() string {
-				return fmt.Sprintf("got status %d, want %d", obs.status, codes[0])
-			})
-		} else {
-			elems := make([]any, len(codes))
-			for i, c := range codes {
-				elems[i] = c
-			}
-			add("expect.status", e.Status.Range(), obs.status, gomega.BeElementOf(elems...), func() string {
-				return fmt.Sprintf("got status %d, want one of %s", obs.status, joinInts(codes))
-			})
-		}
-	}
+}
+
+func (e *Expect) checkHeaders(c *checker) {
+	obs := c.obs
 	if e.Headers != nil {
-		if m, err := evalStringMap(e.Headers, ectx, "headers"); err != nil {
-			bad("expect.headers", e.Headers.Range(), err)
+		if m, err := evalStringMap(e.Headers, c.ectx, "headers"); err != nil {
+			c.bad("expect.headers", e.Headers.Range(), err)
 		} else {
 			for _, k := range slices.Sorted(maps.Keys(m)) {
-				add(fmt.Sprintf("expect.headers[%q]", k), e.Headers.Range(), obs.header(k), gomega.Equal(m[k]), func() string {
+				c.add(fmt.Sprintf("expect.headers[%q]", k), e.Headers.Range(), obs.header(k), gomega.Equal(m[k]), func() string {
 					return fmt.Sprintf("got %s, want %q", headerValue(k, obs.header(k)), m[k])
 				})
-				hideHeader(checks, k, obs.header(k))
+				hideHeader(c.checks, k, obs.header(k))
 			}
 		}
 	}
 	if e.HeadersMatch != nil {
-		if m, err := evalStringMap(e.HeadersMatch, ectx, "headers_match"); err != nil {
-			bad("expect.headers_match", e.HeadersMatch.Range(), err)
+		if m, err := evalStringMap(e.HeadersMatch, c.ectx, "headers_match"); err != nil {
+			c.bad("expect.headers_match", e.HeadersMatch.Range(), err)
 		} else {
 			for _, k := range slices.Sorted(maps.Keys(m)) {
 				if _, d := compile(m[k], e.HeadersMatch.Range(), "headers_match"); d != nil {
-					bad("expect.headers_match", e.HeadersMatch.Range(), fmt.Errorf("%s", d.Detail))
+					c.bad("expect.headers_match", e.HeadersMatch.Range(), fmt.Errorf("%s", d.Detail))
 					continue
 				}
-				add(fmt.Sprintf("expect.headers_match[%q]", k), e.HeadersMatch.Range(), obs.header(k), gomega.MatchRegexp(m[k]), func() string {
+				c.add(fmt.Sprintf("expect.headers_match[%q]", k), e.HeadersMatch.Range(), obs.header(k), gomega.MatchRegexp(m[k]), func() string {
 					return fmt.Sprintf("got %s, which does not match %s", headerValue(k, obs.header(k)), m[k])
 				})
-				hideHeader(checks, k, obs.header(k))
+				hideHeader(c.checks, k, obs.header(k))
 			}
 		}
 	}
-	var doc any
-	var docErr error
-	if e.JSON != nil || e.JSONExists != nil {
-		docErr = json.Unmarshal([]byte(obs.body), &doc)
+}
+
+func (e *Expect) checkJSON(c *checker) {
+	if e.JSON == nil && e.JSONExists == nil {
+		return
 	}
+	obs := c.obs
+	var doc any
+	docErr := json.Unmarshal([]byte(obs.body), &doc)
 	jsonCheck := func(name string, rng hcl.Range, path string, want any, exists bool) {
 		if docErr != nil {
-			checks = append(checks, result.Check{Name: name, Status: result.Failed, Location: config.Location(rng),
-				Message: fmt.Sprintf("the response body is not JSON (%v); it begins:\n    %s", docErr, excerpt(obs.body))})
+			c.fail(name, rng, fmt.Sprintf("the response body is not JSON (%v); it begins:\n    %s", docErr, excerpt(obs.body)))
 			return
 		}
 		got, found := lookupPath(doc, path)
 		if !found {
-			checks = append(checks, result.Check{Name: name, Status: result.Failed, Location: config.Location(rng),
-				Message: fmt.Sprintf("the response JSON has nothing at %q; the response was:\n    %s", path, excerpt(obs.body))})
+			c.fail(name, rng, fmt.Sprintf("the response JSON has nothing at %q; the response was:\n    %s", path, excerpt(obs.body)))
 			return
 		}
 		if exists {
-			checks = append(checks, result.Check{Name: name, Status: result.Passed, Location: config.Location(rng)})
+			c.pass(name, rng)
 			return
 		}
-		add(name, rng, got, gomega.Equal(want), func() string {
+		c.add(name, rng, got, gomega.Equal(want), func() string {
 			return fmt.Sprintf("got %s, want %s", jsonText(got), jsonText(want))
 		})
 	}
 	if e.JSON != nil {
-		v, err := evalValue(e.JSON, ectx)
+		v, err := evalValue(e.JSON, c.ectx)
 		if err != nil || !(v.Type().IsObjectType() || v.Type().IsMapType()) {
 			if err == nil {
 				err = fmt.Errorf("json must be an object of path = value, such as { \"currency\" = \"CNY\" }")
 			}
-			bad("expect.json", e.JSON.Range(), err)
+			c.bad("expect.json", e.JSON.Range(), err)
 		} else {
 			want := goValue(v).(map[string]any)
 			for _, p := range slices.Sorted(maps.Keys(want)) {
@@ -179,7 +250,7 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 		}
 	}
 	if e.JSONExists != nil {
-		v, err := evalValue(e.JSONExists, ectx)
+		v, err := evalValue(e.JSONExists, c.ectx)
 		var paths []string
 		ok := false
 		if err == nil {
@@ -189,15 +260,19 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 			if err == nil {
 				err = fmt.Errorf("json_exists must be a list of paths, such as [\"token\"]")
 			}
-			bad("expect.json_exists", e.JSONExists.Range(), err)
+			c.bad("expect.json_exists", e.JSONExists.Range(), err)
 		} else {
 			for _, p := range paths {
 				jsonCheck(fmt.Sprintf("expect.json_exists[%q]", p), e.JSONExists.Range(), p, nil, true)
 			}
 		}
 	}
+}
+
+func (e *Expect) checkBody(c *checker) {
+	obs := c.obs
 	if e.BodyContains != nil {
-		v, err := evalValue(e.BodyContains, ectx)
+		v, err := evalValue(e.BodyContains, c.ectx)
 		var subs []string
 		ok := false
 		if err == nil {
@@ -207,50 +282,49 @@ func (e *Expect) check(obs observed, ectx *hcl.EvalContext) []result.Check {
 			if err == nil {
 				err = fmt.Errorf("body_contains must be a string or a list of strings")
 			}
-			bad("expect.body_contains", e.BodyContains.Range(), err)
+			c.bad("expect.body_contains", e.BodyContains.Range(), err)
 		} else {
 			for _, s := range subs {
-				add("expect.body_contains", e.BodyContains.Range(), obs.body, gomega.ContainSubstring(s), func() string {
+				c.add("expect.body_contains", e.BodyContains.Range(), obs.body, gomega.ContainSubstring(s), func() string {
 					return fmt.Sprintf("the body does not contain %q; it begins:\n    %s", s, excerpt(obs.body))
 				})
 			}
 		}
 	}
 	if e.BodyMatch != nil {
-		if p, err := evalString(e.BodyMatch, ectx, "body_match"); err != nil {
-			bad("expect.body_match", e.BodyMatch.Range(), err)
+		if p, err := evalString(e.BodyMatch, c.ectx, "body_match"); err != nil {
+			c.bad("expect.body_match", e.BodyMatch.Range(), err)
 		} else if _, d := compile(p, e.BodyMatch.Range(), "body_match"); d != nil {
-			bad("expect.body_match", e.BodyMatch.Range(), fmt.Errorf("%s", d.Detail))
+			c.bad("expect.body_match", e.BodyMatch.Range(), fmt.Errorf("%s", d.Detail))
 		} else {
-			add("expect.body_match", e.BodyMatch.Range(), obs.body, gomega.MatchRegexp(p), func() string {
+			c.add("expect.body_match", e.BodyMatch.Range(), obs.body, gomega.MatchRegexp(p), func() string {
 				return fmt.Sprintf("the body does not match %s; it begins:\n    %s", p, excerpt(obs.body))
 			})
 		}
 	}
-	if e.MaxDuration > 0 {
-		add("expect.max_duration", e.maxRange, obs.duration, gomega.BeNumerically("<=", e.MaxDuration), func() string {
-			return fmt.Sprintf("took %s, want at most %s", FormatDuration(obs.duration), FormatDuration(e.MaxDuration))
+}
+
+func (e *Expect) checkRowCount(c *checker) {
+	if e.RowCount == nil {
+		return
+	}
+	obs := c.obs
+	v, err := evalValue(e.RowCount, c.ectx)
+	var n []int
+	ok := false
+	if err == nil {
+		n, ok = intList(v)
+	}
+	if err != nil || !ok || len(n) != 1 {
+		if err == nil {
+			err = fmt.Errorf("row_count must be a number")
+		}
+		c.bad("expect.row_count", e.RowCount.Range(), err)
+	} else {
+		c.add("expect.row_count", e.RowCount.Range(), obs.rowCount, gomega.Equal(n[0]), func() string {
+			return fmt.Sprintf("got %d rows, want %d", obs.rowCount, n[0])
 		})
 	}
-	if e.RowCount != nil {
-		v, err := evalValue(e.RowCount, ectx)
-		var n []int
-		ok := false
-		if err == nil {
-			n, ok = intList(v)
-		}
-		if err != nil || !ok || len(n) != 1 {
-			if err == nil {
-				err = fmt.Errorf("row_count must be a number")
-			}
-			bad("expect.row_count", e.RowCount.Range(), err)
-		} else {
-			add("expect.row_count", e.RowCount.Range(), obs.rowCount, gomega.Equal(n[0]), func() string {
-				return fmt.Sprintf("got %d rows, want %d", obs.rowCount, n[0])
-			})
-		}
-	}
-	return checks
 }
 
 func evalValue(e hcl.Expression, ctx *hcl.EvalContext) (cty.Value, error) {

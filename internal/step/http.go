@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -32,9 +33,19 @@ import (
 // runs, so they may use captures.
 type HTTPRequest struct {
 	Method, URL, Path, Headers, Query, JSON, Body, Form hcl.Expression
-	Timeout                                             time.Duration
-	FollowRedirects                                     bool
-	DeclRange                                           hcl.Range
+	// Cookies are sent with this request only, besides (and instead of
+	// those of the same name) the cookies the case's jar holds.
+	Cookies hcl.Expression
+	// BasicAuth is { user = …, password = … }; the password is redacted
+	// from every output like a sensitive value.
+	BasicAuth hcl.Expression
+	// Multipart is a multipart/form-data body of fields and files.
+	Multipart       *Multipart
+	Timeout         time.Duration
+	FollowRedirects bool
+	// MaxRedirects bounds the redirects followed (10 unless set).
+	MaxRedirects int
+	DeclRange    hcl.Range
 
 	// Method, URL and Path written as plain strings are evaluated once at
 	// decode time (nil: evaluated per request).
@@ -55,15 +66,21 @@ type parsedURL struct {
 var httpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "method"}, {Name: "url"}, {Name: "path"}, {Name: "headers"}, {Name: "query"},
 	{Name: "json"}, {Name: "body"}, {Name: "form"}, {Name: "timeout"}, {Name: "follow_redirects"},
-}}
+	{Name: "cookies"}, {Name: "max_redirects"}, {Name: "basic_auth"},
+}, Blocks: []hcl.BlockHeaderSchema{{Type: "multipart"}}}
+
+// defaultMaxRedirects is how many redirects a step follows unless it says.
+const defaultMaxRedirects = 10
 
 func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, hcl.Diagnostics) {
 	content, diags := b.Body.Content(httpSchema)
-	h := &HTTPRequest{Timeout: 30 * time.Second, FollowRedirects: true, DeclRange: b.DefRange}
+	h := &HTTPRequest{Timeout: 30 * time.Second, FollowRedirects: true, MaxRedirects: defaultMaxRedirects, DeclRange: b.DefRange}
 	late := lateAttrs(content, dc, r.request, &diags)
 	h.Method, h.URL, h.Path = late("method"), late("url"), late("path")
 	h.Headers, h.Query = late("headers"), late("query")
 	h.JSON, h.Body, h.Form = late("json"), late("body"), late("form")
+	h.Cookies, h.BasicAuth = late("cookies"), late("basic_auth")
+	diags = append(diags, checkBasicAuthKeys(h.BasicAuth)...)
 	h.method, h.url, h.path = literal(h.Method), literal(h.URL), literal(h.Path)
 	if a, ok := content.Attributes["timeout"]; ok {
 		d, dd := dc.Duration(a)
@@ -75,21 +92,57 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, 
 		diags = append(diags, dd...)
 		h.FollowRedirects = v
 	}
+	if a, ok := content.Attributes["max_redirects"]; ok {
+		n, dd := dc.Int(a)
+		diags = append(diags, dd...)
+		if dd == nil && n < 0 {
+			dd = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail: "http.max_redirects must be zero or more.", Subject: a.Expr.Range().Ptr()}}
+			diags = append(diags, dd...)
+		}
+		h.MaxRedirects = n
+	}
 	bodies := 0
 	for _, e := range []hcl.Expression{h.JSON, h.Body, h.Form} {
 		if e != nil {
 			bodies++
 		}
 	}
+	for _, mb := range content.Blocks {
+		if h.Multipart != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate multipart block",
+				Detail: fmt.Sprintf("This http block already has a multipart block at %s.", config.Location(h.Multipart.DeclRange)), Subject: mb.DefRange.Ptr()})
+			continue
+		}
+		m, d := decodeMultipart(mb, dc, r)
+		diags = append(diags, d...)
+		h.Multipart = m
+		bodies++
+	}
 	if bodies > 1 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Several request bodies",
-			Detail: "An http block takes at most one of json, body and form.", Subject: b.DefRange.Ptr()})
+			Detail: "An http block takes at most one of json, body, form and a multipart block.", Subject: b.DefRange.Ptr()})
 	}
 	if h.URL != nil && h.Path != nil {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Both url and path",
 			Detail: "Give either url (absolute) or path (joined to the suite's target URL), not both.", Subject: b.DefRange.Ptr()})
 	}
 	return h, diags
+}
+
+// exprs are every expression of the request, for the checks that look at
+// what it refers to.
+func (h *HTTPRequest) exprs() []hcl.Expression {
+	var out []hcl.Expression
+	for _, e := range []hcl.Expression{h.Method, h.URL, h.Path, h.Headers, h.Query, h.JSON, h.Body, h.Form, h.Cookies, h.BasicAuth} {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	if h.Multipart != nil {
+		out = append(out, h.Multipart.exprs()...)
+	}
+	return out
 }
 
 // literal returns the string an expression always gives when it is a plain
@@ -114,6 +167,54 @@ func literal(e hcl.Expression) *string {
 	}
 	str := sv.AsString()
 	return &str
+}
+
+// checkBasicAuthKeys reports keys of a basic_auth object written out that
+// are not user and password (one missing is found when the step runs,
+// since the object may come from a variable).
+func checkBasicAuthKeys(e hcl.Expression) hcl.Diagnostics {
+	oc, ok := e.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	seen := map[string]bool{}
+	for _, item := range oc.Items {
+		k, d := item.KeyExpr.Value(nil)
+		if d.HasErrors() || k.Type() != cty.String || !k.IsKnown() {
+			continue
+		}
+		name := k.AsString()
+		seen[name] = true
+		if name != "user" && name != "password" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported basic_auth key",
+				Detail: fmt.Sprintf("basic_auth takes user and password; %q is neither.", name), Subject: item.KeyExpr.Range().Ptr()})
+		}
+	}
+	for _, need := range []string{"user", "password"} {
+		if !seen[need] {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing basic_auth " + need,
+				Detail: "basic_auth needs both user and password: basic_auth = { user = \"alice\", password = var.password }.", Subject: e.Range().Ptr()})
+		}
+	}
+	return diags
+}
+
+// evalBasicAuth gives the user and password of basic_auth.
+func evalBasicAuth(e hcl.Expression, ectx *hcl.EvalContext) (user, password string, err error) {
+	m, err := evalStringMap(e, ectx, "basic_auth")
+	if err != nil {
+		return "", "", err
+	}
+	user, okU := m["user"]
+	password, okP := m["password"]
+	if !okU || !okP || len(m) != 2 {
+		return "", "", fmt.Errorf("basic_auth must be { user = \"…\", password = \"…\" }; it has %s", strings.Join(slices.Sorted(maps.Keys(m)), ", "))
+	}
+	if strings.Contains(user, ":") {
+		return "", "", fmt.Errorf("basic_auth: the user may not hold a colon (Basic authentication joins user and password with one)")
+	}
+	return user, password, nil
 }
 
 // str evaluates a string attribute, or gives its literal.
@@ -168,6 +269,26 @@ type httpExchange struct {
 	resp     *http.Response
 	body     []byte
 	duration time.Duration
+	// hops are the redirects followed, in order (recorded when the step
+	// reads the response's redirects or cookies).
+	hops []hop
+}
+
+// header is the value of a response header as expressions see it in
+// response.headers: several values joined with ", ".
+func (x *httpExchange) header(name string) string {
+	vs := x.resp.Header.Values(name)
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	return strings.Join(vs, ", ")
+}
+
+// hop is one redirect: the answer that sent the client on.
+type hop struct {
+	status        int
+	url, location string
+	header        http.Header
 }
 
 // build evaluates the attributes into a request (without a deadline).
@@ -253,6 +374,10 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 		}
 		body = []byte(vals.Encode())
 		contentType = "application/x-www-form-urlencoded"
+	case h.Multipart != nil:
+		if body, contentType, err = h.Multipart.encode(env, ectx); err != nil {
+			return nil, nil, err
+		}
 	}
 	var r io.Reader // nil for no body: the request is sent the same, with less to allocate
 	if len(body) > 0 {
@@ -274,13 +399,33 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 			req.Header.Set(k, hdr[k])
 		}
 	}
+	if h.BasicAuth != nil {
+		user, pw, err := evalBasicAuth(h.BasicAuth, ectx)
+		if err != nil {
+			return nil, nil, err
+		}
+		req.SetBasicAuth(user, pw)
+	}
+	if h.Cookies != nil {
+		cs, err := evalStringMap(h.Cookies, ectx, "cookies")
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, k := range slices.Sorted(maps.Keys(cs)) {
+			c := &http.Cookie{Name: k, Value: cs[k]}
+			if err := c.Valid(); err != nil {
+				return nil, nil, fmt.Errorf("cookies: the cookie %q cannot be sent: %v (a cookie's value may not hold spaces, commas, semicolons, backslashes or quotes; urlencode() it)", k, err)
+			}
+			req.AddCookie(c)
+		}
+	}
 	for k, v := range env.ExtraHeaders {
 		req.Header.Set(k, v)
 	}
 	return req, body, nil
 }
 
-func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*httpExchange, error) {
+func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, keepHops bool) (*httpExchange, error) {
 	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
 	req, body, err := h.build(rctx, env, ectx)
@@ -288,14 +433,24 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 		return nil, err
 	}
 	method, u := req.Method, req.URL
-	client := env.client(u.Host, h.FollowRedirects)
+	client, hops := h.client(env, req, keepHops)
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 			return nil, fmt.Errorf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout)
 		}
-		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+		var tooMany *tooManyRedirects
+		if errors.As(err, &tooMany) {
+			return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), tooMany)
+		}
+		// net/http's *url.Error repeats the method and the URL, which
+		// this message already gives.
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.Err != nil {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s %s: %w%s", method, u.Redacted(), err, clientCertHint(err, env.target(u.Host)))
 	}
 	defer resp.Body.Close()
 	buf := bodyBuffers.Get().(*bytes.Buffer)
@@ -304,8 +459,83 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody)); err != nil {
 		return nil, fmt.Errorf("%s %s: reading the response: %w", method, u.Redacted(), err)
 	}
-	respBody := bytes.Clone(buf.Bytes())
-	return &httpExchange{req: req, reqBody: body, resp: resp, body: respBody, duration: time.Since(start)}, nil
+	respBody, err := decodeBody(resp, buf.Bytes(), maxBody)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+	}
+	if resp.Uncompressed { // net/http decoded the gzip it asked for, and dropped the header
+		resp.Header.Set("Content-Encoding", "gzip")
+	}
+	respBody = bytes.Clone(respBody) // buf goes back to the pool
+	x := &httpExchange{req: req, reqBody: body, resp: resp, body: respBody, duration: time.Since(start)}
+	if hops != nil {
+		x.hops = *hops
+	}
+	return x, nil
+}
+
+// client is the HTTP client of one request: the target's, with the case's
+// cookie jar, and a redirect policy that keeps to max_redirects and, with
+// keepHops, records each hop. The target's own client serves a request
+// that needs none of these (most requests of a load).
+func (h *HTTPRequest) client(env *Env, req *http.Request, keepHops bool) (*http.Client, *[]hop) {
+	base := env.client(req.URL.Host, h.FollowRedirects)
+	follow := h.FollowRedirects && (keepHops || h.MaxRedirects != defaultMaxRedirects)
+	if env.Jar == nil && !follow {
+		return base, nil
+	}
+	c := *base
+	if env.Jar != nil {
+		c.Jar = env.Jar
+		if own := req.Cookies(); len(own) > 0 {
+			names := make(map[string]string, len(own))
+			for _, ck := range own {
+				names[ck.Name] = ck.Value
+			}
+			c.Jar = without{env.Jar, names}
+		}
+	}
+	if !follow {
+		return &c, nil
+	}
+	hops := new([]hop)
+	limit := h.MaxRedirects
+	c.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+		prev := via[len(via)-1]
+		if len(via) > limit {
+			return &tooManyRedirects{limit: limit, location: next.URL.Redacted()}
+		}
+		if r := next.Response; r != nil {
+			*hops = append(*hops, hop{status: r.StatusCode, url: prev.URL.String(), location: next.URL.String(), header: r.Header})
+		}
+		return nil
+	}
+	return &c, hops
+}
+
+// clientCertHint says what to do when a server refused the TLS handshake
+// for want of an acceptable client certificate (mutual TLS).
+func clientCertHint(err error, t *Target) string {
+	msg := err.Error()
+	if !strings.Contains(msg, "tls: certificate required") && !strings.Contains(msg, "tls: bad certificate") &&
+		!strings.Contains(msg, "tls: unknown certificate authority") {
+		return ""
+	}
+	if t.transport == nil || t.transport.TLSClientConfig == nil || len(t.transport.TLSClientConfig.Certificates) == 0 {
+		return " (the server asks for a client certificate: give the target tls { cert_file = …, key_file = … })"
+	}
+	return " (the server did not accept the target's client certificate, tls.cert_file: is it issued by a CA the server trusts, and still valid?)"
+}
+
+// tooManyRedirects stops a request that redirects more than its step's
+// max_redirects.
+type tooManyRedirects struct {
+	limit    int
+	location string
+}
+
+func (e *tooManyRedirects) Error() string {
+	return fmt.Sprintf("stopped after %d redirects (max_redirects = %d); the next would have gone to %s", e.limit, e.limit, e.location)
 }
 
 // bodyBuffers read responses, so that a load allocates each body once, at
@@ -323,13 +553,18 @@ const maxBody = 16 << 20
 
 // response is how an HTTP response looks to expressions. Headers are keyed
 // both by their canonical name ("Content-Type") and in lower case
-// ("content-type"); several values of one header are joined with ", ".
-// Fields that wants says nobody reads are left null. A JSON body too deep
+// ("content-type"); several values of one header are joined with ", " in
+// headers, as expect { headers } sees them, and kept apart in
+// header_values (a list per name). cookies are the cookies the response
+// and the redirects before it set, by name. url is the URL that answered
+// (after the redirects followed); redirects are the hops, each its status,
+// url and location. Fields that wants says nobody
+// reads are left null. A JSON body too deep
 // or too large to decode safely is an error (a remote denial of service
 // otherwise: go-cty took 1 GB for a 20 KB body nested 8,000 deep).
 func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 	null := cty.NullVal(cty.DynamicPseudoType)
-	headers, body, js := null, null, null
+	headers, values, cookies, body, js := null, null, null, null, null
 	if wants("headers") {
 		hdr := map[string]cty.Value{}
 		for k, vs := range x.resp.Header {
@@ -342,6 +577,41 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 			headers = cty.MapVal(hdr)
 		}
 	}
+	if wants("header_values") {
+		// An object of tuples, not a map of lists: a list never equals
+		// the tuple ["a", "b"] that a condition writes.
+		hdr := map[string]cty.Value{}
+		for k, vs := range x.resp.Header {
+			l := make([]cty.Value, len(vs))
+			for i, v := range vs {
+				l[i] = cty.StringVal(v)
+			}
+			v := cty.TupleVal(l)
+			hdr[k] = v
+			hdr[strings.ToLower(k)] = v
+		}
+		values = cty.ObjectVal(hdr)
+	}
+	if wants("cookies") {
+		cookies = cookieValues(x)
+	}
+	finalURL, redirects := null, null
+	if wants("url") {
+		u := x.req.URL
+		if x.resp.Request != nil && x.resp.Request.URL != nil {
+			u = x.resp.Request.URL
+		}
+		finalURL = cty.StringVal(u.String())
+	}
+	if wants("redirects") {
+		hops := make([]cty.Value, len(x.hops))
+		for i, hp := range x.hops {
+			hops[i] = cty.ObjectVal(map[string]cty.Value{
+				"status": cty.NumberIntVal(int64(hp.status)), "url": cty.StringVal(hp.url), "location": cty.StringVal(hp.location),
+			})
+		}
+		redirects = cty.TupleVal(hops)
+	}
 	if wants("body") {
 		body = cty.StringVal(string(x.body))
 	}
@@ -352,12 +622,34 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 		}
 	}
 	return cty.ObjectVal(map[string]cty.Value{
-		"status":      cty.NumberIntVal(int64(x.resp.StatusCode)),
-		"headers":     headers,
-		"body":        body,
-		"json":        js,
-		"duration_ms": cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
+		"status":        cty.NumberIntVal(int64(x.resp.StatusCode)),
+		"headers":       headers,
+		"header_values": values,
+		"cookies":       cookies,
+		"url":           finalURL,
+		"redirects":     redirects,
+		"body":          body,
+		"json":          js,
+		"duration_ms":   cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
 	}), nil
+}
+
+// cookieValues are the cookies the redirects and the final answer of x
+// set (Set-Cookie), by name; a later one replaces an earlier one.
+func cookieValues(x *httpExchange) cty.Value {
+	m := map[string]cty.Value{}
+	add := func(h http.Header) {
+		for _, line := range h.Values("Set-Cookie") {
+			if c, err := http.ParseSetCookie(line); err == nil {
+				m[c.Name] = cty.StringVal(c.Value)
+			}
+		}
+	}
+	for _, hp := range x.hops {
+		add(hp.header)
+	}
+	add(x.resp.Header)
+	return cty.ObjectVal(m) // an object, so that it equals { name = "value" }
 }
 
 // Bounds on a body decoded for response.json. go-cty builds a type for

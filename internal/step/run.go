@@ -30,6 +30,8 @@ type Target struct {
 	// clients send with the transport, following redirects or not; one
 	// client per target, not per request.
 	follow, noFollow *http.Client
+	// api is the target's OpenAPI document (nil: none).
+	api *openAPI
 }
 
 // Env is what a step needs to run: the configuration, the targets, the
@@ -51,6 +53,9 @@ type Env struct {
 	// Dial, when set (through SetDial), opens every connection of HTTP and
 	// TCP steps: a security suite's scope guard refuses addresses there.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Jar keeps the cookies of one case or journey iteration (nil: no
+	// cookies are kept); give each case its own (NewCookieJar, Fork).
+	Jar *CookieJar
 
 	targetsValue cty.Value
 	// fallback serves hosts of no target; shared by the copies of an Env.
@@ -92,6 +97,13 @@ func NewEnv(cfg *config.Config, urls map[string]string, own string) (*Env, error
 			}
 		}
 		env.Targets[name] = newTarget(name, u, tr)
+		if tc, ok := cfg.Targets[name]; ok && tc.OpenAPI != "" {
+			api, err := loadOpenAPI(resolve(cfg.Dir, tc.OpenAPI), u)
+			if err != nil {
+				return nil, fmt.Errorf("target %q: %w", name, err)
+			}
+			env.Targets[name].api = api
+		}
 		tv[name] = config.TargetValue(name, u)
 	}
 	env.targetsValue = cty.ObjectVal(tv)
@@ -152,6 +164,11 @@ func (e *Env) Client(rawURL string, followRedirects bool) *http.Client {
 // target picks the target that host belongs to, for its TLS settings; a
 // host of no target gets a transport of its own.
 func (e *Env) target(host string) *Target {
+	// The suite's own target first: two targets may share a host and
+	// differ in their TLS settings (a client certificate or none).
+	if t := e.Target; t != nil && t.transport != nil && t.host != "" && t.host == host {
+		return t
+	}
 	for _, t := range e.Targets {
 		if t.transport != nil && t.host != "" && t.host == host {
 			return t
@@ -323,11 +340,14 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	switch {
 	case s.HTTP != nil:
 		red = env.withDerived(red, s.HTTP, reqCtx)
-		x, err := s.HTTP.do(ctx, env, reqCtx)
+		x, err := s.HTTP.do(ctx, env, reqCtx, s.usesResponse() && (s.wants("redirects") || s.wants("cookies")))
 		if err != nil {
 			return s.errored(red(), err)
 		}
 		red = env.withCredentials(red, x)
+		if s.HTTP.BasicAuth != nil {
+			red = env.withPassword(red, x.req)
+		}
 		if s.usesResponse() {
 			if out.Response, err = x.response(s.wants); err != nil {
 				return s.errored(red(), fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err))
@@ -338,7 +358,11 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		if !env.Lean {
 			out.Exchange = s.httpExcerpt(red(), x)
 		}
-		obs = observed{status: x.resp.StatusCode, header: x.resp.Header.Get, duration: x.duration}
+		obs = observed{status: x.resp.StatusCode, header: x.header, duration: x.duration}
+		if s.Expect != nil && s.Expect.OpenAPI {
+			obs.req, obs.respHeader = requestOf(x), x.resp.Header
+			obs.api = env.target(obs.req.URL.Host).api
+		}
 		if s.Expect.readsBody() {
 			obs.body = string(x.body)
 		}

@@ -23,7 +23,7 @@ var credentialParts = map[string]bool{"sid": true, "pwd": true, "pw": true, "aut
 
 // captureIsSensitive reports whether a capture holds a secret: it calls
 // sensitive(), refers to a sensitive variable or local, reads a header
-// that carries credentials (response.headers["Set-Cookie"]), or its name
+// that carries credentials (response.headers["Set-Cookie"], response.cookies), or its name
 // says it is a credential (token, session_id, api_key, …).
 func captureIsSensitive(name string, expr hcl.Expression, cfg *config.Config) bool {
 	if cfg != nil && cfg.IsSensitive(expr) || config.CallsSensitive(expr) {
@@ -41,7 +41,13 @@ func captureIsSensitive(name string, expr hcl.Expression, cfg *config.Config) bo
 		}
 	}
 	for _, tr := range expr.Variables() {
-		if tr.RootName() == "response" && len(tr) >= 3 && attrName(tr[1]) == "headers" && SecretHeader(attrName(tr[2])) {
+		if tr.RootName() != "response" || len(tr) < 2 {
+			continue
+		}
+		switch f := attrName(tr[1]); {
+		case f == "cookies": // a cookie's value is a credential (Set-Cookie)
+			return true
+		case (f == "headers" || f == "header_values") && len(tr) >= 3 && SecretHeader(attrName(tr[2])):
 			return true
 		}
 	}
@@ -141,32 +147,57 @@ func (e *Env) redactor(captures map[string]cty.Value) func() *Redactor {
 	}
 }
 
-// redactContext returns ctx with the values of credential headers in the
-// response replaced, for printing a failed condition's values
-// ("with response.headers["Set-Cookie"] as …").
+// redactContext returns ctx with the values of credential headers and
+// cookies in the response replaced, for printing a failed condition's
+// values ("with response.headers["Set-Cookie"] as …").
 func redactContext(ctx *hcl.EvalContext) *hcl.EvalContext {
 	resp, ok := ctx.Variables["response"]
 	if !ok || resp.IsNull() || !resp.IsKnown() || !resp.Type().IsObjectType() || !resp.Type().HasAttribute("headers") {
 		return ctx
 	}
-	hdr := resp.GetAttr("headers")
-	if hdr.IsNull() || !hdr.IsKnown() || !hdr.CanIterateElements() || hdr.LengthInt() == 0 {
-		return ctx
-	}
-	m := map[string]cty.Value{}
+	attrs := resp.AsValueMap()
 	changed := false
-	for it := hdr.ElementIterator(); it.Next(); {
-		k, v := it.Element()
-		if SecretHeader(k.AsString()) {
-			v, changed = cty.StringVal(Redacted), true
+	// hide replaces the elements of a map or object that secret says are
+	// credentials, keeping its kind (a map stays a map).
+	hide := func(field string, secret func(string) bool) {
+		v, ok := attrs[field]
+		if !ok || v.IsNull() || !v.IsKnown() || !v.CanIterateElements() || v.LengthInt() == 0 {
+			return
 		}
-		m[k.AsString()] = v
+		m := map[string]cty.Value{}
+		hidden := false
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if secret(k.AsString()) {
+				if e.Type().IsTupleType() {
+					l := make([]cty.Value, e.LengthInt())
+					for i := range l {
+						l[i] = cty.StringVal(Redacted)
+					}
+					e = cty.TupleVal(l)
+				} else {
+					e = cty.StringVal(Redacted)
+				}
+				hidden = true
+			}
+			m[k.AsString()] = e
+		}
+		if !hidden {
+			return
+		}
+		changed = true
+		if v.Type().IsMapType() {
+			attrs[field] = cty.MapVal(m)
+		} else {
+			attrs[field] = cty.ObjectVal(m)
+		}
 	}
+	hide("headers", SecretHeader)
+	hide("header_values", SecretHeader)
+	hide("cookies", func(string) bool { return true })
 	if !changed {
 		return ctx
 	}
-	attrs := resp.AsValueMap()
-	attrs["headers"] = cty.MapVal(m)
 	vars := make(map[string]cty.Value, len(ctx.Variables))
 	for k, v := range ctx.Variables {
 		vars[k] = v

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -30,13 +29,10 @@ func (s *Step) Static(env *Env) (*Static, string) {
 	case len(s.Asserts) > 0 || len(s.Captures) > 0 || s.Eventually != nil:
 		return nil, "it has assert, capture or eventually blocks"
 	case s.Expect != nil && (s.Expect.Headers != nil || s.Expect.HeadersMatch != nil || s.Expect.JSON != nil ||
-		s.Expect.JSONExists != nil || s.Expect.BodyContains != nil || s.Expect.BodyMatch != nil || s.Expect.MaxDuration > 0):
+		s.Expect.JSONExists != nil || s.Expect.BodyContains != nil || s.Expect.BodyMatch != nil || s.Expect.MaxDuration > 0 || s.Expect.JSONSchema != nil || s.Expect.OpenAPI):
 		return nil, "it expects more than a status"
 	}
-	for _, e := range []hcl.Expression{s.HTTP.Method, s.HTTP.URL, s.HTTP.Path, s.HTTP.Headers, s.HTTP.Query, s.HTTP.JSON, s.HTTP.Body, s.HTTP.Form} {
-		if e == nil {
-			continue
-		}
+	for _, e := range s.HTTP.exprs() {
 		for _, tr := range e.Variables() {
 			switch tr.RootName() {
 			case "var", "local", "target":
@@ -55,6 +51,13 @@ func (s *Step) Static(env *Env) (*Static, string) {
 		Client: &http.Client{Transport: env.transport(req.URL.Host), Timeout: s.HTTP.Timeout}}
 	if !s.HTTP.FollowRedirects {
 		st.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	} else if limit := s.HTTP.MaxRedirects; limit != defaultMaxRedirects {
+		st.Client.CheckRedirect = func(next *http.Request, via []*http.Request) error {
+			if len(via) > limit {
+				return &tooManyRedirects{limit: limit, location: next.URL.Redacted()}
+			}
+			return nil
+		}
 	}
 	if s.Expect != nil && s.Expect.Status != nil {
 		v, diags := s.Expect.Status.Value(ectx)

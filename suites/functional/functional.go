@@ -278,10 +278,13 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		}
 	}
 
+	// Cookies, like captures, flow from setup into every case and into
+	// teardown, each starting from what setup was given.
 	setupCaptures := map[string]cty.Value{}
+	setupJar := step.NewCookieJar()
 	setupOK := true
 	if len(s.Setup) > 0 {
-		st, msg := s.runSteps(ctx, env, base, "setup", "setup", s.Setup, nil, setupCaptures)
+		st, msg := s.runSteps(ctx, env, base, setupJar, "setup", "setup", s.Setup, nil, setupCaptures)
 		if st != result.Passed {
 			setupOK = false
 			worse(st)
@@ -299,7 +302,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 			st, msg = result.Skipped, "not run: setup failed"
 			s.skipSteps(env, c.Name, "test", c.Steps, msg)
 		} else {
-			st, msg = s.runSteps(ctx, env, base, c.Name, "test", c.Steps, c, captures)
+			st, msg = s.runSteps(ctx, env, base, setupJar.Fork(), c.Name, "test", c.Steps, c, captures)
 		}
 		env.Record(result.Result{
 			Level: result.LevelCase, Case: c.Name, Status: st, Message: msg,
@@ -334,7 +337,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 			tctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), teardownGrace)
 			defer cancel()
 		}
-		st, msg := s.runSteps(tctx, env, base, "teardown", "teardown", s.Teardown, nil, copyMap(setupCaptures))
+		st, msg := s.runSteps(tctx, env, base, setupJar.Fork(), "teardown", "teardown", s.Teardown, nil, copyMap(setupCaptures))
 		if st != result.Passed {
 			worse(st)
 			note("teardown: " + msg)
@@ -343,11 +346,12 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	return runner.Outcome{Status: status, Message: message}
 }
 
-// runSteps runs steps in order, recording each; after a step that does not
-// pass the rest are recorded as skipped. It returns the worst status and the
-// first failure.
-func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, caseName, phase string, steps []*step.Step, c *Case, captures map[string]cty.Value) (result.Status, string) {
+// runSteps runs steps in order with the cookies of jar, recording each;
+// after a step that does not pass the rest are recorded as skipped. It
+// returns the worst status and the first failure.
+func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, jar *step.CookieJar, caseName, phase string, steps []*step.Step, c *Case, captures map[string]cty.Value) (result.Status, string) {
 	senv := *base
+	senv.Jar = jar
 	if c != nil && c.HasEach {
 		senv.Vars = map[string]cty.Value{"each": c.Each}
 	}

@@ -365,6 +365,7 @@ func (g *generator) pick() int {
 // (open model), or now (closed model).
 func (g *generator) journey(ctx context.Context, begin time.Time) {
 	env := *g.env
+	env.Jar = step.NewCookieJar() // each iteration is a new visitor: its own cookies
 	if g.s.Feed != nil {
 		row, ok := g.s.Feed.row()
 		if !ok {
