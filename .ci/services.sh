@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts the services the tests use: PostgreSQL
 # and MariaDB on 127.0.0.1 with a "cloudtest" user and database; installs wrk
-# (throughput measurements) and prometheus (the tests start their own
-# instance on a free port). Safe to run again: a second run only checks.
+# (throughput measurements), prometheus (the tests start their own
+# instance on a free port) and go-httpbin. Safe to run again: a second run only checks.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -16,6 +16,13 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # The package may start a prometheus of its own; the tests do not use it.
   (service prometheus stop || pkill -x prometheus) >/dev/null 2>&1 || true
+fi
+
+# go-httpbin, the third-party HTTP server the functional tests run against
+# (internal/testhttpbin finds it in $PATH or $(go env GOPATH)/bin).
+if ! command -v go-httpbin >/dev/null && [ ! -x "$(go env GOPATH)/bin/go-httpbin" ]; then
+  echo "services: installing go-httpbin v2.26.0"
+  go install github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin@v2.26.0
 fi
 
 wait_for() { # name, command
