@@ -36,6 +36,11 @@ type Options struct {
 	Insecure bool
 	// Log receives one JSON line per request.
 	Log io.Writer
+	// SessionKeyFile holds the key that signs tokens (a Kubernetes Secret
+	// mounted as a file): tokens then outlive the data directory, as
+	// they do when a pod without a volume is re-created. Empty: the key
+	// is kept in DataDir.
+	SessionKeyFile string
 }
 
 // Account is a customer's account; money is kept in cents.
@@ -115,7 +120,7 @@ func New(opts Options) (*Bank, error) {
 		failures: map[string][]time.Time{}, stats: newStats(),
 		byAddr: map[string][]time.Time{}, sinceAlert: map[string]int{},
 	}
-	sess, err := newSessions(opts.DataDir)
+	sess, err := newSessions(opts.DataDir, opts.SessionKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("preparing sessions: %w", err)
 	}

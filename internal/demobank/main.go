@@ -38,6 +38,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	behind := fs.Duration("write-behind", 0, "acknowledge writes before they are on disk and flush them at this interval (a kill loses them)")
 	insecure := fs.Bool("insecure", false, "drop security headers, login throttling and object-level authorization; serve /admin/users without authentication")
 	logPath := fs.String("log", "", "append one JSON line per request to this file")
+	keyFile := fs.String("session-key-file", "", "sign tokens with the key in this file (at least 32 bytes; a mounted Secret) instead of one kept in --data")
 	slow := slowFlag{}
 	fs.Var(slow, "slow-path", "add latency to a path prefix: --slow-path /api/transfers=200ms (repeatable)")
 	fs.Usage = func() {
@@ -59,7 +60,7 @@ Flags:
 		}
 		return 2
 	}
-	opts := Options{DataDir: *data, WriteBehind: *behind, SlowPaths: slow, Insecure: *insecure}
+	opts := Options{DataDir: *data, WriteBehind: *behind, SlowPaths: slow, Insecure: *insecure, SessionKeyFile: *keyFile}
 	if *logPath != "" {
 		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {

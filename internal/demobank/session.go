@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,7 +26,17 @@ type sessions struct{ key []byte }
 
 const sessionKeyFile = "session.key"
 
-func newSessions(dataDir string) (*sessions, error) {
+func newSessions(dataDir, keyFile string) (*sessions, error) {
+	if keyFile != "" {
+		key, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("the session key: %w", err)
+		}
+		if len(key) < 32 {
+			return nil, fmt.Errorf("the session key %s has %d bytes, want at least 32", keyFile, len(key))
+		}
+		return &sessions{key: key}, nil
+	}
 	if dataDir == "" {
 		key := make([]byte, 32)
 		rand.Read(key)
