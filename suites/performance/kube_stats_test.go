@@ -2,7 +2,6 @@ package performance
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,25 +51,13 @@ performance "busy" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(sum.Dir, "results.jsonl"))
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var r result.Result
-		json.Unmarshal([]byte(line), &r)
-		if r.Level != result.LevelSuite {
-			continue
-		}
-		var ls result.LoadSummary
-		json.Unmarshal(r.Data, &ls)
-		u := ls.Utilization
-		// Two demo bank pods of a static Go binary: a few MB each, well
-		// under the 500 MB a wrong sum (the node's, another namespace's)
-		// would give.
-		if r.Status != result.Passed || u == nil || u.Samples < 2 || u.CPUMean <= 0 || u.RSSMaxMB < 2 || u.RSSMaxMB > 500 ||
-			u.Unmeasured != "" || !strings.Contains(u.Source, "kubelet") || !strings.Contains(u.Source, ns) {
-			t.Fatalf("utilization %+v (suite %s: %s)", u, r.Status, r.Message)
-		}
-		t.Logf("pods' utilization: CPU mean %.1f%% max %.1f%%, memory max %.1f MB over %d samples", u.CPUMean, u.CPUMax, u.RSSMaxMB, u.Samples)
-		return
+	r, ls := suiteSummary(t, sum.Dir)
+	u := ls.Utilization
+	// Two demo bank pods of a static Go binary: a few MB each, well under
+	// the 500 MB a wrong sum (the node's, another namespace's) would give.
+	if r.Status != result.Passed || u == nil || u.Samples < 2 || u.CPUMean <= 0 || u.RSSMaxMB < 2 || u.RSSMaxMB > 500 ||
+		u.Unmeasured != "" || !strings.Contains(u.Source, "kubelet") || !strings.Contains(u.Source, ns) {
+		t.Fatalf("utilization %+v (suite %s: %s)", u, r.Status, r.Message)
 	}
-	t.Fatal("no suite result")
+	t.Logf("pods' utilization: CPU mean %.1f%% max %.1f%%, memory max %.1f MB over %d samples", u.CPUMean, u.CPUMax, u.RSSMaxMB, u.Samples)
 }

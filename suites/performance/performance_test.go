@@ -55,18 +55,26 @@ func runLoadWith(t *testing.T, url, body, baseline string, files map[string]stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(sum.Dir, "results.jsonl"))
+	r, ls := suiteSummary(t, sum.Dir)
+	return r, ls, sum.Dir
+}
+
+// suiteSummary returns the first suite result of a run directory and its
+// load summary.
+func suiteSummary(t *testing.T, runDir string) (result.Result, result.LoadSummary) {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(runDir, "results.jsonl"))
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		var r result.Result
 		json.Unmarshal([]byte(line), &r)
 		if r.Level == result.LevelSuite {
 			var ls result.LoadSummary
 			json.Unmarshal(r.Data, &ls)
-			return r, ls, sum.Dir
+			return r, ls
 		}
 	}
-	t.Fatal("no suite result")
-	return result.Result{}, result.LoadSummary{}, ""
+	t.Fatalf("no suite result in %s", runDir)
+	return result.Result{}, result.LoadSummary{}
 }
 
 const simpleJourney = `
