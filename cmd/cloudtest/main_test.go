@@ -343,3 +343,41 @@ func TestVerifyNamesEveryChangedFile(t *testing.T) {
 		t.Fatalf("exit %d, want 1", code)
 	}
 }
+
+// TestTheREADMEFailureExampleIsWhatTheCodePrints runs what the README's
+// failure example says (the demo bank's currency assertion changed to
+// "USD") and compares the verdict the terminal shows with the README's
+// block, so that the README shows what the code prints.
+func TestTheREADMEFailureExampleIsWhatTheCodePrints(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "<!-- readme-failure:")
+	if !ok {
+		t.Fatal("README.md lacks the marked failure example")
+	}
+	_, block, _ := strings.Cut(after, "```\n")
+	want, _, _ := strings.Cut(block, "```")
+	root := t.TempDir()
+	suites := filepath.Join(root, "examples", "demobank")
+	copyDir(t, "../../examples/demobank", suites)
+	path := filepath.Join(suites, "functional.hcl")
+	src, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(src), `response.json.currency == "CNY"`, `response.json.currency == "USD"`, 1)), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--out", t.TempDir(), "--suite", "login-and-balance", suites}, &stdout, &stderr); code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRejected, stdout.String(), stderr.String())
+	}
+	_, verdict, _ := strings.Cut(strings.ReplaceAll(stdout.String(), root+string(filepath.Separator), ""), "\nVerdict:")
+	var got []string
+	for _, line := range strings.Split("Verdict:"+verdict, "\n") {
+		if strings.HasPrefix(line, "  - The acceptance matrix") || strings.HasPrefix(line, "Report:") {
+			break
+		}
+		got = append(got, line)
+	}
+	if g := strings.TrimSpace(strings.Join(got, "\n")); g != strings.TrimSpace(want) {
+		t.Errorf("the terminal shows\n%s\n\nthe README shows\n%s", g, want)
+	}
+}
