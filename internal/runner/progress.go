@@ -38,6 +38,9 @@ type LineProgress struct {
 	mu    sync.Mutex
 	start time.Time
 	calls map[string]int
+	// shown are the suites whose failed steps were printed in full: their
+	// end line gives the first line of the suite's message only.
+	shown map[string]bool
 }
 
 // NewLineProgress returns a Progress writing plain lines to w.
@@ -57,7 +60,19 @@ func (p *LineProgress) SuiteStarted(c *config.SuiteCommon) {
 
 func (p *LineProgress) SuiteFinished(c *config.SuiteCommon, st result.Status, d time.Duration, msg string) {
 	line := fmt.Sprintf("%-6s %s %q in %s", st, c.Kind, c.Name, d.Round(time.Millisecond))
-	if msg != "" && st != result.Passed {
+	p.mu.Lock()
+	shown := p.shown[c.Name]
+	p.mu.Unlock()
+	switch {
+	case msg == "" || st == result.Passed:
+	case shown:
+		// The failure itself is printed above, with its step: not twice.
+		first, rest, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+		line += ": " + first
+		if strings.TrimSpace(rest) != "" {
+			line += " (in full above)"
+		}
+	default:
 		line += ": " + whole(msg)
 	}
 	p.printf("%s", line)
@@ -69,6 +84,12 @@ func (p *LineProgress) Result(r result.Result) {
 		if r.Case != "" && r.Case != r.Suite {
 			name = r.Case + " › " + r.Step
 		}
+		p.mu.Lock()
+		if p.shown == nil {
+			p.shown = map[string]bool{}
+		}
+		p.shown[r.Suite] = true
+		p.mu.Unlock()
 		p.printf("       %s %q step %q %s: %s", r.Kind, r.Suite, name, r.Status, whole(firstFailure(r)))
 	}
 }
