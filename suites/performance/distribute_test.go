@@ -1,0 +1,290 @@
+package performance
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+)
+
+// TestTheSegmentsOfASheduleAreExactlyTheWhole: for a ramp followed by
+// stages, the hits of three generators' segments, taken together and
+// sorted, are the hits of one generator, each at the same due time.
+func TestTheSegmentsOfAScheduleAreExactlyTheWhole(t *testing.T) {
+	for _, l := range []Load{
+		{Rate: 150, Duration: 4 * time.Second},
+		{Stages: []Stage{{Duration: time.Second, Rate: 90}, {Duration: 2 * time.Second, Rate: 30}, {Duration: time.Second, Rate: 120}}, Duration: 4 * time.Second},
+		{Rate: 40, Amplitude: 20, Period: 2 * time.Second, Pacer: "sine", Duration: 4 * time.Second},
+	} {
+		whole := l.schedule()
+		want := dueCount(whole, l.Duration, 0)
+		var got uint64
+		seen := map[time.Duration]int{}
+		for i := 0; i < 3; i++ {
+			p := l.part(i, 3)
+			sched := p.schedule()
+			n := dueCount(sched, l.Duration, p.MaxRequests)
+			got += n
+			for k := uint64(0); k < n; k++ {
+				if d, w := sched.due(k), whole.due(k*3+uint64(i)); d != w {
+					t.Fatalf("generator %d hit %d due at %s, the whole schedule's hit %d at %s", i, k, d, k*3+uint64(i), w)
+				}
+				seen[sched.due(k)]++
+			}
+		}
+		if got != want {
+			t.Fatalf("%+v: the segments have %d hits, the whole schedule %d", l, got, want)
+		}
+		for k := uint64(0); k < want; k++ {
+			if seen[whole.due(k)] == 0 {
+				t.Fatalf("hit %d of the whole schedule is in no segment", k)
+			}
+		}
+	}
+	l := Load{Rate: 10, MaxRequests: 10, Concurrency: 7}
+	var reqs, users int
+	for i := 0; i < 3; i++ {
+		p := l.part(i, 3)
+		reqs += p.MaxRequests
+		users += p.Concurrency
+	}
+	if reqs != 10 || users != 7 {
+		t.Fatalf("max_requests split into %d, users into %d; want 10 and 7", reqs, users)
+	}
+}
+
+// rawLatencies reads a vegeta raw results file.
+func rawResults(t *testing.T, path string) []vegeta.Result {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(bufio.NewReader(f))
+	var out []vegeta.Result
+	for {
+		var r vegeta.Result
+		if err := dec(&r); err == io.EOF {
+			return out
+		} else if err != nil {
+			t.Fatalf("decoding %s after %d results: %v", path, len(out), err)
+		}
+		out = append(out, r)
+	}
+}
+
+func TestALoadOnThreeLocalGeneratorsIsMergedExactly(t *testing.T) {
+	var served atomic.Int64
+	var mu sync.Mutex
+	rows := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		if id, ok := strings.CutPrefix(r.URL.Path, "/row/"); ok {
+			mu.Lock()
+			rows[id]++
+			mu.Unlock()
+		}
+		time.Sleep(time.Duration(served.Load()%7) * time.Millisecond) // latencies that differ
+	}))
+	defer srv.Close()
+	var feed strings.Builder
+	feed.WriteString("id\n")
+	for i := 0; i < 600; i++ {
+		fmt.Fprintf(&feed, "%d\n", i)
+	}
+	for _, tt := range []struct{ engine, journey string }{
+		{"vegeta attacker", simpleJourney},
+		{"journeys", `
+  feed {
+    file = "rows.csv"
+    mode = "unique"
+  }
+  journey "row" {
+    step "get" {
+      http { path = "/row/${feed.id}" }
+      expect { status = 200 }
+    }
+  }`},
+	} {
+		t.Run(tt.engine, func(t *testing.T) {
+			served.Store(0)
+			clear(rows)
+			res, ls, dir := runLoadWith(t, srv.URL, `
+  load {
+    rate     = 150
+    duration = "4s"
+    workers  = 3
+    runner   = "local"
+  }`+tt.journey, "", map[string]string{"rows.csv": feed.String()})
+			if res.Status != result.Passed || ls.Engine != tt.engine || ls.Runner != "local" {
+				t.Fatalf("%s on %s (%s): %s", res.Status, ls.Engine, ls.Runner, res.Message)
+			}
+			gen := ls.Generator
+			if ls.Overall.Requests != 600 || gen == nil || gen.Due != 600 || gen.Sent != 600 || served.Load() != 600 {
+				t.Fatalf("requests %d, generator %+v, server saw %d; want 600 of 600", ls.Overall.Requests, gen, served.Load())
+			}
+			if fmt.Sprintf("%.2f", gen.AchievedRate) != "150.00" {
+				t.Fatalf("achieved %.2f/s, want 150.00", gen.AchievedRate)
+			}
+			if len(ls.Generators) != 3 {
+				t.Fatalf("%d generators reported, want 3: %+v", len(ls.Generators), ls.Generators)
+			}
+			for _, g := range ls.Generators {
+				if g.Failed != "" || g.Requests != 200 || fmt.Sprintf("%.2f", g.AchievedRate) != "50.00" || g.CPUSeconds <= 0 || !strings.HasPrefix(g.Location, "local process ") {
+					t.Fatalf("generator %+v: want 200 requests at 50.00/s and its CPU time", g)
+				}
+				if !strings.Contains(res.Message, fmt.Sprintf("generator %d of 3 (%s): 200 requests", g.Index, g.Location)) {
+					t.Fatalf("the message does not show generator %d:\n%s", g.Index, res.Message)
+				}
+			}
+			// The merged percentiles are those of every request, as one
+			// histogram of the union of the raw results gives them.
+			raw := rawResults(t, filepath.Join(dir, ls.Raw))
+			if len(raw) != 600 {
+				t.Fatalf("%d raw results in %s, want 600", len(raw), ls.Raw)
+			}
+			h := hdr.New(1, int64(time.Hour/time.Microsecond), 3)
+			for _, r := range raw {
+				record(h, r.Latency)
+			}
+			want := percentiles(h)
+			if ls.Overall.LatencyMS.P50 != want.P50 || ls.Overall.LatencyMS.P99 != want.P99 || ls.Overall.LatencyMS.Max != want.Max {
+				t.Fatalf("merged p50 %v, p99 %v, max %v; the union of the raw results gives %v, %v, %v",
+					ls.Overall.LatencyMS.P50, ls.Overall.LatencyMS.P99, ls.Overall.LatencyMS.Max, want.P50, want.P99, want.Max)
+			}
+			var perSecond int64
+			last := -1
+			for _, s := range ls.Series {
+				if s.Second <= last {
+					t.Fatalf("series not aligned by second: %+v", ls.Series)
+				}
+				last = s.Second
+				perSecond += s.Requests
+			}
+			if perSecond != 600 || len(ls.Series) < 4 {
+				t.Fatalf("the per-second series counts %d requests over %d seconds, want 600 over 4 or 5", perSecond, len(ls.Series))
+			}
+			if tt.engine == "journeys" {
+				if len(rows) != 600 {
+					t.Fatalf("%d distinct rows reached the server, want all 600", len(rows))
+				}
+				for id, n := range rows {
+					if n != 1 {
+						t.Fatalf("unique row %s was sent %d times", id, n)
+					}
+				}
+			}
+			t.Logf("%s: %d requests, %.2f/s, p50 %.3f ms, p99 %.3f ms; generators %+v", tt.engine, ls.Overall.Requests, gen.AchievedRate, want.P50, want.P99, ls.Generators)
+		})
+	}
+}
+
+// workerPIDs are the generator processes this test started (children of
+// this process whose command line ends in "worker").
+func workerPIDs(t *testing.T) []int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.HasSuffix(strings.TrimRight(string(cmd), "\x00"), "\x00worker") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestAGeneratorKilledMidLoad(t *testing.T) {
+	var served atomic.Int64
+	killed := make(chan int, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) == 100 {
+			// A third of the way through: kill -9 one generator.
+			go func() {
+				pids := workerPIDs(t)
+				if len(pids) != 3 {
+					killed <- 0
+					return
+				}
+				syscall.Kill(pids[1], syscall.SIGKILL)
+				killed <- pids[1]
+			}()
+		}
+	}))
+	defer srv.Close()
+	res, ls, dir := runLoad(t, srv.URL, `
+  load {
+    rate     = 90
+    duration = "3s"
+    workers  = 3
+  }`+simpleJourney)
+	pid := <-killed
+	if pid == 0 {
+		t.Fatal("did not find the 3 generator processes")
+	}
+	if res.Status != result.Failed {
+		t.Fatalf("status %s, want failed: %s", res.Status, res.Message)
+	}
+	wantName := fmt.Sprintf("(local process %d) was killed (signal 9, killed)", pid)
+	if !strings.Contains(res.Message, wantName) || !strings.Contains(res.Message, "the figures are those of the 2 other generators") {
+		t.Fatalf("the message does not name the killed generator %d:\n%s", pid, res.Message)
+	}
+	var kept, lost int
+	var sum int64
+	for _, g := range ls.Generators {
+		if g.Failed != "" {
+			lost++
+			if g.Location != fmt.Sprintf("local process %d", pid) || !strings.Contains(g.Failed, "was killed") {
+				t.Fatalf("the failed generator is %+v, want process %d", g, pid)
+			}
+			continue
+		}
+		kept++
+		sum += g.Requests
+		if g.Requests != 90 {
+			t.Fatalf("generator %+v sent %d, want its 90", g, g.Requests)
+		}
+	}
+	if kept != 2 || lost != 1 {
+		t.Fatalf("%d generators kept and %d lost, want 2 and 1: %+v", kept, lost, ls.Generators)
+	}
+	if ls.Overall.Requests != sum || sum != 180 {
+		t.Fatalf("merged %d requests, the 2 others sent %d; want 180", ls.Overall.Requests, sum)
+	}
+	if raw := rawResults(t, filepath.Join(dir, ls.Raw)); int64(len(raw)) != sum {
+		t.Fatalf("%d raw results kept, want the others' %d", len(raw), sum)
+	}
+	if left := workerPIDs(t); len(left) != 0 {
+		t.Fatalf("generator processes left running: %v", left)
+	}
+	t.Logf("killed %d; kept %d requests of the 2 others; %s", pid, sum, strings.SplitN(res.Message, "\n", 2)[0])
+}
