@@ -55,8 +55,13 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 	}
 	util, finish := s.sample(renv, target)
 	stopLive := everySecond(func() {
-		el := time.Since(start).Round(time.Second)
-		renv.Status(fmt.Sprintf("%s %s/%s on %d generators", target, max(el, 0), s.Load.Duration, n))
+		el := time.Since(start)
+		var reqs, errs int64
+		for _, w := range ws {
+			reqs, errs = reqs+w.requests.Load(), errs+w.errors.Load()
+		}
+		renv.Status(fmt.Sprintf("%s %s/%s on %d generators, %.0f/s, %d errors", target,
+			max(el, 0).Round(time.Second), s.Load.Duration, n, float64(reqs)/max(el.Seconds(), 1), errs))
 	})
 	s.await(ctx, ws, start)
 	stopLive()
@@ -72,6 +77,9 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
 	}
 	sum.Utilization, sum.Raw, sum.Target = util, filepath.ToSlash(rawRel), target
+	if s.remoteWriteURL(renv) != "" {
+		sum.Note = strings.TrimSpace(sum.Note + " The live figures were not pushed to Prometheus: a load shared among generators does not push them yet.")
+	}
 	return sum, nil
 }
 

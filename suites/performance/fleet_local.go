@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -36,6 +37,8 @@ type localWorker struct {
 	err    error
 	done   bool // it said it was done
 	mu     sync.Mutex
+	// requests and errors so far, from its progress lines.
+	requests, errors atomic.Int64
 }
 
 // startLocal starts one process per generator and hands each its part.
@@ -90,6 +93,11 @@ func startOne(exe string, args []string, h Handoff, i int, dir string) (*localWo
 		for sc.Scan() {
 			var m message
 			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				if m.Progress {
+					w.requests.Store(m.Requests)
+					w.errors.Store(m.Errors)
+					continue
+				}
 				if m.Done {
 					w.mu.Lock()
 					w.done = true

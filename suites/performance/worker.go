@@ -50,6 +50,10 @@ type message struct {
 	Error string    `json:"error,omitempty"`
 	Start time.Time `json:"start,omitzero"`
 	Done  bool      `json:"done,omitempty"`
+	// Progress, once a second while the load runs: requests and errors so far.
+	Progress bool  `json:"progress,omitempty"`
+	Requests int64 `json:"requests,omitempty"`
+	Errors   int64 `json:"errors,omitempty"`
 }
 
 // ServeWorker is a generator worker (`cloudtest worker`): it reads the
@@ -81,7 +85,25 @@ func ServeWorker(ctx context.Context, in io.Reader, out io.Writer, load func(Han
 	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &m) != nil || m.Start.IsZero() {
 		return errors.New("the coordinator gave no start time")
 	}
-	if err := w.run(ctx, m.Start); err != nil {
+	w.g.rec = newRecorder(m.Start)
+	w.g.rec.keepParts()
+	// The coordinator keeps the pipe open until the end: when it closes,
+	// the coordinator is gone, and the load stops rather than run on
+	// unobserved.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for lines.Scan() {
+		}
+		cancel()
+	}()
+	stop := everySecond(func() {
+		n, errs, _ := w.g.rec.snapshot()
+		enc.Encode(message{Progress: true, Requests: n, Errors: errs})
+	})
+	err = w.run(ctx, m.Start)
+	stop()
+	if err != nil {
 		return err
 	}
 	return enc.Encode(message{Done: true})
@@ -129,15 +151,14 @@ func prepareWorker(h Handoff, load func(Handoff) (*config.Config, error)) (*work
 		senv.Close()
 		return nil, err
 	}
-	return &worker{h: h, s: &s, senv: senv, raw: raw, g: newGenerator(&s, senv, raw)}, nil
+	g := newGenerator(&s, senv, raw)
+	return &worker{h: h, s: &s, senv: senv, raw: raw, g: g}, nil
 }
 
 func (w *worker) close() { w.senv.Close() }
 
 // run waits for start, sends the load and writes the part.
 func (w *worker) run(ctx context.Context, start time.Time) error {
-	w.g.rec = newRecorder(start)
-	w.g.rec.keepParts()
 	if wait := time.Until(start); wait > 0 {
 		t := time.NewTimer(wait)
 		select {
