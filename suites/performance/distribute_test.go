@@ -2,6 +2,8 @@ package performance
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,7 +21,9 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/runner"
 )
 
 // TestTheSegmentsOfASheduleAreExactlyTheWhole: for a ramp followed by
@@ -287,4 +291,147 @@ func TestAGeneratorKilledMidLoad(t *testing.T) {
 		t.Fatalf("generator processes left running: %v", left)
 	}
 	t.Logf("killed %d; kept %d requests of the 2 others; %s", pid, sum, strings.SplitN(res.Message, "\n", 2)[0])
+}
+
+// TestAnInterruptedSharedLoadKeepsWhatTheGeneratorsSent: Ctrl-C (the run's
+// context cancelled) interrupts the generators, which stop at once and
+// hand in what they measured; none is left running.
+func TestAnInterruptedSharedLoadKeepsWhatTheGeneratorsSent(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Add(1) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(fmt.Sprintf(`target "t" { url = %q }
+performance "load" {
+  target = target.t
+  load {
+    rate     = 40
+    duration = "20s"
+    workers  = 2
+  }
+%s
+}
+`, srv.URL, simpleJourney)), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, err := runner.NewPlan(cfg, runner.Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for served.Load() < 40 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	began := time.Now()
+	sum, _ := runner.Run(ctx, plan, runner.Options{OutDir: t.TempDir(), RunID: "perf-interrupted"})
+	if took := time.Since(began); took > 8*time.Second {
+		t.Fatalf("the interrupted load took %s", took)
+	}
+	if sum == nil {
+		t.Fatal("no run summary")
+	}
+	var ls result.LoadSummary
+	b, _ := os.ReadFile(filepath.Join(sum.Dir, "results.jsonl"))
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r result.Result
+		json.Unmarshal([]byte(line), &r)
+		if r.Level == result.LevelSuite {
+			json.Unmarshal(r.Data, &ls)
+		}
+	}
+	if len(ls.Generators) != 2 {
+		t.Fatalf("%d generators in the summary, want 2", len(ls.Generators))
+	}
+	for _, g := range ls.Generators {
+		if g.Failed != "" {
+			t.Fatalf("generator %+v failed when interrupted", g)
+		}
+	}
+	if ls.Overall.Requests < 40 || ls.Overall.Requests != served.Load() {
+		t.Fatalf("merged %d requests, the server saw %d", ls.Overall.Requests, served.Load())
+	}
+	if left := workerPIDs(t); len(left) != 0 {
+		t.Fatalf("generator processes left running: %v", left)
+	}
+}
+
+// TestAWorkerLoadsTheVariablesTheCoordinatorHad: whatever set them (a
+// -var, a var file, a default), typed or not, the handoff's options give a
+// worker's load of the suites the same values.
+func TestAWorkerLoadsTheVariablesTheCoordinatorHad(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(`variable "rate" { type = number }
+variable "paths" { type = list(string) }
+variable "token" { sensitive = true }
+variable "untyped" {}
+variable "kept" { default = "d" }
+target "t" { url = "http://127.0.0.1:1" }
+performance "load" {
+  target = target.t
+  load {
+    rate     = var.rate
+    duration = "1s"
+    workers  = 2
+  }
+`+simpleJourney+`
+}
+`), 0o644)
+	vf := filepath.Join(t.TempDir(), "vars.hcl")
+	os.WriteFile(vf, []byte("paths = [\"/a\", \"/b\"]\nuntyped = { n = 3 }\n"), 0o644)
+	opts := config.Options{Vars: []string{"rate=12.5", "token=x y=z"}, VarFiles: []string{vf}, Kinds: []config.SuiteKind{Kind}}
+	cfg, _, diags := config.Load(dir, opts)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	vars, files := handoffVars(cfg)
+	again, _, diags := config.Load(handoffSource(cfg, files), config.Options{Vars: vars, VarFiles: files, Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		t.Fatalf("%v (vars %q, files %q)", diags, vars, files)
+	}
+	for name, v := range cfg.Variables {
+		if w := again.Variables[name].Value; !w.RawEquals(v.Value) {
+			t.Errorf("variable %s: the worker has %#v, the coordinator %#v", name, w, v.Value)
+		}
+	}
+	if r := again.Suites[0].(*Suite).Load.Rate; r != 12.5 {
+		t.Errorf("the worker's rate is %g, want 12.5", r)
+	}
+}
+
+// TestAClosedModelSharedByGeneratorsSplitsItsUsersAndRequests: 4 virtual
+// users and max_requests = 40 on 2 generators: 2 users and 20 journeys
+// each, 40 in all, as one generator would have sent.
+func TestAClosedModelSharedByGeneratorsSplitsItsUsersAndRequests(t *testing.T) {
+	var inFlight, most atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(5 * time.Millisecond)
+	}))
+	defer srv.Close()
+	res, ls, _ := runLoad(t, srv.URL, `
+  load {
+    concurrency  = 4
+    duration     = "5s"
+    max_requests = 40
+    workers      = 2
+  }`+simpleJourney)
+	if res.Status != result.Passed || ls.Model != "closed" || ls.Overall.Requests != 40 {
+		t.Fatalf("%s, %s model, %d requests; want passed, closed, 40: %s", res.Status, ls.Model, ls.Overall.Requests, res.Message)
+	}
+	for _, g := range ls.Generators {
+		if g.Requests != 20 {
+			t.Fatalf("generator %+v: want 20 journeys", g)
+		}
+	}
+	if most.Load() > 4 {
+		t.Fatalf("%d requests at once: more than the 4 virtual users", most.Load())
+	}
 }
