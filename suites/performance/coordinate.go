@@ -102,6 +102,15 @@ func (s *Suite) await(ctx context.Context, ws []*localWorker, start time.Time) {
 				}
 				ctx = context.Background()
 			case <-hard.C:
+				for _, o := range ws {
+					select {
+					case <-o.exited:
+					default:
+						o.mu.Lock()
+						o.overdue = true
+						o.mu.Unlock()
+					}
+				}
 				kill(ws)
 			}
 		}

@@ -36,7 +36,9 @@ type localWorker struct {
 	exited chan struct{}
 	err    error
 	done   bool // it said it was done
-	mu     sync.Mutex
+	// overdue: it was still running long after the load's end and was killed.
+	overdue bool
+	mu      sync.Mutex
 	// requests and errors so far, from its progress lines.
 	requests, errors atomic.Int64
 }
@@ -162,12 +164,14 @@ func begin(ws []*localWorker, start time.Time) error {
 // failure says why a worker that ended did not finish its part, or "".
 func (w *localWorker) failure() string {
 	w.mu.Lock()
-	done := w.done
+	done, overdue := w.done, w.overdue
 	w.mu.Unlock()
 	var ee *exec.ExitError
 	switch {
 	case w.err == nil && done:
 		return ""
+	case overdue:
+		return fmt.Sprintf("was still running %s after the load's end and was killed", overrun) + w.lastLog()
 	case errors.As(w.err, &ee):
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			return fmt.Sprintf("was killed (signal %d, %s)", int(ws.Signal()), ws.Signal()) + w.lastLog()
