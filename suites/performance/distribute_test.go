@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -434,4 +435,92 @@ func TestAClosedModelSharedByGeneratorsSplitsItsUsersAndRequests(t *testing.T) {
 	if most.Load() > 4 {
 		t.Fatalf("%d requests at once: more than the 4 virtual users", most.Load())
 	}
+}
+
+// TestTheMergeOfAHundredGeneratorsIsExactAndItsCostKnown merges the parts
+// of 100 generators of a one-minute load, read back from their JSON as the
+// coordinator reads them: the counts are exact, every second is there, and
+// the time and memory the merge took are logged (docs/performance.md
+// quotes them).
+func TestTheMergeOfAHundredGeneratorsIsExactAndItsCostKnown(t *testing.T) {
+	const generators, seconds, perSecond = 100, 60, 20
+	made := time.Now()
+	var encoded [][]byte
+	union := hdr.New(1, int64(time.Hour/time.Microsecond), 3)
+	// Ten different parts, each handed in by ten generators: the merge
+	// costs what a hundred different ones would, and making them (the
+	// workers' share) stays short.
+	const distinct = 10
+	for g := 0; g < distinct; g++ {
+		r := newRecorder(time.Now())
+		r.keepParts()
+		for s := 0; s < seconds; s++ {
+			// The recorder files a request under the second it completes
+			// in, counted from its start: move the start back a second.
+			r.start = time.Now().Add(-time.Duration(s)*time.Second - time.Millisecond)
+			for k := 0; k < perSecond; k++ {
+				lat := time.Duration(1+(g*7+s*13+k*31)%5000) * 10 * time.Microsecond
+				r.request("j", "get", time.Now(), lat, k != 0, 200, "status 500", 100, 10)
+				for c := 0; c < generators/distinct; c++ {
+					record(union, lat)
+				}
+			}
+		}
+		p := r.export()
+		for c := 0; c < generators/distinct; c++ {
+			p.Index, p.Of = g*generators/distinct+c, generators
+			b, err := json.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			encoded = append(encoded, b)
+		}
+	}
+	t.Logf("the parts were made in %s", time.Since(made).Round(time.Millisecond))
+	var size int
+	for _, b := range encoded {
+		size += len(b)
+	}
+	var before, after runtimeMem
+	before.read()
+	began := time.Now()
+	var parts []*part
+	for _, b := range encoded {
+		var p part
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, &p)
+	}
+	rec, err := mergeParts(parts)
+	took := time.Since(began)
+	after.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	overall, _, steps, series := rec.summary(time.Minute)
+	if want := int64(generators * seconds * perSecond); overall.Requests != want || steps[0].Requests != want || overall.Errors != generators*seconds {
+		t.Fatalf("merged %d requests (%d errors), want %d (%d)", overall.Requests, overall.Errors, want, generators*seconds)
+	}
+	if len(series) != seconds {
+		t.Fatalf("%d seconds in the merged series, want %d", len(series), seconds)
+	}
+	for _, s := range series {
+		if s.Requests != generators*perSecond {
+			t.Fatalf("second %d has %d requests, want %d", s.Second, s.Requests, generators*perSecond)
+		}
+	}
+	if want := percentiles(union); overall.LatencyMS.P50 != want.P50 || overall.LatencyMS.P99 != want.P99 {
+		t.Fatalf("merged p50 %v, p99 %v; one histogram of every request gives %v, %v", overall.LatencyMS.P50, overall.LatencyMS.P99, want.P50, want.P99)
+	}
+	t.Logf("%d generators × %d s: parts %.1f MB of JSON, read and merged in %s, %.1f MB allocated",
+		generators, seconds, float64(size)/1e6, took.Round(time.Millisecond), float64(after.total-before.total)/1e6)
+}
+
+type runtimeMem struct{ total uint64 }
+
+func (m *runtimeMem) read() {
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	m.total = s.TotalAlloc
 }
