@@ -46,7 +46,7 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 		return result.LoadSummary{}, err
 	}
 	defer kill(ws)
-	if err := awaitReady(ws, readyTimeout); err != nil {
+	if err := awaitReady(ctx, ws, readyTimeout); err != nil {
 		return result.LoadSummary{}, err
 	}
 	start := time.Now().Add(startLead)

@@ -3,6 +3,7 @@ package performance
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,12 +129,15 @@ func (w *localWorker) name(of int) string {
 	return fmt.Sprintf("generator %d of %d (local process %d)", w.index+1, of, w.cmd.Process.Pid)
 }
 
-// awaitReady waits until every worker said it is ready.
-func awaitReady(ws []*localWorker, timeout time.Duration) error {
+// awaitReady waits until every worker said it is ready (or the run is
+// interrupted).
+func awaitReady(ctx context.Context, ws []*localWorker, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for _, w := range ws {
 		select {
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted while the %d generators were starting", len(ws))
 		case m, ok := <-w.msgs:
 			switch {
 			case ok && m.Ready:
