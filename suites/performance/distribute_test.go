@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -523,4 +524,34 @@ func (m *runtimeMem) read() {
 	var s runtime.MemStats
 	runtime.ReadMemStats(&s)
 	m.total = s.TotalAlloc
+}
+
+// TestAGeneratorThatCannotStartIsNamed: a worker that ends before it is
+// ready stops the suite before any load is sent, naming it with the last
+// line it wrote, and leaves no process behind.
+func TestAGeneratorThatCannotStartIsNamed(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Add(1) }))
+	defer srv.Close()
+	prev := WorkerCommand
+	t.Cleanup(func() { WorkerCommand = prev })
+	WorkerCommand = func() (string, []string, error) {
+		exe, err := os.Executable()
+		return exe, []string{"broken-worker"}, err
+	}
+	res, _, _ := runLoad(t, srv.URL, `
+  load {
+    rate     = 10
+    duration = "1s"
+    workers  = 2
+  }`+simpleJourney)
+	if res.Status != result.Errored || !regexp.MustCompile(`generator 1 of 2 \(local process \d+\) ended before it was ready \(exit status 3\): worker: the suites cannot be read`).MatchString(res.Message) {
+		t.Fatalf("%s: %s", res.Status, res.Message)
+	}
+	if served.Load() != 0 {
+		t.Fatalf("%d requests sent by generators that were not all ready", served.Load())
+	}
+	if left := workerPIDs(t); len(left) != 0 {
+		t.Fatalf("generator processes left running: %v", left)
+	}
 }

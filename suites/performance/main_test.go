@@ -30,6 +30,11 @@ func TestMain(m *testing.M) {
 	}
 	// As a generator worker of runner = "local" (the coordinator starts
 	// os.Executable(), this test binary, with "worker").
+	// A worker that cannot start (TestAGeneratorThatCannotStartIsNamed).
+	if len(os.Args) > 1 && os.Args[1] == "broken-worker" {
+		fmt.Fprintln(os.Stderr, "worker: the suites cannot be read")
+		os.Exit(3)
+	}
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := ServeWorker(ctx, os.Stdin, os.Stdout, func(h Handoff) (*config.Config, error) {
