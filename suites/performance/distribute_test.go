@@ -166,8 +166,16 @@ func TestALoadOnThreeLocalGeneratorsIsMergedExactly(t *testing.T) {
 				t.Fatalf("%d raw results in %s, want 600", len(raw), ls.Raw)
 			}
 			h := hdr.New(1, int64(time.Hour/time.Microsecond), 3)
+			seqs := map[uint64]int{}
 			for _, r := range raw {
 				record(h, r.Latency)
+				seqs[r.Seq]++
+			}
+			// Numbered as one generator numbers them: hit 0 to 599, once each.
+			for n := uint64(0); n < 600; n++ {
+				if seqs[n] != 1 {
+					t.Fatalf("sequence number %d is in the raw results %d times", n, seqs[n])
+				}
 			}
 			want := percentiles(h)
 			if ls.Overall.LatencyMS.P50 != want.P50 || ls.Overall.LatencyMS.P99 != want.P99 || ls.Overall.LatencyMS.Max != want.Max {

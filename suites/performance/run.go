@@ -577,6 +577,10 @@ type rawWriter struct {
 	enc vegeta.Encoder
 	err error
 	red rawRedaction
+	// seg numbers a generator's results as one generator would have: its
+	// k-th hit is the whole load's hit seg.global(k), so the sequence
+	// numbers of the generators' files joined are those of one generator.
+	seg segment
 }
 
 func newRawWriter(path string, red *step.Redactor) (*rawWriter, error) {
@@ -595,6 +599,7 @@ func (r *rawWriter) write(res *vegeta.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err == nil {
+		res.Seq = r.seg.global(res.Seq)
 		r.red.clean(res)
 		r.err = r.enc.Encode(res)
 	}

@@ -151,6 +151,7 @@ func prepareWorker(h Handoff, load func(Handoff) (*config.Config, error)) (*work
 		senv.Close()
 		return nil, err
 	}
+	raw.seg = s.Load.seg
 	g := newGenerator(&s, senv, raw)
 	return &worker{h: h, s: &s, senv: senv, raw: raw, g: g}, nil
 }
