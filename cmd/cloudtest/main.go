@@ -49,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	if args[0] == "worker" {
+		// Hidden: started by `cloudtest run` for a shared load, not listed.
+		return cmdWorker(args[1:], stdout, stderr)
+	}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			return c.run(args[1:], stdout, stderr)

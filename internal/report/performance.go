@@ -32,6 +32,10 @@ var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 {{with .Generator}}<p class="muted">Generator: {{.Sent}} of {{.Due}} due sent ({{f1 .AchievedRate}}/s of {{f1 .DueRate}}/s, max_workers {{.MaxWorkers}}).
 Its own lag, from when a journey was due to when a worker began it (not charged to the target): p50 {{f2 .WakeDelayMS.P50}} ms, p99 {{f2 .WakeDelayMS.P99}} ms, max {{f2 .WakeDelayMS.Max}} ms.
 {{if .Waited}}{{.Waited}} waited for a free worker, every one busy (the target's backpressure, charged from their due time): wait p50 {{f1 .WaitMS.P50}} ms, p99 {{f1 .WaitMS.P99}} ms, max {{f1 .WaitMS.Max}} ms.{{else}}None waited for a free worker.{{end}}</p>{{end}}
+{{with .Generators}}<h4>{{len .}} generators (runner {{$.Runner}}), merged above: counts summed, percentiles from their merged histograms</h4>
+<table><tr><th>Generator</th><th>Where</th><th>Requests</th><th>Errors</th><th>Achieved rate</th><th>Due rate</th><th>CPU (s)</th><th>CPU (% of a core)</th><th></th></tr>
+{{range .}}<tr><td>{{.Index}}</td><td>{{.Location}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{f2 .AchievedRate}}/s</td><td>{{if .DueRate}}{{f2 .DueRate}}/s{{end}}</td><td>{{f2 .CPUSeconds}}</td><td>{{f1 .CPUPercent}}</td><td class="st {{if .Failed}}failed{{else}}passed{{end}}">{{if .Failed}}{{.Failed}}{{else}}finished{{end}}</td></tr>{{end}}
+</table>{{end}}
 <table><tr><th></th><th>Requests</th><th>Errors</th><th>Success</th><th>TPS</th><th>min</th><th>mean</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max (ms)</th></tr>
 {{define "row"}}<tr><td>{{.Name}}</td><td>{{.Requests}}</td><td>{{.Errors}}</td><td>{{pct .Success}}</td><td>{{f1 .TPS}}</td>{{with .LatencyMS}}<td>{{f1 .Min}}</td><td>{{f1 .Mean}}</td><td>{{f1 .P50}}</td><td>{{f1 .P90}}</td><td>{{f1 .P95}}</td><td>{{f1 .P99}}</td><td>{{f1 .P999}}</td><td>{{f1 .Max}}</td>{{end}}</tr>{{end}}
 {{template "row" .Overall}}{{range .Journeys}}{{template "row" .}}{{end}}{{range .Steps}}{{template "row" .}}{{end}}

@@ -36,8 +36,35 @@ type LoadSummary struct {
 	// Hops break the latency down by the Server-Timing metrics the target
 	// reported (db, app, cache…), when it reported any.
 	Hops []Hop `json:"hops,omitempty"`
-	// Generator is what the load generator itself did (open model).
+	// Generator is what the load generator itself did (open model); for a
+	// load shared among generators, what they did together.
 	Generator *Generator `json:"generator,omitempty"`
+	// Runner says how a load shared among generators (workers = N) was
+	// started ("local": processes on the coordinator's machine), and
+	// Generators what each of them did; both are empty for a load the run
+	// sent itself.
+	Runner     string         `json:"runner,omitempty"`
+	Generators []GeneratorRun `json:"generators,omitempty"`
+}
+
+// GeneratorRun is one generator of a shared load: what it sent and the CPU
+// time it used, so that a saturated generator (CPU near 100 % of a core,
+// achieved rate below its due rate) is visible.
+type GeneratorRun struct {
+	Index    int    `json:"index"` // from 1
+	Location string `json:"location"`
+	Requests int64  `json:"requests"`
+	Errors   int64  `json:"errors"`
+	// AchievedRate is the journeys it started per second over the load's
+	// duration; DueRate (open model) those its share of the schedule had due.
+	AchievedRate float64 `json:"achieved_rate"`
+	DueRate      float64 `json:"due_rate,omitempty"`
+	CPUSeconds   float64 `json:"cpu_s"`
+	// CPUPercent is its CPU time over the time it ran, of one core.
+	CPUPercent float64 `json:"cpu_percent"`
+	// Failed says why it did not finish its part (killed, failed); its
+	// results are then missing from the merged figures.
+	Failed string `json:"failed,omitempty"`
 }
 
 // Generator is what an open model's generator did: the journeys (or

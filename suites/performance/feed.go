@@ -33,6 +33,9 @@ type Feed struct {
 
 	mu   sync.Mutex
 	next int
+	// seg stripes the rows among generators: this one's k-th journey
+	// takes row seg.global(k), so that no two share a unique row.
+	seg segment
 }
 
 var feedSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "file", Required: true}, {Name: "mode"}, {Name: "sensitive"}}}
@@ -172,12 +175,12 @@ func (f *Feed) row() (cty.Value, bool) {
 	switch f.Mode {
 	case "random":
 		return f.Rows[rand.IntN(len(f.Rows))], true
-	case "unique":
-		if f.next >= len(f.Rows) {
-			return cty.NilVal, false
-		}
 	}
-	v := f.Rows[f.next%len(f.Rows)]
+	n := f.seg.global(uint64(f.next))
+	if f.Mode == "unique" && n >= uint64(len(f.Rows)) {
+		return cty.NilVal, false
+	}
+	v := f.Rows[n%uint64(len(f.Rows))]
 	f.next++
 	return v, true
 }

@@ -116,6 +116,11 @@ type recorder struct {
 	wake   *hdr.Histogram
 	wait   *hdr.Histogram
 	waited int64
+	// keep: a worker of a shared load keeps every closed second's and
+	// window's histogram for the coordinator to merge (part.go).
+	keep     bool
+	secParts []histAt
+	winParts []histAt
 }
 
 func newRecorder(start time.Time) *recorder {
@@ -177,6 +182,9 @@ func (r *recorder) closeSecond() {
 	}
 	r.series = append(r.series, result.SecondSample{Second: r.secAt, Requests: r.sec.requests, Errors: r.sec.errors,
 		P50MS: ms(r.sec.hist.ValueAtQuantile(50)), P99MS: ms(r.sec.hist.ValueAtQuantile(99))})
+	if r.keep {
+		r.secParts = append(r.secParts, histAt{At: r.secAt, Requests: r.sec.requests, Errors: r.sec.errors, Hist: encode(r.sec.hist)})
+	}
 	r.sec.hist.Reset()
 	r.sec.requests, r.sec.errors = 0, 0
 }
@@ -186,6 +194,9 @@ func (r *recorder) closeWindow() {
 		return
 	}
 	r.medians = append(r.medians, ms(r.win.ValueAtQuantile(50)))
+	if r.keep {
+		r.winParts = append(r.winParts, histAt{At: r.winAt, Hist: encode(r.win)})
+	}
 	r.win.Reset()
 }
 

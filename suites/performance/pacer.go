@@ -19,6 +19,11 @@ type schedule interface {
 // schedule is the open model's schedule of the load block: stages (a ramp
 // is one), a sine, or a constant rate.
 func (l Load) schedule() schedule {
+	if !l.seg.whole() {
+		whole := l
+		whole.seg = segment{}
+		return segmented{whole: whole.schedule(), seg: l.seg}
+	}
 	switch {
 	case len(l.Stages) > 0:
 		return newStages(0, l.Stages)

@@ -63,7 +63,13 @@ type Load struct {
 	MaxRequests int
 	// MaxWorkers bounds the journeys in flight in the open model.
 	MaxWorkers int
-	DeclRange  hcl.Range
+	// Workers is how many generators share the load (0: this process
+	// alone), started by Runner (see distribute.go).
+	Workers   int
+	Runner    string
+	DeclRange hcl.Range
+	// seg is the share of the load this generator sends (a worker's).
+	seg segment
 }
 
 // Journey is an ordered list of steps, chosen in proportion to its weight.
@@ -110,6 +116,7 @@ var loadSchema = &hcl.BodySchema{
 		{Name: "rate"}, {Name: "ramp"}, {Name: "concurrency"}, {Name: "think_time"},
 		{Name: "duration"}, {Name: "max_requests"}, {Name: "max_workers"},
 		{Name: "pacer"}, {Name: "amplitude"}, {Name: "period"},
+		{Name: "workers"}, {Name: "runner"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "stage"}},
 }
@@ -274,7 +281,7 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 	if l.MaxWorkers == 0 {
 		l.MaxWorkers = 1024
 	}
-	return diags
+	return append(diags, decodeWorkers(l, content.Attributes, dc, diags.HasErrors())...)
 }
 
 // decodeThink reads a journey step's think_time and returns the step's

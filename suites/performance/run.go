@@ -80,6 +80,9 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 		out.Message += fmt.Sprintf("\ngenerator: %d of %d due sent (%.1f/s of %.1f/s); its own lag (due to begun) p50 %.2f ms, p99 %.2f ms, not charged to the target; %d waited for a free worker, charged from their due time",
 			gen.Sent, gen.Due, gen.AchievedRate, gen.DueRate, gen.WakeDelayMS.P50, gen.WakeDelayMS.P99, gen.Waited)
 	}
+	for _, r := range sum.Generators {
+		out.Message += "\n" + generatorLine(r, len(sum.Generators))
+	}
 	out.Message += "\nlimits: " + limitsLine(sum.Thresholds)
 	// The terminal shows a passed suite's first line only: the limits in
 	// force go there too, with where each came from.
@@ -105,14 +108,46 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 	if len(notes) > 0 {
 		out.Message += "\n" + strings.Join(notes, "\n")
 	}
+	var lost []string
+	for _, r := range sum.Generators {
+		if r.Failed != "" {
+			lost = append(lost, r.Failed)
+		}
+	}
+	if c := sum.Compare; c != nil {
+		for _, r := range c.Generators {
+			if r.Failed != "" {
+				lost = append(lost, "compare: "+r.Failed)
+			}
+		}
+	}
 	if len(broken) > 0 {
 		out.Status = result.Failed
 		out.Message = "thresholds broken: " + strings.Join(broken, "; ") + "\n" + out.Message
 	}
-	if overall.Requests == 0 && ctx.Err() == nil {
+	if len(lost) > 0 {
+		// The load sent was not the load asked for: what the others
+		// measured is kept, but the suite cannot pass.
+		out.Status = result.Failed
+		out.Message = fmt.Sprintf("generator lost: %s; the figures are those of the %d other generators\n%s", strings.Join(lost, "; "), len(sum.Generators)-len(lost), out.Message)
+	}
+	if overall.Requests == 0 && ctx.Err() == nil && len(lost) == 0 {
 		out.Status, out.Message = result.Errored, "no request was sent"
 	}
 	return out
+}
+
+// generatorLine is one generator of a shared load: what it sent and its CPU.
+func generatorLine(r result.GeneratorRun, of int) string {
+	if r.Failed != "" {
+		return fmt.Sprintf("generator %d of %d (%s): FAILED, %s; CPU %.2fs", r.Index, of, r.Location, r.Failed, r.CPUSeconds)
+	}
+	due := ""
+	if r.DueRate > 0 {
+		due = fmt.Sprintf(" of %.2f/s due", r.DueRate)
+	}
+	return fmt.Sprintf("generator %d of %d (%s): %d requests, %d errors, %.2f/s%s; CPU %.2fs (%.0f%% of a core)",
+		r.Index, of, r.Location, r.Requests, r.Errors, r.AchievedRate, due, r.CPUSeconds, r.CPUPercent)
 }
 
 // limitsLine lists every limit in force, where it came from and whether it held.
@@ -130,6 +165,9 @@ func limitsLine(ts []result.Threshold) string {
 
 // load runs the load once against target, writing load/<suite><suffix>.bin.
 func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix string) (result.LoadSummary, error) {
+	if s.Load.Workers > 0 {
+		return s.distribute(ctx, renv, target, suffix)
+	}
 	senv, err := step.NewEnv(renv.Config, renv.URLs(), target)
 	if err != nil {
 		return result.LoadSummary{}, err
@@ -146,30 +184,54 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	g := newGenerator(s, senv, raw)
 	start := time.Now()
 	g.rec = newRecorder(start)
-	// The load stops dispatching at its duration (an open model may catch
-	// up for a grace period); requests in flight then finish (bounded by
-	// their own timeouts) unless the run is interrupted.
+	live := g.live(renv, target, start)
+	defer live()
+	defer g.pushMetrics(renv, target, start)()
+	util, finish := s.sample(renv, target)
+	model, engine, gen := g.drive(ctx, start)
+	note := g.loadNote(gen)
+	elapsed := time.Since(start)
+	if err := raw.Close(); err != nil {
+		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
+	}
+	util = finish()
+	sum := g.summarize(model, engine, gen, elapsed, note)
+	sum.Utilization, sum.Raw, sum.Target = util, filepath.ToSlash(rawRel), target
+	return sum, nil
+}
+
+// sample starts measuring the target's CPU and memory: from Prometheus when
+// the suite asks, else from what cloudtest started. finish stops it and
+// returns what was measured (or why nothing was).
+func (s *Suite) sample(renv *runner.Env, target string) (*result.Utilization, func() *result.Utilization) {
+	if s.Utilization != nil && target == s.Target {
+		prom := startPromSampler(s.Utilization)
+		return nil, prom.finish
+	}
+	smp, why := startSampler(renv.Targets[target])
+	if smp == nil {
+		u := &result.Utilization{Unmeasured: why}
+		return u, func() *result.Utilization { return u }
+	}
+	return nil, smp.finish
+}
+
+// drive sends the load from start: through vegeta's attacker (the fast
+// path), the open model's dispatcher or the closed model's users. The load
+// stops dispatching at its duration (an open model may catch up for a
+// grace period); requests in flight then finish (bounded by their own
+// timeouts) unless the run is interrupted.
+func (g *generator) drive(ctx context.Context, start time.Time) (model, engine string, gen *result.Generator) {
+	s := g.s
 	extra := time.Duration(0)
 	if s.Load.Rate > 0 {
 		extra = grace
 	}
-	dispatch, stop := context.WithTimeout(ctx, s.Load.Duration+extra)
+	dispatch, stop := context.WithDeadline(ctx, start.Add(s.Load.Duration+extra))
 	defer stop()
 	g.stop = stop
-	live := g.live(renv, target, start)
-	defer live()
-	defer g.pushMetrics(renv, target, start)()
-	var smp *sampler
-	var prom *promSampler
-	why := ""
-	if s.Utilization != nil && target == s.Target {
-		prom = startPromSampler(s.Utilization)
-	} else {
-		smp, why = startSampler(renv.Targets[target])
-	}
-	model, engine := "closed", "journeys"
-	var gen *result.Generator
-	if fast := s.fastPath(senv); fast != nil {
+	model, engine = "closed", "journeys"
+	if fast := s.fastPath(g.env); fast != nil {
 		model, engine = "open", "vegeta attacker"
 		gen = g.attack(ctx, fast)
 	} else if s.Load.Rate > 0 {
@@ -178,26 +240,27 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	} else {
 		g.closed(dispatch, ctx)
 	}
+	return model, engine, gen
+}
+
+// loadNote is what the load could not do: keep the rate, or go on after a
+// unique feed ran out.
+func (g *generator) loadNote(gen *result.Generator) string {
 	note := g.note(gen)
 	if g.dry.Load() {
-		note = strings.TrimSpace(note + fmt.Sprintf(" The unique feed %s ran out after %d rows; the load stopped there.", s.Feed.File, len(s.Feed.Rows)))
+		note = strings.TrimSpace(note + fmt.Sprintf(" The unique feed %s ran out after %d rows; the load stopped there.", g.s.Feed.File, len(g.s.Feed.Rows)))
 	}
-	elapsed := time.Since(start)
-	if err := raw.Close(); err != nil {
-		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
-	}
-	util := &result.Utilization{Unmeasured: why}
-	switch {
-	case prom != nil:
-		util = prom.finish()
-	case smp != nil:
-		util = smp.finish()
-	}
+	return note
+}
+
+// summarize turns what the recorder holds into the load's summary.
+func (g *generator) summarize(model, engine string, gen *result.Generator, elapsed time.Duration, note string) result.LoadSummary {
+	s := g.s
 	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
-	return result.LoadSummary{Utilization: util, Model: model, Engine: engine, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+	return result.LoadSummary{Model: model, Engine: engine, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
 		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
-		Raw: filepath.ToSlash(rawRel), Note: note, Target: target, Windows: g.rec.windowMedians(), Hops: g.rec.hopSummary(), Histogram: g.rec.histogram(),
-		Generator: gen}, nil
+		Note: note, Windows: g.rec.windowMedians(), Hops: g.rec.hopSummary(), Histogram: g.rec.histogram(),
+		Generator: gen}
 }
 
 // note says what the generator could not do: keep the rate (and what to
@@ -514,6 +577,10 @@ type rawWriter struct {
 	enc vegeta.Encoder
 	err error
 	red rawRedaction
+	// seg numbers a generator's results as one generator would have: its
+	// k-th hit is the whole load's hit seg.global(k), so the sequence
+	// numbers of the generators' files joined are those of one generator.
+	seg segment
 }
 
 func newRawWriter(path string, red *step.Redactor) (*rawWriter, error) {
@@ -532,6 +599,7 @@ func (r *rawWriter) write(res *vegeta.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err == nil {
+		res.Seq = r.seg.global(res.Seq)
 		r.red.clean(res)
 		r.err = r.enc.Encode(res)
 	}

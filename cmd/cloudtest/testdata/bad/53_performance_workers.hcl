@@ -1,0 +1,73 @@
+target "demo" { embedded = "demobank" }
+
+performance "no-generators" {
+  target = target.demo
+  load {
+    rate     = 10
+    duration = "1s"
+    workers  = 0
+  }
+  journey "j" {
+    step "health" {
+      http { path = "/healthz" }
+    }
+  }
+}
+
+performance "unknown-runner" {
+  target = target.demo
+  load {
+    rate     = 10
+    duration = "1s"
+    workers  = 2
+    runner   = "ssh"
+  }
+  journey "j" {
+    step "health" {
+      http { path = "/healthz" }
+    }
+  }
+}
+
+performance "runner-alone" {
+  target = target.demo
+  load {
+    rate     = 10
+    duration = "1s"
+    runner   = "local"
+  }
+  journey "j" {
+    step "health" {
+      http { path = "/healthz" }
+    }
+  }
+}
+
+performance "on-kubernetes" {
+  target = target.demo
+  load {
+    rate     = 10
+    duration = "1s"
+    workers  = 3
+    runner   = "kubernetes"
+  }
+  journey "j" {
+    step "health" {
+      http { path = "/healthz" }
+    }
+  }
+}
+
+performance "more-generators-than-users" {
+  target = target.demo
+  load {
+    concurrency = 2
+    duration    = "1s"
+    workers     = 3
+  }
+  journey "j" {
+    step "health" {
+      http { path = "/healthz" }
+    }
+  }
+}

@@ -1,0 +1,264 @@
+package performance
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/runner"
+)
+
+// readyTimeout bounds how long the workers may take to load the suites.
+const readyTimeout = time.Minute
+
+// startLead is how far ahead of now the common start time is set, so that
+// every worker has it before it comes.
+const startLead = 300 * time.Millisecond
+
+// overrun is how long after the load's end (and grace) a worker may take
+// to finish its requests and write its part before it is killed.
+const overrun = time.Minute
+
+// distribute sends the load from Workers generators and merges what they
+// measured into one summary, as if one generator had sent it all.
+func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix string) (result.LoadSummary, error) {
+	n := s.Load.Workers
+	base := filepath.Join("load", fileName(s.Name)+fileName(suffix))
+	dir := filepath.Join(renv.Dir, base+".workers")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return result.LoadSummary{}, err
+	}
+	vars, varFiles := handoffVars(renv.Config)
+	h := Handoff{Source: handoffSource(renv.Config, varFiles), Vars: vars, VarFiles: varFiles, Suite: s.Name,
+		Target: target, URLs: renv.URLs(), RunID: renv.RunID, Of: n, Dir: dir}
+	ws, err := startLocal(h, dir)
+	if err != nil {
+		return result.LoadSummary{}, err
+	}
+	defer kill(ws)
+	if err := awaitReady(ctx, ws, readyTimeout); err != nil {
+		return result.LoadSummary{}, err
+	}
+	start := time.Now().Add(startLead)
+	if err := begin(ws, start); err != nil {
+		return result.LoadSummary{}, err
+	}
+	util, finish := s.sample(renv, target)
+	stopLive := everySecond(func() {
+		el := time.Since(start)
+		var reqs, errs int64
+		for _, w := range ws {
+			reqs, errs = reqs+w.requests.Load(), errs+w.errors.Load()
+		}
+		renv.Status(fmt.Sprintf("%s %s/%s on %d generators, %.0f/s, %d errors", target,
+			max(el, 0).Round(time.Second), s.Load.Duration, n, float64(reqs)/max(el.Seconds(), 1), errs))
+	})
+	s.await(ctx, ws, start)
+	stopLive()
+	if u := finish(); u != nil {
+		util = u
+	}
+	sum, err := s.merge(ws, dir, start)
+	if err != nil {
+		return result.LoadSummary{}, err
+	}
+	rawRel := base + ".bin"
+	if err := concatRaw(filepath.Join(renv.Dir, rawRel), ws, dir); err != nil {
+		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
+	}
+	sum.Utilization, sum.Raw, sum.Target = util, filepath.ToSlash(rawRel), target
+	if s.remoteWriteURL(renv) != "" {
+		sum.Note = strings.TrimSpace(sum.Note + " The live figures were not pushed to Prometheus: a load shared among generators does not push them yet.")
+	}
+	return sum, nil
+}
+
+// await waits for every worker to end: an interrupted run interrupts them
+// (each then stops its load and writes what it measured), and one that
+// has not ended well after the load should have is killed.
+func (s *Suite) await(ctx context.Context, ws []*localWorker, start time.Time) {
+	hard := time.NewTimer(time.Until(start.Add(s.Load.Duration + grace + overrun)))
+	defer hard.Stop()
+	interrupted := false
+	for _, w := range ws {
+		for waiting := true; waiting; {
+			select {
+			case <-w.exited:
+				waiting = false
+			case <-ctx.Done():
+				if !interrupted {
+					interrupted = true
+					interrupt(ws)
+				}
+				ctx = context.Background()
+			case <-hard.C:
+				for _, o := range ws {
+					select {
+					case <-o.exited:
+					default:
+						o.mu.Lock()
+						o.overdue = true
+						o.mu.Unlock()
+					}
+				}
+				kill(ws)
+			}
+		}
+	}
+}
+
+// merge reads the parts of the workers that finished and builds the
+// summary of the whole load; the workers that did not are named in
+// Generators (Failed), which fails the suite.
+func (s *Suite) merge(ws []*localWorker, dir string, start time.Time) (result.LoadSummary, error) {
+	n := len(ws)
+	var parts []*part
+	runs := make([]result.GeneratorRun, n)
+	var elapsed time.Duration
+	for i, w := range ws {
+		run := result.GeneratorRun{Index: i + 1, Location: fmt.Sprintf("local process %d", w.cmd.Process.Pid), CPUSeconds: w.cpu().Seconds()}
+		if why := w.failure(); why != "" {
+			run.Failed = w.name(n) + " " + why
+			runs[i] = run
+			continue
+		}
+		p, err := readPart(filepath.Join(dir, fmt.Sprintf("%d.json", i)))
+		if err != nil {
+			run.Failed = fmt.Sprintf("%s left no readable results: %v", w.name(n), err)
+			runs[i] = run
+			continue
+		}
+		parts = append(parts, p)
+		el := time.Duration(p.ElapsedNS)
+		elapsed = max(elapsed, el)
+		secs := s.Load.Duration.Seconds()
+		run.Requests, run.Errors = p.Overall.Requests, p.Overall.Errors
+		run.AchievedRate = float64(journeysOf(p)) / secs
+		if g := p.Generator; g != nil {
+			run.AchievedRate, run.DueRate = g.AchievedRate, g.DueRate
+		}
+		if el > 0 {
+			run.CPUPercent = run.CPUSeconds / el.Seconds() * 100
+		}
+		runs[i] = run
+	}
+	rec, err := mergeParts(parts)
+	if err != nil {
+		return result.LoadSummary{}, err
+	}
+	g := &generator{s: s, rec: rec}
+	model, engine := "closed", "journeys"
+	if s.Load.Rate > 0 {
+		model = "open"
+	}
+	var gen *result.Generator
+	dry := false
+	for _, p := range parts {
+		model, engine = p.Model, p.Engine
+		dry = dry || p.Dry
+		if p.Generator != nil {
+			if gen == nil {
+				gen = &result.Generator{}
+			}
+			gen.Due += p.Generator.Due
+			gen.Sent += p.Generator.Sent
+		}
+	}
+	if gen != nil {
+		secs := s.Load.Duration.Seconds()
+		gen.DueRate, gen.AchievedRate, gen.MaxWorkers = float64(gen.Due)/secs, float64(gen.Sent)/secs, s.Load.MaxWorkers*n
+		gen.WakeDelayMS, gen.Waited, gen.WaitMS = rec.generator()
+	}
+	note := g.note(gen)
+	if dry {
+		note = strings.TrimSpace(note + fmt.Sprintf(" The unique feed %s ran out after %d rows; the load stopped there.", s.Feed.File, len(s.Feed.Rows)))
+	}
+	if elapsed == 0 {
+		elapsed = time.Since(start)
+	}
+	sum := g.summarize(model, engine, gen, elapsed, note)
+	sum.Runner, sum.Generators = s.Load.Runner, runs
+	return sum, nil
+}
+
+// journeysOf is the journeys a part started (the sum over its journeys).
+func journeysOf(p *part) int64 {
+	var n int64
+	for _, j := range p.Journeys {
+		n += j.Requests
+	}
+	return n
+}
+
+func readPart(path string) (*part, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p part
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// concatRaw writes the raw results of the workers that finished, one after
+// the other, into one file in vegeta's encoding (two gob streams cannot
+// simply be joined byte by byte), and removes their own files. The files of
+// a worker that did not finish are left beside its log.
+func concatRaw(path string, ws []*localWorker, dir string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	enc := vegeta.NewEncoder(bw)
+	var errs []error
+	for i, w := range ws {
+		if w.failure() != "" {
+			continue
+		}
+		src := filepath.Join(dir, fmt.Sprintf("%d.bin", i))
+		if err := copyResults(enc, src); err != nil {
+			errs = append(errs, fmt.Errorf("generator %d: %w", i+1, err))
+			continue
+		}
+		os.Remove(src)
+	}
+	errs = append(errs, bw.Flush(), f.Close())
+	return errors.Join(errs...)
+}
+
+func copyResults(enc vegeta.Encoder, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	dec := vegeta.NewDecoder(bufio.NewReaderSize(in, 256<<10))
+	for {
+		var r vegeta.Result
+		if err := dec(&r); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := enc(&r); err != nil {
+			return err
+		}
+	}
+}

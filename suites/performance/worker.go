@@ -1,0 +1,233 @@
+package performance
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/step"
+)
+
+// Handoff is what the coordinating `cloudtest run` hands a generator
+// worker, as one JSON line on the worker's standard input (never on its
+// command line nor on disk: variables may be secrets). The worker loads
+// the same suites with the same variables, and sends its share of the
+// load against the URLs the coordinator's targets run at.
+type Handoff struct {
+	// Source is the file or directory the suites are loaded from; Vars and
+	// VarFiles give the variables the values they had in the coordinator.
+	Source   string   `json:"source"`
+	Vars     []string `json:"vars,omitempty"`
+	VarFiles []string `json:"var_files,omitempty"`
+	Suite    string   `json:"suite"`
+	// Target is the target the load goes to (the suite's, or compare).
+	Target string            `json:"target"`
+	URLs   map[string]string `json:"urls"`
+	RunID  string            `json:"run_id"`
+	// Index is this worker's number from 0, of Of.
+	Index int `json:"index"`
+	Of    int `json:"of"`
+	// Dir receives <index>.json (the part) and <index>.bin (raw results).
+	Dir string `json:"dir"`
+}
+
+// message is a line between coordinator and worker: the worker says it is
+// ready (or why not) and when it is done; the coordinator gives the start.
+type message struct {
+	Ready bool      `json:"ready,omitempty"`
+	Error string    `json:"error,omitempty"`
+	Start time.Time `json:"start,omitzero"`
+	Done  bool      `json:"done,omitempty"`
+	// Progress, once a second while the load runs: requests and errors so far.
+	Progress bool  `json:"progress,omitempty"`
+	Requests int64 `json:"requests,omitempty"`
+	Errors   int64 `json:"errors,omitempty"`
+}
+
+// ServeWorker is a generator worker (`cloudtest worker`): it reads the
+// handoff from in, loads the suites with load, says on out that it is
+// ready, waits for the start time the coordinator sends to every worker,
+// sends its share of the load from then, and writes its part and raw
+// results. ctx ends the load early (the coordinator interrupts it).
+func ServeWorker(ctx context.Context, in io.Reader, out io.Writer, load func(Handoff) (*config.Config, error)) error {
+	lines := bufio.NewScanner(in)
+	lines.Buffer(make([]byte, 64<<10), 16<<20)
+	enc := json.NewEncoder(out)
+	var h Handoff
+	if !lines.Scan() {
+		return errors.New("no handoff on standard input")
+	}
+	if err := json.Unmarshal(lines.Bytes(), &h); err != nil {
+		return fmt.Errorf("reading the handoff: %w", err)
+	}
+	w, err := prepareWorker(h, load)
+	if err != nil {
+		enc.Encode(message{Error: err.Error()})
+		return err
+	}
+	defer w.close()
+	if err := enc.Encode(message{Ready: true}); err != nil {
+		return err
+	}
+	var m message
+	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &m) != nil || m.Start.IsZero() {
+		return errors.New("the coordinator gave no start time")
+	}
+	w.g.rec = newRecorder(m.Start)
+	w.g.rec.keepParts()
+	// The coordinator keeps the pipe open until the end: when it closes,
+	// the coordinator is gone, and the load stops rather than run on
+	// unobserved.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for lines.Scan() {
+		}
+		cancel()
+	}()
+	stop := everySecond(func() {
+		n, errs, _ := w.g.rec.snapshot()
+		enc.Encode(message{Progress: true, Requests: n, Errors: errs})
+	})
+	err = w.run(ctx, m.Start)
+	stop()
+	if err != nil {
+		return err
+	}
+	return enc.Encode(message{Done: true})
+}
+
+// worker is one generator of a shared load, ready to start.
+type worker struct {
+	h    Handoff
+	s    *Suite
+	senv *step.Env
+	raw  *rawWriter
+	g    *generator
+}
+
+func prepareWorker(h Handoff, load func(Handoff) (*config.Config, error)) (*worker, error) {
+	if h.Of < 1 || h.Index < 0 || h.Index >= h.Of {
+		return nil, fmt.Errorf("worker %d of %d does not exist", h.Index, h.Of)
+	}
+	cfg, err := load(h)
+	if err != nil {
+		return nil, err
+	}
+	var whole *Suite
+	for _, s := range cfg.Suites {
+		if ps, ok := s.(*Suite); ok && ps.Name == h.Suite {
+			whole = ps
+		}
+	}
+	if whole == nil {
+		return nil, fmt.Errorf("no performance suite %q in %s", h.Suite, h.Source)
+	}
+	s := *whole
+	s.Load = whole.Load.part(h.Index, h.Of)
+	if s.Feed != nil {
+		s.Feed.seg = s.Load.seg
+	}
+	senv, err := step.NewEnv(cfg, h.URLs, h.Target)
+	if err != nil {
+		return nil, err
+	}
+	senv.Lean = true
+	senv.ExtraHeaders = map[string]string{s.Marker: h.RunID}
+	raw, err := newRawWriter(filepath.Join(h.Dir, fmt.Sprintf("%d.bin", h.Index)), senv.Redact)
+	if err != nil {
+		senv.Close()
+		return nil, err
+	}
+	raw.seg = s.Load.seg
+	g := newGenerator(&s, senv, raw)
+	return &worker{h: h, s: &s, senv: senv, raw: raw, g: g}, nil
+}
+
+func (w *worker) close() { w.senv.Close() }
+
+// run waits for start, sends the load and writes the part.
+func (w *worker) run(ctx context.Context, start time.Time) error {
+	if wait := time.Until(start); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	model, engine, gen := w.g.drive(ctx, start)
+	elapsed := time.Since(start)
+	if err := w.raw.Close(); err != nil {
+		return fmt.Errorf("writing the raw results: %w", err)
+	}
+	p := w.g.rec.export()
+	p.Index, p.Of, p.Model, p.Engine, p.ElapsedNS, p.Dry, p.Generator = w.h.Index, w.h.Of, model, engine, int64(elapsed), w.g.dry.Load(), gen
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	// Written whole or not at all: a part file the coordinator finds is complete.
+	path := filepath.Join(w.h.Dir, fmt.Sprintf("%d.json", w.h.Index))
+	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// handoffVars gives a worker the variables' values as -var options (and,
+// for an untyped variable a var file set to something other than a
+// string, that file again), so that its suites evaluate as the
+// coordinator's did.
+func handoffVars(cfg *config.Config) (vars, files []string) {
+	names := make([]string, 0, len(cfg.Variables))
+	for n := range cfg.Variables {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := cfg.Variables[name]
+		if v.Source == "" || v.Source == "default" || v.Value == cty.NilVal || !v.Value.IsWhollyKnown() {
+			continue
+		}
+		untyped := v.Type == cty.String || v.Type == cty.DynamicPseudoType
+		switch {
+		case untyped && v.Value.Type() == cty.String && !v.Value.IsNull():
+			vars = append(vars, name+"="+v.Value.AsString())
+		case !untyped:
+			vars = append(vars, name+"="+string(hclwrite.TokensForValue(v.Value).Bytes()))
+		case strings.HasPrefix(v.Source, "-var-file "):
+			if f := strings.TrimPrefix(v.Source, "-var-file "); !slices.Contains(files, f) {
+				files = append(files, f)
+			}
+		}
+	}
+	return vars, files
+}
+
+// handoffSource is the path the suites were loaded from: the one suite
+// file when there is one, else their directory.
+func handoffSource(cfg *config.Config, varFiles []string) string {
+	var suites []string
+	for name := range cfg.Files {
+		if !slices.Contains(varFiles, name) && filepath.Ext(name) == ".hcl" {
+			suites = append(suites, name)
+		}
+	}
+	if len(suites) == 1 {
+		return suites[0]
+	}
+	return cfg.Dir
+}
