@@ -81,8 +81,10 @@ reliability "bank-pod-loss" {
 		t.Fatalf("exit %d, suite %s: %s\nstdout:\n%s\nstderr:\n%s\n%s", code, r.Status, r.Message, stdout.String(), stderr.String(), c.PodReport(ns))
 	}
 	f := exp.Faults[0]
-	if !f.Injected || !f.Outage || !f.Recovered || f.RTOMS <= 0 || f.Engine != "kubernetes" {
-		t.Fatalf("fault record %+v", f)
+	// The new pod cannot be ready sooner than its readiness delay after it
+	// starts: the RTO holds at least that.
+	if !f.Injected || !f.Outage || !f.Recovered || f.RTOMS < testkube.ReadyDelaySeconds*1000 || f.Engine != "kubernetes" {
+		t.Fatalf("fault record %+v (RTO must hold the new pod's %d s readiness delay)\n%s", f, testkube.ReadyDelaySeconds, c.PodReport(ns))
 	}
 	after := c.Pods(t, ns, "app=bank")
 	for _, p := range after {
@@ -182,4 +184,101 @@ reliability "bank-freeze" {
 			}
 		})
 	}
+}
+
+// TestTheLedgerShowsWhatAPodWithoutAVolumeLoses kills the demo bank's only
+// pod while a ledger writes to it: the Deployment re-creates the pod with
+// no data (no volume), so every write acknowledged before the kill is
+// lost, and every write acknowledged after recovery is read back. The RPO
+// objective of 0 is broken and the run is rejected.
+func TestTheLedgerShowsWhatAPodWithoutAVolumeLoses(t *testing.T) {
+	c := testkube.Get(t)
+	ns := c.Namespace(t)
+	c.DeployDemobank(t, ns, 1)
+	suites := t.TempDir()
+	os.WriteFile(filepath.Join(suites, "kube.hcl"), []byte(kubeSuite(c.Kubeconfig, ns, `
+reliability "bank-pod-data-loss" {
+  target   = target.bank
+  duration = "15s"
+  setup {
+    step "login" {
+      http {
+        method = "POST"
+        path   = "/api/login"
+        json   = { user = "alice", password = "wonderland" }
+      }
+      expect { status = 200 }
+      capture { token = response.json.token }
+    }
+  }
+  probe {
+    every = "200ms"
+    http { path = "/healthz" }
+    expect { status = 200 }
+  }
+  ledger {
+    every = "100ms"
+    write {
+      http {
+        method  = "POST"
+        path    = "/api/ledger"
+        headers = { Authorization = "Bearer ${capture.token}" }
+        json    = { ref = "pod-loss", seq = ledger.seq }
+      }
+      expect { status = 201 }
+      capture { id = response.json.id }
+    }
+    read {
+      http {
+        path    = "/api/ledger/${ledger.id}"
+        headers = { Authorization = "Bearer ${capture.token}" }
+      }
+      expect { status = 200 }
+    }
+  }
+  fault "kill" {
+    action       = "pod-kill"
+    mode         = "one"
+    grace_period = 0
+    after        = "3s"
+  }
+  objectives {
+    rto = "2m"
+    rpo = "0s"
+  }
+}`)), 0o644)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--out", out, suites}, &stdout, &stderr)
+	dir := onlyRunDir(t, out)
+	r, exp := suiteExperiment(t, dir)
+	if code != exitRejected || r.Status != result.Failed || exp.Ledger == nil || len(exp.Faults) != 1 {
+		t.Fatalf("exit %d, suite %s: %s\nstdout:\n%s\nstderr:\n%s\n%s", code, r.Status, r.Message, stdout.String(), stderr.String(), c.PodReport(ns))
+	}
+	f, l := exp.Faults[0], exp.Ledger
+	if !f.Injected || !f.Recovered {
+		t.Fatalf("fault record %+v", f)
+	}
+	// Ground truth: the new pod has none of the old one's data, so the
+	// writes lost are exactly those acknowledged before the kill (a write
+	// in flight during it may have reached the old pod or failed).
+	var before, after, lostAfter int
+	for _, w := range l.Lost {
+		if w.AckedMS > f.RecoveredMS {
+			lostAfter++
+		}
+	}
+	if len(l.Lost) == 0 || lostAfter != 0 || l.RPOS <= 0 {
+		t.Fatalf("lost %d writes (%d acknowledged after recovery at %.0f ms), RPO %.2f s; ledger %+v", len(l.Lost), lostAfter, f.RecoveredMS, l.RPOS, l)
+	}
+	// About 30 writes at 100 ms in the 3 s before the kill.
+	before = len(l.Lost)
+	after = l.Verified
+	if before < 20 || after < 20 || l.Acknowledged != before+after+len(l.Unverified) {
+		t.Fatalf("lost %d, verified %d, unverified %d of %d acknowledged: %+v", before, after, len(l.Unverified), l.Acknowledged, l)
+	}
+	if !strings.Contains(r.Message, "rpo") && !strings.Contains(r.Message, "RPO") {
+		t.Errorf("the suite's message does not name the RPO: %s", r.Message)
+	}
+	t.Logf("pod killed at %.0f ms, recovered at %.0f ms: %d writes lost (RPO %.2f s), %d read back after", f.InjectedMS, f.RecoveredMS, before, l.RPOS, after)
 }

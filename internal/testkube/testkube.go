@@ -6,6 +6,7 @@ package testkube
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"strings"
@@ -114,14 +115,26 @@ func shortName(s string) string {
 	return n
 }
 
+// ReadyDelaySeconds is how long a demo bank pod waits before its first
+// readiness probe.
+const ReadyDelaySeconds = 2
+
 // DeployDemobank deploys the demo bank as Deployment and Service "bank"
 // (label app=bank, port 80 → 8080) with the given replicas, and waits until
-// they are all ready. The pods have no volume: a restarted pod starts empty.
+// they are all ready. The pods have no volume: a re-created pod starts with
+// no data. Their token key comes from a Secret, as a bank would mount it,
+// so tokens outlive a pod.
 func (c *Cluster) DeployDemobank(t testing.TB, ns string, replicas int32) {
 	t.Helper()
 	ctx := context.Background()
 	labels := map[string]string{"app": "bank"}
 	grace := int64(1)
+	key := make([]byte, 32)
+	rand.Read(key)
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bank-session", Namespace: ns}, Data: map[string][]byte{"key": key}}
+	if _, err := c.Clientset.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "bank", Namespace: ns, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
@@ -133,13 +146,20 @@ func (c *Cluster) DeployDemobank(t testing.TB, ns string, replicas int32) {
 					TerminationGracePeriodSeconds: &grace,
 					Containers: []corev1.Container{{
 						Name: "bank", Image: DemobankImage, ImagePullPolicy: corev1.PullNever,
-						Args:  []string{"demo", "--listen", ":8080", "--data", "/data"},
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+						Args:         []string{"demo", "--listen", ":8080", "--data", "/data", "--session-key-file", "/secrets/key"},
+						Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+						VolumeMounts: []corev1.VolumeMount{{Name: "session", MountPath: "/secrets", ReadOnly: true}},
 						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
-							PeriodSeconds: 1, FailureThreshold: 1,
+							ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
+							// A new pod is ready no sooner than ReadyDelay after
+							// it starts (a bank warming up), so that a killed
+							// pod's successor cannot take over before the old
+							// one is gone: the outage is certain and the RTO
+							// holds the re-creation and this delay.
+							InitialDelaySeconds: ReadyDelaySeconds, PeriodSeconds: 1, FailureThreshold: 1,
 						},
 					}},
+					Volumes: []corev1.Volume{{Name: "session", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "bank-session"}}}},
 				},
 			},
 		},
