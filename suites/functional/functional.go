@@ -20,7 +20,9 @@ import (
 )
 
 // Kind is the functional block kind, for the loader's list of kinds.
-var Kind = config.SuiteKind{Type: "functional", Decode: decode}
+var Kind = runner.NewKind("functional", decode)
+
+var _ runner.Suite = (*Suite)(nil)
 
 // Suite is a decoded functional block.
 type Suite struct {
@@ -61,7 +63,7 @@ var caseSchema = &hcl.BodySchema{
 
 var stepsSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{step.BlockSchema}}
 
-func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common}
 	content, diags := body.Content(schema)
 	if a, ok := content.Attributes["parallel"]; ok {

@@ -17,11 +17,14 @@ import (
 
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/fault"
+	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // Kind is the reliability block kind, for the loader's list of kinds.
-var Kind = config.SuiteKind{Type: "reliability", Decode: decode}
+var Kind = runner.NewKind("reliability", decode)
+
+var _ runner.Suite = (*Suite)(nil)
 
 // Suite is a decoded reliability block.
 type Suite struct {
@@ -102,7 +105,7 @@ var objectivesSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 // in the read step also what the write step captured (ledger.id).
 const ledgerRoot = "ledger"
 
-func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common}
 	content, diags := body.Content(schema)
 	var d hcl.Diagnostics
