@@ -280,6 +280,13 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	return req, body, nil
 }
 
+// stepTimeout is the error of a request that the step's timeout ended: the
+// step's words, and context.DeadlineExceeded for errors.Is.
+type stepTimeout string
+
+func (e stepTimeout) Error() string { return string(e) }
+func (e stepTimeout) Unwrap() error { return context.DeadlineExceeded }
+
 func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*httpExchange, error) {
 	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
@@ -293,7 +300,7 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext) (
 	resp, err := client.Do(req)
 	if err != nil {
 		if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-			return nil, fmt.Errorf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout)
+			return nil, stepTimeout(fmt.Sprintf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout))
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
 	}
