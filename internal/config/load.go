@@ -191,7 +191,7 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unknown suite in depends_on",
-					Detail:   fmt.Sprintf("Suite %q depends on %q, which is not defined.%s", c.Name, dep, Suggest(dep, keys(seen))),
+					Detail:   fmt.Sprintf("Suite %q depends on %q, which is not defined.%s", c.Name, dep, Suggest(dep, slices.Sorted(maps.Keys(seen)))),
 					Subject:  c.DeclRange.Ptr(),
 				})
 			}

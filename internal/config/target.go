@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -343,7 +345,7 @@ func decodeDemobank(o *EmbeddedOptions, b *hcl.Block, dc *DecodeContext) hcl.Dia
 		m, d := dc.StringMap(a)
 		diags = append(diags, d...)
 		o.SlowPaths = map[string]time.Duration{}
-		for _, path := range keys(m) {
+		for _, path := range slices.Sorted(maps.Keys(m)) {
 			dur, err := ParseDuration(m[path])
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration",

@@ -305,7 +305,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		}
 		env.Record(result.Result{
 			Level: result.LevelCase, Case: c.Name, Status: st, Message: msg,
-			DurationMS: ms(time.Since(start)), Location: config.Location(c.DeclRange),
+			DurationMS: result.MS(time.Since(start)), Location: config.Location(c.DeclRange),
 		})
 		mu.Lock()
 		defer mu.Unlock()
@@ -356,7 +356,7 @@ func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, c
 	return step.RunSequence(ctx, &senv, steps, captures, func(st *step.Step, out step.Outcome) {
 		env.Record(result.Result{
 			Level: result.LevelStep, Case: caseName, Step: st.Name, Phase: phase, Status: out.Status,
-			DurationMS: ms(out.Duration), Message: out.Message, First: out.First, Location: config.Location(st.DeclRange),
+			DurationMS: result.MS(out.Duration), Message: out.Message, First: out.First, Location: config.Location(st.DeclRange),
 			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts,
 		})
 	})
@@ -378,5 +378,3 @@ func copyMap(m map[string]cty.Value) map[string]cty.Value {
 	}
 	return out
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
