@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -295,15 +296,12 @@ func resolveBuild(c *Container, a *hcl.Attribute) hcl.Diagnostics {
 }
 
 func validContainerPort(p string) bool {
-	num, proto, _ := strings.Cut(p, "/")
-	if proto != "" && proto != "tcp" && proto != "udp" {
-		return false
+	num, proto, slash := strings.Cut(p, "/")
+	if slash && proto != "tcp" && proto != "udp" {
+		return false // "8080/" names no protocol
 	}
-	var n int
-	if _, err := fmt.Sscanf(num, "%d", &n); err != nil || fmt.Sprint(n) != num {
-		return false
-	}
-	return n > 0 && n < 65536
+	n, err := strconv.Atoi(num)
+	return err == nil && strconv.Itoa(n) == num && n > 0 && n < 65536
 }
 
 func decodeTLS(t *TLS, b *hcl.Block, dc *DecodeContext) hcl.Diagnostics {
