@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -398,11 +399,14 @@ func rateKBps(rate string) (int64, error) {
 			if err != nil {
 				return 0, fmt.Errorf("rate %q: %w", rate, err)
 			}
-			kb := int64(float64(n) * u.bytes / 1000)
-			if kb < 1 {
-				kb = 1 // toxiproxy's smallest rate
+			switch kb := float64(n) * u.bytes / 1000; {
+			case kb >= math.MaxInt64:
+				return math.MaxInt64, nil // past what int64 holds (converting would give a negative rate)
+			case kb < 1:
+				return 1, nil // toxiproxy's smallest rate
+			default:
+				return int64(kb), nil
 			}
-			return kb, nil
 		}
 	}
 	return 0, fmt.Errorf("rate %q has no unit such as mbit or kbps", rate)
