@@ -22,8 +22,6 @@ import (
 // Kind is the functional block kind, for the loader's list of kinds.
 var Kind = runner.NewKind("functional", decode)
 
-var _ runner.Suite = (*Suite)(nil)
-
 // Suite is a decoded functional block.
 type Suite struct {
 	config.SuiteCommon
@@ -33,6 +31,9 @@ type Suite struct {
 	Cases    []*Case
 	Teardown []*step.Step
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // Case is an ordered list of steps; with for_each a case block becomes one
 // case per element, named "case[key]", and its steps see each.key and

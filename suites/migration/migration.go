@@ -23,8 +23,6 @@ import (
 // Kind is the migration block kind, for the loader's list of kinds.
 var Kind = runner.NewKind("migration", decode)
 
-var _ runner.Suite = (*Suite)(nil)
-
 // Levels of a table comparison, in the order they run.
 var Levels = []string{LevelSchema, LevelCount, LevelAggregates, LevelRows}
 
@@ -52,6 +50,9 @@ type Suite struct {
 	// Checksum lets same-dialect ranges be compared by checksum first.
 	Checksum bool
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // Endpoint is the source or the target database.
 type Endpoint struct {

@@ -25,8 +25,6 @@ import (
 // Kind is the performance block kind, for the loader's list of kinds.
 var Kind = runner.NewKind("performance", decode)
 
-var _ runner.Suite = (*Suite)(nil)
-
 // Suite is a decoded performance block.
 type Suite struct {
 	config.SuiteCommon
@@ -47,6 +45,9 @@ type Suite struct {
 	MetricsRemoteWrite      string
 	MetricsRemoteWriteRange hcl.Range
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // Load says how much load and for how long.
 type Load struct {

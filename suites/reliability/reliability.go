@@ -24,8 +24,6 @@ import (
 // Kind is the reliability block kind, for the loader's list of kinds.
 var Kind = runner.NewKind("reliability", decode)
 
-var _ runner.Suite = (*Suite)(nil)
-
 // Suite is a decoded reliability block.
 type Suite struct {
 	config.SuiteCommon
@@ -40,6 +38,9 @@ type Suite struct {
 	AbortWhen   *AbortWhen
 	Objectives  Objectives
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // FaultSpecs lists the suite's faults (fault.Carrier, for plan --emit-chaos).
 func (s *Suite) FaultSpecs() []*fault.Spec { return s.Faults }

@@ -18,8 +18,6 @@ import (
 // Kind is the security block kind, for the loader's list of kinds.
 var Kind = runner.NewKind("security", decode)
 
-var _ runner.Suite = (*Suite)(nil)
-
 // Suite is a decoded security block.
 type Suite struct {
 	config.SuiteCommon
@@ -35,6 +33,9 @@ type Suite struct {
 	FailOn string
 	Drills []*Drill
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // Scope is where traffic may go, and how much of it.
 type Scope struct {
