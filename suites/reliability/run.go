@@ -607,9 +607,14 @@ func brief(s string) string {
 	return s
 }
 
+// joinMsg joins two parts of a message with "; ", either of which may be
+// empty ("faults could not be removed" with no other problem ends there).
 func joinMsg(a, b string) string {
-	if a == "" {
+	switch {
+	case a == "":
 		return b
+	case b == "":
+		return a
 	}
 	return a + "; " + b
 }
