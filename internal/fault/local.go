@@ -504,6 +504,9 @@ func memorySize(size string) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
+		if pct < 0 || pct > 100 { // Chaos Mesh's validation refuses them too
+			return 0, fmt.Errorf("size %q: a percentage of the machine's memory is from 0%% to 100%%", size)
+		}
 		total := memInfo("MemTotal:")
 		if total == 0 {
 			return 0, errors.New("cannot read the machine's memory size for a percentage")

@@ -3,6 +3,7 @@ package fault
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -73,6 +74,28 @@ func FuzzRateKBps(f *testing.F) {
 			}
 		case got != int64(want):
 			t.Fatalf("rateKBps(%q) = %d, want %d", rate, got, int64(want))
+		}
+	})
+}
+
+// FuzzMemorySize holds a stress fault's size to a number of bytes that
+// can be held: never negative, and never more than the machine has for
+// a percentage of it.
+func FuzzMemorySize(f *testing.F) {
+	for _, s := range []string{"", "256MB", "1GB", "10%", "100%", "0%", "-5%", "101%", "-1MB", "9223372036854775807%", "1e3MB", "5 MB", "%"} {
+		f.Add(s)
+	}
+	total := memInfo("MemTotal:")
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := memorySize(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("memorySize(%q) = %d, negative", s, n)
+		}
+		if strings.HasSuffix(s, "%") && n > total {
+			t.Fatalf("memorySize(%q) = %d, more than the machine's %d", s, n, total)
 		}
 	})
 }
