@@ -440,8 +440,8 @@ func injectStress(e *localEngine, s *Spec, _ *target.Instance) ([]Undo, error) {
 			cancel()
 			return nil, fmt.Errorf("fault %q: %w", s.Name, err)
 		}
-		total := size * int64(ms.Workers)
-		if avail := memAvailable(); avail > 0 && total > avail*8/10 {
+		// size × workers could overflow: divide the bound instead.
+		if avail := memAvailable(); avail > 0 && size > avail*8/10/int64(max(ms.Workers, 1)) {
 			cancel()
 			return nil, fmt.Errorf("fault %q: %d workers of %s is more than 80%% of the memory available (%s)",
 				s.Name, ms.Workers, units.BytesSize(float64(size)), units.BytesSize(float64(avail)))
@@ -513,7 +513,11 @@ func memorySize(size string) (int64, error) {
 		}
 		return total * int64(pct) / 100, nil
 	}
-	return units.FromHumanSize(size)
+	n, err := units.FromHumanSize(size)
+	if err == nil && n < 0 { // past what int64 holds: units wraps around
+		return 0, fmt.Errorf("size %q is more memory than a machine has", size)
+	}
+	return n, err
 }
 
 func memAvailable() int64 { return memInfo("MemAvailable:") }
