@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/suites"
 )
 
 // Exit codes, as the design fixes them.
@@ -90,7 +91,7 @@ type selectionFlags struct {
 }
 
 func (s *selectionFlags) register(fs *flag.FlagSet) {
-	fs.Var(&s.only, "only", "run only suites of these kinds: functional, performance, reliability, security (repeatable)")
+	fs.Var(&s.only, "only", "run only suites of these kinds: "+strings.Join(suites.Names(), ", ")+" (repeatable)")
 	fs.Var(&s.tags, "tag", "run only suites with one of these tags (repeatable)")
 	fs.Var(&s.components, "component", "run only suites of these components (repeatable)")
 	fs.Var(&s.suites, "suite", "run only the suites with these names, and what they depend on (repeatable)")

@@ -15,22 +15,8 @@ import (
 	"github.com/cloudtest/cloudtest/internal/deploy"
 	"github.com/cloudtest/cloudtest/internal/evidence"
 	"github.com/cloudtest/cloudtest/internal/result"
-	"github.com/cloudtest/cloudtest/suites/functional"
-	"github.com/cloudtest/cloudtest/suites/migration"
-	"github.com/cloudtest/cloudtest/suites/performance"
-	"github.com/cloudtest/cloudtest/suites/reliability"
-	"github.com/cloudtest/cloudtest/suites/security"
+	"github.com/cloudtest/cloudtest/suites"
 )
-
-// kinds lists every suite kind cloudtest knows. Adding a kind means adding
-// its package here.
-var kinds = []config.SuiteKind{
-	functional.Kind,
-	performance.Kind,
-	reliability.Kind,
-	security.Kind,
-	migration.Kind,
-}
 
 // blocks lists the other top-level blocks: vendor evidence, requirements
 // added by the user and waivers.
@@ -44,7 +30,7 @@ var blocks = []config.BlockKind{
 // snippet; ok is false when there were errors.
 func load(path string, cf *configFlags, stderr io.Writer) (*config.Config, bool) {
 	cfg, parser, diags := config.Load(path, config.Options{
-		Vars: cf.vars, VarFiles: cf.varFiles, Environ: os.Environ(), Kinds: kinds, Blocks: blocks,
+		Vars: cf.vars, VarFiles: cf.varFiles, Environ: os.Environ(), Kinds: suites.Kinds, Blocks: blocks,
 	})
 	if len(diags) > 0 {
 		printDiags(stderr, parser.Files(), diags, !cf.noColor && isTerminal(stderr))

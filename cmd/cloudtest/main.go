@@ -1,7 +1,16 @@
 // Command cloudtest runs acceptance suites written in HCL against systems a
 // financial institution moves to the cloud, and writes an acceptance report.
 // The command parses flags and calls the packages under internal/ and
-// suites/; everything it does, a Go program can do with those packages.
+// suites/ (the registry of suite kinds is suites.Kinds).
+//
+// The command line, the HCL language and the files of a run directory
+// (docs/formats.md) are the product's interfaces; its Go packages are not.
+// They stay under internal/ on purpose, so that the suite kinds, the fault
+// engines and the result types can change shape without breaking anyone's
+// build: a Go program that wants what cloudtest does runs the command and
+// reads results.jsonl, report.json or the JUnit and SARIF files it writes.
+// (suites/ is importable only for the layout of one package per kind; it
+// promises no API either.)
 package main
 
 import (

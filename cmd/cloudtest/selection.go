@@ -7,6 +7,7 @@ import (
 
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/runner"
+	"github.com/cloudtest/cloudtest/suites"
 )
 
 // check refuses a selection flag whose value can match no suite of cfg (an
@@ -16,10 +17,7 @@ import (
 // INCOMPLETE or be judged on the wrong suites instead of saying what is
 // wrong. --suite names are checked by runner.NewPlan.
 func (s *selectionFlags) check(cfg *config.Config) error {
-	var known []string
-	for _, k := range kinds {
-		known = append(known, k.Type)
-	}
+	known := suites.Names()
 	var used, tags, comps []string
 	for _, st := range cfg.Suites {
 		c := st.Common()

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/suites"
 	"github.com/cloudtest/cloudtest/suites/performance"
 )
 
@@ -27,7 +28,7 @@ func cmdWorker(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	err := performance.ServeWorker(ctx, os.Stdin, os.Stdout, func(h performance.Handoff) (*config.Config, error) {
 		cfg, parser, diags := config.Load(h.Source, config.Options{
-			Vars: h.Vars, VarFiles: h.VarFiles, Environ: os.Environ(), Kinds: kinds, Blocks: blocks,
+			Vars: h.Vars, VarFiles: h.VarFiles, Environ: os.Environ(), Kinds: suites.Kinds, Blocks: blocks,
 		})
 		if diags.HasErrors() {
 			var b strings.Builder

@@ -3,10 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -353,14 +354,14 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 			if !ok {
 				diags = append(diags, badRef(rng, "A reference to a variable needs a name, such as var.base_url."))
 			} else if _, found := dc.cfg.Variables[name]; !found {
-				diags = append(diags, badRef(rng, fmt.Sprintf("There is no variable named %q.%s", name, Suggest(name, keys(dc.cfg.Variables)))))
+				diags = append(diags, badRef(rng, fmt.Sprintf("There is no variable named %q.%s", name, Suggest(name, slices.Sorted(maps.Keys(dc.cfg.Variables))))))
 			}
 		case "local":
 			name, ok := attrName()
 			if !ok {
 				diags = append(diags, badRef(rng, "A reference to a local value needs a name, such as local.token."))
 			} else if _, found := dc.cfg.Locals[name]; !found {
-				diags = append(diags, badRef(rng, fmt.Sprintf("There is no local value named %q.%s", name, Suggest(name, keys(dc.cfg.Locals)))))
+				diags = append(diags, badRef(rng, fmt.Sprintf("There is no local value named %q.%s", name, Suggest(name, slices.Sorted(maps.Keys(dc.cfg.Locals))))))
 			}
 		case "target":
 			name, ok := attrName()
@@ -407,7 +408,7 @@ func undefinedTarget(rng hcl.Range, name string, cfg *Config) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Target not defined",
-		Detail:   fmt.Sprintf("No target %q is defined; add a block target %q { url = \"...\" }.%s", name, name, Suggest(name, keys(cfg.Targets))),
+		Detail:   fmt.Sprintf("No target %q is defined; add a block target %q { url = \"...\" }.%s", name, name, Suggest(name, slices.Sorted(maps.Keys(cfg.Targets)))),
 		Subject:  rng.Ptr(),
 	}
 }
@@ -448,15 +449,6 @@ func Required(block *hcl.Block, name, example string) *hcl.Diagnostic {
 		detail += " For example: " + example
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required attribute", Detail: detail, Subject: block.DefRange.Ptr()}
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Suggest returns " Did you mean "x"?" when a known name is close to name.

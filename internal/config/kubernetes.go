@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -78,7 +80,7 @@ func decodeKubernetes(b *hcl.Block, dc *DecodeContext) (*Kubernetes, hcl.Diagnos
 				Detail:  "The attribute \"selector\" must name at least one label of the target's pods, such as { app = \"bank\" }.",
 				Subject: a.Expr.Range().Ptr()})
 		}
-		for _, key := range keys(k.Selector) {
+		for _, key := range slices.Sorted(maps.Keys(k.Selector)) {
 			var problems []string
 			for _, e := range validation.IsQualifiedName(key) {
 				problems = append(problems, fmt.Sprintf("the key %q: %s", key, e))

@@ -75,13 +75,44 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 	if diags.HasErrors() {
 		return nil, parser, diags
 	}
+	blocks, projectAttr, d := cfg.rootContent(files, rootSchema(opts.Kinds, opts.Blocks))
+	diags = append(diags, d...)
+	byType := map[string][]*hcl.Block{}
+	for _, b := range blocks {
+		byType[b.Type] = append(byType[b.Type], b)
+	}
 
-	schema := rootSchema(opts.Kinds, opts.Blocks)
+	// Values first, in the order they can refer to each other: variables,
+	// locals, then the blocks that use them.
+	dc := &DecodeContext{cfg: cfg}
+	diags = append(diags, decodeVariables(cfg, byType["variable"])...)
+	diags = append(diags, assignVariables(cfg, parser, opts)...)
+	cfg.static = &hcl.EvalContext{Functions: functions(cfg.Dir)}
+	cfg.refreshStatic()
+	diags = append(diags, decodeLocals(cfg, byType["locals"])...)
+	if projectAttr != nil {
+		p, d := dc.String(projectAttr)
+		diags = append(diags, d...)
+		cfg.Project = p
+	}
+	diags = append(diags, cfg.decodeTargets(byType["target"], dc)...)
+	cfg.refreshStatic()
+	diags = append(diags, cfg.decodeDeployments(byType["deployment"], dc)...)
+	seen, d := cfg.decodeSuites(blocks, opts.Kinds, dc)
+	diags = append(diags, d...)
+	diags = append(diags, cfg.decodeOthers(blocks, opts.Blocks, dc)...)
+	diags = append(diags, cfg.checkDependsOn(seen)...)
+	return cfg, parser, cfg.redactDiags(diags)
+}
+
+// rootContent is every top-level block of the files, in file order, and
+// the one project attribute.
+func (cfg *Config) rootContent(files []string, schema *hcl.BodySchema) ([]*hcl.Block, *hcl.Attribute, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	var blocks []*hcl.Block
 	var projectAttr *hcl.Attribute
 	for _, f := range files {
-		file := cfg.Files[f]
-		content, d := file.Body.Content(schema)
+		content, d := cfg.Files[f].Body.Content(schema)
 		diags = append(diags, d...)
 		if a, ok := content.Attributes["project"]; ok {
 			if projectAttr != nil {
@@ -92,25 +123,12 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 		}
 		blocks = append(blocks, content.Blocks...)
 	}
+	return blocks, projectAttr, diags
+}
 
-	dc := &DecodeContext{cfg: cfg}
-	byType := map[string][]*hcl.Block{}
+func (cfg *Config) decodeTargets(blocks []*hcl.Block, dc *DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	for _, b := range blocks {
-		byType[b.Type] = append(byType[b.Type], b)
-	}
-
-	diags = append(diags, decodeVariables(cfg, byType["variable"])...)
-	diags = append(diags, assignVariables(cfg, parser, opts)...)
-	cfg.static = &hcl.EvalContext{Functions: functions(cfg.Dir)}
-	cfg.refreshStatic()
-	diags = append(diags, decodeLocals(cfg, byType["locals"])...)
-
-	if projectAttr != nil {
-		p, d := dc.String(projectAttr)
-		diags = append(diags, d...)
-		cfg.Project = p
-	}
-	for _, b := range byType["target"] {
 		t, d := decodeTarget(b, dc)
 		diags = append(diags, d...)
 		if t == nil {
@@ -123,25 +141,34 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 		cfg.Targets[t.Name] = t
 		cfg.TargetOrder = append(cfg.TargetOrder, t.Name)
 	}
-	cfg.refreshStatic()
+	return diags
+}
 
-	for i, b := range byType["deployment"] {
+func (cfg *Config) decodeDeployments(blocks []*hcl.Block, dc *DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for i, b := range blocks {
 		if i > 0 {
-			diags = append(diags, duplicate("deployment", "", b.DefRange, byType["deployment"][0].DefRange))
+			diags = append(diags, duplicate("deployment", "", b.DefRange, blocks[0].DefRange))
 			continue
 		}
 		dep, d := decodeDeployment(b, dc)
 		diags = append(diags, d...)
 		cfg.Deployment = dep
 	}
+	return diags
+}
 
-	kinds := map[string]SuiteKind{}
-	for _, k := range opts.Kinds {
-		kinds[k.Type] = k
+// decodeSuites decodes the blocks of the suite kinds, in declaration order,
+// and returns the suites by name.
+func (cfg *Config) decodeSuites(blocks []*hcl.Block, kinds []SuiteKind, dc *DecodeContext) (map[string]*SuiteCommon, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	byType := map[string]SuiteKind{}
+	for _, k := range kinds {
+		byType[k.Type] = k
 	}
 	seen := map[string]*SuiteCommon{}
 	for _, b := range blocks {
-		kind, ok := kinds[b.Type]
+		kind, ok := byType[b.Type]
 		if !ok {
 			continue
 		}
@@ -169,12 +196,18 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 		}
 		dc.targetRefs = nil
 	}
-	others := map[string]BlockKind{}
-	for _, k := range opts.Blocks {
-		others[k.Type] = k
+	return seen, diags
+}
+
+// decodeOthers decodes the blocks of Options.Blocks, in declaration order.
+func (cfg *Config) decodeOthers(blocks []*hcl.Block, kinds []BlockKind, dc *DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	byType := map[string]BlockKind{}
+	for _, k := range kinds {
+		byType[k.Type] = k
 	}
 	for _, b := range blocks {
-		kind, ok := others[b.Type]
+		kind, ok := byType[b.Type]
 		if !ok {
 			continue
 		}
@@ -184,6 +217,11 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 			cfg.Blocks[b.Type] = append(cfg.Blocks[b.Type], v)
 		}
 	}
+	return diags
+}
+
+func (cfg *Config) checkDependsOn(seen map[string]*SuiteCommon) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	for _, s := range cfg.Suites {
 		c := s.Common()
 		for _, dep := range c.DependsOn {
@@ -191,13 +229,13 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unknown suite in depends_on",
-					Detail:   fmt.Sprintf("Suite %q depends on %q, which is not defined.%s", c.Name, dep, Suggest(dep, keys(seen))),
+					Detail:   fmt.Sprintf("Suite %q depends on %q, which is not defined.%s", c.Name, dep, Suggest(dep, slices.Sorted(maps.Keys(seen)))),
 					Subject:  c.DeclRange.Ptr(),
 				})
 			}
 		}
 	}
-	return cfg, parser, cfg.redactDiags(diags)
+	return diags
 }
 
 func listFiles(path string) ([]string, string, error) {

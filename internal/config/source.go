@@ -2,8 +2,12 @@ package config
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 
@@ -54,6 +58,48 @@ func ReadRegular(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %s, the most cloudtest reads", path, byteSize(max))
 	}
 	return b, nil
+}
+
+// FileDigest is the hex SHA-256 of a regular file, read in a stream that
+// stops when ctx is done: the digest of a piece of evidence, of a file of
+// the signed bundle, of what an image is built from.
+func FileDigest(ctx context.Context, path string) (string, error) {
+	h := sha256.New()
+	if err := HashFile(ctx, path, h); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// HashFile streams a regular file into the hashes, stopping when ctx is done.
+func HashFile(ctx context.Context, path string, hs ...hash.Hash) error {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := make([]io.Writer, len(hs))
+	for i, h := range hs {
+		w[i] = h
+	}
+	_, err = io.Copy(io.MultiWriter(w...), ContextReader(ctx, f))
+	return err
+}
+
+// ContextReader reads r until ctx is done (SIGTERM during a digest or a
+// copy stops it at the next read).
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // OpenRegular opens a regular file for reading and refuses anything else

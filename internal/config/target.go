@@ -4,8 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -314,15 +317,12 @@ func resolveBuild(c *Container, a *hcl.Attribute) hcl.Diagnostics {
 }
 
 func validContainerPort(p string) bool {
-	num, proto, _ := strings.Cut(p, "/")
-	if proto != "" && proto != "tcp" && proto != "udp" {
-		return false
+	num, proto, slash := strings.Cut(p, "/")
+	if slash && proto != "tcp" && proto != "udp" {
+		return false // "8080/" names no protocol
 	}
-	var n int
-	if _, err := fmt.Sscanf(num, "%d", &n); err != nil || fmt.Sprint(n) != num {
-		return false
-	}
-	return n > 0 && n < 65536
+	n, err := strconv.Atoi(num)
+	return err == nil && strconv.Itoa(n) == num && n > 0 && n < 65536
 }
 
 func decodeTLS(t *TLS, b *hcl.Block, dc *DecodeContext) hcl.Diagnostics {
@@ -412,7 +412,7 @@ func decodeDemobank(o *EmbeddedOptions, b *hcl.Block, dc *DecodeContext) hcl.Dia
 		m, d := dc.StringMap(a)
 		diags = append(diags, d...)
 		o.SlowPaths = map[string]time.Duration{}
-		for _, path := range keys(m) {
+		for _, path := range slices.Sorted(maps.Keys(m)) {
 			dur, err := ParseDuration(m[path])
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration",

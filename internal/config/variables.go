@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -120,7 +122,7 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 			}
 			if !ok {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
-					Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, Suggest(a.Name, keys(cfg.Variables))),
+					Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, Suggest(a.Name, slices.Sorted(maps.Keys(cfg.Variables)))),
 					Subject: a.NameRange.Ptr()})
 				continue
 			}
@@ -149,12 +151,12 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		v, found := cfg.Variables[name]
 		if !found {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
-				Detail: fmt.Sprintf("-var sets %q, but no variable block declares it.%s", name, Suggest(name, keys(cfg.Variables)))})
+				Detail: fmt.Sprintf("-var sets %q, but no variable block declares it.%s", name, Suggest(name, slices.Sorted(maps.Keys(cfg.Variables))))})
 			continue
 		}
 		diags = append(diags, setRaw(v, raw, "-var")...)
 	}
-	for _, name := range keys(cfg.Variables) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Variables)) {
 		v := cfg.Variables[name]
 		if v.Value == cty.NilVal {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Variable has no value",

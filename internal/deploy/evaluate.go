@@ -147,8 +147,8 @@ func linkOutcome(dep *config.Deployment, suites []SuiteOutcome) (string, string,
 	names, passed, failed := tally(suites, func(s SuiteOutcome) bool {
 		hasP, hasC := false, false
 		for _, c := range s.Components {
-			hasP = hasP || contains(private, c)
-			hasC = hasC || contains(community, c)
+			hasP = hasP || slices.Contains(private, c)
+			hasC = hasC || slices.Contains(community, c)
 		}
 		return hasP && hasC
 	})

@@ -7,7 +7,6 @@ package deploy
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 
 	"github.com/cloudtest/cloudtest/internal/config"
@@ -170,5 +169,3 @@ func componentsOf(dep *config.Deployment, mode string) []string {
 	sort.Strings(out)
 	return out
 }
-
-func contains(list []string, s string) bool { return slices.Contains(list, s) }

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -47,7 +48,7 @@ func digests(dir string) (map[string]string, error) {
 		if bundleFile(rel) {
 			return nil
 		}
-		sum, err := fileDigest(p)
+		sum, err := config.FileDigest(context.Background(), p)
 		if err != nil {
 			return err
 		}

@@ -111,14 +111,14 @@ func digestContext(ctx context.Context, path string) (string, error) {
 		return "", err
 	}
 	if !st.IsDir() {
-		return fileDigestContext(ctx, path)
+		return config.FileDigest(ctx, path)
 	}
 	var lines []string
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		sum, err := fileDigestContext(ctx, p)
+		sum, err := config.FileDigest(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -135,10 +135,6 @@ func digestContext(ctx context.Context, path string) (string, error) {
 		io.WriteString(h, l)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func fileDigest(path string) (string, error) {
-	return fileDigestContext(context.Background(), path)
 }
 
 // checkSignature verifies a detached signature over the file's bytes:
@@ -171,7 +167,7 @@ func checkSignature(ctx context.Context, e *Evidence) error {
 		return nil
 	}
 	h := sha256.New()
-	if err := hashFile(ctx, e.File, h); err != nil {
+	if err := config.HashFile(ctx, e.File, h); err != nil {
 		return err
 	}
 	digest := h.Sum(nil)
@@ -269,7 +265,7 @@ func copyPath(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, ctxReader{ctx, in}); err != nil {
+	if _, err := io.Copy(out, config.ContextReader(ctx, in)); err != nil {
 		out.Close()
 		os.Remove(dst) // half a copy is not evidence (and would be signed)
 		return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -398,11 +399,14 @@ func rateKBps(rate string) (int64, error) {
 			if err != nil {
 				return 0, fmt.Errorf("rate %q: %w", rate, err)
 			}
-			kb := int64(float64(n) * u.bytes / 1000)
-			if kb < 1 {
-				kb = 1 // toxiproxy's smallest rate
+			switch kb := float64(n) * u.bytes / 1000; {
+			case kb >= math.MaxInt64:
+				return math.MaxInt64, nil // past what int64 holds (converting would give a negative rate)
+			case kb < 1:
+				return 1, nil // toxiproxy's smallest rate
+			default:
+				return int64(kb), nil
 			}
-			return kb, nil
 		}
 	}
 	return 0, fmt.Errorf("rate %q has no unit such as mbit or kbps", rate)
@@ -436,8 +440,8 @@ func injectStress(e *localEngine, s *Spec, _ *target.Instance) ([]Undo, error) {
 			cancel()
 			return nil, fmt.Errorf("fault %q: %w", s.Name, err)
 		}
-		total := size * int64(ms.Workers)
-		if avail := memAvailable(); avail > 0 && total > avail*8/10 {
+		// size × workers could overflow: divide the bound instead.
+		if avail := memAvailable(); avail > 0 && size > avail*8/10/int64(max(ms.Workers, 1)) {
 			cancel()
 			return nil, fmt.Errorf("fault %q: %d workers of %s is more than 80%% of the memory available (%s)",
 				s.Name, ms.Workers, units.BytesSize(float64(size)), units.BytesSize(float64(avail)))
@@ -500,13 +504,20 @@ func memorySize(size string) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
+		if pct < 0 || pct > 100 { // Chaos Mesh's validation refuses them too
+			return 0, fmt.Errorf("size %q: a percentage of the machine's memory is from 0%% to 100%%", size)
+		}
 		total := memInfo("MemTotal:")
 		if total == 0 {
 			return 0, errors.New("cannot read the machine's memory size for a percentage")
 		}
 		return total * int64(pct) / 100, nil
 	}
-	return units.FromHumanSize(size)
+	n, err := units.FromHumanSize(size)
+	if err == nil && n < 0 { // past what int64 holds: units wraps around
+		return 0, fmt.Errorf("size %q is more memory than a machine has", size)
+	}
+	return n, err
 }
 
 func memAvailable() int64 { return memInfo("MemAvailable:") }

@@ -132,3 +132,7 @@ type PlannedSuite struct {
 	Tags       []string `json:"tags,omitempty"`
 	Location   string   `json:"location,omitempty"`
 }
+
+// MS is d in milliseconds, to the microsecond: the unit of every *MS field
+// of a result.
+func MS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

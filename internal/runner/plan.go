@@ -87,13 +87,9 @@ type Plan struct {
 // NewPlan selects suites and orders them. A selected suite brings the suites
 // it depends on, selected or not.
 func NewPlan(cfg *config.Config, sel Selection) (*Plan, error) {
-	byName := map[string]Suite{}
-	for _, s := range cfg.Suites {
-		rs, ok := s.(Suite)
-		if !ok {
-			return nil, fmt.Errorf("suite %q of kind %s cannot run", s.Common().Name, s.Common().Kind)
-		}
-		byName[s.Common().Name] = rs
+	byName, err := runnable(cfg)
+	if err != nil {
+		return nil, err
 	}
 	for _, n := range sel.Names {
 		if _, ok := byName[n]; !ok {
@@ -125,7 +121,7 @@ func NewPlan(cfg *config.Config, sel Selection) (*Plan, error) {
 	}
 	for _, s := range cfg.Suites {
 		if sel.matches(s.Common()) {
-			if err := place(s.(Suite), nil); err != nil {
+			if err := place(byName[s.Common().Name], nil); err != nil {
 				return nil, err
 			}
 		}
@@ -145,6 +141,22 @@ func NewPlan(cfg *config.Config, sel Selection) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// runnable maps the suites of cfg by name. A kind made with NewKind decodes
+// only runnable suites, which the compiler checks; only a config.SuiteKind
+// written by hand (a test's, to list or emit faults) can make a suite that
+// loads but cannot run.
+func runnable(cfg *config.Config) (map[string]Suite, error) {
+	byName := make(map[string]Suite, len(cfg.Suites))
+	for _, s := range cfg.Suites {
+		rs, ok := s.(Suite)
+		if !ok {
+			return nil, fmt.Errorf("suite %q: its kind %s was not made with runner.NewKind, so it cannot run", s.Common().Name, s.Common().Kind)
+		}
+		byName[s.Common().Name] = rs
+	}
+	return byName, nil
 }
 
 // Planned describes the plan's suites for run.json and the report.

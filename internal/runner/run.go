@@ -325,7 +325,7 @@ func (s *scheduler) runSuite(ctx context.Context, st Suite) {
 	dur := s.opts.Now().Sub(start)
 	env.Record(result.Result{
 		Level: result.LevelSuite, Status: out.Status, Message: out.Message,
-		DurationMS: float64(dur.Microseconds()) / 1000, Location: config.Location(c.DeclRange), Data: out.Data,
+		DurationMS: result.MS(dur), Location: config.Location(c.DeclRange), Data: out.Data,
 	})
 	s.rec.Sync()
 	s.mu.Lock()

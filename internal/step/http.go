@@ -425,6 +425,13 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	return req, body, nil
 }
 
+// stepTimeout is the error of a request that the step's timeout ended: the
+// step's words, and context.DeadlineExceeded for errors.Is.
+type stepTimeout string
+
+func (e stepTimeout) Error() string { return string(e) }
+func (e stepTimeout) Unwrap() error { return context.DeadlineExceeded }
+
 func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, keepHops bool) (*httpExchange, error) {
 	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
@@ -438,7 +445,7 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 	resp, err := client.Do(req)
 	if err != nil {
 		if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-			return nil, fmt.Errorf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout)
+			return nil, stepTimeout(fmt.Sprintf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout))
 		}
 		var tooMany *tooManyRedirects
 		if errors.As(err, &tooMany) {

@@ -232,6 +232,10 @@ type Outcome struct {
 	// ServerTiming holds the durations (ms) of the response's
 	// Server-Timing header by metric name ("db;dur=53" gives db: 53).
 	ServerTiming map[string]float64
+	// Err is the error that ended the request (refused, reset, timed out),
+	// for errors.Is and errors.As; nil when a response came back. Its text
+	// is not redacted: what is shown is Message.
+	Err error
 }
 
 // evalContext gives the run-time roots; with used (a step's referenced
@@ -514,7 +518,7 @@ func attrName(t hcl.Traverser) string {
 }
 
 func (s *Step) errored(red *Redactor, err error) Outcome {
-	return Outcome{Status: result.Errored, Message: red.String(err.Error())}
+	return Outcome{Status: result.Errored, Message: red.String(err.Error()), Err: err}
 }
 
 // keepsText reports whether the outcome keeps any text to redact.

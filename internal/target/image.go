@@ -21,6 +21,8 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/cloudtest/cloudtest/internal/config"
 )
 
 // ImagePrefix starts the name of every image cloudtest builds
@@ -68,7 +70,7 @@ func DemobankImage(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer cleanup()
-	sum, err := fileDigest(bin)
+	sum, err := config.FileDigest(ctx, bin)
 	if err != nil {
 		return "", err
 	}
@@ -250,21 +252,6 @@ func isCloudtestModule(dir string) bool {
 	return false
 }
 
-// fileDigest is the hex sha256 of a file. (internal/evidence has the same
-// ten lines; the package table keeps target from importing evidence.)
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // buildTag names the image of a build directory by the digest of every
 // file in it, so an unchanged directory is not built again.
 func buildTag(name, dir string) (string, error) {
@@ -274,7 +261,7 @@ func buildTag(name, dir string) (string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		sum, err := fileDigest(path)
+		sum, err := config.FileDigest(context.Background(), path)
 		if err != nil {
 			return err
 		}

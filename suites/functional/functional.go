@@ -20,7 +20,7 @@ import (
 )
 
 // Kind is the functional block kind, for the loader's list of kinds.
-var Kind = config.SuiteKind{Type: "functional", Decode: decode}
+var Kind = runner.NewKind("functional", decode)
 
 // Suite is a decoded functional block.
 type Suite struct {
@@ -31,6 +31,9 @@ type Suite struct {
 	Cases    []*Case
 	Teardown []*step.Step
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // Case is an ordered list of steps; with for_each a case block becomes one
 // case per element, named "case[key]", and its steps see each.key and
@@ -61,7 +64,7 @@ var caseSchema = &hcl.BodySchema{
 
 var stepsSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{step.BlockSchema}}
 
-func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common}
 	content, diags := body.Content(schema)
 	if a, ok := content.Attributes["parallel"]; ok {
@@ -306,7 +309,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		}
 		env.Record(result.Result{
 			Level: result.LevelCase, Case: c.Name, Status: st, Message: msg,
-			DurationMS: ms(time.Since(start)), Location: config.Location(c.DeclRange),
+			DurationMS: result.MS(time.Since(start)), Location: config.Location(c.DeclRange),
 		})
 		mu.Lock()
 		defer mu.Unlock()
@@ -358,7 +361,7 @@ func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, j
 	return step.RunSequence(ctx, &senv, steps, captures, func(st *step.Step, out step.Outcome) {
 		env.Record(result.Result{
 			Level: result.LevelStep, Case: caseName, Step: st.Name, Phase: phase, Status: out.Status,
-			DurationMS: ms(out.Duration), Message: out.Message, First: out.First, Location: config.Location(st.DeclRange),
+			DurationMS: result.MS(out.Duration), Message: out.Message, First: out.First, Location: config.Location(st.DeclRange),
 			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts,
 		})
 	})
@@ -380,5 +383,3 @@ func copyMap(m map[string]cty.Value) map[string]cty.Value {
 	}
 	return out
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

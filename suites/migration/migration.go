@@ -17,10 +17,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/runner"
 )
 
 // Kind is the migration block kind, for the loader's list of kinds.
-var Kind = config.SuiteKind{Type: "migration", Decode: decode}
+var Kind = runner.NewKind("migration", decode)
 
 // Levels of a table comparison, in the order they run.
 var Levels = []string{LevelSchema, LevelCount, LevelAggregates, LevelRows}
@@ -49,6 +50,9 @@ type Suite struct {
 	// Checksum lets same-dialect ranges be compared by checksum first.
 	Checksum bool
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // Endpoint is the source or the target database.
 type Endpoint struct {
@@ -105,7 +109,7 @@ var tableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "target_table"}, {Name: "tolerance"}, {Name: "levels"}, {Name: "ignore"},
 }}
 
-func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common, MaxDiffs: 100, Parallel: 4, ChunkRows: 50000, Checksum: true}
 	content, diags := body.Content(schema)
 	levels := Levels

@@ -67,7 +67,7 @@ func (g *generator) attack(ctx context.Context, st *step.Static) *result.Generat
 		passed, kind := code != 0, ""
 		switch {
 		case code == 0:
-			kind = classify(res.Error)
+			kind = classifyText(res.Error)
 		case len(st.Statuses) > 0 && !slices.Contains(st.Statuses, code):
 			passed, kind = false, "check failed (status "+itoa(code)+")"
 		case len(st.Statuses) == 0 && badStatus(code):

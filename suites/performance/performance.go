@@ -18,11 +18,12 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // Kind is the performance block kind, for the loader's list of kinds.
-var Kind = config.SuiteKind{Type: "performance", Decode: decode}
+var Kind = runner.NewKind("performance", decode)
 
 // Suite is a decoded performance block.
 type Suite struct {
@@ -44,6 +45,9 @@ type Suite struct {
 	MetricsRemoteWrite      string
 	MetricsRemoteWriteRange hcl.Range
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // Load says how much load and for how long.
 type Load struct {
@@ -132,7 +136,7 @@ var thresholdSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "p50"}, {Name: "p95"}, {Name: "p99"}, {Name: "success"}, {Name: "min_tps"}, {Name: "max_error_rate"}, {Name: "regression"}, {Name: "rate_kept"},
 }}
 
-func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common, Marker: "X-Cloudtest-Run"}
 	content, diags := body.Content(schema)
 	var d hcl.Diagnostics

@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -530,20 +533,41 @@ func errorKind(o step.Outcome) string {
 	case o.Status == result.Failed:
 		return "check failed"
 	}
-	return classify(o.Message)
+	return classify(o.Err)
 }
 
-// classify names the kind of a transport error.
-func classify(msg string) string {
-	m := strings.ToLower(msg)
+// classify names the kind of the error that ended a request, from the
+// error itself.
+func classify(err error) string {
+	var ne net.Error
 	switch {
-	case strings.Contains(m, "refused"):
+	case err == nil:
+		return "error"
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
-	case strings.Contains(m, "reset"):
+	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset"
-	case strings.Contains(m, "timeout") || strings.Contains(m, "deadline"):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
-	case strings.Contains(m, "canceled"):
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	return "error"
+}
+
+// classifyText names the kind of a vegeta result's error, which vegeta
+// keeps only as err.Error(): by the texts of the same errors classify
+// looks for.
+func classifyText(msg string) string {
+	switch {
+	case strings.Contains(msg, syscall.ECONNREFUSED.Error()):
+		return "connection refused"
+	case strings.Contains(msg, syscall.ECONNRESET.Error()):
+		return "connection reset"
+	case strings.Contains(msg, context.DeadlineExceeded.Error()), strings.Contains(msg, os.ErrDeadlineExceeded.Error()),
+		strings.Contains(msg, "Client.Timeout exceeded"), strings.Contains(msg, "TLS handshake timeout"):
+		return "timeout"
+	case strings.Contains(msg, context.Canceled.Error()):
 		return "cancelled"
 	}
 	return "error"

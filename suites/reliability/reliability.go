@@ -17,11 +17,12 @@ import (
 
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/internal/fault"
+	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // Kind is the reliability block kind, for the loader's list of kinds.
-var Kind = config.SuiteKind{Type: "reliability", Decode: decode}
+var Kind = runner.NewKind("reliability", decode)
 
 // Suite is a decoded reliability block.
 type Suite struct {
@@ -37,6 +38,9 @@ type Suite struct {
 	AbortWhen   *AbortWhen
 	Objectives  Objectives
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // FaultSpecs lists the suite's faults (fault.Carrier, for plan --emit-chaos).
 func (s *Suite) FaultSpecs() []*fault.Spec { return s.Faults }
@@ -102,7 +106,7 @@ var objectivesSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 // in the read step also what the write step captured (ledger.id).
 const ledgerRoot = "ledger"
 
-func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common}
 	content, diags := body.Content(schema)
 	var d hcl.Diagnostics

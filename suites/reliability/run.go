@@ -30,7 +30,7 @@ const cleanupGrace = 30 * time.Second
 func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	exp := &result.Experiment{
 		Target: s.Target, WindowS: s.Window.Seconds(),
-		ProbeEveryMS: ms(s.Probe.Every), RecoveredAfter: s.Probe.RecoveredAfter,
+		ProbeEveryMS: result.MS(s.Probe.Every), RecoveredAfter: s.Probe.RecoveredAfter,
 	}
 	if c := env.Config.Deployment.Component(s.Component); c != nil {
 		exp.Tier = c.Tier
@@ -174,7 +174,7 @@ type write struct {
 	captures map[string]cty.Value
 }
 
-func (x *experiment) since() float64 { return ms(time.Since(x.start)) }
+func (x *experiment) since() float64 { return result.MS(time.Since(x.start)) }
 
 // run drives the window: the probe and the ledger run in their own loops
 // while this one injects and removes faults on schedule and watches the
@@ -263,7 +263,7 @@ func (x *experiment) run(ctx context.Context) {
 			}
 			rec.Injected = true
 			if at, ok := x.lab.InjectedAt(spec); ok {
-				rec.InjectedMS = ms(at.Sub(x.start)) // when the engine saw it take hold
+				rec.InjectedMS = result.MS(at.Sub(x.start)) // when the engine saw it take hold
 			}
 			x.env.Logf("fault %q (%s) injected at %.1f s", spec.Name, spec.Action, rec.InjectedMS/1000)
 			if spec.OneShot() {
@@ -324,7 +324,7 @@ func (x *experiment) shouldAbort() string {
 		return ""
 	}
 	now := x.since()
-	from := now - ms(a.Window)
+	from := now - result.MS(a.Window)
 	if from < 0 {
 		return "" // not a whole window yet
 	}
@@ -384,7 +384,7 @@ func (x *experiment) probeLoop(ctx context.Context) {
 		select {
 		case slots <- struct{}{}:
 		default:
-			pr := result.Probe{DueMS: ms(due.Sub(x.start)), AtMS: x.since(),
+			pr := result.Probe{DueMS: result.MS(due.Sub(x.start)), AtMS: x.since(),
 				Error: fmt.Sprintf("not sent: %d probes were still waiting for an answer", limit)}
 			pr.LatencyMS = pr.AtMS - pr.DueMS
 			x.addProbe(pr)
@@ -414,7 +414,7 @@ func (x *experiment) probe(ctx context.Context, senv *step.Env, due time.Time) {
 	pctx, cancel := context.WithDeadline(ctx, due.Add(p.Timeout))
 	out := p.Step.Run(pctx, senv, x.captures)
 	cancel()
-	dueMS := ms(due.Sub(x.start))
+	dueMS := result.MS(due.Sub(x.start))
 	pr := result.Probe{DueMS: dueMS, AtMS: x.since(), OK: out.Status == result.Passed}
 	pr.LatencyMS = pr.AtMS - dueMS
 	if !pr.OK {
@@ -593,7 +593,7 @@ func (x *experiment) measure(exp *result.Experiment) {
 func runSteps(ctx context.Context, env *runner.Env, senv *step.Env, caseName string, steps []*step.Step, captures map[string]cty.Value) (result.Status, string) {
 	return step.RunSequence(ctx, senv, steps, captures, func(st *step.Step, out step.Outcome) {
 		env.Record(result.Result{Level: result.LevelStep, Case: caseName, Step: st.Name, Status: out.Status,
-			DurationMS: ms(out.Duration), Message: out.Message, Location: config.Location(st.DeclRange),
+			DurationMS: result.MS(out.Duration), Message: out.Message, Location: config.Location(st.DeclRange),
 			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts})
 	})
 }
@@ -607,14 +607,17 @@ func brief(s string) string {
 	return s
 }
 
+// joinMsg joins two parts of a message with "; ", either of which may be
+// empty ("faults could not be removed" with no other problem ends there).
 func joinMsg(a, b string) string {
-	if a == "" {
+	switch {
+	case a == "":
 		return b
+	case b == "":
+		return a
 	}
 	return a + "; " + b
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func boolInt(b bool) int {
 	if b {

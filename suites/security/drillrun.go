@@ -145,7 +145,7 @@ func (ss *session) runSetup(ctx context.Context, dr *Drill, env *step.Env, captu
 	for _, st := range dr.Setup {
 		out := st.Run(ctx, env, captures)
 		ss.env.Record(result.Result{Level: result.LevelStep, Case: "drill " + dr.Name, Step: st.Name, Phase: "setup", Status: out.Status,
-			Message: out.Message, DurationMS: ms(out.Duration), Location: config.Location(st.DeclRange), Checks: out.Checks, Exchange: out.Exchange})
+			Message: out.Message, DurationMS: result.MS(out.Duration), Location: config.Location(st.DeclRange), Checks: out.Checks, Exchange: out.Exchange})
 		if out.Status != result.Passed {
 			return fmt.Errorf("setup step %q %s: %s", st.Name, out.Status, out.Message)
 		}
@@ -208,7 +208,7 @@ func (ss *session) logPath(det *Detection) string {
 // runAttack sends an attack while watching for its detection, and waits
 // (at most the detection's time limit from the attack's start) for a sign.
 func (ss *session) runAttack(ctx context.Context, at *Attack, senv *step.Env, captures map[string]cty.Value, ln *listener, drillStart time.Time) result.AttackRun {
-	ar := result.AttackRun{Name: at.Name, Technique: at.Technique, MITRE: at.MITRE, WithinMS: ms(at.Detect.Within)}
+	ar := result.AttackRun{Name: at.Name, Technique: at.Technique, MITRE: at.MITRE, WithinMS: result.MS(at.Detect.Within)}
 	if ar.Technique == "" {
 		ar.Technique = "steps"
 	}
@@ -216,7 +216,7 @@ func (ss *session) runAttack(ctx context.Context, at *Attack, senv *step.Env, ca
 	var seen detection
 	w := ss.watchFrom(det, ln)
 	start := time.Now()
-	ar.StartMS = ms(start.Sub(drillStart))
+	ar.StartMS = result.MS(start.Sub(drillStart))
 	deadline := start.Add(det.Within)
 	wctx, stopWatch := context.WithDeadline(ctx, deadline)
 	defer stopWatch()
@@ -233,7 +233,7 @@ func (ss *session) runAttack(ctx context.Context, at *Attack, senv *step.Env, ca
 		}
 	})
 	ar.Requests = n
-	ar.SentMS = ms(time.Since(drillStart))
+	ar.SentMS = result.MS(time.Since(drillStart))
 	if err != nil {
 		stopWatch()
 		wg.Wait()
@@ -259,8 +259,8 @@ func (ss *session) runAttack(ctx context.Context, at *Attack, senv *step.Env, ca
 	if strings.HasPrefix(channel, "status") {
 		ar.Outcome = "blocked"
 	}
-	ar.DetectMS = ms(t.Sub(drillStart))
-	ar.TimeToDetectMS = ms(t.Sub(start))
+	ar.DetectMS = result.MS(t.Sub(drillStart))
+	ar.TimeToDetectMS = result.MS(t.Sub(start))
 	return ar
 }
 

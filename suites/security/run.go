@@ -149,7 +149,7 @@ func (ss *session) recordCheck(r checkRun, sum *result.SecuritySummary, v *verdi
 	}
 	sum.Checks = append(sum.Checks, cr)
 	ss.env.Record(result.Result{Level: result.LevelStep, Case: "checks", Step: r.c.Kind, Phase: "test", Status: st,
-		Message: msg, DurationMS: ms(r.dur), Location: config.Location(r.c.DeclRange)})
+		Message: msg, DurationMS: result.MS(r.dur), Location: config.Location(r.c.DeclRange)})
 	if st != result.Passed {
 		v.worse(st, fmt.Sprintf("check %s: %s", r.c.Kind, msg))
 	}
@@ -239,7 +239,7 @@ func (ss *session) login(ctx context.Context) {
 		for _, st := range id.Steps {
 			out := st.Run(ctx, ss.senv, captures)
 			pending = append(pending, result.Result{Level: result.LevelStep, Case: "identity " + id.Name, Step: st.Name, Phase: "setup",
-				Status: out.Status, Message: out.Message, DurationMS: ms(out.Duration), Location: config.Location(st.DeclRange),
+				Status: out.Status, Message: out.Message, DurationMS: result.MS(out.Duration), Location: config.Location(st.DeclRange),
 				Checks: out.Checks, Exchange: out.Exchange})
 			if out.Status != result.Passed {
 				err = fmt.Errorf("identity %q could not log in: step %q %s: %s", id.Name, st.Name, out.Status, out.Message)
@@ -382,5 +382,3 @@ func finding(check, rule, severity, title, where, detail, ref string, a *answer)
 	}
 	return f
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -11,11 +11,12 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/runner"
 	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // Kind is the security block kind, for the loader's list of kinds.
-var Kind = config.SuiteKind{Type: "security", Decode: decode}
+var Kind = runner.NewKind("security", decode)
 
 // Suite is a decoded security block.
 type Suite struct {
@@ -32,6 +33,9 @@ type Suite struct {
 	FailOn string
 	Drills []*Drill
 }
+
+// A Suite can run: the compiler checks what the plan needs.
+var _ runner.Suite = (*Suite)(nil)
 
 // Scope is where traffic may go, and how much of it.
 type Scope struct {
@@ -90,7 +94,7 @@ var waiverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "where"}, {Name: "reason", Required: true}, {Name: "approver", Required: true}, {Name: "expires", Required: true},
 }}
 
-func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common, FailOn: "low"}
 	content, diags := body.Content(schema)
 	scopes, d := s.decodeBlocks(content.Blocks, dc)
