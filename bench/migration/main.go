@@ -45,6 +45,17 @@ func main() {
 	check(err)
 	my, err := sql.Open("mysql", myDSN+"?multiStatements=true")
 	check(err)
+	if *keep {
+		// The tables must hold what -rows says, or the figures would be
+		// labelled with another size than the one compared.
+		for _, t := range []string{"bench_src", "bench_tgt"} {
+			var n int
+			check(pg.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&n))
+			if n < *rows-1 || n > *rows+1 {
+				log.Fatalf("-keep: PostgreSQL's %s has %d rows, not the %d of -rows (one planted missing or extra aside): load them again without -keep", t, n, *rows)
+			}
+		}
+	}
 	if !*keep {
 		start := time.Now()
 		if *engines == "pg" {
