@@ -9,9 +9,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -124,6 +126,9 @@ type Case struct {
 	// Summarised is a passed case past the first KeptPassedCases of its
 	// suite (see Suite.SummarisedCases).
 	Summarised bool `json:"summarised,omitempty"`
+	// order is the case's declared place (result.Result.Order), 0 when
+	// the suite gave none.
+	order int
 	// recorded is true when the suite recorded the case's own result; a
 	// case without one (a security suite's checks, an identity's login)
 	// takes the worst status of its steps.
@@ -290,8 +295,10 @@ func (m *Model) build(results []result.Result) {
 		case result.LevelCase:
 			c := caseOf(s, r.Case)
 			c.Status, c.Message, c.DurationMS, c.Location, c.recorded = r.Status, r.Message, r.DurationMS, r.Location, true
+			c.order = max(c.order, r.Order)
 		default:
 			c := caseOf(s, r.Case)
+			c.order = max(c.order, r.Order)
 			c.Steps = append(c.Steps, r)
 			s.Steps.add(r.Status)
 			m.Counts.Steps.add(r.Status)
@@ -304,6 +311,7 @@ func (m *Model) build(results []result.Result) {
 			f(s, s.parts)
 		}
 		m.Counts.Suites.add(s.Status)
+		s.declaredOrder()
 		for _, c := range s.Cases {
 			if !c.recorded {
 				c.Status, c.DurationMS = rollUp(c.Steps)
@@ -312,6 +320,30 @@ func (m *Model) build(results []result.Result) {
 		}
 		s.summarise()
 	}
+}
+
+// declaredOrder puts the cases of s in the order the suite declared them
+// (result.Result.Order), setup first and teardown last, when every other
+// case has its place: cases that ran in parallel were recorded in the order
+// they finished.
+func (s *Suite) declaredOrder() {
+	key := func(c *Case) int {
+		switch {
+		case c.order > 0:
+			return c.order
+		case c.Name == "setup":
+			return 0
+		case c.Name == "teardown":
+			return math.MaxInt
+		}
+		return -1
+	}
+	for _, c := range s.Cases {
+		if key(c) < 0 {
+			return
+		}
+	}
+	sort.SliceStable(s.Cases, func(i, j int) bool { return key(s.Cases[i]) < key(s.Cases[j]) })
 }
 
 // summarise marks the passed cases of s past the first KeptPassedCases and

@@ -57,6 +57,10 @@ type Result struct {
 	Components []string  `json:"components,omitempty"`
 	Level      Level     `json:"level"`
 	Case       string    `json:"case,omitempty"`
+	// Order is a case's place among its suite's cases as declared, from 1
+	// (for_each elements in their order), so that every report lists the
+	// cases in that order whatever order they finished in (parallel).
+	Order int `json:"order,omitempty"`
 	Step       string    `json:"step,omitempty"`
 	Phase      string    `json:"phase,omitempty"` // setup, test or teardown for steps
 	Status     Status    `json:"status"`

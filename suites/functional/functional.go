@@ -45,6 +45,8 @@ type Case struct {
 	HasEach   bool
 	Steps     []*step.Step
 	DeclRange hcl.Range
+	// order is the case's place in the suite, from 1 (result.Result.Order).
+	order int
 }
 
 var schema = &hcl.BodySchema{
@@ -119,6 +121,9 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 		})
 	}
 	diags = append(diags, checkUniqueSteps(s)...)
+	for i, c := range s.Cases {
+		c.order = i + 1
+	}
 	return s, diags
 }
 
@@ -296,7 +301,10 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	}
 
 	var mu sync.Mutex
-	runCase := func(c *Case) {
+	// The failures are noted in the cases' declared order, also when they
+	// ran in parallel and finished in another.
+	failures := make([]string, len(s.Cases))
+	runCase := func(i int, c *Case) {
 		start := time.Now()
 		captures := copyMap(setupCaptures)
 		var st result.Status
@@ -308,7 +316,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 			st, msg = s.runSteps(ctx, env, base, setupJar.Fork(), c.Name, "test", c.Steps, c, captures)
 		}
 		env.Record(result.Result{
-			Level: result.LevelCase, Case: c.Name, Status: st, Message: msg,
+			Level: result.LevelCase, Case: c.Name, Order: c.order, Status: st, Message: msg,
 			DurationMS: result.MS(time.Since(start)), Location: config.Location(c.DeclRange),
 		})
 		mu.Lock()
@@ -316,20 +324,25 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		if setupOK {
 			worse(st)
 			if st != result.Passed {
-				note(fmt.Sprintf("case %q: %s", c.Name, msg))
+				failures[i] = fmt.Sprintf("case %q: %s", c.Name, msg)
 			}
 		}
 	}
 	if s.Parallel {
 		var wg sync.WaitGroup
-		for _, c := range s.Cases {
+		for i, c := range s.Cases {
 			wg.Add(1)
-			go func() { defer wg.Done(); runCase(c) }()
+			go func() { defer wg.Done(); runCase(i, c) }()
 		}
 		wg.Wait()
 	} else {
-		for _, c := range s.Cases {
-			runCase(c)
+		for i, c := range s.Cases {
+			runCase(i, c)
+		}
+	}
+	for _, f := range failures {
+		if f != "" {
+			note(f)
 		}
 	}
 
@@ -358,9 +371,13 @@ func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, j
 	if c != nil && c.HasEach {
 		senv.Vars = map[string]cty.Value{"each": c.Each}
 	}
+	order := 0
+	if c != nil {
+		order = c.order
+	}
 	return step.RunSequence(ctx, &senv, steps, captures, func(st *step.Step, out step.Outcome) {
 		env.Record(result.Result{
-			Level: result.LevelStep, Case: caseName, Step: st.Name, Phase: phase, Status: out.Status,
+			Level: result.LevelStep, Case: caseName, Order: order, Step: st.Name, Phase: phase, Status: out.Status,
 			DurationMS: result.MS(out.Duration), Message: out.Message, First: out.First, Location: config.Location(st.DeclRange),
 			Checks: out.Checks, Exchange: out.Exchange, Attempts: out.Attempts,
 		})

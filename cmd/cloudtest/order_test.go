@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Data-driven cases run in parallel finish in another order than they were
+// declared; every report lists them as declared, and the suite's message
+// names the first failure in that order.
+func TestParallelCasesAreReportedInTheirForEachOrder(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/sleep/"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		if ms%200 == 0 {
+			w.WriteHeader(500) // the 400 and 200 ms cases fail
+		}
+	}))
+	defer srv.Close()
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+functional "order" {
+  target   = target.t
+  parallel = true
+  case "wait" {
+    for_each = ["400", "300", "200", "100", "10"]
+    step "get" {
+      http { path = "/sleep/${each.value}" }
+      expect { status = 200 }
+    }
+  }
+}
+`})
+	want := []string{"wait[400]", "wait[300]", "wait[200]", "wait[100]", "wait[10]"}
+	// The run itself finished them last to first.
+	results, _ := os.ReadFile(filepath.Join(r.dir, "results.jsonl"))
+	if strings.Index(string(results), `"case":"wait[10]"`) > strings.Index(string(results), `"case":"wait[400]"`) {
+		t.Fatalf("the cases finished in their declared order, so this test shows nothing:\n%s", results)
+	}
+	var rep struct {
+		Suites []struct {
+			Message string
+			Cases   []struct{ Name string }
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(r.dir, "report.json"))
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Suites) != 1 {
+		t.Fatalf("report.json: %v", err)
+	}
+	var got []string
+	for _, c := range rep.Suites[0].Cases {
+		got = append(got, c.Name)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("report.json lists the cases %v, want %v", got, want)
+	}
+	if !strings.HasPrefix(rep.Suites[0].Message, `case "wait[400]"`) {
+		t.Errorf("the suite's message starts with another case than the first declared failure: %s", rep.Suites[0].Message)
+	}
+	for _, f := range []string{"junit.xml", "summary.md", "report.html"} {
+		text, _ := os.ReadFile(filepath.Join(r.dir, f))
+		last := -1
+		for _, name := range want {
+			i := strings.Index(string(text), name)
+			if i < last {
+				t.Errorf("%s lists %s before the case declared before it", f, name)
+			}
+			last = i
+		}
+	}
+}
