@@ -60,11 +60,11 @@ type Result struct {
 	// Order is a case's place among its suite's cases as declared, from 1
 	// (for_each elements in their order), so that every report lists the
 	// cases in that order whatever order they finished in (parallel).
-	Order int `json:"order,omitempty"`
-	Step       string    `json:"step,omitempty"`
-	Phase      string    `json:"phase,omitempty"` // setup, test or teardown for steps
-	Status     Status    `json:"status"`
-	DurationMS float64   `json:"duration_ms"`
+	Order      int     `json:"order,omitempty"`
+	Step       string  `json:"step,omitempty"`
+	Phase      string  `json:"phase,omitempty"` // setup, test or teardown for steps
+	Status     Status  `json:"status"`
+	DurationMS float64 `json:"duration_ms"`
 	// Message says why a step failed, in the words of the matcher that failed
 	// (gomega's "Expected <int>: 500 to equal <int>: 200").
 	Message string `json:"message,omitempty"`
