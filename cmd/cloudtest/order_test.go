@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -73,5 +74,44 @@ functional "order" {
 			}
 			last = i
 		}
+	}
+}
+
+// A parallel suite runs its cases at the same time, but no more than 64:
+// 200 cases against a server that holds each request 50 ms.
+func TestParallelCasesRunAtMost64AtATime(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+functional "many" {
+  target   = target.t
+  parallel = true
+  case "c" {
+    for_each = range(200)
+    step "get" {
+      http { path = "/x/${each.value}" }
+      expect { status = 200 }
+    }
+  }
+}
+`})
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.terminal)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if peak > 64 || peak < 32 {
+		t.Fatalf("at most %d requests were in flight at once, want between 32 and 64", peak)
 	}
 }

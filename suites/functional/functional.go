@@ -260,6 +260,9 @@ func firstOf(cases []*Case, rng hcl.Range) *Case {
 	return nil
 }
 
+// maxParallelCases bounds the cases of a parallel suite that run at once.
+const maxParallelCases = 64
+
 // teardownGrace bounds teardown after an interrupt: teardown runs even then,
 // but must not keep the user waiting long.
 const teardownGrace = 15 * time.Second
@@ -329,10 +332,17 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		}
 	}
 	if s.Parallel {
+		// At most maxParallelCases at a time: 100,000 for_each cases
+		// started at once would open as many connections.
 		var wg sync.WaitGroup
+		slots := make(chan struct{}, maxParallelCases)
 		for i, c := range s.Cases {
 			wg.Add(1)
-			go func() { defer wg.Done(); runCase(i, c) }()
+			slots <- struct{}{}
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				runCase(i, c)
+			}()
 		}
 		wg.Wait()
 	} else {
