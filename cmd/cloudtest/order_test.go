@@ -115,3 +115,49 @@ functional "many" {
 		t.Fatalf("at most %d requests were in flight at once, want between 32 and 64", peak)
 	}
 }
+
+// A status-code matrix (for_each over codes) is shown in report.html as a
+// table of its cases, one row a case in declared order, with the failure
+// of a case that did not pass in full.
+func TestAStatusCodeMatrixIsATableOfCases(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/"))
+		if code == 404 {
+			code = 410 // the matrix's 404 row fails
+		}
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+functional "codes" {
+  target = target.t
+  case "status" {
+    for_each = { ok = 200, created = 201, missing = 404, broken = 500 }
+    step "get" {
+      http { path = "/status/${each.value}" }
+      expect { status = each.value }
+    }
+  }
+}
+`})
+	html, _ := os.ReadFile(filepath.Join(r.dir, "report.html"))
+	_, table, ok := strings.Cut(string(html), `<table class="cases">`)
+	table, _, _ = strings.Cut(table, "</table>")
+	if !ok {
+		t.Fatalf("report.html has no table of cases")
+	}
+	rows := strings.Count(table, "<tr><td>")
+	// for_each over an object goes in key order.
+	order := []string{"status[broken]", "status[created]", "status[missing]", "status[ok]"}
+	last := -1
+	for _, name := range order {
+		i := strings.Index(table, "<td>"+name+"</td>")
+		if i < last {
+			t.Errorf("the table lists %s out of order", name)
+		}
+		last = i
+	}
+	if rows != 4 || !strings.Contains(table, "got status 410, want 404") || strings.Count(table, `class="st failed"`) != 1 {
+		t.Errorf("the table has %d rows, want 4 with one failed in full:\n%s", rows, table)
+	}
+}

@@ -43,6 +43,7 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		return ""
 	},
 	"hasSection": func(s *Suite) bool { _, ok := kindSections[s.Kind]; return ok },
+	"dataDriven": dataDriven,
 	"pretty": func(raw json.RawMessage) string {
 		var buf bytes.Buffer
 		if json.Indent(&buf, raw, "", "  ") != nil {
@@ -135,4 +136,17 @@ func anchor(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// dataDriven reports whether a suite's cases come from for_each (two or
+// more cases named NAME[KEY]): the report shows them as a table first, one
+// row a case, as a status-code matrix reads.
+func dataDriven(s *Suite) bool {
+	n := 0
+	for _, c := range s.Cases {
+		if strings.HasSuffix(c.Name, "]") && strings.Contains(c.Name, "[") {
+			n++
+		}
+	}
+	return n >= 2
 }
