@@ -45,6 +45,36 @@ func inErr(rng *hcl.Range, format string, args ...any) error {
 
 // buildPlan reads both sides' columns and keys and pairs the columns.
 func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
+	sh, err := readShapes(ctx, t, src, tgt)
+	if err != nil {
+		return nil, err
+	}
+	if err := sh.checkNames(); err != nil {
+		return nil, err
+	}
+	key, err := sh.key(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{t: t}
+	if err := sh.pairKey(ctx, p, key); err != nil {
+		return nil, err
+	}
+	sh.pairColumns(p, key)
+	return p, nil
+}
+
+// shapes are the columns of both sides of a table, as read.
+type shapes struct {
+	t        *Table
+	src, tgt side
+	sc, tc   []column
+	sm, tm   map[string]*column
+}
+
+// readShapes reads the columns of both sides; a missing table is named
+// with its side.
+func readShapes(ctx context.Context, t *Table, src, tgt side) (*shapes, error) {
 	decl := &t.DeclRange
 	sc, err1 := src.columns(ctx, t.Name)
 	tc, err2 := tgt.columns(ctx, t.TargetName)
@@ -71,48 +101,60 @@ func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
 		}
 		return m
 	}
-	sm, tm := byName(sc), byName(tc)
-	names := func(cols []column) string {
-		out := make([]string, len(cols))
-		for i, c := range cols {
-			out[i] = c.name
-		}
-		return strings.Join(out, ", ")
+	return &shapes{t: t, src: src, tgt: tgt, sc: sc, tc: tc, sm: byName(sc), tm: byName(tc)}, nil
+}
+
+func columnNames(cols []column) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.name
 	}
+	return strings.Join(out, ", ")
+}
+
+// target is the target's name of the source column c.
+func (sh *shapes) target(c string) string {
+	if r, ok := sh.t.Rename[c]; ok {
+		return r
+	}
+	return c
+}
+
+// checkNames checks that every column rename, columns and tolerance name
+// exists where it must.
+func (sh *shapes) checkNames() error {
+	t := sh.t
+	var errs []error
 	for from, to := range t.Rename {
-		if sm[from] == nil {
-			errs = append(errs, inErr(t.RenameRange, "rename: the source table %q has no column %q (its columns: %s)", t.Name, from, names(sc)))
+		if sh.sm[from] == nil {
+			errs = append(errs, inErr(t.RenameRange, "rename: the source table %q has no column %q (its columns: %s)", t.Name, from, columnNames(sh.sc)))
 		}
-		if tm[to] == nil {
-			errs = append(errs, inErr(t.RenameRange, "rename: the target table %q has no column %q (its columns: %s)", t.TargetName, to, names(tc)))
+		if sh.tm[to] == nil {
+			errs = append(errs, inErr(t.RenameRange, "rename: the target table %q has no column %q (its columns: %s)", t.TargetName, to, columnNames(sh.tc)))
 		}
 	}
 	for _, c := range t.Columns {
-		if sm[c] == nil {
-			errs = append(errs, inErr(t.ColumnsRange, "columns: the source table %q has no column %q (its columns: %s)", t.Name, c, names(sc)))
+		if sh.sm[c] == nil {
+			errs = append(errs, inErr(t.ColumnsRange, "columns: the source table %q has no column %q (its columns: %s)", t.Name, c, columnNames(sh.sc)))
 		}
 	}
 	for c := range t.Tolerance {
-		if sm[c] == nil {
+		if sh.sm[c] == nil {
 			errs = append(errs, inErr(t.ToleranceRange, "tolerance: the source table %q has no column %q", t.Name, c))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	target := func(c string) string {
-		if r, ok := t.Rename[c]; ok {
-			return r
-		}
-		return c
-	}
-	p := &plan{t: t}
+	return errors.Join(errs...)
+}
 
+// key is the declared key, else the source's primary key, else the
+// target's (in the source's names); its columns must exist on both sides.
+func (sh *shapes) key(ctx context.Context) ([]string, error) {
+	t, decl := sh.t, &sh.t.DeclRange
 	key := t.Key
 	if len(key) == 0 {
-		key = primaryKey(ctx, src, t.Name)
+		key = primaryKey(ctx, sh.src, t.Name)
 		if len(key) == 0 {
-			if tk := primaryKey(ctx, tgt, t.TargetName); len(tk) > 0 {
+			if tk := primaryKey(ctx, sh.tgt, t.TargetName); len(tk) > 0 {
 				key = make([]string, len(tk))
 				inv := map[string]string{}
 				for k, v := range t.Rename {
@@ -130,20 +172,28 @@ func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
 			return nil, inErr(decl, "the table %q has no primary key on either side: declare the columns that identify a row, such as key = [\"id\"]", t.Name)
 		}
 	}
+	var errs []error
 	for _, k := range key {
-		if sm[k] == nil {
-			errs = append(errs, inErr(orRange(t.KeyRange, decl), "key: the source table %q has no column %q (its columns: %s)", t.Name, k, names(sc)))
-		} else if tm[target(k)] == nil {
-			errs = append(errs, inErr(orRange(t.KeyRange, decl), "key: the target table %q has no column %q (its columns: %s)", t.TargetName, target(k), names(tc)))
+		if sh.sm[k] == nil {
+			errs = append(errs, inErr(orRange(t.KeyRange, decl), "key: the source table %q has no column %q (its columns: %s)", t.Name, k, columnNames(sh.sc)))
+		} else if sh.tm[sh.target(k)] == nil {
+			errs = append(errs, inErr(orRange(t.KeyRange, decl), "key: the target table %q has no column %q (its columns: %s)", t.TargetName, sh.target(k), columnNames(sh.tc)))
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	return key, nil
+}
+
+// pairKey pairs the key's columns (they must sort alike on both sides)
+// and finds whether the key is declared unique on each side.
+func (sh *shapes) pairKey(ctx context.Context, p *plan, key []string) error {
+	t := sh.t
 	for _, k := range key {
-		kp := newPair(sm[k], tm[target(k)], 0)
+		kp := newPair(sh.sm[k], sh.tm[sh.target(k)], 0)
 		if !orderCompatible(kp.src.Class, kp.tgt.Class) {
-			return nil, inErr(orRange(t.KeyRange, decl), "key: the column %q is %s on the source and %s on the target, which sort differently: rows cannot be matched in key order", k, sm[k].t.Class, tm[target(k)].t.Class)
+			return inErr(orRange(t.KeyRange, &t.DeclRange), "key: the column %q is %s on the source and %s on the target, which sort differently: rows cannot be matched in key order", k, sh.sm[k].t.Class, sh.tm[sh.target(k)].t.Class)
 		}
 		p.keyPairs = append(p.keyPairs, kp)
 		p.classes = append(p.classes, kp.cls)
@@ -154,7 +204,7 @@ func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
 		s          side
 		role, name string
 		key        []string
-	}{{src, "source", t.Name, key}, {tgt, "target", t.TargetName, mapped(key, target)}} {
+	}{{sh.src, "source", t.Name, key}, {sh.tgt, "target", t.TargetName, mapped(key, sh.target)}} {
 		uks, err := side.s.uniqueKeys(ctx, side.name)
 		if err != nil || !hasUnique(uks, side.key) {
 			p.keyUnique = false
@@ -163,10 +213,17 @@ func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
 			p.notes = append(p.notes, fmt.Sprintf("the key (%s) is not declared unique on the %s: duplicate keys are looked for row by row", strings.Join(side.key, ", "), side.role))
 		}
 	}
+	return nil
+}
 
+// pairColumns pairs the compared columns, with the schema findings of
+// each (missing on the target, narrower types) and notes on the columns
+// only the target has.
+func (sh *shapes) pairColumns(p *plan, key []string) {
+	t := sh.t
 	cols := t.Columns
 	if len(cols) == 0 {
-		for _, c := range sc {
+		for _, c := range sh.sc {
 			if !slices.Contains(t.Exclude, c.name) {
 				cols = append(cols, c.name)
 			}
@@ -174,22 +231,22 @@ func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
 	}
 	used := map[string]bool{}
 	for _, k := range key {
-		used[target(k)] = true
+		used[sh.target(k)] = true
 	}
 	for _, c := range cols {
 		if slices.Contains(key, c) {
 			continue
 		}
-		tn := target(c)
-		tcol := tm[tn]
+		tn := sh.target(c)
+		tcol := sh.tm[tn]
 		if tcol == nil {
-			p.findings = append(p.findings, fmt.Sprintf("the column %q (%s) is missing on the target", c+renamed(c, tn), sm[c].t.Text))
+			p.findings = append(p.findings, fmt.Sprintf("the column %q (%s) is missing on the target", c+renamed(c, tn), sh.sm[c].t.Text))
 			continue
 		}
 		used[tn] = true
-		pr := newPair(sm[c], tcol, t.Tolerance[c])
+		pr := newPair(sh.sm[c], tcol, t.Tolerance[c])
 		p.pairs = append(p.pairs, pr)
-		f, n := compareTypes(c+renamed(c, tn), &sm[c].t, &tcol.t)
+		f, n := compareTypes(c+renamed(c, tn), &sh.sm[c].t, &tcol.t)
 		p.findings = append(p.findings, f...)
 		p.notes = append(p.notes, n...)
 	}
@@ -198,7 +255,7 @@ func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
 		p.findings = append(p.findings, f...)
 		p.notes = append(p.notes, n...)
 	}
-	for _, c := range tc {
+	for _, c := range sh.tc {
 		if !used[c.name] && !slices.Contains(t.Exclude, c.name) && len(t.Columns) == 0 {
 			what := "is only on the target"
 			if !c.t.Nullable {
@@ -207,7 +264,6 @@ func buildPlan(ctx context.Context, t *Table, src, tgt side) (*plan, error) {
 			p.notes = append(p.notes, fmt.Sprintf("the column %q %s", c.name, what))
 		}
 	}
-	return p, nil
 }
 
 func orRange(r, def *hcl.Range) *hcl.Range {
