@@ -98,10 +98,49 @@ func FromHAR(src []byte, opts HAROptions) (Files, error) {
 	if opts.Duration == "" {
 		opts.Duration = "30s"
 	}
+	entries, origin, skipped := replayed(h.Log.Entries)
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("the recording has no request to replay (static assets are left out)")
+	}
+	g := &gen{vars: map[string]cty.Value{}}
+	caps := harCaptures(entries)
+	// Values are replaced by their captures only after they were captured.
+	names := map[string]int{}
+	var steps strings.Builder
+	active := map[string]string{}
+	for i, e := range entries {
+		think := time.Duration(0)
+		if i > 0 {
+			prev := entries[i-1]
+			think = max(e.Started.Sub(prev.Started.Add(time.Duration(prev.Time*float64(time.Millisecond)))), 0).Round(time.Millisecond)
+		}
+		steps.WriteString(g.harStep(e, caps[i], think, names, active))
+	}
+	var b strings.Builder
+	b.WriteString("# Written by `cloudtest init --from-har` from a browser recording: a starting point to edit.\n")
+	fmt.Fprintf(&b, "# %d requests to %s, in the recorded order", len(entries), origin)
+	for _, k := range sortedKeys(skipped) {
+		fmt.Fprintf(&b, "; %d %s left out", skipped[k], k)
+	}
+	b.WriteString(".\n\n")
+	b.WriteString(block("variable \"base_url\"", attr("default", hclString(origin))))
+	for _, v := range sortedKeys(g.vars) {
+		b.WriteString(block("variable "+strconv.Quote(v), attr("default", string(hclwrite.TokensForValue(g.vars[v]).Bytes()))+"sensitive = true\n"))
+	}
+	b.WriteString(block("target \"recorded\"", "url = var.base_url\n") + "\n")
+	load := "# one user replaying the recording again and again; the recorded pauses are the steps' think_time\n" + attr("concurrency", "1") + attr("duration", hclString(opts.Duration))
+	b.WriteString(block("performance \"recorded\"", "target = target.recorded\n\n"+block("load", load)+"\n"+block("journey \"recorded\"", steps.String())))
+	return Files{"performance.hcl": hclwrite.Format([]byte(b.String()))}, nil
+}
+
+// replayed returns the recording's requests to its first origin in the
+// order they started, and what was left out (static assets, requests to
+// other origins) counted by kind.
+func replayed(all []harEntry) ([]harEntry, string, map[string]int) {
 	var entries []harEntry
 	var origin string
 	skipped := map[string]int{}
-	for _, e := range h.Log.Entries {
+	for _, e := range all {
 		u, err := url.Parse(e.Request.URL)
 		if err != nil || u.Host == "" {
 			continue
@@ -119,19 +158,20 @@ func FromHAR(src []byte, opts HAROptions) (Files, error) {
 		}
 		entries = append(entries, e)
 	}
-	if len(entries) == 0 {
-		return nil, fmt.Errorf("the recording has no request to replay (static assets are left out)")
-	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Started.Before(entries[j].Started) })
+	return entries, origin, skipped
+}
 
-	g := &gen{vars: map[string]cty.Value{}}
-	// Captures: a string field of a JSON answer whose value a later request
-	// sends.
-	type capture struct{ name, field, value string }
-	var caps [][]capture // per entry
+// harCapture is a string field of a JSON answer whose value a later
+// request sends, captured as name.
+type harCapture struct{ name, field, value string }
+
+// harCaptures finds, per entry, the fields of its JSON answer that a later
+// request sends (a token, an id).
+func harCaptures(entries []harEntry) [][]harCapture {
+	caps := make([][]harCapture, len(entries))
 	known := map[string]string{}
 	for i, e := range entries {
-		caps = append(caps, nil)
 		var obj map[string]any
 		if !strings.Contains(e.Response.Content.MimeType, "json") || json.Unmarshal([]byte(e.Response.Content.Text), &obj) != nil {
 			continue
@@ -148,102 +188,88 @@ func FromHAR(src []byte, opts HAROptions) (Files, error) {
 						name = slug(f) + strconv.Itoa(n)
 					}
 					known[s] = name
-					caps[i] = append(caps[i], capture{name, f, s})
+					caps[i] = append(caps[i], harCapture{name, f, s})
 					break
 				}
 			}
 		}
 	}
-	// Values are replaced by their captures only after they were captured.
-	names := map[string]int{}
-	var steps strings.Builder
-	active := map[string]string{}
-	for i, e := range entries {
-		u, _ := url.Parse(e.Request.URL)
-		var segs []string
-		for _, seg := range strings.Split(strings.Trim(path.Clean("/"+u.Path), "/"), "/") {
-			if _, captured := active[seg]; captured || idLike.MatchString(seg) {
-				seg = "id"
-			}
-			segs = append(segs, seg)
+	return caps
+}
+
+// harStep writes the step of one recorded request: its name from the
+// method and path (ids as "id"), the request with captured values as
+// captures, the recorded status, its captures (made active for the steps
+// after it) and the recorded pause before it as think_time.
+func (g *gen) harStep(e harEntry, caps []harCapture, think time.Duration, names map[string]int, active map[string]string) string {
+	u, _ := url.Parse(e.Request.URL)
+	var segs []string
+	for _, seg := range strings.Split(strings.Trim(path.Clean("/"+u.Path), "/"), "/") {
+		if _, captured := active[seg]; captured || idLike.MatchString(seg) {
+			seg = "id"
 		}
-		name := slug(e.Request.Method + " " + strings.Join(segs, " "))
-		if name == "" {
-			name = "request"
-		}
-		names[name]++
-		if names[name] > 1 {
-			name += "_" + strconv.Itoa(names[name])
-		}
-		think := time.Duration(0)
-		if i > 0 {
-			prev := entries[i-1]
-			gap := e.Started.Sub(prev.Started.Add(time.Duration(prev.Time * float64(time.Millisecond))))
-			gap = max(gap, 0).Round(time.Millisecond)
-			think = gap
-		}
-		tmpl := func(s string) string { return `"` + withCaptures(s, active) + `"` }
-		var hb strings.Builder
-		if e.Request.Method != "GET" {
-			hb.WriteString(attr("method", hclString(e.Request.Method)))
-		}
-		p := u.EscapedPath()
-		if u.RawQuery != "" {
-			p += "?" + u.RawQuery
-		}
-		hb.WriteString(attr("path", tmpl(p)))
-		var hs []string
-		for _, hd := range e.Request.Headers {
-			if skipHeader[strings.ToLower(hd.Name)] || strings.HasPrefix(hd.Name, ":") || strings.HasPrefix(strings.ToLower(hd.Name), "sec-") {
-				continue
-			}
-			hs = append(hs, hclKey(hd.Name)+" = "+tmpl(hd.Value))
-		}
-		sort.Strings(hs)
-		if len(hs) > 0 {
-			hb.WriteString(attr("headers", "{ "+strings.Join(hs, ", ")+" }"))
-		}
-		if pd := e.Request.PostData; pd != nil && pd.Text != "" {
-			var body any
-			if strings.Contains(pd.MimeType, "json") && json.Unmarshal([]byte(pd.Text), &body) == nil {
-				hb.WriteString(attr("json", g.jsonTemplate(body, active)))
-			} else {
-				hb.WriteString(attr("body", tmpl(pd.Text)))
-				if pd.MimeType != "" {
-					hb.WriteString("# content type: " + strings.ReplaceAll(pd.MimeType, "\n", " ") + "\n")
-				}
-			}
-		}
-		body := block("http", hb.String()) + block("expect", attr("status", strconv.Itoa(e.Response.Status)))
-		if len(caps[i]) > 0 {
-			var cb strings.Builder
-			for _, c := range caps[i] {
-				cb.WriteString(attr(c.name, "response.json."+c.field))
-				active[c.value] = c.name
-			}
-			body += block("capture", cb.String())
-		}
-		if think > 0 {
-			// The user's pause before this request, as recorded.
-			body = "# recorded: " + think.String() + " after the answer before\n" + attr("think_time", hclString(think.String())) + body
-		}
-		steps.WriteString(block("step "+strconv.Quote(name), body))
+		segs = append(segs, seg)
 	}
-	var b strings.Builder
-	b.WriteString("# Written by `cloudtest init --from-har` from a browser recording: a starting point to edit.\n")
-	fmt.Fprintf(&b, "# %d requests to %s, in the recorded order", len(entries), origin)
-	for _, k := range sortedKeys(skipped) {
-		fmt.Fprintf(&b, "; %d %s left out", skipped[k], k)
+	name := slug(e.Request.Method + " " + strings.Join(segs, " "))
+	if name == "" {
+		name = "request"
 	}
-	b.WriteString(".\n\n")
-	b.WriteString(block("variable \"base_url\"", attr("default", hclString(origin))))
-	for _, v := range sortedKeys(g.vars) {
-		b.WriteString(block("variable "+strconv.Quote(v), attr("default", string(hclwrite.TokensForValue(g.vars[v]).Bytes()))+"sensitive = true\n"))
+	names[name]++
+	if names[name] > 1 {
+		name += "_" + strconv.Itoa(names[name])
 	}
-	b.WriteString(block("target \"recorded\"", "url = var.base_url\n") + "\n")
-	load := "# one user replaying the recording again and again; the recorded pauses are the steps' think_time\n" + attr("concurrency", "1") + attr("duration", hclString(opts.Duration))
-	b.WriteString(block("performance \"recorded\"", "target = target.recorded\n\n"+block("load", load)+"\n"+block("journey \"recorded\"", steps.String())))
-	return Files{"performance.hcl": hclwrite.Format([]byte(b.String()))}, nil
+	body := block("http", g.harRequest(e, u, active)) + block("expect", attr("status", strconv.Itoa(e.Response.Status)))
+	if len(caps) > 0 {
+		var cb strings.Builder
+		for _, c := range caps {
+			cb.WriteString(attr(c.name, "response.json."+c.field))
+			active[c.value] = c.name
+		}
+		body += block("capture", cb.String())
+	}
+	if think > 0 {
+		// The user's pause before this request, as recorded.
+		body = "# recorded: " + think.String() + " after the answer before\n" + attr("think_time", hclString(think.String())) + body
+	}
+	return block("step "+strconv.Quote(name), body)
+}
+
+// harRequest writes the http block of a recorded request: method, path
+// and query, the headers the browser did not add by itself, the body.
+func (g *gen) harRequest(e harEntry, u *url.URL, active map[string]string) string {
+	tmpl := func(s string) string { return `"` + withCaptures(s, active) + `"` }
+	var hb strings.Builder
+	if e.Request.Method != "GET" {
+		hb.WriteString(attr("method", hclString(e.Request.Method)))
+	}
+	p := u.EscapedPath()
+	if u.RawQuery != "" {
+		p += "?" + u.RawQuery
+	}
+	hb.WriteString(attr("path", tmpl(p)))
+	var hs []string
+	for _, hd := range e.Request.Headers {
+		if skipHeader[strings.ToLower(hd.Name)] || strings.HasPrefix(hd.Name, ":") || strings.HasPrefix(strings.ToLower(hd.Name), "sec-") {
+			continue
+		}
+		hs = append(hs, hclKey(hd.Name)+" = "+tmpl(hd.Value))
+	}
+	sort.Strings(hs)
+	if len(hs) > 0 {
+		hb.WriteString(attr("headers", "{ "+strings.Join(hs, ", ")+" }"))
+	}
+	if pd := e.Request.PostData; pd != nil && pd.Text != "" {
+		var body any
+		if strings.Contains(pd.MimeType, "json") && json.Unmarshal([]byte(pd.Text), &body) == nil {
+			hb.WriteString(attr("json", g.jsonTemplate(body, active)))
+		} else {
+			hb.WriteString(attr("body", tmpl(pd.Text)))
+			if pd.MimeType != "" {
+				hb.WriteString("# content type: " + strings.ReplaceAll(pd.MimeType, "\n", " ") + "\n")
+			}
+		}
+	}
+	return hb.String()
 }
 
 func capNameUsed(known map[string]string, name string) bool {
