@@ -72,40 +72,10 @@ func disableReaper() {
 // loopback port (so that its URL survives a kill and a start), and waits
 // until c.Wait answers.
 func StartContainer(ctx context.Context, name string, c *config.Container, demo config.EmbeddedOptions, opts Options) (inst *Container, url string, stop func() error, err error) {
-	cli, err := DockerClient(ctx)
+	req, err := containerRequest(ctx, name, c, demo)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("target %q: %w", name, err)
+		return nil, "", nil, err
 	}
-	defer cli.Close()
-
-	req := testcontainers.ContainerRequest{Env: c.Env, Cmd: c.Cmd, ExposedPorts: c.Ports}
-	switch {
-	case c.Image != "":
-		req.Image = c.Image
-	case c.Build != "":
-		tag, err := buildTag("build-"+name, c.Build)
-		if err != nil {
-			return nil, "", nil, fmt.Errorf("target %q: %w", name, err)
-		}
-		if imageExists(ctx, cli, tag) {
-			req.Image = tag
-		} else {
-			repo, version, _ := strings.Cut(tag, ":")
-			req.FromDockerfile = testcontainers.FromDockerfile{Context: c.Build, Repo: repo, Tag: version, KeepImage: true}
-		}
-	case c.Embedded == "demobank":
-		req.Image, err = DemobankImage(ctx)
-		if err != nil {
-			return nil, "", nil, fmt.Errorf("target %q: %w", name, err)
-		}
-		req.Cmd = append(demobankArgs(c, demo), c.Cmd...)
-	default:
-		return nil, "", nil, fmt.Errorf("target %q: the container has no build, image or embedded system", name)
-	}
-	if len(c.Ports) == 0 {
-		return nil, "", nil, fmt.Errorf("target %q: the container publishes no port", name)
-	}
-
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	labels := map[string]string{"cloudtest.target": name, runDirLabel: runDirOf(opts)}
 	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
@@ -117,58 +87,23 @@ func StartContainer(ctx context.Context, name string, c *config.Container, demo 
 		defer cancel()
 		return nw.Remove(rctx)
 	}
-
 	first, err := network.ParsePort(withProto(c.Ports[0]))
 	if err != nil {
 		return nil, "", nil, errors.Join(fmt.Errorf("target %q: port %q: %w", name, c.Ports[0], err), removeNetwork())
 	}
-	restart := c.Restart
 	req.Labels = labels
 	req.Networks = []string{nw.Name}
 	req.NetworkAliases = map[string][]string{nw.Name: {sanitize(name)}}
 	var hostPort int
-	req.HostConfigModifier = func(hc *container.HostConfig) {
-		loopback := netip.MustParseAddr("127.0.0.1")
-		hc.PortBindings = network.PortMap{}
-		for _, p := range c.Ports {
-			port, err := network.ParsePort(withProto(p))
-			if err != nil {
-				continue
-			}
-			// Only the first port gets a fixed host port: it is the URL's.
-			// The others are published on loopback ports Docker picks.
-			hp := "0"
-			if port == first {
-				hp = strconv.Itoa(hostPort)
-			}
-			hc.PortBindings[port] = []network.PortBinding{{HostIP: loopback, HostPort: hp}}
-		}
-		if restart == "always" {
-			hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyAlways}
-		}
-	}
+	req.HostConfigModifier = hostConfig(c, first, &hostPort)
 
-	var ctr testcontainers.Container
-	for attempt := range 3 {
-		if hostPort, err = freePort(); err != nil {
-			return nil, "", nil, errors.Join(fmt.Errorf("target %q: %w", name, err), removeNetwork())
-		}
-		req.Name = fmt.Sprintf("cloudtest-%s-%s-%d", sanitize(name), suffix, attempt)
-		ctr, err = testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
-		// The free port can be taken between the check and Docker's bind:
-		// another port is tried then.
-		if err == nil || ctr == nil || !portTaken(err) {
-			break
-		}
-		ctr.Terminate(context.WithoutCancel(ctx))
-		ctr = nil
-	}
+	ctr, err := startOnFreePort(ctx, name, suffix, &req, &hostPort)
 	if ctr == nil && err != nil {
-		return nil, "", nil, errors.Join(fmt.Errorf("target %q: starting its container: %w", name, err), removeNetwork())
+		return nil, "", nil, errors.Join(fmt.Errorf("target %q: %w", name, err), removeNetwork())
 	}
 	inst = &Container{
 		ID: ctr.GetContainerID(), Name: req.Name, Network: nw.Name, NetworkID: nw.ID,
-		Image: req.Image, HostPort: hostPort, Restart: restart,
+		Image: req.Image, HostPort: hostPort, Restart: c.Restart,
 	}
 	if inst.Image == "" {
 		inst.Image = req.FromDockerfile.Repo + ":" + req.FromDockerfile.Tag
@@ -192,6 +127,94 @@ func StartContainer(ctx context.Context, name string, c *config.Container, demo 
 		}
 	}
 	return inst, url, stop, nil
+}
+
+// containerRequest is what the container of c runs: its image (given,
+// built from a directory once per content, or the demo bank's), command,
+// environment and ports.
+func containerRequest(ctx context.Context, name string, c *config.Container, demo config.EmbeddedOptions) (testcontainers.ContainerRequest, error) {
+	req := testcontainers.ContainerRequest{Env: c.Env, Cmd: c.Cmd, ExposedPorts: c.Ports}
+	cli, err := DockerClient(ctx)
+	if err != nil {
+		return req, fmt.Errorf("target %q: %w", name, err)
+	}
+	defer cli.Close()
+	switch {
+	case c.Image != "":
+		req.Image = c.Image
+	case c.Build != "":
+		tag, err := buildTag("build-"+name, c.Build)
+		if err != nil {
+			return req, fmt.Errorf("target %q: %w", name, err)
+		}
+		if imageExists(ctx, cli, tag) {
+			req.Image = tag
+		} else {
+			repo, version, _ := strings.Cut(tag, ":")
+			req.FromDockerfile = testcontainers.FromDockerfile{Context: c.Build, Repo: repo, Tag: version, KeepImage: true}
+		}
+	case c.Embedded == "demobank":
+		req.Image, err = DemobankImage(ctx)
+		if err != nil {
+			return req, fmt.Errorf("target %q: %w", name, err)
+		}
+		req.Cmd = append(demobankArgs(c, demo), c.Cmd...)
+	default:
+		return req, fmt.Errorf("target %q: the container has no build, image or embedded system", name)
+	}
+	if len(c.Ports) == 0 {
+		return req, fmt.Errorf("target %q: the container publishes no port", name)
+	}
+	return req, nil
+}
+
+// hostConfig publishes the container's ports on loopback, the first on
+// *hostPort (the URL's, fixed so that it survives a restart), the others
+// on ports Docker picks, and sets the restart policy.
+func hostConfig(c *config.Container, first network.Port, hostPort *int) func(*container.HostConfig) {
+	return func(hc *container.HostConfig) {
+		loopback := netip.MustParseAddr("127.0.0.1")
+		hc.PortBindings = network.PortMap{}
+		for _, p := range c.Ports {
+			port, err := network.ParsePort(withProto(p))
+			if err != nil {
+				continue
+			}
+			hp := "0"
+			if port == first {
+				hp = strconv.Itoa(*hostPort)
+			}
+			hc.PortBindings[port] = []network.PortBinding{{HostIP: loopback, HostPort: hp}}
+		}
+		if c.Restart == "always" {
+			hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyAlways}
+		}
+	}
+}
+
+// startOnFreePort starts the container with its first port on a free
+// loopback port, trying another when the port was taken between the check
+// and Docker's bind. A container that was created but did not start is
+// returned with the error, for its removal.
+func startOnFreePort(ctx context.Context, name, suffix string, req *testcontainers.ContainerRequest, hostPort *int) (testcontainers.Container, error) {
+	var ctr testcontainers.Container
+	var err error
+	for attempt := range 3 {
+		if *hostPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		req.Name = fmt.Sprintf("cloudtest-%s-%s-%d", sanitize(name), suffix, attempt)
+		ctr, err = testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: *req, Started: true})
+		if err == nil || ctr == nil || !portTaken(err) {
+			break
+		}
+		ctr.Terminate(context.WithoutCancel(ctx))
+		ctr = nil
+	}
+	if ctr == nil && err != nil {
+		return nil, fmt.Errorf("starting its container: %w", err)
+	}
+	return ctr, err
 }
 
 func startContainer(ctx context.Context, inst *Instance, opts Options) (*Instance, error) {
