@@ -133,110 +133,145 @@ func (s *Suite) compareTable(ctx context.Context, env *runner.Env, t *Table, src
 	for _, pr := range append(slices.Clone(p.keyPairs), p.pairs...) {
 		tc.Columns = append(tc.Columns, result.ColumnPair{Source: pr.srcN, Target: pr.tgtN, SourceType: pr.src.Text, TargetType: pr.tgt.Text, Class: pr.cls.String(), Tolerance: pr.tol})
 	}
-	tw := t.TargetWhere
-	if tw == "" {
-		tw = t.Where
+	c := &tableCompare{s: s, t: t, src: src, tgt: tgt, red: red, p: p, tc: &tc, tw: t.TargetWhere, done: map[string]result.LevelCheck{}}
+	if c.tw == "" {
+		c.tw = t.Where
 	}
-	counted := false
-	done := map[string]result.LevelCheck{}
 	defer func() {
 		for _, name := range Levels {
-			if l, ok := done[name]; ok {
+			if l, ok := c.done[name]; ok {
 				tc.Levels = append(tc.Levels, l)
 			}
 		}
 	}()
-	level := func(name string, run func() result.LevelCheck) {
-		if !slices.Contains(t.Levels, name) {
-			return
-		}
-		start := time.Now()
-		l := run()
-		l.Level = name
-		l.DurationMS = float64(time.Since(start).Microseconds()) / 1000
-		l.Message = red.String(l.Message)
-		for i := range l.Findings {
-			l.Findings[i] = red.String(l.Findings[i])
-		}
-		done[name] = l
-	}
-	fix := newFixWriter(env.Dir, s.Name, t.TargetName, tgt.dialect())
-	tr := newTableRun(p, src, tgt, s, red, fix)
+	c.fix = newFixWriter(env.Dir, s.Name, t.TargetName, tgt.dialect())
+	c.tr = newTableRun(p, src, tgt, s, red, c.fix)
 	// When every row is fetched anyway (no checksums), the aggregates are
 	// computed from the rows as they stream: one pass over each table, not two.
-	streamAggs := !tr.checksum && slices.Contains(t.Levels, LevelRows) && slices.Contains(t.Levels, LevelAggregates) && len(p.pairs) > 0
+	streamAggs := !c.tr.checksum && slices.Contains(t.Levels, LevelRows) && slices.Contains(t.Levels, LevelAggregates) && len(p.pairs) > 0
 	if streamAggs {
-		tr.aggs = &[2][]*aggAcc{tr.newAccs(true), tr.newAccs(false)}
+		c.tr.aggs = &[2][]*aggAcc{c.tr.newAccs(true), c.tr.newAccs(false)}
 	}
-	level(LevelSchema, func() result.LevelCheck {
-		l := result.LevelCheck{Status: result.Passed, Findings: p.findings, Notes: p.notes}
-		l.Message = fmt.Sprintf("%d columns compared, key (%s)", len(p.pairs)+len(p.keyPairs), strings.Join(tc.Key, ", "))
-		if len(p.findings) > 0 {
-			l.Status = result.Failed
-			l.Message = fmt.Sprintf("%d schema differences; %s", len(p.findings), l.Message)
-		}
-		return l
-	})
-	level(LevelCount, func() result.LevelCheck {
-		var n1, n2 int64
-		var e1, e2 error
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); n1, e1 = src.count(ctx, t.Name, t.Where) }()
-		go func() { defer wg.Done(); n2, e2 = tgt.count(ctx, t.TargetName, tw) }()
-		wg.Wait()
-		if err := errors.Join(sideErr("source", e1, t), sideErr("target", e2, t)); err != nil {
-			return result.LevelCheck{Status: result.Errored, Message: err.Error()}
-		}
-		tc.SourceRows, tc.TargetRows, counted = n1, n2, true
-		if n1 != n2 {
-			return result.LevelCheck{Status: result.Failed, Message: fmt.Sprintf("%d rows on the source, %d on the target (%+d)", n1, n2, n2-n1)}
-		}
-		return result.LevelCheck{Status: result.Passed, Message: fmt.Sprintf("%d rows on both sides", n1)}
-	})
-	rows := func() result.LevelCheck {
-		l := tr.run(ctx, &tc, counted)
-		if _, err := fix.finish(fmt.Sprintf("suite %q, table %s → %s", s.Name, t.Name, t.TargetName)); err != nil {
-			l.Notes = append(l.Notes, fmt.Sprintf("fix.sql could not be written: %v", err))
-		}
-		return l
-	}
+	c.level(LevelSchema, c.schema)
+	c.level(LevelCount, func() result.LevelCheck { return c.count(ctx) })
+	rows := func() result.LevelCheck { return c.rows(ctx) }
 	if streamAggs {
-		level(LevelRows, rows)
-		level(LevelAggregates, func() result.LevelCheck {
-			if l := done[LevelRows]; l.Status == result.Errored || l.Status == result.Skipped {
-				return result.LevelCheck{Status: l.Status, Message: "not compared: the rows could not be read"}
-			}
-			a1, a2 := make([]aggregate, len(p.pairs)), make([]aggregate, len(p.pairs))
-			for i := range p.pairs {
-				a1[i], a2[i] = tr.aggs[0][i].result(), tr.aggs[1][i].result()
-			}
-			return aggregateLevel(p, a1, a2, t, "computed from every row as it streamed")
-		})
+		c.level(LevelRows, rows)
+		c.level(LevelAggregates, c.streamedAggregates)
 		return tc
 	}
-	level(LevelAggregates, func() result.LevelCheck {
-		scols, tcols := make([]column, len(p.pairs)), make([]column, len(p.pairs))
-		for i, pr := range p.pairs {
-			scols[i], tcols[i] = column{name: pr.srcN, t: *pr.src}, column{name: pr.tgtN, t: *pr.tgt}
-		}
-		if len(p.pairs) == 0 {
-			return result.LevelCheck{Status: result.Passed, Message: "no column besides the key"}
-		}
-		var a1, a2 []aggregate
-		var e1, e2 error
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); a1, e1 = src.aggregates(ctx, t.Name, t.Where, scols) }()
-		go func() { defer wg.Done(); a2, e2 = tgt.aggregates(ctx, t.TargetName, tw, tcols) }()
-		wg.Wait()
-		if err := errors.Join(sideErr("source", e1, t), sideErr("target", e2, t)); err != nil {
-			return result.LevelCheck{Status: result.Errored, Message: err.Error()}
-		}
-		return aggregateLevel(p, a1, a2, t, "computed in each database")
-	})
-	level(LevelRows, rows)
+	c.level(LevelAggregates, func() result.LevelCheck { return c.aggregates(ctx) })
+	c.level(LevelRows, rows)
 	return tc
+}
+
+// tableCompare is one table's comparison under way: its plan, what the
+// levels found so far (done), and the row comparison.
+type tableCompare struct {
+	s        *Suite
+	t        *Table
+	src, tgt side
+	red      *step.Redactor
+	p        *plan
+	tc       *result.TableCheck
+	tw       string // the target's where
+	counted  bool
+	done     map[string]result.LevelCheck
+	fix      *fixWriter
+	tr       *tableRun
+}
+
+// level runs one level when the table asks for it, timed, its texts
+// redacted.
+func (c *tableCompare) level(name string, run func() result.LevelCheck) {
+	if !slices.Contains(c.t.Levels, name) {
+		return
+	}
+	start := time.Now()
+	l := run()
+	l.Level = name
+	l.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	l.Message = c.red.String(l.Message)
+	for i := range l.Findings {
+		l.Findings[i] = c.red.String(l.Findings[i])
+	}
+	c.done[name] = l
+}
+
+func (c *tableCompare) schema() result.LevelCheck {
+	p := c.p
+	l := result.LevelCheck{Status: result.Passed, Findings: p.findings, Notes: p.notes}
+	l.Message = fmt.Sprintf("%d columns compared, key (%s)", len(p.pairs)+len(p.keyPairs), strings.Join(c.tc.Key, ", "))
+	if len(p.findings) > 0 {
+		l.Status = result.Failed
+		l.Message = fmt.Sprintf("%d schema differences; %s", len(p.findings), l.Message)
+	}
+	return l
+}
+
+func (c *tableCompare) count(ctx context.Context) result.LevelCheck {
+	t := c.t
+	var n1, n2 int64
+	var e1, e2 error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); n1, e1 = c.src.count(ctx, t.Name, t.Where) }()
+	go func() { defer wg.Done(); n2, e2 = c.tgt.count(ctx, t.TargetName, c.tw) }()
+	wg.Wait()
+	if err := errors.Join(sideErr("source", e1, t), sideErr("target", e2, t)); err != nil {
+		return result.LevelCheck{Status: result.Errored, Message: err.Error()}
+	}
+	c.tc.SourceRows, c.tc.TargetRows, c.counted = n1, n2, true
+	if n1 != n2 {
+		return result.LevelCheck{Status: result.Failed, Message: fmt.Sprintf("%d rows on the source, %d on the target (%+d)", n1, n2, n2-n1)}
+	}
+	return result.LevelCheck{Status: result.Passed, Message: fmt.Sprintf("%d rows on both sides", n1)}
+}
+
+func (c *tableCompare) rows(ctx context.Context) result.LevelCheck {
+	t := c.t
+	l := c.tr.run(ctx, c.tc, c.counted)
+	if _, err := c.fix.finish(fmt.Sprintf("suite %q, table %s → %s", c.s.Name, t.Name, t.TargetName)); err != nil {
+		l.Notes = append(l.Notes, fmt.Sprintf("fix.sql could not be written: %v", err))
+	}
+	return l
+}
+
+// streamedAggregates are the aggregates the row comparison computed as
+// the rows streamed.
+func (c *tableCompare) streamedAggregates() result.LevelCheck {
+	if l := c.done[LevelRows]; l.Status == result.Errored || l.Status == result.Skipped {
+		return result.LevelCheck{Status: l.Status, Message: "not compared: the rows could not be read"}
+	}
+	p := c.p
+	a1, a2 := make([]aggregate, len(p.pairs)), make([]aggregate, len(p.pairs))
+	for i := range p.pairs {
+		a1[i], a2[i] = c.tr.aggs[0][i].result(), c.tr.aggs[1][i].result()
+	}
+	return aggregateLevel(p, a1, a2, c.t, "computed from every row as it streamed")
+}
+
+// aggregates are computed in each database.
+func (c *tableCompare) aggregates(ctx context.Context) result.LevelCheck {
+	p, t := c.p, c.t
+	scols, tcols := make([]column, len(p.pairs)), make([]column, len(p.pairs))
+	for i, pr := range p.pairs {
+		scols[i], tcols[i] = column{name: pr.srcN, t: *pr.src}, column{name: pr.tgtN, t: *pr.tgt}
+	}
+	if len(p.pairs) == 0 {
+		return result.LevelCheck{Status: result.Passed, Message: "no column besides the key"}
+	}
+	var a1, a2 []aggregate
+	var e1, e2 error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a1, e1 = c.src.aggregates(ctx, t.Name, t.Where, scols) }()
+	go func() { defer wg.Done(); a2, e2 = c.tgt.aggregates(ctx, t.TargetName, c.tw, tcols) }()
+	wg.Wait()
+	if err := errors.Join(sideErr("source", e1, t), sideErr("target", e2, t)); err != nil {
+		return result.LevelCheck{Status: result.Errored, Message: err.Error()}
+	}
+	return aggregateLevel(p, a1, a2, t, "computed in each database")
 }
 
 func aggregateLevel(p *plan, a1, a2 []aggregate, t *Table, how string) result.LevelCheck {
