@@ -177,3 +177,18 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// A duration too short for two decimals of a millisecond is shown in
+// microseconds, not as 0ms (max_duration = "1ns" read "want at most 0ms").
+func TestFormatDurationBelowTenMicroseconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Nanosecond:        "0.001µs",
+		1500 * time.Nanosecond: "1.5µs",
+		10 * time.Microsecond:  "0.01ms",
+		0:                      "0ms",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%d) = %q, want %q", int64(d), got, want)
+		}
+	}
+}

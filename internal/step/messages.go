@@ -15,6 +15,9 @@ func FormatDuration(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "-" + FormatDuration(-d)
+	case d > 0 && d < 10*time.Microsecond:
+		// Below what two decimals of a millisecond show ("1ns" read "0ms").
+		return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', -1, 64) + "µs"
 	case d < 10*time.Millisecond:
 		ms := strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64)
 		return strings.TrimSuffix(strings.TrimRight(ms, "0"), ".") + "ms"
