@@ -102,6 +102,7 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 	diags = append(diags, cfg.decodeStepTemplates(byType["step_template"], dc)...)
 	seen, d := cfg.decodeSuites(blocks, opts.Kinds, dc)
 	diags = append(diags, d...)
+	diags = append(diags, cfg.checkUnusedTemplates(dc)...)
 	diags = append(diags, cfg.decodeOthers(blocks, opts.Blocks, dc)...)
 	diags = append(diags, cfg.checkDependsOn(seen)...)
 	return cfg, parser, cfg.redactDiags(diags)

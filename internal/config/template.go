@@ -448,3 +448,42 @@ func (dc *DecodeContext) static() *hcl.EvalContext {
 	}
 	return dc.cfg.static
 }
+
+// checkUnusedTemplates looks into the templates no step uses, which are
+// otherwise never decoded: a misspelt param or function there is reported
+// all the same (the rest of the body is checked by its first use), and
+// the template itself is a warning, as dead code is.
+func (cfg *Config) checkUnusedTemplates(dc *DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range slices.Sorted(maps.Keys(cfg.StepTemplates)) {
+		t := cfg.StepTemplates[name]
+		if t.Uses > 0 {
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Unused step_template",
+			Detail:  fmt.Sprintf("No step uses step_template %q; a step uses it with use = step_template.%s.", t.Name, t.Name),
+			Subject: t.DeclRange.Ptr()})
+		body, ok := t.Body.(*hclsyntax.Body)
+		if !ok {
+			continue
+		}
+		args := &ParamArgs{Template: t, Late: map[string]hcl.Expression{}}
+		tdc := &DecodeContext{cfg: cfg, params: &paramScope{args: args, useStep: "", static: cfg.static}}
+		hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+			a, ok := n.(*hclsyntax.Attribute)
+			if !ok {
+				return nil
+			}
+			diags = append(diags, tdc.unknownFunctions(a.Expr)...)
+			for _, tr := range a.Expr.Variables() {
+				if tr.RootName() == "param" {
+					if d := tdc.checkParamRef(tr, []string{"param"}); d != nil {
+						diags = append(diags, d)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return diags
+}

@@ -220,3 +220,25 @@ functional "f" {
 		})
 	}
 }
+
+// A step_template no step uses is a warning, and a misspelt param or
+// function in it is an error all the same.
+func TestAnUnusedStepTemplateIsAWarningAndStillChecked(t *testing.T) {
+	got := loadDiags(t, `
+step_template "orphan" {
+  param "id" {}
+  http { path = "/anything/${param.idd}/${uper("x")}" }
+}
+functional "f" {
+  target = target.httpbin
+  step "s" {
+    http { path = "/get" }
+  }
+}`)
+	for _, w := range []string{"Unused step_template", `No step uses step_template "orphan"`,
+		`declares no param "idd"`, `Did you mean "id"?`, `There is no function named "uper"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("want %q in:\n%s", w, got)
+		}
+	}
+}
