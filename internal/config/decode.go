@@ -232,10 +232,12 @@ func (dc *DecodeContext) StringMap(attr *hcl.Attribute) (map[string]string, hcl.
 
 // Duration decodes a duration such as "250ms", "30s", "2m", "1h30m" or "2d".
 func (dc *DecodeContext) Duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostics) {
-	s, diags := dc.String(attr)
-	if diags.HasErrors() {
+	v, diags := dc.typed(attr, cty.String, "a string")
+	if diags.HasErrors() || !v.IsKnown() {
+		// Unknown: a param whose argument was already reported.
 		return 0, diags
 	}
+	s := v.AsString()
 	d, err := ParseDuration(s)
 	if err != nil {
 		detail := fmt.Sprintf("The attribute %q must be a duration such as \"250ms\", \"30s\", \"2m\" or \"1h30m\"; found %q.", attr.Name, s)
