@@ -1,11 +1,19 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudtest/cloudtest/internal/config"
 	"github.com/cloudtest/cloudtest/suites"
@@ -41,6 +49,7 @@ var docEnviron = []string{"CLOUDTEST_VAR_password=x", "CLOUDTEST_VAR_cloud_dsn=p
 // its first line with a comment "# partial: why"; it is listed, not
 // loaded. A step block alone is loaded inside a case of a functional suite.
 func TestEveryHCLBlockOfTheDocsValidates(t *testing.T) {
+	docCerts := selfSigned(t, "ca.pem", "client.pem", "client.key", "clearing-ca.pem", "branch-042.pem", "branch-042.key")
 	pages, _ := filepath.Glob("../../docs/*.md")
 	pages = append([]string{"../../README.md"}, pages...)
 	loaded := 0
@@ -77,6 +86,13 @@ func TestEveryHCLBlockOfTheDocsValidates(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			for name, body := range docCerts {
+				p := filepath.Join(dir, "certs", name)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, body, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			for name, body := range docFiles {
 				p := filepath.Join(dir, name)
 				os.MkdirAll(filepath.Dir(p), 0o755)
@@ -96,8 +112,43 @@ func TestEveryHCLBlockOfTheDocsValidates(t *testing.T) {
 	}
 }
 
-// docFiles are the files the examples name (schemas, uploads).
+// docFiles are the files the examples name (schemas, an OpenAPI
+// document, certificates: the loader checks that they are there).
 var docFiles = map[string]string{
+	"api/payments.yaml":    "openapi: 3.0.3\ninfo: {title: payments, version: \"1\"}\npaths: {}\n",
+	"bin/legacy-server":    "-",
+	"service/Dockerfile":   "FROM scratch\n",
 	"schemas/account.json": `{"type": "object", "required": ["balance"], "properties": {"balance": {"type": "number"}}}`,
 	"schemas/login.json":   `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "required": ["token"]}`,
+}
+
+// selfSigned returns a self-signed certificate under every name ending in
+// .pem and its key under every name ending in .key: the certificate files
+// the docs name, which the loader reads.
+func selfSigned(t *testing.T, names ...string) map[string][]byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "docs"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, n := range names {
+		if strings.HasSuffix(n, ".key") {
+			out[n] = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+		} else {
+			out[n] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		}
+	}
+	return out
 }
