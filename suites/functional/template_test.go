@@ -242,3 +242,37 @@ functional "f" {
 		}
 	}
 }
+
+// A capture that reads a sensitive param is sensitive: a later step that
+// is not a template's, and sends it, has it redacted too, also when the
+// argument was known only during the run.
+func TestACaptureOfASensitiveParamStaysSecretInLaterSteps(t *testing.T) {
+	r := runHTTPBin(t, map[string]string{"suite.hcl": `
+step_template "remember" {
+  param "secret" { sensitive = true }
+  http { path = "/get" }
+  capture { copy = param.secret }
+}
+functional "later" {
+  target = target.httpbin
+  case "c" {
+    for_each = { one = "Run-Time-Secr3t-41" }
+    step "remember" {
+      use  = step_template.remember
+      with = { secret = each.value }
+    }
+    step "echo" {
+      http { path = "/anything/${capture.copy}" }
+      assert {
+        condition     = response.json.url == ""
+        error_message = "the echo of ${response.json.url} is here"
+      }
+    }
+  }
+}`})
+	res := r.step(t, "c[one]", "echo")
+	if res.Status != result.Failed || !strings.Contains(res.Message, "[REDACTED]") {
+		t.Fatalf("echo %s: %s", res.Status, res.Message)
+	}
+	grepRunDir(t, r.dir, "Run-Time-Secr3t-41")
+}
