@@ -157,11 +157,17 @@ type ParamArgs struct {
 	// Sensitive are the params whose value is a secret: declared
 	// sensitive, or given a sensitive variable or local or sensitive().
 	Sensitive map[string]bool
+	// constant is the param object when no argument is late (a load
+	// builds it once, not per request).
+	constant cty.Value
 }
 
 // Value is the param object for a run of the step, evaluated in ctx (the
 // step's run-time context), and the strings of its sensitive params.
 func (p *ParamArgs) Value(ctx *hcl.EvalContext) (cty.Value, []string, hcl.Diagnostics) {
+	if p.constant != cty.NilVal {
+		return p.constant, nil, nil
+	}
 	vals := make(map[string]cty.Value, len(p.Known)+len(p.Late))
 	maps.Copy(vals, p.Known)
 	var diags hcl.Diagnostics
@@ -308,6 +314,9 @@ func (dc *DecodeContext) UseTemplate(block *hcl.Block, use, with *hcl.Attribute,
 			// variable holds the value, so it joins the redaction set here.
 			dc.AddSensitive(sensitiveStrings(cv, true)...)
 		}
+	}
+	if len(args.Late) == 0 && !diags.HasErrors() {
+		args.constant = cty.ObjectVal(args.Known)
 	}
 	ctx := dc.cfg.static.NewChild()
 	ctx.Variables = map[string]cty.Value{"param": cty.ObjectVal(static)}
