@@ -70,13 +70,8 @@ functional "transfers" {
 
   setup {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = { user = "bob", password = var.bob_password }
-      }
-      expect { status = 200 }
-      capture { token = sensitive(response.json.token) }
+      use  = step_template.login
+      with = { user = "bob", password = var.bob_password }
     }
   }
 
@@ -134,23 +129,13 @@ functional "ledger" {
   tags        = ["smoke"]
 
   step "login" {
-    http {
-      method = "POST"
-      path   = "/api/login"
-      json   = { user = "alice", password = var.password }
-    }
-    capture { token = sensitive(response.json.token) }
+    use  = step_template.login
+    with = { user = "alice", password = var.password }
   }
 
   step "write" {
-    http {
-      method  = "POST"
-      path    = "/api/ledger"
-      headers = { Authorization = "Bearer ${capture.token}" }
-      json    = { ref = "acceptance-run", amount = 42 }
-    }
-    expect { status = 201 }
-    capture { id = response.json.id }
+    use  = step_template.ledger_write
+    with = { ref = "acceptance-run", amount = 42 }
   }
 
   step "read-back" {
@@ -181,20 +166,12 @@ functional "every-customer-sees-own-account" {
       bob   = { password = var.bob_password, account = 2 }
     }
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = { user = each.key, password = each.value.password }
-      }
-      expect { status = 200 }
-      capture { token = sensitive(response.json.token) }
+      use  = step_template.login
+      with = { user = each.key, password = each.value.password }
     }
     step "account" {
-      http {
-        path    = "/api/accounts/${each.value.account}"
-        headers = { Authorization = "Bearer ${capture.token}" }
-      }
-      expect { status = 200 }
+      use  = step_template.account
+      with = { account = each.value.account }
       assert {
         condition     = response.json.owner == each.key
         error_message = "Each customer reads her own account."
@@ -209,13 +186,8 @@ functional "mobile-to-ledger" {
   target      = target.demo
 
   step "login" {
-    http {
-      method = "POST"
-      path   = "/api/login"
-      json   = { user = "carol", password = "caterpillar" }
-    }
-    expect { status = 200 }
-    capture { token = sensitive(response.json.token) }
+    use  = step_template.login
+    with = { user = "carol", password = "caterpillar" }
   }
 
   step "pay" {

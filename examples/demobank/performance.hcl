@@ -23,29 +23,16 @@ performance "login-balance-ledger" {
 
   journey "pay" {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = { user = feed.user, password = feed.password }
-      }
-      expect { status = 200 }
-      capture { token = response.json.token }
+      use  = step_template.login
+      with = { user = feed.user, password = feed.password }
     }
     step "balance" {
-      http {
-        path    = "/api/accounts/${feed.account}"
-        headers = { Authorization = "Bearer ${capture.token}" }
-      }
-      expect { status = 200 }
+      use  = step_template.account
+      with = { account = feed.account }
     }
     step "ledger" {
-      http {
-        method  = "POST"
-        path    = "/api/ledger"
-        headers = { Authorization = "Bearer ${capture.token}" }
-        json    = { ref = "load", amount = 1 }
-      }
-      expect { status = 201 }
+      use  = step_template.ledger_write
+      with = { ref = "load", amount = 1 }
     }
   }
 

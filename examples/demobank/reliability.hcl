@@ -37,23 +37,15 @@ reliability "ledger-primary-loss" {
 
   setup {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = { user = "alice", password = var.password }
-      }
-      expect { status = 200 }
-      capture { token = response.json.token }
+      use  = step_template.login
+      with = { user = "alice", password = var.password }
     }
   }
 
   steady_state {
     step "balance" {
-      http {
-        path    = "/api/accounts/1"
-        headers = { Authorization = "Bearer ${capture.token}" }
-      }
-      expect { status = 200 }
+      use  = step_template.account
+      with = { account = 1 }
     }
   }
 
@@ -105,13 +97,8 @@ reliability "channel-cache-loss" {
 
   setup {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = { user = "alice", password = var.password }
-      }
-      expect { status = 200 }
-      capture { token = response.json.token }
+      use  = step_template.login
+      with = { user = "alice", password = var.password }
     }
   }
 
@@ -198,13 +185,8 @@ reliability "ledger-standby-container" {
 
   setup {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = { user = "alice", password = var.password }
-      }
-      expect { status = 200 }
-      capture { token = response.json.token }
+      use  = step_template.login
+      with = { user = "alice", password = var.password }
     }
   }
 

@@ -14,12 +14,6 @@ target "demo-insecure" {
   demobank { insecure = true }
 }
 
-locals {
-  # Who the checks act as: two customers, each owning one account.
-  login_alice = { user = "alice", password = var.password }
-  login_bob   = { user = "bob", password = var.bob_password }
-}
-
 security "mobile-edge" {
   description = "The mobile channel's API after the move: headers, authentication, object-level authorization, CORS, exposure, injection, login throttling, default credentials."
   component   = "mobile-channel"
@@ -34,13 +28,8 @@ security "mobile-edge" {
 
   identity "alice" {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = local.login_alice
-      }
-      expect { status = 200 }
-      capture { token = response.json.token }
+      use  = step_template.login
+      with = { user = "alice", password = var.password }
     }
     headers = { Authorization = "Bearer ${capture.token}" }
     owns    = ["/api/accounts/1"]
@@ -48,13 +37,8 @@ security "mobile-edge" {
 
   identity "bob" {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = local.login_bob
-      }
-      expect { status = 200 }
-      capture { token = response.json.token }
+      use  = step_template.login
+      with = { user = "bob", password = var.bob_password }
     }
     headers = { Authorization = "Bearer ${capture.token}" }
     owns    = ["/api/accounts/2"]
@@ -145,13 +129,8 @@ security "mobile-edge-planted" {
 
   identity "alice" {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = local.login_alice
-      }
-      expect { status = 200 }
-      capture { token = response.json.token }
+      use  = step_template.login
+      with = { user = "alice", password = var.password }
     }
     headers = { Authorization = "Bearer ${capture.token}" }
     owns    = ["/api/accounts/1"]
@@ -159,13 +138,8 @@ security "mobile-edge-planted" {
 
   identity "bob" {
     step "login" {
-      http {
-        method = "POST"
-        path   = "/api/login"
-        json   = local.login_bob
-      }
-      expect { status = 200 }
-      capture { token = response.json.token }
+      use  = step_template.login
+      with = { user = "bob", password = var.bob_password }
     }
     headers = { Authorization = "Bearer ${capture.token}" }
     owns    = ["/api/accounts/2"]
@@ -241,13 +215,8 @@ security "ledger-attack-defense" {
 
     setup {
       step "login" {
-        http {
-          method = "POST"
-          path   = "/api/login"
-          json   = local.login_alice
-        }
-        expect { status = 200 }
-        capture { token = response.json.token }
+        use  = step_template.login
+        with = { user = "alice", password = var.password }
       }
       step "register-webhook" {
         http {

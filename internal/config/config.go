@@ -26,6 +26,8 @@ type Config struct {
 	Locals     map[string]cty.Value
 	Deployment *Deployment
 	Targets    map[string]*Target
+	// StepTemplates are the step_template blocks by name (template.go).
+	StepTemplates map[string]*StepTemplate
 	// TargetOrder keeps targets in the order they were declared.
 	TargetOrder []string
 	// Suites in the order they were declared, file by file (files sorted by name).

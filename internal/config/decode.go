@@ -27,6 +27,9 @@ type DecodeContext struct {
 	// so that the runner starts them even when the suite's own target is
 	// another one (or none).
 	targetRefs map[string]bool
+	// params are the arguments of a step_template's use, while its body
+	// is decoded for that use (template.go).
+	params *paramScope
 }
 
 // Config returns the configuration being loaded (targets and deployment are
@@ -45,7 +48,7 @@ func (dc *DecodeContext) AddSensitive(values ...string) {
 }
 
 // Static is the evaluation context of load-time values.
-func (dc *DecodeContext) Static() *hcl.EvalContext { return dc.cfg.static }
+func (dc *DecodeContext) Static() *hcl.EvalContext { return dc.static() }
 
 // Value evaluates attr with load-time values only.
 func (dc *DecodeContext) Value(attr *hcl.Attribute) (cty.Value, hcl.Diagnostics) {
@@ -53,7 +56,7 @@ func (dc *DecodeContext) Value(attr *hcl.Attribute) (cty.Value, hcl.Diagnostics)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}
-	v, d := attr.Expr.Value(dc.cfg.static)
+	v, d := attr.Expr.Value(dc.static())
 	return v, append(diags, d...)
 }
 
@@ -83,7 +86,7 @@ func (dc *DecodeContext) typed(attr *hcl.Attribute, want cty.Type, what string) 
 			Detail:      fmt.Sprintf("The attribute %q must be %s; found %s.", attr.Name, what, describeType(v.Type())),
 			Subject:     attr.Expr.Range().Ptr(),
 			Expression:  attr.Expr,
-			EvalContext: dc.cfg.static,
+			EvalContext: dc.static(),
 		})
 	}
 	return cv, diags
@@ -229,10 +232,12 @@ func (dc *DecodeContext) StringMap(attr *hcl.Attribute) (map[string]string, hcl.
 
 // Duration decodes a duration such as "250ms", "30s", "2m", "1h30m" or "2d".
 func (dc *DecodeContext) Duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostics) {
-	s, diags := dc.String(attr)
-	if diags.HasErrors() {
+	v, diags := dc.typed(attr, cty.String, "a string")
+	if diags.HasErrors() || !v.IsKnown() {
+		// Unknown: a param whose argument was already reported.
 		return 0, diags
 	}
+	s := v.AsString()
 	d, err := ParseDuration(s)
 	if err != nil {
 		detail := fmt.Sprintf("The attribute %q must be a duration such as \"250ms\", \"30s\", \"2m\" or \"1h30m\"; found %q.", attr.Name, s)
@@ -307,11 +312,25 @@ func (dc *DecodeContext) Late(expr hcl.Expression, runtime ...string) (hcl.Expre
 	if diags.HasErrors() {
 		return expr, diags
 	}
-	if len(expr.Variables()) == 0 || onlyStatic(expr) {
-		_, d := expr.Value(dc.cfg.static)
+	if len(expr.Variables()) == 0 || onlyStatic(expr) || dc.params != nil && staticOrParam(expr) {
+		_, d := expr.Value(dc.static())
 		diags = append(diags, d...)
 	}
 	return expr, diags
+}
+
+// staticOrParam reports whether expr uses only load-time values and
+// params: in a step_template's body the params given run-time values are
+// unknown at load time, which still lets a type error show.
+func staticOrParam(expr hcl.Expression) bool {
+	for _, tr := range expr.Variables() {
+		switch tr.RootName() {
+		case "var", "local", "target", "param":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func onlyStatic(expr hcl.Expression) bool {
@@ -371,6 +390,10 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 				diags = append(diags, undefinedTarget(rng, name, dc.cfg))
 			} else if dc.targetRefs != nil {
 				dc.targetRefs[name] = true
+			}
+		case "param":
+			if d := dc.checkParamRef(tr, runtime); d != nil {
+				diags = append(diags, d)
 			}
 		default:
 			allowed := false

@@ -53,11 +53,12 @@ const envVarPrefix = "CLOUDTEST_VAR_"
 func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	cfg := &Config{
-		Files:     map[string]*hcl.File{},
-		Variables: map[string]*Variable{},
-		Locals:    map[string]cty.Value{},
-		Targets:   map[string]*Target{},
-		Blocks:    map[string][]any{},
+		Files:         map[string]*hcl.File{},
+		Variables:     map[string]*Variable{},
+		Locals:        map[string]cty.Value{},
+		Targets:       map[string]*Target{},
+		StepTemplates: map[string]*StepTemplate{},
+		Blocks:        map[string][]any{},
 	}
 	files, dir, err := listFiles(path)
 	if err != nil {
@@ -98,8 +99,10 @@ func Load(path string, opts Options) (*Config, *hclparse.Parser, hcl.Diagnostics
 	diags = append(diags, cfg.decodeTargets(byType["target"], dc)...)
 	cfg.refreshStatic()
 	diags = append(diags, cfg.decodeDeployments(byType["deployment"], dc)...)
+	diags = append(diags, cfg.decodeStepTemplates(byType["step_template"], dc)...)
 	seen, d := cfg.decodeSuites(blocks, opts.Kinds, dc)
 	diags = append(diags, d...)
+	diags = append(diags, cfg.checkUnusedTemplates(dc)...)
 	diags = append(diags, cfg.decodeOthers(blocks, opts.Blocks, dc)...)
 	diags = append(diags, cfg.checkDependsOn(seen)...)
 	return cfg, parser, cfg.redactDiags(diags)
@@ -265,6 +268,7 @@ func rootSchema(kinds []SuiteKind, others []BlockKind) *hcl.BodySchema {
 			{Type: "locals"},
 			{Type: "deployment"},
 			{Type: "target", LabelNames: []string{"name"}},
+			{Type: "step_template", LabelNames: []string{"name"}},
 		},
 	}
 	for _, k := range kinds {

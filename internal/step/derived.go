@@ -36,14 +36,14 @@ func (h *HTTPRequest) derived(cfg *config.Config) []derivedExpr {
 	d := &h.derivedParts
 	d.once.Do(func() {
 		for _, e := range h.exprs() {
-			d.exprs = collectDerived(e, cfg, d.exprs)
+			d.exprs = collectDerived(e, cfg, h.sensitive, d.exprs)
 		}
 	})
 	return d.exprs
 }
 
 // collectDerived appends the parts of e computed from a secret.
-func collectDerived(e hcl.Expression, cfg *config.Config, out []derivedExpr) []derivedExpr {
+func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool, out []derivedExpr) []derivedExpr {
 	byConfig := cfg != nil && cfg.IsSensitive(e) || config.CallsSensitive(e)
 	var caps []string
 	for _, tr := range e.Variables() {
@@ -52,6 +52,9 @@ func collectDerived(e hcl.Expression, cfg *config.Config, out []derivedExpr) []d
 				caps = append(caps, n)
 			}
 		}
+		if tr.RootName() == "param" && len(tr) >= 2 && params[attrName(tr[1])] {
+			byConfig = true // a sensitive param: its value is added by attempt
+		}
 	}
 	if !byConfig && len(caps) == 0 {
 		return out
@@ -59,26 +62,26 @@ func collectDerived(e hcl.Expression, cfg *config.Config, out []derivedExpr) []d
 	switch x := e.(type) {
 	case *hclsyntax.ObjectConsExpr:
 		for _, it := range x.Items {
-			out = collectDerived(it.KeyExpr, cfg, out)
-			out = collectDerived(it.ValueExpr, cfg, out)
+			out = collectDerived(it.KeyExpr, cfg, params, out)
+			out = collectDerived(it.ValueExpr, cfg, params, out)
 		}
 		return out
 	case *hclsyntax.ObjectConsKeyExpr:
-		return collectDerived(x.Wrapped, cfg, out)
+		return collectDerived(x.Wrapped, cfg, params, out)
 	case *hclsyntax.TupleConsExpr:
 		for _, it := range x.Exprs {
-			out = collectDerived(it, cfg, out)
+			out = collectDerived(it, cfg, params, out)
 		}
 		return out
 	case *hclsyntax.TemplateExpr:
 		for _, p := range x.Parts {
-			out = collectDerived(p, cfg, out)
+			out = collectDerived(p, cfg, params, out)
 		}
 		return out
 	case *hclsyntax.TemplateWrapExpr:
-		return collectDerived(x.Wrapped, cfg, out)
+		return collectDerived(x.Wrapped, cfg, params, out)
 	case *hclsyntax.ParenthesesExpr:
-		return collectDerived(x.Expression, cfg, out)
+		return collectDerived(x.Expression, cfg, params, out)
 	case *hclsyntax.ScopeTraversalExpr:
 		// var.pw, local.basic, capture.token: in the set already.
 		return out

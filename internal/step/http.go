@@ -55,6 +55,9 @@ type HTTPRequest struct {
 	parsed atomic.Pointer[parsedURL]
 	// derivedParts are the parts computed from secrets (derived.go).
 	derivedParts derivedExprs
+	// sensitive are the params of the step_template the request is
+	// written in that hold secrets.
+	sensitive map[string]bool
 }
 
 type parsedURL struct {

@@ -338,6 +338,18 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	// added) the checks and the captures: a load runs this per request.
 	reqCtx := env.evalContext(captures, cty.NilVal, s.roots)
 	red := env.redactor(captures)
+	if s.params != nil {
+		// The template's param: its arguments evaluated in the using
+		// step's context, which its expressions then read.
+		pv, secrets, diags := s.params.Value(reqCtx)
+		if len(secrets) > 0 {
+			red = withSecrets(red, secrets)
+		}
+		if diags.HasErrors() {
+			return Outcome{Status: result.Errored, Message: red().String("the params of step_template " + s.Template.Name + " could not be evaluated:\n" + s.render(diags, env))}
+		}
+		reqCtx.Variables["param"] = pv
+	}
 	var out Outcome
 	out.ectx = reqCtx
 	var obs observed
@@ -515,6 +527,17 @@ func attrName(t hcl.Traverser) string {
 		}
 	}
 	return ""
+}
+
+// withSecrets returns red with secrets added, built once.
+func withSecrets(red func() *Redactor, secrets []string) func() *Redactor {
+	var r *Redactor
+	return func() *Redactor {
+		if r == nil {
+			r = red().With(secrets...)
+		}
+		return r
+	}
 }
 
 func (s *Step) errored(red *Redactor, err error) Outcome {

@@ -25,8 +25,8 @@ var credentialParts = map[string]bool{"sid": true, "pwd": true, "pw": true, "aut
 // sensitive(), refers to a sensitive variable or local, reads a header
 // that carries credentials (response.headers["Set-Cookie"], response.cookies), or its name
 // says it is a credential (token, session_id, api_key, …).
-func captureIsSensitive(name string, expr hcl.Expression, cfg *config.Config) bool {
-	if cfg != nil && cfg.IsSensitive(expr) || config.CallsSensitive(expr) {
+func captureIsSensitive(name string, expr hcl.Expression, dc *config.DecodeContext) bool {
+	if dc != nil && dc.IsSensitive(expr) || config.CallsSensitive(expr) {
 		return true
 	}
 	n := strings.ToLower(name)

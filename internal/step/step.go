@@ -43,6 +43,10 @@ type Step struct {
 	Asserts    []*Assert
 	Captures   []Capture
 	Eventually *Eventually
+	// Template is the step_template the step uses (nil: none), and params
+	// the arguments it gives; param is then a root of its expressions.
+	Template *config.StepTemplate
+	params   *config.ParamArgs
 
 	// roots are the run-time roots the step's expressions refer to (nil:
 	// not known, so all are given); a load evaluates steps per request and
@@ -101,9 +105,40 @@ func Decode(block *hcl.Block, dc *config.DecodeContext) (*Step, hcl.Diagnostics)
 func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string) (*Step, hcl.Diagnostics) {
 	r := newRoots(extraRoots)
 	s := &Step{Name: block.Labels[0], DeclRange: block.DefRange, roots: referencedRoots(block.Body)}
-	content, diags := block.Body.Content(stepSchema)
-	requests, asserts := 0, 0
+	useContent, rest, diags := block.Body.PartialContent(config.UseSchema())
+	content, d := rest.Content(stepSchema)
+	diags = append(diags, d...)
+	var blocks []sourced
+	rt := r // the roots of the template's body: the step's and param
+	if use := useContent.Attributes["use"]; use != nil {
+		tpl, tdc, args, d := dc.UseTemplate(block, use, useContent.Attributes["with"], r.request)
+		diags = append(diags, d...)
+		if tpl == nil {
+			return nil, diags
+		}
+		s.Template, s.params = tpl, args
+		tc, d := tpl.Body.Content(stepSchema)
+		diags = append(diags, tdc.NoteUse(d)...)
+		for _, b := range tc.Blocks {
+			blocks = append(blocks, sourced{b, tdc})
+		}
+		for root := range referencedRoots(tpl.Body) {
+			if s.roots != nil {
+				s.roots[root] = true
+			}
+		}
+		rt = roots{request: append(append([]string(nil), r.request...), "param"), check: append(append([]string(nil), r.check...), "param")}
+	} else if with := useContent.Attributes["with"]; with != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "with needs use",
+			Detail:  fmt.Sprintf("Step %q gives params (with) but uses no step_template; add use = step_template.NAME.", s.Name),
+			Subject: with.NameRange.Ptr()})
+	}
 	for _, b := range content.Blocks {
+		blocks = append(blocks, sourced{b, dc})
+	}
+	requests, asserts := 0, 0
+	for _, sb := range blocks {
+		b := sb.block
 		switch b.Type {
 		case "http", "sql", "tcp":
 			requests++
@@ -114,11 +149,15 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 	if requests == 0 {
 		// A step of only asserts (and captures) compares values the case
 		// already has: there is no response to refer to.
-		r.check = r.request
+		r.check, rt.check = r.request, rt.request
 	}
 	requests = 0
 	seen := map[string]*hcl.Block{}
-	for _, b := range content.Blocks {
+	for _, sb := range blocks {
+		b, dc, r := sb.block, sb.dc, r
+		if dc.InTemplate() != nil {
+			r = rt
+		}
 		if b.Type != "assert" {
 			if prev, dup := seen[b.Type]; dup {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
@@ -152,7 +191,10 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 		case "eventually":
 			s.Eventually, d = decodeEventually(b, dc)
 		}
-		diags = append(diags, d...)
+		diags = append(diags, dc.NoteUse(d)...)
+	}
+	if s.HTTP != nil && s.params != nil {
+		s.HTTP.sensitive = s.params.Sensitive
 	}
 	switch {
 	case requests > 1:
@@ -174,6 +216,13 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 			Detail: "expect.row_count checks the rows of a sql step; this step has none.", Subject: s.Expect.RowCount.Range().Ptr()})
 	}
 	return s, diags
+}
+
+// sourced is a block of a step and the context it is decoded in: the
+// blocks of a step_template's body know its params.
+type sourced struct {
+	block *hcl.Block
+	dc    *config.DecodeContext
 }
 
 // HasRequest reports whether the step sends a request (a step may only
@@ -281,7 +330,7 @@ func decodeCapture(b *hcl.Block, dc *config.DecodeContext, r roots) ([]Capture, 
 	for _, a := range config.SortedAttrs(attrs) {
 		expr, d := dc.Late(a.Expr, r.check...)
 		diags = append(diags, d...)
-		out = append(out, Capture{Name: a.Name, Expr: expr, Sensitive: captureIsSensitive(a.Name, a.Expr, dc.Config())})
+		out = append(out, Capture{Name: a.Name, Expr: expr, Sensitive: captureIsSensitive(a.Name, a.Expr, dc)})
 	}
 	return out, diags
 }
