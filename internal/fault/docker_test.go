@@ -125,6 +125,7 @@ func state(t *testing.T, cli *client.Client, id string) *struct{ Running, Paused
 }
 
 func TestDockerEngineFaultsOnTheDemoBankContainer(t *testing.T) {
+	t.Parallel()
 	cli := needDocker(t)
 	inst := startBank(t, config.EmbeddedOptions{})
 	ctx := context.Background()
