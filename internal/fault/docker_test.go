@@ -125,7 +125,6 @@ func state(t *testing.T, cli *client.Client, id string) *struct{ Running, Paused
 }
 
 func TestDockerEngineFaultsOnTheDemoBankContainer(t *testing.T) {
-	t.Parallel()
 	cli := needDocker(t)
 	inst := startBank(t, config.EmbeddedOptions{})
 	ctx := context.Background()

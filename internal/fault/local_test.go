@@ -242,7 +242,6 @@ func procState(pid int) string {
 }
 
 func TestPodKillRestartsTheProcessWhenItsPolicySaysAlways(t *testing.T) {
-	t.Parallel()
 	inst, err := startServer(context.Background(), t.TempDir(), "always")
 	if err != nil {
 		t.Fatal(err)
@@ -623,7 +622,6 @@ chaos "many" {
 }
 
 func TestProcessSignalIsAPhysicalMachineChaosThatTheLocalEngineSends(t *testing.T) {
-	t.Parallel()
 	spec := specNamed(t, `
 chaos "term" {
   target = target.svc

@@ -80,7 +80,6 @@ func getContainer(t *testing.T, url string) (int, string) {
 }
 
 func TestTheDemoBankRunsAsAContainerAndLeavesNothingBehind(t *testing.T) {
-	t.Parallel()
 	cli := needDocker(t)
 	ctx := context.Background()
 	tc := &config.Target{Name: "bank", Container: &config.Container{

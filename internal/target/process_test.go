@@ -85,7 +85,6 @@ func TestProcessIsStartedWhenReadyAndStopped(t *testing.T) {
 }
 
 func TestKilledProcessIsRestartedWhenPolicyIsAlways(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	sup, err := StartProcess(context.Background(), "svc", selfProcess(t, "always", nil), Options{BaseDir: dir, WorkDir: dir})
 	if err != nil {
