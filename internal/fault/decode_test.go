@@ -61,6 +61,7 @@ func load(t *testing.T, src string) ([]*Spec, hcl.Diagnostics) {
 }
 
 func TestAValidDelayBecomesADefaultedNetworkChaos(t *testing.T) {
+	t.Parallel()
 	specs, diags := load(t, `
 chaos "slow" {
   target = target.web
@@ -89,6 +90,7 @@ chaos "slow" {
 }
 
 func TestTheYAMLOfANetworkDelayRoundTrips(t *testing.T) {
+	t.Parallel()
 	specs, diags := load(t, `
 chaos "slow" {
   target = target.web
@@ -131,6 +133,7 @@ chaos "slow" {
 }
 
 func TestInvalidFaultsGiveDiagnosticsOnTheirLine(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		src  string
@@ -221,6 +224,7 @@ chaos "bad" {
 }
 
 func TestEveryActionBuildsAValidObject(t *testing.T) {
+	t.Parallel()
 	src := `
 chaos "all" {
   target = target.svc
@@ -281,6 +285,7 @@ chaos "all" {
 }
 
 func TestABlockWithSeveralMistakesReportsEveryOneInTheOrderWritten(t *testing.T) {
+	t.Parallel()
 	_, diags := load(t, `
 chaos "bad" {
   target = target.web

@@ -8,6 +8,7 @@ import (
 )
 
 func TestAnIntentWithoutItsInjectionIsPendingAndAFailedOneIsNot(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "faults", "s.jsonl")
 	os.MkdirAll(filepath.Dir(path), 0o755)
 	lines := []string{

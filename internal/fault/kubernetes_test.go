@@ -40,6 +40,7 @@ target "pods" {
 }
 
 func TestAFaultOnAKubernetesTargetIsAPodChaosInItsNamespace(t *testing.T) {
+	t.Parallel()
 	specs, diags := load(t, kubeTargets("/nowhere/kubeconfig", "payments")+`
 chaos "c" {
   target = target.pods
@@ -61,6 +62,7 @@ chaos "c" {
 }
 
 func TestTheKubernetesEngineRefusesWhatItCannotCarryOut(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ fault, want string }{
 		{`fault "lag" {
     action  = "delay"
@@ -140,6 +142,7 @@ func readyPod(t *testing.T, c *testkube.Cluster, ns string, not string) string {
 }
 
 func TestPodKillOnKubernetesReplacesThePodAndLeavesNoObject(t *testing.T) {
+	t.Parallel()
 	c := testkube.Get(t)
 	ns := c.Namespace(t)
 	c.DeployDemobank(t, ns, 1)
@@ -208,6 +211,7 @@ func containerImage(t *testing.T, c *testkube.Cluster, ns, pod string) (string, 
 }
 
 func TestPodFailureOnKubernetesSwapsTheImageUntilRemoved(t *testing.T) {
+	t.Parallel()
 	c := testkube.Get(t)
 	ns := c.Namespace(t)
 	c.DeployDemobank(t, ns, 1)
@@ -250,6 +254,7 @@ func TestPodFailureOnKubernetesSwapsTheImageUntilRemoved(t *testing.T) {
 // the cluster runs a stricter Chaos Mesh than the one cloudtest was built
 // with.
 func TestTheWebhooksRefusalIsReportedOnTheFaultsLine(t *testing.T) {
+	t.Parallel()
 	c := testkube.Get(t)
 	ns := c.Namespace(t)
 	c.DeployDemobank(t, ns, 1)
@@ -278,6 +283,7 @@ func TestTheWebhooksRefusalIsReportedOnTheFaultsLine(t *testing.T) {
 // (the lab is dropped, as by kill -9) and shows recover deleting it by its
 // labels and the pod getting its image back.
 func TestRecoverDeletesTheObjectsOfACrashedRun(t *testing.T) {
+	t.Parallel()
 	c := testkube.Get(t)
 	ns := c.Namespace(t)
 	c.DeployDemobank(t, ns, 1)

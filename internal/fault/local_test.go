@@ -106,6 +106,7 @@ chaos "slow" {
 }
 
 func TestPartitionMakesRequestsFailAndRemovalRestoresThem(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	defer srv.Close()
 	spec := specNamed(t, `
@@ -187,6 +188,7 @@ func ping(url string, timeout time.Duration) (string, error) {
 }
 
 func TestPodFailureStopsAProcessForTheDurationOfTheFault(t *testing.T) {
+	t.Parallel()
 	inst, err := startServer(context.Background(), t.TempDir(), "never")
 	if err != nil {
 		t.Fatal(err)
@@ -279,6 +281,7 @@ chaos "kill" {
 }
 
 func TestContainerKillLeavesTheProcessDown(t *testing.T) {
+	t.Parallel()
 	inst, err := startServer(context.Background(), t.TempDir(), "always")
 	if err != nil {
 		t.Fatal(err)
@@ -443,6 +446,7 @@ chaos "stress" {
 }
 
 func TestRateUnitsBecomeKilobytesPerSecond(t *testing.T) {
+	t.Parallel()
 	for rate, want := range map[string]int64{"8mbit": 1000, "1mbps": 1000, "100kbps": 100, "1bps": 1, "1gbit": 125000} {
 		if got, err := rateKBps(rate); err != nil || got != want {
 			t.Errorf("%s: %d KB/s, %v; want %d", rate, got, err, want)
@@ -494,6 +498,7 @@ func freeAddr(t *testing.T) string {
 }
 
 func TestAbortAndFullLossMakeRequestsFail(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	defer srv.Close()
 	specs, diags := load(t, `
@@ -560,6 +565,7 @@ chaos "thin" {
 }
 
 func TestCloseRemovesEveryActiveFault(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	defer srv.Close()
 	inst, err := startServer(context.Background(), t.TempDir(), "never")

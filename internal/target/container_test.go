@@ -139,6 +139,7 @@ func TestTheDemoBankRunsAsAContainerAndLeavesNothingBehind(t *testing.T) {
 }
 
 func TestTheDemoBankContainerTakesItsOptions(t *testing.T) {
+	t.Parallel()
 	needDocker(t)
 	inst := startTarget(t, &config.Target{Name: "slow bank", Container: &config.Container{
 		Embedded: "demobank", Ports: []string{"8080"}, Wait: "/healthz", WaitTimeout: time.Minute, Restart: "always",
@@ -170,6 +171,7 @@ func main() {
 `
 
 func TestAUserBuildDirectoryRunsAsAContainer(t *testing.T) {
+	t.Parallel()
 	needDocker(t)
 	dir := t.TempDir()
 	for name, content := range map[string]string{
@@ -208,6 +210,7 @@ func TestAUserBuildDirectoryRunsAsAContainer(t *testing.T) {
 }
 
 func TestADynamicallyLinkedProgramIsNotStatic(t *testing.T) {
+	t.Parallel()
 	// The tiny server above is the static case; /bin/ls of the distribution
 	// asks for the dynamic loader.
 	static, err := isStatic("/bin/ls")
@@ -219,6 +222,7 @@ func TestADynamicallyLinkedProgramIsNotStatic(t *testing.T) {
 // A container echoes what it was given, secrets included: its log in the
 // run directory goes through the run's redactor, as a process's does.
 func TestAContainersLogIsRedacted(t *testing.T) {
+	t.Parallel()
 	needDocker(t)
 	const secret = "Tr0ub4dor&3/xK+9=ab"
 	dir := t.TempDir()

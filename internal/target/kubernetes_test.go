@@ -33,6 +33,7 @@ func kget(url string) (int, string, error) {
 // succeed again through the same URL once the Deployment's new pod is
 // ready, and that they reach that new pod.
 func TestAKubernetesTargetFollowsItsPodWhenTheDeploymentRecreatesIt(t *testing.T) {
+	t.Parallel()
 	c := testkube.Get(t)
 	ns := c.Namespace(t)
 	c.DeployDemobank(t, ns, 1)

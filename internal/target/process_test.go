@@ -62,6 +62,7 @@ func get(t *testing.T, url string) (string, error) {
 }
 
 func TestProcessIsStartedWhenReadyAndStopped(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sup, err := StartProcess(context.Background(), "svc", selfProcess(t, "never", nil), Options{BaseDir: dir, WorkDir: dir})
 	if err != nil {
@@ -111,6 +112,7 @@ func TestKilledProcessIsRestartedWhenPolicyIsAlways(t *testing.T) {
 }
 
 func TestKillKeepsAProcessDownWhateverItsPolicy(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sup, err := StartProcess(context.Background(), "svc", selfProcess(t, "always", nil), Options{BaseDir: dir, WorkDir: dir})
 	if err != nil {
@@ -133,6 +135,7 @@ func TestKillKeepsAProcessDownWhateverItsPolicy(t *testing.T) {
 }
 
 func TestProcessThatExitsBeforeReadyIsAnErrorWithItsOutput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, err := StartProcess(context.Background(), "svc", selfProcess(t, "never", map[string]string{"CLOUDTEST_TEST_EXIT_AT_ONCE": "1"}), Options{BaseDir: dir, WorkDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") || !strings.Contains(err.Error(), "failing on purpose") {
@@ -141,6 +144,7 @@ func TestProcessThatExitsBeforeReadyIsAnErrorWithItsOutput(t *testing.T) {
 }
 
 func TestStoppedProcessCanStillBeStopped(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sup, err := StartProcess(context.Background(), "svc", selfProcess(t, "never", nil), Options{BaseDir: dir, WorkDir: dir})
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 // stages, the hits of three generators' segments, taken together and
 // sorted, are the hits of one generator, each at the same due time.
 func TestTheSegmentsOfAScheduleAreExactlyTheWhole(t *testing.T) {
+	t.Parallel()
 	for _, l := range []Load{
 		{Rate: 150, Duration: 4 * time.Second},
 		{Stages: []Stage{{Duration: time.Second, Rate: 90}, {Duration: 2 * time.Second, Rate: 30}, {Duration: time.Second, Rate: 120}}, Duration: 4 * time.Second},
@@ -374,6 +375,7 @@ performance "load" {
 // -var, a var file, a default), typed or not, the handoff's options give a
 // worker's load of the suites the same values.
 func TestAWorkerLoadsTheVariablesTheCoordinatorHad(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(`variable "rate" { type = number }
 variable "paths" { type = list(string) }

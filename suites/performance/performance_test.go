@@ -265,6 +265,7 @@ func TestThresholdsPassAndFail(t *testing.T) {
 }
 
 func TestBadLoadBlocksAreDiagnosed(t *testing.T) {
+	t.Parallel()
 	for name, body := range map[string]string{
 		"both models": `load {
     rate        = 10
@@ -289,6 +290,7 @@ func TestBadLoadBlocksAreDiagnosed(t *testing.T) {
 }
 
 func TestPacersSayWhenEachHitWasDue(t *testing.T) {
+	t.Parallel()
 	c := newConstant(40)
 	for n := uint64(0); n < 100; n++ {
 		// vegeta's constant pacer waits until hit n is due, then not at all.
@@ -600,6 +602,7 @@ performance "busy" {
 }
 
 func TestUtilizationSaysWhyItWasNotMeasured(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	_, ls, _ := runLoad(t, srv.URL, `
@@ -613,6 +616,7 @@ func TestUtilizationSaysWhyItWasNotMeasured(t *testing.T) {
 }
 
 func TestSinePacerFollowsItsCurve(t *testing.T) {
+	t.Parallel()
 	s := newSine(100, 50, 2*time.Second)
 	// Over whole periods a sine adds nothing: mean × time.
 	if got := s.expected(4 * time.Second); math.Abs(got-400) > 0.01 {
@@ -651,6 +655,7 @@ func TestServerTimingIsBrokenDownByHop(t *testing.T) {
 }
 
 func TestTheLatencyHistogramCountsEveryRequest(t *testing.T) {
+	t.Parallel()
 	rec := newRecorder(time.Now())
 	for _, us := range []int{100, 300, 900, 900, 5000, 40000} {
 		rec.request("j", "s", time.Now(), time.Duration(us)*time.Microsecond, true, 200, "", 0, 0)
@@ -671,6 +676,7 @@ func TestTheLatencyHistogramCountsEveryRequest(t *testing.T) {
 }
 
 func TestTraceparentKeepsItsTraceAndDrawsASpanPerStep(t *testing.T) {
+	t.Parallel()
 	re := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-01$`)
 	var tp traceparent
 	tp.start()

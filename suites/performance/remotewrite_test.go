@@ -108,6 +108,7 @@ func TestAFailingRemoteWriteIsAnErrorStepNotAFailedLoad(t *testing.T) {
 }
 
 func TestABadRemoteWriteURLIsDiagnosed(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(`target "t" { url = "http://127.0.0.1:1" }
 performance "load" {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestMannWhitneyAgainstKnownValues(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		x, y []float64

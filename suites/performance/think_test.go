@@ -73,6 +73,7 @@ func TestAJourneyPausesForEachStepsThinkTimeOutsideItsLatency(t *testing.T) {
 }
 
 func TestANegativeThinkTimeIsRefusedOnItsLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.hcl"), []byte(`target "t" { url = "http://127.0.0.1:1" }
 performance "x" {

@@ -296,6 +296,7 @@ func TestTheGeneratorsOwnLagIsNotChargedToTheTarget(t *testing.T) {
 // TestValuesThatCannotBeRightAreRefusedOnTheirLine: before, negative counts
 // were accepted and rate = 1e400 failed during the run without a line.
 func TestValuesThatCannotBeRightAreRefusedOnTheirLine(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ attr, want string }{
 		{`max_workers = -1`, "max_workers must be a whole number of at least 1"},
 		{`max_requests = -5`, "max_requests must be a whole number of at least 1"},

@@ -17,6 +17,7 @@ import (
 // schedule wrapped around, the fault was never injected and the suite
 // passed after 10 s.
 func TestAFaultWhoseEndOverflowsIsRefusedOnItsLine(t *testing.T) {
+	t.Parallel()
 	for name, window := range map[string]string{"no duration": "", "a duration": `duration = "10s"`} {
 		dir := t.TempDir()
 		src := bankTarget(t, t.TempDir()) + `
@@ -54,6 +55,7 @@ reliability "r" {
 // experiment did not test what the suite says: it is an error naming the
 // fault, not a pass.
 func TestAFaultThatWasNeverInjectedDoesNotPass(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := bankTarget(t, t.TempDir()) + `
 reliability "late" {

@@ -25,6 +25,7 @@ func probesAt(n int, down ...int) []result.Probe {
 }
 
 func TestTheOutageEndsAtTheFirstOfThreeSuccessesInARow(t *testing.T) {
+	t.Parallel()
 	// Injected at 250 ms; probes 3..9 fail, 10 passes, 11 fails (a
 	// flap), 12, 13, 14 pass: recovered at 1200 ms. The outage starts
 	// when probe 3 was due (sent), 1 ms before its answer at 300 ms.
@@ -41,6 +42,7 @@ func TestTheOutageEndsAtTheFirstOfThreeSuccessesInARow(t *testing.T) {
 }
 
 func TestNoFailedProbeMeansNoOutageAndATargetThatNeverCameBackIsNotRecovered(t *testing.T) {
+	t.Parallel()
 	faults := []result.FaultRecord{{Name: "quiet", Injected: true, InjectedMS: 100}, {Name: "fatal", Injected: true, InjectedMS: 500}, {Name: "never", Injected: false}}
 	probes := probesAt(10, 6, 7, 8, 9)
 	measureOutages(faults[:1], probes[:5], 3)
@@ -57,6 +59,7 @@ func TestNoFailedProbeMeansNoOutageAndATargetThatNeverCameBackIsNotRecovered(t *
 }
 
 func TestAnOutageIsChargedToTheFaultInjectedBeforeIt(t *testing.T) {
+	t.Parallel()
 	// A harmless fault at 100 ms, a fatal one at 500 ms: probes 6..7 fail.
 	faults := []result.FaultRecord{{Name: "mild", Injected: true, InjectedMS: 100}, {Name: "fatal", Injected: true, InjectedMS: 500}}
 	measureOutages(faults, probesAt(15, 6, 7), 3)
@@ -69,6 +72,7 @@ func TestAnOutageIsChargedToTheFaultInjectedBeforeIt(t *testing.T) {
 }
 
 func TestTheRPOIsTheOldestLostWriteBeforeEachFault(t *testing.T) {
+	t.Parallel()
 	faults := []result.FaultRecord{{Injected: true, InjectedMS: 1000}, {Injected: true, InjectedMS: 3000}}
 	lost := []result.LedgerWrite{{Seq: 5, AckedMS: 700}, {Seq: 6, AckedMS: 900}, {Seq: 20, AckedMS: 2900}}
 	if got := rpoMS(lost, faults, 5000); got != 300 {
@@ -88,6 +92,7 @@ func TestTheRPOIsTheOldestLostWriteBeforeEachFault(t *testing.T) {
 }
 
 func TestTheTierGivesTheObjectivesAndTheSuiteOverridesThem(t *testing.T) {
+	t.Parallel()
 	s := &Suite{}
 	exp := &result.Experiment{Tier: "critical", RTOS: 3, Recovered: true, OutageS: 2.5,
 		Ledger: &result.Ledger{Acknowledged: 10, Lost: []result.LedgerWrite{{Seq: 3}}, RPOS: 0.2}}
@@ -111,6 +116,7 @@ func TestTheTierGivesTheObjectivesAndTheSuiteOverridesThem(t *testing.T) {
 }
 
 func TestObjectivesFailWhenTheTargetDidNotRecoverOrWasDownTooLong(t *testing.T) {
+	t.Parallel()
 	tenth := 0.9
 	s := &Suite{Objectives: Objectives{Availability: &tenth}}
 	exp := &result.Experiment{Tier: "general", RTOS: 7, Recovered: false, OutageS: 7, WindowS: 10, Availability: 0.3}
@@ -130,6 +136,7 @@ func TestObjectivesFailWhenTheTargetDidNotRecoverOrWasDownTooLong(t *testing.T) 
 }
 
 func TestBadReliabilityBlocksAreReportedWithTheirLine(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct{ body, want string }{
 		"no probe": {`
   fault "k" { action = "pod-kill" }`, "main.hcl:2,1-16: Missing probe block"},

@@ -22,6 +22,7 @@ import (
 )
 
 func TestNumericIdsCapturedByTheWriteAreKeptAndTheirDuplicatesFound(t *testing.T) {
+	t.Parallel()
 	// The ledger answers {"id":4} (a JSON number) and gives write 5 the id
 	// of write 4.
 	src := ledgerServer(t, `CLOUDTEST_TEST_FORGET = "1000", CLOUDTEST_TEST_DISORDER = "1", CLOUDTEST_TEST_NUMERIC_IDS = "1"`, "1500ms", "100ms", "", "")
@@ -41,6 +42,7 @@ func TestNumericIdsCapturedByTheWriteAreKeptAndTheirDuplicatesFound(t *testing.T
 }
 
 func TestCanonicalIDs(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		v    cty.Value
 		want string

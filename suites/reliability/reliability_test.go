@@ -215,6 +215,7 @@ reliability "freeze" {
 }
 
 func TestADurableBankLosesNoAcknowledgedWriteWhenKilled(t *testing.T) {
+	t.Parallel()
 	src := killedBank(t, "1500ms")
 	r, exp, _ := runExperiment(t, context.Background(), src)
 	if r.Status != result.Passed {
@@ -257,6 +258,7 @@ func TestAWriteBehindBankLosesWritesAndTheRPOSaysHowMany(t *testing.T) {
 }
 
 func TestExactlyTheWritesATargetDropsAreLost(t *testing.T) {
+	t.Parallel()
 	src := ledgerServer(t, `CLOUDTEST_TEST_FORGET = "4"`, "2s", "300ms", "", `objectives { rpo = "0s" }`)
 	r, exp, _ := runExperiment(t, context.Background(), src)
 	l := exp.Ledger
@@ -281,6 +283,7 @@ func TestExactlyTheWritesATargetDropsAreLost(t *testing.T) {
 }
 
 func TestAnInterruptRemovesTheFaultAndKeepsTheMeasurements(t *testing.T) {
+	t.Parallel()
 	src := bankTarget(t, t.TempDir()) + `
 reliability "freeze" {
   target   = target.bank
@@ -322,6 +325,7 @@ reliability "freeze" {
 }
 
 func TestAbortWhenEndsTheFaultEarly(t *testing.T) {
+	t.Parallel()
 	src := bankTarget(t, t.TempDir()) + `
 reliability "guarded" {
   target   = target.bank
@@ -355,6 +359,7 @@ reliability "guarded" {
 }
 
 func TestNoFaultIsInjectedWhenTheSteadyStateDoesNotHold(t *testing.T) {
+	t.Parallel()
 	src := bankTarget(t, t.TempDir()) + `
 reliability "unsteady" {
   target = target.bank
@@ -379,6 +384,7 @@ reliability "unsteady" {
 }
 
 func TestDuplicatesAndWritesOutOfOrderAreListed(t *testing.T) {
+	t.Parallel()
 	src := ledgerServer(t, `CLOUDTEST_TEST_FORGET = "1000", CLOUDTEST_TEST_DISORDER = "1"`, "1500ms", "100ms",
 		"capture { position = response.json.position }", "")
 	_, exp, _ := runExperiment(t, context.Background(), src)
