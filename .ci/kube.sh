@@ -31,6 +31,7 @@ export KUBECONFIG=$K/admin.kubeconfig
 K8S_BIN=$CACHE/k8s-$K8S_VERSION
 COREDNS_BIN=$CACHE/coredns-$COREDNS_VERSION
 CHAOS_BIN=$CACHE/chaos-mesh-${CHAOS_VERSION##*-}
+DAEMON_BIN=$CACHE/chaos-daemon-${CHAOS_VERSION##*-}
 # The images cloudtest's tests and suites run; no registry, pulled never.
 PAUSE_IMAGE=docker.io/local/pause:1
 COREDNS_IMAGE=docker.io/local/coredns:$COREDNS_VERSION
@@ -86,6 +87,20 @@ build_chaos() {
   log "Chaos Mesh controller built in $((SECONDS - s)) s"
 }
 
+# chaos-daemon carries out NetworkChaos, StressChaos and container-kill in the
+# containers' namespaces. It links libc (ptrace helpers in cgo): built static.
+build_chaos_daemon() {
+  [ -x "$DAEMON_BIN/chaos-daemon" ] && return 0
+  log "building chaos-daemon ($CHAOS_VERSION)"
+  local s=$SECONDS work=$CACHE/src/chaos-daemon
+  rm -rf "$work"; mkdir -p "$work"
+  cp "$SRC/build-chaos/go.mod" "$SRC/build-chaos/go.sum" "$work/"
+  (cd "$work" && CGO_ENABLED=1 go build -trimpath -ldflags '-s -w -linkmode external -extldflags -static' \
+    -o "$work/chaos-daemon" "$CHAOS_MODULE/cmd/chaos-daemon")
+  mkdir -p "$DAEMON_BIN"; mv "$work/chaos-daemon" "$DAEMON_BIN/chaos-daemon"; rm -rf "$work"
+  log "chaos-daemon built in $((SECONDS - s)) s"
+}
+
 # image_tar NAME BINARY_DIR TAR CMD...: a FROM-scratch image of one static binary, saved for ctr.
 image_tar() {
   local ref=$1 dir=$2 tar=$3; shift 3
@@ -128,6 +143,12 @@ install_packages() {
   command -v containerd >/dev/null || need+=(containerd)
   command -v runc >/dev/null || need+=(runc)
   command -v openssl >/dev/null || need+=(openssl)
+  # What chaos-daemon runs in a container's namespaces (nsenter is util-linux's).
+  command -v ipset >/dev/null || need+=(ipset)
+  command -v iptables >/dev/null || need+=(iptables)
+  command -v tc >/dev/null || need+=(iproute2)
+  command -v stress-ng >/dev/null || need+=(stress-ng)
+  command -v nsenter >/dev/null || need+=(util-linux)
   [ ${#need[@]} -eq 0 ] && return 0
   log "installing ${need[*]}"
   # Debian's etcd-server would start a system etcd on install: forbid services starting.
@@ -150,6 +171,7 @@ build() {
   build_k8s
   build_coredns
   build_chaos
+  build_chaos_daemon
   build_images
   exec 9>&-
 }
@@ -216,7 +238,7 @@ CTR() { ctr -n k8s.io --address "$K/containerd/containerd.sock" "$@"; }
 # Values kubelet, kube-proxy and the CNI plugins change; `down` puts them back.
 SYSCTLS="kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.conf.all.route_localnet net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables"
 # Directories outside $K that kubelet, containerd and CNI create.
-OUTSIDE="/var/lib/kubelet /var/lib/kubelet/device-plugins /var/log/containers /var/log/pods /var/lib/cni /var/lib/cni/results /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd"
+OUTSIDE="/host-sys /var/lib/kubelet /var/lib/kubelet/device-plugins /var/log/containers /var/log/pods /var/lib/cni /var/lib/cni/results /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd"
 
 up() {
   local t0=$SECONDS
@@ -271,12 +293,23 @@ up() {
   start kube-proxy "$B/kube-proxy" --config="$K/kube-proxy.yaml"
   # The CRDs and the controller need only the API server: meanwhile the node registers.
   kubectl apply --server-side -f "$CHAOS_BIN/crd.yaml" >/dev/null
+  patch_crds
   kubectl create namespace chaos-mesh >/dev/null
   start chaos-controller-manager env KUBECONFIG="$K/admin.kubeconfig" NAMESPACE=chaos-mesh TEMPLATE_NAMESPACE=chaos-mesh \
     CLUSTER_SCOPED=true ENABLE_LEADER_ELECTION=false SECURITY_MODE=false CHAOSD_SECURITY_MODE=false \
     CERTS_DIR="$K/chaos/certs" WEBHOOK_HOST=127.0.0.1 WEBHOOK_PORT=9443 METRICS_HOST=127.0.0.1 METRICS_PORT=10080 \
     POD_FAILURE_PAUSE_IMAGE="$PAUSE_IMAGE" "$CHAOS_BIN/chaos-controller-manager"
+  # chaos-daemon runs on the host, the node, in a mount namespace of its own
+  # whose /usr/local/bin is .ci/kube/chaos-daemon (its nsexec and pause) and
+  # where the host's /sys is at /host-sys, as in Chaos Mesh's DaemonSet (it
+  # finds the containers' cgroups there). Outside, /host-sys is an empty
+  # directory until `down`.
+  mkdir -p /host-sys
+  start chaos-daemon unshare --mount --propagation private /bin/sh -c \
+    "mount --bind '$SRC/chaos-daemon' /usr/local/bin && mount --rbind /sys /host-sys && exec '$DAEMON_BIN/chaos-daemon' --runtime containerd --runtime-socket-path '$K/containerd/containerd.sock' --grpc-port 31767 --http-port 31766"
   waitfor node 90 kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+  waitfor chaos-daemon 30 bash -c '</dev/tcp/127.0.0.1/31767'
+  daemon_endpoint | kubectl apply -f - >/dev/null
   kubectl apply -f "$K/coredns.yaml" >/dev/null
   waitfor "the Chaos Mesh webhook" 90 curl -sk https://127.0.0.1:9443/ -o /dev/null
   webhooks | kubectl apply -f - >/dev/null
@@ -287,10 +320,53 @@ up() {
   echo "export KUBECONFIG=$K/admin.kubeconfig CLOUDTEST_KUBECONFIG=$K/admin.kubeconfig"
 }
 
+# patch_crds: the controller is built with Chaos Mesh's api module of
+# 2026-09-06 (the one cloudtest validates with; the main module's own ./api
+# cannot be used from the proxy), whose NetworkChaos and PodNetworkChaos have
+# partitionBehavior, which the main module's CRDs of 2026-09-02 lack. The API
+# server would prune the field the webhook defaults, and the validating
+# webhook would then refuse every update of a NetworkChaos ("Cannot update
+# chaos spec"). The field is added to both schemas as the api declares it.
+patch_crds() {
+  local v='{"type":"string","enum":["drop","reject"]}' s=/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties
+  kubectl patch crd networkchaos.chaos-mesh.org --type=json \
+    -p "[{\"op\":\"add\",\"path\":\"$s/partitionBehavior\",\"value\":$v}]" >/dev/null
+  kubectl patch crd podnetworkchaos.chaos-mesh.org --type=json \
+    -p "[{\"op\":\"add\",\"path\":\"$s/iptables/items/properties/partitionBehavior\",\"value\":$v}]" >/dev/null
+}
+
+# daemon_endpoint: where the controller finds chaos-daemon. It looks for an
+# EndpointSlice named chaos-daemon-* in its namespace with an endpoint on the
+# pod's node (controllers/utils/chaosdaemon); the daemon is not a pod here, so
+# the slice is written by hand, beside a Service without a selector.
+daemon_endpoint() {
+  cat <<Y
+apiVersion: v1
+kind: Service
+metadata: {name: chaos-daemon, namespace: chaos-mesh}
+spec:
+  clusterIP: None
+  ports: [{name: grpc, port: 31767, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: chaos-daemon-$NODE_NAME
+  namespace: chaos-mesh
+  labels: {kubernetes.io/service-name: chaos-daemon, endpointslice.kubernetes.io/managed-by: cloudtest-kube-sh}
+addressType: IPv4
+ports: [{name: grpc, port: 31767, protocol: TCP}]
+endpoints:
+- addresses: ["$NODE_IP"]
+  nodeName: $NODE_NAME
+  conditions: {ready: true}
+Y
+}
+
 webhooks() {
   local ca; ca=$(base64 -w0 < "$K/pki/ca.crt")
-  # PodChaos only: the other kinds need chaos-daemon, which this cluster does not run.
-  local kinds="podchaos"
+  # The kinds cloudtest's kubernetes engine creates.
+  local kinds="podchaos networkchaos stresschaos"
   echo "apiVersion: admissionregistration.k8s.io/v1"
   echo "kind: MutatingWebhookConfiguration"
   echo "metadata: {name: chaos-mesh-local-mutation}"
@@ -332,7 +408,7 @@ pids_of_ours() {
     [ "${p#/proc/}" = "$$" ] && continue
     if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$K/"; then echo "${p#/proc/}"; continue; fi
     # The cached binaries (kube-*, the Chaos Mesh controller) run from $CACHE.
-    case $(readlink "$p/exe" 2>/dev/null) in "$CACHE"/k8s-*|"$CACHE"/chaos-mesh-*) echo "${p#/proc/}" ;; esac
+    case $(readlink "$p/exe" 2>/dev/null) in "$CACHE"/k8s-*|"$CACHE"/chaos-mesh-*|"$CACHE"/chaos-daemon-*) echo "${p#/proc/}" ;; esac
   done
   return 0
 }
@@ -362,7 +438,7 @@ down() {
     local i; for i in $(seq 1 30); do [ -z "$(CTR tasks ls -q 2>/dev/null)" ] && break; sleep 1; done
   fi
   local n
-  for n in chaos-controller-manager kube-proxy; do stop $n; done
+  for n in chaos-controller-manager chaos-daemon kube-proxy; do stop $n; done
   [ -x "$K8S_BIN/kube-proxy" ] && "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   for n in kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop $n; done
   if [ -S "$K/containerd/containerd.sock" ]; then

@@ -67,8 +67,12 @@ func TestTheKubernetesEngineRefusesWhatItCannotCarryOut(t *testing.T) {
 		{`fault "lag" {
     action  = "delay"
     latency = "100ms"
-  }`, `faults.hcl:29,15-22: Action not available on this engine; The kubernetes engine cannot carry out action "delay"; it can carry out pod-kill, pod-failure. container-kill, network, stress and HTTP faults need Chaos Mesh's chaos-daemon`},
-		{`fault "ck" { action = "container-kill" }`, `faults.hcl:28,25-41: Action not available on this engine; The kubernetes engine cannot carry out action "container-kill"`},
+  }`, `faults.hcl:29,15-22: Action not available on this engine; The kubernetes engine cannot carry out action "delay"; it can carry out pod-kill, pod-failure, container-kill, partition, bandwidth, cpu. delay, loss and corrupt (the kernel's netem qdisc)`},
+		{`fault "hog" {
+    action   = "memory"
+    size     = "64MB"
+    duration = "1m"
+  }`, `faults.hcl:29,16-24: Action not available on this engine; The kubernetes engine cannot carry out action "memory"`},
 		{`fault "k" {
     action = "pod-kill"
     mode   = "fixed-percent"
@@ -119,7 +123,11 @@ func kubeLab(t *testing.T, c *testkube.Cluster, ns, faults string) (*Lab, []*Spe
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { lab.Close(context.Background()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		lab.Close(ctx)
+	})
 	return lab, specs, inst, runDir
 }
 

@@ -7,6 +7,7 @@ package testkube
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -227,18 +228,83 @@ func (c *Cluster) PodReport(ns string) string {
 	return b.String()
 }
 
-// ChaosObjects lists the PodChaos objects left in ns.
+// ChaosKinds are the resources of the Chaos Mesh objects cloudtest creates.
+var ChaosKinds = []schema.GroupVersionResource{PodChaos,
+	{Group: "chaos-mesh.org", Version: "v1alpha1", Resource: "networkchaos"},
+	{Group: "chaos-mesh.org", Version: "v1alpha1", Resource: "stresschaos"}}
+
+// ChaosObjects lists the PodChaos, NetworkChaos and StressChaos objects left in ns.
 func (c *Cluster) ChaosObjects(t testing.TB, ns string) []string {
 	t.Helper()
-	l, err := c.Dynamic.Resource(PodChaos).Namespace(ns).List(context.Background(), metav1.ListOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		t.Fatal(err)
-	}
 	var names []string
-	if l != nil {
-		for _, it := range l.Items {
-			names = append(names, it.GetName())
+	for _, gvr := range ChaosKinds {
+		l, err := c.Dynamic.Resource(gvr).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		if l != nil {
+			for _, it := range l.Items {
+				names = append(names, it.GetName())
+			}
 		}
 	}
 	return names
+}
+
+// PodCPU is the CPU time the pod's containers have used, and when the
+// kubelet measured it, as the kubelet's summary (read through the API
+// server) reports it. The kubelet refreshes the figure every few seconds.
+func (c *Cluster) PodCPU(t testing.TB, ns, pod string) (time.Duration, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := c.Clientset.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := c.Clientset.CoreV1().RESTClient().Get().Resource("nodes").Name(p.Spec.NodeName).
+		SubResource("proxy").Suffix("stats/summary").DoRaw(ctx)
+	if err != nil {
+		t.Fatalf("the kubelet's summary of node %s: %v", p.Spec.NodeName, err)
+	}
+	var sum struct {
+		Pods []struct {
+			PodRef struct{ Name, Namespace string } `json:"podRef"`
+			CPU    struct {
+				Time                 time.Time `json:"time"`
+				UsageCoreNanoSeconds *uint64   `json:"usageCoreNanoSeconds"`
+			} `json:"cpu"`
+		} `json:"pods"`
+	}
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range sum.Pods {
+		if ps.PodRef.Name == pod && ps.PodRef.Namespace == ns && ps.CPU.UsageCoreNanoSeconds != nil {
+			return time.Duration(*ps.CPU.UsageCoreNanoSeconds), ps.CPU.Time
+		}
+	}
+	t.Fatalf("the kubelet's summary has no CPU figure for pod %s/%s", ns, pod)
+	return 0, time.Time{}
+}
+
+// PodCPURate is the share of one core the pod used over at least window,
+// between two of the kubelet's measurements both taken after since.
+func (c *Cluster) PodCPURate(t testing.TB, ns, pod string, since time.Time, window time.Duration) float64 {
+	t.Helper()
+	deadline := time.Now().Add(window + time.Minute)
+	next := func(after time.Time) (time.Duration, time.Time) {
+		for {
+			u, at := c.PodCPU(t, ns, pod)
+			if at.After(after) {
+				return u, at
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the kubelet measured pod %s/%s last at %s, not after %s", ns, pod, at, after)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	u0, t0 := next(since)
+	u1, t1 := next(t0.Add(window))
+	return float64(u1-u0) / float64(t1.Sub(t0))
 }
