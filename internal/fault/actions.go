@@ -14,10 +14,12 @@ import (
 	"github.com/cloudtest/cloudtest/internal/config"
 )
 
-// An action is one fault action in Chaos Mesh's vocabulary: the kind of
-// object it makes, the attributes of its own, and how it fills the object.
-// Which engines carry it out, and how, each engine says in its own file
-// (see engine.go).
+// An action is one fault action in Chaos Mesh's vocabulary, with
+// everything about it: the kind of object it makes, the attributes of its
+// own, how it fills the object, and which engines carry it out and how.
+// Adding an action is adding one value to the table below (and its test);
+// the engines' files hold the ways of applying and removing that the
+// values name (see engine.go).
 type action struct {
 	name string
 	kind string
@@ -32,44 +34,69 @@ type action struct {
 	oneShot bool
 	// build makes the Chaos Mesh object from the block's attributes.
 	build func(b *objectBuilder) client.Object
+
+	// How each engine carries the action out; nil (false) when it does
+	// not. local and docker say what they do (local.go, docker.go);
+	// kubernetes applies the Chaos Mesh object as it is (kubernetes.go).
+	local      *localAction
+	docker     *dockerAction
+	kubernetes bool
 }
 
 type requiredField struct{ name, example string }
 
 // actions are the fault actions in the order the documentation gives them.
 var actions = []*action{
-	{name: "pod-kill", kind: v1alpha1.KindPodChaos, fields: []string{"grace_period"}, oneShot: true, build: buildPod},
-	{name: "pod-failure", kind: v1alpha1.KindPodChaos, build: buildPod},
-	{name: "container-kill", kind: v1alpha1.KindPodChaos, oneShot: true, build: buildPod},
+	{name: "pod-kill", kind: v1alpha1.KindPodChaos, fields: []string{"grace_period"}, oneShot: true, build: buildPod,
+		local:  &localAction{process: true, inject: podKillProcess},
+		docker: &dockerAction{inject: dockerPodKill, removal: opDockerStart}, kubernetes: true},
+	{name: "pod-failure", kind: v1alpha1.KindPodChaos, build: buildPod,
+		local:  &localAction{process: true, inject: freezeProcess, plan: planFreeze},
+		docker: &dockerAction{inject: dockerPause, removal: opDockerUnpause}, kubernetes: true},
+	{name: "container-kill", kind: v1alpha1.KindPodChaos, oneShot: true, build: buildPod,
+		local:  &localAction{process: true, inject: killProcess},
+		docker: &dockerAction{inject: dockerContainerKill}},
 	{name: "delay", kind: v1alpha1.KindNetworkChaos, fields: []string{"latency", "jitter", "correlation", "direction"},
 		required: []requiredField{{"latency", `latency = "100ms"`}},
 		build: buildNetwork(func(b *objectBuilder, nc *v1alpha1.NetworkChaos) {
 			nc.Spec.Delay = &v1alpha1.DelaySpec{Latency: b.str("latency"), Jitter: b.str("jitter"), Correlation: b.str("correlation")}
-		})},
+		}),
+		local: &localAction{onProxy: withToxics(delayToxics)}},
 	{name: "loss", kind: v1alpha1.KindNetworkChaos, fields: []string{"loss", "correlation", "direction"},
 		required: []requiredField{{"loss", `loss = 10 (percent)`}},
 		build: buildNetwork(func(b *objectBuilder, nc *v1alpha1.NetworkChaos) {
 			nc.Spec.Loss = &v1alpha1.LossSpec{Loss: b.str("loss"), Correlation: b.str("correlation")}
-		})},
+		}),
+		local: &localAction{onProxy: withToxics(lossToxics)}},
+	// corrupt has no local way: the local engine works on TCP through
+	// toxiproxy, which has no toxic that alters bytes.
 	{name: "corrupt", kind: v1alpha1.KindNetworkChaos, fields: []string{"corrupt", "correlation", "direction"},
 		required: []requiredField{{"corrupt", `corrupt = 10 (percent)`}},
 		build: buildNetwork(func(b *objectBuilder, nc *v1alpha1.NetworkChaos) {
 			nc.Spec.Corrupt = &v1alpha1.CorruptSpec{Corrupt: b.str("corrupt"), Correlation: b.str("correlation")}
 		})},
 	{name: "partition", kind: v1alpha1.KindNetworkChaos, fields: []string{"direction"},
-		build: buildNetwork(func(*objectBuilder, *v1alpha1.NetworkChaos) {})},
+		build:  buildNetwork(func(*objectBuilder, *v1alpha1.NetworkChaos) {}),
+		local:  &localAction{onProxy: partition},
+		docker: &dockerAction{inject: dockerDisconnect, removal: opDockerConnect}},
 	{name: "bandwidth", kind: v1alpha1.KindNetworkChaos, fields: []string{"rate", "limit", "buffer", "direction"},
 		required: []requiredField{{"rate", `rate = "1mbps"`}},
-		build:    buildNetwork(buildBandwidth)},
-	{name: "cpu", kind: v1alpha1.KindStressChaos, fields: []string{"workers", "load"}, build: buildStress},
-	{name: "memory", kind: v1alpha1.KindStressChaos, fields: []string{"workers", "size"}, build: buildStress},
-	{name: "abort", kind: v1alpha1.KindHTTPChaos, fields: []string{"port", "path", "method", "code"}, build: buildHTTP},
+		build:    buildNetwork(buildBandwidth),
+		local:    &localAction{onProxy: withToxics(bandwidthToxics)}},
+	{name: "cpu", kind: v1alpha1.KindStressChaos, fields: []string{"workers", "load"}, build: buildStress,
+		local: &localAction{inject: injectStress}},
+	{name: "memory", kind: v1alpha1.KindStressChaos, fields: []string{"workers", "size"}, build: buildStress,
+		local: &localAction{inject: injectStress}},
+	{name: "abort", kind: v1alpha1.KindHTTPChaos, fields: []string{"port", "path", "method", "code"}, build: buildHTTP,
+		local: &localAction{onProxy: withToxics(abortToxics)}},
 	{name: "http-delay", kind: v1alpha1.KindHTTPChaos, fields: []string{"delay", "port", "path", "method", "code"},
 		required: []requiredField{{"delay", `delay = "500ms"`}},
-		build:    buildHTTP},
+		build:    buildHTTP,
+		local:    &localAction{onProxy: withToxics(httpDelayToxics)}},
 	{name: "process", kind: v1alpha1.KindPhysicalMachineChaos, fields: []string{"signal"}, oneShot: true,
 		required: []requiredField{{"signal", `signal = 15 (SIGTERM)`}},
-		build:    buildProcess},
+		build:    buildProcess,
+		local:    &localAction{process: true, inject: signalProcess}},
 }
 
 // Actions lists the fault actions in the order the documentation gives them.

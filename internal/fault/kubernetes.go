@@ -31,15 +31,15 @@ import (
 
 // The kubernetes engine creates the Chaos Mesh object of a fault in the
 // target's namespace and lets the cluster's Chaos Mesh controller carry it
-// out. pod-kill and pod-failure only for now: container-kill, network,
+// out: it carries out the actions whose value says kubernetes (actions.go).
+// pod-kill and pod-failure only for now: container-kill, network,
 // stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes
 // ("cannot find daemonIP on node"), which the engine does not drive yet.
-var kubeActions = map[string]bool{"pod-kill": true, "pod-failure": true}
 
 // kubeKind is the kubernetes engine, the default on a Kubernetes target.
 var kubeKind = engineKind{
 	name:    "kubernetes",
-	carries: func(a string) bool { return kubeActions[a] },
+	carries: func(a *action) bool { return a.kubernetes },
 	note:    " container-kill, network, stress and HTTP faults need Chaos Mesh's chaos-daemon on the nodes, which cloudtest's kubernetes engine does not drive yet.",
 	checkTarget: func(s *Spec, t *config.Target, b *hcl.Block) hcl.Diagnostics {
 		if t.Kubernetes != nil {
