@@ -26,12 +26,11 @@ var BlockSchema = hcl.BlockHeaderSchema{Type: "fault", LabelNames: []string{"nam
 // Spec is one decoded fault block.
 type Spec struct {
 	Name string
-	// Action is the Chaos Mesh action as written: pod-kill, pod-failure,
-	// container-kill, delay, loss, partition, bandwidth, corrupt, cpu,
-	// memory, abort, http-delay, process.
+	// Action is the Chaos Mesh action as written, one of Actions (the
+	// table of actions.go).
 	Action string
-	// Kind is the Chaos Mesh kind: PodChaos, NetworkChaos, StressChaos,
-	// HTTPChaos or PhysicalMachineChaos (actions.go).
+	// Kind is the Chaos Mesh kind of its object (PodChaos, NetworkChaos…),
+	// the action's.
 	Kind string
 	// Engine is "local", "docker" or "kubernetes" (engine.go).
 	Engine string
