@@ -1,10 +1,17 @@
 package fault
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"math"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	"github.com/hashicorp/hcl/v2"
@@ -12,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/target"
 )
 
 // An action is one fault action in Chaos Mesh's vocabulary, with
@@ -97,6 +105,10 @@ var actions = []*action{
 		required: []requiredField{{"signal", `signal = 15 (SIGTERM)`}},
 		build:    buildProcess,
 		local:    &localAction{process: true, inject: signalProcess}},
+	{name: "disk-fill", kind: v1alpha1.KindPhysicalMachineChaos, fields: []string{"size", "path"},
+		required: []requiredField{{"size", `size = "1G" (dd's units: c, w, b, kB, K, MB, M, GB, G)`}, {"path", `path = "/var/lib/app/fill" (a file that does not exist yet)`}},
+		build:    buildDiskFill,
+		local:    &localAction{inject: fillDisk, removals: map[string]func(context.Context, *localEngine, Undo) error{opRemoveFill: removeFill}}},
 }
 
 // Actions lists the fault actions in the order the documentation gives them.
@@ -196,6 +208,12 @@ func (b *objectBuilder) num(name string) (v int, ok bool) {
 			Subject: a.Expr.Range().Ptr()})
 	}
 	return v, true
+}
+
+// invalid adds an "Invalid value" diagnostic on the attribute's value.
+func (b *objectBuilder) invalid(name, detail string) {
+	b.diags = append(b.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+		Detail: detail, Subject: b.attrs[name].Expr.Range().Ptr()})
 }
 
 // numOr reads a whole number, def when it is absent.
@@ -318,6 +336,73 @@ func buildProcess(b *objectBuilder) client.Object {
 	}
 	pm.Spec.Process = &v1alpha1.ProcessSpec{Process: processName(b), Signal: sig}
 	return pm
+}
+
+// buildDiskFill makes a PhysicalMachineChaos that fills the disk of the
+// target's machine with a file of size bytes at path, for the duration.
+func buildDiskFill(b *objectBuilder) client.Object {
+	pm := &v1alpha1.PhysicalMachineChaos{TypeMeta: b.typeMeta(), ObjectMeta: b.meta}
+	pm.Spec.Action = v1alpha1.PMDiskFillAction
+	pm.Spec.Selector.GenericSelectorSpec = b.sel.Selector.GenericSelectorSpec
+	pm.Spec.Mode, pm.Spec.Value = b.sel.Mode, b.sel.Value
+	pm.Spec.Duration = b.duration
+	size, path := b.str("size"), b.str("path")
+	// Chaos Mesh's validation would name the whole spec; these name the attribute.
+	if _, err := v1alpha1.ParseUnit(size); err != nil && b.has("size") {
+		b.invalid("size", fmt.Sprintf("The attribute \"size\" is a size in dd's units, such as \"512M\" or \"1G\"; found %q.", size))
+	}
+	if b.has("path") && !filepath.IsAbs(path) {
+		b.invalid("path", fmt.Sprintf("The attribute \"path\" is the absolute path of the file that fills the disk, such as \"/var/lib/app/fill\"; found %q.", path))
+	}
+	pm.Spec.DiskFill = &v1alpha1.DiskFillSpec{DiskFileSpec: v1alpha1.DiskFileSpec{Size: size, Path: path}, FillByFallocate: true}
+	return pm
+}
+
+// opRemoveFill is the local removal of a disk fill: the file goes.
+const opRemoveFill = "remove-fill"
+
+// fillDisk creates the fault's file, which must not exist yet, and
+// allocates its size on the disk (fallocate; written with zeros on a file
+// system without it). The removal deletes the file.
+func fillDisk(_ *localEngine, s *Spec, _ *target.Instance) ([]Undo, error) {
+	df := s.Object.(*v1alpha1.PhysicalMachineChaos).Spec.DiskFill
+	size, err := v1alpha1.ParseUnit(df.Size)
+	if err != nil || size > math.MaxInt64 {
+		return nil, fmt.Errorf("fault %q: size %q: %v", s.Name, df.Size, err)
+	}
+	f, err := os.OpenFile(df.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("fault %q: creating the file that fills the disk: %w", s.Name, err)
+	}
+	undo := []Undo{{Engine: "local", Op: opRemoveFill, Args: map[string]string{"path": df.Path}}}
+	err = syscall.Fallocate(int(f.Fd()), 0, 0, int64(size))
+	if errors.Is(err, syscall.EOPNOTSUPP) {
+		_, err = io.CopyN(f, zeros{}, int64(size))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(df.Path)
+		return nil, fmt.Errorf("fault %q: filling %s with %s: %w", s.Name, df.Path, df.Size, err)
+	}
+	return undo, nil
+}
+
+// removeFill deletes the file of a disk fill; a file already gone is no error.
+func removeFill(_ context.Context, _ *localEngine, u Undo) error {
+	if err := os.Remove(u.Args["path"]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the file that fills the disk: %w", err)
+	}
+	return nil
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 // processName is the name of the target's program, as chaosd looks for it.
