@@ -112,13 +112,21 @@ var tableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common, MaxDiffs: 100, Parallel: 4, ChunkRows: 50000, Checksum: true}
 	content, diags := body.Content(schema)
-	levels := Levels
-	var ignore []string
+	levels, ignore := s.decodeSettings(content, dc, &diags)
+	sources, targets := s.decodeTables(content, dc, levels, ignore, &diags)
+	diags = append(diags, s.checkRequired(body.MissingItemRange(), sources, targets)...)
+	return s, diags
+}
+
+// decodeSettings reads the suite's attributes: the levels and ignores its
+// tables default to, and how it compares.
+func (s *Suite) decodeSettings(content *hcl.BodyContent, dc *config.DecodeContext, diags *hcl.Diagnostics) (levels, ignore []string) {
+	levels = Levels
 	if a, ok := content.Attributes["levels"]; ok {
-		levels = decodeLevels(a, dc, &diags)
+		levels = decodeLevels(a, dc, diags)
 	}
 	if a, ok := content.Attributes["ignore"]; ok {
-		ignore = decodeIgnore(a, dc, &diags)
+		ignore = decodeIgnore(a, dc, diags)
 	}
 	positive := func(name string, into *int) {
 		a, ok := content.Attributes[name]
@@ -126,9 +134,9 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			return
 		}
 		n, d := dc.Int(a)
-		diags = append(diags, d...)
+		*diags = append(*diags, d...)
 		if !d.HasErrors() && n < 1 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
 				Detail: fmt.Sprintf("The attribute %q must be at least 1; found %d.", name, n), Subject: a.Expr.Range().Ptr()})
 			return
 		}
@@ -139,13 +147,19 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 	positive("chunk_rows", &s.ChunkRows)
 	if a, ok := content.Attributes["checksum"]; ok {
 		b, d := dc.Bool(a)
-		diags = append(diags, d...)
+		*diags = append(*diags, d...)
 		s.Checksum = b
 	}
+	return levels, ignore
+}
+
+// decodeTables reads the source and target blocks and the tables, from
+// table blocks and the tables list; it counts the source and target blocks.
+func (s *Suite) decodeTables(content *hcl.BodyContent, dc *config.DecodeContext, levels, ignore []string, diags *hcl.Diagnostics) (sources, targets int) {
 	seen := map[string]hcl.Range{}
 	addTable := func(t *Table, rng hcl.Range) {
 		if prev, dup := seen[t.Name]; dup {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate table",
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate table",
 				Detail:  fmt.Sprintf("The table %q is already compared at %s.", t.Name, config.Location(prev)),
 				Subject: rng.Ptr()})
 			return
@@ -153,7 +167,6 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 		seen[t.Name] = rng
 		s.Tables = append(s.Tables, t)
 	}
-	var sources, targets int
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "source", "target":
@@ -164,26 +177,32 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			}
 			*n++
 			if *n > 1 {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
+				*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
 					Detail: fmt.Sprintf("A migration suite compares one %s database; this is the second %s block.", b.Type, b.Type), Subject: b.DefRange.Ptr()})
 				continue
 			}
-			diags = append(diags, decodeEndpoint(ep, b, dc)...)
+			*diags = append(*diags, decodeEndpoint(ep, b, dc)...)
 		case "table":
 			t, d := decodeTable(b, dc, levels, ignore)
-			diags = append(diags, d...)
+			*diags = append(*diags, d...)
 			addTable(t, b.DefRange)
 		}
 	}
 	if a, ok := content.Attributes["tables"]; ok {
 		names, d := dc.Strings(a)
-		diags = append(diags, d...)
+		*diags = append(*diags, d...)
 		for _, n := range names {
 			rng := a.Expr.Range()
 			addTable(&Table{Name: n, TargetName: n, Levels: levels, Ignore: ignore, DeclRange: rng}, rng)
 		}
 	}
-	def := body.MissingItemRange()
+	return sources, targets
+}
+
+// checkRequired refuses a suite without a source, a target, a table or a
+// component.
+func (s *Suite) checkRequired(def hcl.Range, sources, targets int) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	if sources == 0 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing source block",
 			Detail:  fmt.Sprintf("The migration suite %q needs a source block, such as source { driver = \"postgres\"  dsn = var.legacy_dsn }.", s.Name),
@@ -204,7 +223,7 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			Detail:  fmt.Sprintf("The migration suite %q needs component = \"NAME\": its results count as functional tests of that component.", s.Name),
 			Subject: s.DeclRange.Ptr()})
 	}
-	return s, diags
+	return diags
 }
 
 func decodeEndpoint(ep *Endpoint, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {

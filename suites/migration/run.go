@@ -24,23 +24,14 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	secrets := env.Config.SensitiveValues()
 	sum := &result.MigrationSummary{MaxDiffs: s.MaxDiffs,
 		Source: result.Endpoint{Driver: s.Source.Driver}, Target: result.Endpoint{Driver: s.Target.Driver}}
-	var sides [2]side
-	var connErrs []string
-	for i, ep := range []Endpoint{s.Source, s.Target} {
-		env.Status("connecting to the " + ep.Role)
-		sd, err := open(ctx, ep, s.Parallel, &secrets)
-		if err != nil {
-			connErrs = append(connErrs, inErr(&ep.DeclRange, "%s: %v", ep.Role, err).Error())
-			continue
+	sides, connErrs := s.connect(ctx, env, sum, &secrets)
+	defer func() {
+		for _, sd := range sides {
+			if sd != nil {
+				sd.close()
+			}
 		}
-		defer sd.close()
-		sides[i] = sd
-		if i == 0 {
-			sum.Source.Where = sd.describe()
-		} else {
-			sum.Target.Where = sd.describe()
-		}
-	}
+	}()
 	red := step.NewRedactor(secrets)
 	sum.Source.Where, sum.Target.Where = red.String(sum.Source.Where), red.String(sum.Target.Where)
 	status := result.Passed
@@ -55,15 +46,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	}
 	if len(connErrs) > 0 {
 		msg := red.String(strings.Join(connErrs, "\n"))
-		for _, t := range s.Tables {
-			tc := result.TableCheck{Name: t.Name, Target: t.TargetName, Location: config.Location(t.DeclRange), Error: msg}
-			for _, l := range t.Levels {
-				tc.Levels = append(tc.Levels, result.LevelCheck{Level: l, Status: result.Errored, Message: "not compared: " + msg})
-				env.Record(result.Result{Level: result.LevelStep, Case: t.Name, Step: l, Phase: "test", Status: result.Errored,
-					Message: "not compared: " + msg, Location: tc.Location})
-			}
-			sum.Tables = append(sum.Tables, tc)
-		}
+		s.notCompared(env, sum, msg)
 		worse(result.Errored, msg)
 		return outcome(status, messages, sum)
 	}
@@ -87,6 +70,39 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		sum.FixFile = FixFile
 	}
 	return outcome(status, messages, sum)
+}
+
+// connect opens the source and the target; a side that cannot be opened is
+// nil and its error is in errs, naming its block.
+func (s *Suite) connect(ctx context.Context, env *runner.Env, sum *result.MigrationSummary, secrets *[]string) (sides [2]side, errs []string) {
+	for i, ep := range []Endpoint{s.Source, s.Target} {
+		env.Status("connecting to the " + ep.Role)
+		sd, err := open(ctx, ep, s.Parallel, secrets)
+		if err != nil {
+			errs = append(errs, inErr(&ep.DeclRange, "%s: %v", ep.Role, err).Error())
+			continue
+		}
+		sides[i] = sd
+		if i == 0 {
+			sum.Source.Where = sd.describe()
+		} else {
+			sum.Target.Where = sd.describe()
+		}
+	}
+	return sides, errs
+}
+
+// notCompared records every level of every table as not compared, for msg.
+func (s *Suite) notCompared(env *runner.Env, sum *result.MigrationSummary, msg string) {
+	for _, t := range s.Tables {
+		tc := result.TableCheck{Name: t.Name, Target: t.TargetName, Location: config.Location(t.DeclRange), Error: msg}
+		for _, l := range t.Levels {
+			tc.Levels = append(tc.Levels, result.LevelCheck{Level: l, Status: result.Errored, Message: "not compared: " + msg})
+			env.Record(result.Result{Level: result.LevelStep, Case: t.Name, Step: l, Phase: "test", Status: result.Errored,
+				Message: "not compared: " + msg, Location: tc.Location})
+		}
+		sum.Tables = append(sum.Tables, tc)
+	}
 }
 
 func fixCount(tc result.TableCheck) int64 { return tc.Missing + tc.Extra + tc.Changed + tc.Duplicates }
