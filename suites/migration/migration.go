@@ -268,21 +268,7 @@ func decodeTable(b *hcl.Block, dc *config.DecodeContext, levels, ignore []string
 	content, diags := b.Body.Content(tableSchema)
 	t := &Table{Name: b.Labels[0], TargetName: b.Labels[0], Levels: levels, Ignore: ignore, DeclRange: b.DefRange}
 	strs := func(name string, into *[]string) *hcl.Range {
-		a, ok := content.Attributes[name]
-		if !ok {
-			return nil
-		}
-		v, d := dc.Strings(a)
-		diags = append(diags, d...)
-		*into = v
-		r := a.Expr.Range()
-		if !d.HasErrors() {
-			if dup := firstDuplicate(v); dup != "" {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate column",
-					Detail: fmt.Sprintf("The column %q is listed twice in %s.", dup, name), Subject: &r})
-			}
-		}
-		return &r
+		return decodeColumns(content.Attributes[name], dc, into, &diags)
 	}
 	str := func(name string, into *string) *hcl.Range {
 		a, ok := content.Attributes[name]
@@ -327,6 +313,25 @@ func decodeTable(b *hcl.Block, dc *config.DecodeContext, levels, ignore []string
 		}
 	}
 	return t, diags
+}
+
+// decodeColumns reads a list of column names, refusing one named twice;
+// the range is nil when the attribute is absent.
+func decodeColumns(a *hcl.Attribute, dc *config.DecodeContext, into *[]string, diags *hcl.Diagnostics) *hcl.Range {
+	if a == nil {
+		return nil
+	}
+	v, d := dc.Strings(a)
+	*diags = append(*diags, d...)
+	*into = v
+	r := a.Expr.Range()
+	if !d.HasErrors() {
+		if dup := firstDuplicate(v); dup != "" {
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate column",
+				Detail: fmt.Sprintf("The column %q is listed twice in %s.", dup, a.Name), Subject: &r})
+		}
+	}
+	return &r
 }
 
 func decodeTolerance(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diagnostics) map[string]float64 {
