@@ -59,20 +59,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return exitUsage
 	}
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runID := runner.NewRunID(time.Now())
 	stopSignals := onInterrupt(cancel, filepath.Join(*out, runID), stderr)
 	defer stopSignals()
-
-	var progress runner.Progress
-	if isTerminal(stdout) && os.Getenv("CI") != "true" {
-		tp := runner.NewTermProgress(stdout, len(plan.Suites))
+	progress := progressFor(stdout, len(plan.Suites))
+	if tp, ok := progress.(*runner.TermProgress); ok {
 		defer tp.Close()
-		progress = tp
-	} else {
-		progress = runner.NewLineProgress(stdout)
 	}
 	sum, err := runner.Run(ctx, plan, runner.Options{
 		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline, MetricsRemoteWrite: *remoteWrite,
@@ -80,12 +74,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if tp, ok := progress.(*runner.TermProgress); ok {
 		tp.Close() // before the verdict is printed below the status line
 	}
-	if sum == nil {
-		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
-		return exitIncomplete
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+	}
+	if sum == nil {
+		return exitIncomplete
 	}
 	if err := evidence.Prepare(ctx, cfg, sum.Dir, sum.Run.Started, warnWithin); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
@@ -94,6 +87,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	code, model := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, stdout, stderr)
 	signBundle(sum.Dir, model, key, stdout, stderr)
 	return code
+}
+
+// progressFor is a status line on a terminal (outside CI), lines otherwise.
+func progressFor(stdout io.Writer, suites int) runner.Progress {
+	if isTerminal(stdout) && os.Getenv("CI") != "true" {
+		return runner.NewTermProgress(stdout, suites)
+	}
+	return runner.NewLineProgress(stdout)
 }
 
 // loadPlan loads the suites at path and plans the selected ones; a problem
@@ -271,24 +272,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 			dash(c.Target), dash(strings.Join(c.Tags, ",")), dash(strings.Join(c.DependsOn, ",")), locationOf(c.DeclRange.Filename, c.DeclRange.Start.Line))
 	}
 	tw.Flush()
-	if len(plan.Targets) > 0 {
-		// A command line or a URL's userinfo may hold a sensitive value.
-		redactor := step.NewRedactor(cfg.SensitiveValues())
-		fmt.Fprintln(stdout, "\nTargets:")
-		for _, name := range plan.Targets {
-			t := cfg.Targets[name]
-			how := t.URL
-			switch {
-			case t.Embedded != "":
-				how = "embedded " + t.Embedded + " (started by cloudtest on a free loopback port)"
-			case t.Process != nil:
-				how = "process " + strings.Join(t.Process.Command, " ") + " (started and supervised by cloudtest)"
-			case t.Kubernetes != nil:
-				how = "kubernetes " + kubeWhat(t.Kubernetes) + " (reached through a port-forward over the API server)"
-			}
-			fmt.Fprintf(stdout, "  %s: %s\n", name, redactor.String(how))
-		}
-	}
+	writePlanTargets(stdout, cfg, plan)
 	if len(plan.Suites) == 0 {
 		fmt.Fprintln(stdout, "No suite matches the selection.")
 	}
@@ -301,6 +285,29 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// writePlanTargets lists the plan's targets and how each is reached.
+func writePlanTargets(stdout io.Writer, cfg *config.Config, plan *runner.Plan) {
+	if len(plan.Targets) == 0 {
+		return
+	}
+	// A command line or a URL's userinfo may hold a sensitive value.
+	redactor := step.NewRedactor(cfg.SensitiveValues())
+	fmt.Fprintln(stdout, "\nTargets:")
+	for _, name := range plan.Targets {
+		t := cfg.Targets[name]
+		how := t.URL
+		switch {
+		case t.Embedded != "":
+			how = "embedded " + t.Embedded + " (started by cloudtest on a free loopback port)"
+		case t.Process != nil:
+			how = "process " + strings.Join(t.Process.Command, " ") + " (started and supervised by cloudtest)"
+		case t.Kubernetes != nil:
+			how = "kubernetes " + kubeWhat(t.Kubernetes) + " (reached through a port-forward over the API server)"
+		}
+		fmt.Fprintf(stdout, "  %s: %s\n", name, redactor.String(how))
+	}
 }
 
 // writeChaos writes the Chaos Mesh manifests of the faults of every suite

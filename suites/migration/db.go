@@ -208,7 +208,7 @@ var intBytes = map[string]int{"tinyint": 1, "smallint": 2, "int2": 2, "year": 2,
 	"integer": 4, "int": 4, "int4": 4, "bigint": 8, "int8": 8}
 
 func dbType(pg bool, dtype, full string, length, prec, scale, frac sql.NullInt64) colType {
-	t := colType{Text: dtype, Scale: -1}
+	t := colType{Text: dtype, Scale: -1, Class: cOther} // unless a case below says otherwise
 	if !pg && full != "" {
 		t.Text = full
 	}
@@ -263,8 +263,6 @@ func dbType(pg bool, dtype, full string, length, prec, scale, frac sql.NullInt64
 		if length.Valid && length.Int64 > 0 && !strings.HasSuffix(dtype, "blob") {
 			t.Length = length.Int64
 		}
-	default:
-		t.Class = cOther
 	}
 	return t
 }
