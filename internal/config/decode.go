@@ -353,20 +353,7 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 	for _, tr := range expr.Variables() {
 		root := tr.RootName()
 		rng := tr.SourceRange()
-		attrName := func() (string, bool) {
-			if len(tr) < 2 {
-				return "", false
-			}
-			switch s := tr[1].(type) {
-			case hcl.TraverseAttr:
-				return s.Name, true
-			case hcl.TraverseIndex:
-				if s.Key.Type() == cty.String {
-					return s.Key.AsString(), true
-				}
-			}
-			return "", false
-		}
+		attrName := func() (string, bool) { return refName(tr) }
 		switch root {
 		case "var":
 			name, ok := attrName()
@@ -396,13 +383,7 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 				diags = append(diags, d)
 			}
 		default:
-			allowed := false
-			for _, r := range runtime {
-				if r == root {
-					allowed = true
-				}
-			}
-			if !allowed {
+			if !slices.Contains(runtime, root) {
 				detail := fmt.Sprintf("%q is not known here.", root)
 				if len(runtime) > 0 {
 					detail += fmt.Sprintf(" This expression may use %s.", andList(append([]string{"var", "local", "target"}, runtime...)))
@@ -414,6 +395,23 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 		}
 	}
 	return diags
+}
+
+// refName is the name a reference gives after its root (var.NAME or
+// var["NAME"]); ok is false when it gives none.
+func refName(tr hcl.Traversal) (string, bool) {
+	if len(tr) < 2 {
+		return "", false
+	}
+	switch s := tr[1].(type) {
+	case hcl.TraverseAttr:
+		return s.Name, true
+	case hcl.TraverseIndex:
+		if s.Key.Type() == cty.String {
+			return s.Key.AsString(), true
+		}
+	}
+	return "", false
 }
 
 func andList(items []string) string {
