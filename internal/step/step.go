@@ -182,9 +182,7 @@ func (s *Step) decodeBlocks(blocks []sourced, r, rt roots) (requests int, diags 
 		}
 		if b.Type != "assert" {
 			if prev, dup := seen[b.Type]; dup {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
-					Detail:  fmt.Sprintf("Step %q already has a %s block at %s.", s.Name, b.Type, config.Location(prev.DefRange)),
-					Subject: b.DefRange.Ptr()})
+				diags = append(diags, config.DuplicateBlock(fmt.Sprintf("Step %q", s.Name), b, prev))
 				continue
 			}
 			seen[b.Type] = b

@@ -366,25 +366,21 @@ func decodeTolerance(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diag
 }
 
 func decodeLevels(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diagnostics) []string {
-	v, d := dc.Strings(a)
-	*diags = append(*diags, d...)
-	for _, l := range v {
-		if !slices.Contains(Levels, l) {
-			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown level",
-				Detail:  fmt.Sprintf("levels may list %s; found %q.", strings.Join(quoted(Levels), ", "), l),
-				Subject: a.Expr.Range().Ptr()})
-		}
-	}
-	return v
+	return decodeChoices(a, dc, diags, Levels, "Unknown level")
 }
 
 func decodeIgnore(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diagnostics) []string {
+	return decodeChoices(a, dc, diags, ignorable, "Unknown difference")
+}
+
+// decodeChoices reads a list whose items must be among allowed.
+func decodeChoices(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diagnostics, allowed []string, summary string) []string {
 	v, d := dc.Strings(a)
 	*diags = append(*diags, d...)
-	for _, r := range v {
-		if !slices.Contains(ignorable, r) {
-			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown difference",
-				Detail:  fmt.Sprintf("ignore may list %s; found %q.", strings.Join(quoted(ignorable), ", "), r),
+	for _, item := range v {
+		if !slices.Contains(allowed, item) {
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+				Detail:  fmt.Sprintf("%s may list %s; found %q.", a.Name, strings.Join(quoted(allowed), ", "), item),
 				Subject: a.Expr.Range().Ptr()})
 		}
 	}

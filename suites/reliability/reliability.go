@@ -137,9 +137,7 @@ func (s *Suite) decodeBlocks(blocks hcl.Blocks, dc *config.DecodeContext) hcl.Di
 	for _, b := range blocks {
 		if b.Type != "fault" {
 			if prev, dup := once[b.Type]; dup {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
-					Detail:  fmt.Sprintf("Reliability suite %q already has a %s block at %s.", s.Name, b.Type, config.Location(prev.DefRange)),
-					Subject: b.DefRange.Ptr()})
+				diags = append(diags, config.DuplicateBlock(fmt.Sprintf("Reliability suite %q", s.Name), b, prev))
 				continue
 			}
 			once[b.Type] = b
