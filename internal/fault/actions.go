@@ -203,9 +203,7 @@ func (b *objectBuilder) num(name string) (v int, ok bool) {
 	v, d := b.dc.Int(a)
 	b.diags = append(b.diags, d...)
 	if !d.HasErrors() && v < 0 {
-		b.diags = append(b.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
-			Detail:  fmt.Sprintf("The attribute %q must not be negative; found %d.", name, v),
-			Subject: a.Expr.Range().Ptr()})
+		b.invalid(name, fmt.Sprintf("The attribute %q must not be negative; found %d.", name, v))
 	}
 	return v, true
 }
@@ -329,10 +327,8 @@ func buildProcess(b *objectBuilder) client.Object {
 	pm.Spec.Selector.GenericSelectorSpec = b.sel.Selector.GenericSelectorSpec
 	pm.Spec.Mode, pm.Spec.Value = b.sel.Mode, b.sel.Value
 	sig, _ := b.num("signal")
-	if a := b.attrs["signal"]; a != nil && (sig == 0 || sig > 64) {
-		b.diags = append(b.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
-			Detail:  fmt.Sprintf("The attribute \"signal\" is a signal number between 1 and 64, such as 15 (SIGTERM) or 1 (SIGHUP); found %d.", sig),
-			Subject: a.Expr.Range().Ptr()})
+	if b.has("signal") && (sig == 0 || sig > 64) {
+		b.invalid("signal", fmt.Sprintf("The attribute \"signal\" is a signal number between 1 and 64, such as 15 (SIGTERM) or 1 (SIGHUP); found %d.", sig))
 	}
 	pm.Spec.Process = &v1alpha1.ProcessSpec{Process: processName(b), Signal: sig}
 	return pm

@@ -129,8 +129,14 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 
 func decodeSteps(b *hcl.Block, dc *config.DecodeContext) ([]*step.Step, hcl.Diagnostics) {
 	content, diags := b.Body.Content(stepsSchema)
+	return decodeStepBlocks(content.Blocks, dc, diags)
+}
+
+// decodeStepBlocks decodes step blocks after diags, leaving out those that
+// cannot be decoded.
+func decodeStepBlocks(blocks hcl.Blocks, dc *config.DecodeContext, diags hcl.Diagnostics) ([]*step.Step, hcl.Diagnostics) {
 	var out []*step.Step
-	for _, sb := range content.Blocks {
+	for _, sb := range blocks {
 		st, d := step.Decode(sb, dc)
 		diags = append(diags, d...)
 		if st != nil {
@@ -142,14 +148,7 @@ func decodeSteps(b *hcl.Block, dc *config.DecodeContext) ([]*step.Step, hcl.Diag
 
 func decodeCase(b *hcl.Block, dc *config.DecodeContext) ([]*Case, hcl.Diagnostics) {
 	content, diags := b.Body.Content(caseSchema)
-	var steps []*step.Step
-	for _, sb := range content.Blocks {
-		st, d := step.Decode(sb, dc)
-		diags = append(diags, d...)
-		if st != nil {
-			steps = append(steps, st)
-		}
-	}
+	steps, diags := decodeStepBlocks(content.Blocks, dc, diags)
 	name := b.Labels[0]
 	if len(steps) == 0 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Case without steps",
