@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -529,14 +529,9 @@ func ignoredCount(reasons map[string]int64) int64 {
 }
 
 func reasonText(reasons map[string]int64) string {
-	keys := make([]string, 0, len(reasons))
-	for k := range reasons {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s: %d", k, reasons[k])
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(reasons)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, reasons[k]))
 	}
 	return strings.Join(parts, ", ")
 }
