@@ -47,61 +47,26 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	path := pathArg(fs.Args())
-	if *baseline != "" {
-		if _, err := os.Stat(filepath.Join(*baseline, "results.jsonl")); err != nil {
-			fmt.Fprintf(stderr, "cloudtest: --baseline %s is not a run directory: %v\n", *baseline, err)
-			return exitUsage
-		}
-	}
-	warnWithin, err := config.ParseDuration(*expiry)
-	if err != nil {
-		fmt.Fprintf(stderr, "cloudtest: --expiry-warning %s: %v\n", *expiry, err)
-		return exitUsage
-	}
-	if *remoteWrite != "" {
-		if err := performance.RemoteWriteURLError(*remoteWrite); err != nil {
-			fmt.Fprintf(stderr, "cloudtest: --metrics-remote-write: %v\n", err)
-			return exitUsage
-		}
-	}
-	var key ed25519.PrivateKey
-	if *signKey != "" {
-		if key, err = evidence.LoadPrivateKey(*signKey); err != nil {
-			fmt.Fprintf(stderr, "cloudtest: --sign-key: %v\n", err)
-			return exitUsage
-		}
-	}
-	cfg, ok := load(path, &cf, stderr)
+	warnWithin, key, ok := checkRunFlags(*baseline, *expiry, *remoteWrite, *signKey, stderr)
 	if !ok {
 		return exitUsage
 	}
-	if err := sf.check(cfg); err != nil {
-		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
-		return exitUsage
-	}
-	plan, err := runner.NewPlan(cfg, sf.selection())
-	if err != nil {
-		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+	cfg, plan, ok := loadPlan(path, &cf, &sf, stderr)
+	if !ok {
 		return exitUsage
 	}
 	if err := emptySelection(plan, sf.selection()); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return exitUsage
 	}
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runID := runner.NewRunID(time.Now())
 	stopSignals := onInterrupt(cancel, filepath.Join(*out, runID), stderr)
 	defer stopSignals()
-
-	var progress runner.Progress
-	if isTerminal(stdout) && os.Getenv("CI") != "true" {
-		tp := runner.NewTermProgress(stdout, len(plan.Suites))
+	progress := progressFor(stdout, len(plan.Suites))
+	if tp, ok := progress.(*runner.TermProgress); ok {
 		defer tp.Close()
-		progress = tp
-	} else {
-		progress = runner.NewLineProgress(stdout)
 	}
 	sum, err := runner.Run(ctx, plan, runner.Options{
 		OutDir: *out, RunID: runID, Parallel: *parallel, Version: version, Source: path, Progress: progress, Baseline: *baseline, MetricsRemoteWrite: *remoteWrite,
@@ -109,32 +74,92 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if tp, ok := progress.(*runner.TermProgress); ok {
 		tp.Close() // before the verdict is printed below the status line
 	}
-	if sum == nil {
-		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
-		return exitIncomplete
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+	}
+	if sum == nil {
+		return exitIncomplete
 	}
 	if err := evidence.Prepare(ctx, cfg, sum.Dir, sum.Run.Started, warnWithin); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
 	}
 	// A signal during the evidence stops its reads; the run is then interrupted.
 	code, model := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, stdout, stderr)
-	// The in-toto attestation says what the report says; it is signed
-	// with the manifest's key before the manifest, which then lists it.
+	signBundle(sum.Dir, model, key, stdout, stderr)
+	return code
+}
+
+// progressFor is a status line on a terminal (outside CI), lines otherwise.
+func progressFor(stdout io.Writer, suites int) runner.Progress {
+	if isTerminal(stdout) && os.Getenv("CI") != "true" {
+		return runner.NewTermProgress(stdout, suites)
+	}
+	return runner.NewLineProgress(stdout)
+}
+
+// loadPlan loads the suites at path and plans the selected ones; a problem
+// is printed and ok is false.
+func loadPlan(path string, cf *configFlags, sf *selectionFlags, stderr io.Writer) (*config.Config, *runner.Plan, bool) {
+	cfg, ok := load(path, cf, stderr)
+	if !ok {
+		return nil, nil, false
+	}
+	if err := sf.check(cfg); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return nil, nil, false
+	}
+	plan, err := runner.NewPlan(cfg, sf.selection())
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return nil, nil, false
+	}
+	return cfg, plan, true
+}
+
+// checkRunFlags checks run's flags that name a run, a duration, a URL and
+// a key, and reads the last two; a problem is printed and ok is false.
+func checkRunFlags(baseline, expiry, remoteWrite, signKey string, stderr io.Writer) (warnWithin time.Duration, key ed25519.PrivateKey, ok bool) {
+	if baseline != "" {
+		if _, err := os.Stat(filepath.Join(baseline, "results.jsonl")); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --baseline %s is not a run directory: %v\n", baseline, err)
+			return 0, nil, false
+		}
+	}
+	warnWithin, err := config.ParseDuration(expiry)
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: --expiry-warning %s: %v\n", expiry, err)
+		return 0, nil, false
+	}
+	if remoteWrite != "" {
+		if err := performance.RemoteWriteURLError(remoteWrite); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --metrics-remote-write: %v\n", err)
+			return 0, nil, false
+		}
+	}
+	if signKey != "" {
+		if key, err = evidence.LoadPrivateKey(signKey); err != nil {
+			fmt.Fprintf(stderr, "cloudtest: --sign-key: %v\n", err)
+			return 0, nil, false
+		}
+	}
+	return warnWithin, key, true
+}
+
+// signBundle writes the in-toto attestation, which says what the report
+// says, and the manifest, signed with key: the attestation first, so that
+// the manifest lists it.
+func signBundle(dir string, model *report.Model, key ed25519.PrivateKey, stdout, stderr io.Writer) {
 	var attested *evidence.TestResult
 	if model != nil {
 		tr := model.TestResult()
 		attested = &tr
 	}
-	if err := evidence.SignBundle(sum.Dir, key, attested); err != nil {
+	if err := evidence.SignBundle(dir, key, attested); err != nil {
 		fmt.Fprintf(stderr, "cloudtest: signing the bundle: %v\n", err)
 	} else {
 		fmt.Fprintf(stdout, "Bundle: %s and %s signed (check them with: cloudtest verify %s)\n",
-			filepath.Join(sum.Dir, evidence.ManifestFile), evidence.AttestationFile, sum.Dir)
+			filepath.Join(dir, evidence.ManifestFile), evidence.AttestationFile, dir)
 	}
-	return code
 }
 
 // finish renders the report of dir and turns its verdict into an exit
@@ -225,17 +250,8 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	path := pathArg(fs.Args())
-	cfg, ok := load(path, &cf, stderr)
+	cfg, plan, ok := loadPlan(path, &cf, &sf, stderr)
 	if !ok {
-		return exitUsage
-	}
-	if err := sf.check(cfg); err != nil {
-		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
-		return exitUsage
-	}
-	plan, err := runner.NewPlan(cfg, sf.selection())
-	if err != nil {
-		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
 		return exitUsage
 	}
 	if *emitChaos != "" {
@@ -256,24 +272,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 			dash(c.Target), dash(strings.Join(c.Tags, ",")), dash(strings.Join(c.DependsOn, ",")), locationOf(c.DeclRange.Filename, c.DeclRange.Start.Line))
 	}
 	tw.Flush()
-	if len(plan.Targets) > 0 {
-		// A command line or a URL's userinfo may hold a sensitive value.
-		redactor := step.NewRedactor(cfg.SensitiveValues())
-		fmt.Fprintln(stdout, "\nTargets:")
-		for _, name := range plan.Targets {
-			t := cfg.Targets[name]
-			how := t.URL
-			switch {
-			case t.Embedded != "":
-				how = "embedded " + t.Embedded + " (started by cloudtest on a free loopback port)"
-			case t.Process != nil:
-				how = "process " + strings.Join(t.Process.Command, " ") + " (started and supervised by cloudtest)"
-			case t.Kubernetes != nil:
-				how = "kubernetes " + kubeWhat(t.Kubernetes) + " (reached through a port-forward over the API server)"
-			}
-			fmt.Fprintf(stdout, "  %s: %s\n", name, redactor.String(how))
-		}
-	}
+	writePlanTargets(stdout, cfg, plan)
 	if len(plan.Suites) == 0 {
 		fmt.Fprintln(stdout, "No suite matches the selection.")
 	}
@@ -286,6 +285,29 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// writePlanTargets lists the plan's targets and how each is reached.
+func writePlanTargets(stdout io.Writer, cfg *config.Config, plan *runner.Plan) {
+	if len(plan.Targets) == 0 {
+		return
+	}
+	// A command line or a URL's userinfo may hold a sensitive value.
+	redactor := step.NewRedactor(cfg.SensitiveValues())
+	fmt.Fprintln(stdout, "\nTargets:")
+	for _, name := range plan.Targets {
+		t := cfg.Targets[name]
+		how := t.URL
+		switch {
+		case t.Embedded != "":
+			how = "embedded " + t.Embedded + " (started by cloudtest on a free loopback port)"
+		case t.Process != nil:
+			how = "process " + strings.Join(t.Process.Command, " ") + " (started and supervised by cloudtest)"
+		case t.Kubernetes != nil:
+			how = "kubernetes " + kubeWhat(t.Kubernetes) + " (reached through a port-forward over the API server)"
+		}
+		fmt.Fprintf(stdout, "  %s: %s\n", name, redactor.String(how))
+	}
 }
 
 // writeChaos writes the Chaos Mesh manifests of the faults of every suite

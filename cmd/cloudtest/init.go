@@ -48,29 +48,35 @@ func cmdInit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: %s %s: %v\n", flag, file, err)
 		return exitUsage
 	}
+	if err := writeFiles(dir, files, *force, stdout); err != nil {
+		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "Check them with: cloudtest validate %s\n", dir)
+	return exitOK
+}
+
+// writeFiles writes the starter files into dir in name order, none unless
+// every one is new or force says to overwrite it.
+func writeFiles(dir string, files scaffold.Files, force bool, stdout io.Writer) error {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil && !*force {
-			fmt.Fprintf(stderr, "cloudtest: %s exists; use --force to overwrite it\n", filepath.Join(dir, name))
-			return exitUsage
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil && !force {
+			return fmt.Errorf("%s exists; use --force to overwrite it", filepath.Join(dir, name))
 		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(stderr, "cloudtest: %v\n", err)
-			return exitUsage
+			return err
 		}
 	}
 	sort.Strings(names)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "cloudtest: %v\n", err)
-		return exitUsage
+		return err
 	}
 	for _, name := range names {
 		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
-			fmt.Fprintf(stderr, "cloudtest: %v\n", err)
-			return exitUsage
+			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, name))
 	}
-	fmt.Fprintf(stdout, "Check them with: cloudtest validate %s\n", dir)
-	return exitOK
+	return nil
 }

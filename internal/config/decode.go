@@ -353,37 +353,17 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 	for _, tr := range expr.Variables() {
 		root := tr.RootName()
 		rng := tr.SourceRange()
-		attrName := func() (string, bool) {
-			if len(tr) < 2 {
-				return "", false
-			}
-			switch s := tr[1].(type) {
-			case hcl.TraverseAttr:
-				return s.Name, true
-			case hcl.TraverseIndex:
-				if s.Key.Type() == cty.String {
-					return s.Key.AsString(), true
-				}
-			}
-			return "", false
-		}
 		switch root {
 		case "var":
-			name, ok := attrName()
-			if !ok {
-				diags = append(diags, badRef(rng, "A reference to a variable needs a name, such as var.base_url."))
-			} else if _, found := dc.cfg.Variables[name]; !found {
-				diags = append(diags, badRef(rng, fmt.Sprintf("There is no variable named %q.%s", name, Suggest(name, slices.Sorted(maps.Keys(dc.cfg.Variables))))))
+			if d := checkName(tr, dc.cfg.Variables, "a variable", "var.base_url"); d != nil {
+				diags = append(diags, d)
 			}
 		case "local":
-			name, ok := attrName()
-			if !ok {
-				diags = append(diags, badRef(rng, "A reference to a local value needs a name, such as local.token."))
-			} else if _, found := dc.cfg.Locals[name]; !found {
-				diags = append(diags, badRef(rng, fmt.Sprintf("There is no local value named %q.%s", name, Suggest(name, slices.Sorted(maps.Keys(dc.cfg.Locals))))))
+			if d := checkName(tr, dc.cfg.Locals, "a local value", "local.token"); d != nil {
+				diags = append(diags, d)
 			}
 		case "target":
-			name, ok := attrName()
+			name, ok := refName(tr)
 			if !ok {
 				diags = append(diags, badRef(rng, "A reference to a target needs a name, such as target.cloud."))
 			} else if _, found := dc.cfg.Targets[name]; !found {
@@ -396,13 +376,7 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 				diags = append(diags, d)
 			}
 		default:
-			allowed := false
-			for _, r := range runtime {
-				if r == root {
-					allowed = true
-				}
-			}
-			if !allowed {
+			if !slices.Contains(runtime, root) {
 				detail := fmt.Sprintf("%q is not known here.", root)
 				if len(runtime) > 0 {
 					detail += fmt.Sprintf(" This expression may use %s.", andList(append([]string{"var", "local", "target"}, runtime...)))
@@ -414,6 +388,36 @@ func (dc *DecodeContext) CheckRefs(expr hcl.Expression, runtime ...string) hcl.D
 		}
 	}
 	return diags
+}
+
+// checkName refuses a reference to what (a variable: var.NAME) without a
+// name, or with a name that declared does not hold.
+func checkName[V any](tr hcl.Traversal, declared map[string]V, what, example string) *hcl.Diagnostic {
+	name, ok := refName(tr)
+	if !ok {
+		return badRef(tr.SourceRange(), fmt.Sprintf("A reference to %s needs a name, such as %s.", what, example))
+	}
+	if _, found := declared[name]; !found {
+		return badRef(tr.SourceRange(), fmt.Sprintf("There is no %s named %q.%s", strings.TrimPrefix(strings.TrimPrefix(what, "a "), "an "), name, Suggest(name, slices.Sorted(maps.Keys(declared)))))
+	}
+	return nil
+}
+
+// refName is the name a reference gives after its root (var.NAME or
+// var["NAME"]); ok is false when it gives none.
+func refName(tr hcl.Traversal) (string, bool) {
+	if len(tr) < 2 {
+		return "", false
+	}
+	switch s := tr[1].(type) {
+	case hcl.TraverseAttr:
+		return s.Name, true
+	case hcl.TraverseIndex:
+		if s.Key.Type() == cty.String {
+			return s.Key.AsString(), true
+		}
+	}
+	return "", false
 }
 
 func andList(items []string) string {
@@ -459,6 +463,14 @@ func (dc *DecodeContext) TargetRef(attr *hcl.Attribute) (string, hcl.Diagnostics
 		dc.targetRefs[step.Name] = true
 	}
 	return step.Name, nil
+}
+
+// DuplicateBlock returns a diagnostic for block b, of a type owner (such as
+// `Step "login"`) may have once, when prev is the first.
+func DuplicateBlock(owner string, b, prev *hcl.Block) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
+		Detail:  fmt.Sprintf("%s already has a %s block at %s.", owner, b.Type, Location(prev.DefRange)),
+		Subject: b.DefRange.Ptr()}
 }
 
 // Required returns a diagnostic for a missing required attribute of block.

@@ -231,13 +231,54 @@ func (dc *DecodeContext) UseTemplate(block *hcl.Block, use, with *hcl.Attribute,
 	tpl.Uses++
 	defined := fmt.Sprintf("step_template %q (defined at %s)", tpl.Name, Location(tpl.DeclRange))
 	args := &ParamArgs{Template: tpl, Known: map[string]cty.Value{}, Late: map[string]hcl.Expression{}, Sensitive: map[string]bool{}}
-	given := map[string]hcl.Expression{}
+	given, d, ok := withArgs(tpl, with, defined)
+	diags = append(diags, d...)
+	if !ok {
+		return nil, nil, nil, diags
+	}
+	static := map[string]cty.Value{}
+	for _, p := range tpl.Params {
+		expr, ok := given[p.Name]
+		if !ok {
+			if p.Default == cty.NilVal {
+				subject := block.DefRange
+				if with != nil {
+					subject = with.Expr.Range()
+				}
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing param",
+					Detail:  fmt.Sprintf("Step %q uses %s, which needs param %q (declared at %s); add it to with = { … }.", block.Labels[0], defined, p.Name, Location(p.DeclRange)),
+					Subject: subject.Ptr()})
+				static[p.Name] = cty.UnknownVal(p.Type)
+				continue
+			}
+			args.Known[p.Name], static[p.Name] = p.Default, p.Default
+			args.Sensitive[p.Name] = p.Sensitive
+			continue
+		}
+		var d hcl.Diagnostics
+		static[p.Name], d = dc.bindArg(p, expr, runtime, defined, args)
+		diags = append(diags, d...)
+	}
+	if len(args.Late) == 0 && !diags.HasErrors() {
+		args.constant = cty.ObjectVal(args.Known)
+	}
+	ctx := dc.cfg.static.NewChild()
+	ctx.Variables = map[string]cty.Value{"param": cty.ObjectVal(static)}
+	tdc := &DecodeContext{cfg: dc.cfg, targetRefs: dc.targetRefs,
+		params: &paramScope{args: args, useStep: block.Labels[0], useRange: block.DefRange, static: ctx}}
+	return tpl, tdc, args, diags
+}
+
+// withArgs reads the arguments of a use's with = { … } by param name,
+// refusing unknown and repeated names; ok is false when with is no object.
+func withArgs(tpl *StepTemplate, with *hcl.Attribute, defined string) (given map[string]hcl.Expression, diags hcl.Diagnostics, ok bool) {
+	given = map[string]hcl.Expression{}
 	if with != nil {
 		pairs, d := hcl.ExprMap(with.Expr)
 		if d.HasErrors() {
-			return nil, nil, nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid with",
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid with",
 				Detail:  fmt.Sprintf("with gives the params of %s as an object, such as with = { %s = \"…\" }.", defined, firstOr(tpl.paramNames(), "user")),
-				Subject: with.Expr.Range().Ptr()})
+				Subject: with.Expr.Range().Ptr()}}, false
 		}
 		for _, kv := range pairs {
 			name := hcl.ExprAsKeyword(kv.Key)
@@ -263,66 +304,38 @@ func (dc *DecodeContext) UseTemplate(block *hcl.Block, use, with *hcl.Attribute,
 			}
 		}
 	}
-	static := map[string]cty.Value{}
-	for _, p := range tpl.Params {
-		expr, ok := given[p.Name]
-		if !ok {
-			if p.Default == cty.NilVal {
-				subject := block.DefRange
-				if with != nil {
-					subject = with.Expr.Range()
-				}
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing param",
-					Detail:  fmt.Sprintf("Step %q uses %s, which needs param %q (declared at %s); add it to with = { … }.", block.Labels[0], defined, p.Name, Location(p.DeclRange)),
-					Subject: subject.Ptr()})
-				static[p.Name] = cty.UnknownVal(p.Type)
-				continue
-			}
-			args.Known[p.Name], static[p.Name] = p.Default, p.Default
-			args.Sensitive[p.Name] = p.Sensitive
-			continue
-		}
-		args.Sensitive[p.Name] = p.Sensitive || dc.cfg.IsSensitive(expr)
-		d := dc.CheckRefs(expr, runtime...)
-		if d.HasErrors() {
-			diags = append(diags, noteAt(d, "The argument is for "+defined+".")...)
-			static[p.Name] = cty.UnknownVal(p.Type)
-			continue
-		}
-		if !onlyStatic(expr) {
-			args.Late[p.Name] = expr
-			static[p.Name] = cty.UnknownVal(p.Type)
-			continue
-		}
-		v, d := expr.Value(dc.cfg.static)
-		if d.HasErrors() {
-			diags = append(diags, d...)
-			static[p.Name] = cty.UnknownVal(p.Type)
-			continue
-		}
-		cv, err := convert.Convert(v, p.Type)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Wrong type",
-				Detail:  fmt.Sprintf("param %q of %s must be %s; found %s.", p.Name, defined, p.Type.FriendlyName(), describeType(v.Type())),
-				Subject: expr.Range().Ptr(), Expression: expr, EvalContext: dc.cfg.static})
-			static[p.Name] = cty.UnknownVal(p.Type)
-			continue
-		}
-		args.Known[p.Name], static[p.Name] = cv, cv
-		if args.Sensitive[p.Name] {
-			// sensitive("…") or a sensitive param given a literal: no
-			// variable holds the value, so it joins the redaction set here.
-			dc.AddSensitive(sensitiveStrings(cv, true)...)
-		}
+	return given, diags, true
+}
+
+// bindArg checks the argument of param p and returns its value at load
+// (unknown when it is known only at run time: then it is late, in args).
+func (dc *DecodeContext) bindArg(p *Param, expr hcl.Expression, runtime []string, defined string, args *ParamArgs) (cty.Value, hcl.Diagnostics) {
+	args.Sensitive[p.Name] = p.Sensitive || dc.cfg.IsSensitive(expr)
+	d := dc.CheckRefs(expr, runtime...)
+	if d.HasErrors() {
+		return cty.UnknownVal(p.Type), noteAt(d, "The argument is for "+defined+".")
 	}
-	if len(args.Late) == 0 && !diags.HasErrors() {
-		args.constant = cty.ObjectVal(args.Known)
+	if !onlyStatic(expr) {
+		args.Late[p.Name] = expr
+		return cty.UnknownVal(p.Type), nil
 	}
-	ctx := dc.cfg.static.NewChild()
-	ctx.Variables = map[string]cty.Value{"param": cty.ObjectVal(static)}
-	tdc := &DecodeContext{cfg: dc.cfg, targetRefs: dc.targetRefs,
-		params: &paramScope{args: args, useStep: block.Labels[0], useRange: block.DefRange, static: ctx}}
-	return tpl, tdc, args, diags
+	v, d := expr.Value(dc.cfg.static)
+	if d.HasErrors() {
+		return cty.UnknownVal(p.Type), d
+	}
+	cv, err := convert.Convert(v, p.Type)
+	if err != nil {
+		return cty.UnknownVal(p.Type), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Wrong type",
+			Detail:  fmt.Sprintf("param %q of %s must be %s; found %s.", p.Name, defined, p.Type.FriendlyName(), describeType(v.Type())),
+			Subject: expr.Range().Ptr(), Expression: expr, EvalContext: dc.cfg.static}}
+	}
+	args.Known[p.Name] = cv
+	if args.Sensitive[p.Name] {
+		// sensitive("…") or a sensitive param given a literal: no
+		// variable holds the value, so it joins the redaction set here.
+		dc.AddSensitive(sensitiveStrings(cv, true)...)
+	}
+	return cv, nil
 }
 
 func firstOr(names []string, def string) string {

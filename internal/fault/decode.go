@@ -133,7 +133,7 @@ func checkSettings(s *Spec, attrs hcl.Attributes, dc *config.DecodeContext, b *h
 			diags = append(diags, config.Required(b, r.name, r.example))
 		}
 	}
-	if !k.carries(a.name) {
+	if !k.carries(a) {
 		subject := attrs["action"].Expr.Range()
 		if e, ok := attrs["engine"]; ok {
 			subject = e.Expr.Range()

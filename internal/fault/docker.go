@@ -20,11 +20,11 @@ type dockerEngine struct{}
 
 func newDockerEngine() engine { return dockerEngine{} }
 
-// dockerKind is the docker engine: it carries out the actions of
-// dockerActions on containers that cloudtest starts.
+// dockerKind is the docker engine: it carries out the actions that have a
+// dockerAction (actions.go) on containers that cloudtest starts.
 var dockerKind = engineKind{
 	name:    "docker",
-	carries: func(a string) bool { _, ok := dockerActions[a]; return ok },
+	carries: func(a *action) bool { return a.docker != nil },
 	checkTarget: func(s *Spec, t *config.Target, b *hcl.Block) hcl.Diagnostics {
 		if t.Container != nil {
 			return nil
@@ -47,7 +47,7 @@ const (
 )
 
 // dockerAction is how the docker engine carries out one action on the
-// target's container.
+// target's container: an action's docker field (actions.go).
 type dockerAction struct {
 	inject func(ctx context.Context, cli *client.Client, s *Spec, c *target.Container) ([]Undo, error)
 	// removal is the Undo op that removes the fault, known before it is
@@ -55,12 +55,13 @@ type dockerAction struct {
 	removal string
 }
 
-// The actions the docker engine carries out.
-var dockerActions = map[string]dockerAction{
-	"pod-kill":       {inject: dockerPodKill, removal: opDockerStart},
-	"pod-failure":    {inject: dockerPause, removal: opDockerUnpause},
-	"container-kill": {inject: dockerContainerKill},
-	"partition":      {inject: dockerDisconnect, removal: opDockerConnect},
+// dockerOf is how the docker engine carries out the fault's action, nil
+// when it does not.
+func dockerOf(s *Spec) *dockerAction {
+	if a := actionNamed(s.Action); a != nil {
+		return a.docker
+	}
+	return nil
 }
 
 func (dockerEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]Undo, error) {
@@ -76,8 +77,8 @@ func (dockerEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]
 		return nil, fmt.Errorf("fault %q: %w", s.Name, err)
 	}
 	defer cli.Close()
-	a, ok := dockerActions[s.Action]
-	if !ok {
+	a := dockerOf(s)
+	if a == nil {
 		return nil, fmt.Errorf("fault %q: the docker engine does not do %q; it does %s (use engine = \"local\" for other network faults, stress and http faults)",
 			s.Name, s.Action, andList(dockerKind.actionNames()))
 	}
@@ -203,8 +204,8 @@ func (dockerEngine) plan(s *Spec, t *target.Instance) []Undo {
 	if t == nil || t.Container == nil {
 		return nil
 	}
-	if op := dockerActions[s.Action].removal; op != "" {
-		return []Undo{{Engine: "docker", Op: op, Args: dockerArgs(t.Container)}}
+	if a := dockerOf(s); a != nil && a.removal != "" {
+		return []Undo{{Engine: "docker", Op: a.removal, Args: dockerArgs(t.Container)}}
 	}
 	return nil
 }

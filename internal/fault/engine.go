@@ -14,12 +14,14 @@ import (
 // An engineKind is one engine as the decoder, the lab and recover see it:
 // its name in a fault block's engine attribute, the actions it carries
 // out, what it checks when a fault block is decoded, and how it is opened.
-// Each engine's file declares its engineKind and the table of the actions
-// it carries out; engines lists them.
+// Each engine's file declares its engineKind, how it applies and removes
+// faults, and the type of the field by which an action (actions.go) says
+// how that engine carries it out; engines lists them.
 type engineKind struct {
 	name string
-	// carries says whether the engine carries out the action.
-	carries func(action string) bool
+	// carries says whether the engine carries out the action (whether the
+	// action's value has the engine's field).
+	carries func(a *action) bool
 	// note ends the refusal of an action the engine does not carry out.
 	note string
 	// checkTarget refuses a fault whose target the engine cannot act on.
@@ -58,7 +60,7 @@ func engineNames() []string {
 
 // actionNames lists the actions the engine carries out, in table order.
 func (k *engineKind) actionNames() []string {
-	return actionNames(func(a *action) bool { return k.carries(a.name) })
+	return actionNames(k.carries)
 }
 
 // engine injects the faults of one engine value.

@@ -6,9 +6,10 @@
 // Every injection and removal is written to a journal so that
 // `cloudtest recover` can undo what a crashed run left behind.
 //
-// Each action is one value of the table in actions.go; each engine is one
-// file that declares the actions it carries out (engine.go lists the
-// engines). The package is internal: its callers are the reliability suite
+// Each action is one value of the table in actions.go, which also says
+// which engines carry it out and how: adding an action touches that file
+// only. Each engine is one file that declares how it applies and removes
+// faults (engine.go lists the engines). The package is internal: its callers are the reliability suite
 // and cloudtest's plan and recover commands.
 package fault
 
@@ -25,12 +26,11 @@ var BlockSchema = hcl.BlockHeaderSchema{Type: "fault", LabelNames: []string{"nam
 // Spec is one decoded fault block.
 type Spec struct {
 	Name string
-	// Action is the Chaos Mesh action as written: pod-kill, pod-failure,
-	// container-kill, delay, loss, partition, bandwidth, corrupt, cpu,
-	// memory, abort, http-delay, process.
+	// Action is the Chaos Mesh action as written, one of Actions (the
+	// table of actions.go).
 	Action string
-	// Kind is the Chaos Mesh kind: PodChaos, NetworkChaos, StressChaos,
-	// HTTPChaos or PhysicalMachineChaos (actions.go).
+	// Kind is the Chaos Mesh kind of its object (PodChaos, NetworkChaos…),
+	// the action's.
 	Kind string
 	// Engine is "local", "docker" or "kubernetes" (engine.go).
 	Engine string

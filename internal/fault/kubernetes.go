@@ -32,15 +32,14 @@ import (
 // The kubernetes engine creates the Chaos Mesh object of a fault in the
 // target's namespace and lets the cluster's Chaos Mesh carry it out: the
 // controller for pod-kill and pod-failure, its chaos-daemon on the node for
-// container-kill, partition, bandwidth and cpu. Each is tested against a
-// real controller and daemon (.ci/kube.sh); the rest are refused (note).
-var kubeActions = map[string]bool{"pod-kill": true, "pod-failure": true, "container-kill": true,
-	"partition": true, "bandwidth": true, "cpu": true}
+// container-kill, partition, bandwidth and cpu. It carries out the actions
+// whose value says kubernetes (actions.go); each is tested against a real
+// controller and daemon (.ci/kube.sh). The rest are refused (note).
 
 // kubeKind is the kubernetes engine, the default on a Kubernetes target.
 var kubeKind = engineKind{
 	name:    "kubernetes",
-	carries: func(a string) bool { return kubeActions[a] },
+	carries: func(a *action) bool { return a.kubernetes },
 	note: " delay, loss and corrupt (the kernel's netem qdisc), memory (Chaos Mesh's memStress) and the HTTP faults (chaos-tproxy) are not verified on a real cluster" +
 		" (the test cluster's kernel has no netem; memStress and chaos-tproxy are not served by the registries cloudtest is built from), so this engine refuses them;" +
 		" `cloudtest plan --emit-chaos` writes their objects for applying by hand.",

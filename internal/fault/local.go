@@ -66,18 +66,18 @@ func newLocalEngine() *localEngine {
 }
 
 // localKind is the local engine, the default: it carries out the actions
-// of localActions.
+// that have a localAction (actions.go).
 var localKind = engineKind{
 	name:        "local",
-	carries:     func(a string) bool { _, ok := localActions[a]; return ok },
+	carries:     func(a *action) bool { return a.local != nil },
 	checkTarget: localCheckTarget,
 	checkAttrs:  localCheckAttrs,
 	open:        func(string, string) engine { return newLocalEngine() },
 }
 
-// localAction is how the local engine carries out one action: on a
-// supervised process, on the proxy in front of a target or an upstream,
-// or in cloudtest's own process.
+// localAction is how the local engine carries out one action (an action's
+// local field, actions.go): on a supervised process, on the proxy in front
+// of a target or an upstream, or in cloudtest's own process.
 type localAction struct {
 	// process: the action acts on a process that cloudtest supervises.
 	process bool
@@ -88,29 +88,25 @@ type localAction struct {
 	onProxy func(s *Spec, name string, lp *localProxy) ([]Undo, error)
 	// plan is what removes the fault, known before it is applied.
 	plan func(s *Spec, t *target.Instance) []Undo
+	// removals are the action's own Undo ops (beside the engine's
+	// sigcont, remove-toxic, end-partition and stop-stress), by name;
+	// each must succeed when the effect is already gone.
+	removals map[string]func(ctx context.Context, e *localEngine, u Undo) error
 }
 
-// The actions the local engine carries out. It works on TCP through
-// toxiproxy, which has no toxic that alters bytes, hence no corrupt.
-var localActions = map[string]localAction{
-	"pod-kill":       {process: true, inject: podKillProcess},
-	"pod-failure":    {process: true, inject: freezeProcess, plan: planFreeze},
-	"container-kill": {process: true, inject: killProcess},
-	"delay":          {onProxy: withToxics(delayToxics)},
-	"loss":           {onProxy: withToxics(lossToxics)},
-	"partition":      {onProxy: partition},
-	"bandwidth":      {onProxy: withToxics(bandwidthToxics)},
-	"cpu":            {inject: injectStress},
-	"memory":         {inject: injectStress},
-	"abort":          {onProxy: withToxics(abortToxics)},
-	"http-delay":     {onProxy: withToxics(httpDelayToxics)},
-	"process":        {process: true, inject: signalProcess},
+// localOf is how the local engine carries out the fault's action (the zero
+// localAction when it does not).
+func localOf(s *Spec) localAction {
+	if a := actionNamed(s.Action); a != nil && a.local != nil {
+		return *a.local
+	}
+	return localAction{}
 }
 
 // localCheckTarget refuses process faults on targets that are not
 // processes cloudtest supervises.
 func localCheckTarget(s *Spec, t *config.Target, b *hcl.Block) hcl.Diagnostics {
-	if !localActions[s.Action].process || t.Process != nil {
+	if !localOf(s).process || t.Process != nil {
 		return nil
 	}
 	return hcl.Diagnostics{{
@@ -153,7 +149,7 @@ func proxyName(s *Spec) string {
 
 // prepare starts the proxy of a network fault, once per target or upstream.
 func (e *localEngine) prepare(s *Spec, t *target.Instance) error {
-	if localActions[s.Action].onProxy == nil {
+	if localOf(s).onProxy == nil {
 		return nil
 	}
 	e.mu.Lock()
@@ -207,8 +203,8 @@ func (e *localEngine) url(targetName string) string {
 }
 
 func (e *localEngine) inject(ctx context.Context, s *Spec, t *target.Instance) ([]Undo, error) {
-	a, ok := localActions[s.Action]
-	if !ok {
+	a := localOf(s)
+	if a.inject == nil && a.onProxy == nil {
 		return nil, fmt.Errorf("the local engine cannot carry out action %q", s.Action)
 	}
 	if a.onProxy != nil {
@@ -587,6 +583,11 @@ func (e *localEngine) undo(ctx context.Context, u Undo) error {
 		}
 		return nil
 	}
+	for _, a := range actions {
+		if a.local != nil && a.local.removals[u.Op] != nil {
+			return a.local.removals[u.Op](ctx, e, u)
+		}
+	}
 	return fmt.Errorf("the local engine has no removal %q", u.Op)
 }
 
@@ -607,7 +608,7 @@ func sigcont(pgid int) []Undo {
 }
 
 func (e *localEngine) plan(s *Spec, t *target.Instance) []Undo {
-	if p := localActions[s.Action].plan; p != nil {
+	if p := localOf(s).plan; p != nil {
 		return p(s, t)
 	}
 	return nil

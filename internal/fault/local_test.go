@@ -718,3 +718,101 @@ chaos "term" {
 		}
 	})
 }
+
+func TestDiskFillAllocatesItsFileUntilRemovedAndRecoverDeletesALeftOne(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "fill")
+	block := func(attrs string) string {
+		return "chaos \"full\" {\n  target = target.web\n  fault \"full\" {\n    action = \"disk-fill\"\n    duration = \"1m\"\n    " + attrs + "\n  }\n}"
+	}
+	spec := specNamed(t, block(fmt.Sprintf("size = \"8M\"\n    path = %q", path)), "full")
+	pm, ok := spec.Object.(*v1alpha1.PhysicalMachineChaos)
+	if !ok || spec.Kind != "PhysicalMachineChaos" || spec.OneShot() || pm.Spec.Action != v1alpha1.PMDiskFillAction ||
+		pm.Spec.DiskFill == nil || pm.Spec.DiskFill.Size != "8M" || pm.Spec.DiskFill.Path != path || *pm.Spec.Duration != "1m0s" {
+		t.Fatalf("spec %+v, object %+v", spec, pm)
+	}
+	if b, err := spec.YAML(); err != nil || !strings.Contains(string(b), "disk-fill:") || !strings.Contains(string(b), "size: 8M") {
+		t.Fatalf("YAML %v:\n%s", err, b)
+	}
+
+	for _, c := range []struct{ name, src, want string }{
+		{"without a size", fmt.Sprintf("path = %q", path), `needs the attribute "size"`},
+		{"without a path", `size = "8M"`, `needs the attribute "path"`},
+		{"with a size that is none", fmt.Sprintf("size = \"8X\"\n    path = %q", path), `a size in dd's units`},
+		{"with a relative path", "size = \"8M\"\n    path = \"fill\"", `absolute path`},
+		{"on the docker engine", fmt.Sprintf("size = \"8M\"\n    path = %q\n    engine = \"docker\"", path), `The docker engine cannot carry out action "disk-fill"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := load(t, block(c.src))
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), c.want) {
+				t.Fatalf("want %q, got %v", c.want, diags)
+			}
+		})
+	}
+
+	lab, journal := openLab(t, []*Spec{spec}, nil)
+	if err := lab.Inject(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 8<<20 || st.Blocks*512 < 8<<20 {
+		t.Fatalf("the fill is %d bytes long and takes %d on the disk, want 8 MiB of both", st.Size, st.Blocks*512)
+	}
+	if got := lab.Active(); !slices.Equal(got, []string{"full"}) {
+		t.Fatalf("active %v", got)
+	}
+	if err := lab.Remove(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("after the removal the fill is still there: %v", err)
+	}
+	if got := journalEvents(t, journal); strings.Join(got, ",") != "inject,remove" {
+		t.Fatalf("journal events %v", got)
+	}
+
+	t.Run("a file already there is refused and kept", func(t *testing.T) {
+		os.WriteFile(path, []byte("the user's"), 0o600)
+		defer os.Remove(path)
+		lab, _ := openLab(t, []*Spec{spec}, nil)
+		if err := lab.Inject(context.Background(), spec); err == nil || !strings.Contains(err.Error(), "file exists") {
+			t.Fatalf("want a refusal of the existing file, got %v", err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != "the user's" || len(lab.Active()) != 0 {
+			t.Fatalf("the file holds %q, active %v", b, lab.Active())
+		}
+	})
+	t.Run("more than the disk holds leaves no file", func(t *testing.T) {
+		huge := specNamed(t, block(fmt.Sprintf("size = \"1000000000G\"\n    path = %q", path)), "full")
+		lab, _ := openLab(t, []*Spec{huge}, nil)
+		if err := lab.Inject(context.Background(), huge); err == nil || !strings.Contains(err.Error(), "filling "+path) {
+			t.Fatalf("want the fill refused by the disk, got %v", err)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Fatalf("a failed fill left its file: %v", err)
+		}
+	})
+	t.Run("recover deletes the fill of a run that did not remove it", func(t *testing.T) {
+		run := t.TempDir()
+		lab, err := Open(context.Background(), "suite", []*Spec{spec}, nil, JournalPath(run, "suite"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lab.Inject(context.Background(), spec); err != nil {
+			t.Fatal(err)
+		}
+		// No Remove, no Close: what a crash leaves. The fill is a file,
+		// which outlives the process that made it.
+		var log strings.Builder
+		if n, err := Recover(context.Background(), run, &log); err != nil || n != 1 {
+			t.Fatalf("Recover: %d removals, %v\n%s", n, err, log.String())
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Fatalf("after recover the fill is still there: %v", err)
+		}
+	})
+}

@@ -70,93 +70,14 @@ func (m *Model) WriteJUnit(w io.Writer) error {
 		all.Name = "cloudtest"
 	}
 	for _, s := range m.Suites {
-		js := junitSuite{Name: clean(s.Name), Time: seconds(s.DurationMS)}
-		class := s.Kind + "." + s.Name
-		add := func(jc junitCase, st result.Status) {
-			js.Tests++
-			switch st {
-			case result.Failed:
-				js.Failures++
-			case result.Errored:
-				js.Errors++
-			case result.Skipped:
-				js.Skipped++
-			}
-			js.Cases = append(js.Cases, jc)
-		}
-		for _, c := range s.Cases {
-			for _, st := range c.Steps {
-				name := st.Step
-				if c.Name != s.Name {
-					name = c.Name + " › " + st.Step
-				}
-				if st.Phase == "setup" || st.Phase == "teardown" {
-					name = st.Phase + " › " + st.Step
-				}
-				jc := junitCase{Name: clean(name), Classname: clean(class), Time: seconds(st.DurationMS), File: st.Location}
-				text := clean(problemText(st))
-				switch st.Status {
-				case result.Failed:
-					jc.Failure = &junitProblem{Message: clean(firstLine(st.Message)), Text: text}
-				case result.Errored:
-					jc.Error = &junitProblem{Message: clean(firstLine(st.Message)), Text: text}
-				case result.Skipped:
-					jc.Skipped = &junitProblem{Message: clean(firstLine(st.Message))}
-				}
-				add(jc, st.Status)
-			}
-		}
-		// A suite that failed without a failing step (a target that would not
-		// start, a timeout) or that never ran still shows as one testcase.
-		if s.Steps.Failed+s.Steps.Errored == 0 && s.Status != result.Passed {
-			jc := junitCase{Name: clean(s.Name), Classname: clean(class), Time: seconds(s.DurationMS), File: s.Location}
-			msg := s.Message
-			if !s.Ran {
-				msg = "the suite did not run"
-			}
-			switch s.Status {
-			case result.Failed:
-				jc.Failure = &junitProblem{Message: clean(firstLine(msg)), Text: clean(msg)}
-			case result.Errored:
-				jc.Error = &junitProblem{Message: clean(firstLine(msg)), Text: clean(msg)}
-			default:
-				jc.Skipped = &junitProblem{Message: clean(firstLine(msg))}
-			}
-			add(jc, s.Status)
-		}
+		js := junitSuiteOf(s)
 		all.Tests += js.Tests
 		all.Failures += js.Failures
 		all.Errors += js.Errors
 		all.Skipped += js.Skipped
 		all.Suites = append(all.Suites, js)
 	}
-	if a := m.Acceptance; a != nil && a.NotAssessed != "" {
-		// One skipped case, so that a CI test tab says the matrix was not
-		// assessed rather than nothing at all.
-		js := junitSuite{Name: "acceptance (" + a.Mode + " deployment)", Tests: 1, Skipped: 1, Cases: []junitCase{{
-			Name: "acceptance matrix", Classname: "acceptance.matrix", Time: "0.000", Skipped: &junitProblem{Message: clean(a.NotAssessed)}}}}
-		all.Tests++
-		all.Skipped++
-		all.Suites = append([]junitSuite{js}, all.Suites...)
-	} else if a != nil {
-		js := junitSuite{Name: "acceptance (" + a.Mode + " deployment)"}
-		for _, st := range a.Requirements {
-			jc := junitCase{Name: clean(st.ID), Classname: "acceptance." + clean(st.Kind), Time: "0.000", File: st.Source}
-			js.Tests++
-			text := clean(st.Description + "\n" + st.Why)
-			switch st.Outcome {
-			case deploy.Failed:
-				js.Failures++
-				jc.Failure = &junitProblem{Message: clean(st.Why), Text: text}
-			case deploy.NotMet:
-				js.Failures++
-				jc.Failure = &junitProblem{Message: "missing: " + clean(st.Why), Text: text}
-			case deploy.WaivedOut:
-				js.Skipped++
-				jc.Skipped = &junitProblem{Message: clean(st.Why)}
-			}
-			js.Cases = append(js.Cases, jc)
-		}
+	if js, ok := m.junitAcceptance(); ok {
 		all.Tests += js.Tests
 		all.Failures += js.Failures
 		all.Skipped += js.Skipped
@@ -172,6 +93,100 @@ func (m *Model) WriteJUnit(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// junitSuiteOf is one suite as a testsuite: a testcase for each step.
+func junitSuiteOf(s *Suite) junitSuite {
+	js := junitSuite{Name: clean(s.Name), Time: seconds(s.DurationMS)}
+	class := s.Kind + "." + s.Name
+	add := func(jc junitCase, st result.Status) {
+		js.Tests++
+		switch st {
+		case result.Failed:
+			js.Failures++
+		case result.Errored:
+			js.Errors++
+		case result.Skipped:
+			js.Skipped++
+		}
+		js.Cases = append(js.Cases, jc)
+	}
+	for _, c := range s.Cases {
+		for _, st := range c.Steps {
+			name := st.Step
+			if c.Name != s.Name {
+				name = c.Name + " › " + st.Step
+			}
+			if st.Phase == "setup" || st.Phase == "teardown" {
+				name = st.Phase + " › " + st.Step
+			}
+			jc := junitCase{Name: clean(name), Classname: clean(class), Time: seconds(st.DurationMS), File: st.Location}
+			text := clean(problemText(st))
+			switch st.Status {
+			case result.Failed:
+				jc.Failure = &junitProblem{Message: clean(firstLine(st.Message)), Text: text}
+			case result.Errored:
+				jc.Error = &junitProblem{Message: clean(firstLine(st.Message)), Text: text}
+			case result.Skipped:
+				jc.Skipped = &junitProblem{Message: clean(firstLine(st.Message))}
+			}
+			add(jc, st.Status)
+		}
+	}
+	// A suite that failed without a failing step (a target that would not
+	// start, a timeout) or that never ran still shows as one testcase.
+	if s.Steps.Failed+s.Steps.Errored == 0 && s.Status != result.Passed {
+		jc := junitCase{Name: clean(s.Name), Classname: clean(class), Time: seconds(s.DurationMS), File: s.Location}
+		msg := s.Message
+		if !s.Ran {
+			msg = "the suite did not run"
+		}
+		switch s.Status {
+		case result.Failed:
+			jc.Failure = &junitProblem{Message: clean(firstLine(msg)), Text: clean(msg)}
+		case result.Errored:
+			jc.Error = &junitProblem{Message: clean(firstLine(msg)), Text: clean(msg)}
+		default:
+			jc.Skipped = &junitProblem{Message: clean(firstLine(msg))}
+		}
+		add(jc, s.Status)
+	}
+	return js
+}
+
+// junitAcceptance is the acceptance matrix as a testsuite: a testcase for
+// each requirement, or one skipped testcase when it was not assessed; ok
+// is false without a matrix.
+func (m *Model) junitAcceptance() (junitSuite, bool) {
+	a := m.Acceptance
+	if a == nil {
+		return junitSuite{}, false
+	}
+	if a.NotAssessed != "" {
+		// One skipped case, so that a CI test tab says the matrix was not
+		// assessed rather than nothing at all.
+		return junitSuite{Name: "acceptance (" + a.Mode + " deployment)", Tests: 1, Skipped: 1, Cases: []junitCase{{
+			Name: "acceptance matrix", Classname: "acceptance.matrix", Time: "0.000", Skipped: &junitProblem{Message: clean(a.NotAssessed)}}}}, true
+	}
+	js := junitSuite{Name: "acceptance (" + a.Mode + " deployment)"}
+	for _, st := range a.Requirements {
+		jc := junitCase{Name: clean(st.ID), Classname: "acceptance." + clean(st.Kind), Time: "0.000", File: st.Source}
+		js.Tests++
+		text := clean(st.Description + "\n" + st.Why)
+		switch st.Outcome {
+		case deploy.Failed:
+			js.Failures++
+			jc.Failure = &junitProblem{Message: clean(st.Why), Text: text}
+		case deploy.NotMet:
+			js.Failures++
+			jc.Failure = &junitProblem{Message: "missing: " + clean(st.Why), Text: text}
+		case deploy.WaivedOut:
+			js.Skipped++
+			jc.Skipped = &junitProblem{Message: clean(st.Why)}
+		}
+		js.Cases = append(js.Cases, jc)
+	}
+	return js, true
 }
 
 func problemText(r result.Result) string {
@@ -249,41 +264,7 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "\nRun `%s`, %s. Suites: %d passed, %d failed, %d error, %d skipped. Steps: %d passed, %d failed, %d error, %d skipped.\n\n",
 		m.Run.ID, m.DurationText(), c.Suites.Passed, c.Suites.Failed, c.Suites.Errored, c.Suites.Skipped,
 		c.Steps.Passed, c.Steps.Failed, c.Steps.Errored, c.Steps.Skipped)
-	if a := m.Acceptance; a != nil && a.NotAssessed != "" {
-		fmt.Fprintf(&b, "### Acceptance matrix (%s deployment): not assessed\n\n%s\n\n### Suites\n\n", mdText(a.Mode), mdText(a.NotAssessed))
-	} else if a != nil {
-		fmt.Fprintf(&b, "### Acceptance matrix (%s deployment)\n\n| component | category | party | tests | %s |\n| --- | --- | --- | --- |%s\n",
-			a.Mode, strings.Join(a.Layers, " | "), strings.Repeat(" --- |", len(a.Layers)))
-		cell := func(idx []int) string {
-			var parts []string
-			for _, i := range idx {
-				st := a.Requirements[i]
-				what := st.Category + " tests"
-				if st.Kind == deploy.KindEvidence {
-					what = strings.Join(st.EvidenceKinds, " or ")
-				}
-				parts = append(parts, st.Outcome+": "+what)
-			}
-			return mdCell(strings.Join(parts, "; "))
-		}
-		for _, r := range a.Rows {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |", mdCell(r.Component), r.Category, r.Party, cell(r.Tests))
-			for _, l := range a.Layers {
-				fmt.Fprintf(&b, " %s |", cell(r.CellReqs[l]))
-			}
-			b.WriteString("\n")
-		}
-		var unmet []string
-		for _, st := range a.Requirements {
-			if st.Outcome != deploy.Met {
-				unmet = append(unmet, fmt.Sprintf("- **%s** %s: %s", st.Outcome, mdCode(st.ID), mdText(st.Why)))
-			}
-		}
-		if len(unmet) > 0 {
-			b.WriteString("\nRequirements not met, or waived:\n\n" + strings.Join(unmet, "\n") + "\n")
-		}
-		b.WriteString("\n### Suites\n\n")
-	}
+	m.markdownAcceptance(&b)
 	b.WriteString("| suite | kind | component | status | steps passed | duration |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range m.Suites {
 		status := string(s.Status)
@@ -300,6 +281,61 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 			}
 		}
 	}
+	failures := m.markdownFailures()
+	if len(failures) > 0 {
+		b.WriteString("\n## Failures\n\n")
+		b.WriteString(strings.Join(failures, "\n"))
+	}
+	for _, wn := range m.Warnings {
+		fmt.Fprintf(&b, "\n> Warning: %s\n", mdText(wn))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// markdownAcceptance writes the acceptance matrix (or that it was not
+// assessed) and the heading of the suites' table after it.
+func (m *Model) markdownAcceptance(b *strings.Builder) {
+	if a := m.Acceptance; a != nil && a.NotAssessed != "" {
+		fmt.Fprintf(b, "### Acceptance matrix (%s deployment): not assessed\n\n%s\n\n### Suites\n\n", mdText(a.Mode), mdText(a.NotAssessed))
+	} else if a != nil {
+		fmt.Fprintf(b, "### Acceptance matrix (%s deployment)\n\n| component | category | party | tests | %s |\n| --- | --- | --- | --- |%s\n",
+			a.Mode, strings.Join(a.Layers, " | "), strings.Repeat(" --- |", len(a.Layers)))
+		cell := func(idx []int) string {
+			var parts []string
+			for _, i := range idx {
+				st := a.Requirements[i]
+				what := st.Category + " tests"
+				if st.Kind == deploy.KindEvidence {
+					what = strings.Join(st.EvidenceKinds, " or ")
+				}
+				parts = append(parts, st.Outcome+": "+what)
+			}
+			return mdCell(strings.Join(parts, "; "))
+		}
+		for _, r := range a.Rows {
+			fmt.Fprintf(b, "| %s | %s | %s | %s |", mdCell(r.Component), r.Category, r.Party, cell(r.Tests))
+			for _, l := range a.Layers {
+				fmt.Fprintf(b, " %s |", cell(r.CellReqs[l]))
+			}
+			b.WriteString("\n")
+		}
+		var unmet []string
+		for _, st := range a.Requirements {
+			if st.Outcome != deploy.Met {
+				unmet = append(unmet, fmt.Sprintf("- **%s** %s: %s", st.Outcome, mdCode(st.ID), mdText(st.Why)))
+			}
+		}
+		if len(unmet) > 0 {
+			b.WriteString("\nRequirements not met, or waived:\n\n" + strings.Join(unmet, "\n") + "\n")
+		}
+		b.WriteString("\n### Suites\n\n")
+	}
+}
+
+// markdownFailures are a section for each failed or errored step, and for
+// each failed suite without one.
+func (m *Model) markdownFailures() []string {
 	var failures []string
 	for _, s := range m.Suites {
 		for _, cs := range s.Cases {
@@ -318,15 +354,7 @@ func (m *Model) WriteMarkdown(w io.Writer) error {
 			failures = append(failures, fmt.Sprintf("### %s (%s)\n\n%s\n", mdText(s.Name), s.Status, fence(s.Message)))
 		}
 	}
-	if len(failures) > 0 {
-		b.WriteString("\n## Failures\n\n")
-		b.WriteString(strings.Join(failures, "\n"))
-	}
-	for _, wn := range m.Warnings {
-		fmt.Fprintf(&b, "\n> Warning: %s\n", mdText(wn))
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return failures
 }
 
 func mdCell(s string) string { return mdText(s) }

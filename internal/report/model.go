@@ -304,6 +304,13 @@ func (m *Model) build(results []result.Result) {
 			m.Counts.Steps.add(r.Status)
 		}
 	}
+	m.finishSuites()
+}
+
+// finishSuites completes the suites once every result is in: a suite the
+// run ended shows what its parts measured, cases without a result of their
+// own take their steps', and the counts add up.
+func (m *Model) finishSuites() {
 	for _, s := range m.Suites {
 		if f, ok := kindParts[s.Kind]; ok && !s.Ran && len(s.parts) > 0 {
 			// The run ended before the suite did: show what it had

@@ -289,29 +289,7 @@ func (b *oscalBuilder) subjects(names []string) []oscalSubject {
 func (b *oscalBuilder) observations(collected string) []oscalObservation {
 	var out []oscalObservation
 	for _, s := range b.m.Suites {
-		status := string(s.Status)
-		if !s.Ran {
-			status = "not run"
-		}
-		desc := fmt.Sprintf("The %s suite %q %s", s.Kind, s.Name, status)
-		if s.Ran {
-			desc += fmt.Sprintf(" in %s s: %d steps passed, %d failed, %d could not be carried out, %d skipped.",
-				seconds(s.DurationMS), s.Steps.Passed, s.Steps.Failed, s.Steps.Errored, s.Steps.Skipped)
-		} else {
-			desc += "."
-		}
-		if msg := firstLine(s.Message); msg != "" {
-			desc += "\n" + msg
-		}
-		o := oscalObservation{
-			UUID: b.id("suite", s.Name), Title: oneLine(s.Kind + " suite " + s.Name), Description: desc,
-			Props:    props("suite-kind", s.Kind, "status", status, "location", s.Location, "target", s.Target),
-			Methods:  []string{"TEST"},
-			Subjects: b.subjects(suiteComponents(s)),
-			RelevantEvidence: []oscalEvidence{{Href: "results.jsonl",
-				Description: fmt.Sprintf("The step, case and suite results of %q, as they were recorded.", s.Name)}},
-			Collected: collected,
-		}
+		o := b.suiteObservation(s, collected)
 		b.obs["suite:"+s.Name] = o.UUID
 		out = append(out, o)
 		for i, f := range securityFindings(s) {
@@ -350,6 +328,34 @@ func (b *oscalBuilder) observations(collected string) []oscalObservation {
 		}
 	}
 	return out
+}
+
+// suiteObservation is the observation of one suite: what it ran and how
+// it ended.
+func (b *oscalBuilder) suiteObservation(s *Suite, collected string) oscalObservation {
+	status := string(s.Status)
+	if !s.Ran {
+		status = "not run"
+	}
+	desc := fmt.Sprintf("The %s suite %q %s", s.Kind, s.Name, status)
+	if s.Ran {
+		desc += fmt.Sprintf(" in %s s: %d steps passed, %d failed, %d could not be carried out, %d skipped.",
+			seconds(s.DurationMS), s.Steps.Passed, s.Steps.Failed, s.Steps.Errored, s.Steps.Skipped)
+	} else {
+		desc += "."
+	}
+	if msg := firstLine(s.Message); msg != "" {
+		desc += "\n" + msg
+	}
+	return oscalObservation{
+		UUID: b.id("suite", s.Name), Title: oneLine(s.Kind + " suite " + s.Name), Description: desc,
+		Props:    props("suite-kind", s.Kind, "status", status, "location", s.Location, "target", s.Target),
+		Methods:  []string{"TEST"},
+		Subjects: b.subjects(suiteComponents(s)),
+		RelevantEvidence: []oscalEvidence{{Href: "results.jsonl",
+			Description: fmt.Sprintf("The step, case and suite results of %q, as they were recorded.", s.Name)}},
+		Collected: collected,
+	}
 }
 
 func securityFindings(s *Suite) []result.Finding {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/cloudtest/cloudtest/internal/deploy"
+	"github.com/cloudtest/cloudtest/internal/result"
 )
 
 // SARIFFile holds the security findings and the failed security
@@ -159,34 +160,8 @@ func (m *Model) WriteSARIF(w io.Writer) error {
 	}
 	for _, s := range m.Suites {
 		for _, f := range securityFindings(s) {
-			r := sarifRule{ID: f.ID, ShortDescription: sarifText{Text: nonEmpty(oneLine(f.Title), f.ID)},
-				DefaultConfiguration: sarifConfig{Level: sarifLevel(f.Severity)},
-				Properties:           map[string]any{"tags": []string{"security", f.Check}, "precision": "high"}}
-			if sev, ok := securitySeverity[f.Severity]; ok {
-				r.Properties["security-severity"] = sev
-			}
-			if f.Reference != "" {
-				r.Help = &sarifText{Text: "Reference: " + f.Reference}
-			}
-			res := sarifResult{
-				RuleID: f.ID, RuleIndex: rule(r), Level: sarifLevel(f.Severity),
-				Message:   sarifText{Text: strings.TrimSpace(fmt.Sprintf("%s at %s (%s severity). %s", nonEmpty(oneLine(f.Title), f.ID), f.Where, f.Severity, oneLine(f.Detail)))},
-				Locations: sarifLocations(checkLocation(s, f.Check)),
-				PartialFingerprints: map[string]string{
-					"cloudtestFinding/v1": fingerprint(s.Name, f.ID, f.Where),
-				},
-				Properties: map[string]any{"suite": s.Name, "severity": f.Severity, "where": f.Where, "status": f.Status},
-			}
-			if c := suiteComponents(s); len(c) > 0 {
-				res.Properties["components"] = c
-			}
-			switch f.Status {
-			case "waived":
-				res.Suppressions = []sarifSuppression{{Kind: "external", Status: "accepted", Justification: nonEmpty(f.Waiver, "waived")}}
-			case "expected":
-				res.Suppressions = []sarifSuppression{{Kind: "inSource", Status: "accepted",
-					Justification: "Planted on purpose: the suite expects this finding (a negative control)."}}
-			}
+			r, res := sarifFinding(s, f)
+			res.RuleIndex = rule(r)
 			run.Results = append(run.Results, res)
 		}
 	}
@@ -213,6 +188,40 @@ func (m *Model) WriteSARIF(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+// sarifFinding is a security finding of suite s as a SARIF rule and result
+// (whose RuleIndex the caller sets).
+func sarifFinding(s *Suite, f result.Finding) (sarifRule, sarifResult) {
+	r := sarifRule{ID: f.ID, ShortDescription: sarifText{Text: nonEmpty(oneLine(f.Title), f.ID)},
+		DefaultConfiguration: sarifConfig{Level: sarifLevel(f.Severity)},
+		Properties:           map[string]any{"tags": []string{"security", f.Check}, "precision": "high"}}
+	if sev, ok := securitySeverity[f.Severity]; ok {
+		r.Properties["security-severity"] = sev
+	}
+	if f.Reference != "" {
+		r.Help = &sarifText{Text: "Reference: " + f.Reference}
+	}
+	res := sarifResult{
+		RuleID: f.ID, Level: sarifLevel(f.Severity),
+		Message:   sarifText{Text: strings.TrimSpace(fmt.Sprintf("%s at %s (%s severity). %s", nonEmpty(oneLine(f.Title), f.ID), f.Where, f.Severity, oneLine(f.Detail)))},
+		Locations: sarifLocations(checkLocation(s, f.Check)),
+		PartialFingerprints: map[string]string{
+			"cloudtestFinding/v1": fingerprint(s.Name, f.ID, f.Where),
+		},
+		Properties: map[string]any{"suite": s.Name, "severity": f.Severity, "where": f.Where, "status": f.Status},
+	}
+	if c := suiteComponents(s); len(c) > 0 {
+		res.Properties["components"] = c
+	}
+	switch f.Status {
+	case "waived":
+		res.Suppressions = []sarifSuppression{{Kind: "external", Status: "accepted", Justification: nonEmpty(f.Waiver, "waived")}}
+	case "expected":
+		res.Suppressions = []sarifSuppression{{Kind: "inSource", Status: "accepted",
+			Justification: "Planted on purpose: the suite expects this finding (a negative control)."}}
+	}
+	return r, res
 }
 
 // checkLocation is the file:line of the check block that found something:

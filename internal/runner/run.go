@@ -133,21 +133,7 @@ func NewRunID(now time.Time) string {
 // Summary.Interrupted is set). Results are in DIR/results.jsonl whatever
 // happens; an error means the run directory itself could not be written.
 func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.OutDir == "" {
-		opts.OutDir = "out"
-	}
-	if opts.Parallel < 1 {
-		opts.Parallel = 1
-	}
-	if opts.Progress == nil {
-		opts.Progress = nopProgress{}
-	}
-	if opts.RunID == "" {
-		opts.RunID = NewRunID(opts.Now())
-	}
+	opts = opts.withDefaults()
 	dir := filepath.Join(opts.OutDir, opts.RunID)
 	if err := os.MkdirAll(filepath.Join(dir, "targets"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating the run directory: %w", err)
@@ -168,17 +154,64 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	}
 	sum := &Summary{Dir: dir, Statuses: map[string]result.Status{}}
 
+	targets, targetErr, err := startTargets(ctx, plan, opts, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, name := range plan.Targets {
+			if inst := targets[name]; inst != nil {
+				inst.Stop()
+			}
+		}
+	}()
+
+	sched := &scheduler{
+		plan: plan, opts: opts, dir: dir, rec: rec, targets: targets, targetErr: targetErr,
+		done: map[string]chan struct{}{}, status: sum.Statuses,
+	}
+	sched.run(ctx)
+
+	run.Finished = opts.Now().UTC()
+	run.Interrupted = ctx.Err() != nil
+	sum.Interrupted = run.Interrupted
+	sum.Run = run
+	return sum, errors.Join(rec.Close(), writeRun(dir, run))
+}
+
+// withDefaults fills in the options the caller left out.
+func (opts Options) withDefaults() Options {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.OutDir == "" {
+		opts.OutDir = "out"
+	}
+	if opts.Parallel < 1 {
+		opts.Parallel = 1
+	}
+	if opts.Progress == nil {
+		opts.Progress = nopProgress{}
+	}
+	if opts.RunID == "" {
+		opts.RunID = NewRunID(opts.Now())
+	}
+	return opts
+}
+
+// startTargets starts the plan's targets, before any suite: those that
+// cannot start are in targetErr (their suites error), redacted.
+func startTargets(ctx context.Context, plan *Plan, opts Options, dir string) (targets map[string]*target.Instance, targetErr map[string]error, err error) {
 	// The targets' directory is resolved once, against the directory
 	// cloudtest was started in: a process target runs in its suite's
 	// directory, where a relative --out means something else. The run's
 	// own paths stay as the user gave them, for the messages.
 	workDir, err := filepath.Abs(filepath.Join(dir, "targets"))
 	if err != nil {
-		return nil, fmt.Errorf("resolving the run directory: %w", err)
+		return nil, nil, fmt.Errorf("resolving the run directory: %w", err)
 	}
 	// Targets start before any suite and stop after the last one.
-	targets := map[string]*target.Instance{}
-	targetErr := map[string]error{}
+	targets, targetErr = map[string]*target.Instance{}, map[string]error{}
 	// A target's log and its errors (which quote its command line and its
 	// last output) hold what it was started with: sensitive values too.
 	secrets := plan.Config.SensitiveValues()
@@ -204,25 +237,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 		}
 		targets[name] = inst
 	}
-	defer func() {
-		for _, name := range plan.Targets {
-			if inst := targets[name]; inst != nil {
-				inst.Stop()
-			}
-		}
-	}()
-
-	sched := &scheduler{
-		plan: plan, opts: opts, dir: dir, rec: rec, targets: targets, targetErr: targetErr,
-		done: map[string]chan struct{}{}, status: sum.Statuses,
-	}
-	sched.run(ctx)
-
-	run.Finished = opts.Now().UTC()
-	run.Interrupted = ctx.Err() != nil
-	sum.Interrupted = run.Interrupted
-	sum.Run = run
-	return sum, errors.Join(rec.Close(), writeRun(dir, run))
+	return targets, targetErr, nil
 }
 
 type scheduler struct {

@@ -157,39 +157,9 @@ func redactContext(ctx *hcl.EvalContext) *hcl.EvalContext {
 	}
 	attrs := resp.AsValueMap()
 	changed := false
-	// hide replaces the elements of a map or object that secret says are
-	// credentials, keeping its kind (a map stays a map).
 	hide := func(field string, secret func(string) bool) {
-		v, ok := attrs[field]
-		if !ok || v.IsNull() || !v.IsKnown() || !v.CanIterateElements() || v.LengthInt() == 0 {
-			return
-		}
-		m := map[string]cty.Value{}
-		hidden := false
-		for it := v.ElementIterator(); it.Next(); {
-			k, e := it.Element()
-			if secret(k.AsString()) {
-				if e.Type().IsTupleType() {
-					l := make([]cty.Value, e.LengthInt())
-					for i := range l {
-						l[i] = cty.StringVal(Redacted)
-					}
-					e = cty.TupleVal(l)
-				} else {
-					e = cty.StringVal(Redacted)
-				}
-				hidden = true
-			}
-			m[k.AsString()] = e
-		}
-		if !hidden {
-			return
-		}
-		changed = true
-		if v.Type().IsMapType() {
-			attrs[field] = cty.MapVal(m)
-		} else {
-			attrs[field] = cty.ObjectVal(m)
+		if v, ok := hideSecrets(attrs[field], secret); ok {
+			attrs[field], changed = v, true
 		}
 	}
 	hide("headers", SecretHeader)
@@ -211,6 +181,40 @@ func redactContext(ctx *hcl.EvalContext) *hcl.EvalContext {
 	}
 	out.Variables, out.Functions = vars, ctx.Functions
 	return out
+}
+
+// hideSecrets replaces the elements of a map or object that secret says
+// are credentials, keeping its kind (a map stays a map); ok is false when
+// it hides none (or v is no map or object).
+func hideSecrets(v cty.Value, secret func(string) bool) (cty.Value, bool) {
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.CanIterateElements() || v.LengthInt() == 0 {
+		return v, false
+	}
+	m := map[string]cty.Value{}
+	hidden := false
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		if secret(k.AsString()) {
+			if e.Type().IsTupleType() {
+				l := make([]cty.Value, e.LengthInt())
+				for i := range l {
+					l[i] = cty.StringVal(Redacted)
+				}
+				e = cty.TupleVal(l)
+			} else {
+				e = cty.StringVal(Redacted)
+			}
+			hidden = true
+		}
+		m[k.AsString()] = e
+	}
+	if !hidden {
+		return v, false
+	}
+	if v.Type().IsMapType() {
+		return cty.MapVal(m), true
+	}
+	return cty.ObjectVal(m), true
 }
 
 // SensitiveCaptures returns the values of the sensitive captures among

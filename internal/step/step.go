@@ -108,30 +108,10 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 	useContent, rest, diags := block.Body.PartialContent(config.UseSchema())
 	content, d := rest.Content(stepSchema)
 	diags = append(diags, d...)
-	var blocks []sourced
-	rt := r // the roots of the template's body: the step's and param
-	if use := useContent.Attributes["use"]; use != nil {
-		tpl, tdc, args, d := dc.UseTemplate(block, use, useContent.Attributes["with"], r.request)
-		diags = append(diags, d...)
-		if tpl == nil {
-			return nil, diags
-		}
-		s.Template, s.params = tpl, args
-		tc, d := tpl.Body.Content(stepSchema)
-		diags = append(diags, tdc.NoteUse(d)...)
-		for _, b := range tc.Blocks {
-			blocks = append(blocks, sourced{b, tdc})
-		}
-		for root := range referencedRoots(tpl.Body) {
-			if s.roots != nil {
-				s.roots[root] = true
-			}
-		}
-		rt = roots{request: append(append([]string(nil), r.request...), "param"), check: append(append([]string(nil), r.check...), "param")}
-	} else if with := useContent.Attributes["with"]; with != nil {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "with needs use",
-			Detail:  fmt.Sprintf("Step %q gives params (with) but uses no step_template; add use = step_template.NAME.", s.Name),
-			Subject: with.NameRange.Ptr()})
+	blocks, rt, d, ok := s.useTemplate(block, dc, useContent, r)
+	diags = append(diags, d...)
+	if !ok {
+		return nil, diags
 	}
 	for _, b := range content.Blocks {
 		blocks = append(blocks, sourced{b, dc})
@@ -151,7 +131,49 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 		// already has: there is no response to refer to.
 		r.check, rt.check = r.request, rt.request
 	}
-	requests = 0
+	requests, d = s.decodeBlocks(blocks, r, rt)
+	diags = append(diags, d...)
+	if s.HTTP != nil && s.params != nil {
+		s.HTTP.sensitive = s.params.Sensitive
+	}
+	diags = append(diags, s.checkShape(block, requests, asserts)...)
+	return s, diags
+}
+
+// useTemplate reads a step's use and with: the blocks of the template it
+// uses, each with the template's context, and the roots of the template's
+// body (the step's and param); ok is false when the template is unknown.
+func (s *Step) useTemplate(block *hcl.Block, dc *config.DecodeContext, useContent *hcl.BodyContent, r roots) (blocks []sourced, rt roots, diags hcl.Diagnostics, ok bool) {
+	rt = r
+	if use := useContent.Attributes["use"]; use != nil {
+		tpl, tdc, args, d := dc.UseTemplate(block, use, useContent.Attributes["with"], r.request)
+		diags = append(diags, d...)
+		if tpl == nil {
+			return nil, rt, diags, false
+		}
+		s.Template, s.params = tpl, args
+		tc, d := tpl.Body.Content(stepSchema)
+		diags = append(diags, tdc.NoteUse(d)...)
+		for _, b := range tc.Blocks {
+			blocks = append(blocks, sourced{b, tdc})
+		}
+		for root := range referencedRoots(tpl.Body) {
+			if s.roots != nil {
+				s.roots[root] = true
+			}
+		}
+		rt = roots{request: append(append([]string(nil), r.request...), "param"), check: append(append([]string(nil), r.check...), "param")}
+	} else if with := useContent.Attributes["with"]; with != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "with needs use",
+			Detail:  fmt.Sprintf("Step %q gives params (with) but uses no step_template; add use = step_template.NAME.", s.Name),
+			Subject: with.NameRange.Ptr()})
+	}
+	return blocks, rt, diags, true
+}
+
+// decodeBlocks decodes the step's blocks (its own and its template's), one
+// of each type but assert, and counts its requests.
+func (s *Step) decodeBlocks(blocks []sourced, r, rt roots) (requests int, diags hcl.Diagnostics) {
 	seen := map[string]*hcl.Block{}
 	for _, sb := range blocks {
 		b, dc, r := sb.block, sb.dc, r
@@ -160,9 +182,7 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 		}
 		if b.Type != "assert" {
 			if prev, dup := seen[b.Type]; dup {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
-					Detail:  fmt.Sprintf("Step %q already has a %s block at %s.", s.Name, b.Type, config.Location(prev.DefRange)),
-					Subject: b.DefRange.Ptr()})
+				diags = append(diags, config.DuplicateBlock(fmt.Sprintf("Step %q", s.Name), b, prev))
 				continue
 			}
 			seen[b.Type] = b
@@ -193,9 +213,13 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 		}
 		diags = append(diags, dc.NoteUse(d)...)
 	}
-	if s.HTTP != nil && s.params != nil {
-		s.HTTP.sensitive = s.params.Sensitive
-	}
+	return requests, diags
+}
+
+// checkShape refuses a step with more than one request, one with neither a
+// request nor an assert, and row_count on a step that is not sql.
+func (s *Step) checkShape(block *hcl.Block, requests, asserts int) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	switch {
 	case requests > 1:
 		diags = append(diags, &hcl.Diagnostic{
@@ -215,7 +239,7 @@ func DecodeWith(block *hcl.Block, dc *config.DecodeContext, extraRoots ...string
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "row_count needs a sql step",
 			Detail: "expect.row_count checks the rows of a sql step; this step has none.", Subject: s.Expect.RowCount.Range().Ptr()})
 	}
-	return s, diags
+	return diags
 }
 
 // sourced is a block of a step and the context it is decoded in: the

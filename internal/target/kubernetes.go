@@ -419,6 +419,27 @@ func (k *Kube) connection(pod string) (httpstream.Connection, error) {
 	if k.closing.Load() {
 		return nil, errors.New("closed")
 	}
+	c, err := k.dialWithin(pod, kubeDialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if old, ok := k.conns[pod]; ok { // another connection dialled it meanwhile
+		c.Close()
+		return old, nil
+	}
+	if k.closing.Load() {
+		c.Close()
+		return nil, errors.New("closed")
+	}
+	k.conns[pod] = c
+	return c, nil
+}
+
+// dialWithin dials pod, giving up after timeout (a connection that comes
+// later is closed).
+func (k *Kube) dialWithin(pod string, timeout time.Duration) (httpstream.Connection, error) {
 	type dialed struct {
 		c   httpstream.Connection
 		err error
@@ -428,32 +449,17 @@ func (k *Kube) connection(pod string) (httpstream.Connection, error) {
 		c, err := k.dial(pod)
 		ch <- dialed{c, err}
 	}()
-	var d dialed
 	select {
-	case d = <-ch:
-	case <-time.After(kubeDialTimeout):
+	case d := <-ch:
+		return d.c, d.err
+	case <-time.After(timeout):
 		go func() { // the late connection is not wanted
 			if d := <-ch; d.c != nil {
 				d.c.Close()
 			}
 		}()
-		return nil, fmt.Errorf("port-forward to pod %s/%s: no connection after %s", k.Namespace, pod, kubeDialTimeout)
+		return nil, fmt.Errorf("port-forward to pod %s/%s: no connection after %s", k.Namespace, pod, timeout)
 	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if c, ok := k.conns[pod]; ok { // another connection dialled it meanwhile
-		d.c.Close()
-		return c, nil
-	}
-	if k.closing.Load() {
-		d.c.Close()
-		return nil, errors.New("closed")
-	}
-	k.conns[pod] = d.c
-	return d.c, nil
 }
 
 // How long dialling a pod's port-forward through the API server may take.

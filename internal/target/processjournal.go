@@ -133,31 +133,8 @@ func StopLeftoverProcesses(runDir string, w io.Writer) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
-	type key struct {
-		pid   int
-		start uint64
-	}
-	running := map[key]processRecord{}
-	var order []key
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		var r processRecord
-		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Pid <= 1 {
-			continue // a torn last line
-		}
-		k := key{r.Pid, r.Start}
-		switch r.Event {
-		case "start":
-			if _, seen := running[k]; !seen {
-				order = append(order, k)
-			}
-			running[k] = r
-		case "exit":
-			delete(running, k)
-		}
-	}
-	if err := sc.Err(); err != nil {
+	running, order, err := stillRunning(f)
+	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	var n int
@@ -185,4 +162,37 @@ func StopLeftoverProcesses(runDir string, w io.Writer) (int, error) {
 		fmt.Fprintf(w, "stopped process %d of target %q, started at %s\n", k.pid, r.Target, r.Time.Format(time.RFC3339))
 	}
 	return n, errors.Join(errs...)
+}
+
+// A processKey names one process: its pid and its start time, since pids
+// are reused.
+type processKey struct {
+	pid   int
+	start uint64
+}
+
+// stillRunning reads a process journal: the processes started and not
+// seen to exit, in the order they started.
+func stillRunning(f io.Reader) (map[processKey]processRecord, []processKey, error) {
+	running := map[processKey]processRecord{}
+	var order []processKey
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		var r processRecord
+		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Pid <= 1 {
+			continue // a torn last line
+		}
+		k := processKey{r.Pid, r.Start}
+		switch r.Event {
+		case "start":
+			if _, seen := running[k]; !seen {
+				order = append(order, k)
+			}
+			running[k] = r
+		case "exit":
+			delete(running, k)
+		}
+	}
+	return running, order, sc.Err()
 }

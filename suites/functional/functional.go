@@ -129,8 +129,14 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 
 func decodeSteps(b *hcl.Block, dc *config.DecodeContext) ([]*step.Step, hcl.Diagnostics) {
 	content, diags := b.Body.Content(stepsSchema)
+	return decodeStepBlocks(content.Blocks, dc, diags)
+}
+
+// decodeStepBlocks decodes step blocks after diags, leaving out those that
+// cannot be decoded.
+func decodeStepBlocks(blocks hcl.Blocks, dc *config.DecodeContext, diags hcl.Diagnostics) ([]*step.Step, hcl.Diagnostics) {
 	var out []*step.Step
-	for _, sb := range content.Blocks {
+	for _, sb := range blocks {
 		st, d := step.Decode(sb, dc)
 		diags = append(diags, d...)
 		if st != nil {
@@ -142,14 +148,7 @@ func decodeSteps(b *hcl.Block, dc *config.DecodeContext) ([]*step.Step, hcl.Diag
 
 func decodeCase(b *hcl.Block, dc *config.DecodeContext) ([]*Case, hcl.Diagnostics) {
 	content, diags := b.Body.Content(caseSchema)
-	var steps []*step.Step
-	for _, sb := range content.Blocks {
-		st, d := step.Decode(sb, dc)
-		diags = append(diags, d...)
-		if st != nil {
-			steps = append(steps, st)
-		}
-	}
+	steps, diags := decodeStepBlocks(content.Blocks, dc, diags)
 	name := b.Labels[0]
 	if len(steps) == 0 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Case without steps",
@@ -303,9 +302,30 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		}
 	}
 
+	st, failures := s.runCases(ctx, env, base, setupJar, setupCaptures, setupOK)
+	worse(st)
+	for _, f := range failures {
+		if f != "" {
+			note(f)
+		}
+	}
+
+	if len(s.Teardown) > 0 {
+		if st, msg := s.teardown(ctx, env, base, setupJar, setupCaptures); st != result.Passed {
+			worse(st)
+			note("teardown: " + msg)
+		}
+	}
+	return runner.Outcome{Status: status, Message: message}
+}
+
+// runCases runs the cases (in parallel when the suite says so), each from
+// setup's captures and cookies, or records them skipped when setup failed.
+// It returns the worst status of the cases that ran and the failures in
+// the cases' declared order, also when they finished in another.
+func (s *Suite) runCases(ctx context.Context, env *runner.Env, base *step.Env, setupJar *step.CookieJar, setupCaptures map[string]cty.Value, setupOK bool) (result.Status, []string) {
+	status := result.Passed
 	var mu sync.Mutex
-	// The failures are noted in the cases' declared order, also when they
-	// ran in parallel and finished in another.
 	failures := make([]string, len(s.Cases))
 	runCase := func(i int, c *Case) {
 		start := time.Now()
@@ -325,7 +345,9 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		mu.Lock()
 		defer mu.Unlock()
 		if setupOK {
-			worse(st)
+			if st.Worse(status) {
+				status = st
+			}
 			if st != result.Passed {
 				failures[i] = fmt.Sprintf("case %q: %s", c.Name, msg)
 			}
@@ -350,26 +372,18 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 			runCase(i, c)
 		}
 	}
-	for _, f := range failures {
-		if f != "" {
-			note(f)
-		}
-	}
+	return status, failures
+}
 
-	if len(s.Teardown) > 0 {
-		tctx := ctx
-		if ctx.Err() != nil {
-			var cancel context.CancelFunc
-			tctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), teardownGrace)
-			defer cancel()
-		}
-		st, msg := s.runSteps(tctx, env, base, setupJar.Fork(), "teardown", "teardown", s.Teardown, nil, copyMap(setupCaptures))
-		if st != result.Passed {
-			worse(st)
-			note("teardown: " + msg)
-		}
+// teardown runs the teardown steps from setup's captures and cookies, with
+// a grace period of its own when the run was interrupted.
+func (s *Suite) teardown(ctx context.Context, env *runner.Env, base *step.Env, setupJar *step.CookieJar, setupCaptures map[string]cty.Value) (result.Status, string) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), teardownGrace)
+		defer cancel()
 	}
-	return runner.Outcome{Status: status, Message: message}
+	return s.runSteps(ctx, env, base, setupJar.Fork(), "teardown", "teardown", s.Teardown, nil, copyMap(setupCaptures))
 }
 
 // runSteps runs steps in order with the cookies of jar, recording each;

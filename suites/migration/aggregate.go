@@ -27,6 +27,23 @@ func hasMinMax(c class) bool { return c != cBytes && c != cOther }
 
 // aggregates computes every column's aggregate in one statement.
 func (s *sqlSide) aggregates(ctx context.Context, table, where string, cols []column) ([]aggregate, error) {
+	sel := s.aggregateExprs(cols)
+	row := s.db.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+s.table(table)+s.whereClause(where))
+	raw := make([]any, len(sel))
+	ptrs := make([]any, len(sel))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	if err := row.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	return readAggregates(cols, raw)
+}
+
+// aggregateExprs are the select list of the aggregates of cols, in the
+// order readAggregates takes them: count, nulls, then min and max, a sum
+// or a total length as the column's class has them.
+func (s *sqlSide) aggregateExprs(cols []column) []string {
 	var sel []string
 	for _, c := range cols {
 		id := s.ident(c.name)
@@ -54,15 +71,11 @@ func (s *sqlSide) aggregates(ctx context.Context, table, where string, cols []co
 			sel = append(sel, "COALESCE(SUM(CHAR_LENGTH("+id+")), 0)")
 		}
 	}
-	row := s.db.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+s.table(table)+s.whereClause(where))
-	raw := make([]any, len(sel))
-	ptrs := make([]any, len(sel))
-	for i := range raw {
-		ptrs[i] = &raw[i]
-	}
-	if err := row.Scan(ptrs...); err != nil {
-		return nil, err
-	}
+	return sel
+}
+
+// readAggregates turns the row of aggregateExprs into each column's aggregate.
+func readAggregates(cols []column, raw []any) ([]aggregate, error) {
 	out := make([]aggregate, len(cols))
 	i := 0
 	take := func() any { v := raw[i]; i++; return v }

@@ -203,26 +203,24 @@ FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND
 }
 
 // dbType maps an information_schema column to a type class.
+// intBytes are the integer types by name and their size in bytes.
+var intBytes = map[string]int{"tinyint": 1, "smallint": 2, "int2": 2, "year": 2, "mediumint": 3,
+	"integer": 4, "int": 4, "int4": 4, "bigint": 8, "int8": 8}
+
 func dbType(pg bool, dtype, full string, length, prec, scale, frac sql.NullInt64) colType {
-	t := colType{Text: dtype, Scale: -1}
+	t := colType{Text: dtype, Scale: -1, Class: cOther} // unless a case below says otherwise
 	if !pg && full != "" {
 		t.Text = full
 	}
 	t.Unsigned = strings.Contains(full, "unsigned")
-	switch dtype {
-	case "smallint", "int2", "year":
-		t.Class, t.Bytes = cInt, 2
-	case "tinyint":
-		t.Class, t.Bytes = cInt, 1
-		if strings.HasPrefix(full, "tinyint(1)") {
+	if n, ok := intBytes[dtype]; ok {
+		t.Class, t.Bytes = cInt, n
+		if dtype == "tinyint" && strings.HasPrefix(full, "tinyint(1)") {
 			t.Class = cBool // MySQL's boolean
 		}
-	case "mediumint":
-		t.Class, t.Bytes = cInt, 3
-	case "integer", "int", "int4":
-		t.Class, t.Bytes = cInt, 4
-	case "bigint", "int8":
-		t.Class, t.Bytes = cInt, 8
+		return t
+	}
+	switch dtype {
 	case "numeric", "decimal":
 		t.Class = cDecimal
 		if prec.Valid {
@@ -265,8 +263,6 @@ func dbType(pg bool, dtype, full string, length, prec, scale, frac sql.NullInt64
 		if length.Valid && length.Int64 > 0 && !strings.HasSuffix(dtype, "blob") {
 			t.Length = length.Int64
 		}
-	default:
-		t.Class = cOther
 	}
 	return t
 }

@@ -112,13 +112,21 @@ var tableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (runner.Suite, hcl.Diagnostics) {
 	s := &Suite{SuiteCommon: *common, MaxDiffs: 100, Parallel: 4, ChunkRows: 50000, Checksum: true}
 	content, diags := body.Content(schema)
-	levels := Levels
-	var ignore []string
+	levels, ignore := s.decodeSettings(content, dc, &diags)
+	sources, targets := s.decodeTables(content, dc, levels, ignore, &diags)
+	diags = append(diags, s.checkRequired(body.MissingItemRange(), sources, targets)...)
+	return s, diags
+}
+
+// decodeSettings reads the suite's attributes: the levels and ignores its
+// tables default to, and how it compares.
+func (s *Suite) decodeSettings(content *hcl.BodyContent, dc *config.DecodeContext, diags *hcl.Diagnostics) (levels, ignore []string) {
+	levels = Levels
 	if a, ok := content.Attributes["levels"]; ok {
-		levels = decodeLevels(a, dc, &diags)
+		levels = decodeLevels(a, dc, diags)
 	}
 	if a, ok := content.Attributes["ignore"]; ok {
-		ignore = decodeIgnore(a, dc, &diags)
+		ignore = decodeIgnore(a, dc, diags)
 	}
 	positive := func(name string, into *int) {
 		a, ok := content.Attributes[name]
@@ -126,9 +134,9 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			return
 		}
 		n, d := dc.Int(a)
-		diags = append(diags, d...)
+		*diags = append(*diags, d...)
 		if !d.HasErrors() && n < 1 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
 				Detail: fmt.Sprintf("The attribute %q must be at least 1; found %d.", name, n), Subject: a.Expr.Range().Ptr()})
 			return
 		}
@@ -139,13 +147,19 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 	positive("chunk_rows", &s.ChunkRows)
 	if a, ok := content.Attributes["checksum"]; ok {
 		b, d := dc.Bool(a)
-		diags = append(diags, d...)
+		*diags = append(*diags, d...)
 		s.Checksum = b
 	}
+	return levels, ignore
+}
+
+// decodeTables reads the source and target blocks and the tables, from
+// table blocks and the tables list; it counts the source and target blocks.
+func (s *Suite) decodeTables(content *hcl.BodyContent, dc *config.DecodeContext, levels, ignore []string, diags *hcl.Diagnostics) (sources, targets int) {
 	seen := map[string]hcl.Range{}
 	addTable := func(t *Table, rng hcl.Range) {
 		if prev, dup := seen[t.Name]; dup {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate table",
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate table",
 				Detail:  fmt.Sprintf("The table %q is already compared at %s.", t.Name, config.Location(prev)),
 				Subject: rng.Ptr()})
 			return
@@ -153,7 +167,6 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 		seen[t.Name] = rng
 		s.Tables = append(s.Tables, t)
 	}
-	var sources, targets int
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "source", "target":
@@ -164,26 +177,32 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			}
 			*n++
 			if *n > 1 {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
+				*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
 					Detail: fmt.Sprintf("A migration suite compares one %s database; this is the second %s block.", b.Type, b.Type), Subject: b.DefRange.Ptr()})
 				continue
 			}
-			diags = append(diags, decodeEndpoint(ep, b, dc)...)
+			*diags = append(*diags, decodeEndpoint(ep, b, dc)...)
 		case "table":
 			t, d := decodeTable(b, dc, levels, ignore)
-			diags = append(diags, d...)
+			*diags = append(*diags, d...)
 			addTable(t, b.DefRange)
 		}
 	}
 	if a, ok := content.Attributes["tables"]; ok {
 		names, d := dc.Strings(a)
-		diags = append(diags, d...)
+		*diags = append(*diags, d...)
 		for _, n := range names {
 			rng := a.Expr.Range()
 			addTable(&Table{Name: n, TargetName: n, Levels: levels, Ignore: ignore, DeclRange: rng}, rng)
 		}
 	}
-	def := body.MissingItemRange()
+	return sources, targets
+}
+
+// checkRequired refuses a suite without a source, a target, a table or a
+// component.
+func (s *Suite) checkRequired(def hcl.Range, sources, targets int) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	if sources == 0 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing source block",
 			Detail:  fmt.Sprintf("The migration suite %q needs a source block, such as source { driver = \"postgres\"  dsn = var.legacy_dsn }.", s.Name),
@@ -204,7 +223,7 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			Detail:  fmt.Sprintf("The migration suite %q needs component = \"NAME\": its results count as functional tests of that component.", s.Name),
 			Subject: s.DeclRange.Ptr()})
 	}
-	return s, diags
+	return diags
 }
 
 func decodeEndpoint(ep *Endpoint, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
@@ -249,21 +268,7 @@ func decodeTable(b *hcl.Block, dc *config.DecodeContext, levels, ignore []string
 	content, diags := b.Body.Content(tableSchema)
 	t := &Table{Name: b.Labels[0], TargetName: b.Labels[0], Levels: levels, Ignore: ignore, DeclRange: b.DefRange}
 	strs := func(name string, into *[]string) *hcl.Range {
-		a, ok := content.Attributes[name]
-		if !ok {
-			return nil
-		}
-		v, d := dc.Strings(a)
-		diags = append(diags, d...)
-		*into = v
-		r := a.Expr.Range()
-		if !d.HasErrors() {
-			if dup := firstDuplicate(v); dup != "" {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate column",
-					Detail: fmt.Sprintf("The column %q is listed twice in %s.", dup, name), Subject: &r})
-			}
-		}
-		return &r
+		return decodeColumns(content.Attributes[name], dc, into, &diags)
 	}
 	str := func(name string, into *string) *hcl.Range {
 		a, ok := content.Attributes[name]
@@ -310,6 +315,25 @@ func decodeTable(b *hcl.Block, dc *config.DecodeContext, levels, ignore []string
 	return t, diags
 }
 
+// decodeColumns reads a list of column names, refusing one named twice;
+// the range is nil when the attribute is absent.
+func decodeColumns(a *hcl.Attribute, dc *config.DecodeContext, into *[]string, diags *hcl.Diagnostics) *hcl.Range {
+	if a == nil {
+		return nil
+	}
+	v, d := dc.Strings(a)
+	*diags = append(*diags, d...)
+	*into = v
+	r := a.Expr.Range()
+	if !d.HasErrors() {
+		if dup := firstDuplicate(v); dup != "" {
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate column",
+				Detail: fmt.Sprintf("The column %q is listed twice in %s.", dup, a.Name), Subject: &r})
+		}
+	}
+	return &r
+}
+
 func decodeTolerance(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diagnostics) map[string]float64 {
 	v, d := dc.Value(a)
 	*diags = append(*diags, d...)
@@ -342,25 +366,21 @@ func decodeTolerance(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diag
 }
 
 func decodeLevels(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diagnostics) []string {
-	v, d := dc.Strings(a)
-	*diags = append(*diags, d...)
-	for _, l := range v {
-		if !slices.Contains(Levels, l) {
-			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown level",
-				Detail:  fmt.Sprintf("levels may list %s; found %q.", strings.Join(quoted(Levels), ", "), l),
-				Subject: a.Expr.Range().Ptr()})
-		}
-	}
-	return v
+	return decodeChoices(a, dc, diags, Levels, "Unknown level")
 }
 
 func decodeIgnore(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diagnostics) []string {
+	return decodeChoices(a, dc, diags, ignorable, "Unknown difference")
+}
+
+// decodeChoices reads a list whose items must be among allowed.
+func decodeChoices(a *hcl.Attribute, dc *config.DecodeContext, diags *hcl.Diagnostics, allowed []string, summary string) []string {
 	v, d := dc.Strings(a)
 	*diags = append(*diags, d...)
-	for _, r := range v {
-		if !slices.Contains(ignorable, r) {
-			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown difference",
-				Detail:  fmt.Sprintf("ignore may list %s; found %q.", strings.Join(quoted(ignorable), ", "), r),
+	for _, item := range v {
+		if !slices.Contains(allowed, item) {
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+				Detail:  fmt.Sprintf("%s may list %s; found %q.", a.Name, strings.Join(quoted(allowed), ", "), item),
 				Subject: a.Expr.Range().Ptr()})
 		}
 	}

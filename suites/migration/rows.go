@@ -234,15 +234,35 @@ func (tr *tableRun) compareRange(ctx context.Context, sq, tq rowQuery) (*rangeOu
 	sc := &cursor{ch: sch, nkey: nk, classes: tr.p.classes, role: "source"}
 	tc := &cursor{ch: tch, nkey: nk, classes: tr.p.classes, role: "target"}
 	out := &rangeOut{reasons: map[string]int64{}}
+	if err := tr.walk(ctx, out, sc, tc); err != nil {
+		return nil, err
+	}
+	out.srcRows, out.tgtRows = sc.n, tc.n
+	if tr.aggs != nil {
+		wg.Wait() // the streams have added their last values
+		tr.aggsMu.Lock()
+		for i := range sa {
+			tr.aggs[0][i].merge(sa[i])
+			tr.aggs[1][i].merge(ta[i])
+		}
+		tr.aggsMu.Unlock()
+	}
+	return out, nil
+}
+
+// walk steps through both sides' rows in key order at once, counting each
+// key found on one side only and comparing the rows of a key on both.
+func (tr *tableRun) walk(ctx context.Context, out *rangeOut, sc, tc *cursor) error {
+	nk := len(tr.p.keyPairs)
 	srcDup := func(r []val) { tr.duplicate(out, "source", r) }
 	tgtDup := func(r []val) { tr.duplicate(out, "target", r) }
 	s, err := sc.next(srcDup)
 	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+		return fmt.Errorf("source: %w", err)
 	}
 	t, err := tc.next(tgtDup)
 	if err != nil {
-		return nil, fmt.Errorf("target: %w", err)
+		return fmt.Errorf("target: %w", err)
 	}
 	for s != nil || t != nil {
 		var c int
@@ -264,29 +284,19 @@ func (tr *tableRun) compareRange(ctx context.Context, sq, tq rowQuery) (*rangeOu
 		}
 		if c <= 0 {
 			if s, err = sc.next(srcDup); err != nil {
-				return nil, fmt.Errorf("source: %w", err)
+				return fmt.Errorf("source: %w", err)
 			}
 		}
 		if c >= 0 {
 			if t, err = tc.next(tgtDup); err != nil {
-				return nil, fmt.Errorf("target: %w", err)
+				return fmt.Errorf("target: %w", err)
 			}
 		}
 		if out.compared&0xfff == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
-	out.srcRows, out.tgtRows = sc.n, tc.n
-	if tr.aggs != nil {
-		wg.Wait() // the streams have added their last values
-		tr.aggsMu.Lock()
-		for i := range sa {
-			tr.aggs[0][i].merge(sa[i])
-			tr.aggs[1][i].merge(ta[i])
-		}
-		tr.aggsMu.Unlock()
-	}
-	return out, nil
+	return nil
 }
 
 func (tr *tableRun) allPairs() []*pair { return append(slices.Clone(tr.p.keyPairs), tr.p.pairs...) }

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -24,23 +24,14 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	secrets := env.Config.SensitiveValues()
 	sum := &result.MigrationSummary{MaxDiffs: s.MaxDiffs,
 		Source: result.Endpoint{Driver: s.Source.Driver}, Target: result.Endpoint{Driver: s.Target.Driver}}
-	var sides [2]side
-	var connErrs []string
-	for i, ep := range []Endpoint{s.Source, s.Target} {
-		env.Status("connecting to the " + ep.Role)
-		sd, err := open(ctx, ep, s.Parallel, &secrets)
-		if err != nil {
-			connErrs = append(connErrs, inErr(&ep.DeclRange, "%s: %v", ep.Role, err).Error())
-			continue
+	sides, connErrs := s.connect(ctx, env, sum, &secrets)
+	defer func() {
+		for _, sd := range sides {
+			if sd != nil {
+				sd.close()
+			}
 		}
-		defer sd.close()
-		sides[i] = sd
-		if i == 0 {
-			sum.Source.Where = sd.describe()
-		} else {
-			sum.Target.Where = sd.describe()
-		}
-	}
+	}()
 	red := step.NewRedactor(secrets)
 	sum.Source.Where, sum.Target.Where = red.String(sum.Source.Where), red.String(sum.Target.Where)
 	status := result.Passed
@@ -55,15 +46,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	}
 	if len(connErrs) > 0 {
 		msg := red.String(strings.Join(connErrs, "\n"))
-		for _, t := range s.Tables {
-			tc := result.TableCheck{Name: t.Name, Target: t.TargetName, Location: config.Location(t.DeclRange), Error: msg}
-			for _, l := range t.Levels {
-				tc.Levels = append(tc.Levels, result.LevelCheck{Level: l, Status: result.Errored, Message: "not compared: " + msg})
-				env.Record(result.Result{Level: result.LevelStep, Case: t.Name, Step: l, Phase: "test", Status: result.Errored,
-					Message: "not compared: " + msg, Location: tc.Location})
-			}
-			sum.Tables = append(sum.Tables, tc)
-		}
+		s.notCompared(env, sum, msg)
 		worse(result.Errored, msg)
 		return outcome(status, messages, sum)
 	}
@@ -87,6 +70,39 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		sum.FixFile = FixFile
 	}
 	return outcome(status, messages, sum)
+}
+
+// connect opens the source and the target; a side that cannot be opened is
+// nil and its error is in errs, naming its block.
+func (s *Suite) connect(ctx context.Context, env *runner.Env, sum *result.MigrationSummary, secrets *[]string) (sides [2]side, errs []string) {
+	for i, ep := range []Endpoint{s.Source, s.Target} {
+		env.Status("connecting to the " + ep.Role)
+		sd, err := open(ctx, ep, s.Parallel, secrets)
+		if err != nil {
+			errs = append(errs, inErr(&ep.DeclRange, "%s: %v", ep.Role, err).Error())
+			continue
+		}
+		sides[i] = sd
+		if i == 0 {
+			sum.Source.Where = sd.describe()
+		} else {
+			sum.Target.Where = sd.describe()
+		}
+	}
+	return sides, errs
+}
+
+// notCompared records every level of every table as not compared, for msg.
+func (s *Suite) notCompared(env *runner.Env, sum *result.MigrationSummary, msg string) {
+	for _, t := range s.Tables {
+		tc := result.TableCheck{Name: t.Name, Target: t.TargetName, Location: config.Location(t.DeclRange), Error: msg}
+		for _, l := range t.Levels {
+			tc.Levels = append(tc.Levels, result.LevelCheck{Level: l, Status: result.Errored, Message: "not compared: " + msg})
+			env.Record(result.Result{Level: result.LevelStep, Case: t.Name, Step: l, Phase: "test", Status: result.Errored,
+				Message: "not compared: " + msg, Location: tc.Location})
+		}
+		sum.Tables = append(sum.Tables, tc)
+	}
 }
 
 func fixCount(tc result.TableCheck) int64 { return tc.Missing + tc.Extra + tc.Changed + tc.Duplicates }
@@ -356,6 +372,29 @@ func (tr *tableRun) run(ctx context.Context, tc *result.TableCheck, counted bool
 		return result.LevelCheck{Status: result.Errored, Message: tr.red.String(err.Error())}
 	}
 	tc.Ranges = len(rs)
+	outs, errs := tr.compareRanges(ctx, rs)
+	tot := rangeTotals{reasons: map[string]int64{}}
+	for i, o := range outs {
+		if errs[i] != nil && !errors.Is(errs[i], context.Canceled) {
+			return result.LevelCheck{Status: result.Errored, Message: tr.red.String(inErr(&tr.p.t.DeclRange, "%v", errs[i]).Error())}
+		}
+		if o == nil {
+			if ctx.Err() != nil {
+				return result.LevelCheck{Status: result.Skipped, Message: "interrupted"}
+			}
+			continue
+		}
+		tot.add(tc, o, tr.maxDiffs)
+	}
+	if len(tot.reasons) > 0 {
+		tc.Reasons = tot.reasons
+	}
+	return tr.rowsLevel(tc, counted, &tot)
+}
+
+// compareRanges compares the ranges over at most tr.parallel connections;
+// the first error cancels the ranges not yet compared.
+func (tr *tableRun) compareRanges(ctx context.Context, rs []keyRange) ([]*rangeOut, []error) {
 	outs := make([]*rangeOut, len(rs))
 	errs := make([]error, len(rs))
 	work := make(chan keyRange)
@@ -382,44 +421,45 @@ func (tr *tableRun) run(ctx context.Context, tc *result.TableCheck, counted bool
 	}
 	close(work)
 	wg.Wait()
-	var srcRows, tgtRows, dupSrc, dupTgt int64
-	reasons := map[string]int64{}
-	for i, o := range outs {
-		if errs[i] != nil && !errors.Is(errs[i], context.Canceled) {
-			return result.LevelCheck{Status: result.Errored, Message: tr.red.String(inErr(&tr.p.t.DeclRange, "%v", errs[i]).Error())}
-		}
-		if o == nil {
-			if ctx.Err() != nil {
-				return result.LevelCheck{Status: result.Skipped, Message: "interrupted"}
-			}
-			continue
-		}
-		srcRows += o.srcRows
-		tgtRows += o.tgtRows
-		tc.Compared += o.compared
-		tc.Missing += o.missing
-		tc.Extra += o.extra
-		tc.Changed += o.changed
-		tc.Duplicates += o.dup
-		dupSrc += o.dupSrc
-		dupTgt += o.dupTgt
-		for k, v := range o.reasons {
-			reasons[k] += v
-		}
-		if o.checksummed {
-			tc.Checksummed++
-		} else {
-			tc.Fetched++
-		}
-		for _, d := range o.diffs {
-			if len(tc.Diffs) < tr.maxDiffs {
-				tc.Diffs = append(tc.Diffs, d)
-			}
+	return outs, errs
+}
+
+// rangeTotals are the sums over the ranges that the table's check does
+// not keep itself.
+type rangeTotals struct {
+	srcRows, tgtRows, dupSrc, dupTgt int64
+	reasons                          map[string]int64
+}
+
+// add counts one range's outcome into tc and the totals, keeping at most
+// maxDiffs differences.
+func (tot *rangeTotals) add(tc *result.TableCheck, o *rangeOut, maxDiffs int) {
+	tot.srcRows += o.srcRows
+	tot.tgtRows += o.tgtRows
+	tc.Compared += o.compared
+	tc.Missing += o.missing
+	tc.Extra += o.extra
+	tc.Changed += o.changed
+	tc.Duplicates += o.dup
+	tot.dupSrc += o.dupSrc
+	tot.dupTgt += o.dupTgt
+	for k, v := range o.reasons {
+		tot.reasons[k] += v
+	}
+	if o.checksummed {
+		tc.Checksummed++
+	} else {
+		tc.Fetched++
+	}
+	for _, d := range o.diffs {
+		if len(tc.Diffs) < maxDiffs {
+			tc.Diffs = append(tc.Diffs, d)
 		}
 	}
-	if len(reasons) > 0 {
-		tc.Reasons = reasons
-	}
+}
+
+// rowsLevel is the verdict of the rows level from the summed ranges.
+func (tr *tableRun) rowsLevel(tc *result.TableCheck, counted bool, tot *rangeTotals) result.LevelCheck {
 	l := result.LevelCheck{Status: result.Passed}
 	how := fmt.Sprintf("by key (%s)", strings.Join(tc.Key, ", "))
 	if tc.Ranges > 1 {
@@ -429,19 +469,19 @@ func (tr *tableRun) run(ctx context.Context, tc *result.TableCheck, counted bool
 		how += fmt.Sprintf(", %d agreed by checksum", tc.Checksummed)
 	}
 	// Ranges cover the key span only: a row whose key is NULL is in none.
-	if counted && (srcRows != tc.SourceRows || tgtRows != tc.TargetRows) && tc.Ranges > 1 {
-		l.Findings = append(l.Findings, fmt.Sprintf("%d source rows and %d target rows were not in any key range (a NULL key?)", tc.SourceRows-srcRows, tc.TargetRows-tgtRows))
+	if counted && (tot.srcRows != tc.SourceRows || tot.tgtRows != tc.TargetRows) && tc.Ranges > 1 {
+		l.Findings = append(l.Findings, fmt.Sprintf("%d source rows and %d target rows were not in any key range (a NULL key?)", tc.SourceRows-tot.srcRows, tc.TargetRows-tot.tgtRows))
 	}
 	if tc.Duplicates > 0 {
 		l.Findings = append(l.Findings, inErr(orRange(tr.p.t.KeyRange, &tr.p.t.DeclRange),
 			"the key (%s) is not unique: %d more rows with a key already seen on the source, %d on the target; a key must identify one row",
-			strings.Join(tc.Key, ", "), dupSrc, dupTgt).Error())
+			strings.Join(tc.Key, ", "), tot.dupSrc, tot.dupTgt).Error())
 	}
 	diffs := tc.Missing + tc.Extra + tc.Changed + tc.Duplicates
 	if diffs == 0 && len(l.Findings) == 0 {
 		l.Message = fmt.Sprintf("%d rows identical %s", tc.Compared, how)
-		if n := ignoredCount(reasons); n > 0 {
-			l.Message += fmt.Sprintf("; %d accepted differences (%s)", n, reasonText(reasons))
+		if n := ignoredCount(tot.reasons); n > 0 {
+			l.Message += fmt.Sprintf("; %d accepted differences (%s)", n, reasonText(tot.reasons))
 		}
 		return l
 	}
@@ -489,14 +529,9 @@ func ignoredCount(reasons map[string]int64) int64 {
 }
 
 func reasonText(reasons map[string]int64) string {
-	keys := make([]string, 0, len(reasons))
-	for k := range reasons {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s: %d", k, reasons[k])
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(reasons)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, reasons[k]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -363,69 +363,90 @@ func newPair(s, t *column, tol float64) *pair {
 // compareTypes names what is lost between a source and a target column
 // (findings) and what differs harmlessly (notes).
 func compareTypes(name string, s, t *colType) (findings, notes []string) {
-	find := func(format string, args ...any) {
-		findings = append(findings, fmt.Sprintf("%s: ", name)+fmt.Sprintf(format, args...))
-	}
-	note := func(format string, args ...any) {
-		notes = append(notes, fmt.Sprintf("%s: ", name)+fmt.Sprintf(format, args...))
-	}
+	r := &typeReport{name: name}
 	if s.Class != t.Class {
-		switch {
-		case (s.Class == cBool && t.Class == cInt) || (s.Class == cInt && t.Class == cBool):
-			note("%s on the source, %s on the target (compared as 0 and 1)", s.Text, t.Text)
-		case s.Class == cInt && t.Class == cDecimal && t.Precision-t.Scale >= intDigits(s):
-			note("%s on the source, %s on the target (wide enough)", s.Text, t.Text)
-		case s.Class == cDate && t.Class == cTimestamp:
-			note("%s on the source, %s on the target (dates at midnight)", s.Text, t.Text)
-		default:
-			find("the type changed from %s (%s) on the source to %s (%s) on the target", s.Text, s.Class, t.Text, t.Class)
-		}
-		return
+		r.classChanged(s, t)
+		return r.findings, r.notes
 	}
+	r.sameClass(s, t)
+	if s.Nullable != t.Nullable {
+		if t.Nullable {
+			r.note("NOT NULL on the source, nullable on the target")
+		} else {
+			r.note("nullable on the source, NOT NULL on the target")
+		}
+	}
+	return r.findings, r.notes
+}
+
+// typeReport collects what compareTypes finds about one column.
+type typeReport struct {
+	name            string
+	findings, notes []string
+}
+
+func (r *typeReport) find(format string, args ...any) {
+	r.findings = append(r.findings, fmt.Sprintf("%s: ", r.name)+fmt.Sprintf(format, args...))
+}
+
+func (r *typeReport) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf("%s: ", r.name)+fmt.Sprintf(format, args...))
+}
+
+// classChanged judges a column whose class differs between the sides: a
+// few changes keep every value, the others are findings.
+func (r *typeReport) classChanged(s, t *colType) {
+	switch {
+	case (s.Class == cBool && t.Class == cInt) || (s.Class == cInt && t.Class == cBool):
+		r.note("%s on the source, %s on the target (compared as 0 and 1)", s.Text, t.Text)
+	case s.Class == cInt && t.Class == cDecimal && t.Precision-t.Scale >= intDigits(s):
+		r.note("%s on the source, %s on the target (wide enough)", s.Text, t.Text)
+	case s.Class == cDate && t.Class == cTimestamp:
+		r.note("%s on the source, %s on the target (dates at midnight)", s.Text, t.Text)
+	default:
+		r.find("the type changed from %s (%s) on the source to %s (%s) on the target", s.Text, s.Class, t.Text, t.Class)
+	}
+}
+
+// sameClass judges a column of one class on both sides: narrower is a
+// finding, wider a note.
+func (r *typeReport) sameClass(s, t *colType) {
 	switch s.Class {
 	case cText, cBytes:
 		if t.Length > 0 && (s.Length == 0 || t.Length < s.Length) {
-			find("narrower on the target: %s on the source, %s on the target", s.Text, t.Text)
+			r.find("narrower on the target: %s on the source, %s on the target", s.Text, t.Text)
 		}
 		if s.Padded != t.Padded {
-			note("%s on the source, %s on the target: char pads values with spaces, so trailing spaces may differ", s.Text, t.Text)
+			r.note("%s on the source, %s on the target: char pads values with spaces, so trailing spaces may differ", s.Text, t.Text)
 		}
 	case cInt:
 		if s.Bytes > 0 && t.Bytes > 0 && (t.Bytes < s.Bytes || (s.Unsigned && !t.Unsigned && t.Bytes == s.Bytes)) {
-			find("narrower on the target: %s on the source, %s on the target", s.Text, t.Text)
+			r.find("narrower on the target: %s on the source, %s on the target", s.Text, t.Text)
 		} else if t.Unsigned && !s.Unsigned {
-			find("%s on the source, %s on the target: negative values cannot be stored", s.Text, t.Text)
+			r.find("%s on the source, %s on the target: negative values cannot be stored", s.Text, t.Text)
 		}
 	case cDecimal:
 		if s.Scale >= 0 && t.Scale >= 0 {
 			switch {
 			case t.Scale < s.Scale:
-				find("fewer decimal places on the target: %s on the source, %s on the target (values are rounded)", s.Text, t.Text)
+				r.find("fewer decimal places on the target: %s on the source, %s on the target (values are rounded)", s.Text, t.Text)
 			case t.Precision-t.Scale < s.Precision-s.Scale:
-				find("fewer integer digits on the target: %s on the source, %s on the target", s.Text, t.Text)
+				r.find("fewer integer digits on the target: %s on the source, %s on the target", s.Text, t.Text)
 			case t.Scale != s.Scale || t.Precision != s.Precision:
-				note("%s on the source, %s on the target (wider)", s.Text, t.Text)
+				r.note("%s on the source, %s on the target (wider)", s.Text, t.Text)
 			}
 		} else if t.Scale >= 0 && s.Scale < 0 {
-			note("%s on the source keeps each value's scale, %s on the target fixes it", s.Text, t.Text)
+			r.note("%s on the source keeps each value's scale, %s on the target fixes it", s.Text, t.Text)
 		}
 	case cFloat:
 		if t.Float32 && !s.Float32 {
-			find("single precision on the target: %s on the source, %s on the target", s.Text, t.Text)
+			r.find("single precision on the target: %s on the source, %s on the target", s.Text, t.Text)
 		}
 	case cTimestamp, cTime:
 		if t.Frac < s.Frac {
-			find("less precise on the target: %d fractional digits on the source (%s), %d on the target (%s)", s.Frac, s.Text, t.Frac, t.Text)
+			r.find("less precise on the target: %d fractional digits on the source (%s), %d on the target (%s)", s.Frac, s.Text, t.Frac, t.Text)
 		}
 	}
-	if s.Nullable != t.Nullable {
-		if t.Nullable {
-			note("NOT NULL on the source, nullable on the target")
-		} else {
-			note("nullable on the source, NOT NULL on the target")
-		}
-	}
-	return
 }
 
 func intDigits(t *colType) int {

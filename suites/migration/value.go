@@ -68,107 +68,19 @@ func canon(t *colType, v any) (val, error) {
 	}
 	switch t.Class {
 	case cInt:
-		switch x := v.(type) {
-		case int64:
-			return val{s: strconv.FormatInt(x, 10), i: x}, nil
-		case int32:
-			return val{s: strconv.FormatInt(int64(x), 10), i: int64(x)}, nil
-		case uint64:
-			return val{s: strconv.FormatUint(x, 10), i: int64(x)}, nil
-		case bool:
-			if x {
-				return val{s: "1", i: 1}, nil
-			}
-			return val{s: "0"}, nil
-		}
-		s := strings.TrimSpace(text(v))
-		i, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			if _, ok := new(big.Int).SetString(s, 10); !ok {
-				return val{}, fmt.Errorf("%q is not an integer", s)
-			}
-		}
-		return val{s: s, i: i}, nil
+		return canonInt(v)
 	case cBool:
-		switch x := v.(type) {
-		case bool:
-			return boolVal(x), nil
-		case int64:
-			return boolVal(x != 0), nil
-		}
-		s := strings.TrimSpace(text(v))
-		switch strings.ToLower(s) {
-		case "1", "t", "true", "y", "yes", "on":
-			return boolVal(true), nil
-		case "0", "f", "false", "n", "no", "off":
-			return boolVal(false), nil
-		}
-		return val{}, fmt.Errorf("%q is not a boolean", s)
+		return canonBool(v)
 	case cDecimal:
-		switch x := v.(type) {
-		case int64:
-			return val{s: strconv.FormatInt(x, 10)}, nil
-		case float64:
-			return val{s: strconv.FormatFloat(x, 'f', -1, 64)}, nil
-		}
-		s, ok := normDecimal(strings.TrimSpace(text(v)))
-		if !ok {
-			return val{}, fmt.Errorf("%q is not a decimal number", text(v))
-		}
-		return val{s: s}, nil
+		return canonDecimal(v)
 	case cFloat:
-		bits := 64
-		if t.Float32 {
-			bits = 32
-		}
-		switch x := v.(type) {
-		case float64:
-			return val{s: strconv.FormatFloat(x, 'g', -1, bits)}, nil
-		case float32:
-			return val{s: strconv.FormatFloat(float64(x), 'g', -1, 32)}, nil
-		case int64:
-			return val{s: strconv.FormatInt(x, 10)}, nil
-		}
-		s := strings.TrimSpace(text(v))
-		f, err := strconv.ParseFloat(s, bits)
-		if err != nil {
-			return val{}, fmt.Errorf("%q is not a number", s)
-		}
-		return val{s: strconv.FormatFloat(f, 'g', -1, bits)}, nil
+		return canonFloat(t, v)
 	case cDate:
-		if x, ok := v.(time.Time); ok {
-			return val{s: x.Format("2006-01-02")}, nil
-		}
-		s := strings.TrimSpace(text(v))
-		if len(s) >= 10 {
-			s = s[:10]
-		}
-		if _, err := time.Parse("2006-01-02", s); err != nil {
-			return val{}, fmt.Errorf("%q is not a date", s)
-		}
-		return val{s: s}, nil
+		return canonDate(v)
 	case cTimestamp:
-		if x, ok := v.(time.Time); ok {
-			return val{s: x.UTC().Format(tsLayout)}, nil
-		}
-		s := strings.TrimSpace(text(v))
-		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z07", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
-			if x, err := time.Parse(layout, s); err == nil {
-				return val{s: x.UTC().Format(tsLayout)}, nil
-			}
-		}
-		return val{}, fmt.Errorf("%q is not a timestamp", s)
+		return canonTimestamp(v)
 	case cTime:
-		if x, ok := v.(time.Time); ok {
-			return val{s: x.Format("15:04:05.000000000")}, nil
-		}
-		s := strings.TrimSpace(text(v))
-		for _, layout := range []string{"15:04:05.999999999", "15:04:05"} {
-			if x, err := time.Parse(layout, s); err == nil {
-				return val{s: x.Format("15:04:05.000000000")}, nil
-			}
-		}
-		return val{s: s}, nil
+		return canonTime(v)
 	}
 	if t.Padded {
 		// char(n) pads with spaces that are not data: PostgreSQL returns
@@ -176,6 +88,129 @@ func canon(t *colType, v any) (val, error) {
 		return val{s: strings.TrimRight(text(v), " ")}, nil
 	}
 	return val{s: text(v)}, nil
+}
+
+// canonInt reads an integer (a bool as 1 or 0); one past int64 keeps its text.
+func canonInt(v any) (val, error) {
+	switch x := v.(type) {
+	case int64:
+		return val{s: strconv.FormatInt(x, 10), i: x}, nil
+	case int32:
+		return val{s: strconv.FormatInt(int64(x), 10), i: int64(x)}, nil
+	case uint64:
+		return val{s: strconv.FormatUint(x, 10), i: int64(x)}, nil
+	case bool:
+		if x {
+			return val{s: "1", i: 1}, nil
+		}
+		return val{s: "0"}, nil
+	}
+	s := strings.TrimSpace(text(v))
+	i, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		if _, ok := new(big.Int).SetString(s, 10); !ok {
+			return val{}, fmt.Errorf("%q is not an integer", s)
+		}
+	}
+	return val{s: s, i: i}, nil
+}
+
+// canonBool reads a boolean from a bool, a number or its usual words.
+func canonBool(v any) (val, error) {
+	switch x := v.(type) {
+	case bool:
+		return boolVal(x), nil
+	case int64:
+		return boolVal(x != 0), nil
+	}
+	s := strings.TrimSpace(text(v))
+	switch strings.ToLower(s) {
+	case "1", "t", "true", "y", "yes", "on":
+		return boolVal(true), nil
+	case "0", "f", "false", "n", "no", "off":
+		return boolVal(false), nil
+	}
+	return val{}, fmt.Errorf("%q is not a boolean", s)
+}
+
+// canonDecimal reads a decimal number as its normal text.
+func canonDecimal(v any) (val, error) {
+	switch x := v.(type) {
+	case int64:
+		return val{s: strconv.FormatInt(x, 10)}, nil
+	case float64:
+		return val{s: strconv.FormatFloat(x, 'f', -1, 64)}, nil
+	}
+	s, ok := normDecimal(strings.TrimSpace(text(v)))
+	if !ok {
+		return val{}, fmt.Errorf("%q is not a decimal number", text(v))
+	}
+	return val{s: s}, nil
+}
+
+// canonFloat reads a floating-point number at the column's precision.
+func canonFloat(t *colType, v any) (val, error) {
+	bits := 64
+	if t.Float32 {
+		bits = 32
+	}
+	switch x := v.(type) {
+	case float64:
+		return val{s: strconv.FormatFloat(x, 'g', -1, bits)}, nil
+	case float32:
+		return val{s: strconv.FormatFloat(float64(x), 'g', -1, 32)}, nil
+	case int64:
+		return val{s: strconv.FormatInt(x, 10)}, nil
+	}
+	s := strings.TrimSpace(text(v))
+	f, err := strconv.ParseFloat(s, bits)
+	if err != nil {
+		return val{}, fmt.Errorf("%q is not a number", s)
+	}
+	return val{s: strconv.FormatFloat(f, 'g', -1, bits)}, nil
+}
+
+// canonDate reads a date as YYYY-MM-DD.
+func canonDate(v any) (val, error) {
+	if x, ok := v.(time.Time); ok {
+		return val{s: x.Format("2006-01-02")}, nil
+	}
+	s := strings.TrimSpace(text(v))
+	if len(s) >= 10 {
+		s = s[:10]
+	}
+	if _, err := time.Parse("2006-01-02", s); err != nil {
+		return val{}, fmt.Errorf("%q is not a date", s)
+	}
+	return val{s: s}, nil
+}
+
+// canonTimestamp reads a timestamp as UTC in tsLayout.
+func canonTimestamp(v any) (val, error) {
+	if x, ok := v.(time.Time); ok {
+		return val{s: x.UTC().Format(tsLayout)}, nil
+	}
+	s := strings.TrimSpace(text(v))
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z07", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+		if x, err := time.Parse(layout, s); err == nil {
+			return val{s: x.UTC().Format(tsLayout)}, nil
+		}
+	}
+	return val{}, fmt.Errorf("%q is not a timestamp", s)
+}
+
+// canonTime reads a time of day with nanoseconds; other text stays as it is.
+func canonTime(v any) (val, error) {
+	if x, ok := v.(time.Time); ok {
+		return val{s: x.Format("15:04:05.000000000")}, nil
+	}
+	s := strings.TrimSpace(text(v))
+	for _, layout := range []string{"15:04:05.999999999", "15:04:05"} {
+		if x, err := time.Parse(layout, s); err == nil {
+			return val{s: x.Format("15:04:05.000000000")}, nil
+		}
+	}
+	return val{s: s}, nil
 }
 
 func boolVal(b bool) val {

@@ -119,13 +119,25 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			diags = append(diags, invalid(a, "duration must be longer than zero, such as \"20s\"."))
 		}
 	}
+	diags = append(diags, s.decodeBlocks(content.Blocks, dc)...)
+	diags = append(diags, s.checkRequired(content, windowSet)...)
+	diags = append(diags, s.checkSchedule(content, windowSet)...)
+	if s.Timeout > 0 && s.Timeout <= s.Window {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Timeout shorter than the experiment",
+			Detail:  fmt.Sprintf("Reliability suite %q runs its experiment for %s, but its timeout is %s: the timeout would always cut it short. Make the timeout longer than the duration, with room for setup and the read-back.", s.Name, s.Window, s.Timeout),
+			Subject: s.DeclRange.Ptr()})
+	}
+	return s, diags
+}
+
+// decodeBlocks decodes the suite's blocks: one of each kind but faults.
+func (s *Suite) decodeBlocks(blocks hcl.Blocks, dc *config.DecodeContext) hcl.Diagnostics {
+	var diags, d hcl.Diagnostics
 	once := map[string]*hcl.Block{}
-	for _, b := range content.Blocks {
+	for _, b := range blocks {
 		if b.Type != "fault" {
 			if prev, dup := once[b.Type]; dup {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
-					Detail:  fmt.Sprintf("Reliability suite %q already has a %s block at %s.", s.Name, b.Type, config.Location(prev.DefRange)),
-					Subject: b.DefRange.Ptr()})
+				diags = append(diags, config.DuplicateBlock(fmt.Sprintf("Reliability suite %q", s.Name), b, prev))
 				continue
 			}
 			once[b.Type] = b
@@ -152,6 +164,13 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 		}
 		diags = append(diags, d...)
 	}
+	return diags
+}
+
+// checkRequired refuses a suite without a target, a probe, or (when it has
+// no fault) a duration.
+func (s *Suite) checkRequired(content *hcl.BodyContent, windowSet bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	if s.Target == "" {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required attribute",
 			Detail:  fmt.Sprintf("Reliability suite %q needs target = target.NAME: the system the faults act on and the probes reach.", s.Name),
@@ -170,6 +189,13 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			Detail:  fmt.Sprintf("Reliability suite %q has no fault block, so it measures an outage caused from outside cloudtest (a DR switch, a failover) while it probes; give it duration = \"10m\": how long to probe, long enough for the switch and the recovery. Or add a fault block, such as fault \"kill\" { action = \"pod-kill\" }.", s.Name),
 			Subject: s.DeclRange.Ptr()})
 	}
+	return diags
+}
+
+// checkSchedule checks the faults' names and times against the window,
+// which it sets when the suite gives none, and against the timeout.
+func (s *Suite) checkSchedule(content *hcl.BodyContent, windowSet bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	seen := map[string]*fault.Spec{}
 	var last time.Duration
 	for _, f := range s.Faults {
@@ -212,12 +238,7 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 				last, s.Window),
 			Subject: content.Attributes["duration"].Expr.Range().Ptr()})
 	}
-	if s.Timeout > 0 && s.Timeout <= s.Window {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Timeout shorter than the experiment",
-			Detail:  fmt.Sprintf("Reliability suite %q runs its experiment for %s, but its timeout is %s: the timeout would always cut it short. Make the timeout longer than the duration, with room for setup and the read-back.", s.Name, s.Window, s.Timeout),
-			Subject: s.DeclRange.Ptr()})
-	}
-	return s, diags
+	return diags
 }
 
 // addDurations adds two durations that are not negative, reporting false

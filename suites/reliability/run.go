@@ -28,38 +28,14 @@ const cleanupGrace = 30 * time.Second
 // read-back of the ledger, and the objectives. Every fault is removed on
 // every path out of Run, interrupts included.
 func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
-	exp := &result.Experiment{
-		Target: s.Target, WindowS: s.Window.Seconds(),
-		ProbeEveryMS: result.MS(s.Probe.Every), RecoveredAfter: s.Probe.RecoveredAfter,
-	}
-	if c := env.Config.Deployment.Component(s.Component); c != nil {
-		exp.Tier = c.Tier
-	}
-	for _, f := range s.Faults {
-		exp.Faults = append(exp.Faults, result.FaultRecord{Name: f.Name, Action: f.Action, Kind: f.Kind,
-			Engine: f.Engine, Target: f.Target, Location: config.Location(f.DeclRange)})
-	}
+	exp := s.newExperiment(env)
 	finish := func(st result.Status, msg string) runner.Outcome {
 		data, _ := json.Marshal(exp)
 		return runner.Outcome{Status: st, Message: msg, Data: data}
 	}
-
-	journal := fault.JournalPath(env.Dir, s.Name)
-	lab, err := fault.Open(ctx, s.Name, s.Faults, env.Targets, journal)
+	lab, closeLab, err := s.openLab(ctx, env)
 	if err != nil {
 		return finish(result.Errored, fmt.Sprintf("preparing the faults: %v", err))
-	}
-	// closeLab removes whatever is still injected and stops the proxies; it
-	// runs before the outcome is made (so a fault left in place makes the
-	// suite an error) and once more, deferred, on any other way out.
-	closeLab := func() error {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
-		defer cancel()
-		err := lab.Close(cctx)
-		if err != nil {
-			env.Logf("removing the faults: %v (run `cloudtest recover %s`)", err, env.Dir)
-		}
-		return err
 	}
 	defer closeLab()
 	urls := env.URLs()
@@ -92,23 +68,79 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 		}
 		led = x.readBack(ctx)
 	}
-
 	if ctx.Err() != nil {
-		exp.Interrupted = true
-		x.summarize(nil)
-		why := "interrupted during the experiment"
-		if ctx.Err() == context.DeadlineExceeded {
-			why = fmt.Sprintf("the suite's timeout (%s) passed during the experiment", s.Timeout)
-		}
-		status, msg := result.Skipped, why+"; every fault was removed and the measurements so far are kept"
-		if err := closeLab(); err != nil {
-			status, msg = result.Errored, fmt.Sprintf("%s; some faults could not be removed (%v): run `cloudtest recover %s`", why, err, env.Dir)
-		}
-		env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: status, Message: msg, DurationMS: exp.WindowS * 1000})
-		return finish(status, msg)
+		return finish(s.interrupted(ctx, x, closeLab))
 	}
 
 	x.summarize(led)
+	status, msg := s.verdict(exp, problems)
+	if err := closeLab(); err != nil {
+		status, msg = result.Errored, joinMsg(fmt.Sprintf("some faults could not be removed (%v): run `cloudtest recover %s`", err, env.Dir), msg)
+	}
+	env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: status, Message: msg,
+		DurationMS: exp.WindowS * 1000, Location: config.Location(s.DeclRange)})
+	return finish(status, msg)
+}
+
+// newExperiment is the record of the experiment before it starts: its
+// settings and its planned faults.
+func (s *Suite) newExperiment(env *runner.Env) *result.Experiment {
+	exp := &result.Experiment{
+		Target: s.Target, WindowS: s.Window.Seconds(),
+		ProbeEveryMS: result.MS(s.Probe.Every), RecoveredAfter: s.Probe.RecoveredAfter,
+	}
+	if c := env.Config.Deployment.Component(s.Component); c != nil {
+		exp.Tier = c.Tier
+	}
+	for _, f := range s.Faults {
+		exp.Faults = append(exp.Faults, result.FaultRecord{Name: f.Name, Action: f.Action, Kind: f.Kind,
+			Engine: f.Engine, Target: f.Target, Location: config.Location(f.DeclRange)})
+	}
+	return exp
+}
+
+// openLab opens the suite's faults. closeLab removes whatever is still
+// injected and stops the proxies; it runs before the outcome is made (so a
+// fault left in place makes the suite an error) and once more, deferred,
+// on any other way out.
+func (s *Suite) openLab(ctx context.Context, env *runner.Env) (*fault.Lab, func() error, error) {
+	lab, err := fault.Open(ctx, s.Name, s.Faults, env.Targets, fault.JournalPath(env.Dir, s.Name))
+	if err != nil {
+		return nil, nil, err
+	}
+	closeLab := func() error {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
+		defer cancel()
+		err := lab.Close(cctx)
+		if err != nil {
+			env.Logf("removing the faults: %v (run `cloudtest recover %s`)", err, env.Dir)
+		}
+		return err
+	}
+	return lab, closeLab, nil
+}
+
+// interrupted records and returns the outcome of an experiment that Ctrl-C
+// or the suite's timeout cut short.
+func (s *Suite) interrupted(ctx context.Context, x *experiment, closeLab func() error) (result.Status, string) {
+	x.exp.Interrupted = true
+	x.summarize(nil)
+	why := "interrupted during the experiment"
+	if ctx.Err() == context.DeadlineExceeded {
+		why = fmt.Sprintf("the suite's timeout (%s) passed during the experiment", s.Timeout)
+	}
+	status, msg := result.Skipped, why+"; every fault was removed and the measurements so far are kept"
+	if err := closeLab(); err != nil {
+		status, msg = result.Errored, fmt.Sprintf("%s; some faults could not be removed (%v): run `cloudtest recover %s`", why, err, x.env.Dir)
+	}
+	x.env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: status, Message: msg, DurationMS: x.exp.WindowS * 1000})
+	return status, msg
+}
+
+// verdict judges a finished experiment: its objectives, its faults (an
+// error, or a planned one never injected) and an abort, after problems
+// already found.
+func (s *Suite) verdict(exp *result.Experiment, problems []string) (result.Status, string) {
 	exp.Objectives = s.objectives(exp)
 	for _, o := range exp.Objectives {
 		if !o.Passed {
@@ -136,12 +168,7 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	if len(notInjected) > 0 {
 		status = result.Errored
 	}
-	if err := closeLab(); err != nil {
-		status, msg = result.Errored, joinMsg(fmt.Sprintf("some faults could not be removed (%v): run `cloudtest recover %s`", err, env.Dir), msg)
-	}
-	env.Record(result.Result{Level: result.LevelCase, Case: "experiment", Status: status, Message: msg,
-		DurationMS: exp.WindowS * 1000, Location: config.Location(s.DeclRange)})
-	return finish(status, msg)
+	return status, msg
 }
 
 // experiment is the state of one run of the window.
@@ -199,82 +226,11 @@ func (x *experiment) run(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); x.ledgerLoop(wctx) }()
 	}
-
-	type event struct {
-		at     time.Duration
-		i      int
-		inject bool
-	}
-	var events []event
-	for i, f := range s.Faults {
-		events = append(events, event{at: f.After, i: i, inject: true})
-		if !f.OneShot() {
-			events = append(events, event{at: f.After + f.Duration, i: i})
-		}
-	}
-	// Removals before injections at the same instant.
-	slices.SortStableFunc(events, func(a, b event) int {
-		if c := cmp.Compare(a.at, b.at); c != 0 {
-			return c
-		}
-		return cmp.Compare(boolInt(a.inject), boolInt(b.inject))
-	})
-	tick := time.NewTicker(s.Probe.Every)
-	defer tick.Stop()
 	// The parts go from this goroutine, which alone changes the faults'
 	// records.
 	parts := time.NewTicker(partEvery)
 	defer parts.Stop()
-	aborted := false
-	for len(events) > 0 && !aborted {
-		next := events[0]
-		timer := time.NewTimer(time.Until(x.start.Add(next.at)))
-		select {
-		case <-wctx.Done():
-			timer.Stop()
-			events = nil
-			continue
-		case <-parts.C:
-			timer.Stop()
-			x.writePart()
-			continue
-		case <-tick.C:
-			timer.Stop()
-			if why := x.shouldAbort(); why != "" {
-				x.exp.Aborted = why
-				aborted = true
-			}
-			continue
-		case <-timer.C:
-		}
-		events = events[1:]
-		spec, rec := s.Faults[next.i], &x.exp.Faults[next.i]
-		if next.inject {
-			rec.InjectedMS = x.since()
-			if err := x.lab.Inject(wctx, spec); err != nil {
-				rec.Error = "could not be injected: " + err.Error()
-				// What was applied before the error goes at once.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
-				if err := x.lab.Remove(rctx, spec); err != nil {
-					rec.Error += "; what was applied could not be removed: " + err.Error()
-				}
-				cancel()
-				continue
-			}
-			rec.Injected = true
-			if at, ok := x.lab.InjectedAt(spec); ok {
-				rec.InjectedMS = result.MS(at.Sub(x.start)) // when the engine saw it take hold
-			}
-			x.env.Logf("fault %q (%s) injected at %.1f s", spec.Name, spec.Action, rec.InjectedMS/1000)
-			if spec.OneShot() {
-				// A one-shot fault (a kill) is over once carried out.
-				rec.Removed, rec.RemovedMS = true, rec.InjectedMS
-			}
-		} else if rec.Injected {
-			x.remove(ctx, next.i)
-		}
-		x.writePart()
-	}
+	x.schedule(ctx, wctx, parts)
 	// Every fault still active goes now: at the end of its schedule, on
 	// abort and on interrupt alike.
 	for i := range s.Faults {
@@ -292,6 +248,93 @@ func (x *experiment) run(ctx context.Context) {
 	}
 	wg.Wait()
 	x.writePart()
+}
+
+// A faultEvent is one injection or removal of the schedule.
+type faultEvent struct {
+	at     time.Duration
+	i      int
+	inject bool
+}
+
+// faultEvents are the injections and removals of the suite's faults in
+// time order, removals before injections at the same instant.
+func (s *Suite) faultEvents() []faultEvent {
+	var events []faultEvent
+	for i, f := range s.Faults {
+		events = append(events, faultEvent{at: f.After, i: i, inject: true})
+		if !f.OneShot() {
+			events = append(events, faultEvent{at: f.After + f.Duration, i: i})
+		}
+	}
+	slices.SortStableFunc(events, func(a, b faultEvent) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(boolInt(a.inject), boolInt(b.inject))
+	})
+	return events
+}
+
+// schedule carries out the faults' events at their times until the last,
+// the end of the window (wctx) or an abort, writing parts as it goes.
+func (x *experiment) schedule(ctx, wctx context.Context, parts *time.Ticker) {
+	events := x.suite.faultEvents()
+	tick := time.NewTicker(x.suite.Probe.Every)
+	defer tick.Stop()
+	for len(events) > 0 {
+		next := events[0]
+		timer := time.NewTimer(time.Until(x.start.Add(next.at)))
+		select {
+		case <-wctx.Done():
+			timer.Stop()
+			return
+		case <-parts.C:
+			timer.Stop()
+			x.writePart()
+			continue
+		case <-tick.C:
+			timer.Stop()
+			if why := x.shouldAbort(); why != "" {
+				x.exp.Aborted = why
+				return
+			}
+			continue
+		case <-timer.C:
+		}
+		events = events[1:]
+		if next.inject {
+			x.inject(ctx, wctx, next.i)
+		} else if x.exp.Faults[next.i].Injected {
+			x.remove(ctx, next.i)
+		}
+		x.writePart()
+	}
+}
+
+// inject injects the suite's fault i and records when it took hold, or
+// why it did not (removing at once what was applied before the error).
+func (x *experiment) inject(ctx, wctx context.Context, i int) {
+	spec, rec := x.suite.Faults[i], &x.exp.Faults[i]
+	rec.InjectedMS = x.since()
+	if err := x.lab.Inject(wctx, spec); err != nil {
+		rec.Error = "could not be injected: " + err.Error()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
+		defer cancel()
+		if err := x.lab.Remove(rctx, spec); err != nil {
+			rec.Error += "; what was applied could not be removed: " + err.Error()
+		}
+		return
+	}
+	rec.Injected = true
+	if at, ok := x.lab.InjectedAt(spec); ok {
+		rec.InjectedMS = result.MS(at.Sub(x.start)) // when the engine saw it take hold
+	}
+	x.env.Logf("fault %q (%s) injected at %.1f s", spec.Name, spec.Action, rec.InjectedMS/1000)
+	if spec.OneShot() {
+		// A one-shot fault (a kill) is over once carried out.
+		rec.Removed, rec.RemovedMS = true, rec.InjectedMS
+	}
 }
 
 // remove takes fault i away if it is active; it runs even when ctx is
@@ -467,13 +510,9 @@ func (x *experiment) ledgerLoop(ctx context.Context) {
 // that fails its checks means the write is lost, one that cannot be
 // carried out (no connection) leaves it unverified.
 func (x *experiment) readBack(ctx context.Context) *result.Ledger {
-	l := x.suite.Ledger
-	if l == nil {
+	if x.suite.Ledger == nil {
 		return nil
 	}
-	// Not cleanup: Ctrl-C ends it, and each read has its own timeout, so
-	// a long window's thousands of writes are all read.
-	rctx := ctx
 	led := &result.Ledger{Written: len(x.writes)}
 	senv := *x.senv
 	senv.Lean = true
@@ -484,10 +523,6 @@ func (x *experiment) readBack(ctx context.Context) *result.Ledger {
 			continue
 		}
 		led.Acknowledged++
-		vals := map[string]cty.Value{"seq": cty.NumberIntVal(int64(w.seq))}
-		for k, v := range w.captures {
-			vals[k] = v
-		}
 		lw := result.LedgerWrite{Seq: w.seq, AckedMS: w.ackedMS}
 		if id, ok := canonicalID(w.captures["id"]); ok {
 			lw.ID = id
@@ -497,17 +532,7 @@ func (x *experiment) readBack(ctx context.Context) *result.Ledger {
 			}
 			ids[lw.ID] = w.seq
 		}
-		senv.Vars = map[string]cty.Value{ledgerRoot: cty.ObjectVal(vals)}
-		var out step.Outcome
-		for attempt := 0; attempt < 3; attempt++ {
-			actx, acancel := context.WithTimeout(rctx, l.Timeout)
-			out = l.Read.Run(actx, &senv, x.captures)
-			acancel()
-			if out.Status != result.Errored || rctx.Err() != nil {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		out := x.readOne(ctx, &senv, w)
 		switch out.Status {
 		case result.Passed:
 			led.Verified++
@@ -534,6 +559,29 @@ func (x *experiment) readBack(ctx context.Context) *result.Ledger {
 		}
 	}
 	return led
+}
+
+// readOne reads back one acknowledged write, trying an errored read twice
+// more. Not under cleanup's context: Ctrl-C ends it, and each read has its
+// own timeout, so a long window's thousands of writes are all read.
+func (x *experiment) readOne(ctx context.Context, senv *step.Env, w write) step.Outcome {
+	l := x.suite.Ledger
+	vals := map[string]cty.Value{"seq": cty.NumberIntVal(int64(w.seq))}
+	for k, v := range w.captures {
+		vals[k] = v
+	}
+	senv.Vars = map[string]cty.Value{ledgerRoot: cty.ObjectVal(vals)}
+	var out step.Outcome
+	for attempt := 0; attempt < 3; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, l.Timeout)
+		out = l.Read.Run(actx, senv, x.captures)
+		acancel()
+		if out.Status != result.Errored || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return out
 }
 
 // summarize computes the measurements from the probes and the ledger.
