@@ -102,7 +102,9 @@ func normalize(s, dir string) string {
 // failed step's message (results.jsonl) and what the terminal prints
 // with golden files: the messages carry no Go types or pointers, no
 // nanoseconds, say each thing once, list every failed check of a step,
-// and the terminal and the verdict print the first failure whole.
+// and the terminal prints the first failure whole, once: on the step's
+// line, the suite's end line and the verdict naming the step without its
+// text (the HTML verdict and cloudtest report print it whole).
 func TestFailureMessagesArePlainWords(t *testing.T) {
 	srv := messagesServer(t)
 	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + messagesSuite}, "--no-color")
@@ -148,6 +150,23 @@ func TestFailureMessagesArePlainWords(t *testing.T) {
 	term := r.terminal
 	if i := strings.Index(term, "Report: "); i >= 0 {
 		term = term[:i] // the report's path changes every run
+	}
+	// Each failure is printed in full once: on its step's line; the
+	// suite's end line and the verdict's recap point at it.
+	full := []string{"got status 200, want 201", "(and 9 more failed checks", "Error: the balance moved from 12.5 to 12.25", "with capture.cloud as 12.25", "got status 503, want 200"}
+	for _, w := range full {
+		if n := strings.Count(term, w); n != 1 {
+			t.Errorf("the terminal prints %q %d times, want once:\n%s", w, n, term)
+		}
+	}
+	// `cloudtest report DIR` shows no run above its verdict: there the
+	// reasons are in full.
+	var out, errOut strings.Builder
+	run([]string{"report", r.dir}, &out, &errOut)
+	for _, w := range full {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("cloudtest report's verdict lacks %q:\n%s%s", w, out.String(), errOut.String())
+		}
 	}
 	for name, got := range map[string]string{"steps": normalize(msgs.String(), dir[1]), "terminal": normalize(term, dir[1])} {
 		for _, bad := range []string{"<int>", "<string>", "<float64>", "time.Duration", "errors.errorString", "0xc", " …"} {
