@@ -2,6 +2,8 @@ package functional
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,9 +54,21 @@ func TestTheHTTPBinExamplePasses(t *testing.T) {
 			t.Errorf("want %q in %s", want, got)
 		}
 	}
-	m, err := report.Load(sum.Dir)
+	m, err := report.Render(sum.Dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// report.html shows the matrix as one table, a row a case.
+	html, _ := os.ReadFile(filepath.Join(sum.Dir, "report.html"))
+	_, table, ok := strings.Cut(string(html), `<table class="cases">`)
+	table, _, _ = strings.Cut(table, "</table>")
+	last := -1
+	for _, name := range []string{"status[200]", "status[201]", "status[404]", "status[418]", "status[503]"} {
+		i := strings.Index(table, "<td>"+name+"</td>")
+		if !ok || i < last {
+			t.Errorf("report.html's table of cases lacks %s or lists it out of order:\n%s", name, table)
+		}
+		last = i
 	}
 	for _, s := range m.Suites {
 		if s.Name != "status-codes" {
