@@ -84,7 +84,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: checking the evidence: %v\n", err)
 	}
 	// A signal during the evidence stops its reads; the run is then interrupted.
-	code, model := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, stdout, stderr)
+	code, model := finish(sum.Dir, sum.Interrupted || ctx.Err() != nil, true, stdout, stderr)
 	signBundle(sum.Dir, model, key, stdout, stderr)
 	return code
 }
@@ -165,15 +165,21 @@ func signBundle(dir string, model *report.Model, key ed25519.PrivateKey, stdout,
 // finish renders the report of dir and turns its verdict into an exit
 // code (interrupted when the run says so or interrupted is set); it
 // returns the report's model too (nil when it could not be written), so
-// that the results are read once.
-func finish(dir string, interrupted bool, stdout, stderr io.Writer) (int, *report.Model) {
+// that the results are read once. After a run that stdout showed (live),
+// a failed suite's reason points at its failures printed above instead of
+// printing them again.
+func finish(dir string, interrupted, live bool, stdout, stderr io.Writer) (int, *report.Model) {
 	model, err := report.Render(dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: writing the report: %v\n", err)
 		return exitIncomplete, nil
 	}
 	fmt.Fprintf(stdout, "\nVerdict: %s\n", model.Verdict)
-	for _, r := range model.Reasons {
+	reasons := model.Reasons
+	if live {
+		reasons = model.Recap
+	}
+	for _, r := range reasons {
 		fmt.Fprintf(stdout, "  - %s\n", strings.ReplaceAll(strings.ReplaceAll(result.Printable(r), "\n", "\n    "), "\n    \n", "\n\n"))
 	}
 	for _, w := range model.Warnings {
@@ -444,7 +450,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: %s is not a run directory: %v\n", fs.Arg(0), err)
 		return exitUsage
 	}
-	code, model := finish(fs.Arg(0), false, stdout, stderr)
+	code, model := finish(fs.Arg(0), false, false, stdout, stderr)
 	if model == nil {
 		// The run directory cannot be read back: the argument is wrong
 		// (as before the report was rendered by finish), not the run.

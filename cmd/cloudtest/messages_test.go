@@ -69,6 +69,35 @@ functional "poll" {
 }
 `
 
+// messagesTemplate is a step_template in a file of its own whose checks
+// fail at run time: the message names the check's line in the template
+// and the step that uses it, in main.hcl; the using step's own assert is
+// named at its line alone.
+const messagesTemplate = `step_template "balance_in" {
+  param "currency" {}
+  http { path = "/balance" }
+  expect { status = 200 }
+  assert {
+    condition     = response.json.currency == param.currency
+    error_message = "the balance is in ${response.json.currency}, not ${param.currency}"
+  }
+}
+`
+
+const messagesReuse = `
+functional "reuse" {
+  target = target.t
+  step "in euros" {
+    use  = step_template.balance_in
+    with = { currency = "EUR" }
+    assert {
+      condition     = response.status == 201
+      error_message = "the step's own check"
+    }
+  }
+}
+`
+
 func messagesServer(t *testing.T) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/balance", func(w http.ResponseWriter, r *http.Request) {
@@ -102,10 +131,12 @@ func normalize(s, dir string) string {
 // failed step's message (results.jsonl) and what the terminal prints
 // with golden files: the messages carry no Go types or pointers, no
 // nanoseconds, say each thing once, list every failed check of a step,
-// and the terminal and the verdict print the first failure whole.
+// and the terminal prints the first failure whole, once: on the step's
+// line, the suite's end line and the verdict naming the step without its
+// text (the HTML verdict and cloudtest report print it whole).
 func TestFailureMessagesArePlainWords(t *testing.T) {
 	srv := messagesServer(t)
-	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + messagesSuite}, "--no-color")
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + messagesSuite + messagesReuse, "steps.hcl": messagesTemplate}, "--no-color")
 	if r.code != exitRejected {
 		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
 	}
@@ -148,6 +179,24 @@ func TestFailureMessagesArePlainWords(t *testing.T) {
 	term := r.terminal
 	if i := strings.Index(term, "Report: "); i >= 0 {
 		term = term[:i] // the report's path changes every run
+	}
+	// Each failure is printed in full once: on its step's line; the
+	// suite's end line and the verdict's recap point at it.
+	full := []string{"got status 200, want 201", "(and 9 more failed checks", "Error: the balance moved from 12.5 to 12.25", "with capture.cloud as 12.25", "got status 503, want 200",
+		"Error: the balance is in USD, not EUR"}
+	for _, w := range full {
+		if n := strings.Count(term, w); n != 1 {
+			t.Errorf("the terminal prints %q %d times, want once:\n%s", w, n, term)
+		}
+	}
+	// `cloudtest report DIR` shows no run above its verdict: there the
+	// reasons are in full.
+	var out, errOut strings.Builder
+	run([]string{"report", r.dir}, &out, &errOut)
+	for _, w := range full {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("cloudtest report's verdict lacks %q:\n%s%s", w, out.String(), errOut.String())
+		}
 	}
 	for name, got := range map[string]string{"steps": normalize(msgs.String(), dir[1]), "terminal": normalize(term, dir[1])} {
 		for _, bad := range []string{"<int>", "<string>", "<float64>", "time.Duration", "errors.errorString", "0xc", " …"} {

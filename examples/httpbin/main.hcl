@@ -4,7 +4,9 @@
 #   cloudtest run -var httpbin_url=http://127.0.0.1:8080 examples/httpbin
 # It shows the HTTP features of a step: cookies, basic authentication,
 # query, form and multipart bodies, compressed answers, redirects, JSON
-# Schema and OpenAPI checks.
+# Schema and OpenAPI checks; and a status-code matrix from a CSV file, the
+# functions of Terraform's language over an answer, and a step that only
+# compares captures (data.hcl).
 
 project = "httpbin-features"
 

@@ -20,6 +20,10 @@ import (
 type SuiteKind struct {
 	Type   string
 	Decode func(common *SuiteCommon, body hcl.Body, dc *DecodeContext) (Suite, hcl.Diagnostics)
+	// Schema is the schema of the kind's own part of the block's body
+	// (the common attributes are the loader's), built from the body
+	// schemas Decode uses; see Schema.
+	Schema func() *Schema
 }
 
 // BlockKind decodes a top-level block that is not a suite (evidence,
@@ -29,6 +33,9 @@ type BlockKind struct {
 	Type       string
 	LabelNames []string
 	Decode     func(block *hcl.Block, dc *DecodeContext) (any, hcl.Diagnostics)
+	// Schema is the schema of the block's body, built from the body
+	// schemas Decode uses; see Schema.
+	Schema func() *Schema
 }
 
 // Options say where values come from besides the files.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -40,6 +41,9 @@ type StepTemplate struct {
 	// Body is the template's step blocks (http, expect, capture…).
 	Body      hcl.Body
 	DeclRange hcl.Range
+	// Range is the whole block, so that a run-time failure of a check
+	// written inside it can name the step that used it (Within).
+	Range hcl.Range
 	// Uses counts the steps that use it.
 	Uses int
 }
@@ -54,12 +58,26 @@ type Param struct {
 	DeclRange hcl.Range
 }
 
+// Within reports whether loc, a Location (FILE:LINE), is inside the
+// template's block.
+func (t *StepTemplate) Within(loc string) bool {
+	i := strings.LastIndexByte(loc, ':')
+	if i < 0 || loc[:i] != t.Range.Filename {
+		return false
+	}
+	line, err := strconv.Atoi(loc[i+1:])
+	return err == nil && line >= t.Range.Start.Line && line <= t.Range.End.Line
+}
+
 var templateSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "param", LabelNames: []string{"name"}}}}
 
 func (cfg *Config) decodeStepTemplates(blocks []*hcl.Block, dc *DecodeContext) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, b := range blocks {
-		t := &StepTemplate{Name: b.Labels[0], DeclRange: b.DefRange}
+		t := &StepTemplate{Name: b.Labels[0], DeclRange: b.DefRange, Range: b.DefRange}
+		if sb, ok := b.Body.(*hclsyntax.Body); ok {
+			t.Range = hcl.RangeBetween(b.DefRange, sb.SrcRange)
+		}
 		if prev, dup := cfg.StepTemplates[t.Name]; dup {
 			diags = append(diags, duplicate("step_template", t.Name, b.DefRange, prev.DeclRange))
 			continue

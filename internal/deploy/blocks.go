@@ -33,8 +33,10 @@ var waiverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 // RequirementBlock and WaiverBlock are the loader's block kinds for
 // user-added requirements and waivers.
 var (
-	RequirementBlock = config.BlockKind{Type: "requirement", LabelNames: []string{"id"}, Decode: decodeRequirement}
-	WaiverBlock      = config.BlockKind{Type: "waiver", LabelNames: []string{"id"}, Decode: decodeWaiver}
+	RequirementBlock = config.BlockKind{Type: "requirement", LabelNames: []string{"id"}, Decode: decodeRequirement,
+		Schema: func() *config.Schema { return config.Attrs(requirementSchema) }}
+	WaiverBlock = config.BlockKind{Type: "waiver", LabelNames: []string{"id"}, Decode: decodeWaiver,
+		Schema: func() *config.Schema { return config.Attrs(waiverSchema) }}
 )
 
 func decodeRequirement(b *hcl.Block, dc *config.DecodeContext) (any, hcl.Diagnostics) {

@@ -51,7 +51,9 @@ var schema = &hcl.BodySchema{
 var coversSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "categories"}, {Name: "layers"}}}
 
 // Block is the loader's block kind for evidence blocks.
-var Block = config.BlockKind{Type: "evidence", LabelNames: []string{"name"}, Decode: decode}
+var Block = config.BlockKind{Type: "evidence", LabelNames: []string{"name"}, Decode: decode, Schema: func() *config.Schema {
+	return &config.Schema{Bodies: []*hcl.BodySchema{schema}, Blocks: map[string]*config.Schema{"covers": config.Attrs(coversSchema)}}
+}}
 
 func decode(b *hcl.Block, dc *config.DecodeContext) (any, hcl.Diagnostics) {
 	content, diags := b.Body.Content(schema)

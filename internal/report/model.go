@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,11 +46,16 @@ func (v Verdict) ExitCode() int {
 
 // Model is everything the renderers show.
 type Model struct {
-	Run      result.Run `json:"run"`
-	Verdict  Verdict    `json:"verdict"`
-	Reasons  []string   `json:"reasons"`
-	Warnings []string   `json:"warnings,omitempty"`
-	Counts   Counts     `json:"counts"`
+	Run     result.Run `json:"run"`
+	Verdict Verdict    `json:"verdict"`
+	Reasons []string   `json:"reasons"`
+	// Recap is Reasons as a terminal that showed the run prints them
+	// after it: a failed suite's reason names its failed steps and points
+	// above, where each was printed in full while it ran (a failure is
+	// printed once); the other reasons are as in Reasons.
+	Recap    []string `json:"-"`
+	Warnings []string `json:"warnings,omitempty"`
+	Counts   Counts   `json:"counts"`
 	// Acceptance is the responsibility matrix evaluated against the run; nil
 	// when the suites declare no deployment.
 	Acceptance *Acceptance `json:"acceptance,omitempty"`
@@ -379,6 +385,9 @@ func (s *Suite) summarise() {
 // of a selection is judged on its suites alone: its matrix is not assessed.
 func (m *Model) verdict() {
 	var unfinished, rejected, incomplete []string
+	// pointers are the recap's line of each reason of rejected that
+	// differs from it (see Model.Recap).
+	pointers := map[int]string{}
 	if m.Run.Interrupted {
 		unfinished = append(unfinished, "The run was interrupted before every suite had finished.")
 	}
@@ -395,19 +404,29 @@ func (m *Model) verdict() {
 		case s.Status == result.Skipped:
 			incomplete = append(incomplete, fmt.Sprintf("%s suite %q did not finish: %s", s.Kind, s.Name, strings.TrimSpace(s.Message)))
 		case s.Status == result.Failed || s.Status == result.Errored:
+			pointers[len(rejected)] = fmt.Sprintf("%s suite %q %s%s (printed in full above)", s.Kind, s.Name, verb(s.Status), s.failedSteps())
 			rejected = append(rejected, fmt.Sprintf("%s suite %q %s: %s", s.Kind, s.Name, verb(s.Status), strings.TrimSpace(s.Message)))
 		}
 	}
 	failedReqs, missingReqs := m.acceptanceReasons()
+	recap := func(reasons []string) []string {
+		out := slices.Clone(reasons)
+		for i, p := range pointers {
+			out[i] = p
+		}
+		return out
+	}
 	rejected = append(rejected, failedReqs...)
 	incomplete = append(incomplete, missingReqs...)
 	switch {
 	case len(unfinished) > 0:
 		m.Verdict = Incomplete
 		m.Reasons = append(append(unfinished, rejected...), incomplete...)
+		m.Recap = append(append(slices.Clone(unfinished), recap(rejected)...), incomplete...)
 	case len(rejected) > 0:
 		m.Verdict = Rejected
 		m.Reasons = append(rejected, incomplete...)
+		m.Recap = append(recap(rejected), incomplete...)
 	case len(incomplete) > 0:
 		m.Verdict = Incomplete
 		m.Reasons = incomplete
@@ -421,9 +440,46 @@ func (m *Model) verdict() {
 			m.Reasons = append(m.Reasons, fmt.Sprintf("All %d requirements of the %s deployment are met or waived.", len(m.Acceptance.Requirements), m.Acceptance.Mode))
 		}
 	}
+	if m.Recap == nil {
+		m.Recap = slices.Clone(m.Reasons)
+	}
 	if m.Acceptance != nil && m.Acceptance.NotAssessed != "" {
 		m.Reasons = append(m.Reasons, m.Acceptance.NotAssessed)
+		m.Recap = append(m.Recap, m.Acceptance.NotAssessed)
 	}
+}
+
+// maxNamedSteps is how many failed steps a recap line names.
+const maxNamedSteps = 3
+
+// failedSteps names the steps of s that failed or could not be carried
+// out, in the report's order (" at step "x" of case "c", …"), or "" when
+// none did (the suite's own message was printed on its end line).
+func (s *Suite) failedSteps() string {
+	var names []string
+	n := 0
+	for _, c := range s.Cases {
+		for _, st := range c.Steps {
+			if st.Status != result.Failed && st.Status != result.Errored {
+				continue
+			}
+			if n++; n > maxNamedSteps {
+				continue
+			}
+			name := fmt.Sprintf("step %q", st.Step)
+			if c.Name != "" && c.Name != s.Name {
+				name += fmt.Sprintf(" of case %q", c.Name)
+			}
+			names = append(names, name)
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	if n > maxNamedSteps {
+		names = append(names, fmt.Sprintf("%d more steps", n-maxNamedSteps))
+	}
+	return " at " + strings.Join(names, ", ")
 }
 
 // rollUp is the status of a case that has no result of its own: the worst

@@ -13,9 +13,11 @@ type Decoder func(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeCo
 
 // NewKind is the loader's entry for a suite kind whose decoder returns a
 // runnable Suite: the compiler, not the plan, checks that every suite of
-// the kind can run. Each suites/<kind> package makes its Kind with it.
-func NewKind(typ string, decode Decoder) config.SuiteKind {
-	return config.SuiteKind{Type: typ, Decode: func(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
+// the kind can run. Each suites/<kind> package makes its Kind with it,
+// and with the Schema of the block's body that decode reads (what the
+// docs must describe: config.Schema).
+func NewKind(typ string, decode Decoder, schema func() *config.Schema) config.SuiteKind {
+	return config.SuiteKind{Type: typ, Schema: schema, Decode: func(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext) (config.Suite, hcl.Diagnostics) {
 		s, diags := decode(common, body, dc)
 		if s == nil {
 			return nil, diags // not a nil Suite inside a non-nil config.Suite

@@ -63,19 +63,24 @@ func (p *LineProgress) SuiteFinished(c *config.SuiteCommon, st result.Status, d 
 	p.mu.Lock()
 	shown := p.shown[c.Name]
 	p.mu.Unlock()
-	switch {
-	case msg == "" || st == result.Passed:
-	case shown:
-		// The failure itself is printed above, with its step: not twice.
-		first, rest, _ := strings.Cut(strings.TrimSpace(msg), "\n")
-		line += ": " + first
-		if strings.TrimSpace(rest) != "" {
-			line += " (in full above)"
-		}
-	default:
-		line += ": " + whole(msg)
+	if msg != "" && st != result.Passed {
+		line += ": " + endMessage(msg, shown)
 	}
 	p.printf("%s", line)
+}
+
+// endMessage is a suite's message on its end line: in full, or, when its
+// failed steps were printed in full above (shown), its first line only,
+// so that a failure is not printed twice.
+func endMessage(msg string, shown bool) string {
+	if !shown {
+		return whole(msg)
+	}
+	first, rest, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+	if strings.TrimSpace(rest) != "" {
+		first += " (in full above)"
+	}
+	return first
 }
 
 func (p *LineProgress) Result(r result.Result) {
@@ -148,9 +153,12 @@ type TermProgress struct {
 	status  map[string]string
 	counts  map[result.Status]int
 	total   int
-	stop    chan struct{}
-	done    chan struct{}
-	closed  sync.Once
+	// shown are the suites whose failed steps were printed in full (see
+	// LineProgress.shown).
+	shown  map[string]bool
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
 }
 
 // NewTermProgress starts redrawing the status line every 200ms until Close.
@@ -219,7 +227,7 @@ func (p *TermProgress) SuiteFinished(c *config.SuiteCommon, st result.Status, d 
 	mark := map[result.Status]string{result.Passed: "✔", result.Failed: "✘", result.Errored: "!", result.Skipped: "-"}[st]
 	line := fmt.Sprintf("%s %s %s %q (%s)", mark, st, c.Kind, c.Name, d.Round(time.Millisecond))
 	if msg != "" && st != result.Passed {
-		line += ": " + whole(msg)
+		line += ": " + endMessage(msg, p.shown[c.Name])
 	}
 	p.above(line)
 }
@@ -228,6 +236,10 @@ func (p *TermProgress) Result(r result.Result) {
 	if r.Level == result.LevelStep && (r.Status == result.Failed || r.Status == result.Errored) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		if p.shown == nil {
+			p.shown = map[string]bool{}
+		}
+		p.shown[r.Suite] = true
 		p.above(fmt.Sprintf("    step %q of %q %s: %s", r.Step, r.Suite, r.Status, whole(firstFailure(r))))
 	}
 }

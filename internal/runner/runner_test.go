@@ -279,6 +279,43 @@ func TestTermProgressDrawsAndClosesTwice(t *testing.T) {
 	}
 }
 
+// On a terminal as in a log, a failure printed in full on its step's line
+// is not printed again on its suite's end line, which gives its first
+// line; a suite failure no step printed is given in full there.
+func TestAFailureIsPrintedInFullOnceByEitherProgress(t *testing.T) {
+	const failure = "expect.status at x.hcl:3:\n  got status 500, want 200"
+	for name, mk := range map[string]func(w lockedWriter) Progress{
+		"terminal": func(w lockedWriter) Progress { return NewTermProgress(w, 2) },
+		"log":      func(w lockedWriter) Progress { return NewLineProgress(w) },
+	} {
+		var buf strings.Builder
+		var mu sync.Mutex
+		p := mk(lockedWriter{&mu, &buf})
+		shown := &config.SuiteCommon{Kind: "functional", Name: "login"}
+		p.SuiteStarted(shown)
+		p.Result(result.Result{Level: result.LevelStep, Kind: "functional", Suite: "login", Case: "login", Step: "balance", Status: result.Failed, Message: failure})
+		p.SuiteFinished(shown, result.Failed, time.Second, `case "login": step "balance" failed: `+failure)
+		own := &config.SuiteCommon{Kind: "performance", Name: "load"}
+		p.SuiteStarted(own)
+		p.SuiteFinished(own, result.Failed, time.Second, "thresholds:\n  p99 was 120ms, want at most 100ms")
+		if tp, ok := p.(*TermProgress); ok {
+			tp.Close()
+		}
+		mu.Lock()
+		out := buf.String()
+		mu.Unlock()
+		if n := strings.Count(out, "got status 500, want 200"); n != 1 {
+			t.Errorf("%s: the step's failure is printed %d times, want once:\n%s", name, n, out)
+		}
+		if !strings.Contains(out, `step "balance" failed: expect.status at x.hcl:3: (in full above)`) {
+			t.Errorf("%s: the end line does not point at the failure above:\n%s", name, out)
+		}
+		if !strings.Contains(out, "p99 was 120ms, want at most 100ms") {
+			t.Errorf("%s: a suite's own failure is not printed:\n%s", name, out)
+		}
+	}
+}
+
 type lockedWriter struct {
 	mu *sync.Mutex
 	w  *strings.Builder

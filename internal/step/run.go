@@ -280,7 +280,7 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 			v, diags := c.Expr.Value(ectx)
 			if diags.HasErrors() {
 				out.Status = result.Errored
-				out.Message = env.redactor(captures)().With(secrets...).String(fmt.Sprintf("capture.%s could not be evaluated:\n%s", c.Name, s.render(diags, env)))
+				out.Message = env.redactor(captures)().With(secrets...).String(fmt.Sprintf("capture.%s at %s%s could not be evaluated:\n%s", c.Name, config.Location(c.Expr.Range()), s.usedAt(config.Location(c.Expr.Range())), s.render(diags, env)))
 				break
 			}
 			out.Captures[c.Name] = v
@@ -427,20 +427,30 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 			out.Status = c.Status
 		}
 	}
-	out.Message, out.First = failures(failed)
+	out.Message, out.First = failures(failed, s.usedAt)
 	return out
+}
+
+// usedAt is what a failure of a check at loc adds to its location: when
+// the check is written in the step_template that s uses, the step that
+// uses it (both places, as the load-time diagnostics give them).
+func (s *Step) usedAt(loc string) string {
+	if s.Template == nil || !s.Template.Within(loc) {
+		return ""
+	}
+	return fmt.Sprintf(" (in step_template %q, used by step %q at %s)", s.Template.Name, s.Name, config.Location(s.DeclRange))
 }
 
 // failures is the message of a step whose checks failed: every failure in
 // full, one after the other; and the first one in full with the names of
 // the others, for one-line places (the terminal, the verdict).
-func failures(failed []*result.Check) (all, first string) {
+func failures(failed []*result.Check, usedAt func(loc string) string) (all, first string) {
 	if len(failed) == 0 {
 		return "", ""
 	}
 	parts := make([]string, len(failed))
 	for i, c := range failed {
-		parts[i] = checkFailure(c)
+		parts[i] = checkFailure(c, usedAt(c.Location))
 	}
 	first = parts[0]
 	if n := len(failed) - 1; n > 0 {
@@ -457,9 +467,10 @@ func failures(failed []*result.Check) (all, first string) {
 	return strings.Join(parts, "\n"), first
 }
 
-// checkFailure is "NAME at FILE:LINE:" and the check's message, indented.
-func checkFailure(c *result.Check) string {
-	return fmt.Sprintf("%s at %s:\n%s", c.Name, c.Location, indent(c.Message, "  "))
+// checkFailure is "NAME at FILE:LINE:" (with where its step_template was
+// used, usedAt) and the check's message, indented.
+func checkFailure(c *result.Check, usedAt string) string {
+	return fmt.Sprintf("%s at %s%s:\n%s", c.Name, c.Location, usedAt, indent(c.Message, "  "))
 }
 
 func indent(s, by string) string {

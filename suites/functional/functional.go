@@ -20,7 +20,7 @@ import (
 )
 
 // Kind is the functional block kind, for the loader's list of kinds.
-var Kind = runner.NewKind("functional", decode)
+var Kind = runner.NewKind("functional", decode, Schema)
 
 // Suite is a decoded functional block.
 type Suite struct {

@@ -21,7 +21,7 @@ import (
 )
 
 // Kind is the migration block kind, for the loader's list of kinds.
-var Kind = runner.NewKind("migration", decode)
+var Kind = runner.NewKind("migration", decode, Schema)
 
 // Levels of a table comparison, in the order they run.
 var Levels = []string{LevelSchema, LevelCount, LevelAggregates, LevelRows}

@@ -23,7 +23,7 @@ import (
 )
 
 // Kind is the performance block kind, for the loader's list of kinds.
-var Kind = runner.NewKind("performance", decode)
+var Kind = runner.NewKind("performance", decode, Schema)
 
 // Suite is a decoded performance block.
 type Suite struct {

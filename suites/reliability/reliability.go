@@ -22,7 +22,7 @@ import (
 )
 
 // Kind is the reliability block kind, for the loader's list of kinds.
-var Kind = runner.NewKind("reliability", decode)
+var Kind = runner.NewKind("reliability", decode, Schema)
 
 // Suite is a decoded reliability block.
 type Suite struct {

@@ -16,7 +16,7 @@ import (
 )
 
 // Kind is the security block kind, for the loader's list of kinds.
-var Kind = runner.NewKind("security", decode)
+var Kind = runner.NewKind("security", decode, Schema)
 
 // Suite is a decoded security block.
 type Suite struct {
