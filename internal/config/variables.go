@@ -105,41 +105,7 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		diags = append(diags, setRaw(v, raw, envVarPrefix+name)...)
 	}
 	for _, path := range opts.VarFiles {
-		file, d := parseSource(parser, path)
-		diags = append(diags, d...)
-		if file == nil || d.HasErrors() {
-			continue
-		}
-		cfg.Files[path] = file
-		attrs, d := file.Body.JustAttributes()
-		diags = append(diags, d...)
-		for _, a := range SortedAttrs(attrs) {
-			v, ok := cfg.Variables[a.Name]
-			if ok && v.Sensitive {
-				// Evaluated from the AST; the bytes are only what a
-				// diagnostic's snippet shows.
-				defer maskSource(file, a.Expr.Range())
-			}
-			if !ok {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
-					Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, Suggest(a.Name, slices.Sorted(maps.Keys(cfg.Variables)))),
-					Subject: a.NameRange.Ptr()})
-				continue
-			}
-			val, d := a.Expr.Value(nil)
-			diags = append(diags, d...)
-			if d.HasErrors() {
-				continue
-			}
-			cv, err := convert.Convert(val, v.Type)
-			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Wrong type",
-					Detail:  fmt.Sprintf("Variable %q must be %s: %s.", v.Name, v.Type.FriendlyName(), err),
-					Subject: a.Expr.Range().Ptr()})
-				continue
-			}
-			v.Value, v.Source = cv, "-var-file "+path
-		}
+		diags = append(diags, cfg.assignVarFile(parser, path)...)
 	}
 	for _, opt := range opts.Vars {
 		name, raw, ok := strings.Cut(opt, "=")
@@ -156,6 +122,54 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		}
 		diags = append(diags, setRaw(v, raw, "-var")...)
 	}
+	diags = append(diags, cfg.checkAssigned()...)
+	return diags
+}
+
+// assignVarFile sets the variables a -var-file gives; the values of
+// sensitive ones are masked in the file's source once they are read.
+func (cfg *Config) assignVarFile(parser *hclparse.Parser, path string) hcl.Diagnostics {
+	file, diags := parseSource(parser, path)
+	if file == nil || diags.HasErrors() {
+		return diags
+	}
+	cfg.Files[path] = file
+	attrs, d := file.Body.JustAttributes()
+	diags = append(diags, d...)
+	for _, a := range SortedAttrs(attrs) {
+		v, ok := cfg.Variables[a.Name]
+		if ok && v.Sensitive {
+			// Evaluated from the AST; the bytes are only what a
+			// diagnostic's snippet shows.
+			defer maskSource(file, a.Expr.Range())
+		}
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
+				Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, Suggest(a.Name, slices.Sorted(maps.Keys(cfg.Variables)))),
+				Subject: a.NameRange.Ptr()})
+			continue
+		}
+		val, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		cv, err := convert.Convert(val, v.Type)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Wrong type",
+				Detail:  fmt.Sprintf("Variable %q must be %s: %s.", v.Name, v.Type.FriendlyName(), err),
+				Subject: a.Expr.Range().Ptr()})
+			continue
+		}
+		v.Value, v.Source = cv, "-var-file "+path
+	}
+	return diags
+}
+
+// checkAssigned refuses every variable that still has no value (it is then
+// unknown, so that the rest of the load goes on).
+func (cfg *Config) checkAssigned() hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	for _, name := range slices.Sorted(maps.Keys(cfg.Variables)) {
 		v := cfg.Variables[name]
 		if v.Value == cty.NilVal {
