@@ -179,87 +179,10 @@ func parseSource(parser *hclparse.Parser, path string) (*hcl.File, hcl.Diagnosti
 // needs to be right only about depth: anything else malformed is left to
 // the parser.
 func checkNesting(src []byte, filename string, max int) *hcl.Diagnostic {
-	type frame struct {
-		kind byte   // '(' '[' '{' an expression, '"' a string, '<' a heredoc
-		term []byte // a heredoc's terminator
-	}
-	var stack []frame
-	depth := 0
-	top := func() byte {
-		if len(stack) == 0 {
-			return 0
-		}
-		return stack[len(stack)-1].kind
-	}
-	interpolation := func(i int) bool {
-		c := src[i]
-		return (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == '{' && (i == 0 || src[i-1] != c)
-	}
+	n := &nestScan{src: src}
 	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch top() {
-		case '"':
-			switch {
-			case c == '\\':
-				i++
-			case c == '"' || c == '\n': // a newline ends an unterminated string; the parser says so
-				stack = stack[:len(stack)-1]
-			case interpolation(i):
-				i++
-				stack = append(stack, frame{kind: '{'})
-				depth++
-			}
-		case '<':
-			if i == 0 || src[i-1] == '\n' {
-				if end, ok := heredocEnd(src, i, stack[len(stack)-1].term); ok {
-					stack = stack[:len(stack)-1]
-					i = end - 1
-					continue
-				}
-			}
-			if interpolation(i) {
-				i++
-				stack = append(stack, frame{kind: '{'})
-				depth++
-			}
-		default:
-			switch {
-			case c == '#' || c == '/' && i+1 < len(src) && src[i+1] == '/':
-				for i+1 < len(src) && src[i+1] != '\n' {
-					i++
-				}
-			case c == '/' && i+1 < len(src) && src[i+1] == '*':
-				i += 2
-				for i+1 < len(src) && (src[i] != '*' || src[i+1] != '/') {
-					i++
-				}
-				i++
-			case c == '"':
-				stack = append(stack, frame{kind: '"'})
-			case c == '<' && i+2 < len(src) && src[i+1] == '<':
-				j := i + 2
-				if src[j] == '-' {
-					j++
-				}
-				k := j
-				for k < len(src) && isIdentByte(src[k]) {
-					k++
-				}
-				if k > j && (k == len(src) || src[k] == '\n' || src[k] == '\r') {
-					stack = append(stack, frame{kind: '<', term: src[j:k]})
-					i = k - 1
-				}
-			case c == '(' || c == '[' || c == '{':
-				stack = append(stack, frame{kind: c})
-				depth++
-			case c == ')' || c == ']' || c == '}':
-				if k := top(); k == '(' || k == '[' || k == '{' {
-					stack = stack[:len(stack)-1]
-					depth--
-				}
-			}
-		}
-		if depth > max {
+		i = n.step(i)
+		if n.depth > max {
 			line := 1 + bytes.Count(src[:i], []byte("\n"))
 			col := i - (bytes.LastIndexByte(src[:i], '\n') + 1) + 1
 			return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Nesting too deep",
@@ -270,6 +193,111 @@ func checkNesting(src []byte, filename string, max int) *hcl.Diagnostic {
 		}
 	}
 	return nil
+}
+
+// nestScan follows the nesting of an HCL source byte by byte: what it is
+// inside (an expression's brackets, a string, a heredoc) and how deep.
+type nestScan struct {
+	src   []byte
+	stack []nestFrame
+	depth int
+}
+
+type nestFrame struct {
+	kind byte   // '(' '[' '{' an expression, '"' a string, '<' a heredoc
+	term []byte // a heredoc's terminator
+}
+
+func (n *nestScan) top() byte {
+	if len(n.stack) == 0 {
+		return 0
+	}
+	return n.stack[len(n.stack)-1].kind
+}
+
+func (n *nestScan) pop() { n.stack = n.stack[:len(n.stack)-1] }
+
+// interpolation says whether ${ or %{ (not $${ or %%{) starts at i.
+func (n *nestScan) interpolation(i int) bool {
+	c := n.src[i]
+	return (c == '$' || c == '%') && i+1 < len(n.src) && n.src[i+1] == '{' && (i == 0 || n.src[i-1] != c)
+}
+
+// open enters an interpolation at i.
+func (n *nestScan) open(i int) int {
+	n.stack = append(n.stack, nestFrame{kind: '{'})
+	n.depth++
+	return i + 1
+}
+
+// step reads the byte at i and returns the index of the last byte it read.
+func (n *nestScan) step(i int) int {
+	src := n.src
+	switch c := src[i]; n.top() {
+	case '"':
+		switch {
+		case c == '\\':
+			i++
+		case c == '"' || c == '\n': // a newline ends an unterminated string; the parser says so
+			n.pop()
+		case n.interpolation(i):
+			i = n.open(i)
+		}
+	case '<':
+		if i == 0 || src[i-1] == '\n' {
+			if end, ok := heredocEnd(src, i, n.stack[len(n.stack)-1].term); ok {
+				n.pop()
+				return end - 1
+			}
+		}
+		if n.interpolation(i) {
+			i = n.open(i)
+		}
+	default:
+		i = n.code(i)
+	}
+	return i
+}
+
+// code reads the byte at i of an expression (or of the file's body).
+func (n *nestScan) code(i int) int {
+	src := n.src
+	switch c := src[i]; {
+	case c == '#' || c == '/' && i+1 < len(src) && src[i+1] == '/':
+		for i+1 < len(src) && src[i+1] != '\n' {
+			i++
+		}
+	case c == '/' && i+1 < len(src) && src[i+1] == '*':
+		i += 2
+		for i+1 < len(src) && (src[i] != '*' || src[i+1] != '/') {
+			i++
+		}
+		i++
+	case c == '"':
+		n.stack = append(n.stack, nestFrame{kind: '"'})
+	case c == '<' && i+2 < len(src) && src[i+1] == '<':
+		j := i + 2
+		if src[j] == '-' {
+			j++
+		}
+		k := j
+		for k < len(src) && isIdentByte(src[k]) {
+			k++
+		}
+		if k > j && (k == len(src) || src[k] == '\n' || src[k] == '\r') {
+			n.stack = append(n.stack, nestFrame{kind: '<', term: src[j:k]})
+			i = k - 1
+		}
+	case c == '(' || c == '[' || c == '{':
+		n.stack = append(n.stack, nestFrame{kind: c})
+		n.depth++
+	case c == ')' || c == ']' || c == '}':
+		if k := n.top(); k == '(' || k == '[' || k == '{' {
+			n.pop()
+			n.depth--
+		}
+	}
+	return i
 }
 
 // heredocEnd reports whether the line starting at i is the heredoc's

@@ -105,41 +105,7 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		diags = append(diags, setRaw(v, raw, envVarPrefix+name)...)
 	}
 	for _, path := range opts.VarFiles {
-		file, d := parseSource(parser, path)
-		diags = append(diags, d...)
-		if file == nil || d.HasErrors() {
-			continue
-		}
-		cfg.Files[path] = file
-		attrs, d := file.Body.JustAttributes()
-		diags = append(diags, d...)
-		for _, a := range SortedAttrs(attrs) {
-			v, ok := cfg.Variables[a.Name]
-			if ok && v.Sensitive {
-				// Evaluated from the AST; the bytes are only what a
-				// diagnostic's snippet shows.
-				defer maskSource(file, a.Expr.Range())
-			}
-			if !ok {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
-					Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, Suggest(a.Name, slices.Sorted(maps.Keys(cfg.Variables)))),
-					Subject: a.NameRange.Ptr()})
-				continue
-			}
-			val, d := a.Expr.Value(nil)
-			diags = append(diags, d...)
-			if d.HasErrors() {
-				continue
-			}
-			cv, err := convert.Convert(val, v.Type)
-			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Wrong type",
-					Detail:  fmt.Sprintf("Variable %q must be %s: %s.", v.Name, v.Type.FriendlyName(), err),
-					Subject: a.Expr.Range().Ptr()})
-				continue
-			}
-			v.Value, v.Source = cv, "-var-file "+path
-		}
+		diags = append(diags, cfg.assignVarFile(parser, path)...)
 	}
 	for _, opt := range opts.Vars {
 		name, raw, ok := strings.Cut(opt, "=")
@@ -156,6 +122,54 @@ func assignVariables(cfg *Config, parser *hclparse.Parser, opts Options) hcl.Dia
 		}
 		diags = append(diags, setRaw(v, raw, "-var")...)
 	}
+	diags = append(diags, cfg.checkAssigned()...)
+	return diags
+}
+
+// assignVarFile sets the variables a -var-file gives; the values of
+// sensitive ones are masked in the file's source once they are read.
+func (cfg *Config) assignVarFile(parser *hclparse.Parser, path string) hcl.Diagnostics {
+	file, diags := parseSource(parser, path)
+	if file == nil || diags.HasErrors() {
+		return diags
+	}
+	cfg.Files[path] = file
+	attrs, d := file.Body.JustAttributes()
+	diags = append(diags, d...)
+	for _, a := range SortedAttrs(attrs) {
+		v, ok := cfg.Variables[a.Name]
+		if ok && v.Sensitive {
+			// Evaluated from the AST; the bytes are only what a
+			// diagnostic's snippet shows.
+			defer maskSource(file, a.Expr.Range())
+		}
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
+				Detail:  fmt.Sprintf("The file sets %q, but no variable block declares it.%s", a.Name, Suggest(a.Name, slices.Sorted(maps.Keys(cfg.Variables)))),
+				Subject: a.NameRange.Ptr()})
+			continue
+		}
+		val, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		cv, err := convert.Convert(val, v.Type)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Wrong type",
+				Detail:  fmt.Sprintf("Variable %q must be %s: %s.", v.Name, v.Type.FriendlyName(), err),
+				Subject: a.Expr.Range().Ptr()})
+			continue
+		}
+		v.Value, v.Source = cv, "-var-file "+path
+	}
+	return diags
+}
+
+// checkAssigned refuses every variable that still has no value (it is then
+// unknown, so that the rest of the load goes on).
+func (cfg *Config) checkAssigned() hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	for _, name := range slices.Sorted(maps.Keys(cfg.Variables)) {
 		v := cfg.Variables[name]
 		if v.Value == cty.NilVal {
@@ -235,33 +249,7 @@ func SortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 // decodeLocals evaluates locals in the order of their references to each
 // other, and reports a cycle as a diagnostic naming every local in it.
 func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	all := map[string]*hcl.Attribute{}
-	var order []*hcl.Attribute
-	for _, b := range blocks {
-		attrs, d := b.Body.JustAttributes()
-		diags = append(diags, d...)
-		for _, a := range SortedAttrs(attrs) {
-			if prev, dup := all[a.Name]; dup {
-				diags = append(diags, duplicate("local value", a.Name, a.NameRange, prev.NameRange))
-				continue
-			}
-			all[a.Name] = a
-			order = append(order, a)
-		}
-	}
-	deps := func(a *hcl.Attribute) []string {
-		var out []string
-		for _, tr := range a.Expr.Variables() {
-			if tr.RootName() != "local" || len(tr) < 2 {
-				continue
-			}
-			if s, ok := tr[1].(hcl.TraverseAttr); ok {
-				out = append(out, s.Name)
-			}
-		}
-		return out
-	}
+	all, order, diags := collectLocals(blocks)
 	const (
 		unvisited = iota
 		visiting
@@ -284,7 +272,7 @@ func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 		}
 		state[a.Name] = visiting
 		ok := true
-		for _, dep := range deps(a) {
+		for _, dep := range localDeps(a) {
 			if da, found := all[dep]; found {
 				if !visit(da, append(path, a.Name)) {
 					ok = false
@@ -298,26 +286,68 @@ func decodeLocals(cfg *Config, blocks []*hcl.Block) hcl.Diagnostics {
 			cfg.refreshStatic()
 			return false
 		}
-		val, d := dc.Value(a)
+		d := cfg.setLocal(dc, a)
 		diags = append(diags, d...)
-		if d.HasErrors() {
-			failed[a.Name] = true
-			val = cty.DynamicVal
-		}
-		cfg.Locals[a.Name] = val
-		if cfg.IsSensitive(a.Expr) {
-			if cfg.sensitiveLocals == nil {
-				cfg.sensitiveLocals, cfg.wholeSensitive = map[string]bool{}, map[string]bool{}
-			}
-			cfg.sensitiveLocals[a.Name] = true
-			cfg.wholeSensitive[a.Name] = CallsSensitive(a.Expr)
-		}
-		cfg.refreshStatic()
+		failed[a.Name] = d.HasErrors()
 		return !failed[a.Name]
 	}
 	for _, a := range order {
 		visit(a, nil)
 	}
+	return diags
+}
+
+// collectLocals gathers the attributes of every locals block, in the order
+// they are written, refusing a name given twice.
+func collectLocals(blocks []*hcl.Block) (map[string]*hcl.Attribute, []*hcl.Attribute, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	all := map[string]*hcl.Attribute{}
+	var order []*hcl.Attribute
+	for _, b := range blocks {
+		attrs, d := b.Body.JustAttributes()
+		diags = append(diags, d...)
+		for _, a := range SortedAttrs(attrs) {
+			if prev, dup := all[a.Name]; dup {
+				diags = append(diags, duplicate("local value", a.Name, a.NameRange, prev.NameRange))
+				continue
+			}
+			all[a.Name] = a
+			order = append(order, a)
+		}
+	}
+	return all, order, diags
+}
+
+// localDeps are the local values a's expression refers to.
+func localDeps(a *hcl.Attribute) []string {
+	var out []string
+	for _, tr := range a.Expr.Variables() {
+		if tr.RootName() != "local" || len(tr) < 2 {
+			continue
+		}
+		if s, ok := tr[1].(hcl.TraverseAttr); ok {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// setLocal evaluates local value a (unknown when it cannot be) and notes
+// whether it is sensitive.
+func (cfg *Config) setLocal(dc *DecodeContext, a *hcl.Attribute) hcl.Diagnostics {
+	val, diags := dc.Value(a)
+	if diags.HasErrors() {
+		val = cty.DynamicVal
+	}
+	cfg.Locals[a.Name] = val
+	if cfg.IsSensitive(a.Expr) {
+		if cfg.sensitiveLocals == nil {
+			cfg.sensitiveLocals, cfg.wholeSensitive = map[string]bool{}, map[string]bool{}
+		}
+		cfg.sensitiveLocals[a.Name] = true
+		cfg.wholeSensitive[a.Name] = CallsSensitive(a.Expr)
+	}
+	cfg.refreshStatic()
 	return diags
 }
 

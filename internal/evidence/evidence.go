@@ -75,18 +75,8 @@ func decode(b *hcl.Block, dc *config.DecodeContext) (any, hcl.Diagnostics) {
 		}
 		return p
 	}
-	if a, ok := content.Attributes["component"]; ok {
-		var c string
-		c, d = dc.String(a)
-		diags = append(diags, d...)
-		e.Components = []string{c}
-	}
-	if a, ok := content.Attributes["components"]; ok {
-		var cs []string
-		cs, d = dc.Strings(a)
-		diags = append(diags, d...)
-		e.Components = append(e.Components, cs...)
-	}
+	e.Components, d = decodeComponents(content, dc)
+	diags = append(diags, d...)
 	if len(e.Components) == 0 && !diags.HasErrors() {
 		diags = append(diags, config.Required(b, "component", `component = "mobile-channel"`))
 	}
@@ -118,30 +108,55 @@ func decode(b *hcl.Block, dc *config.DecodeContext) (any, hcl.Diagnostics) {
 			Detail: "A signature is checked against exactly one of public_key or certificate.", Subject: b.DefRange.Ptr()})
 	}
 	for _, cb := range content.Blocks {
-		cc, d := cb.Body.Content(coversSchema)
+		diags = append(diags, e.decodeCovers(cb, dc)...)
+	}
+	return e, diags
+}
+
+// decodeComponents reads component and components: the components the
+// evidence is for.
+func decodeComponents(content *hcl.BodyContent, dc *config.DecodeContext) ([]string, hcl.Diagnostics) {
+	var out []string
+	var diags hcl.Diagnostics
+	if a, ok := content.Attributes["component"]; ok {
+		c, d := dc.String(a)
 		diags = append(diags, d...)
-		if a, ok := cc.Attributes["categories"]; ok {
-			e.Categories, d = dc.Strings(a)
-			diags = append(diags, d...)
-			for _, c := range e.Categories {
-				if !slices.Contains(deploy.Categories, c) {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
-						Detail: fmt.Sprintf("Unknown category %q; the categories are %v.", c, deploy.Categories), Subject: a.Expr.Range().Ptr()})
-				}
-			}
-		}
-		if a, ok := cc.Attributes["layers"]; ok {
-			e.Layers, d = dc.Strings(a)
-			diags = append(diags, d...)
-			for _, l := range e.Layers {
-				if !slices.Contains(config.Layers, l) {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
-						Detail: fmt.Sprintf("Unknown layer %q; the layers are %v.", l, config.Layers), Subject: a.Expr.Range().Ptr()})
-				}
+		out = []string{c}
+	}
+	if a, ok := content.Attributes["components"]; ok {
+		cs, d := dc.Strings(a)
+		diags = append(diags, d...)
+		out = append(out, cs...)
+	}
+	return out, diags
+}
+
+// decodeCovers reads a covers block: the categories and layers the
+// evidence stands for, each one the guide knows.
+func (e *Evidence) decodeCovers(cb *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
+	cc, diags := cb.Body.Content(coversSchema)
+	var d hcl.Diagnostics
+	if a, ok := cc.Attributes["categories"]; ok {
+		e.Categories, d = dc.Strings(a)
+		diags = append(diags, d...)
+		for _, c := range e.Categories {
+			if !slices.Contains(deploy.Categories, c) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+					Detail: fmt.Sprintf("Unknown category %q; the categories are %v.", c, deploy.Categories), Subject: a.Expr.Range().Ptr()})
 			}
 		}
 	}
-	return e, diags
+	if a, ok := cc.Attributes["layers"]; ok {
+		e.Layers, d = dc.Strings(a)
+		diags = append(diags, d...)
+		for _, l := range e.Layers {
+			if !slices.Contains(config.Layers, l) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+					Detail: fmt.Sprintf("Unknown layer %q; the layers are %v.", l, config.Layers), Subject: a.Expr.Range().Ptr()})
+			}
+		}
+	}
+	return diags
 }
 
 // All returns the evidence blocks of cfg.

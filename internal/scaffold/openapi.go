@@ -359,31 +359,7 @@ func (g *gen) step(x *op, name string, given, captures map[string]string) string
 	if x.method != "GET" {
 		h.WriteString(attr("method", hclString(x.method)))
 	}
-	path := hclTemplateText(x.path)
-	query := map[string]cty.Value{}
-	headers := map[string]string{}
-	for _, p := range x.raw.Parameters {
-		ex := p.Example
-		if ex == nil {
-			ex = g.example(p.Schema)
-		}
-		switch p.In {
-		case "path":
-			v, ok := given[p.Name]
-			if !ok {
-				v = hclTemplateText(fmt.Sprint(ex))
-			}
-			path = strings.ReplaceAll(path, "{"+p.Name+"}", v)
-		case "query":
-			if p.Required || p.Example != nil {
-				query[p.Name] = cty.StringVal(fmt.Sprint(ex))
-			}
-		case "header":
-			if p.Required {
-				headers[p.Name] = hclString(fmt.Sprint(ex))
-			}
-		}
-	}
+	path, query, headers := g.parameters(x, given)
 	h.WriteString(attr("path", `"`+path+`"`))
 	if len(query) > 0 {
 		h.WriteString(attr("query", string(hclwrite.TokensForValue(cty.ObjectVal(query)).Bytes())))
@@ -424,6 +400,14 @@ func (g *gen) step(x *op, name string, given, captures map[string]string) string
 	var out strings.Builder
 	out.WriteString(block("http", h.String()))
 	out.WriteString(block("expect", e.String()))
+	out.WriteString(assertAndCapture(x, captures))
+	return block("step "+strconv.Quote(name), out.String())
+}
+
+// assertAndCapture are a step's assert that every element of a list answer
+// has the fields the document requires, and its captures.
+func assertAndCapture(x *op, captures map[string]string) string {
+	var out strings.Builder
 	if len(x.itemRequired) > 0 {
 		var conds []string
 		for _, f := range x.itemRequired {
@@ -439,7 +423,37 @@ func (g *gen) step(x *op, name string, given, captures map[string]string) string
 		}
 		out.WriteString(block("capture", c.String()))
 	}
-	return block("step "+strconv.Quote(name), out.String())
+	return out.String()
+}
+
+// parameters are an operation's path with its parameters filled in (from
+// given, else an example), its query and its header parameters.
+func (g *gen) parameters(x *op, given map[string]string) (path string, query map[string]cty.Value, headers map[string]string) {
+	path = hclTemplateText(x.path)
+	query, headers = map[string]cty.Value{}, map[string]string{}
+	for _, p := range x.raw.Parameters {
+		ex := p.Example
+		if ex == nil {
+			ex = g.example(p.Schema)
+		}
+		switch p.In {
+		case "path":
+			v, ok := given[p.Name]
+			if !ok {
+				v = hclTemplateText(fmt.Sprint(ex))
+			}
+			path = strings.ReplaceAll(path, "{"+p.Name+"}", v)
+		case "query":
+			if p.Required || p.Example != nil {
+				query[p.Name] = cty.StringVal(fmt.Sprint(ex))
+			}
+		case "header":
+			if p.Required {
+				headers[p.Name] = hclString(fmt.Sprint(ex))
+			}
+		}
+	}
+	return path, query, headers
 }
 
 // jsonValue writes a request body, with the values of secret-looking

@@ -154,71 +154,99 @@ func StartKube(ctx context.Context, name string, spec *config.Kubernetes) (*Kube
 // Service's EndpointSlices (the addresses the Service itself would send to)
 // or the pods of the selector.
 func (k *Kube) watch(ctx context.Context) error {
-	spec := k.spec
-	if spec.Service != "" {
-		svc, err := k.Clientset.CoreV1().Services(k.Namespace).Get(ctx, spec.Service, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("finding Service %s/%s: %w", k.Namespace, spec.Service, err)
-		}
-		var sp *corev1.ServicePort
-		for i := range svc.Spec.Ports {
-			p := &svc.Spec.Ports[i]
-			if (spec.Port == 0 && len(svc.Spec.Ports) == 1) || int(p.Port) == spec.Port {
-				sp = p
-			}
-		}
-		if sp == nil {
-			var have []string
-			for _, p := range svc.Spec.Ports {
-				have = append(have, strconv.Itoa(int(p.Port)))
-			}
-			if spec.Port == 0 {
-				return fmt.Errorf("Service %s/%s has ports %s: say which with port = N", k.Namespace, spec.Service, strings.Join(have, ", "))
-			}
-			return fmt.Errorf("Service %s/%s has no port %d (it has %s)", k.Namespace, spec.Service, spec.Port, strings.Join(have, ", "))
-		}
-		k.svcPort = sp.Name
-		k.selector = svc.Spec.Selector
-		f := informers.NewSharedInformerFactoryWithOptions(k.Clientset, 0, informers.WithNamespace(k.Namespace),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-				o.LabelSelector = discoveryv1.LabelServiceName + "=" + spec.Service
-			}))
-		inf := f.Discovery().V1().EndpointSlices()
-		lister := inf.Lister()
-		inf.Informer() // registers it before Start
-		f.Start(k.stopInf)
-		if !cache.WaitForCacheSync(ctxDone(ctx, k.stopInf), inf.Informer().HasSynced) {
-			return fmt.Errorf("watching the endpoints of Service %s/%s: %w", k.Namespace, spec.Service, context.Cause(ctx))
-		}
-		k.ready = func() []podPort {
-			slices, err := lister.List(labels.Everything())
-			if err != nil {
-				return nil
-			}
-			var out []podPort
-			for _, s := range slices {
-				port := 0
-				for _, p := range s.Ports {
-					if p.Port != nil && (p.Name == nil && k.svcPort == "" || p.Name != nil && *p.Name == k.svcPort) {
-						port = int(*p.Port)
-					}
-				}
-				if port == 0 {
-					continue
-				}
-				for _, e := range s.Endpoints {
-					ready := e.Conditions.Ready == nil || *e.Conditions.Ready
-					terminating := e.Conditions.Terminating != nil && *e.Conditions.Terminating
-					if ready && !terminating && e.TargetRef != nil && e.TargetRef.Kind == "Pod" {
-						out = append(out, podPort{pod: e.TargetRef.Name, port: port})
-					}
-				}
-			}
-			sort.Slice(out, func(i, j int) bool { return out[i].pod < out[j].pod })
-			return out
-		}
-		return nil
+	if k.spec.Service != "" {
+		return k.watchService(ctx)
 	}
+	return k.watchPods(ctx)
+}
+
+// watchService follows the ready endpoints of the target's Service, on the
+// Service port it names.
+func (k *Kube) watchService(ctx context.Context) error {
+	spec := k.spec
+	svc, err := k.Clientset.CoreV1().Services(k.Namespace).Get(ctx, spec.Service, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("finding Service %s/%s: %w", k.Namespace, spec.Service, err)
+	}
+	sp, err := servicePort(svc, spec.Port)
+	if err != nil {
+		return fmt.Errorf("Service %s/%s %w", k.Namespace, spec.Service, err)
+	}
+	k.svcPort = sp.Name
+	k.selector = svc.Spec.Selector
+	f := informers.NewSharedInformerFactoryWithOptions(k.Clientset, 0, informers.WithNamespace(k.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = discoveryv1.LabelServiceName + "=" + spec.Service
+		}))
+	inf := f.Discovery().V1().EndpointSlices()
+	lister := inf.Lister()
+	inf.Informer() // registers it before Start
+	f.Start(k.stopInf)
+	if !cache.WaitForCacheSync(ctxDone(ctx, k.stopInf), inf.Informer().HasSynced) {
+		return fmt.Errorf("watching the endpoints of Service %s/%s: %w", k.Namespace, spec.Service, context.Cause(ctx))
+	}
+	k.ready = func() []podPort {
+		slices, err := lister.List(labels.Everything())
+		if err != nil {
+			return nil
+		}
+		return readyEndpoints(slices, k.svcPort)
+	}
+	return nil
+}
+
+// servicePort is the Service's port numbered port (its only one when port
+// is 0); the error says which ports it has.
+func servicePort(svc *corev1.Service, port int) (*corev1.ServicePort, error) {
+	var sp *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if (port == 0 && len(svc.Spec.Ports) == 1) || int(p.Port) == port {
+			sp = p
+		}
+	}
+	if sp == nil {
+		var have []string
+		for _, p := range svc.Spec.Ports {
+			have = append(have, strconv.Itoa(int(p.Port)))
+		}
+		if port == 0 {
+			return nil, fmt.Errorf("has ports %s: say which with port = N", strings.Join(have, ", "))
+		}
+		return nil, fmt.Errorf("has no port %d (it has %s)", port, strings.Join(have, ", "))
+	}
+	return sp, nil
+}
+
+// readyEndpoints are the ready pods of the endpoint slices, on the Service
+// port named svcPort, by pod name.
+func readyEndpoints(slices []*discoveryv1.EndpointSlice, svcPort string) []podPort {
+	var out []podPort
+	for _, s := range slices {
+		port := 0
+		for _, p := range s.Ports {
+			if p.Port != nil && (p.Name == nil && svcPort == "" || p.Name != nil && *p.Name == svcPort) {
+				port = int(*p.Port)
+			}
+		}
+		if port == 0 {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			ready := e.Conditions.Ready == nil || *e.Conditions.Ready
+			terminating := e.Conditions.Terminating != nil && *e.Conditions.Terminating
+			if ready && !terminating && e.TargetRef != nil && e.TargetRef.Kind == "Pod" {
+				out = append(out, podPort{pod: e.TargetRef.Name, port: port})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pod < out[j].pod })
+	return out
+}
+
+// watchPods follows the ready pods of the target's label selector.
+func (k *Kube) watchPods(ctx context.Context) error {
+	spec := k.spec
 	k.selector = spec.Selector
 	sel := labels.SelectorFromSet(spec.Selector).String()
 	f := informers.NewSharedInformerFactoryWithOptions(k.Clientset, 0, informers.WithNamespace(k.Namespace),
