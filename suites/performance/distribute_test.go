@@ -555,7 +555,7 @@ func TestAGeneratorThatCannotStartIsNamed(t *testing.T) {
     duration = "1s"
     workers  = 2
   }`+simpleJourney)
-	if res.Status != result.Errored || !regexp.MustCompile(`generator 1 of 2 \(local process \d+\) ended before it was ready \(exit status 3\): worker: the suites cannot be read`).MatchString(res.Message) {
+	if res.Status != result.Errored || !regexp.MustCompile(`generator 1 of 2 \(local process \d+\) ended before it was ready: failed \(exit status 3\): worker: the suites cannot be read`).MatchString(res.Message) {
 		t.Fatalf("%s: %s", res.Status, res.Message)
 	}
 	if served.Load() != 0 {
