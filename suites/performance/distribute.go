@@ -3,6 +3,7 @@ package performance
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -187,6 +188,10 @@ func decodePods(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid namespace",
 					Detail: fmt.Sprintf("namespace %q is not a Kubernetes namespace name: %s.", v, strings.Join(errs, "; ")), Subject: a.Expr.Range().Ptr()})
 			}
+		}
+		if name == "kubeconfig" && v != "" && !filepath.IsAbs(v) && !strings.HasPrefix(v, "~") {
+			// Relative to the file that names it, as a target's kubeconfig.
+			v = filepath.Join(filepath.Dir(a.Expr.Range().Filename), v)
 		}
 		*dst = v
 	}

@@ -447,6 +447,7 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 						Resources:    spec.resources(),
 						VolumeMounts: mounts,
 						WorkingDir:   podWorkDir,
+						Env:          []corev1.EnvVar{{Name: "TMPDIR", Value: podWorkDir}, {Name: "HOME", Value: podWorkDir}},
 						SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
 							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 					}},

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/testkube"
+)
+
+// kubeLoadSuite is a performance suite against the demo bank in the
+// cluster, its load shared by three generators of the given runner.
+func kubeLoadSuite(kubeconfig, ns, runnerName, image, duration string) string {
+	pods := ""
+	if runnerName == "kubernetes" {
+		pods = fmt.Sprintf(`
+    kubernetes {
+      image    = %q
+      requests = { cpu = "100m", memory = "64Mi" }
+      limits   = { cpu = "1", memory = "256Mi" }
+    }`, image)
+	}
+	return kubeSuite(kubeconfig, ns, fmt.Sprintf(`
+variable "token" { sensitive = true }
+performance "shared" {
+  target = target.bank
+  load {
+    rate     = 60
+    duration = %q
+    workers  = 3
+    runner   = %q%s
+  }
+  journey "health" {
+    step "health" {
+      http {
+        path    = "/healthz"
+        headers = { Authorization = "Bearer ${var.token}" }
+      }
+      expect { status = 200 }
+    }
+  }
+}`, duration, runnerName, pods))
+}
+
+const kubeLoadToken = "s3cret-pod-generator-token-77"
+
+func loadSummary(t *testing.T, dir string) result.LoadSummary {
+	t.Helper()
+	js, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	var rep struct {
+		Suites []struct {
+			Status  result.Status      `json:"status"`
+			Message string             `json:"message"`
+			Data    result.LoadSummary `json:"data"`
+		} `json:"suites"`
+	}
+	if err := json.Unmarshal(js, &rep); err != nil || len(rep.Suites) != 1 {
+		t.Fatalf("report.json: %v\n%s", err, js)
+	}
+	return rep.Suites[0].Data
+}
+
+func readRaw(t *testing.T, path string) []vegeta.Result {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(bufio.NewReader(f))
+	var out []vegeta.Result
+	for {
+		var r vegeta.Result
+		if err := dec(&r); err == io.EOF {
+			return out
+		} else if err != nil {
+			t.Fatalf("decoding %s after %d results: %v", path, len(out), err)
+		}
+		out = append(out, r)
+	}
+}
+
+// TestALoadFromGeneratorsInTheClusterIsMergedExactly is check (b) and (c)
+// of issue 12: the same suite, its load shared by three generators, runs
+// with runner = "kubernetes" (an Indexed Job of three pods of this
+// checkout's cloudtest, attached over the API server, reaching the bank
+// by its Service's name) and with runner = "local" (three processes here,
+// through the port-forward). Each time: the requests are exactly the
+// schedule's, the rate within 1 % of the target, the merged p50 and p99
+// those of the union of the raw results, and no object is left.
+func TestALoadFromGeneratorsInTheClusterIsMergedExactly(t *testing.T) {
+	c := testkube.Get(t)
+	image := c.CloudtestImage(t)
+	ns := c.Namespace(t)
+	c.DeployDemobank(t, ns, 1)
+	for _, runnerName := range []string{"kubernetes", "local"} {
+		t.Run(runnerName, func(t *testing.T) {
+			suites := t.TempDir()
+			os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(c.Kubeconfig, ns, runnerName, image, "10s")), 0o644)
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, suites}, &stdout, &stderr)
+			dir := onlyRunDir(t, out)
+			if code != exitOK {
+				logs, _ := filepath.Glob(filepath.Join(dir, "load", "*.workers", "*.log"))
+				var lb strings.Builder
+				for _, l := range logs {
+					b, _ := os.ReadFile(l)
+					fmt.Fprintf(&lb, "%s:\n%s\n", l, b)
+				}
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nworker logs:\n%s\n%s", code, stdout.String(), stderr.String(), lb.String(), c.PodReport(ns))
+			}
+			ls := loadSummary(t, dir)
+			gen := ls.Generator
+			if ls.Runner != runnerName || len(ls.Generators) != 3 || gen == nil {
+				t.Fatalf("runner %q, generators %+v, generator %+v", ls.Runner, ls.Generators, gen)
+			}
+			// The schedule of 60/s over 10 s has 600 hits.
+			if ls.Overall.Requests != 600 || gen.Due != 600 || gen.Sent != 600 {
+				t.Fatalf("%d requests, %d due, %d sent; want 600 of the schedule's 600", ls.Overall.Requests, gen.Due, gen.Sent)
+			}
+			if math.Abs(gen.AchievedRate-60)/60 > 0.01 {
+				t.Fatalf("achieved %.3f/s, want 60/s within 1 %%", gen.AchievedRate)
+			}
+			for _, g := range ls.Generators {
+				wantLoc := "local process "
+				if runnerName == "kubernetes" {
+					wantLoc = "pod "
+				}
+				if g.Failed != "" || g.Requests != 200 || g.CPUSeconds <= 0 || !strings.HasPrefix(g.Location, wantLoc) || math.Abs(g.AchievedRate-20)/20 > 0.01 {
+					t.Fatalf("generator %+v: want 200 requests at 20/s from a %s with its CPU time", g, wantLoc)
+				}
+				if runnerName == "kubernetes" && !strings.HasSuffix(g.Location, fmt.Sprintf(", index %d", g.Index-1)) {
+					t.Fatalf("generator %d is at %q: want its pod and completion index", g.Index, g.Location)
+				}
+			}
+			if !strings.Contains(stdout.String(), "generator 3 of 3 (") {
+				t.Fatalf("the report does not show each generator:\n%s", stdout.String())
+			}
+			raw := readRaw(t, filepath.Join(dir, ls.Raw))
+			if len(raw) != 600 {
+				t.Fatalf("%d raw results, want 600", len(raw))
+			}
+			h := hdr.New(1, int64(time.Hour/time.Microsecond), 3)
+			seqs := map[uint64]bool{}
+			for _, r := range raw {
+				h.RecordValue(min(max(r.Latency.Microseconds(), 1), h.HighestTrackableValue()))
+				seqs[r.Seq] = true
+				if r.Code != 200 {
+					t.Fatalf("raw result %+v: want 200", r)
+				}
+			}
+			if len(seqs) != 600 {
+				t.Fatalf("%d distinct sequence numbers in the raw results, want 600", len(seqs))
+			}
+			p50, p99 := float64(h.ValueAtQuantile(50))/1000, float64(h.ValueAtQuantile(99))/1000
+			if ls.Overall.LatencyMS.P50 != p50 || ls.Overall.LatencyMS.P99 != p99 {
+				t.Fatalf("merged p50 %v ms, p99 %v ms; the union of the raw results gives %v, %v", ls.Overall.LatencyMS.P50, ls.Overall.LatencyMS.P99, p50, p99)
+			}
+			if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
+				t.Fatalf("objects left after the run: %v", objs)
+			}
+			// The sensitive variable went over the attach stream, into no file of the run.
+			filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+				if err == nil && !info.IsDir() {
+					if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(kubeLoadToken)) {
+						t.Errorf("%s holds the sensitive token", path)
+					}
+				}
+				return nil
+			})
+			t.Logf("%s: %d requests at %.3f/s, p50 %.3f ms, p99 %.3f ms; generators %+v", runnerName, ls.Overall.Requests, gen.AchievedRate, p50, p99, ls.Generators)
+		})
+	}
+}
+
+// waitGenerators waits until n generator pods of ns run.
+func waitGenerators(t *testing.T, c *testkube.Cluster, ns string, n int, stdout fmt.Stringer) []string {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pods := c.RunningGenerators(t, ns)
+		if len(pods) == n {
+			var names []string
+			for _, p := range pods {
+				names = append(names, p.Name)
+			}
+			return names
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d generator pods running after 3 minutes:\n%s\n%s", len(pods), n, stdout.String(), c.PodReport(ns))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestAGeneratorPodEvictedMidLoadIsNamed evicts one generator pod (the
+// Eviction API, as a node drain does) while the load runs: the suite
+// fails, naming the pod, its index and the eviction, and the merged
+// figures are the two others'; no object is left.
+func TestAGeneratorPodEvictedMidLoadIsNamed(t *testing.T) {
+	c := testkube.Get(t)
+	image := c.CloudtestImage(t)
+	ns := c.Namespace(t)
+	c.DeployDemobank(t, ns, 1)
+	suites := t.TempDir()
+	os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(c.Kubeconfig, ns, "kubernetes", image, "20s")), 0o644)
+	out := t.TempDir()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, suites}, &stdout, &stderr) }()
+	waitGenerators(t, c, ns, 3, &stdout)
+	time.Sleep(5 * time.Second) // well into the load
+	var victim string
+	for _, p := range c.RunningGenerators(t, ns) {
+		if p.Annotations["batch.kubernetes.io/job-completion-index"] == "1" {
+			victim = p.Name
+		}
+	}
+	if victim == "" {
+		t.Fatalf("no generator pod of index 1:\n%s", c.PodReport(ns))
+	}
+	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: victim, Namespace: ns}}
+	if err := c.Clientset.CoreV1().Pods(ns).EvictV1(context.Background(), ev); err != nil {
+		t.Fatalf("evicting %s: %v", victim, err)
+	}
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("the run did not end:\n%s", stdout.String())
+	}
+	dir := onlyRunDir(t, out)
+	r, _ := suiteExperiment(t, dir)
+	want := fmt.Sprintf("generator 2 of 3 (pod %s, index 1) was evicted", victim)
+	if code != exitRejected || r.Status != result.Failed || !strings.Contains(r.Message, want) {
+		t.Fatalf("exit %d, suite %s; want failed naming %q:\n%s\nstdout:\n%s\nstderr:\n%s", code, r.Status, want, r.Message, stdout.String(), stderr.String())
+	}
+	ls := loadSummary(t, dir)
+	var kept int64
+	for _, g := range ls.Generators {
+		if g.Index == 2 {
+			if g.Failed == "" {
+				t.Fatalf("generator 2 is not marked failed: %+v", g)
+			}
+			continue
+		}
+		kept += g.Requests
+	}
+	if ls.Overall.Requests != kept || kept == 0 {
+		t.Fatalf("merged %d requests, the two others sent %d", ls.Overall.Requests, kept)
+	}
+	if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
+		t.Fatalf("objects left after the run: %v", objs)
+	}
+	t.Logf("evicted %s: %s", victim, strings.SplitN(r.Message, "\n", 2)[0])
+}
+
+// TestAnInterruptedOrKilledLoadOnPodsLeavesNoObject ends `cloudtest run`
+// while its generator pods send the load: after Ctrl-C it deletes the
+// Job, the pods and the ConfigMap itself; after kill -9 they are left,
+// and `cloudtest recover` deletes them by the run's labels.
+func TestAnInterruptedOrKilledLoadOnPodsLeavesNoObject(t *testing.T) {
+	c := testkube.Get(t)
+	image := c.CloudtestImage(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := c.Namespace(t)
+	c.DeployDemobank(t, ns, 1)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			suites := t.TempDir()
+			os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(c.Kubeconfig, ns, "kubernetes", image, "2m")), 0o644)
+			out := t.TempDir()
+			cmd := exec.Command(exe, "run", "--out", out, "--var", "token="+kubeLoadToken, suites) // the test binary acts as cloudtest (TestMain)
+			var stdout, stderr syncBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitGenerators(t, c, ns, 3, &stdout)
+			time.Sleep(3 * time.Second)
+			cmd.Process.Signal(sig)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-exited:
+			case <-time.After(2 * time.Minute):
+				cmd.Process.Kill()
+				t.Fatalf("cloudtest did not stop within 2 minutes of %s:\n%s", sig, stdout.String())
+			}
+			dir := onlyRunDir(t, out)
+			if sig == syscall.SIGKILL {
+				if objs := c.GeneratorObjects(t, ns); len(objs) == 0 {
+					t.Fatalf("after kill -9 no object is left: the test shows nothing")
+				}
+				var rec, rerr bytes.Buffer
+				if code := run([]string{"recover", dir}, &rec, &rerr); code != exitOK {
+					t.Fatalf("recover: exit %d\n%s\n%s", code, rec.String(), rerr.String())
+				}
+				if !strings.Contains(rec.String(), `removed the load generators of suite "shared" in namespace `+ns+": Job ") {
+					t.Fatalf("recover said:\n%s", rec.String())
+				}
+			} else if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+				t.Fatalf("exit %d after Ctrl-C, want %d\n%s\n%s", code, exitInterrupted, stdout.String(), stderr.String())
+			}
+			if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
+				t.Fatalf("objects left after %s: %v\n%s", sig, objs, stdout.String())
+			}
+		})
+	}
+}
