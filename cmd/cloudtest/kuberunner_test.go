@@ -225,7 +225,9 @@ func TestAGeneratorPodEvictedMidLoadIsNamed(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, suites}, &stdout, &stderr) }()
+	go func() {
+		done <- run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, suites}, &stdout, &stderr)
+	}()
 	waitGenerators(t, c, ns, 3, &stdout)
 	time.Sleep(5 * time.Second) // well into the load
 	var victim string
