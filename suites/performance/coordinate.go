@@ -43,12 +43,12 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 		Target: target, URLs: renv.URLs(), RunID: renv.RunID, Of: n, Dir: dir}
 	var ws []member
 	var err error
+	var kf *kubeFleet
 	if s.Load.Runner == "kubernetes" {
-		var f *kubeFleet
-		f, err = s.startKube(ctx, renv, h, target)
-		if f != nil {
-			defer f.close(renv)
-			ws = f.members()
+		kf, err = s.startKube(ctx, renv, h, target)
+		if kf != nil {
+			defer kf.close(renv)
+			ws = kf.members()
 		}
 	} else {
 		ws, err = startLocal(h, dir)
@@ -89,6 +89,9 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
 	}
 	sum.Utilization, sum.Raw, sum.Target = util, filepath.ToSlash(rawRel), target
+	if kf != nil {
+		sum.Note = strings.TrimSpace(sum.Note + " " + kf.note())
+	}
 	if s.remoteWriteURL(renv) != "" {
 		sum.Note = strings.TrimSpace(sum.Note + " The live figures were not pushed to Prometheus: a load shared among generators does not push them yet.")
 	}

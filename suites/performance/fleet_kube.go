@@ -132,6 +132,8 @@ type kubeFleet struct {
 	suiteDir   string
 	journal    string
 	ws         []*kubeWorker
+	image      string // the pods'
+	reach      string // the load target's URL from the pods
 	closeOnce  sync.Once
 }
 
@@ -233,6 +235,7 @@ func (s *Suite) startKube(ctx context.Context, renv *runner.Env, h Handoff, targ
 	if err != nil {
 		return nil, err
 	}
+	f.reach = urls[0][targetName]
 	files, err := suiteFiles(renv.Config, renv.Dir, h.VarFiles)
 	if err != nil {
 		return nil, s.kubeRunnerError("%v", err)
@@ -417,6 +420,7 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 	if image == "" {
 		image = DefaultWorkerImage
 	}
+	f.image = image
 	n := int32(h.Of)
 	mode := batchv1.IndexedCompletion
 	backoff := int32(0)
@@ -623,6 +627,11 @@ func (f *kubeFleet) attach(ctx context.Context, h Handoff, urls []map[string]str
 	return nil
 }
 
+// note says where the generators ran, for the suite's message.
+func (f *kubeFleet) note() string {
+	return fmt.Sprintf("The %d generators ran as the pods of Indexed Job %s/%s (image %s), reaching %s from inside the cluster.", len(f.ws), f.ns, f.name, f.image, f.reach)
+}
+
 func (f *kubeFleet) members() []member {
 	out := make([]member, len(f.ws))
 	for i, w := range f.ws {
@@ -822,7 +831,7 @@ func (f *kubeFleet) close(renv *runner.Env) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		n, err := deleteGenerators(ctx, f.cs, f.ns, f.labels[labelRun], f.labels[labelSuite])
+		n, err := deleteGenerators(ctx, f.cs, f.ns, f.labels[labelRun], f.labels[labelSuite], f.name)
 		if err != nil {
 			renv.Logf("the generator pods' objects in namespace %s could not all be deleted (run `cloudtest recover %s`): %v", f.ns, renv.Dir, err)
 			return
@@ -832,10 +841,11 @@ func (f *kubeFleet) close(renv *runner.Env) {
 	})
 }
 
-// deleteGenerators deletes the Jobs, pods, ConfigMaps and Secrets of the
-// run's generators in ns (of one suite, or all when suite is ""), and
-// waits until the pods are gone; it returns what it deleted.
-func deleteGenerators(ctx context.Context, cs kubernetes.Interface, ns, run, suite string) ([]string, error) {
+// deleteGenerators deletes the Jobs, pods and ConfigMaps of the run's
+// generators in ns (of one suite, or all when suite is "") by their
+// labels, and the Secret called name, and waits until the pods are gone;
+// it returns what it deleted.
+func deleteGenerators(ctx context.Context, cs kubernetes.Interface, ns, run, suite, name string) ([]string, error) {
 	sel := labelManagedBy + "=cloudtest," + labelRole + "=" + roleGenerator + "," + labelRun + "=" + run
 	if suite != "" {
 		sel += "," + labelSuite + "=" + suite
@@ -868,15 +878,13 @@ func deleteGenerators(ctx context.Context, cs kubernetes.Interface, ns, run, sui
 			}
 		}
 	}
-	if l, err := cs.CoreV1().Secrets(ns).List(ctx, lo); err != nil {
-		errs = append(errs, err)
-	} else {
-		for _, c := range l.Items {
-			if err := cs.CoreV1().Secrets(ns).Delete(ctx, c.Name, del); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, err)
-			} else {
-				done = append(done, "Secret "+c.Name)
-			}
+	// The Secret by its name, not by listing: listing Secrets reads them,
+	// which the Role need not allow.
+	if name != "" {
+		if err := cs.CoreV1().Secrets(ns).Delete(ctx, name, del); err == nil {
+			done = append(done, "Secret "+name)
+		} else if !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
 		}
 	}
 	// The pods go with their Job; deleted here too, at once, and waited for.
@@ -962,7 +970,7 @@ func RecoverGenerators(ctx context.Context, dir string, w io.Writer) (int, error
 				errs = append(errs, err)
 				continue
 			}
-			done, err := deleteGenerators(ctx, cs, r.Namespace, r.Run, kubeLabelValue(r.Suite))
+			done, err := deleteGenerators(ctx, cs, r.Namespace, r.Run, kubeLabelValue(r.Suite), r.Name)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("the generators of suite %q in namespace %s: %w", r.Suite, r.Namespace, err))
 				continue
