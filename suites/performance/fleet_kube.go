@@ -423,7 +423,10 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 	f.image = image
 	n := int32(h.Of)
 	mode := batchv1.IndexedCompletion
-	backoff := int32(0)
+	// A failed index stays failed (no pod that nobody would attach to
+	// replaces it) and the other indexes run on: one evicted generator
+	// must not take the Job, and the others, down with it.
+	perIndex := int32(0)
 	no, yes := false, true
 	uid := int64(65532)
 	podGrace := int64(5)
@@ -433,7 +436,7 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: f.name, Namespace: f.ns, Labels: f.labels},
 		Spec: batchv1.JobSpec{
-			Completions: &n, Parallelism: &n, CompletionMode: &mode, BackoffLimit: &backoff,
+			Completions: &n, Parallelism: &n, CompletionMode: &mode, BackoffLimitPerIndex: &perIndex,
 			ActiveDeadlineSeconds: &deadline, TTLSecondsAfterFinished: &ttl,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: f.labels},
@@ -759,7 +762,7 @@ func (w *kubeWorker) settle(readErr, streamErr error) {
 	case killed:
 		w.why = "was deleted by the coordinator" + w.lastLog()
 	case apierrors.IsNotFound(gerr):
-		w.why = "was deleted while it ran (evicted or deleted by someone else)" + w.f.events(w.pod) + w.lastLog()
+		w.why = "was evicted or deleted while it ran (its pod is gone)" + w.f.events(w.pod) + w.lastLog()
 	case gerr != nil && !finished:
 		w.why = fmt.Sprintf("ended (%v) and its pod cannot be read: %v", streamErr, gerr) + w.lastLog()
 	case gerr != nil:
