@@ -151,8 +151,11 @@ func TestALoadFromGeneratorsInTheClusterIsMergedExactly(t *testing.T) {
 					t.Fatalf("generator %d is at %q: want its pod and completion index", g.Index, g.Location)
 				}
 			}
-			if !strings.Contains(stdout.String(), "generator 3 of 3 (") {
-				t.Fatalf("the report does not show each generator:\n%s", stdout.String())
+			r, _ := suiteExperiment(t, dir)
+			for _, g := range ls.Generators {
+				if line := fmt.Sprintf("generator %d of 3 (%s): 200 requests, 0 errors, 20.00/s", g.Index, g.Location); !strings.Contains(r.Message, line) {
+					t.Fatalf("the suite's message does not show %q:\n%s", line, r.Message)
+				}
 			}
 			raw := readRaw(t, filepath.Join(dir, ls.Raw))
 			if len(raw) != 600 {

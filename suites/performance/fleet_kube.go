@@ -678,7 +678,9 @@ func (f *kubeFleet) attachOne(p *corev1.Pod, i int) (*kubeWorker, error) {
 	streamed := make(chan error, 1)
 	go func() {
 		err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: logf})
-		inR.CloseWithError(io.ErrClosedPipe)
+		// The executor may still copy from stdin: an end of file, not an
+		// error, lets it end quietly; a send after this one fails.
+		inW.Close()
 		outW.CloseWithError(err)
 		streamed <- err
 	}()
