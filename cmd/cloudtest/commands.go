@@ -366,11 +366,11 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case n == 0 && left == 0:
-		fmt.Fprintf(stdout, "%s: no fault, container, network or process was left in place; nothing to remove\n", dir)
+		fmt.Fprintf(stdout, "%s: no fault, container, network, process or load generator object was left in place; nothing to remove\n", dir)
 	case left == 0:
 		fmt.Fprintf(stdout, "%s: %d faults removed; none is left in place\n", dir, n)
 	default:
-		fmt.Fprintf(stdout, "%s: %d faults and %d containers, networks or processes removed\n", dir, n, left)
+		fmt.Fprintf(stdout, "%s: %d faults and %d containers, networks, processes or load generator objects removed\n", dir, n, left)
 	}
 	if lerr != nil {
 		return exitRejected

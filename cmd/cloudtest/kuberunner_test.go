@@ -325,8 +325,23 @@ func TestAnInterruptedOrKilledLoadOnPodsLeavesNoObject(t *testing.T) {
 				if !strings.Contains(rec.String(), `removed the load generators of suite "shared" in namespace `+ns+": Job ") {
 					t.Fatalf("recover said:\n%s", rec.String())
 				}
+				t.Logf("recover: %s", strings.TrimSpace(rec.String()))
 			} else if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
 				t.Fatalf("exit %d after Ctrl-C, want %d\n%s\n%s", code, exitInterrupted, stdout.String(), stderr.String())
+			} else {
+				// Interrupted, the pods stopped their load and handed in what they sent.
+				ls := loadSummary(t, dir)
+				var sent int64
+				for _, g := range ls.Generators {
+					if g.Failed != "" || g.Requests == 0 {
+						t.Fatalf("generator %+v after Ctrl-C: want it stopped with its results", g)
+					}
+					sent += g.Requests
+				}
+				if len(ls.Generators) != 3 || ls.Overall.Requests != sent {
+					t.Fatalf("%d generators, %d requests merged of %d sent", len(ls.Generators), ls.Overall.Requests, sent)
+				}
+				t.Logf("interrupted: %d requests kept from 3 pods", sent)
 			}
 			if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
 				t.Fatalf("objects left after %s: %v\n%s", sig, objs, stdout.String())
