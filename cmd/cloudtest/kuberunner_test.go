@@ -18,6 +18,7 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -214,68 +215,89 @@ func waitGenerators(t *testing.T, c *testkube.Cluster, ns string, n int, stdout 
 	}
 }
 
-// TestAGeneratorPodEvictedMidLoadIsNamed evicts one generator pod (the
-// Eviction API, as a node drain does) while the load runs: the suite
-// fails, naming the pod, its index and the eviction, and the merged
+// TestAGeneratorPodThatFailsOrIsEvictedIsNamed takes one generator pod
+// down while the load runs: evicted (the Eviction API, as a node drain
+// does), or its container killed (SIGKILL through the node's containerd,
+// as the kernel's OOM killer would). The suite fails, naming the pod, its
+// index and the reason from the pod's status and events; the merged
 // figures are the two others'; no object is left.
-func TestAGeneratorPodEvictedMidLoadIsNamed(t *testing.T) {
+func TestAGeneratorPodThatFailsOrIsEvictedIsNamed(t *testing.T) {
 	c := testkube.Get(t)
 	image := c.CloudtestImage(t)
 	ns := c.Namespace(t)
 	c.DeployDemobank(t, ns, 1)
-	suites := t.TempDir()
-	os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(c.Kubeconfig, ns, "kubernetes", image, "20s")), 0o644)
-	out := t.TempDir()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, suites}, &stdout, &stderr)
-	}()
-	waitGenerators(t, c, ns, 3, &stdout)
-	time.Sleep(5 * time.Second) // well into the load
-	var victim string
-	for _, p := range c.RunningGenerators(t, ns) {
-		if p.Annotations["batch.kubernetes.io/job-completion-index"] == "1" {
-			victim = p.Name
-		}
-	}
-	if victim == "" {
-		t.Fatalf("no generator pod of index 1:\n%s", c.PodReport(ns))
-	}
-	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: victim, Namespace: ns}}
-	if err := c.Clientset.CoreV1().Pods(ns).EvictV1(context.Background(), ev); err != nil {
-		t.Fatalf("evicting %s: %v", victim, err)
-	}
-	var code int
-	select {
-	case code = <-done:
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("the run did not end:\n%s", stdout.String())
-	}
-	dir := onlyRunDir(t, out)
-	r, _ := suiteExperiment(t, dir)
-	want := fmt.Sprintf("generator 2 of 3 (pod %s, index 1) was evicted", victim)
-	if code != exitRejected || r.Status != result.Failed || !strings.Contains(r.Message, want) {
-		t.Fatalf("exit %d, suite %s; want failed naming %q:\n%s\nstdout:\n%s\nstderr:\n%s", code, r.Status, want, r.Message, stdout.String(), stderr.String())
-	}
-	ls := loadSummary(t, dir)
-	var kept int64
-	for _, g := range ls.Generators {
-		if g.Index == 2 {
-			if g.Failed == "" {
-				t.Fatalf("generator 2 is not marked failed: %+v", g)
+	for _, tt := range []struct {
+		name, want string
+		index      int
+		down       func(t *testing.T, pod corev1.Pod)
+	}{
+		{"evicted", "was evicted or deleted while it ran: ", 1, func(t *testing.T, pod corev1.Pod) {
+			ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: ns}}
+			if err := c.Clientset.CoreV1().Pods(ns).EvictV1(context.Background(), ev); err != nil {
+				t.Fatalf("evicting %s: %v", pod.Name, err)
 			}
-			continue
-		}
-		kept += g.Requests
+		}},
+		{"killed", "did not finish its part: container terminated: Error, exit code 137", 2, func(t *testing.T, pod corev1.Pod) {
+			id := strings.TrimPrefix(pod.Status.ContainerStatuses[0].ContainerID, "containerd://")
+			out, err := exec.Command("ctr", "-n", "k8s.io", "--address", c.ContainerdSocket(), "tasks", "kill", "-s", "SIGKILL", id).CombinedOutput()
+			if err != nil {
+				t.Fatalf("killing container %s of %s: %v\n%s", id, pod.Name, err, out)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			suites := t.TempDir()
+			os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(c.Kubeconfig, ns, "kubernetes", image, "20s")), 0o644)
+			out := t.TempDir()
+			var stdout, stderr syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, suites}, &stdout, &stderr)
+			}()
+			waitGenerators(t, c, ns, 3, &stdout)
+			time.Sleep(5 * time.Second) // well into the load
+			var victim *corev1.Pod
+			for _, p := range c.RunningGenerators(t, ns) {
+				if p.Annotations["batch.kubernetes.io/job-completion-index"] == fmt.Sprint(tt.index) {
+					victim = &p
+				}
+			}
+			if victim == nil {
+				t.Fatalf("no generator pod of index %d:\n%s", tt.index, c.PodReport(ns))
+			}
+			tt.down(t, *victim)
+			var code int
+			select {
+			case code = <-done:
+			case <-time.After(3 * time.Minute):
+				t.Fatalf("the run did not end:\n%s", stdout.String())
+			}
+			dir := onlyRunDir(t, out)
+			r, _ := suiteExperiment(t, dir)
+			want := fmt.Sprintf("generator %d of 3 (pod %s, index %d) %s", tt.index+1, victim.Name, tt.index, tt.want)
+			if code != exitRejected || r.Status != result.Failed || !strings.Contains(r.Message, want) {
+				t.Fatalf("exit %d, suite %s; want failed naming %q:\n%s\nstdout:\n%s\nstderr:\n%s", code, r.Status, want, r.Message, stdout.String(), stderr.String())
+			}
+			ls := loadSummary(t, dir)
+			var kept int64
+			for _, g := range ls.Generators {
+				if g.Index == tt.index+1 {
+					if g.Failed == "" {
+						t.Fatalf("generator %d is not marked failed: %+v", g.Index, g)
+					}
+					continue
+				}
+				kept += g.Requests
+			}
+			if ls.Overall.Requests != kept || kept == 0 {
+				t.Fatalf("merged %d requests, the two others sent %d", ls.Overall.Requests, kept)
+			}
+			if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
+				t.Fatalf("objects left after the run: %v", objs)
+			}
+			t.Logf("%s %s: %s", tt.name, victim.Name, strings.SplitN(r.Message, "\n", 2)[0])
+		})
 	}
-	if ls.Overall.Requests != kept || kept == 0 {
-		t.Fatalf("merged %d requests, the two others sent %d", ls.Overall.Requests, kept)
-	}
-	if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
-		t.Fatalf("objects left after the run: %v", objs)
-	}
-	t.Logf("evicted %s: %s", victim, strings.SplitN(r.Message, "\n", 2)[0])
 }
 
 // TestAnInterruptedOrKilledLoadOnPodsLeavesNoObject ends `cloudtest run`

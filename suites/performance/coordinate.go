@@ -90,7 +90,7 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 	}
 	sum.Utilization, sum.Raw, sum.Target = util, filepath.ToSlash(rawRel), target
 	if kf != nil {
-		sum.Note = strings.TrimSpace(sum.Note + " " + kf.note())
+		sum.Note = sentences(sum.Note, kf.note())
 	}
 	if s.remoteWriteURL(renv) != "" {
 		sum.Note = strings.TrimSpace(sum.Note + " The live figures were not pushed to Prometheus: a load shared among generators does not push them yet.")
@@ -338,4 +338,13 @@ func kill(ws []member) {
 	for _, w := range ws {
 		<-w.exited()
 	}
+}
+
+// sentences joins two notes, each a sentence.
+func sentences(a, b string) string {
+	a = strings.TrimSpace(a)
+	if a != "" && !strings.HasSuffix(a, ".") {
+		a += "."
+	}
+	return strings.TrimSpace(a + " " + b)
 }

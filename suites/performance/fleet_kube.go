@@ -549,30 +549,32 @@ func cannotStart(p *corev1.Pod) string {
 	return ""
 }
 
-// podState describes a pod's phase, conditions and container state.
+// podState describes a pod: its container's end (or wait), the reason the
+// pod was stopped (evicted, disrupted, unschedulable), and its phase.
 func podState(p *corev1.Pod) string {
-	parts := []string{string(p.Status.Phase)}
-	if p.Status.Reason != "" {
-		parts = append(parts, p.Status.Reason+": "+p.Status.Message)
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Status != corev1.ConditionTrue && c.Reason != "" {
-			parts = append(parts, fmt.Sprintf("%s %s: %s", c.Type, c.Reason, c.Message))
-		}
-		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
-			parts = append(parts, fmt.Sprintf("%s (%s: %s)", c.Type, c.Reason, c.Message))
-		}
-	}
+	var parts []string
 	for _, c := range p.Status.ContainerStatuses {
 		switch {
-		case c.State.Waiting != nil:
-			parts = append(parts, "container waiting: "+c.State.Waiting.Reason+" "+c.State.Waiting.Message)
 		case c.State.Terminated != nil:
 			t := c.State.Terminated
-			parts = append(parts, fmt.Sprintf("container terminated: %s, exit code %d %s", t.Reason, t.ExitCode, t.Message))
+			parts = append(parts, strings.TrimSpace(fmt.Sprintf("container terminated: %s, exit code %d %s", t.Reason, t.ExitCode, t.Message)))
+		case c.State.Waiting != nil:
+			parts = append(parts, strings.TrimSpace("container waiting: "+c.State.Waiting.Reason+" "+c.State.Waiting.Message))
 		}
 	}
-	return strings.TrimSpace(strings.Join(parts, "; "))
+	if p.Status.Reason != "" {
+		parts = append(parts, strings.TrimSpace(p.Status.Reason+": "+p.Status.Message))
+	}
+	for _, c := range p.Status.Conditions {
+		switch {
+		case c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue:
+			parts = append(parts, fmt.Sprintf("%s (%s: %s)", c.Type, c.Reason, c.Message))
+		case c.Type == corev1.PodScheduled && c.Status != corev1.ConditionTrue && c.Reason != "":
+			parts = append(parts, fmt.Sprintf("not scheduled (%s: %s)", c.Reason, c.Message))
+		}
+	}
+	parts = append(parts, "pod phase "+string(p.Status.Phase))
+	return strings.Join(parts, "; ")
 }
 
 // events are the pod's warning events, for messages.
