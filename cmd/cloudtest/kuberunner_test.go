@@ -371,3 +371,28 @@ func TestAnInterruptedOrKilledLoadOnPodsLeavesNoObject(t *testing.T) {
 		})
 	}
 }
+
+// TestAGeneratorImageThatCannotBePulledIsNamed: the pods' image is not in
+// the node's containerd and no registry has it; the run does not wait for
+// its 2 minutes but fails at once, naming the generator, its pod and the
+// kubelet's reason, and leaves nothing behind.
+func TestAGeneratorImageThatCannotBePulledIsNamed(t *testing.T) {
+	c := testkube.Get(t)
+	ns := c.Namespace(t)
+	c.DeployDemobank(t, ns, 1)
+	suites := t.TempDir()
+	os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(c.Kubeconfig, ns, "kubernetes", "docker.io/local/cloudtest:no-such-image", "5s")), 0o644)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	began := time.Now()
+	code := run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, suites}, &stdout, &stderr)
+	took := time.Since(began)
+	r, _ := suiteExperiment(t, onlyRunDir(t, out))
+	if code == exitOK || r.Status == result.Passed || !strings.Contains(r.Message, "of 3 (pod cloudtest-load-") || !strings.Contains(r.Message, "cannot start: ErrImagePull") && !strings.Contains(r.Message, "cannot start: ImagePullBackOff") {
+		t.Fatalf("exit %d, suite %s: %s\nstdout:\n%s\nstderr:\n%s", code, r.Status, r.Message, stdout.String(), stderr.String())
+	}
+	if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
+		t.Fatalf("objects left after the run: %v", objs)
+	}
+	t.Logf("after %s: %s", took.Round(time.Second), r.Message)
+}
