@@ -40,6 +40,7 @@ func kubeLoadSuite(kubeconfig, ns, runnerName, image, duration string) string {
 	}
 	return kubeSuite(kubeconfig, ns, fmt.Sprintf(`
 variable "token" { sensitive = true }
+variable "paths" { default = ["/healthz"] } # untyped: a -var-file that sets it is handed over whole
 performance "shared" {
   target = target.bank
   load {
@@ -51,7 +52,7 @@ performance "shared" {
   journey "health" {
     step "health" {
       http {
-        path    = "/healthz"
+        path    = var.paths[0]
         headers = { Authorization = "Bearer ${var.token}" }
       }
       expect { status = 200 }
@@ -115,9 +116,14 @@ func TestALoadFromGeneratorsInTheClusterIsMergedExactly(t *testing.T) {
 		t.Run(runnerName, func(t *testing.T) {
 			suites := t.TempDir()
 			os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(c.Kubeconfig, ns, runnerName, image, "10s")), 0o644)
+			// A var file the workers must read too (the pods: from the
+			// Secret mounted at /vars): without it they would send to the
+			// default path; the raw results' URLs say which they used.
+			varFile := filepath.Join(t.TempDir(), "paths.hcl")
+			os.WriteFile(varFile, []byte(`paths = ["/healthz?from=var-file"]`+"\n"), 0o644)
 			out := t.TempDir()
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, suites}, &stdout, &stderr)
+			code := run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, "--var-file", varFile, suites}, &stdout, &stderr)
 			dir := onlyRunDir(t, out)
 			if code != exitOK {
 				logs, _ := filepath.Glob(filepath.Join(dir, "load", "*.workers", "*.log"))
@@ -167,8 +173,8 @@ func TestALoadFromGeneratorsInTheClusterIsMergedExactly(t *testing.T) {
 			for _, r := range raw {
 				h.RecordValue(min(max(r.Latency.Microseconds(), 1), h.HighestTrackableValue()))
 				seqs[r.Seq] = true
-				if r.Code != 200 {
-					t.Fatalf("raw result %+v: want 200", r)
+				if r.Code != 200 || !strings.HasSuffix(r.URL, "/healthz?from=var-file") {
+					t.Fatalf("raw result %s %d: want 200 from the var file's path", r.URL, r.Code)
 				}
 			}
 			if len(seqs) != 600 {
