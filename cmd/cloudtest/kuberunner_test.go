@@ -323,8 +323,11 @@ func TestAnInterruptedOrKilledLoadOnPodsLeavesNoObject(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			suites := t.TempDir()
 			os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(c.Kubeconfig, ns, "kubernetes", image, "2m")), 0o644)
+			// With a var file: the Secret that carries it must go too.
+			varFile := filepath.Join(t.TempDir(), "paths.hcl")
+			os.WriteFile(varFile, []byte(`paths = ["/healthz?from=var-file"]`+"\n"), 0o644)
 			out := t.TempDir()
-			cmd := exec.Command(exe, "run", "--out", out, "--var", "token="+kubeLoadToken, suites) // the test binary acts as cloudtest (TestMain)
+			cmd := exec.Command(exe, "run", "--out", out, "--var", "token="+kubeLoadToken, "--var-file", varFile, suites) // the test binary acts as cloudtest (TestMain)
 			var stdout, stderr syncBuffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
@@ -343,14 +346,14 @@ func TestAnInterruptedOrKilledLoadOnPodsLeavesNoObject(t *testing.T) {
 			}
 			dir := onlyRunDir(t, out)
 			if sig == syscall.SIGKILL {
-				if objs := c.GeneratorObjects(t, ns); len(objs) == 0 {
-					t.Fatalf("after kill -9 no object is left: the test shows nothing")
+				if objs := strings.Join(c.GeneratorObjects(t, ns), ", "); !strings.Contains(objs, "Job ") || !strings.Contains(objs, "ConfigMap ") || !strings.Contains(objs, "Secret ") {
+					t.Fatalf("after kill -9 the objects left are %q: want the Job, the ConfigMap and the Secret", objs)
 				}
 				var rec, rerr bytes.Buffer
 				if code := run([]string{"recover", dir}, &rec, &rerr); code != exitOK {
 					t.Fatalf("recover: exit %d\n%s\n%s", code, rec.String(), rerr.String())
 				}
-				if !strings.Contains(rec.String(), `removed the load generators of suite "shared" in namespace `+ns+": Job ") {
+				if !strings.Contains(rec.String(), `removed the load generators of suite "shared" in namespace `+ns+": Job ") || !strings.Contains(rec.String(), ", Secret cloudtest-load-") {
 					t.Fatalf("recover said:\n%s", rec.String())
 				}
 				t.Logf("recover: %s", strings.TrimSpace(rec.String()))

@@ -40,7 +40,8 @@ type member interface {
 	failure() string
 	// cpu is the CPU time it used, or 0 when only its part says.
 	cpu() time.Duration
-	// dir holds its part (<index>.json) and raw results (<index>.bin).
+	// index is its number from 0: its part is <index>.json and its raw
+	// results <index>.bin in the workers' directory.
 	index() int
 }
 

@@ -147,7 +147,9 @@ type generatorRecord struct {
 	Context    string    `json:"context,omitempty"`
 	Name       string    `json:"name"`
 	Run        string    `json:"run"` // the label value
-	By         string    `json:"by,omitempty"`
+	// Secret: a Secret of that name is created too (var files).
+	Secret bool   `json:"secret,omitempty"`
+	By     string `json:"by,omitempty"`
 }
 
 func writeGeneratorRecord(path string, r generatorRecord) error {
@@ -246,7 +248,7 @@ func (s *Suite) startKube(ctx context.Context, renv *runner.Env, h Handoff, targ
 	// Journaled before anything exists: a run killed from here on leaves
 	// objects that recover finds by these labels.
 	if err := writeGeneratorRecord(f.journal, generatorRecord{Event: "create", Suite: s.Name, Namespace: f.ns,
-		Kubeconfig: f.kubeconfig, Context: f.kubeCtx, Name: f.name, Run: f.labels[labelRun]}); err != nil {
+		Kubeconfig: f.kubeconfig, Context: f.kubeCtx, Name: f.name, Run: f.labels[labelRun], Secret: len(h.VarFiles) > 0}); err != nil {
 		return nil, fmt.Errorf("journaling the generator pods: %w", err)
 	}
 	if err := f.create(ctx, spec, files, h); err != nil {
@@ -838,21 +840,24 @@ func (f *kubeFleet) close(renv *runner.Env) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		n, err := deleteGenerators(ctx, f.cs, f.ns, f.labels[labelRun], f.labels[labelSuite], f.name)
+		secret := ""
+		if f.secret {
+			secret = f.name
+		}
+		_, err := deleteGenerators(ctx, f.cs, f.ns, f.labels[labelRun], f.labels[labelSuite], secret)
 		if err != nil {
 			renv.Logf("the generator pods' objects in namespace %s could not all be deleted (run `cloudtest recover %s`): %v", f.ns, renv.Dir, err)
 			return
 		}
-		_ = n
 		writeGeneratorRecord(f.journal, generatorRecord{Event: "deleted", Suite: f.s.Name, Namespace: f.ns, Name: f.name, Run: f.labels[labelRun]})
 	})
 }
 
 // deleteGenerators deletes the Jobs, pods and ConfigMaps of the run's
 // generators in ns (of one suite, or all when suite is "") by their
-// labels, and the Secret called name, and waits until the pods are gone;
+// labels, and the Secret called secret (if not ""), and waits until the pods are gone;
 // it returns what it deleted.
-func deleteGenerators(ctx context.Context, cs kubernetes.Interface, ns, run, suite, name string) ([]string, error) {
+func deleteGenerators(ctx context.Context, cs kubernetes.Interface, ns, run, suite, secret string) ([]string, error) {
 	sel := labelManagedBy + "=cloudtest," + labelRole + "=" + roleGenerator + "," + labelRun + "=" + run
 	if suite != "" {
 		sel += "," + labelSuite + "=" + suite
@@ -887,9 +892,9 @@ func deleteGenerators(ctx context.Context, cs kubernetes.Interface, ns, run, sui
 	}
 	// The Secret by its name, not by listing: listing Secrets reads them,
 	// which the Role need not allow.
-	if name != "" {
-		if err := cs.CoreV1().Secrets(ns).Delete(ctx, name, del); err == nil {
-			done = append(done, "Secret "+name)
+	if secret != "" {
+		if err := cs.CoreV1().Secrets(ns).Delete(ctx, secret, del); err == nil {
+			done = append(done, "Secret "+secret)
 		} else if !apierrors.IsNotFound(err) {
 			errs = append(errs, err)
 		}
@@ -977,7 +982,11 @@ func RecoverGenerators(ctx context.Context, dir string, w io.Writer) (int, error
 				errs = append(errs, err)
 				continue
 			}
-			done, err := deleteGenerators(ctx, cs, r.Namespace, r.Run, kubeLabelValue(r.Suite), r.Name)
+			secret := ""
+			if r.Secret {
+				secret = r.Name
+			}
+			done, err := deleteGenerators(ctx, cs, r.Namespace, r.Run, kubeLabelValue(r.Suite), secret)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("the generators of suite %q in namespace %s: %w", r.Suite, r.Namespace, err))
 				continue
