@@ -18,9 +18,14 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/testkube"
@@ -404,4 +409,93 @@ func TestAGeneratorImageThatCannotBePulledIsNamed(t *testing.T) {
 		t.Fatalf("objects left after the run: %v", objs)
 	}
 	t.Logf("after %s: %s", took.Round(time.Second), r.Message)
+}
+
+// documentedRole is the Role of docs/kubernetes.md ("RBAC: what cloudtest
+// needs in the namespace"), as the page gives it.
+func documentedRole(t *testing.T) *rbacv1.Role {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/kubernetes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "## RBAC: what cloudtest needs in the namespace")
+	if !ok {
+		t.Fatal("docs/kubernetes.md has no RBAC section")
+	}
+	_, block, ok := strings.Cut(after, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("the RBAC section has no yaml block")
+	}
+	var role rbacv1.Role
+	if err := sigsyaml.UnmarshalStrict([]byte(block), &role); err != nil || role.Kind != "Role" {
+		t.Fatalf("the documented Role does not parse: %v\n%s", err, block)
+	}
+	return &role
+}
+
+// TestTheDocumentedRoleIsEnoughForGeneratorPods runs the load on
+// generator pods as a service account that has only the Role of
+// docs/kubernetes.md in the namespace (no cluster role, no admin): the
+// Job, the pods, their attach streams, the ConfigMap and the Secret of a
+// var file are all created and deleted with those verbs, and so is the
+// port-forward to the target.
+func TestTheDocumentedRoleIsEnoughForGeneratorPods(t *testing.T) {
+	c := testkube.Get(t)
+	image := c.CloudtestImage(t)
+	ns := c.Namespace(t)
+	c.DeployDemobank(t, ns, 1)
+	ctx := context.Background()
+	role := documentedRole(t)
+	role.Namespace = ns
+	if _, err := c.Clientset.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "qa", Namespace: ns}}
+	if _, err := c.Clientset.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "qa", Namespace: ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "qa", Namespace: ns}}}
+	if _, err := c.Clientset.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hour := int64(3600)
+	tok, err := c.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "qa", &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &hour}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = cluster
+	kc.AuthInfos["qa"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	kc.Contexts["qa"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "qa", Namespace: ns}
+	kc.CurrentContext = "qa"
+	kubeconfig := filepath.Join(t.TempDir(), "qa.kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	suites := t.TempDir()
+	os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(kubeLoadSuite(kubeconfig, ns, "kubernetes", image, "5s")), 0o644)
+	varFile := filepath.Join(t.TempDir(), "paths.hcl")
+	os.WriteFile(varFile, []byte(`paths = ["/healthz?from=var-file"]`+"\n"), 0o644)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--out", out, "--var", "token=" + kubeLoadToken, "--var-file", varFile, suites}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d as a service account with the documented Role\nstdout:\n%s\nstderr:\n%s\n%s", code, stdout.String(), stderr.String(), c.PodReport(ns))
+	}
+	ls := loadSummary(t, onlyRunDir(t, out))
+	if ls.Overall.Requests != 300 || len(ls.Generators) != 3 {
+		t.Fatalf("%d requests from %d generators, want 300 from 3", ls.Overall.Requests, len(ls.Generators))
+	}
+	if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
+		t.Fatalf("objects left after the run: %v", objs)
+	}
 }
