@@ -510,7 +510,7 @@ func (f *kubeFleet) waitRunning(ctx context.Context, n int) (map[int]*corev1.Pod
 					continue
 				}
 				if why := cannotStart(p); why != "" {
-					return nil, fmt.Errorf("generator %d of %d (pod %s, index %d) cannot start: %s%s", i+1, n, p.Name, i, why, f.events(p.Name))
+					return nil, fmt.Errorf("generator %d of %d (pod %s, index %d) cannot start: %s%s", i+1, n, p.Name, i, why, f.events(p.Name, why))
 				}
 				if p.Status.Phase == corev1.PodRunning {
 					running++
@@ -579,8 +579,9 @@ func podState(p *corev1.Pod) string {
 	return strings.Join(parts, "; ")
 }
 
-// events are the pod's warning events, for messages.
-func (f *kubeFleet) events(pod string) string {
+// events are the pod's warning events, for messages, but for those that
+// only repeat what said already says.
+func (f *kubeFleet) events(pod string, said ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	evs, err := f.cs.CoreV1().Events(f.ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod})
@@ -594,7 +595,13 @@ func (f *kubeFleet) events(pod string) string {
 			continue
 		}
 		m := e.Reason + ": " + e.Message
-		if !seen[m] {
+		repeats := false
+		for _, s := range said {
+			// The kubelet's event quotes the error the status holds.
+			_, detail, _ := strings.Cut(s, ": ")
+			repeats = repeats || strings.Contains(s, e.Message) || detail != "" && strings.Contains(e.Message, detail)
+		}
+		if !seen[m] && !repeats {
 			seen[m] = true
 			msgs = append(msgs, m)
 		}
