@@ -169,6 +169,9 @@ func TestALoadFromGeneratorsInTheClusterIsMergedExactly(t *testing.T) {
 					t.Fatalf("the suite's message does not show %q:\n%s", line, r.Message)
 				}
 			}
+			if html, _ := os.ReadFile(filepath.Join(dir, "report.html")); !bytes.Contains(html, []byte("3 generators (runner "+runnerName+")")) {
+				t.Fatalf("report.html does not say that 3 generators ran on runner %s", runnerName)
+			}
 			raw := readRaw(t, filepath.Join(dir, ls.Raw))
 			if len(raw) != 600 {
 				t.Fatalf("%d raw results, want 600", len(raw))
