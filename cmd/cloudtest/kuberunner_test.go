@@ -502,3 +502,51 @@ func TestTheDocumentedRoleIsEnoughForGeneratorPods(t *testing.T) {
 		t.Fatalf("objects left after the run: %v", objs)
 	}
 }
+
+// TestAURLOnlyTheClusterReachesGetsItsLoadFromPods: a url target at the
+// bank's in-cluster name, which this machine cannot even resolve, with the
+// generator pods' namespace and kubeconfig in the load's kubernetes
+// block: the coordinator never connects to it, the pods send the whole load.
+func TestAURLOnlyTheClusterReachesGetsItsLoadFromPods(t *testing.T) {
+	c := testkube.Get(t)
+	image := c.CloudtestImage(t)
+	ns := c.Namespace(t)
+	c.DeployDemobank(t, ns, 1)
+	suites := t.TempDir()
+	os.WriteFile(filepath.Join(suites, "load.hcl"), []byte(fmt.Sprintf(`
+target "bank" { url = "http://bank.%s.svc" }
+performance "in-cluster" {
+  target = target.bank
+  load {
+    rate     = 30
+    duration = "5s"
+    workers  = 3
+    runner   = "kubernetes"
+    kubernetes {
+      image      = %q
+      namespace  = %q
+      kubeconfig = %q
+      requests   = { cpu = "100m" }
+    }
+  }
+  journey "health" {
+    step "health" {
+      http { path = "/healthz" }
+      expect { status = 200 }
+    }
+  }
+}`, ns, image, ns, c.Kubeconfig)), 0o644)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--out", out, suites}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\n%s", code, stdout.String(), stderr.String(), c.PodReport(ns))
+	}
+	dir := onlyRunDir(t, out)
+	ls := loadSummary(t, dir)
+	if ls.Overall.Requests != 150 || len(ls.Generators) != 3 || ls.Overall.Errors != 0 {
+		t.Fatalf("%d requests (%d errors) from %d generators, want 150 from 3", ls.Overall.Requests, ls.Overall.Errors, len(ls.Generators))
+	}
+	if objs := c.GeneratorObjects(t, ns); len(objs) != 0 {
+		t.Fatalf("objects left after the run: %v", objs)
+	}
+}
