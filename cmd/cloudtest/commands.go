@@ -341,7 +341,7 @@ func writeChaos(dir string, suites []config.Suite, stdout io.Writer) error {
 
 func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("recover", "RUN_DIR",
-		"Remove the faults that the journals of a run directory record as injected and never removed, as after a crash: stopped processes are continued, paused containers unpaused, disconnected ones connected again; then remove the run's containers and networks and stop the target processes it left running.",
+		"Remove the faults that the journals of a run directory record as injected and never removed, as after a crash: stopped processes are continued, paused containers unpaused, disconnected ones connected again; then remove the run's containers and networks, stop the target processes it left running, and delete its load generator pods (runner = \"kubernetes\": their Job, ConfigMap and Secret).",
 		"cloudtest recover out/20261124-210102-3fa2", stderr)
 	timeout := fs.String("timeout", "2m", "give up the removals after this time")
 	if code, done := parse(fs, args); done {
@@ -379,6 +379,14 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 		lerr = errors.Join(lerr, perr)
 	}
 	left += procs
+	// And the load generator pods of runner = "kubernetes" (their Job,
+	// pods, ConfigMap and Secret), found by the run's labels.
+	gens, gerr := performance.RecoverGenerators(ctx, dir, stdout)
+	if gerr != nil {
+		fmt.Fprintf(stderr, "cloudtest: some load generator objects of the run could not be deleted: %v\n", gerr)
+		lerr = errors.Join(lerr, gerr)
+	}
+	left += gens
 	if err != nil {
 		fmt.Fprintf(stderr, "cloudtest: some faults could not be removed: %v\n", err)
 		fmt.Fprintf(stdout, "%s: %d faults removed, others are still in place (see above)\n", dir, n)
@@ -386,11 +394,11 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case n == 0 && left == 0:
-		fmt.Fprintf(stdout, "%s: no fault, container, network or process was left in place; nothing to remove\n", dir)
+		fmt.Fprintf(stdout, "%s: no fault, container, network, process or load generator object was left in place; nothing to remove\n", dir)
 	case left == 0:
 		fmt.Fprintf(stdout, "%s: %d faults removed; none is left in place\n", dir, n)
 	default:
-		fmt.Fprintf(stdout, "%s: %d faults and %d containers, networks or processes removed\n", dir, n, left)
+		fmt.Fprintf(stdout, "%s: %d faults and %d containers, networks, processes or load generator objects removed\n", dir, n, left)
 	}
 	if lerr != nil {
 		return exitRejected

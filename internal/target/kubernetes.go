@@ -53,6 +53,7 @@ type Kube struct {
 	stopInf  chan struct{}
 	ready    func() []podPort // the ready pods now, best first
 	svcPort  string           // the Service port's name, to find it in EndpointSlices
+	svcPortN int              // and its number
 	reqID    atomic.Int64
 	mu       sync.Mutex
 	conns    map[string]httpstream.Connection // by pod name
@@ -172,7 +173,7 @@ func (k *Kube) watchService(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("Service %s/%s %w", k.Namespace, spec.Service, err)
 	}
-	k.svcPort = sp.Name
+	k.svcPort, k.svcPortN = sp.Name, int(sp.Port)
 	k.selector = svc.Spec.Selector
 	f := informers.NewSharedInformerFactoryWithOptions(k.Clientset, 0, informers.WithNamespace(k.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -303,6 +304,28 @@ func (k *Kube) Selector() map[string]string { return k.selector }
 
 // URL is the loopback address of the port-forward.
 func (k *Kube) URL() string { return k.spec.Scheme + "://" + k.ln.Addr().String() }
+
+// ClusterURL is the target's address from inside the cluster (a load
+// generator pod's): the Service's DNS name and port, or, for a selector,
+// the IP of one of the ready pods (the n-th, round robin).
+func (k *Kube) ClusterURL(ctx context.Context, n int) (string, error) {
+	if k.spec.Service != "" {
+		return fmt.Sprintf("%s://%s.%s.svc:%d", k.spec.Scheme, k.spec.Service, k.Namespace, k.svcPortN), nil
+	}
+	pods := k.ready()
+	if len(pods) == 0 {
+		return "", fmt.Errorf("no ready pod of %s", k.describe())
+	}
+	p := pods[n%len(pods)]
+	pod, err := k.Clientset.CoreV1().Pods(k.Namespace).Get(ctx, p.pod, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	if pod.Status.PodIP == "" {
+		return "", fmt.Errorf("pod %s/%s has no IP yet", k.Namespace, p.pod)
+	}
+	return fmt.Sprintf("%s://%s", k.spec.Scheme, net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(p.port))), nil
+}
 
 // ReadyPods names the target's pods that are ready now.
 func (k *Kube) ReadyPods() []string {

@@ -5,12 +5,21 @@
 package testkube
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -307,4 +316,171 @@ func (c *Cluster) PodCPURate(t testing.TB, ns, pod string, since time.Time, wind
 	u0, t0 := next(since)
 	u1, t1 := next(t0.Add(window))
 	return float64(u1-u0) / float64(t1.Sub(t0))
+}
+
+var (
+	imageOnce sync.Once
+	imageRef  string
+	imageErr  error
+)
+
+// CloudtestImage builds a static cloudtest from this checkout (CGO_ENABLED=0,
+// as .ci/kube.sh builds its images), packs it as a FROM-scratch image
+// whose entrypoint is /cloudtest, and imports it into the cluster's
+// containerd (no registry), once per test process. The tag names the
+// binary's digest, so that a pod never runs an older build.
+func (c *Cluster) CloudtestImage(t testing.TB) string {
+	t.Helper()
+	imageOnce.Do(func() { imageRef, imageErr = c.buildImage() })
+	if imageErr != nil {
+		t.Fatalf("building the cloudtest image for the cluster: %v", imageErr)
+	}
+	return imageRef
+}
+
+// ContainerdSocket is the cluster's containerd, beside its kubeconfig.
+func (c *Cluster) ContainerdSocket() string {
+	return filepath.Join(filepath.Dir(c.Kubeconfig), "containerd", "containerd.sock")
+}
+
+func (c *Cluster) buildImage() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "cloudtest-image-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "cloudtest")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/cloudtest")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	exe, err := os.ReadFile(bin)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(exe)
+	ref := "docker.io/local/cloudtest:test-" + hex.EncodeToString(sum[:])[:12]
+	tarPath := filepath.Join(dir, "image.tar")
+	if err := writeImageTar(tarPath, ref, exe); err != nil {
+		return "", err
+	}
+	imp := exec.Command("ctr", "-n", "k8s.io", "--address", c.ContainerdSocket(), "images", "import", tarPath)
+	if out, err := imp.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("ctr images import: %v\n%s", err, out)
+	}
+	return ref, nil
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// writeImageTar writes a `docker save` archive of one layer holding
+// /cloudtest, which `ctr images import` reads.
+func writeImageTar(path, ref string, exe []byte) error {
+	var layer bytes.Buffer
+	lw := tar.NewWriter(&layer)
+	if err := lw.WriteHeader(&tar.Header{Name: "cloudtest", Mode: 0o755, Size: int64(len(exe)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
+		return err
+	}
+	lw.Write(exe)
+	if err := lw.Close(); err != nil {
+		return err
+	}
+	diff := sha256.Sum256(layer.Bytes())
+	cfg, _ := json.Marshal(map[string]any{
+		"architecture": runtime.GOARCH, "os": "linux",
+		"config": map[string]any{"Entrypoint": []string{"/cloudtest"}},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diff[:])}},
+	})
+	manifest, _ := json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{ref}, "Layers": []string{"layer.tar"}}})
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(f)
+	for _, e := range []struct {
+		name string
+		data []byte
+	}{{"layer.tar", layer.Bytes()}, {"config.json", cfg}, {"manifest.json", manifest}} {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
+			f.Close()
+			return err
+		}
+		tw.Write(e.data)
+	}
+	return errors.Join(tw.Close(), f.Close())
+}
+
+// GeneratorSelector selects the objects of cloudtest's load generator
+// pods (runner = "kubernetes").
+const GeneratorSelector = "app.kubernetes.io/managed-by=cloudtest,cloudtest.io/role=load-generator"
+
+// GeneratorObjects names the load generators' Jobs, pods, ConfigMaps and
+// Secrets left in ns.
+func (c *Cluster) GeneratorObjects(t testing.TB, ns string) []string {
+	t.Helper()
+	ctx := context.Background()
+	lo := metav1.ListOptions{LabelSelector: GeneratorSelector}
+	var out []string
+	jobs, err := c.Clientset.BatchV1().Jobs(ns).List(ctx, lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs.Items {
+		out = append(out, "Job "+j.Name)
+	}
+	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		out = append(out, "Pod "+p.Name)
+	}
+	cms, err := c.Clientset.CoreV1().ConfigMaps(ns).List(ctx, lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range cms.Items {
+		out = append(out, "ConfigMap "+m.Name)
+	}
+	secs, err := c.Clientset.CoreV1().Secrets(ns).List(ctx, lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secs.Items {
+		out = append(out, "Secret "+s.Name)
+	}
+	return out
+}
+
+// RunningGenerators are the load generator pods of ns that run.
+func (c *Cluster) RunningGenerators(t testing.TB, ns string) []corev1.Pod {
+	t.Helper()
+	var out []corev1.Pod
+	for _, p := range c.Pods(t, ns, GeneratorSelector) {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }

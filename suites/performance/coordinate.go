@@ -41,7 +41,18 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 	vars, varFiles := handoffVars(renv.Config)
 	h := Handoff{Source: handoffSource(renv.Config, varFiles), Vars: vars, VarFiles: varFiles, Suite: s.Name,
 		Target: target, URLs: renv.URLs(), RunID: renv.RunID, Of: n, Dir: dir}
-	ws, err := startLocal(h, dir)
+	var ws []member
+	var err error
+	var kf *kubeFleet
+	if s.Load.Runner == "kubernetes" {
+		kf, err = s.startKube(ctx, renv, h, target)
+		if kf != nil {
+			defer kf.close(renv)
+			ws = kf.members()
+		}
+	} else {
+		ws, err = startLocal(h, dir)
+	}
 	if err != nil {
 		return result.LoadSummary{}, err
 	}
@@ -58,7 +69,8 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 		el := time.Since(start)
 		var reqs, errs int64
 		for _, w := range ws {
-			reqs, errs = reqs+w.requests.Load(), errs+w.errors.Load()
+			r, e := w.progress()
+			reqs, errs = reqs+r, errs+e
 		}
 		renv.Status(fmt.Sprintf("%s %s/%s on %d generators, %.0f/s, %d errors", target,
 			max(el, 0).Round(time.Second), s.Load.Duration, n, float64(reqs)/max(el.Seconds(), 1), errs))
@@ -77,6 +89,9 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 		return result.LoadSummary{}, fmt.Errorf("writing %s: %w", rawRel, err)
 	}
 	sum.Utilization, sum.Raw, sum.Target = util, filepath.ToSlash(rawRel), target
+	if kf != nil {
+		sum.Note = sentences(sum.Note, kf.note())
+	}
 	if s.remoteWriteURL(renv) != "" {
 		sum.Note = strings.TrimSpace(sum.Note + " The live figures were not pushed to Prometheus: a load shared among generators does not push them yet.")
 	}
@@ -86,14 +101,14 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 // await waits for every worker to end: an interrupted run interrupts them
 // (each then stops its load and writes what it measured), and one that
 // has not ended well after the load should have is killed.
-func (s *Suite) await(ctx context.Context, ws []*localWorker, start time.Time) {
+func (s *Suite) await(ctx context.Context, ws []member, start time.Time) {
 	hard := time.NewTimer(time.Until(start.Add(s.Load.Duration + grace + overrun)))
 	defer hard.Stop()
 	interrupted := false
 	for _, w := range ws {
 		for waiting := true; waiting; {
 			select {
-			case <-w.exited:
+			case <-w.exited():
 				waiting = false
 			case <-ctx.Done():
 				if !interrupted {
@@ -104,11 +119,9 @@ func (s *Suite) await(ctx context.Context, ws []*localWorker, start time.Time) {
 			case <-hard.C:
 				for _, o := range ws {
 					select {
-					case <-o.exited:
+					case <-o.exited():
 					default:
-						o.mu.Lock()
-						o.overdue = true
-						o.mu.Unlock()
+						o.markOverdue()
 					}
 				}
 				kill(ws)
@@ -120,25 +133,29 @@ func (s *Suite) await(ctx context.Context, ws []*localWorker, start time.Time) {
 // merge reads the parts of the workers that finished and builds the
 // summary of the whole load; the workers that did not are named in
 // Generators (Failed), which fails the suite.
-func (s *Suite) merge(ws []*localWorker, dir string, start time.Time) (result.LoadSummary, error) {
+func (s *Suite) merge(ws []member, dir string, start time.Time) (result.LoadSummary, error) {
 	n := len(ws)
 	var parts []*part
 	runs := make([]result.GeneratorRun, n)
 	var elapsed time.Duration
 	for i, w := range ws {
-		run := result.GeneratorRun{Index: i + 1, Location: fmt.Sprintf("local process %d", w.cmd.Process.Pid), CPUSeconds: w.cpu().Seconds()}
+		run := result.GeneratorRun{Index: i + 1, Location: w.location(), CPUSeconds: w.cpu().Seconds()}
 		if why := w.failure(); why != "" {
 			run.Failed = w.name(n) + " " + why
 			runs[i] = run
 			continue
 		}
-		p, err := readPart(filepath.Join(dir, fmt.Sprintf("%d.json", i)))
+		p, err := readPart(partFile(dir, i, "json"))
 		if err != nil {
 			run.Failed = fmt.Sprintf("%s left no readable results: %v", w.name(n), err)
 			runs[i] = run
 			continue
 		}
 		parts = append(parts, p)
+		if run.CPUSeconds == 0 {
+			// A pod's worker measures its own CPU and says it in its part.
+			run.CPUSeconds = time.Duration(p.CPUNS).Seconds()
+		}
 		el := time.Duration(p.ElapsedNS)
 		elapsed = max(elapsed, el)
 		secs := s.Load.Duration.Seconds()
@@ -216,7 +233,7 @@ func readPart(path string) (*part, error) {
 // the other, into one file in vegeta's encoding (two gob streams cannot
 // simply be joined byte by byte), and removes their own files. The files of
 // a worker that did not finish are left beside its log.
-func concatRaw(path string, ws []*localWorker, dir string) error {
+func concatRaw(path string, ws []member, dir string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -228,7 +245,7 @@ func concatRaw(path string, ws []*localWorker, dir string) error {
 		if w.failure() != "" {
 			continue
 		}
-		src := filepath.Join(dir, fmt.Sprintf("%d.bin", i))
+		src := partFile(dir, i, "bin")
 		if err := copyResults(enc, src); err != nil {
 			errs = append(errs, fmt.Errorf("generator %d: %w", i+1, err))
 			continue
@@ -261,4 +278,73 @@ func copyResults(enc vegeta.Encoder, src string) error {
 			return err
 		}
 	}
+}
+
+// awaitReady waits until every worker said it is ready (or the run is
+// interrupted).
+func awaitReady(ctx context.Context, ws []member, timeout time.Duration) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, w := range ws {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted while the %d generators were starting", len(ws))
+		case m, ok := <-w.messages():
+			switch {
+			case ok && m.Ready:
+				continue
+			case ok && m.Error != "":
+				return fmt.Errorf("%s could not start: %s", w.name(len(ws)), m.Error)
+			}
+			<-w.exited()
+			return fmt.Errorf("%s ended before it was ready: %s", w.name(len(ws)), w.failure())
+		case <-deadline.C:
+			return fmt.Errorf("%s was not ready within %s", w.name(len(ws)), timeout)
+		}
+	}
+	return nil
+}
+
+// begin hands every worker the same start time.
+func begin(ws []member, start time.Time) error {
+	for _, w := range ws {
+		if err := w.send(message{Start: start}); err != nil {
+			return fmt.Errorf("%s: handing over the start time: %w", w.name(len(ws)), err)
+		}
+	}
+	return nil
+}
+
+// interrupt asks every worker still running to stop its load early.
+func interrupt(ws []member) {
+	for _, w := range ws {
+		select {
+		case <-w.exited():
+		default:
+			w.interrupt()
+		}
+	}
+}
+
+// kill ends every worker still running and waits for them.
+func kill(ws []member) {
+	for _, w := range ws {
+		select {
+		case <-w.exited():
+		default:
+			w.kill()
+		}
+	}
+	for _, w := range ws {
+		<-w.exited()
+	}
+}
+
+// sentences joins two notes, each a sentence.
+func sentences(a, b string) string {
+	a = strings.TrimSpace(a)
+	if a != "" && !strings.HasSuffix(a, ".") {
+		a += "."
+	}
+	return strings.TrimSpace(a + " " + b)
 }

@@ -2,9 +2,15 @@ package performance
 
 import (
 	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cloudtest/cloudtest/internal/config"
 )
@@ -19,11 +25,14 @@ import (
 // the same way, so that no two generators share a user or a row.
 
 // maxLocalWorkers bounds the generators started on this machine: each is a
-// cloudtest process.
-const maxLocalWorkers = 64
+// cloudtest process. maxPodWorkers bounds the pods of runner = "kubernetes"
+// (the coordinator holds one attach stream per pod).
+const (
+	maxLocalWorkers = 64
+	maxPodWorkers   = 500
+)
 
-// runners are the ways generators are started; kubernetes is refused until
-// it is built.
+// runners are the ways generators are started.
 var runners = []string{"local", "kubernetes"}
 
 // decodeWorkers reads workers and runner; bad is set when the load block
@@ -32,24 +41,33 @@ var runners = []string{"local", "kubernetes"}
 func decodeWorkers(l *Load, attrs hcl.Attributes, dc *config.DecodeContext, bad bool) hcl.Diagnostics {
 	var diags, d hcl.Diagnostics
 	wa, hasWorkers := attrs["workers"]
+	ra, hasRunner := attrs["runner"]
+	if hasRunner {
+		l.Runner, d = dc.OneOf(ra, runners...)
+		diags = append(diags, d...)
+		l.RunnerRange = ra.Expr.Range()
+	}
 	if hasWorkers {
 		l.Workers, d = dc.Int(wa)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			lim := limits{attrs: attrs}
-			lim.count("workers", l.Workers, maxLocalWorkers)
+			most := maxLocalWorkers
+			if l.Runner == "kubernetes" {
+				most = maxPodWorkers
+			}
+			lim.count("workers", l.Workers, most)
 			diags = append(diags, lim.diags...)
 		}
 	}
-	if ra, ok := attrs["runner"]; ok {
-		l.Runner, d = dc.OneOf(ra, runners...)
-		diags = append(diags, d...)
+	if l.Pods != nil && l.Runner != "kubernetes" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Kubernetes block without the kubernetes runner",
+			Detail:  `The kubernetes block of a load says how its generator pods run; it needs runner = "kubernetes" (and workers = N).`,
+			Subject: l.Pods.DeclRange.Ptr()})
+	}
+	if hasRunner {
 		switch {
-		case d.HasErrors():
-		case l.Runner == "kubernetes":
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Runner not built yet",
-				Detail:  `runner = "kubernetes" (an Indexed Job of generator pods) is not built yet; use runner = "local" to share the load among processes on this machine.`,
-				Subject: ra.Expr.Range().Ptr()})
+		case diags.HasErrors():
 		case !hasWorkers:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Runner without workers",
 				Detail:  fmt.Sprintf("runner = %q starts generators, but the load block does not say how many: add workers = 3, say.", l.Runner),
@@ -132,4 +150,130 @@ func (s segmented) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool
 
 func (s segmented) Rate(elapsed time.Duration) float64 {
 	return s.whole.Rate(elapsed) / float64(s.seg.n)
+}
+
+var podsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "image"}, {Name: "namespace"}, {Name: "kubeconfig"}, {Name: "context"}, {Name: "requests"}, {Name: "limits"},
+}}
+
+// podResources are the resources a generator pod's requests and limits name.
+var podResources = []string{"cpu", "memory", "ephemeral-storage"}
+
+// decodePods reads the load's kubernetes block (fleet_kube.go).
+func decodePods(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
+	content, diags := b.Body.Content(podsSchema)
+	if l.Pods != nil {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate kubernetes block",
+			Detail: "A load block takes one kubernetes block.", Subject: b.DefRange.Ptr()})
+	}
+	p := &PodSpec{DeclRange: b.DefRange}
+	l.Pods = p
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"image", &p.Image}, {"namespace", &p.Namespace}, {"kubeconfig", &p.Kubeconfig}, {"context", &p.Context}} {
+		name, dst := f.name, f.dst
+		a, ok := content.Attributes[name]
+		if !ok {
+			continue
+		}
+		v, d := dc.String(a)
+		diags = append(diags, d...)
+		if !d.HasErrors() && strings.TrimSpace(v) == "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty value",
+				Detail: fmt.Sprintf("%s must not be empty; leave it out for the default.", name), Subject: a.Expr.Range().Ptr()})
+		}
+		if name == "namespace" && !d.HasErrors() && v != "" {
+			if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid namespace",
+					Detail: fmt.Sprintf("namespace %q is not a Kubernetes namespace name: %s.", v, strings.Join(errs, "; ")), Subject: a.Expr.Range().Ptr()})
+			}
+		}
+		if name == "kubeconfig" && v != "" && !filepath.IsAbs(v) && !strings.HasPrefix(v, "~") {
+			// Relative to the file that names it, as a target's kubeconfig.
+			v = filepath.Join(filepath.Dir(a.Expr.Range().Filename), v)
+		}
+		*dst = v
+	}
+	for _, f := range []struct {
+		name string
+		dst  *map[string]resource.Quantity
+	}{{"requests", &p.Requests}, {"limits", &p.Limits}} {
+		name, dst := f.name, f.dst
+		a, ok := content.Attributes[name]
+		if !ok {
+			continue
+		}
+		m, d := dc.StringMap(a)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		*dst = map[string]resource.Quantity{}
+		keys := slices.Sorted(maps.Keys(m))
+		for _, k := range keys {
+			v := m[k]
+			if !slices.Contains(podResources, k) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown resource",
+					Detail: fmt.Sprintf("%s takes %s; found %q.", name, strings.Join(podResources, ", "), k), Subject: a.Expr.Range().Ptr()})
+				continue
+			}
+			q, err := resource.ParseQuantity(v)
+			if err != nil || q.Sign() <= 0 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid quantity",
+					Detail: fmt.Sprintf("%s.%s = %q is not a Kubernetes quantity above zero, such as \"500m\" (cpu) or \"256Mi\" (memory).", name, k, v), Subject: a.Expr.Range().Ptr()})
+				continue
+			}
+			(*dst)[k] = q
+		}
+	}
+	if !diags.HasErrors() {
+		for _, k := range slices.Sorted(maps.Keys(p.Requests)) {
+			req := p.Requests[k]
+			if lim, ok := p.Limits[k]; ok && req.Cmp(lim) > 0 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Request above its limit",
+					Detail: fmt.Sprintf("requests.%s = %s is above limits.%s = %s.", k, req.String(), k, lim.String()), Subject: content.Attributes["requests"].Expr.Range().Ptr()})
+			}
+		}
+	}
+	return diags
+}
+
+// checkPodTargets refuses, on the runner's line, a runner = "kubernetes"
+// whose load goes to a target the generator pods cannot reach (one on this
+// machine), or to a URL target without a namespace for the pods.
+func (s *Suite) checkPodTargets(dc *config.DecodeContext) hcl.Diagnostics {
+	if s.Load.Runner != "kubernetes" || dc == nil || dc.Config() == nil {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	for _, name := range []string{s.Target, s.Compare} {
+		t := dc.Config().Targets[name]
+		if t == nil || t.Kubernetes != nil {
+			continue
+		}
+		where := ""
+		switch {
+		case t.Embedded != "":
+			where = "is the embedded demo bank, which runs inside this cloudtest process"
+		case t.Process != nil:
+			where = "is a process that cloudtest starts on this machine"
+		case t.Container != nil:
+			where = "is a container on this machine's Docker, published on its loopback"
+		case loopback(t.URL):
+			where = fmt.Sprintf("is at %s, on this machine's loopback", t.URL)
+		}
+		if where != "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Target out of the generator pods' reach",
+				Detail:  fmt.Sprintf(`runner = "kubernetes" sends the load from pods in a cluster, but target %q %s, which the pods cannot reach: make it a Kubernetes target (a kubernetes block) or give it an address the cluster reaches, or use runner = "local".`, name, where),
+				Subject: s.Load.RunnerRange.Ptr()})
+			continue
+		}
+		if s.Load.Pods == nil || s.Load.Pods.Namespace == "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Namespace of the generator pods",
+				Detail:  fmt.Sprintf(`Target %q is a URL, not a Kubernetes target, so it says no cluster or namespace for the generator pods: add kubernetes { namespace = "load" } to the load block (and kubeconfig = and context = unless kubectl's defaults are the cluster's).`, name),
+				Subject: s.Load.RunnerRange.Ptr()})
+		}
+	}
+	return diags
 }

@@ -493,7 +493,27 @@ func TestTheMergeOfAHundredGeneratorsIsExactAndItsCostKnown(t *testing.T) {
 		size += len(b)
 	}
 	var before, after runtimeMem
+	runtime.GC()
 	before.read()
+	// The heap's peak while merging, sampled (what a coordinator must have).
+	var peak atomic.Uint64
+	sampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-sampling:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
 	began := time.Now()
 	var parts []*part
 	for _, b := range encoded {
@@ -505,6 +525,8 @@ func TestTheMergeOfAHundredGeneratorsIsExactAndItsCostKnown(t *testing.T) {
 	}
 	rec, err := mergeParts(parts)
 	took := time.Since(began)
+	close(sampling)
+	<-sampled
 	after.read()
 	if err != nil {
 		t.Fatal(err)
@@ -524,16 +546,16 @@ func TestTheMergeOfAHundredGeneratorsIsExactAndItsCostKnown(t *testing.T) {
 	if want := percentiles(union); overall.LatencyMS.P50 != want.P50 || overall.LatencyMS.P99 != want.P99 {
 		t.Fatalf("merged p50 %v, p99 %v; one histogram of every request gives %v, %v", overall.LatencyMS.P50, overall.LatencyMS.P99, want.P50, want.P99)
 	}
-	t.Logf("%d generators × %d s: parts %.1f MB of JSON, read and merged in %s, %.1f MB allocated",
-		generators, seconds, float64(size)/1e6, took.Round(time.Millisecond), float64(after.total-before.total)/1e6)
+	t.Logf("%d generators × %d s: parts %.1f MB of JSON, read and merged in %s, %.1f MB allocated, heap in use at most %.1f MB (%.1f MB before)",
+		generators, seconds, float64(size)/1e6, took.Round(time.Millisecond), float64(after.total-before.total)/1e6, float64(peak.Load())/1e6, float64(before.inuse)/1e6)
 }
 
-type runtimeMem struct{ total uint64 }
+type runtimeMem struct{ total, inuse uint64 }
 
 func (m *runtimeMem) read() {
 	var s runtime.MemStats
 	runtime.ReadMemStats(&s)
-	m.total = s.TotalAlloc
+	m.total, m.inuse = s.TotalAlloc, s.HeapInuse
 }
 
 // TestAGeneratorThatCannotStartIsNamed: a worker that ends before it is
@@ -555,7 +577,7 @@ func TestAGeneratorThatCannotStartIsNamed(t *testing.T) {
     duration = "1s"
     workers  = 2
   }`+simpleJourney)
-	if res.Status != result.Errored || !regexp.MustCompile(`generator 1 of 2 \(local process \d+\) ended before it was ready \(exit status 3\): worker: the suites cannot be read`).MatchString(res.Message) {
+	if res.Status != result.Errored || !regexp.MustCompile(`generator 1 of 2 \(local process \d+\) ended before it was ready: failed \(exit status 3\): worker: the suites cannot be read`).MatchString(res.Message) {
 		t.Fatalf("%s: %s", res.Status, res.Message)
 	}
 	if served.Load() != 0 {

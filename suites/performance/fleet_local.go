@@ -1,9 +1,7 @@
 package performance
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -28,29 +24,20 @@ var WorkerCommand = func() (string, []string, error) {
 
 // localWorker is one generator process on this machine.
 type localWorker struct {
-	index int
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	log   string // its standard error, kept in the workers' directory
-	msgs  chan message
-	// exited is closed when the process has ended; err is its Wait error.
-	exited chan struct{}
-	err    error
-	done   bool // it said it was done
-	// overdue: it was still running long after the load's end and was killed.
-	overdue bool
-	mu      sync.Mutex
-	// requests and errors so far, from its progress lines.
-	requests, errors atomic.Int64
+	peer
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	log string // its standard error, kept in the workers' directory
+	err error  // its Wait error, once exited
 }
 
 // startLocal starts one process per generator and hands each its part.
-func startLocal(h Handoff, dir string) ([]*localWorker, error) {
+func startLocal(h Handoff, dir string) ([]member, error) {
 	exe, args, err := WorkerCommand()
 	if err != nil {
 		return nil, fmt.Errorf("finding the cloudtest executable for the workers: %w", err)
 	}
-	var ws []*localWorker
+	var ws []member
 	for i := 0; i < h.Of; i++ {
 		w, err := startOne(exe, args, h, i, dir)
 		if err != nil {
@@ -68,7 +55,7 @@ func startOne(exe string, args []string, h Handoff, i int, dir string) (*localWo
 	if err != nil {
 		return nil, err
 	}
-	w := &localWorker{index: i, log: filepath.Join(dir, fmt.Sprintf("%d.log", i)), msgs: make(chan message, 4), exited: make(chan struct{})}
+	w := &localWorker{peer: newPeer(i), log: filepath.Join(dir, fmt.Sprintf("%d.log", i))}
 	logf, err := os.Create(w.log)
 	if err != nil {
 		return nil, err
@@ -92,30 +79,10 @@ func startOne(exe string, args []string, h Handoff, i int, dir string) (*localWo
 		return nil, err
 	}
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var m message
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				if m.Progress {
-					w.requests.Store(m.Requests)
-					w.errors.Store(m.Errors)
-					continue
-				}
-				if m.Done {
-					w.mu.Lock()
-					w.done = true
-					w.mu.Unlock()
-				}
-				select {
-				case w.msgs <- m:
-				default: // more lines than the protocol has: not read
-				}
-			}
-		}
-		close(w.msgs)
+		w.peer.read(out, dir)
 		w.err = w.cmd.Wait()
 		logf.Close()
-		close(w.exited)
+		close(w.gone)
 	}()
 	if _, err := w.in.Write(append(line, '\n')); err != nil {
 		w.cmd.Process.Kill()
@@ -126,50 +93,24 @@ func startOne(exe string, args []string, h Handoff, i int, dir string) (*localWo
 
 // name is how the report and the message call the worker.
 func (w *localWorker) name(of int) string {
-	return fmt.Sprintf("generator %d of %d (local process %d)", w.index+1, of, w.cmd.Process.Pid)
+	return fmt.Sprintf("generator %d of %d (%s)", w.idx+1, of, w.location())
 }
 
-// awaitReady waits until every worker said it is ready (or the run is
-// interrupted).
-func awaitReady(ctx context.Context, ws []*localWorker, timeout time.Duration) error {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for _, w := range ws {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("interrupted while the %d generators were starting", len(ws))
-		case m, ok := <-w.msgs:
-			switch {
-			case ok && m.Ready:
-				continue
-			case ok && m.Error != "":
-				return fmt.Errorf("%s could not start: %s", w.name(len(ws)), m.Error)
-			}
-			<-w.exited
-			return fmt.Errorf("%s ended before it was ready (%v)%s", w.name(len(ws)), w.err, w.lastLog())
-		case <-deadline.C:
-			return fmt.Errorf("%s was not ready within %s", w.name(len(ws)), timeout)
-		}
-	}
-	return nil
+func (w *localWorker) location() string { return fmt.Sprintf("local process %d", w.cmd.Process.Pid) }
+
+func (w *localWorker) send(m message) error {
+	line, _ := json.Marshal(m)
+	_, err := w.in.Write(append(line, '\n'))
+	return err
 }
 
-// begin hands every worker the same start time.
-func begin(ws []*localWorker, start time.Time) error {
-	line, _ := json.Marshal(message{Start: start})
-	for _, w := range ws {
-		if _, err := w.in.Write(append(line, '\n')); err != nil {
-			return fmt.Errorf("%s: handing over the start time: %w", w.name(len(ws)), err)
-		}
-	}
-	return nil
-}
+func (w *localWorker) interrupt() { w.cmd.Process.Signal(os.Interrupt) }
+
+func (w *localWorker) kill() { w.cmd.Process.Kill() }
 
 // failure says why a worker that ended did not finish its part, or "".
 func (w *localWorker) failure() string {
-	w.mu.Lock()
-	done, overdue := w.done, w.overdue
-	w.mu.Unlock()
+	done, overdue := w.isDone(), w.isOverdue()
 	var ee *exec.ExitError
 	switch {
 	case w.err == nil && done:
@@ -209,29 +150,4 @@ func (w *localWorker) lastLog() string {
 		b = b[i+1:]
 	}
 	return ": " + strings.TrimSpace(string(b))
-}
-
-// interrupt asks every worker still running to stop its load early.
-func interrupt(ws []*localWorker) {
-	for _, w := range ws {
-		select {
-		case <-w.exited:
-		default:
-			w.cmd.Process.Signal(os.Interrupt)
-		}
-	}
-}
-
-// kill ends every worker still running and waits for them.
-func kill(ws []*localWorker) {
-	for _, w := range ws {
-		select {
-		case <-w.exited:
-		default:
-			w.cmd.Process.Kill()
-		}
-	}
-	for _, w := range ws {
-		<-w.exited
-	}
 }

@@ -34,6 +34,8 @@ type part struct {
 	Wait      string            `json:"wait"`
 	Waited    int64             `json:"waited"`
 	Generator *result.Generator `json:"generator,omitempty"`
+	// CPUNS is the CPU time the worker used, as it measured it itself.
+	CPUNS int64 `json:"cpu_ns,omitempty"`
 }
 
 type statsPart struct {

@@ -69,8 +69,12 @@ type Load struct {
 	MaxWorkers int
 	// Workers is how many generators share the load (0: this process
 	// alone), started by Runner (see distribute.go).
-	Workers   int
-	Runner    string
+	Workers     int
+	Runner      string
+	RunnerRange hcl.Range
+	// Pods is the kubernetes block: how runner = "kubernetes" runs the
+	// generator pods (fleet_kube.go).
+	Pods      *PodSpec
 	DeclRange hcl.Range
 	// seg is the share of the load this generator sends (a worker's).
 	seg segment
@@ -122,7 +126,7 @@ var loadSchema = &hcl.BodySchema{
 		{Name: "pacer"}, {Name: "amplitude"}, {Name: "period"},
 		{Name: "workers"}, {Name: "runner"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "stage"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "stage"}, {Type: "kubernetes"}},
 }
 
 var stageSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "duration", Required: true}, {Name: "rate", Required: true}}}
@@ -172,6 +176,9 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 			s.Utilization, d = decodeUtilization(b, dc)
 		}
 		diags = append(diags, d...)
+	}
+	if loads == 1 && !diags.HasErrors() {
+		diags = append(diags, s.checkPodTargets(dc)...)
 	}
 	if loads != 1 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Performance suite needs one load block",
@@ -239,6 +246,10 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 			Detail: "A sine pacer needs rate (the mean), amplitude (above zero, at most the rate) and period, such as rate = 100, amplitude = 50, period = \"10s\".", Subject: b.DefRange.Ptr()})
 	}
 	for _, sb := range content.Blocks {
+		if sb.Type == "kubernetes" {
+			diags = append(diags, decodePods(l, sb, dc)...)
+			continue
+		}
 		c, stageDiags := sb.Body.Content(stageSchema)
 		var st Stage
 		if a, ok := c.Attributes["duration"]; ok {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -41,6 +42,10 @@ type Handoff struct {
 	Of    int `json:"of"`
 	// Dir receives <index>.json (the part) and <index>.bin (raw results).
 	Dir string `json:"dir"`
+	// Stream: after its done line the worker also writes the part and the
+	// raw results on its standard output, each after a {"file":…,"size":N}
+	// line (a pod's worker: the coordinator has no access to its disk).
+	Stream bool `json:"stream,omitempty"`
 }
 
 // message is a line between coordinator and worker: the worker says it is
@@ -54,6 +59,12 @@ type message struct {
 	Progress bool  `json:"progress,omitempty"`
 	Requests int64 `json:"requests,omitempty"`
 	Errors   int64 `json:"errors,omitempty"`
+	// Stop, from the coordinator: end the load now and write what was
+	// measured (a pod cannot be sent SIGINT over the API server).
+	Stop bool `json:"stop,omitempty"`
+	// File and Size frame a file that follows the line (Handoff.Stream).
+	File string `json:"file,omitempty"`
+	Size int64  `json:"size,omitempty"`
 }
 
 // ServeWorker is a generator worker (`cloudtest worker`): it reads the
@@ -94,6 +105,10 @@ func ServeWorker(ctx context.Context, in io.Reader, out io.Writer, load func(Han
 	defer cancel()
 	go func() {
 		for lines.Scan() {
+			var m message
+			if json.Unmarshal(lines.Bytes(), &m) == nil && m.Stop {
+				break
+			}
 		}
 		cancel()
 	}()
@@ -106,7 +121,36 @@ func ServeWorker(ctx context.Context, in io.Reader, out io.Writer, load func(Han
 	if err != nil {
 		return err
 	}
-	return enc.Encode(message{Done: true})
+	if err := enc.Encode(message{Done: true}); err != nil {
+		return err
+	}
+	if !h.Stream {
+		return nil
+	}
+	for _, kind := range []string{"part", "raw"} {
+		if err := streamFile(out, enc, kind, partFile(h.Dir, h.Index, streamed[kind])); err != nil {
+			return fmt.Errorf("sending the %s: %w", kind, err)
+		}
+	}
+	return nil
+}
+
+// streamFile writes a file on out after the line that frames it.
+func streamFile(out io.Writer, enc *json.Encoder, kind, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := enc.Encode(message{File: kind, Size: st.Size()}); err != nil {
+		return err
+	}
+	_, err = io.CopyN(out, f, st.Size())
+	return err
 }
 
 // worker is one generator of a shared load, ready to start.
@@ -175,6 +219,7 @@ func (w *worker) run(ctx context.Context, start time.Time) error {
 	}
 	p := w.g.rec.export()
 	p.Index, p.Of, p.Model, p.Engine, p.ElapsedNS, p.Dry, p.Generator = w.h.Index, w.h.Of, model, engine, int64(elapsed), w.g.dry.Load(), gen
+	p.CPUNS = int64(ownCPU())
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -185,6 +230,16 @@ func (w *worker) run(ctx context.Context, start time.Time) error {
 		return err
 	}
 	return os.Rename(path+".tmp", path)
+}
+
+// ownCPU is the CPU time (user and system) this process has used: in a
+// pod, where it is the container's only process, the container's.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // handoffVars gives a worker the variables' values as -var options (and,
