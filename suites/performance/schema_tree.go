@@ -14,7 +14,8 @@ func Schema() *config.Schema {
 	journeyStep := step.Schema()
 	journeyStep.Bodies = append([]*hcl.BodySchema{thinkSchema}, journeyStep.Bodies...)
 	return &config.Schema{Bodies: []*hcl.BodySchema{schema}, Blocks: map[string]*config.Schema{
-		"load":        {Bodies: []*hcl.BodySchema{loadSchema}, Blocks: map[string]*config.Schema{"stage": config.Attrs(stageSchema)}},
+		"load": {Bodies: []*hcl.BodySchema{loadSchema}, Blocks: map[string]*config.Schema{
+			"stage": config.Attrs(stageSchema), "kubernetes": config.Attrs(podsSchema)}},
 		"journey":     {Bodies: []*hcl.BodySchema{journeySchema}, Blocks: map[string]*config.Schema{"step": journeyStep}},
 		"thresholds":  config.Attrs(thresholdSchema),
 		"feed":        config.Attrs(feedSchema),
