@@ -447,7 +447,7 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		if (rctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil {
 			return nil, stepTimeout(fmt.Sprintf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout))
 		}
 		var tooMany *tooManyRedirects

@@ -48,7 +48,7 @@ func (s *Step) Static(env *Env) (*Static, string) {
 		return nil, err.Error()
 	}
 	st := &Static{Method: req.Method, URL: req.URL.String(), Header: req.Header, Body: body,
-		Client: &http.Client{Transport: env.transport(req.URL.Host), Timeout: s.HTTP.Timeout}}
+		Client: &http.Client{Transport: env.roundTripper(req.URL.Host), Timeout: s.HTTP.Timeout}}
 	if !s.HTTP.FollowRedirects {
 		st.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	} else if limit := s.HTTP.MaxRedirects; limit != defaultMaxRedirects {
