@@ -90,22 +90,63 @@ func (t *leanTransport) lean(req *http.Request) bool {
 
 // RoundTrip sends req on a kept connection (or base).
 func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.lean(req) {
-		return t.base.RoundTrip(req)
+	return t.roundTrip(req, time.Time{})
+}
+
+// Deadline is a transport that sends with t and ends each request (its
+// answer's body included) by at, or d after it is sent when d > 0: the
+// step's or the client's timeout as the connection's deadline, without a
+// context and a timer per request (and, for http.Client's Timeout with a
+// transport not its own, a goroutine per request).
+func (t *leanTransport) Deadline(at time.Time, d time.Duration) http.RoundTripper {
+	return &leanDeadline{t: t, at: at, d: d}
+}
+
+type leanDeadline struct {
+	t  *leanTransport
+	at time.Time
+	d  time.Duration
+}
+
+func (l *leanDeadline) RoundTrip(req *http.Request) (*http.Response, error) {
+	at := l.at
+	if l.d > 0 {
+		at = time.Now().Add(l.d)
 	}
+	return l.t.roundTrip(req, at)
+}
+
+// roundTrip sends req, ending it by at (zero: by its context only).
+func (t *leanTransport) roundTrip(req *http.Request, at time.Time) (*http.Response, error) {
 	ctx := req.Context()
-	for attempt := 0; ; attempt++ {
-		c, err := t.conn(ctx, req.URL.Host)
-		if err != nil {
-			return nil, t.ctxErr(ctx, err)
+	if dl, ok := ctx.Deadline(); ok && (at.IsZero() || dl.Before(at)) {
+		at = dl
+	}
+	if !t.lean(req) {
+		if at.IsZero() {
+			return t.base.RoundTrip(req)
 		}
-		resp, retry, err := c.roundTrip(ctx, req)
+		dctx, cancel := context.WithDeadline(ctx, at)
+		resp, err := t.base.RoundTrip(req.WithContext(dctx))
+		if err != nil {
+			cancel()
+			return nil, timeoutErr(ctx, at, err)
+		}
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		return resp, nil
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := t.conn(ctx, req.URL.Host, at)
+		if err != nil {
+			return nil, timeoutErr(ctx, at, err)
+		}
+		resp, retry, err := c.roundTrip(ctx, req, at)
 		if err == nil {
 			return resp, nil
 		}
 		c.conn.Close()
 		if !retry || attempt > 0 || ctx.Err() != nil {
-			return nil, t.ctxErr(ctx, err)
+			return nil, timeoutErr(ctx, at, err)
 		}
 		if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
 			body, gerr := req.GetBody()
@@ -117,22 +158,39 @@ func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// ctxErr is the request's context error when it ended the request (as
-// net/http reports it), else err. The connection's deadline is the
-// context's, and may pass a moment before the context's timer fires.
-func (t *leanTransport) ctxErr(ctx context.Context, err error) error {
+// cancelBody ends a request's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// timeoutErr is the request's context error when it ended the request (as
+// net/http reports it), context.DeadlineExceeded when the deadline at
+// passed (the connection's deadline may pass a moment before a context's
+// timer fires), else err.
+func timeoutErr(ctx context.Context, at time.Time, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
-	var ne net.Error
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) && errors.As(err, &ne) && ne.Timeout() {
+	if !at.IsZero() && !time.Now().Before(at) && (errors.Is(err, context.DeadlineExceeded) || isTimeout(err)) {
 		return context.DeadlineExceeded
 	}
 	return err
 }
 
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // conn takes an idle connection to host, or dials one.
-func (t *leanTransport) conn(ctx context.Context, host string) (*leanConn, error) {
+func (t *leanTransport) conn(ctx context.Context, host string, at time.Time) (*leanConn, error) {
 	key := host
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		key = net.JoinHostPort(strings.Trim(host, "[]"), "80")
@@ -150,6 +208,11 @@ func (t *leanTransport) conn(ctx context.Context, host string) (*leanConn, error
 		c.conn.Close()
 	}
 	t.mu.Unlock()
+	if !at.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, at)
+		defer cancel()
+	}
 	nc, err := t.base.DialContext(ctx, "tcp", key)
 	if err != nil {
 		return nil, err
@@ -192,9 +255,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 // roundTrip writes req and reads the answer's head; retry says that the
 // request may be sent again on another connection (this one, reused, failed
 // before the answer's first byte: the server had closed it).
-func (c *leanConn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, bool, error) {
-	dl, _ := ctx.Deadline()
-	if err := c.conn.SetDeadline(dl); err != nil {
+func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, at time.Time) (*http.Response, bool, error) {
+	if err := c.conn.SetDeadline(at); err != nil {
 		return nil, c.reused, err
 	}
 	// A cancelled request (the run interrupted) stops its read or write.
@@ -217,7 +279,7 @@ func (c *leanConn) roundTrip(ctx context.Context, req *http.Request) (*http.Resp
 		retry := c.reused && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err)) && c.br.Buffered() == 0 && idempotent(req)
 		return nil, retry, err
 	}
-	body := &leanBody{c: c, stop: stop, req: req}
+	body := &leanBody{c: c, stop: stop, req: req, at: at}
 	resp.Body = body
 	if !bodyAllowed(req, resp.StatusCode) {
 		body.r, body.err = http.NoBody, io.EOF
@@ -424,6 +486,7 @@ type leanBody struct {
 	c      *leanConn
 	stop   func() bool
 	req    *http.Request
+	at     time.Time // the request's deadline
 	r      io.Reader
 	lr     io.LimitedReader
 	keep   bool // the framing allows keeping the connection
@@ -513,7 +576,7 @@ func (b *leanBody) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	if err != nil {
-		b.fail(b.c.t.ctxErr(b.req.Context(), err))
+		b.fail(timeoutErr(b.req.Context(), b.at, err))
 		return n, b.err
 	}
 	if !b.gzip && !b.chunk && b.lr.R != nil && b.lr.N == 0 {

@@ -538,8 +538,9 @@ func (s *Step) usesResponse() bool {
 	return s.needsResponse
 }
 
-// wants reports whether the response field name must be built.
-func (s *Step) wants(name string) bool { return s.allFields || s.fields[name] }
+// wants reports whether the response field name must be built; name ""
+// asks whether the response is read as a whole.
+func (s *Step) wants(name string) bool { return s.allFields || (name != "" && s.fields[name]) }
 
 func attrName(t hcl.Traverser) string {
 	switch a := t.(type) {

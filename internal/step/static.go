@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -49,6 +50,12 @@ func (s *Step) Static(env *Env) (*Static, string) {
 	}
 	st := &Static{Method: req.Method, URL: req.URL.String(), Header: req.Header, Body: body,
 		Client: &http.Client{Transport: env.roundTripper(req.URL.Host), Timeout: s.HTTP.Timeout}}
+	if t := env.target(req.URL.Host); t.lean != nil {
+		// The timeout as each request's connection deadline: http.Client's
+		// Timeout runs a goroutine and a timer per request with a
+		// transport not its own.
+		st.Client = &http.Client{Transport: t.lean.Deadline(time.Time{}, s.HTTP.Timeout)}
+	}
 	if !s.HTTP.FollowRedirects {
 		st.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	} else if limit := s.HTTP.MaxRedirects; limit != defaultMaxRedirects {
