@@ -196,6 +196,36 @@ print("| median | %.3f | %.3f | %.3f | %.3f | %+.3f / %+.3f (median of the diffe
 }
 if [ "${BENCH_PART:-all}" = lag ]; then lag_rows; exit 0; fi
 
+# report_rows: a closed-model run of 1,000,000 requests, then `cloudtest
+# report` of its run directory against `vegeta report` of its raw results
+# (the same results), and the raw file's size per request against the
+# vegeta CLI's own file (its maximum-throughput row, or a run made here).
+report_rows() {
+  local n=${BENCH_REPORT_REQUESTS:-1000000} dir
+  dir=$(cloudtest_suite 0 1)
+  sed -i "s/duration = \"${D}s\"/duration = \"600s\"\n    max_requests = $n/" "$dir/bench.hcl"
+  rm -rf "$work/rep"
+  taskset -c 0 cloudtest run --out "$work/rep" "$dir" >/dev/null 2>&1 || true
+  local run raw reqs
+  run=$(ls -td "$work/rep"/*/ | head -1)
+  raw="$run/load/bench.bin"
+  reqs=$(grep '"level":"suite"' "$run/results.jsonl" | sed -E 's/.*"overall":\{"name":"overall","requests":([0-9]+).*/\1/')
+  local ct vt
+  /usr/bin/time -f "%e %U %S" -o "$work/rep-ct" taskset -c 0 cloudtest report "$run" >/dev/null 2>&1 || true
+  /usr/bin/time -f "%e %U %S" -o "$work/rep-vt" taskset -c 0 vegeta report < "$raw" >/dev/null 2>&1 || true
+  ct=$(tail -1 "$work/rep-ct") vt=$(tail -1 "$work/rep-vt")
+  [ -f "$work/v-0.bin" ] || { echo "GET $URL" | taskset -c 0 vegeta attack -rate=0 -max-workers=64 -duration="${D}s" > "$work/v-0.bin"; }
+  local vreqs
+  vreqs=$(vegeta report -type=json < "$work/v-0.bin" | sed -E 's/.*"requests":([0-9]+).*/\1/')
+  echo "A run of $reqs requests (closed model, 64 users):"
+  awk -v ct="$ct" -v vt="$vt" -v cs="$(stat -c %s "$raw")" -v cn="$reqs" -v vs="$(stat -c %s "$work/v-0.bin")" -v vn="$vreqs" 'BEGIN{
+    split(ct, a, " "); split(vt, b, " ")
+    printf "  cloudtest report: %.2f s (CPU %.2f s); vegeta report of the same results: %.2f s (CPU %.2f s): %.2f× (goal ≤ 1)\n", a[1], a[2]+a[3], b[1], b[2]+b[3], a[1]/(b[1] > 0 ? b[1] : 0.01)
+    printf "  raw results: %.1f bytes per request (%.1f MB); the vegeta CLI'"'"'s file: %.1f bytes per request (%d requests): %.2f× (goal ≤ 1)\n", cs/cn, cs/1e6, vs/vn, vn, (cs/cn)/(vs/vn) }'
+  rm -rf "$work/rep"
+}
+if [ "${BENCH_PART:-all}" = report ]; then report_rows; exit 0; fi
+
 if [ "${BENCH_PART:-all}" != rss ]; then
 echo "Load generators on core 0, server on core 1, ${D} s per run, $(date -u +%F)."
 echo
@@ -236,34 +266,6 @@ fi
 [ "${BENCH_PART:-all}" = rates ] && exit 0
 if [ "${BENCH_PART:-all}" = all ]; then echo; lag_rows; fi
 
-# report_rows: a closed-model run of 1,000,000 requests, then `cloudtest
-# report` of its run directory against `vegeta report` of its raw results
-# (the same results), and the raw file's size per request against the
-# vegeta CLI's own file (its maximum-throughput row, or a run made here).
-report_rows() {
-  local n=${BENCH_REPORT_REQUESTS:-1000000} dir
-  dir=$(cloudtest_suite 0 1)
-  sed -i "s/duration = \"${D}s\"/duration = \"600s\"\n    max_requests = $n/" "$dir/bench.hcl"
-  rm -rf "$work/rep"
-  taskset -c 0 cloudtest run --out "$work/rep" "$dir" >/dev/null 2>&1 || true
-  local run raw reqs
-  run=$(ls -td "$work/rep"/*/ | head -1)
-  raw="$run/load/bench.bin"
-  reqs=$(grep '"level":"suite"' "$run/results.jsonl" | sed -E 's/.*"overall":\{"name":"overall","requests":([0-9]+).*/\1/')
-  local ct vt
-  ct=$( { /usr/bin/time -f "%e %U %S" taskset -c 0 cloudtest report "$run" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  vt=$( { /usr/bin/time -f "%e %U %S" taskset -c 0 vegeta report < "$raw" >/dev/null; } 2>&1 | tail -1)
-  [ -f "$work/v-0.bin" ] || { echo "GET $URL" | taskset -c 0 vegeta attack -rate=0 -max-workers=64 -duration="${D}s" > "$work/v-0.bin"; }
-  local vreqs
-  vreqs=$(vegeta report -type=json < "$work/v-0.bin" | sed -E 's/.*"requests":([0-9]+).*/\1/')
-  echo "A run of $reqs requests (closed model, 64 users):"
-  awk -v ct="$ct" -v vt="$vt" -v cs="$(stat -c %s "$raw")" -v cn="$reqs" -v vs="$(stat -c %s "$work/v-0.bin")" -v vn="$vreqs" 'BEGIN{
-    split(ct, a, " "); split(vt, b, " ")
-    printf "  cloudtest report: %.2f s (CPU %.2f s); vegeta report of the same results: %.2f s (CPU %.2f s): %.2f× (goal ≤ 1)\n", a[1], a[2]+a[3], b[1], b[2]+b[3], a[1]/b[1]
-    printf "  raw results: %.1f bytes per request (%.1f MB); the vegeta CLI'"'"'s file: %.1f bytes per request (%d requests): %.2f× (goal ≤ 1)\n", cs/cn, cs/1e6, vs/vn, vn, (cs/cn)/(vs/vn) }'
-  rm -rf "$work/rep"
-}
-if [ "${BENCH_PART:-all}" = report ]; then report_rows; exit 0; fi
 echo
 echo "Peak RSS of cloudtest at 1000/s (3-step journeys) for ${D} s and for $((D * 10)) s:"
 taskset -c 0 /usr/bin/time -f "%M" -o "$work/rss-short" cloudtest run --out "$work/rss1" "$(cloudtest_suite 333 3)" >/dev/null 2>&1 || true
