@@ -16,7 +16,16 @@ import (
 // HTTP step under an open model without a feed: such a load goes through
 // vegeta's attacker, which sends it at far less CPU per request.
 func (s *Suite) fastPath(env *step.Env) *step.Static {
-	if s.Load.Rate == 0 || s.Feed != nil || len(s.Journeys) != 1 || len(s.Journeys[0].Steps) != 1 || s.Journeys[0].Think[0] > 0 {
+	if s.Load.Rate == 0 {
+		return nil
+	}
+	return s.static(env)
+}
+
+// static returns the request of a load that is one journey of one static
+// HTTP step without a feed (nil for any other load).
+func (s *Suite) static(env *step.Env) *step.Static {
+	if s.Feed != nil || len(s.Journeys) != 1 || len(s.Journeys[0].Steps) != 1 || s.Journeys[0].Think[0] > 0 {
 		return nil
 	}
 	st, _ := s.Journeys[0].Steps[0].Static(env)

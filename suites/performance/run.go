@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,8 +242,11 @@ func (g *generator) drive(ctx context.Context, start time.Time) (model, engine s
 	} else if s.Load.Rate > 0 {
 		model = "open"
 		gen = g.open(dispatch, ctx, start)
+	} else if st := s.static(g.env); st != nil {
+		engine = "static requests"
+		g.closed(dispatch, ctx, g.staticUser(ctx, st))
 	} else {
-		g.closed(dispatch, ctx)
+		g.closed(dispatch, ctx, func() func() { return func() { g.journey(ctx, time.Now()) } })
 	}
 	return model, engine, gen
 }
@@ -380,19 +385,20 @@ loop:
 }
 
 // closed runs Concurrency virtual users, each starting its next journey
-// when the last one ended (plus think time).
-func (g *generator) closed(dispatch, run context.Context) {
+// (with user, made for each) when the last one ended (plus think time).
+func (g *generator) closed(dispatch, run context.Context, newUser func() func()) {
 	var started atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < g.s.Load.Concurrency; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			journey := newUser()
 			for dispatch.Err() == nil {
 				if n := started.Add(1); g.s.Load.MaxRequests > 0 && n > int64(g.s.Load.MaxRequests) {
 					return
 				}
-				g.journey(run, time.Now())
+				journey()
 				if g.s.Load.ThinkTime > 0 {
 					select {
 					case <-time.After(g.s.Load.ThinkTime):
@@ -404,6 +410,49 @@ func (g *generator) closed(dispatch, run context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// staticUser makes the closed model's users of a load that is one static
+// request (Suite.static): each sends it as a journey of one step would (the
+// marker, a W3C trace, the step's status rule, the same records and raw
+// results), without evaluating the step every time.
+func (g *generator) staticUser(run context.Context, st *step.Static) func() func() {
+	j := g.s.Journeys[0]
+	name, attack := j.Steps[0].Name, g.attacks[0][0]
+	return func() func() {
+		header := http.Header{} // this user's, reused: one request at a time
+		var tp traceparent
+		return func() {
+			g.started.Add(1)
+			g.rec.begin()
+			defer g.rec.end()
+			tp.start()
+			header[g.traceKey] = []string{tp.next()}
+			begin := time.Now()
+			sent, err := st.Send(run, header)
+			lat := time.Since(begin)
+			code := sent.Code
+			passed, kind, msg := err == nil, "", ""
+			switch {
+			case err != nil:
+				kind, msg = classify(err), err.Error()
+			case len(st.Statuses) > 0 && !slices.Contains(st.Statuses, code):
+				passed, kind = false, "check failed (status "+itoa(code)+")"
+				msg = kind
+			case len(st.Statuses) == 0 && badStatus(code):
+				passed, kind = false, "status "+itoa(code)
+				msg = kind
+			}
+			if i := strings.IndexByte(msg, '\n'); i > 0 {
+				msg = msg[:i]
+			}
+			g.rec.request(j.Name, name, begin, lat, passed, code, kind, sent.BytesIn, len(st.Body))
+			g.rec.serverTiming(sent.ServerTiming)
+			g.rec.journey(j.Name, lat, passed)
+			g.raw.write(&vegeta.Result{Attack: attack, Seq: g.seq.Add(1) - 1, Code: uint16(code), Timestamp: begin, Latency: lat,
+				BytesIn: uint64(sent.BytesIn), BytesOut: uint64(len(st.Body)), Error: msg})
+		}
+	}
 }
 
 // pick returns the index of a journey, drawn by weight.
