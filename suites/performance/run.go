@@ -236,17 +236,18 @@ func (g *generator) drive(ctx context.Context, start time.Time) (model, engine s
 	defer stop()
 	g.stop = stop
 	model, engine = "closed", "journeys"
+	journeys := func() func(time.Time) { return func(begin time.Time) { g.journey(ctx, begin) } }
 	if fast := s.fastPath(g.env); fast != nil {
 		model, engine = "open", "vegeta attacker"
 		gen = g.attack(ctx, fast)
 	} else if s.Load.Rate > 0 {
 		model = "open"
-		gen = g.open(dispatch, ctx, start)
+		gen = g.open(dispatch, ctx, start, journeys)
 	} else if st := s.static(g.env); st != nil {
 		engine = "static requests"
 		g.closed(dispatch, ctx, g.staticUser(ctx, st))
 	} else {
-		g.closed(dispatch, ctx, func() func() { return func() { g.journey(ctx, time.Now()) } })
+		g.closed(dispatch, ctx, journeys)
 	}
 	return model, engine, gen
 }
@@ -315,14 +316,15 @@ func newGenerator(s *Suite, env *step.Env, raw *rawWriter) *generator {
 // or from when it was due if it had to wait for a worker. Workers
 // are started as needed and then kept: a goroutine per journey would grow
 // its stack anew every time.
-func (g *generator) open(dispatch, run context.Context, start time.Time) *result.Generator {
+func (g *generator) open(dispatch, run context.Context, start time.Time, newWorker func() func(begin time.Time)) *result.Generator {
 	sched := g.s.Load.schedule()
 	work := make(chan job) // the next journey, to an idle worker
 	var wg sync.WaitGroup
 	worker := func(j job) {
 		defer wg.Done()
+		journey := newWorker()
 		for ok := true; ok; j, ok = <-work {
-			g.journey(run, j.begin(g.rec, time.Now()))
+			journey(j.begin(g.rec, time.Now()))
 		}
 	}
 	workers := 0
@@ -386,7 +388,7 @@ loop:
 
 // closed runs Concurrency virtual users, each starting its next journey
 // (with user, made for each) when the last one ended (plus think time).
-func (g *generator) closed(dispatch, run context.Context, newUser func() func()) {
+func (g *generator) closed(dispatch, run context.Context, newUser func() func(begin time.Time)) {
 	var started atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < g.s.Load.Concurrency; i++ {
@@ -398,7 +400,7 @@ func (g *generator) closed(dispatch, run context.Context, newUser func() func())
 				if n := started.Add(1); g.s.Load.MaxRequests > 0 && n > int64(g.s.Load.MaxRequests) {
 					return
 				}
-				journey()
+				journey(time.Now())
 				if g.s.Load.ThinkTime > 0 {
 					select {
 					case <-time.After(g.s.Load.ThinkTime):
@@ -416,19 +418,18 @@ func (g *generator) closed(dispatch, run context.Context, newUser func() func())
 // request (Suite.static): each sends it as a journey of one step would (the
 // marker, a W3C trace, the step's status rule, the same records and raw
 // results), without evaluating the step every time.
-func (g *generator) staticUser(run context.Context, st *step.Static) func() func() {
+func (g *generator) staticUser(run context.Context, st *step.Static) func() func(begin time.Time) {
 	j := g.s.Journeys[0]
 	name, attack := j.Steps[0].Name, g.attacks[0][0]
-	return func() func() {
+	return func() func(time.Time) {
 		header := http.Header{} // this user's, reused: one request at a time
 		var tp traceparent
-		return func() {
+		return func(begin time.Time) {
 			g.started.Add(1)
 			g.rec.begin()
 			defer g.rec.end()
 			tp.start()
 			header[g.traceKey] = []string{tp.next()}
-			begin := time.Now()
 			sent, err := st.Send(run, header)
 			lat := time.Since(begin)
 			code := sent.Code
