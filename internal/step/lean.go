@@ -282,6 +282,11 @@ func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, at time.Tim
 	body := &leanBody{c: c, stop: stop, req: req, at: at}
 	resp.Body = body
 	if !bodyAllowed(req, resp.StatusCode) {
+		if cl := resp.Header.Get("Content-Length"); req.Method == "HEAD" && cl != "" {
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+				resp.ContentLength = n // as net/http: the length a GET would have
+			}
+		}
 		body.r, body.err = http.NoBody, io.EOF
 		body.done(!resp.Close)
 		return resp, false, nil

@@ -93,7 +93,7 @@ func TestLeanKeepsConnectionsAndFramesBodies(t *testing.T) {
 		t.Fatalf("POST echoed %q (%s), want %q", b, resp.Header.Get("X-Method"), want)
 	}
 	req, _ := http.NewRequest("HEAD", srv.URL+"/", nil)
-	if resp, err = c.Do(req); err != nil || resp.StatusCode != 200 {
+	if resp, err = c.Do(req); err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len("ok /")) {
 		t.Fatalf("HEAD: %v %v", resp, err)
 	}
 	resp.Body.Close()
