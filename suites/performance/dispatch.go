@@ -150,6 +150,7 @@ type fastPacer struct {
 	began       time.Time
 	waitEnd     time.Duration // when the dispatcher last stopped waiting for a worker
 	prevBlocked bool          // handing over the last hit had to wait for a worker
+	timer       *time.Timer   // the wait until the next hit is due, reused
 
 	mu      sync.Mutex
 	pending map[uint64]job // by hit number, until its result is read
@@ -171,11 +172,15 @@ func (p *fastPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, boo
 		return 0, true
 	}
 	if wait := d - elapsed; wait > 0 {
-		t := time.NewTimer(wait)
+		if p.timer == nil {
+			p.timer = time.NewTimer(wait)
+		} else {
+			p.timer.Reset(wait) // fired or stopped: Go 1.23 timers need no draining
+		}
 		select {
-		case <-t.C:
+		case <-p.timer.C:
 		case <-p.ctx.Done():
-			t.Stop()
+			p.timer.Stop()
 			p.stop(time.Now(), false)
 			return 0, true
 		}
