@@ -95,8 +95,8 @@ func TestOpenModelSendsTheRateEvenWhenTheServerIsSlow(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, tt := range []struct{ engine, journey string }{
-		// One static request: the fast path through vegeta's attacker.
-		{"vegeta attacker", simpleJourney},
+		// One static request: the fast path, the request built once.
+		{"static requests", simpleJourney},
 		// A capture makes every journey different: cloudtest's own workers.
 		{"journeys", `
   journey "health" {
@@ -717,7 +717,7 @@ func TestMaxWorkersBoundsTheOpenModelAndSaysTheRateAchieved(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, tt := range []struct{ engine, journey string }{
-		{"vegeta attacker", simpleJourney},
+		{"static requests", simpleJourney},
 		{"journeys", `
   journey "health" {
     step "get" {

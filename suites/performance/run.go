@@ -221,8 +221,9 @@ func (s *Suite) sample(renv *runner.Env, target string) (*result.Utilization, fu
 	return nil, smp.finish
 }
 
-// drive sends the load from start: through vegeta's attacker (the fast
-// path), the open model's dispatcher or the closed model's users. The load
+// drive sends the load from start: the open model's dispatcher or the
+// closed model's users, each sending either journeys or, for a load of one
+// static request, that request built once. The load
 // stops dispatching at its duration (an open model may catch up for a
 // grace period); requests in flight then finish (bounded by their own
 // timeouts) unless the run is interrupted.
@@ -238,8 +239,8 @@ func (g *generator) drive(ctx context.Context, start time.Time) (model, engine s
 	model, engine = "closed", "journeys"
 	journeys := func() func(time.Time) { return func(begin time.Time) { g.journey(ctx, begin) } }
 	if fast := s.fastPath(g.env); fast != nil {
-		model, engine = "open", "vegeta attacker"
-		gen = g.attack(ctx, fast)
+		model, engine = "open", "static requests"
+		gen = g.open(dispatch, ctx, start, g.staticUser(ctx, fast))
 	} else if s.Load.Rate > 0 {
 		model = "open"
 		gen = g.open(dispatch, ctx, start, journeys)
@@ -414,10 +415,11 @@ func (g *generator) closed(dispatch, run context.Context, newUser func() func(be
 	wg.Wait()
 }
 
-// staticUser makes the closed model's users of a load that is one static
-// request (Suite.static): each sends it as a journey of one step would (the
-// marker, a W3C trace, the step's status rule, the same records and raw
-// results), without evaluating the step every time.
+// staticUser makes the workers (open model) or users (closed model) of a
+// load that is one static request (Suite.static): each sends it as a
+// journey of one step would (the marker, a W3C trace, the step's status
+// rule, the same records and raw results), without evaluating the step
+// every time.
 func (g *generator) staticUser(run context.Context, st *step.Static) func() func(begin time.Time) {
 	j := g.s.Journeys[0]
 	name, attack := j.Steps[0].Name, g.attacks[0][0]
@@ -600,24 +602,6 @@ func classify(err error) string {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, context.Canceled):
-		return "cancelled"
-	}
-	return "error"
-}
-
-// classifyText names the kind of a vegeta result's error, which vegeta
-// keeps only as err.Error(): by the texts of the same errors classify
-// looks for.
-func classifyText(msg string) string {
-	switch {
-	case strings.Contains(msg, syscall.ECONNREFUSED.Error()):
-		return "connection refused"
-	case strings.Contains(msg, syscall.ECONNRESET.Error()):
-		return "connection reset"
-	case strings.Contains(msg, context.DeadlineExceeded.Error()), strings.Contains(msg, os.ErrDeadlineExceeded.Error()),
-		strings.Contains(msg, "Client.Timeout exceeded"), strings.Contains(msg, "TLS handshake timeout"):
-		return "timeout"
-	case strings.Contains(msg, context.Canceled.Error()):
 		return "cancelled"
 	}
 	return "error"
