@@ -453,7 +453,7 @@ func (g *generator) staticUser(run context.Context, st *step.Static) func() func
 			g.rec.serverTiming(sent.ServerTiming)
 			g.rec.journey(j.Name, lat, passed)
 			g.raw.write(&vegeta.Result{Attack: attack, Seq: g.seq.Add(1) - 1, Code: uint16(code), Timestamp: begin, Latency: lat,
-				BytesIn: uint64(sent.BytesIn), BytesOut: uint64(len(st.Body)), Error: msg})
+				BytesIn: uint64(sent.BytesIn), BytesOut: uint64(len(st.Body)), Error: msg, Method: st.Method, URL: st.URL})
 		}
 	}
 }
