@@ -562,7 +562,15 @@ func (b *leanBody) Read(p []byte) (int, error) {
 	}
 	n, err := r.Read(p)
 	if err == io.EOF {
-		if b.chunk {
+		if b.gzip {
+			// The gzip stream ended; its framing (the last chunk, or the
+			// rest of the Content-Length) may not have been read yet.
+			rest, derr := io.Copy(io.Discard, io.LimitReader(b.r, 4096))
+			if derr != nil || rest > 0 {
+				b.keep = false // not the end the framing said: do not reuse
+			}
+		}
+		if b.chunk && b.keep {
 			if terr := b.trailer(); terr != nil {
 				b.fail(terr)
 				return n, terr
@@ -574,7 +582,7 @@ func (b *leanBody) Read(p []byte) (int, error) {
 				b.fail(err)
 				return n, err
 			}
-			b.keep = false // bytes after the gzip stream: the framing is lost
+			b.keep = false
 		}
 		b.err = io.EOF
 		b.done(b.keep)

@@ -106,7 +106,7 @@ func TestLeanKeepsConnectionsAndFramesBodies(t *testing.T) {
 }
 
 func TestLeanDecodesTheGzipItAskedFor(t *testing.T) {
-	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Accept-Encoding") != "gzip" {
 			w.Write([]byte("plain"))
 			return
@@ -114,14 +114,22 @@ func TestLeanDecodesTheGzipItAskedFor(t *testing.T) {
 		w.Header().Set("Content-Encoding", "gzip")
 		zw := gzip.NewWriter(w)
 		zw.Write([]byte("unzipped"))
+		if r.URL.Path == "/chunked" {
+			zw.Flush()
+			w.(http.Flusher).Flush() // the answer goes out chunked
+		}
 		zw.Close()
 	})
 	c, _ := leanClient(t)
-	for i := 0; i < 3; i++ {
-		resp, body := get(t, c, srv.URL)
-		if body != "unzipped" || !resp.Uncompressed || resp.Header.Get("Content-Encoding") != "" {
-			t.Fatalf("%q uncompressed=%v %v", body, resp.Uncompressed, resp.Header)
+	for i := 0; i < 6; i++ {
+		path := []string{"/", "/chunked"}[i%2]
+		resp, body := get(t, c, srv.URL+path)
+		if body != "unzipped" || !resp.Uncompressed || resp.Header.Get("Content-Encoding") != "" || (path == "/chunked") != (len(resp.TransferEncoding) > 0) {
+			t.Fatalf("%s: %q uncompressed=%v %v %v", path, body, resp.Uncompressed, resp.Header, resp.TransferEncoding)
 		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for gzip answers, want the one kept", n)
 	}
 	// A request that names its own encoding gets the body as sent.
 	req, _ := http.NewRequest("GET", srv.URL, nil)
