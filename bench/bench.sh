@@ -2,9 +2,12 @@
 # Measures cloudtest's load generator against the vegeta CLI (same module
 # version), hey and wrk, in one run on this machine: the generator pinned to
 # core 0, the same small server pinned to core 1. For each tool and rate it
-# prints CPU seconds per 100k requests, achieved / target rate and peak RSS,
-# then the ratios the performance issue asks for, and the peak RSS of a run
-# ten times longer. Every load is bounded by its duration.
+# prints CPU microseconds (user + system) per request, achieved / target
+# rate and peak RSS, then the ratios the performance issue asks for (each
+# against its goal), the peak RSS of a run ten times longer, and `cloudtest
+# report` and the raw results file of a run of 1,000,000 requests against
+# `vegeta report` and vegeta's own file. Every load is bounded by its
+# duration.
 # Usage: bash bench/bench.sh [seconds per run, default 5]
 #        BENCH_PART=rss bash bench/bench.sh   (only the RSS comparison)
 #        BENCH_PART=lag bash bench/bench.sh   (only the first-step latency
@@ -13,6 +16,8 @@
 #                                            BENCH_LAG_ROUNDS=N interleaved rounds, default 5)
 #        BENCH_PART=rates BENCH_RATES=5000 bash bench/bench.sh
 #                                            (only the fixed-rate rows and ratios)
+#        BENCH_PART=report bash bench/bench.sh (only the 1,000,000-request report;
+#                                            BENCH_REPORT_REQUESTS=N another count)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-5}
@@ -45,12 +50,14 @@ measure() {
   cpu=$(echo "$out" | grep '^TIME' | tail -1 | awk '{print $2 + $3}')
   rss=$(echo "$out" | grep '^TIME' | tail -1 | awk '{print $4}')
   [ -n "$reqs" ] || { echo "$name at $rate: no request count in:"; echo "$out" | tail -5; return; }
-  local per100k achieved
-  per100k=$(awk -v c="$cpu" -v n="$reqs" 'BEGIN{ if (n>0) printf "%.2f", c/n*100000; else print "-" }')
+  local perreq achieved
+  perreq=$(awk -v c="$cpu" -v n="$reqs" 'BEGIN{ if (n>0) printf "%.2f", c/n*1e6; else print "-" }')
   achieved=$(awk -v n="$reqs" -v d="$D" -v r="$rate" 'BEGIN{ if (r>0) printf "%.3f", n/d/r; else printf "%.0f/s", n/d }')
-  printf '| %-28s | %6s | %8s | %7s | %10s | %8s |\n' "$name" "$rate" "$reqs" "$per100k" "$achieved" "$((rss/1024)) MB"
-  results+=("$name|$rate|$per100k|$rss")
+  printf '| %-30s | %6s | %8s | %8s | %10s | %8s |\n' "$name" "$rate" "$reqs" "$perreq" "$achieved" "$((rss/1024)) MB"
+  results+=("$name|$rate|$perreq|$rss|$reqs")
 }
+# field NAME RATE COLUMN: a measured figure (3 CPU µs/request, 4 RSS, 5 requests).
+field() { printf '%s\n' "${results[@]}" | awk -F'|' -v n="$1" -v r="$2" -v c="$3" '$1==n && $2==r {print $c}'; }
 
 vegeta_run() { # rate (0 = max)
   local r=$1
@@ -60,6 +67,7 @@ vegeta_run() { # rate (0 = max)
     echo "GET $URL" | vegeta attack -rate="$r" -duration="${D}s" > "$work/v.bin"
   fi
   echo "REQUESTS $(vegeta report -type=json < "$work/v.bin" | sed -E 's/.*"requests":([0-9]+).*/\1/')"
+  cp "$work/v.bin" "$work/v-$r.bin"
 }
 
 cloudtest_suite() { # rate journey_steps (rate 0 = closed model, 64 users)
@@ -188,10 +196,40 @@ print("| median | %.3f | %.3f | %.3f | %.3f | %+.3f / %+.3f (median of the diffe
 }
 if [ "${BENCH_PART:-all}" = lag ]; then lag_rows; exit 0; fi
 
+# report_rows: a closed-model run of 1,000,000 requests, then `cloudtest
+# report` of its run directory against `vegeta report` of its raw results
+# (the same results), and the raw file's size per request against the
+# vegeta CLI's own file (its maximum-throughput row, or a run made here).
+report_rows() {
+  local n=${BENCH_REPORT_REQUESTS:-1000000} dir
+  dir=$(cloudtest_suite 0 1)
+  sed -i "s/duration = \"${D}s\"/duration = \"600s\"\n    max_requests = $n/" "$dir/bench.hcl"
+  rm -rf "$work/rep"
+  taskset -c 0 cloudtest run --out "$work/rep" "$dir" >/dev/null 2>&1 || true
+  local run raw reqs
+  run=$(ls -td "$work/rep"/*/ | head -1)
+  raw="$run/load/bench.bin"
+  reqs=$(grep '"level":"suite"' "$run/results.jsonl" | sed -E 's/.*"overall":\{"name":"overall","requests":([0-9]+).*/\1/')
+  local ct vt
+  /usr/bin/time -f "%e %U %S" -o "$work/rep-ct" taskset -c 0 cloudtest report "$run" >/dev/null 2>&1 || true
+  /usr/bin/time -f "%e %U %S" -o "$work/rep-vt" taskset -c 0 vegeta report < "$raw" >/dev/null 2>&1 || true
+  ct=$(tail -1 "$work/rep-ct") vt=$(tail -1 "$work/rep-vt")
+  [ -f "$work/v-0.bin" ] || { echo "GET $URL" | taskset -c 0 vegeta attack -rate=0 -max-workers=64 -duration="${D}s" > "$work/v-0.bin"; }
+  local vreqs
+  vreqs=$(vegeta report -type=json < "$work/v-0.bin" | sed -E 's/.*"requests":([0-9]+).*/\1/')
+  echo "A run of $reqs requests (closed model, 64 users):"
+  awk -v ct="$ct" -v vt="$vt" -v cs="$(stat -c %s "$raw")" -v cn="$reqs" -v vs="$(stat -c %s "$work/v-0.bin")" -v vn="$vreqs" 'BEGIN{
+    split(ct, a, " "); split(vt, b, " ")
+    printf "  cloudtest report: %.2f s (CPU %.2f s); vegeta report of the same results: %.2f s (CPU %.2f s): %.2f× (goal ≤ 1)\n", a[1], a[2]+a[3], b[1], b[2]+b[3], a[1]/(b[1] > 0 ? b[1] : 0.01)
+    printf "  raw results: %.1f bytes per request (%.1f MB); the vegeta CLI'"'"'s file: %.1f bytes per request (%d requests): %.2f× (goal ≤ 1)\n", cs/cn, cs/1e6, vs/vn, vn, (cs/cn)/(vs/vn) }'
+  rm -rf "$work/rep"
+}
+if [ "${BENCH_PART:-all}" = report ]; then report_rows; exit 0; fi
+
 if [ "${BENCH_PART:-all}" != rss ]; then
 echo "Load generators on core 0, server on core 1, ${D} s per run, $(date -u +%F)."
 echo
-printf '| %-28s | %6s | %8s | %7s | %10s | %8s |\n' "generator" "rate" "requests" "CPU s/100k" "achieved/target" "peak RSS"
+printf '| %-30s | %6s | %8s | %8s | %10s | %8s |\n' "generator" "rate" "requests" "CPU µs/request" "achieved/target" "peak RSS"
 echo "|---|---|---|---|---|---|"
 for r in "${RATES[@]}"; do
   measure "vegeta $vegeta_version" "$r" bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run $r"
@@ -200,25 +238,34 @@ for r in "${RATES[@]}"; do
   measure "hey" "$r" bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run $r"
 done
 if [ "${BENCH_PART:-all}" = all ]; then
-measure "vegeta $vegeta_version" 0 bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run 0"
+measure "vegeta $vegeta_version (max, 64 workers)" 0 bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run 0"
 measure "cloudtest (closed, 64 users)" 0 bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite 0 1)"
-measure "hey" 0 bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run 0"
-measure "wrk" 0 bash -c "$(declare -f wrk_run); URL=$URL D=$D work=$work wrk_run"
+measure "hey (max, 64 workers)" 0 bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run 0"
+measure "wrk (max, 64 connections)" 0 bash -c "$(declare -f wrk_run); URL=$URL D=$D work=$work wrk_run"
 fi
 
 echo
-echo "Ratios (cloudtest / vegeta CPU per request):"
+echo "Ratios, this run (the goals of the performance issue):"
+V="vegeta $vegeta_version"
 for r in "${RATES[@]}"; do
-  v=$(printf '%s\n' "${results[@]}" | awk -F'|' -v r="$r" '$1 ~ /^vegeta/ && $2==r {print $3}')
-  c1=$(printf '%s\n' "${results[@]}" | awk -F'|' -v r="$r" '$1=="cloudtest (1 request)" && $2==r {print $3}')
-  c3=$(printf '%s\n' "${results[@]}" | awk -F'|' -v r="$r" '$1=="cloudtest (3-step journey)" && $2==r {print $3}')
-  awk -v r="$r" -v v="$v" -v a="$c1" -v b="$c3" 'BEGIN{ printf "  %5d/s: single request %.2f× (target ≤ 1), 3-step journey %.2f× (target ≤ 1.5)\n", r, a/v, b/v }'
+  v=$(field "$V" "$r" 3) h=$(field hey "$r" 3) c1=$(field "cloudtest (1 request)" "$r" 3) c3=$(field "cloudtest (3-step journey)" "$r" 3)
+  n1=$(field "cloudtest (1 request)" "$r" 5) n3=$(field "cloudtest (3-step journey)" "$r" 5)
+  awk -v r="$r" -v v="$v" -v h="$h" -v a="$c1" -v b="$c3" -v n1="$n1" -v n3="$n3" -v d="$D" 'BEGIN{
+    printf "  %5d/s: 1 request %.2f× vegeta (goal ≤ 0.75), %.2f× hey (goal ≤ 1); 3-step journey %.2f× the 1 request (goal ≤ 1.15), %.2f× vegeta; achieved %.3f and %.3f of the rate (goal ≥ 0.99)\n", r, a/v, a/h, b/a, b/v, n1/d/r, n3/d/r }'
 done
+if [ "${BENCH_PART:-all}" = all ]; then
+  vc=$(field "$V (max, 64 workers)" 0 3) vn=$(field "$V (max, 64 workers)" 0 5)
+  cc=$(field "cloudtest (closed, 64 users)" 0 3) cn=$(field "cloudtest (closed, 64 users)" 0 5)
+  hn=$(field "hey (max, 64 workers)" 0 5) wn=$(field "wrk (max, 64 connections)" 0 5)
+  awk -v vc="$vc" -v vn="$vn" -v cc="$cc" -v cn="$cn" -v hn="$hn" -v wn="$wn" 'BEGIN{
+    printf "  closed model at full speed: %.2f× vegeta'"'"'s throughput (goal ≥ 1.25), %.2f× hey'"'"'s, %.2f× wrk'"'"'s (goal ≥ 0.6); CPU per request %.2f× vegeta'"'"'s (goal ≤ 1)\n", cn/vn, cn/hn, cn/wn, cc/vc }'
+fi
 
 fi
 
 [ "${BENCH_PART:-all}" = rates ] && exit 0
 if [ "${BENCH_PART:-all}" = all ]; then echo; lag_rows; fi
+
 echo
 echo "Peak RSS of cloudtest at 1000/s (3-step journeys) for ${D} s and for $((D * 10)) s:"
 taskset -c 0 /usr/bin/time -f "%M" -o "$work/rss-short" cloudtest run --out "$work/rss1" "$(cloudtest_suite 333 3)" >/dev/null 2>&1 || true
@@ -228,3 +275,4 @@ sed -i "s/duration = \"${D}s\"/duration = \"$((D * 10))s\"/" "$long_dir/bench.hc
 taskset -c 0 /usr/bin/time -f "%M" -o "$work/rss-long" cloudtest run --out "$work/rss2" "$long_dir" >/dev/null 2>&1 || true
 long=$(tail -1 "$work/rss-long")
 awk -v a="$short" -v b="$long" 'BEGIN{ printf "  %d MB and %d MB: the longer run uses %.2f× (target ≤ 1.20)\n", a/1024, b/1024, b/a }'
+if [ "${BENCH_PART:-all}" = all ]; then echo; report_rows; fi

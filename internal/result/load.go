@@ -4,8 +4,9 @@ package result
 // generator measured, overall and per journey and step.
 type LoadSummary struct {
 	Model string `json:"model"` // open | closed
-	// Engine is "vegeta attacker" for a single static request (the fast
-	// path) or "journeys" for steps run by cloudtest's own workers.
+	// Engine is "static requests" for a load of one static request (the
+	// fast path: the request built once; "vegeta attacker" in runs before
+	// 2026-12-03) or "journeys" for steps evaluated by cloudtest's workers.
 	Engine      string         `json:"engine"`
 	TargetRate  float64        `json:"target_rate,omitempty"`
 	Concurrency int            `json:"concurrency,omitempty"`

@@ -436,18 +436,29 @@ func (e stepTimeout) Error() string { return string(e) }
 func (e stepTimeout) Unwrap() error { return context.DeadlineExceeded }
 
 func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, keepHops bool) (*httpExchange, error) {
-	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
-	defer cancel()
-	req, body, err := h.build(rctx, env, ectx)
+	req, body, err := h.build(ctx, env, ectx)
 	if err != nil {
 		return nil, err
 	}
 	method, u := req.Method, req.URL
-	client, hops := h.client(env, req, keepHops)
+	// The step's timeout bounds the request, its redirects and reading
+	// the answer: on a target's lean transport as the connections'
+	// deadline, else as a context.
+	var rt http.RoundTripper
+	rctx := ctx
 	start := time.Now()
+	if t := env.target(u.Host); t.lean != nil {
+		rt = t.lean.Deadline(start.Add(h.Timeout), 0)
+	} else {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, h.Timeout)
+		defer cancel()
+		req = req.WithContext(rctx)
+	}
+	client, hops := h.client(env, req, keepHops, rt)
 	resp, err := client.Do(req)
 	if err != nil {
-		if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		if (rctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil {
 			return nil, stepTimeout(fmt.Sprintf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout))
 		}
 		var tooMany *tooManyRedirects
@@ -485,16 +496,19 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 }
 
 // client is the HTTP client of one request: the target's, with the case's
-// cookie jar, and a redirect policy that keeps to max_redirects and, with
-// keepHops, records each hop. The target's own client serves a request
-// that needs none of these (most requests of a load).
-func (h *HTTPRequest) client(env *Env, req *http.Request, keepHops bool) (*http.Client, *[]hop) {
+// cookie jar, a redirect policy that keeps to max_redirects and, with
+// keepHops, records each hop, and rt (when not nil) as its transport. The
+// target's own client serves a request that needs none of these.
+func (h *HTTPRequest) client(env *Env, req *http.Request, keepHops bool, rt http.RoundTripper) (*http.Client, *[]hop) {
 	base := env.client(req.URL.Host, h.FollowRedirects)
 	follow := h.FollowRedirects && (keepHops || h.MaxRedirects != defaultMaxRedirects)
-	if env.Jar == nil && !follow {
+	if env.Jar == nil && !follow && rt == nil {
 		return base, nil
 	}
 	c := *base
+	if rt != nil {
+		c.Transport = rt
+	}
 	if env.Jar != nil {
 		c.Jar = env.Jar
 		if own := req.Cookies(); len(own) > 0 {
@@ -631,17 +645,36 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 			return cty.NilVal, err
 		}
 	}
-	return cty.ObjectVal(map[string]cty.Value{
-		"status":        cty.NumberIntVal(int64(x.resp.StatusCode)),
-		"headers":       headers,
-		"header_values": values,
-		"cookies":       cookies,
-		"url":           finalURL,
-		"redirects":     redirects,
-		"body":          body,
-		"json":          js,
-		"duration_ms":   cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
-	}), nil
+	status := cty.NumberIntVal(int64(x.resp.StatusCode))
+	if wants("") {
+		// The response as a whole: every field, those nobody reads null.
+		return cty.ObjectVal(map[string]cty.Value{
+			"status":        status,
+			"headers":       headers,
+			"header_values": values,
+			"cookies":       cookies,
+			"url":           finalURL,
+			"redirects":     redirects,
+			"body":          body,
+			"json":          js,
+			"duration_ms":   cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000),
+		}), nil
+	}
+	// Only the fields read (under load a capture of response.status is an
+	// object of one attribute, not of nine).
+	fields := map[string]cty.Value{"status": status}
+	for _, f := range [...]struct {
+		name string
+		v    cty.Value
+	}{{"headers", headers}, {"header_values", values}, {"cookies", cookies}, {"url", finalURL}, {"redirects", redirects}, {"body", body}, {"json", js}} {
+		if wants(f.name) {
+			fields[f.name] = f.v
+		}
+	}
+	if wants("duration_ms") {
+		fields["duration_ms"] = cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000)
+	}
+	return cty.ObjectVal(fields), nil
 }
 
 // cookieValues are the cookies the redirects and the final answer of x

@@ -27,6 +27,9 @@ type Target struct {
 	Name, URL string
 	host      string
 	transport *http.Transport
+	// lean sends plain HTTP/1.1 itself and the rest with transport (nil
+	// without a transport of its own).
+	lean *leanTransport
 	// clients send with the transport, following redirects or not; one
 	// client per target, not per request.
 	follow, noFollow *http.Client
@@ -77,9 +80,21 @@ func newTarget(name, u string, tr *http.Transport) *Target {
 	if pu, err := url.Parse(u); err == nil {
 		t.host = pu.Host
 	}
-	t.follow = &http.Client{Transport: tr}
-	t.noFollow = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var rt http.RoundTripper // nil: net/http's default transport
+	if tr != nil {
+		t.lean = newLeanTransport(tr)
+		rt = t.lean
+	}
+	t.follow = &http.Client{Transport: rt}
+	t.noFollow = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return t
+}
+
+// closeIdle closes the target's idle connections.
+func (t *Target) closeIdle() {
+	if t.lean != nil {
+		t.lean.CloseIdleConnections()
+	}
 }
 
 // NewEnv prepares the steps of a suite: urls are the started targets' URLs
@@ -119,12 +134,10 @@ func NewEnv(cfg *config.Config, urls map[string]string, own string) (*Env, error
 // Close releases database handles and idle connections.
 func (e *Env) Close() error {
 	for _, t := range e.Targets {
-		if t.transport != nil {
-			t.transport.CloseIdleConnections()
-		}
+		t.closeIdle()
 	}
 	if t := e.fallback.t; t != nil {
-		t.transport.CloseIdleConnections()
+		t.closeIdle()
 	}
 	return e.DB.Close()
 }
@@ -140,10 +153,12 @@ func (e *Env) SetDial(dial func(ctx context.Context, network, addr string) (net.
 	for _, t := range e.Targets {
 		if t.transport != nil {
 			guard(t.transport, dial)
+			t.closeIdle()
 		}
 	}
 	if t := e.fallback.t; t != nil {
 		guard(t.transport, dial)
+		t.closeIdle()
 	}
 }
 
@@ -187,6 +202,15 @@ func (e *Env) target(host string) *Target {
 
 // transport picks the TLS settings of the target that host belongs to.
 func (e *Env) transport(host string) *http.Transport { return e.target(host).transport }
+
+// roundTripper is what sends the requests to host: its target's lean
+// transport (see leanTransport).
+func (e *Env) roundTripper(host string) http.RoundTripper {
+	if t := e.target(host); t.lean != nil {
+		return t.lean
+	}
+	return http.DefaultTransport
+}
 
 // client is the HTTP client for host.
 func (e *Env) client(host string, followRedirects bool) *http.Client {
@@ -525,8 +549,9 @@ func (s *Step) usesResponse() bool {
 	return s.needsResponse
 }
 
-// wants reports whether the response field name must be built.
-func (s *Step) wants(name string) bool { return s.allFields || s.fields[name] }
+// wants reports whether the response field name must be built; name ""
+// asks whether the response is read as a whole.
+func (s *Step) wants(name string) bool { return s.allFields || (name != "" && s.fields[name]) }
 
 func attrName(t hcl.Traverser) string {
 	switch a := t.(type) {

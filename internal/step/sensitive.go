@@ -152,7 +152,9 @@ func (e *Env) redactor(captures map[string]cty.Value) func() *Redactor {
 // values ("with response.headers["Set-Cookie"] as …").
 func redactContext(ctx *hcl.EvalContext) *hcl.EvalContext {
 	resp, ok := ctx.Variables["response"]
-	if !ok || resp.IsNull() || !resp.IsKnown() || !resp.Type().IsObjectType() || !resp.Type().HasAttribute("headers") {
+	// An HTTP response holds only the fields its step reads: any of these.
+	if !ok || resp.IsNull() || !resp.IsKnown() || !resp.Type().IsObjectType() ||
+		!(resp.Type().HasAttribute("headers") || resp.Type().HasAttribute("header_values") || resp.Type().HasAttribute("cookies")) {
 		return ctx
 	}
 	attrs := resp.AsValueMap()

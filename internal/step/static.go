@@ -1,9 +1,14 @@
 package step
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -19,6 +24,8 @@ type Static struct {
 	// Statuses that count as success; empty means any answer.
 	Statuses []int
 	Client   *http.Client
+	// Timeout is the step's.
+	Timeout time.Duration
 }
 
 // Static returns the step as a Static request, or why it cannot be one.
@@ -47,8 +54,14 @@ func (s *Step) Static(env *Env) (*Static, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	st := &Static{Method: req.Method, URL: req.URL.String(), Header: req.Header, Body: body,
-		Client: &http.Client{Transport: env.transport(req.URL.Host), Timeout: s.HTTP.Timeout}}
+	st := &Static{Method: req.Method, URL: req.URL.String(), Header: req.Header, Body: body, Timeout: s.HTTP.Timeout,
+		Client: &http.Client{Transport: env.roundTripper(req.URL.Host), Timeout: s.HTTP.Timeout}}
+	if t := env.target(req.URL.Host); t.lean != nil {
+		// The timeout as each request's connection deadline: http.Client's
+		// Timeout runs a goroutine and a timer per request with a
+		// transport not its own.
+		st.Client = &http.Client{Transport: t.lean.Deadline(time.Time{}, s.HTTP.Timeout)}
+	}
 	if !s.HTTP.FollowRedirects {
 		st.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	} else if limit := s.HTTP.MaxRedirects; limit != defaultMaxRedirects {
@@ -71,4 +84,50 @@ func (s *Step) Static(env *Env) (*Static, string) {
 		st.Statuses = codes
 	}
 	return st, ""
+}
+
+// Sent is what one request of a Static gave.
+type Sent struct {
+	Code, BytesIn int
+	// ServerTiming holds the answer's Server-Timing durations (ms) by name.
+	ServerTiming map[string]float64
+}
+
+// Send sends the request once, its header the Static's and then extra's
+// (which the caller may reuse from one request to the next), and reads the
+// answer's body to its end, counting its bytes. The error is worded as a
+// step's (method, redacted URL, what went wrong; a timeout names the
+// step's); it is not redacted.
+func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
+	var body io.Reader
+	if len(s.Body) > 0 {
+		body = bytes.NewReader(s.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, s.Method, s.URL, body)
+	if err != nil {
+		return Sent{}, err
+	}
+	for k, vs := range s.Header {
+		if _, ok := extra[k]; !ok {
+			extra[k] = vs
+		}
+	}
+	req.Header = extra
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && s.Timeout > 0 {
+			return Sent{}, stepTimeout(fmt.Sprintf("%s %s: no answer within the step's timeout of %s", s.Method, req.URL.Redacted(), s.Timeout))
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.Err != nil {
+			err = ue.Err
+		}
+		return Sent{}, fmt.Errorf("%s %s: %w", s.Method, req.URL.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return Sent{Code: resp.StatusCode, BytesIn: int(n)}, fmt.Errorf("%s %s: reading the response: %w", s.Method, req.URL.Redacted(), err)
+	}
+	return Sent{Code: resp.StatusCode, BytesIn: int(n), ServerTiming: parseServerTiming(resp.Header["Server-Timing"])}, nil
 }

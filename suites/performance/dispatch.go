@@ -1,10 +1,8 @@
 package performance
 
 import (
-	"context"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -126,86 +124,4 @@ func (g *generator) unsent(sched schedule, d dispatched, from, to uint64, kind s
 		g.rec.journey(j.Name, lat, false)
 		g.raw.write(&vegeta.Result{Attack: g.attacks[ji][0], Seq: g.seq.Add(1) - 1, Timestamp: due, Latency: lat, Error: kind})
 	}
-}
-
-// fastPacer is the vegeta attacker's pacer on the fast path. It keeps, for
-// each hit handed to the attacker, when it was due and whether it had to
-// wait for a worker (the rule above); the attacker's own timestamp is when
-// a worker took the hit. It sleeps until a hit is due itself, so that it
-// sees whether every worker is busy when the hit is handed over, not
-// before the sleep.
-type fastPacer struct {
-	ctx      context.Context
-	sched    schedule
-	max      uint64        // hits at most (0: no bound)
-	duration time.Duration // the last hit is the last one due by then
-	deadline time.Duration // nothing is sent after it
-	workers  uint64        // max_workers
-	// busy is the hits handed over whose results have not been read yet:
-	// a vegeta worker is taken until its result is.
-	busy func(handed uint64) uint64
-
-	// Set by Pace, which vegeta calls from one goroutine only; read after
-	// the attack ended.
-	began       time.Time
-	waitEnd     time.Duration // when the dispatcher last stopped waiting for a worker
-	prevBlocked bool          // handing over the last hit had to wait for a worker
-
-	mu      sync.Mutex
-	pending map[uint64]job // by hit number, until its result is read
-	stopped time.Time
-	blocked bool
-}
-
-func (p *fastPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	now := time.Now()
-	if hits == 0 {
-		p.began = now.Add(-elapsed)
-	}
-	if p.prevBlocked {
-		p.waitEnd = elapsed
-	}
-	d := p.sched.due(hits)
-	if (p.max > 0 && hits >= p.max) || d > p.duration || elapsed > p.deadline || p.ctx.Err() != nil {
-		p.stop(now, p.prevBlocked)
-		return 0, true
-	}
-	if wait := d - elapsed; wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-p.ctx.Done():
-			t.Stop()
-			p.stop(time.Now(), false)
-			return 0, true
-		}
-	}
-	blocked := p.busy(hits) >= p.workers
-	j := job{due: p.began.Add(d), pressed: blocked || p.waitEnd > d}
-	p.prevBlocked = blocked
-	p.mu.Lock()
-	p.pending[hits] = j
-	p.mu.Unlock()
-	return 0, false
-}
-
-// Rate is the schedule's rate at elapsed (vegeta's Pacer interface).
-func (p *fastPacer) Rate(elapsed time.Duration) float64 { return p.sched.Rate(elapsed) }
-
-// stop notes when dispatching stopped (the first time it is called).
-func (p *fastPacer) stop(at time.Time, blocked bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped.IsZero() {
-		p.stopped, p.blocked = at, blocked
-	}
-}
-
-// take returns and forgets hit n's job.
-func (p *fastPacer) take(n uint64) (job, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	j, ok := p.pending[n]
-	delete(p.pending, n)
-	return j, ok
 }

@@ -116,7 +116,7 @@ func TestALoadOnThreeLocalGeneratorsIsMergedExactly(t *testing.T) {
 		fmt.Fprintf(&feed, "%d\n", i)
 	}
 	for _, tt := range []struct{ engine, journey string }{
-		{"vegeta attacker", simpleJourney},
+		{"static requests", simpleJourney},
 		{"journeys", `
   feed {
     file = "rows.csv"

@@ -6,8 +6,8 @@
 // and errors, streams every request to load/<suite>.bin in vegeta's
 // encoding, and checks thresholds.
 //
-// A load of one static HTTP request goes through vegeta's attacker (the
-// fast path). Not yet here (issue 4): the sine pacer, Server-Timing
+// A load of one static HTTP request is sent built once (the fast path,
+// engine "static requests"). Not yet here (issue 4): the sine pacer, Server-Timing
 // breakdowns, Docker and Prometheus utilization.
 package performance
 

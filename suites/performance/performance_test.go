@@ -95,8 +95,8 @@ func TestOpenModelSendsTheRateEvenWhenTheServerIsSlow(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, tt := range []struct{ engine, journey string }{
-		// One static request: the fast path through vegeta's attacker.
-		{"vegeta attacker", simpleJourney},
+		// One static request: the fast path, the request built once.
+		{"static requests", simpleJourney},
 		// A capture makes every journey different: cloudtest's own workers.
 		{"journeys", `
   journey "health" {
@@ -717,7 +717,7 @@ func TestMaxWorkersBoundsTheOpenModelAndSaysTheRateAchieved(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, tt := range []struct{ engine, journey string }{
-		{"vegeta attacker", simpleJourney},
+		{"static requests", simpleJourney},
 		{"journeys", `
   journey "health" {
     step "get" {
@@ -759,5 +759,73 @@ func TestMaxWorkersBoundsTheOpenModelAndSaysTheRateAchieved(t *testing.T) {
 				t.Errorf("the suite's message lacks the note: %q", res.Message)
 			}
 		})
+	}
+}
+
+// A closed model of one static request sends it without the journey engine
+// and keeps what a journey of one step records: the marker, a W3C trace per
+// request, the step's status rule, Server-Timing, byte counts and the raw
+// results.
+func TestClosedModelOfOneStaticRequestKeepsWhatJourneysRecord(t *testing.T) {
+	var served, failed atomic.Int64
+	var mu sync.Mutex
+	traces := map[string]bool{}
+	markers := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		traces[r.Header.Get("Traceparent")] = true
+		markers[r.Header.Get("X-Cloudtest-Run")]++
+		mu.Unlock()
+		w.Header().Set("Server-Timing", "db;dur=3")
+		if served.Add(1)%5 == 0 {
+			failed.Add(1)
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	res, ls, dir := runLoad(t, srv.URL, `
+  load {
+    concurrency  = 3
+    duration     = "2s"
+    max_requests = 200
+  }`+simpleJourney)
+	n := ls.Overall.Requests
+	if ls.Engine != "static requests" || ls.Model != "closed" || n != 200 || served.Load() != n {
+		t.Fatalf("%s on %s/%s: %d requests, the server saw %d: %s", res.Status, ls.Model, ls.Engine, n, served.Load(), res.Message)
+	}
+	if ls.Overall.Errors != failed.Load() || ls.Overall.ErrorKinds["check failed (status 500)"] != int(failed.Load()) {
+		t.Fatalf("%d errors %v, the server failed %d", ls.Overall.Errors, ls.Overall.ErrorKinds, failed.Load())
+	}
+	if ls.Overall.BytesIn != 5*n {
+		t.Fatalf("%d bytes in for %d answers of 5 bytes", ls.Overall.BytesIn, n)
+	}
+	if len(ls.Hops) != 1 || ls.Hops[0].Name != "db" || ls.Hops[0].Count != n {
+		t.Fatalf("hops %+v for %d requests", ls.Hops, n)
+	}
+	mu.Lock()
+	if len(traces) != int(n) || markers["perf-test"] != int(n) {
+		t.Fatalf("%d distinct traceparents and markers %v for %d requests", len(traces), markers, n)
+	}
+	mu.Unlock()
+	f, err := os.Open(filepath.Join(dir, ls.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(f)
+	var got, bad int64
+	for {
+		var r vegeta.Result
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		got++
+		if r.Code == 500 && r.Error != "" {
+			bad++
+		}
+	}
+	if got != n || bad != failed.Load() {
+		t.Fatalf("%s decodes to %d results (%d failed), want %d (%d)", ls.Raw, got, bad, n, failed.Load())
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,8 +221,9 @@ func (s *Suite) sample(renv *runner.Env, target string) (*result.Utilization, fu
 	return nil, smp.finish
 }
 
-// drive sends the load from start: through vegeta's attacker (the fast
-// path), the open model's dispatcher or the closed model's users. The load
+// drive sends the load from start: the open model's dispatcher or the
+// closed model's users, each sending either journeys or, for a load of one
+// static request, that request built once. The load
 // stops dispatching at its duration (an open model may catch up for a
 // grace period); requests in flight then finish (bounded by their own
 // timeouts) unless the run is interrupted.
@@ -234,14 +237,18 @@ func (g *generator) drive(ctx context.Context, start time.Time) (model, engine s
 	defer stop()
 	g.stop = stop
 	model, engine = "closed", "journeys"
+	journeys := func() func(time.Time) { return func(begin time.Time) { g.journey(ctx, begin) } }
 	if fast := s.fastPath(g.env); fast != nil {
-		model, engine = "open", "vegeta attacker"
-		gen = g.attack(ctx, fast)
+		model, engine = "open", "static requests"
+		gen = g.open(dispatch, ctx, start, g.staticUser(ctx, fast))
 	} else if s.Load.Rate > 0 {
 		model = "open"
-		gen = g.open(dispatch, ctx, start)
+		gen = g.open(dispatch, ctx, start, journeys)
+	} else if st := s.static(g.env); st != nil {
+		engine = "static requests"
+		g.closed(dispatch, ctx, g.staticUser(ctx, st))
 	} else {
-		g.closed(dispatch, ctx)
+		g.closed(dispatch, ctx, journeys)
 	}
 	return model, engine, gen
 }
@@ -310,14 +317,15 @@ func newGenerator(s *Suite, env *step.Env, raw *rawWriter) *generator {
 // or from when it was due if it had to wait for a worker. Workers
 // are started as needed and then kept: a goroutine per journey would grow
 // its stack anew every time.
-func (g *generator) open(dispatch, run context.Context, start time.Time) *result.Generator {
+func (g *generator) open(dispatch, run context.Context, start time.Time, newWorker func() func(begin time.Time)) *result.Generator {
 	sched := g.s.Load.schedule()
 	work := make(chan job) // the next journey, to an idle worker
 	var wg sync.WaitGroup
 	worker := func(j job) {
 		defer wg.Done()
+		journey := newWorker()
 		for ok := true; ok; j, ok = <-work {
-			g.journey(run, j.begin(g.rec, time.Now()))
+			journey(j.begin(g.rec, time.Now()))
 		}
 	}
 	workers := 0
@@ -380,19 +388,20 @@ loop:
 }
 
 // closed runs Concurrency virtual users, each starting its next journey
-// when the last one ended (plus think time).
-func (g *generator) closed(dispatch, run context.Context) {
+// (with user, made for each) when the last one ended (plus think time).
+func (g *generator) closed(dispatch, run context.Context, newUser func() func(begin time.Time)) {
 	var started atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < g.s.Load.Concurrency; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			journey := newUser()
 			for dispatch.Err() == nil {
 				if n := started.Add(1); g.s.Load.MaxRequests > 0 && n > int64(g.s.Load.MaxRequests) {
 					return
 				}
-				g.journey(run, time.Now())
+				journey(time.Now())
 				if g.s.Load.ThinkTime > 0 {
 					select {
 					case <-time.After(g.s.Load.ThinkTime):
@@ -404,6 +413,49 @@ func (g *generator) closed(dispatch, run context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// staticUser makes the workers (open model) or users (closed model) of a
+// load that is one static request (Suite.static): each sends it as a
+// journey of one step would (the marker, a W3C trace, the step's status
+// rule, the same records and raw results), without evaluating the step
+// every time.
+func (g *generator) staticUser(run context.Context, st *step.Static) func() func(begin time.Time) {
+	j := g.s.Journeys[0]
+	name, attack := j.Steps[0].Name, g.attacks[0][0]
+	return func() func(time.Time) {
+		header := http.Header{} // this user's, reused: one request at a time
+		var tp traceparent
+		return func(begin time.Time) {
+			g.started.Add(1)
+			g.rec.begin()
+			defer g.rec.end()
+			tp.start()
+			header[g.traceKey] = []string{tp.next()}
+			sent, err := st.Send(run, header)
+			lat := time.Since(begin)
+			code := sent.Code
+			passed, kind, msg := err == nil, "", ""
+			switch {
+			case err != nil:
+				kind, msg = classify(err), err.Error()
+			case len(st.Statuses) > 0 && !slices.Contains(st.Statuses, code):
+				passed, kind = false, "check failed (status "+itoa(code)+")"
+				msg = kind
+			case len(st.Statuses) == 0 && badStatus(code):
+				passed, kind = false, "status "+itoa(code)
+				msg = kind
+			}
+			if i := strings.IndexByte(msg, '\n'); i > 0 {
+				msg = msg[:i]
+			}
+			g.rec.request(j.Name, name, begin, lat, passed, code, kind, sent.BytesIn, len(st.Body))
+			g.rec.serverTiming(sent.ServerTiming)
+			g.rec.journey(j.Name, lat, passed)
+			g.raw.write(&vegeta.Result{Attack: attack, Seq: g.seq.Add(1) - 1, Code: uint16(code), Timestamp: begin, Latency: lat,
+				BytesIn: uint64(sent.BytesIn), BytesOut: uint64(len(st.Body)), Error: msg, Method: st.Method, URL: st.URL})
+		}
+	}
 }
 
 // pick returns the index of a journey, drawn by weight.
@@ -550,24 +602,6 @@ func classify(err error) string {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, context.Canceled):
-		return "cancelled"
-	}
-	return "error"
-}
-
-// classifyText names the kind of a vegeta result's error, which vegeta
-// keeps only as err.Error(): by the texts of the same errors classify
-// looks for.
-func classifyText(msg string) string {
-	switch {
-	case strings.Contains(msg, syscall.ECONNREFUSED.Error()):
-		return "connection refused"
-	case strings.Contains(msg, syscall.ECONNRESET.Error()):
-		return "connection reset"
-	case strings.Contains(msg, context.DeadlineExceeded.Error()), strings.Contains(msg, os.ErrDeadlineExceeded.Error()),
-		strings.Contains(msg, "Client.Timeout exceeded"), strings.Contains(msg, "TLS handshake timeout"):
-		return "timeout"
-	case strings.Contains(msg, context.Canceled.Error()):
 		return "cancelled"
 	}
 	return "error"

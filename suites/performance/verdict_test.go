@@ -19,11 +19,11 @@ import (
 )
 
 // fastAndJourneys gives the same one-step journey on both engines: as is
-// (the vegeta fast path) and with a capture (cloudtest's workers).
+// (the fast path) and with a capture (cloudtest's workers).
 func fastAndJourneys(path, expect string) []struct{ engine, journey string } {
 	step := fmt.Sprintf("      http { path = %q }\n%s", path, expect)
 	return []struct{ engine, journey string }{
-		{"vegeta attacker", "\n  journey \"j\" {\n    step \"get\" {\n" + step + "    }\n  }"},
+		{"static requests", "\n  journey \"j\" {\n    step \"get\" {\n" + step + "    }\n  }"},
 		{"journeys", "\n  journey \"j\" {\n    step \"get\" {\n" + step + "      capture { code = response.status }\n    }\n  }"},
 	}
 }
