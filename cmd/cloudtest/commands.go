@@ -364,9 +364,34 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	n, err := fault.Recover(ctx, dir, stdout)
-	// Then the containers and networks of the run's targets, which a
-	// crashed run leaves behind too (faults first: unpausing a container
-	// about to go does no harm).
+	left, lerr := recoverLeftovers(ctx, dir, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "cloudtest: some faults could not be removed: %v\n", err)
+		fmt.Fprintf(stdout, "%s: %d faults removed, others are still in place (see above)\n", dir, n)
+		return exitRejected
+	}
+	switch {
+	case n == 0 && left == 0:
+		fmt.Fprintf(stdout, "%s: no fault, container, network, process or load generator object was left in place; nothing to remove\n", dir)
+	case left == 0:
+		fmt.Fprintf(stdout, "%s: %d faults removed; none is left in place\n", dir, n)
+	default:
+		fmt.Fprintf(stdout, "%s: %d faults and %d containers, networks, processes or load generator objects removed\n", dir, n, left)
+	}
+	if lerr != nil {
+		return exitRejected
+	}
+	return exitOK
+}
+
+// recoverLeftovers removes what a run directory's run left behind besides
+// its faults: its containers and networks, its target processes and its
+// load generator objects. It returns how many it removed, and an error when
+// some could not be, each also told on stderr.
+func recoverLeftovers(ctx context.Context, dir string, stdout, stderr io.Writer) (int, error) {
+	// The containers and networks of the run's targets, which a crashed
+	// run leaves behind too (faults first: unpausing a container about to
+	// go does no harm).
 	left, lerr := target.RemoveLeftovers(ctx, dir, stdout)
 	if lerr != nil {
 		fmt.Fprintf(stderr, "cloudtest: some containers or networks of the run could not be removed: %v\n", lerr)
@@ -386,24 +411,7 @@ func cmdRecover(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cloudtest: some load generator objects of the run could not be deleted: %v\n", gerr)
 		lerr = errors.Join(lerr, gerr)
 	}
-	left += gens
-	if err != nil {
-		fmt.Fprintf(stderr, "cloudtest: some faults could not be removed: %v\n", err)
-		fmt.Fprintf(stdout, "%s: %d faults removed, others are still in place (see above)\n", dir, n)
-		return exitRejected
-	}
-	switch {
-	case n == 0 && left == 0:
-		fmt.Fprintf(stdout, "%s: no fault, container, network, process or load generator object was left in place; nothing to remove\n", dir)
-	case left == 0:
-		fmt.Fprintf(stdout, "%s: %d faults removed; none is left in place\n", dir, n)
-	default:
-		fmt.Fprintf(stdout, "%s: %d faults and %d containers, networks, processes or load generator objects removed\n", dir, n, left)
-	}
-	if lerr != nil {
-		return exitRejected
-	}
-	return exitOK
+	return left + gens, lerr
 }
 
 func cmdVerify(args []string, stdout, stderr io.Writer) int {

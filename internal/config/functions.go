@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,89 +21,136 @@ import (
 // standard library, try/can, and the few that reach outside (env, file,
 // timestamp, uuid). file() reads relative to the suite directory.
 func functions(baseDir string) map[string]function.Function {
+	fns := map[string]function.Function{
+		"env":       envFunc,
+		"file":      fileFunc(baseDir),
+		"sensitive": sensitiveFunc,
+		"uuid":      uuid.V4Func,
+	}
+	for _, group := range []map[string]function.Function{
+		numericFunctions(),
+		stringFunctions(),
+		collectionFunctions(),
+		encodingFunctions(),
+		timeFunctions(),
+		conversionFunctions(),
+	} {
+		maps.Copy(fns, group)
+	}
+	return fns
+}
+
+// numericFunctions returns the arithmetic functions.
+func numericFunctions() map[string]function.Function {
 	return map[string]function.Function{
-		"abs":             stdlib.AbsoluteFunc,
+		"abs":      stdlib.AbsoluteFunc,
+		"ceil":     stdlib.CeilFunc,
+		"floor":    stdlib.FloorFunc,
+		"log":      stdlib.LogFunc,
+		"max":      stdlib.MaxFunc,
+		"min":      stdlib.MinFunc,
+		"parseint": stdlib.ParseIntFunc,
+		"pow":      stdlib.PowFunc,
+		"signum":   stdlib.SignumFunc,
+		"sum":      sumFunc,
+	}
+}
+
+// stringFunctions returns the functions on strings.
+func stringFunctions() map[string]function.Function {
+	return map[string]function.Function{
+		"chomp":       stdlib.ChompFunc,
+		"endswith":    endsWithFunc,
+		"format":      stdlib.FormatFunc,
+		"formatlist":  stdlib.FormatListFunc,
+		"indent":      stdlib.IndentFunc,
+		"join":        stdlib.JoinFunc,
+		"lower":       stdlib.LowerFunc,
+		"regex":       stdlib.RegexFunc,
+		"regexall":    stdlib.RegexAllFunc,
+		"replace":     stdlib.ReplaceFunc,
+		"split":       stdlib.SplitFunc,
+		"startswith":  startsWithFunc,
+		"strcontains": strContainsFunc,
+		"strlen":      stdlib.StrlenFunc,
+		"substr":      stdlib.SubstrFunc,
+		"title":       stdlib.TitleFunc,
+		"trim":        stdlib.TrimFunc,
+		"trimprefix":  stdlib.TrimPrefixFunc,
+		"trimspace":   stdlib.TrimSpaceFunc,
+		"trimsuffix":  stdlib.TrimSuffixFunc,
+		"upper":       stdlib.UpperFunc,
+	}
+}
+
+// collectionFunctions returns the functions on lists, sets, maps and objects.
+func collectionFunctions() map[string]function.Function {
+	return map[string]function.Function{
 		"alltrue":         allTrueFunc,
 		"anytrue":         anyTrueFunc,
-		"base64decode":    encoding.Base64DecodeFunc,
-		"base64encode":    encoding.Base64EncodeFunc,
-		"can":             tryfunc.CanFunc,
-		"ceil":            stdlib.CeilFunc,
-		"chomp":           stdlib.ChompFunc,
 		"chunklist":       stdlib.ChunklistFunc,
 		"coalesce":        collection.CoalesceFunc,
 		"coalescelist":    stdlib.CoalesceListFunc,
 		"compact":         stdlib.CompactFunc,
 		"concat":          stdlib.ConcatFunc,
 		"contains":        stdlib.ContainsFunc,
-		"csvdecode":       stdlib.CSVDecodeFunc,
 		"distinct":        stdlib.DistinctFunc,
 		"element":         stdlib.ElementFunc,
-		"endswith":        endsWithFunc,
-		"env":             envFunc,
-		"file":            fileFunc(baseDir),
 		"flatten":         stdlib.FlattenFunc,
-		"floor":           stdlib.FloorFunc,
-		"format":          stdlib.FormatFunc,
-		"formatdate":      stdlib.FormatDateFunc,
-		"formatlist":      stdlib.FormatListFunc,
-		"indent":          stdlib.IndentFunc,
 		"index":           stdlib.IndexFunc,
-		"join":            stdlib.JoinFunc,
-		"jsondecode":      stdlib.JSONDecodeFunc,
-		"jsonencode":      stdlib.JSONEncodeFunc,
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
-		"log":             stdlib.LogFunc,
 		"lookup":          stdlib.LookupFunc,
 		"lookup_path":     lookupPathFunc,
-		"lower":           stdlib.LowerFunc,
-		"max":             stdlib.MaxFunc,
 		"merge":           stdlib.MergeFunc,
-		"min":             stdlib.MinFunc,
 		"one":             oneFunc,
-		"parseint":        stdlib.ParseIntFunc,
-		"pow":             stdlib.PowFunc,
 		"range":           stdlib.RangeFunc,
-		"regex":           stdlib.RegexFunc,
-		"regexall":        stdlib.RegexAllFunc,
-		"replace":         stdlib.ReplaceFunc,
 		"reverse":         stdlib.ReverseListFunc,
-		"sensitive":       sensitiveFunc,
 		"setintersection": stdlib.SetIntersectionFunc,
 		"setproduct":      stdlib.SetProductFunc,
 		"setsubtract":     stdlib.SetSubtractFunc,
 		"setunion":        stdlib.SetUnionFunc,
-		"sha256":          crypto.Sha256Func,
-		"signum":          stdlib.SignumFunc,
 		"slice":           stdlib.SliceFunc,
 		"sort":            stdlib.SortFunc,
-		"split":           stdlib.SplitFunc,
-		"startswith":      startsWithFunc,
-		"strcontains":     strContainsFunc,
-		"strlen":          stdlib.StrlenFunc,
-		"substr":          stdlib.SubstrFunc,
-		"sum":             sumFunc,
-		"timeadd":         stdlib.TimeAddFunc,
-		"timecmp":         timeCmpFunc,
-		"timestamp":       timestampFunc,
-		"title":           stdlib.TitleFunc,
-		"tobool":          stdlib.MakeToFunc(cty.Bool),
-		"tolist":          stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-		"tomap":           stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-		"tonumber":        stdlib.MakeToFunc(cty.Number),
-		"toset":           stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-		"tostring":        stdlib.MakeToFunc(cty.String),
-		"trim":            stdlib.TrimFunc,
-		"trimprefix":      stdlib.TrimPrefixFunc,
-		"trimspace":       stdlib.TrimSpaceFunc,
-		"trimsuffix":      stdlib.TrimSuffixFunc,
-		"try":             tryfunc.TryFunc,
-		"upper":           stdlib.UpperFunc,
-		"urlencode":       encoding.URLEncodeFunc,
-		"uuid":            uuid.V4Func,
 		"values":          stdlib.ValuesFunc,
 		"zipmap":          stdlib.ZipmapFunc,
+	}
+}
+
+// encodingFunctions returns the functions that encode, decode and hash.
+func encodingFunctions() map[string]function.Function {
+	return map[string]function.Function{
+		"base64decode": encoding.Base64DecodeFunc,
+		"base64encode": encoding.Base64EncodeFunc,
+		"csvdecode":    stdlib.CSVDecodeFunc,
+		"jsondecode":   stdlib.JSONDecodeFunc,
+		"jsonencode":   stdlib.JSONEncodeFunc,
+		"urlencode":    encoding.URLEncodeFunc,
+		"sha256":       crypto.Sha256Func,
+	}
+}
+
+// timeFunctions returns the functions on timestamps, timestamp() the one that reads the clock.
+func timeFunctions() map[string]function.Function {
+	return map[string]function.Function{
+		"formatdate": stdlib.FormatDateFunc,
+		"timeadd":    stdlib.TimeAddFunc,
+		"timecmp":    timeCmpFunc,
+		"timestamp":  timestampFunc,
+	}
+}
+
+// conversionFunctions returns the type conversions and try/can, which catch a failed one.
+func conversionFunctions() map[string]function.Function {
+	return map[string]function.Function{
+		"tobool":   stdlib.MakeToFunc(cty.Bool),
+		"tolist":   stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"tomap":    stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"tonumber": stdlib.MakeToFunc(cty.Number),
+		"toset":    stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"tostring": stdlib.MakeToFunc(cty.String),
+		"can":      tryfunc.CanFunc,
+		"try":      tryfunc.TryFunc,
 	}
 }
 

@@ -53,47 +53,11 @@ func decodeKubernetes(b *hcl.Block, dc *DecodeContext) (*Kubernetes, hcl.Diagnos
 	content, diags := b.Body.Content(kubernetesSchema)
 	var d hcl.Diagnostics
 	attrs := content.Attributes
-	dns := func(name string, dst *string, check func(string) []string) {
-		a, ok := attrs[name]
-		if !ok {
-			return
-		}
-		*dst, d = dc.String(a)
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			return
-		}
-		if errs := check(*dst); len(errs) > 0 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid Kubernetes name",
-				Detail:  fmt.Sprintf("The attribute %q must be a Kubernetes name; %q is not: %s.", name, *dst, strings.Join(errs, "; ")),
-				Subject: a.Expr.Range().Ptr()})
-		}
-	}
-	dns("namespace", &k.Namespace, validation.IsDNS1123Label)
-	dns("service", &k.Service, validation.IsDNS1035Label)
-	dns("container", &k.Container, validation.IsDNS1123Label)
+	diags = append(diags, decodeKubernetesName(attrs, dc, "namespace", &k.Namespace, validation.IsDNS1123Label)...)
+	diags = append(diags, decodeKubernetesName(attrs, dc, "service", &k.Service, validation.IsDNS1035Label)...)
+	diags = append(diags, decodeKubernetesName(attrs, dc, "container", &k.Container, validation.IsDNS1123Label)...)
 	if a, ok := attrs["selector"]; ok {
-		k.Selector, d = dc.StringMap(a)
-		diags = append(diags, d...)
-		if !d.HasErrors() && len(k.Selector) == 0 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty selector",
-				Detail:  "The attribute \"selector\" must name at least one label of the target's pods, such as { app = \"bank\" }.",
-				Subject: a.Expr.Range().Ptr()})
-		}
-		for _, key := range slices.Sorted(maps.Keys(k.Selector)) {
-			var problems []string
-			for _, e := range validation.IsQualifiedName(key) {
-				problems = append(problems, fmt.Sprintf("the key %q: %s", key, e))
-			}
-			for _, e := range validation.IsValidLabelValue(k.Selector[key]) {
-				problems = append(problems, fmt.Sprintf("the value %q of %q: %s", k.Selector[key], key, e))
-			}
-			if len(problems) > 0 {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid label selector",
-					Detail:  "The attribute \"selector\" holds Kubernetes labels; " + strings.Join(problems, "; ") + ".",
-					Subject: a.Expr.Range().Ptr()})
-			}
-		}
+		diags = append(diags, decodeKubernetesSelector(k, a, dc)...)
 	}
 	if a, ok := attrs["port"]; ok {
 		k.Port, d = dc.Int(a)
@@ -118,21 +82,76 @@ func decodeKubernetes(b *hcl.Block, dc *DecodeContext) (*Kubernetes, hcl.Diagnos
 		k.Scheme, d = dc.OneOf(a, "http", "https")
 		diags = append(diags, d...)
 	}
+	return k, append(diags, checkKubernetesPods(k, b, attrs)...)
+}
+
+// decodeKubernetesName decodes the attribute name, when it is set, into dst
+// and checks it with check, one of the Kubernetes name validations.
+func decodeKubernetesName(attrs hcl.Attributes, dc *DecodeContext, name string, dst *string, check func(string) []string) hcl.Diagnostics {
+	a, ok := attrs[name]
+	if !ok {
+		return nil
+	}
+	var diags, d hcl.Diagnostics
+	*dst, d = dc.String(a)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return diags
+	}
+	if errs := check(*dst); len(errs) > 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid Kubernetes name",
+			Detail:  fmt.Sprintf("The attribute %q must be a Kubernetes name; %q is not: %s.", name, *dst, strings.Join(errs, "; ")),
+			Subject: a.Expr.Range().Ptr()})
+	}
+	return diags
+}
+
+// decodeKubernetesSelector decodes the selector attribute and checks that it
+// holds at least one label and that every key and value is a valid label.
+func decodeKubernetesSelector(k *Kubernetes, a *hcl.Attribute, dc *DecodeContext) hcl.Diagnostics {
+	var diags, d hcl.Diagnostics
+	k.Selector, d = dc.StringMap(a)
+	diags = append(diags, d...)
+	if !d.HasErrors() && len(k.Selector) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty selector",
+			Detail:  "The attribute \"selector\" must name at least one label of the target's pods, such as { app = \"bank\" }.",
+			Subject: a.Expr.Range().Ptr()})
+	}
+	for _, key := range slices.Sorted(maps.Keys(k.Selector)) {
+		var problems []string
+		for _, e := range validation.IsQualifiedName(key) {
+			problems = append(problems, fmt.Sprintf("the key %q: %s", key, e))
+		}
+		for _, e := range validation.IsValidLabelValue(k.Selector[key]) {
+			problems = append(problems, fmt.Sprintf("the value %q of %q: %s", k.Selector[key], key, e))
+		}
+		if len(problems) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid label selector",
+				Detail:  "The attribute \"selector\" holds Kubernetes labels; " + strings.Join(problems, "; ") + ".",
+				Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	return diags
+}
+
+// checkKubernetesPods checks that a kubernetes block names its pods one way,
+// by service or by selector, and that a selector comes with a port.
+func checkKubernetesPods(k *Kubernetes, b *hcl.Block, attrs hcl.Attributes) hcl.Diagnostics {
 	_, hasService := attrs["service"]
 	_, hasSelector := attrs["selector"]
 	switch {
 	case hasService && hasSelector:
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Both service and selector",
+		return hcl.Diagnostics{&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Both service and selector",
 			Detail:  "A kubernetes block names the target's pods by service = \"name\" or by selector = { label = \"value\" }, not both.",
-			Subject: attrs["selector"].NameRange.Ptr()})
+			Subject: attrs["selector"].NameRange.Ptr()}}
 	case !hasService && !hasSelector:
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing service or selector",
+		return hcl.Diagnostics{&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing service or selector",
 			Detail:  "A kubernetes block needs service = \"name\" (a Service in the namespace) or selector = { app = \"bank\" } (labels of the target's pods).",
-			Subject: b.DefRange.Ptr()})
+			Subject: b.DefRange.Ptr()}}
 	case hasSelector && k.Port == 0 && attrs["port"] == nil:
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required attribute",
+		return hcl.Diagnostics{&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required attribute",
 			Detail:  "A kubernetes target chosen by selector needs port, the pods' container port, such as port = 8080.",
-			Subject: b.DefRange.Ptr()})
+			Subject: b.DefRange.Ptr()}}
 	}
-	return k, diags
+	return nil
 }

@@ -94,25 +94,56 @@ func decodeTarget(b *hcl.Block, dc *DecodeContext) (*Target, hcl.Diagnostics) {
 		diags = append(diags, d...)
 	}
 	if a, ok := content.Attributes["openapi"]; ok {
-		t.OpenAPI, d = dc.String(a)
-		diags = append(diags, d...)
-		if d == nil {
-			p := t.OpenAPI
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(dc.cfg.Dir, p)
-			}
-			if _, err := os.Stat(p); err != nil {
-				if pe, ok := err.(*os.PathError); ok {
-					err = pe.Err
-				}
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "File not found",
-					Detail: fmt.Sprintf("openapi: %s cannot be read: %v.", t.OpenAPI, err), Subject: a.Expr.Range().Ptr()})
-			}
-			t.OpenAPIRange = a.Expr.Range()
-		}
+		diags = append(diags, decodeTargetOpenAPI(t, a, dc)...)
 	}
+	blockWays, demobankBlock, d := decodeTargetBlocks(t, b, content.Blocks, dc)
+	ways += blockWays
+	diags = append(diags, d...)
+	if demobankBlock != nil {
+		diags = append(diags, decodeTargetDemobank(t, demobankBlock, dc)...)
+	}
+	if ways != 1 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Target needs exactly one way to reach it",
+			Detail:   fmt.Sprintf("Target %q must have exactly one of url = \"https://…\", embedded = \"demobank\", a process { command = [...] } block, a container { … } block or a kubernetes { … } block; it has %d.", t.Name, ways),
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	return t, diags
+}
+
+// decodeTargetOpenAPI decodes a target's openapi attribute and checks that
+// the document it names can be read.
+func decodeTargetOpenAPI(t *Target, a *hcl.Attribute, dc *DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	t.OpenAPI, diags = dc.String(a)
+	if diags != nil {
+		return diags
+	}
+	p := t.OpenAPI
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dc.cfg.Dir, p)
+	}
+	if _, err := os.Stat(p); err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "File not found",
+			Detail: fmt.Sprintf("openapi: %s cannot be read: %v.", t.OpenAPI, err), Subject: a.Expr.Range().Ptr()})
+	}
+	t.OpenAPIRange = a.Expr.Range()
+	return diags
+}
+
+// decodeTargetBlocks decodes a target's blocks. It returns how many of them
+// are a way to reach the target (container, process, kubernetes) and the
+// demobank block, which is checked once every block is known.
+func decodeTargetBlocks(t *Target, b *hcl.Block, blocks hcl.Blocks, dc *DecodeContext) (int, *hcl.Block, hcl.Diagnostics) {
+	var diags, d hcl.Diagnostics
+	ways := 0
 	var demobankBlock *hcl.Block
-	for _, blk := range content.Blocks {
+	for _, blk := range blocks {
 		switch blk.Type {
 		case "container":
 			if t.Container != nil {
@@ -146,31 +177,26 @@ func decodeTarget(b *hcl.Block, dc *DecodeContext) (*Target, hcl.Diagnostics) {
 			demobankBlock = blk
 		}
 	}
-	if demobankBlock != nil {
-		inContainer := t.Container != nil && t.Container.Embedded == "demobank"
-		if t.Embedded != "demobank" && !inContainer {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected demobank block",
-				Detail:  "A demobank block configures the demo bank; add embedded = \"demobank\" to the target (or to its container block) or remove the block.",
-				Subject: demobankBlock.DefRange.Ptr()})
-		} else {
-			d = decodeDemobank(&t.EmbeddedOptions, demobankBlock, dc)
-			diags = append(diags, d...)
-			if inContainer && t.EmbeddedOptions.DataDir != "" {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported attribute",
-					Detail:  "data_dir is not available for a demo bank in a container: it keeps its journal inside the container, where it survives kills and restarts.",
-					Subject: demobankBlock.DefRange.Ptr()})
-			}
-		}
+	return ways, demobankBlock, diags
+}
+
+// decodeTargetDemobank decodes a target's demobank block, which needs the
+// target (or its container) to be the embedded demo bank.
+func decodeTargetDemobank(t *Target, blk *hcl.Block, dc *DecodeContext) hcl.Diagnostics {
+	inContainer := t.Container != nil && t.Container.Embedded == "demobank"
+	if t.Embedded != "demobank" && !inContainer {
+		return hcl.Diagnostics{&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected demobank block",
+			Detail:  "A demobank block configures the demo bank; add embedded = \"demobank\" to the target (or to its container block) or remove the block.",
+			Subject: blk.DefRange.Ptr()}}
 	}
-	if ways != 1 {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Target needs exactly one way to reach it",
-			Detail:   fmt.Sprintf("Target %q must have exactly one of url = \"https://…\", embedded = \"demobank\", a process { command = [...] } block, a container { … } block or a kubernetes { … } block; it has %d.", t.Name, ways),
-			Subject:  b.DefRange.Ptr(),
-		})
+	var diags hcl.Diagnostics
+	diags = append(diags, decodeDemobank(&t.EmbeddedOptions, blk, dc)...)
+	if inContainer && t.EmbeddedOptions.DataDir != "" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported attribute",
+			Detail:  "data_dir is not available for a demo bank in a container: it keeps its journal inside the container, where it survives kills and restarts.",
+			Subject: blk.DefRange.Ptr()})
 	}
-	return t, diags
+	return diags
 }
 
 func decodeProcess(b *hcl.Block, dc *DecodeContext) (*Process, hcl.Diagnostics) {
@@ -219,7 +245,35 @@ func decodeProcess(b *hcl.Block, dc *DecodeContext) (*Process, hcl.Diagnostics) 
 func decodeContainer(b *hcl.Block, dc *DecodeContext) (*Container, hcl.Diagnostics) {
 	c := &Container{Restart: "never", WaitTimeout: 60 * time.Second, DeclRange: b.DefRange}
 	content, diags := b.Body.Content(containerSchema)
-	var d hcl.Diagnostics
+	sources, d := decodeContainerSource(c, content, dc)
+	diags = append(diags, d...)
+	if sources != 1 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Container needs exactly one source",
+			Detail:  fmt.Sprintf("A container block must have exactly one of build = \"dir with a Dockerfile\", image = \"name:tag\" or embedded = \"demobank\"; it has %d.", sources),
+			Subject: b.DefRange.Ptr()})
+	}
+	diags = append(diags, decodeContainerRun(c, content, dc)...)
+	if c.Embedded == "demobank" {
+		// The image runs `cloudtest demo`; its port and health path are known.
+		if len(c.Ports) == 0 {
+			c.Ports = []string{"8080"}
+		}
+		if c.Wait == "" {
+			c.Wait = "/healthz"
+		}
+	}
+	if sources == 1 && c.Embedded == "" && len(c.Ports) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required attribute",
+			Detail:  "A container built or taken from an image needs ports, the container ports to publish, such as [\"8080\"]; the target's URL points to the first.",
+			Subject: b.DefRange.Ptr()})
+	}
+	return c, diags
+}
+
+// decodeContainerSource decodes where a container's image comes from (build,
+// image or embedded) and returns how many of them are set.
+func decodeContainerSource(c *Container, content *hcl.BodyContent, dc *DecodeContext) (int, hcl.Diagnostics) {
+	var diags, d hcl.Diagnostics
 	sources := 0
 	if a, ok := content.Attributes["build"]; ok {
 		sources++
@@ -239,11 +293,13 @@ func decodeContainer(b *hcl.Block, dc *DecodeContext) (*Container, hcl.Diagnosti
 		c.Embedded, d = dc.OneOf(a, embeddedKinds...)
 		diags = append(diags, d...)
 	}
-	if sources != 1 {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Container needs exactly one source",
-			Detail:  fmt.Sprintf("A container block must have exactly one of build = \"dir with a Dockerfile\", image = \"name:tag\" or embedded = \"demobank\"; it has %d.", sources),
-			Subject: b.DefRange.Ptr()})
-	}
+	return sources, diags
+}
+
+// decodeContainerRun decodes how a container runs: its ports, environment,
+// command, health path, wait timeout and restart policy.
+func decodeContainerRun(c *Container, content *hcl.BodyContent, dc *DecodeContext) hcl.Diagnostics {
+	var diags, d hcl.Diagnostics
 	if a, ok := content.Attributes["ports"]; ok {
 		c.Ports, d = dc.Strings(a)
 		diags = append(diags, d...)
@@ -280,21 +336,7 @@ func decodeContainer(b *hcl.Block, dc *DecodeContext) (*Container, hcl.Diagnosti
 		c.Restart, d = dc.OneOf(a, "never", "always")
 		diags = append(diags, d...)
 	}
-	if c.Embedded == "demobank" {
-		// The image runs `cloudtest demo`; its port and health path are known.
-		if len(c.Ports) == 0 {
-			c.Ports = []string{"8080"}
-		}
-		if c.Wait == "" {
-			c.Wait = "/healthz"
-		}
-	}
-	if sources == 1 && c.Embedded == "" && len(c.Ports) == 0 {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required attribute",
-			Detail:  "A container built or taken from an image needs ports, the container ports to publish, such as [\"8080\"]; the target's URL points to the first.",
-			Subject: b.DefRange.Ptr()})
-	}
-	return c, diags
+	return diags
 }
 
 // resolveBuild makes a relative build directory relative to the file that

@@ -384,10 +384,45 @@ func (s *Suite) summarise() {
 // suite did not run or a requirement is not met; otherwise ACCEPTED. A run
 // of a selection is judged on its suites alone: its matrix is not assessed.
 func (m *Model) verdict() {
-	var unfinished, rejected, incomplete []string
-	// pointers are the recap's line of each reason of rejected that
-	// differs from it (see Model.Recap).
-	pointers := map[int]string{}
+	unfinished, rejected, incomplete, pointers := m.verdictReasons()
+	recap := func(reasons []string) []string {
+		out := slices.Clone(reasons)
+		for i, p := range pointers {
+			out[i] = p
+		}
+		return out
+	}
+	switch {
+	case len(unfinished) > 0:
+		m.Verdict = Incomplete
+		m.Reasons = append(append(unfinished, rejected...), incomplete...)
+		m.Recap = append(append(slices.Clone(unfinished), recap(rejected)...), incomplete...)
+	case len(rejected) > 0:
+		m.Verdict = Rejected
+		m.Reasons = append(rejected, incomplete...)
+		m.Recap = append(recap(rejected), incomplete...)
+	case len(incomplete) > 0:
+		m.Verdict = Incomplete
+		m.Reasons = incomplete
+	default:
+		m.Verdict = Accepted
+		m.Reasons = m.acceptedReasons()
+	}
+	if m.Recap == nil {
+		m.Recap = slices.Clone(m.Reasons)
+	}
+	if m.Acceptance != nil && m.Acceptance.NotAssessed != "" {
+		m.Reasons = append(m.Reasons, m.Acceptance.NotAssessed)
+		m.Recap = append(m.Recap, m.Acceptance.NotAssessed)
+	}
+}
+
+// verdictReasons gathers the reasons of a verdict other than Accepted from
+// the run, its suites and the acceptance requirements: why the run did not
+// finish, why it is rejected and what is missing. pointers are the recap's
+// line of each reason of rejected that differs from it (see Model.Recap).
+func (m *Model) verdictReasons() (unfinished, rejected, incomplete []string, pointers map[int]string) {
+	pointers = map[int]string{}
 	if m.Run.Interrupted {
 		unfinished = append(unfinished, "The run was interrupted before every suite had finished.")
 	}
@@ -409,44 +444,22 @@ func (m *Model) verdict() {
 		}
 	}
 	failedReqs, missingReqs := m.acceptanceReasons()
-	recap := func(reasons []string) []string {
-		out := slices.Clone(reasons)
-		for i, p := range pointers {
-			out[i] = p
-		}
-		return out
-	}
 	rejected = append(rejected, failedReqs...)
 	incomplete = append(incomplete, missingReqs...)
-	switch {
-	case len(unfinished) > 0:
-		m.Verdict = Incomplete
-		m.Reasons = append(append(unfinished, rejected...), incomplete...)
-		m.Recap = append(append(slices.Clone(unfinished), recap(rejected)...), incomplete...)
-	case len(rejected) > 0:
-		m.Verdict = Rejected
-		m.Reasons = append(rejected, incomplete...)
-		m.Recap = append(recap(rejected), incomplete...)
-	case len(incomplete) > 0:
-		m.Verdict = Incomplete
-		m.Reasons = incomplete
-	default:
-		m.Verdict = Accepted
-		m.Reasons = []string{fmt.Sprintf("All %d suites passed.", len(m.Suites))}
-		if len(m.Run.Selection) > 0 {
-			m.Reasons[0] = fmt.Sprintf("All %d suites of the selection passed.", len(m.Suites))
-		}
-		if m.Acceptance != nil && m.Acceptance.NotAssessed == "" {
-			m.Reasons = append(m.Reasons, fmt.Sprintf("All %d requirements of the %s deployment are met or waived.", len(m.Acceptance.Requirements), m.Acceptance.Mode))
-		}
+	return unfinished, rejected, incomplete, pointers
+}
+
+// acceptedReasons are the reasons of an Accepted verdict: every suite (of
+// the selection) passed, and every requirement is met or waived.
+func (m *Model) acceptedReasons() []string {
+	reasons := []string{fmt.Sprintf("All %d suites passed.", len(m.Suites))}
+	if len(m.Run.Selection) > 0 {
+		reasons[0] = fmt.Sprintf("All %d suites of the selection passed.", len(m.Suites))
 	}
-	if m.Recap == nil {
-		m.Recap = slices.Clone(m.Reasons)
+	if m.Acceptance != nil && m.Acceptance.NotAssessed == "" {
+		reasons = append(reasons, fmt.Sprintf("All %d requirements of the %s deployment are met or waived.", len(m.Acceptance.Requirements), m.Acceptance.Mode))
 	}
-	if m.Acceptance != nil && m.Acceptance.NotAssessed != "" {
-		m.Reasons = append(m.Reasons, m.Acceptance.NotAssessed)
-		m.Recap = append(m.Recap, m.Acceptance.NotAssessed)
-	}
+	return reasons
 }
 
 // maxNamedSteps is how many failed steps a recap line names.

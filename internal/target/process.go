@@ -53,6 +53,33 @@ const SelfCommand = "{cloudtest}"
 // the command, environment and URL is replaced by a free loopback port and
 // "{workdir}" by a directory of the target's own under opts.WorkDir.
 func StartProcess(ctx context.Context, name string, spec *config.Process, opts Options) (*Supervisor, error) {
+	s, err := newSupervisor(name, spec, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.launch(); err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	live.Lock()
+	live.m[s] = struct{}{}
+	live.Unlock()
+	go s.supervise()
+	if spec.Ready != "" {
+		s.mu.Lock()
+		exited := s.exited
+		s.mu.Unlock()
+		if err := waitReady(ctx, s.URL+spec.Ready, spec.ReadyTimeout, exited); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("target %q: %w%s", name, err, s.logTail())
+		}
+	}
+	return s, nil
+}
+
+// newSupervisor prepares the supervisor of a process not yet started: its
+// port and work directory, substituted into its URL, command and
+// environment, and the directory it runs in.
+func newSupervisor(name string, spec *config.Process, opts Options) (*Supervisor, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("target %q: finding a free port: %w", name, err)
@@ -88,7 +115,17 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 	} else if !filepath.IsAbs(s.dir) {
 		s.dir = filepath.Join(opts.BaseDir, s.dir)
 	}
-	for _, a := range spec.Command {
+	if err := s.resolveCommand(sub); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// resolveCommand sets the process's argv and environment from its spec,
+// with sub's substitutions: cloudtest for SelfCommand, and a relative
+// program path taken from the process's directory.
+func (s *Supervisor) resolveCommand(sub func(string) string) error {
+	for _, a := range s.spec.Command {
 		s.argv = append(s.argv, sub(a))
 	}
 	if s.argv[0] == SelfCommand {
@@ -96,7 +133,7 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 		// `cloudtest demo` without knowing where the binary is.
 		exe, err := os.Executable()
 		if err != nil {
-			return nil, fmt.Errorf("target %q: finding the cloudtest executable: %w", name, err)
+			return fmt.Errorf("target %q: finding the cloudtest executable: %w", s.Name, err)
 		}
 		s.argv[0] = exe
 	}
@@ -104,26 +141,10 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 		s.argv[0] = filepath.Join(s.dir, p)
 	}
 	s.env = os.Environ()
-	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
-		s.env = append(s.env, k+"="+sub(spec.Env[k]))
+	for _, k := range slices.Sorted(maps.Keys(s.spec.Env)) {
+		s.env = append(s.env, k+"="+sub(s.spec.Env[k]))
 	}
-	if err := s.launch(); err != nil {
-		return nil, fmt.Errorf("target %q: %w", name, err)
-	}
-	live.Lock()
-	live.m[s] = struct{}{}
-	live.Unlock()
-	go s.supervise()
-	if spec.Ready != "" {
-		s.mu.Lock()
-		exited := s.exited
-		s.mu.Unlock()
-		if err := waitReady(ctx, s.URL+spec.Ready, spec.ReadyTimeout, exited); err != nil {
-			s.Stop()
-			return nil, fmt.Errorf("target %q: %w%s", name, err, s.logTail())
-		}
-	}
-	return s, nil
+	return nil
 }
 
 func (s *Supervisor) launch() error {

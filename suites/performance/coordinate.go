@@ -32,26 +32,14 @@ const overrun = time.Minute
 // distribute sends the load from Workers generators and merges what they
 // measured into one summary, as if one generator had sent it all.
 func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix string) (result.LoadSummary, error) {
-	n := s.Load.Workers
 	base := filepath.Join("load", fileName(s.Name)+fileName(suffix))
 	dir := filepath.Join(renv.Dir, base+".workers")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return result.LoadSummary{}, err
 	}
-	vars, varFiles := handoffVars(renv.Config)
-	h := Handoff{Source: handoffSource(renv.Config, varFiles), Vars: vars, VarFiles: varFiles, Suite: s.Name,
-		Target: target, URLs: renv.URLs(), RunID: renv.RunID, Of: n, Dir: dir}
-	var ws []member
-	var err error
-	var kf *kubeFleet
-	if s.Load.Runner == "kubernetes" {
-		kf, err = s.startKube(ctx, renv, h, target)
-		if kf != nil {
-			defer kf.close(renv)
-			ws = kf.members()
-		}
-	} else {
-		ws, err = startLocal(h, dir)
+	ws, kf, err := s.startMembers(ctx, renv, target, dir)
+	if kf != nil {
+		defer kf.close(renv)
 	}
 	if err != nil {
 		return result.LoadSummary{}, err
@@ -65,16 +53,7 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 		return result.LoadSummary{}, err
 	}
 	util, finish := s.sample(renv, target)
-	stopLive := everySecond(func() {
-		el := time.Since(start)
-		var reqs, errs int64
-		for _, w := range ws {
-			r, e := w.progress()
-			reqs, errs = reqs+r, errs+e
-		}
-		renv.Status(fmt.Sprintf("%s %s/%s on %d generators, %.0f/s, %d errors", target,
-			max(el, 0).Round(time.Second), s.Load.Duration, n, float64(reqs)/max(el.Seconds(), 1), errs))
-	})
+	stopLive := s.showProgress(renv, ws, target, start)
 	s.await(ctx, ws, start)
 	stopLive()
 	if u := finish(); u != nil {
@@ -96,6 +75,40 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 		sum.Note = strings.TrimSpace(sum.Note + " The live figures were not pushed to Prometheus: a load shared among generators does not push them yet.")
 	}
 	return sum, nil
+}
+
+// startMembers starts the generators of a distributed load against target,
+// handing each the suite, writing their parts to dir: pods of an Indexed
+// Job for runner = "kubernetes" (kf, to be closed even when err is not nil),
+// local worker processes otherwise.
+func (s *Suite) startMembers(ctx context.Context, renv *runner.Env, target, dir string) (ws []member, kf *kubeFleet, err error) {
+	vars, varFiles := handoffVars(renv.Config)
+	h := Handoff{Source: handoffSource(renv.Config, varFiles), Vars: vars, VarFiles: varFiles, Suite: s.Name,
+		Target: target, URLs: renv.URLs(), RunID: renv.RunID, Of: s.Load.Workers, Dir: dir}
+	if s.Load.Runner == "kubernetes" {
+		kf, err = s.startKube(ctx, renv, h, target)
+		if kf != nil {
+			ws = kf.members()
+		}
+		return ws, kf, err
+	}
+	ws, err = startLocal(h, dir)
+	return ws, nil, err
+}
+
+// showProgress shows the requests and errors of the generators ws every
+// second, until the function it returns is called.
+func (s *Suite) showProgress(renv *runner.Env, ws []member, target string, start time.Time) (stop func()) {
+	return everySecond(func() {
+		el := time.Since(start)
+		var reqs, errs int64
+		for _, w := range ws {
+			r, e := w.progress()
+			reqs, errs = reqs+r, errs+e
+		}
+		renv.Status(fmt.Sprintf("%s %s/%s on %d generators, %.0f/s, %d errors", target,
+			max(el, 0).Round(time.Second), s.Load.Duration, s.Load.Workers, float64(reqs)/max(el.Seconds(), 1), errs))
+	})
 }
 
 // await waits for every worker to end: an interrupted run interrupts them
@@ -135,40 +148,7 @@ func (s *Suite) await(ctx context.Context, ws []member, start time.Time) {
 // Generators (Failed), which fails the suite.
 func (s *Suite) merge(ws []member, dir string, start time.Time) (result.LoadSummary, error) {
 	n := len(ws)
-	var parts []*part
-	runs := make([]result.GeneratorRun, n)
-	var elapsed time.Duration
-	for i, w := range ws {
-		run := result.GeneratorRun{Index: i + 1, Location: w.location(), CPUSeconds: w.cpu().Seconds()}
-		if why := w.failure(); why != "" {
-			run.Failed = w.name(n) + " " + why
-			runs[i] = run
-			continue
-		}
-		p, err := readPart(partFile(dir, i, "json"))
-		if err != nil {
-			run.Failed = fmt.Sprintf("%s left no readable results: %v", w.name(n), err)
-			runs[i] = run
-			continue
-		}
-		parts = append(parts, p)
-		if run.CPUSeconds == 0 {
-			// A pod's worker measures its own CPU and says it in its part.
-			run.CPUSeconds = time.Duration(p.CPUNS).Seconds()
-		}
-		el := time.Duration(p.ElapsedNS)
-		elapsed = max(elapsed, el)
-		secs := s.Load.Duration.Seconds()
-		run.Requests, run.Errors = p.Overall.Requests, p.Overall.Errors
-		run.AchievedRate = float64(journeysOf(p)) / secs
-		if g := p.Generator; g != nil {
-			run.AchievedRate, run.DueRate = g.AchievedRate, g.DueRate
-		}
-		if el > 0 {
-			run.CPUPercent = run.CPUSeconds / el.Seconds() * 100
-		}
-		runs[i] = run
-	}
+	parts, runs, elapsed := s.generatorRuns(ws, dir)
 	rec, err := mergeParts(parts)
 	if err != nil {
 		return result.LoadSummary{}, err
@@ -206,6 +186,46 @@ func (s *Suite) merge(ws []member, dir string, start time.Time) (result.LoadSumm
 	sum := g.summarize(model, engine, gen, elapsed, note)
 	sum.Runner, sum.Generators = s.Load.Runner, runs
 	return sum, nil
+}
+
+// generatorRuns reads the parts the generators ws left in dir and says how
+// each one ran, a failed one with why. elapsed is the longest a generator
+// ran by its own clock.
+func (s *Suite) generatorRuns(ws []member, dir string) (parts []*part, runs []result.GeneratorRun, elapsed time.Duration) {
+	n := len(ws)
+	runs = make([]result.GeneratorRun, n)
+	for i, w := range ws {
+		run := result.GeneratorRun{Index: i + 1, Location: w.location(), CPUSeconds: w.cpu().Seconds()}
+		if why := w.failure(); why != "" {
+			run.Failed = w.name(n) + " " + why
+			runs[i] = run
+			continue
+		}
+		p, err := readPart(partFile(dir, i, "json"))
+		if err != nil {
+			run.Failed = fmt.Sprintf("%s left no readable results: %v", w.name(n), err)
+			runs[i] = run
+			continue
+		}
+		parts = append(parts, p)
+		if run.CPUSeconds == 0 {
+			// A pod's worker measures its own CPU and says it in its part.
+			run.CPUSeconds = time.Duration(p.CPUNS).Seconds()
+		}
+		el := time.Duration(p.ElapsedNS)
+		elapsed = max(elapsed, el)
+		secs := s.Load.Duration.Seconds()
+		run.Requests, run.Errors = p.Overall.Requests, p.Overall.Errors
+		run.AchievedRate = float64(journeysOf(p)) / secs
+		if g := p.Generator; g != nil {
+			run.AchievedRate, run.DueRate = g.AchievedRate, g.DueRate
+		}
+		if el > 0 {
+			run.CPUPercent = run.CPUSeconds / el.Seconds() * 100
+		}
+		runs[i] = run
+	}
+	return parts, runs, elapsed
 }
 
 // journeysOf is the journeys a part started (the sum over its journeys).

@@ -168,72 +168,92 @@ func decodePods(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 	}
 	p := &PodSpec{DeclRange: b.DefRange}
 	l.Pods = p
+	var d hcl.Diagnostics
 	for _, f := range []struct {
 		name string
 		dst  *string
 	}{{"image", &p.Image}, {"namespace", &p.Namespace}, {"kubeconfig", &p.Kubeconfig}, {"context", &p.Context}} {
-		name, dst := f.name, f.dst
-		a, ok := content.Attributes[name]
-		if !ok {
-			continue
+		if a, ok := content.Attributes[f.name]; ok {
+			*f.dst, d = decodePodString(f.name, a, dc)
+			diags = append(diags, d...)
 		}
-		v, d := dc.String(a)
-		diags = append(diags, d...)
-		if !d.HasErrors() && strings.TrimSpace(v) == "" {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty value",
-				Detail: fmt.Sprintf("%s must not be empty; leave it out for the default.", name), Subject: a.Expr.Range().Ptr()})
-		}
-		if name == "namespace" && !d.HasErrors() && v != "" {
-			if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid namespace",
-					Detail: fmt.Sprintf("namespace %q is not a Kubernetes namespace name: %s.", v, strings.Join(errs, "; ")), Subject: a.Expr.Range().Ptr()})
-			}
-		}
-		if name == "kubeconfig" && v != "" && !filepath.IsAbs(v) && !strings.HasPrefix(v, "~") {
-			// Relative to the file that names it, as a target's kubeconfig.
-			v = filepath.Join(filepath.Dir(a.Expr.Range().Filename), v)
-		}
-		*dst = v
 	}
 	for _, f := range []struct {
 		name string
 		dst  *map[string]resource.Quantity
 	}{{"requests", &p.Requests}, {"limits", &p.Limits}} {
-		name, dst := f.name, f.dst
-		a, ok := content.Attributes[name]
-		if !ok {
-			continue
-		}
-		m, d := dc.StringMap(a)
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			continue
-		}
-		*dst = map[string]resource.Quantity{}
-		keys := slices.Sorted(maps.Keys(m))
-		for _, k := range keys {
-			v := m[k]
-			if !slices.Contains(podResources, k) {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown resource",
-					Detail: fmt.Sprintf("%s takes %s; found %q.", name, strings.Join(podResources, ", "), k), Subject: a.Expr.Range().Ptr()})
-				continue
-			}
-			q, err := resource.ParseQuantity(v)
-			if err != nil || q.Sign() <= 0 {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid quantity",
-					Detail: fmt.Sprintf("%s.%s = %q is not a Kubernetes quantity above zero, such as \"500m\" (cpu) or \"256Mi\" (memory).", name, k, v), Subject: a.Expr.Range().Ptr()})
-				continue
-			}
-			(*dst)[k] = q
+		if a, ok := content.Attributes[f.name]; ok {
+			*f.dst, d = decodePodResources(f.name, a, dc)
+			diags = append(diags, d...)
 		}
 	}
 	if !diags.HasErrors() {
-		for _, k := range slices.Sorted(maps.Keys(p.Requests)) {
-			req := p.Requests[k]
-			if lim, ok := p.Limits[k]; ok && req.Cmp(lim) > 0 {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Request above its limit",
-					Detail: fmt.Sprintf("requests.%s = %s is above limits.%s = %s.", k, req.String(), k, lim.String()), Subject: content.Attributes["requests"].Expr.Range().Ptr()})
-			}
+		diags = append(diags, checkPodRequests(p, content)...)
+	}
+	return diags
+}
+
+// decodePodString decodes one of the kubernetes block's string attributes
+// (image, namespace, kubeconfig, context): not empty, a namespace a
+// Kubernetes name, a relative kubeconfig taken from the file that names it.
+func decodePodString(name string, a *hcl.Attribute, dc *config.DecodeContext) (string, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	v, d := dc.String(a)
+	diags = append(diags, d...)
+	if !d.HasErrors() && strings.TrimSpace(v) == "" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty value",
+			Detail: fmt.Sprintf("%s must not be empty; leave it out for the default.", name), Subject: a.Expr.Range().Ptr()})
+	}
+	if name == "namespace" && !d.HasErrors() && v != "" {
+		if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid namespace",
+				Detail: fmt.Sprintf("namespace %q is not a Kubernetes namespace name: %s.", v, strings.Join(errs, "; ")), Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	if name == "kubeconfig" && v != "" && !filepath.IsAbs(v) && !strings.HasPrefix(v, "~") {
+		// Relative to the file that names it, as a target's kubeconfig.
+		v = filepath.Join(filepath.Dir(a.Expr.Range().Filename), v)
+	}
+	return v, diags
+}
+
+// decodePodResources decodes the kubernetes block's requests or limits: a
+// map of the podResources to Kubernetes quantities above zero. The map is
+// nil when the attribute is not a map of strings.
+func decodePodResources(name string, a *hcl.Attribute, dc *config.DecodeContext) (map[string]resource.Quantity, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	m, d := dc.StringMap(a)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return nil, diags
+	}
+	out := map[string]resource.Quantity{}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		v := m[k]
+		if !slices.Contains(podResources, k) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown resource",
+				Detail: fmt.Sprintf("%s takes %s; found %q.", name, strings.Join(podResources, ", "), k), Subject: a.Expr.Range().Ptr()})
+			continue
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil || q.Sign() <= 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid quantity",
+				Detail: fmt.Sprintf("%s.%s = %q is not a Kubernetes quantity above zero, such as \"500m\" (cpu) or \"256Mi\" (memory).", name, k, v), Subject: a.Expr.Range().Ptr()})
+			continue
+		}
+		out[k] = q
+	}
+	return out, diags
+}
+
+// checkPodRequests checks that no request of the pods is above its limit.
+func checkPodRequests(p *PodSpec, content *hcl.BodyContent) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, k := range slices.Sorted(maps.Keys(p.Requests)) {
+		req := p.Requests[k]
+		if lim, ok := p.Limits[k]; ok && req.Cmp(lim) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Request above its limit",
+				Detail: fmt.Sprintf("requests.%s = %s is above limits.%s = %s.", k, req.String(), k, lim.String()), Subject: content.Attributes["requests"].Expr.Range().Ptr()})
 		}
 	}
 	return diags

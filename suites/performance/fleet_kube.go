@@ -384,6 +384,27 @@ const (
 
 // create makes the ConfigMap, the Secret (var files) and the Job.
 func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile, h Handoff) error {
+	volumes, mounts, err := f.createFiles(ctx, files)
+	if err != nil {
+		return err
+	}
+	image := spec.Image
+	if image == "" {
+		image = DefaultWorkerImage
+	}
+	f.image = image
+	n := int32(h.Of)
+	job := f.job(spec, n, volumes, mounts)
+	if _, err := f.cs.BatchV1().Jobs(f.ns).Create(ctx, job, metav1.CreateOptions{FieldManager: "cloudtest"}); err != nil {
+		return f.s.kubeRunnerError("creating the Indexed Job %s/%s of %d generator pods: %v", f.ns, f.name, n, err)
+	}
+	return nil
+}
+
+// createFiles makes the ConfigMap of the suite's files and, when there are
+// var files, the Secret of them, and returns the pods' volumes and mounts:
+// those two and the work directory.
+func (f *kubeFleet) createFiles(ctx context.Context, files []suiteFile) ([]corev1.Volume, []corev1.VolumeMount, error) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: f.name, Namespace: f.ns, Labels: f.labels},
 		Data: map[string]string{}, BinaryData: map[string][]byte{}}
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: f.name, Namespace: f.ns, Labels: f.labels}, Data: map[string][]byte{}}
@@ -403,7 +424,7 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 		suiteItems = append(suiteItems, corev1.KeyToPath{Key: key, Path: file.rel})
 	}
 	if _, err := f.cs.CoreV1().ConfigMaps(f.ns).Create(ctx, cm, metav1.CreateOptions{FieldManager: "cloudtest"}); err != nil {
-		return f.s.kubeRunnerError("creating ConfigMap %s/%s with the suite's files: %v", f.ns, f.name, err)
+		return nil, nil, f.s.kubeRunnerError("creating ConfigMap %s/%s with the suite's files: %v", f.ns, f.name, err)
 	}
 	volumes := []corev1.Volume{
 		{Name: "suite", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: f.name}, Items: suiteItems}}},
@@ -413,17 +434,17 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 	if len(varItems) > 0 {
 		f.secret = true
 		if _, err := f.cs.CoreV1().Secrets(f.ns).Create(ctx, sec, metav1.CreateOptions{FieldManager: "cloudtest"}); err != nil {
-			return f.s.kubeRunnerError("creating Secret %s/%s with the var files: %v", f.ns, f.name, err)
+			return nil, nil, f.s.kubeRunnerError("creating Secret %s/%s with the var files: %v", f.ns, f.name, err)
 		}
 		volumes = append(volumes, corev1.Volume{Name: "vars", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: f.name, Items: varItems}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "vars", MountPath: podVarsDir, ReadOnly: true})
 	}
-	image := spec.Image
-	if image == "" {
-		image = DefaultWorkerImage
-	}
-	f.image = image
-	n := int32(h.Of)
+	return volumes, mounts, nil
+}
+
+// job is the Indexed Job of n generator pods, each running the worker in
+// f.image, non-root on a read-only root filesystem, with volumes mounted.
+func (f *kubeFleet) job(spec *PodSpec, n int32, volumes []corev1.Volume, mounts []corev1.VolumeMount) *batchv1.Job {
 	mode := batchv1.IndexedCompletion
 	// A failed index stays failed (no pod that nobody would attach to
 	// replaces it) and the other indexes run on: one evicted generator
@@ -435,7 +456,7 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 	// The Job ends by itself if nobody attaches or the coordinator vanished.
 	deadline := int64((podsTimeout + readyTimeout + f.s.Load.Duration + grace + overrun + time.Minute).Seconds())
 	ttl := int32(600)
-	job := &batchv1.Job{
+	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: f.name, Namespace: f.ns, Labels: f.labels},
 		Spec: batchv1.JobSpec{
 			Completions: &n, Parallelism: &n, CompletionMode: &mode, BackoffLimitPerIndex: &perIndex,
@@ -450,7 +471,7 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 					SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid,
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 					Containers: []corev1.Container{{
-						Name: workerContainer, Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+						Name: workerContainer, Image: f.image, ImagePullPolicy: corev1.PullIfNotPresent,
 						Args:  []string{"worker"},
 						Stdin: true, StdinOnce: true,
 						Resources:    spec.resources(),
@@ -465,10 +486,6 @@ func (f *kubeFleet) create(ctx context.Context, spec *PodSpec, files []suiteFile
 			},
 		},
 	}
-	if _, err := f.cs.BatchV1().Jobs(f.ns).Create(ctx, job, metav1.CreateOptions{FieldManager: "cloudtest"}); err != nil {
-		return f.s.kubeRunnerError("creating the Indexed Job %s/%s of %d generator pods: %v", f.ns, f.name, n, err)
-	}
-	return nil
 }
 
 // pods are the Job's pods by completion index (the newest, for an index
@@ -873,6 +890,40 @@ func deleteGenerators(ctx context.Context, cs kubernetes.Interface, ns, run, sui
 	grace := int64(0)
 	bg := metav1.DeletePropagationBackground
 	del := metav1.DeleteOptions{GracePeriodSeconds: &grace, PropagationPolicy: &bg}
+	done, errs := deleteGeneratorObjects(ctx, cs, ns, lo, del, secret)
+	// The pods go with their Job; deleted here too, at once, and waited for.
+	pods := 0
+	for {
+		l, err := cs.CoreV1().Pods(ns).List(ctx, lo)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if len(l.Items) == 0 {
+			break
+		}
+		for _, p := range l.Items {
+			if p.DeletionTimestamp == nil {
+				pods++
+			}
+			cs.CoreV1().Pods(ns).Delete(ctx, p.Name, del)
+		}
+		select {
+		case <-ctx.Done():
+			return done, errors.Join(append(errs, fmt.Errorf("%d generator pods still in namespace %s", len(l.Items), ns))...)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if pods > 0 {
+		done = append(done, fmt.Sprintf("%d pods", pods))
+	}
+	return done, errors.Join(errs...)
+}
+
+// deleteGeneratorObjects deletes the Jobs and ConfigMaps in ns that lo
+// selects, and the Secret called secret (if not ""), with del; it returns
+// what it deleted and what it could not.
+func deleteGeneratorObjects(ctx context.Context, cs kubernetes.Interface, ns string, lo metav1.ListOptions, del metav1.DeleteOptions, secret string) ([]string, []error) {
 	var done []string
 	var errs []error
 	if l, err := cs.BatchV1().Jobs(ns).List(ctx, lo); err != nil {
@@ -906,33 +957,7 @@ func deleteGenerators(ctx context.Context, cs kubernetes.Interface, ns, run, sui
 			errs = append(errs, err)
 		}
 	}
-	// The pods go with their Job; deleted here too, at once, and waited for.
-	pods := 0
-	for {
-		l, err := cs.CoreV1().Pods(ns).List(ctx, lo)
-		if err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if len(l.Items) == 0 {
-			break
-		}
-		for _, p := range l.Items {
-			if p.DeletionTimestamp == nil {
-				pods++
-			}
-			cs.CoreV1().Pods(ns).Delete(ctx, p.Name, del)
-		}
-		select {
-		case <-ctx.Done():
-			return done, errors.Join(append(errs, fmt.Errorf("%d generator pods still in namespace %s", len(l.Items), ns))...)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	if pods > 0 {
-		done = append(done, fmt.Sprintf("%d pods", pods))
-	}
-	return done, errors.Join(errs...)
+	return done, errs
 }
 
 // RecoverGenerators deletes the generator pods' objects that the runs
@@ -956,54 +981,71 @@ func RecoverGenerators(ctx context.Context, dir string, w io.Writer) (int, error
 			errs = append(errs, err)
 			continue
 		}
-		pending := map[string]generatorRecord{}
-		var order []string
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			var r generatorRecord
-			if json.Unmarshal([]byte(line), &r) != nil {
-				continue
-			}
-			key := r.Namespace + "/" + r.Name
-			switch r.Event {
-			case "create":
-				if _, ok := pending[key]; !ok {
-					order = append(order, key)
-				}
-				pending[key] = r
-			case "deleted":
-				delete(pending, key)
-			}
-		}
-		for _, key := range order {
-			r, ok := pending[key]
-			if !ok {
-				continue
-			}
-			rc, _, err := target.KubeClients(r.Kubeconfig, r.Context)
+		for _, r := range pendingGenerators(b) {
+			n, err := recoverGenerator(ctx, path, r, w)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			cs, err := kubernetes.NewForConfig(rc)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			secret := ""
-			if r.Secret {
-				secret = r.Name
-			}
-			done, err := deleteGenerators(ctx, cs, r.Namespace, r.Run, kubeLabelValue(r.Suite), secret)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("the generators of suite %q in namespace %s: %w", r.Suite, r.Namespace, err))
-				continue
-			}
-			total += len(done)
-			if len(done) > 0 {
-				fmt.Fprintf(w, "removed the load generators of suite %q in namespace %s: %s\n", r.Suite, r.Namespace, strings.Join(done, ", "))
-			}
-			writeGeneratorRecord(path, generatorRecord{Event: "deleted", Suite: r.Suite, Namespace: r.Namespace, Name: r.Name, Run: r.Run, By: "recover"})
+			total += n
 		}
 	}
 	return total, errors.Join(errs...)
+}
+
+// pendingGenerators are the generator objects a journal records as created
+// and never as deleted, in the order of their creation.
+func pendingGenerators(journal []byte) []generatorRecord {
+	pending := map[string]generatorRecord{}
+	var order []string
+	for _, line := range strings.Split(strings.TrimSpace(string(journal)), "\n") {
+		var r generatorRecord
+		if json.Unmarshal([]byte(line), &r) != nil {
+			continue
+		}
+		key := r.Namespace + "/" + r.Name
+		switch r.Event {
+		case "create":
+			if _, ok := pending[key]; !ok {
+				order = append(order, key)
+			}
+			pending[key] = r
+		case "deleted":
+			delete(pending, key)
+		}
+	}
+	var out []generatorRecord
+	for _, key := range order {
+		if r, ok := pending[key]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recoverGenerator deletes the generator objects of the record r of the
+// journal at path, says so on w and journals them as deleted; it returns
+// how many objects it deleted.
+func recoverGenerator(ctx context.Context, path string, r generatorRecord, w io.Writer) (int, error) {
+	rc, _, err := target.KubeClients(r.Kubeconfig, r.Context)
+	if err != nil {
+		return 0, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return 0, err
+	}
+	secret := ""
+	if r.Secret {
+		secret = r.Name
+	}
+	done, err := deleteGenerators(ctx, cs, r.Namespace, r.Run, kubeLabelValue(r.Suite), secret)
+	if err != nil {
+		return 0, fmt.Errorf("the generators of suite %q in namespace %s: %w", r.Suite, r.Namespace, err)
+	}
+	if len(done) > 0 {
+		fmt.Fprintf(w, "removed the load generators of suite %q in namespace %s: %s\n", r.Suite, r.Namespace, strings.Join(done, ", "))
+	}
+	writeGeneratorRecord(path, generatorRecord{Event: "deleted", Suite: r.Suite, Namespace: r.Namespace, Name: r.Name, Run: r.Run, By: "recover"})
+	return len(done), nil
 }

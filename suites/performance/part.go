@@ -138,55 +138,11 @@ func mergeParts(parts []*part) (*recorder, error) {
 	secs := map[int]*stats{}
 	wins := map[int]*hdr.Histogram{}
 	for _, p := range parts {
-		if err := r.overall.merge(p.Overall); err != nil {
-			return nil, fmt.Errorf("generator %d: %w", p.Index+1, err)
+		if err := r.mergeStats(p, secs); err != nil {
+			return nil, err
 		}
-		for _, group := range []struct {
-			into map[string]*stats
-			from []statsPart
-		}{{r.journeys, p.Journeys}, {r.steps, p.Steps}} {
-			for _, sp := range group.from {
-				if err := get(group.into, sp.Name).merge(sp); err != nil {
-					return nil, fmt.Errorf("generator %d: %w", p.Index+1, err)
-				}
-			}
-		}
-		for _, s := range p.Seconds {
-			st, ok := secs[s.At]
-			if !ok {
-				st = &stats{hist: hdr.New(1, int64(time.Minute/time.Microsecond), 2), codes: map[int]int{}, kinds: map[string]int{}}
-				secs[s.At] = st
-			}
-			if err := st.merge(statsPart{Hist: s.Hist, Requests: s.Requests, Errors: s.Errors}); err != nil {
-				return nil, fmt.Errorf("generator %d, second %d: %w", p.Index+1, s.At, err)
-			}
-		}
-		for _, w := range p.Windows {
-			h, err := decodeHist(w.Hist)
-			if err != nil {
-				return nil, fmt.Errorf("generator %d: %w", p.Index+1, err)
-			}
-			if wins[w.At] == nil {
-				wins[w.At] = hdr.New(1, int64(time.Minute/time.Microsecond), 2)
-			}
-			wins[w.At].Merge(h)
-		}
-		for name, enc := range p.Hops {
-			h, err := decodeHist(enc)
-			if err != nil {
-				return nil, fmt.Errorf("generator %d: %w", p.Index+1, err)
-			}
-			if r.hops[name] == nil {
-				r.hops[name] = hdr.New(1, int64(time.Hour/time.Microsecond), 3)
-			}
-			r.hops[name].Merge(h)
-		}
-		for dst, enc := range map[*hdr.Histogram]string{r.wake: p.Wake, r.wait: p.Wait} {
-			h, err := decodeHist(enc)
-			if err != nil {
-				return nil, fmt.Errorf("generator %d: %w", p.Index+1, err)
-			}
-			dst.Merge(h)
+		if err := r.mergeHists(p, wins); err != nil {
+			return nil, err
 		}
 		r.waited += p.Waited
 		r.maxIn += p.MaxIn
@@ -200,6 +156,68 @@ func mergeParts(parts []*part) (*recorder, error) {
 		r.medians = append(r.medians, ms(wins[at].ValueAtQuantile(50)))
 	}
 	return r, nil
+}
+
+// mergeStats adds the statistics of a generator's part to r: the overall
+// ones, each journey's and step's, and each second's into secs.
+func (r *recorder) mergeStats(p *part, secs map[int]*stats) error {
+	if err := r.overall.merge(p.Overall); err != nil {
+		return fmt.Errorf("generator %d: %w", p.Index+1, err)
+	}
+	for _, group := range []struct {
+		into map[string]*stats
+		from []statsPart
+	}{{r.journeys, p.Journeys}, {r.steps, p.Steps}} {
+		for _, sp := range group.from {
+			if err := get(group.into, sp.Name).merge(sp); err != nil {
+				return fmt.Errorf("generator %d: %w", p.Index+1, err)
+			}
+		}
+	}
+	for _, s := range p.Seconds {
+		st, ok := secs[s.At]
+		if !ok {
+			st = &stats{hist: hdr.New(1, int64(time.Minute/time.Microsecond), 2), codes: map[int]int{}, kinds: map[string]int{}}
+			secs[s.At] = st
+		}
+		if err := st.merge(statsPart{Hist: s.Hist, Requests: s.Requests, Errors: s.Errors}); err != nil {
+			return fmt.Errorf("generator %d, second %d: %w", p.Index+1, s.At, err)
+		}
+	}
+	return nil
+}
+
+// mergeHists adds the histograms of a generator's part to r: each window's
+// latencies into wins, each hop's, and the pacer's wake delays and waits.
+func (r *recorder) mergeHists(p *part, wins map[int]*hdr.Histogram) error {
+	for _, w := range p.Windows {
+		h, err := decodeHist(w.Hist)
+		if err != nil {
+			return fmt.Errorf("generator %d: %w", p.Index+1, err)
+		}
+		if wins[w.At] == nil {
+			wins[w.At] = hdr.New(1, int64(time.Minute/time.Microsecond), 2)
+		}
+		wins[w.At].Merge(h)
+	}
+	for name, enc := range p.Hops {
+		h, err := decodeHist(enc)
+		if err != nil {
+			return fmt.Errorf("generator %d: %w", p.Index+1, err)
+		}
+		if r.hops[name] == nil {
+			r.hops[name] = hdr.New(1, int64(time.Hour/time.Microsecond), 3)
+		}
+		r.hops[name].Merge(h)
+	}
+	for dst, enc := range map[*hdr.Histogram]string{r.wake: p.Wake, r.wait: p.Wait} {
+		h, err := decodeHist(enc)
+		if err != nil {
+			return fmt.Errorf("generator %d: %w", p.Index+1, err)
+		}
+		dst.Merge(h)
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[int]V) []int {

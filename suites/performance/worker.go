@@ -76,12 +76,9 @@ func ServeWorker(ctx context.Context, in io.Reader, out io.Writer, load func(Han
 	lines := bufio.NewScanner(in)
 	lines.Buffer(make([]byte, 64<<10), 16<<20)
 	enc := json.NewEncoder(out)
-	var h Handoff
-	if !lines.Scan() {
-		return errors.New("no handoff on standard input")
-	}
-	if err := json.Unmarshal(lines.Bytes(), &h); err != nil {
-		return fmt.Errorf("reading the handoff: %w", err)
+	h, err := readHandoff(lines)
+	if err != nil {
+		return err
 	}
 	w, err := prepareWorker(h, load)
 	if err != nil {
@@ -103,15 +100,7 @@ func ServeWorker(ctx context.Context, in io.Reader, out io.Writer, load func(Han
 	// unobserved.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		for lines.Scan() {
-			var m message
-			if json.Unmarshal(lines.Bytes(), &m) == nil && m.Stop {
-				break
-			}
-		}
-		cancel()
-	}()
+	go cancelOnStop(lines, cancel)
 	stop := everySecond(func() {
 		n, errs, _ := w.g.rec.snapshot()
 		enc.Encode(message{Progress: true, Requests: n, Errors: errs})
@@ -127,6 +116,36 @@ func ServeWorker(ctx context.Context, in io.Reader, out io.Writer, load func(Han
 	if !h.Stream {
 		return nil
 	}
+	return streamResults(out, enc, h)
+}
+
+// readHandoff reads the handoff, the first line the coordinator sends.
+func readHandoff(lines *bufio.Scanner) (Handoff, error) {
+	var h Handoff
+	if !lines.Scan() {
+		return h, errors.New("no handoff on standard input")
+	}
+	if err := json.Unmarshal(lines.Bytes(), &h); err != nil {
+		return h, fmt.Errorf("reading the handoff: %w", err)
+	}
+	return h, nil
+}
+
+// cancelOnStop reads the coordinator's messages until it says stop or
+// closes the pipe, then calls cancel.
+func cancelOnStop(lines *bufio.Scanner, cancel context.CancelFunc) {
+	for lines.Scan() {
+		var m message
+		if json.Unmarshal(lines.Bytes(), &m) == nil && m.Stop {
+			break
+		}
+	}
+	cancel()
+}
+
+// streamResults sends the worker's part and raw results over out, for a
+// coordinator that cannot read the worker's files (a pod's).
+func streamResults(out io.Writer, enc *json.Encoder, h Handoff) error {
 	for _, kind := range []string{"part", "raw"} {
 		if err := streamFile(out, enc, kind, partFile(h.Dir, h.Index, streamed[kind])); err != nil {
 			return fmt.Errorf("sending the %s: %w", kind, err)
