@@ -2,11 +2,13 @@ package performance
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,4 +146,21 @@ func (p *peer) receive(br *bufio.Reader, m message, dir string) error {
 	}
 	p.markSent(m.File)
 	return nil
+}
+
+// lastLine is ": " and the last line of the file at path (a worker's
+// standard error), or "" when it has none.
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return ""
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	return ": " + strings.TrimSpace(string(b))
 }

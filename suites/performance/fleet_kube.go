@@ -1,7 +1,6 @@
 package performance
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -828,20 +827,7 @@ func disrupted(p *corev1.Pod) bool {
 }
 
 // lastLog is the last line the worker wrote to its standard error.
-func (w *kubeWorker) lastLog() string {
-	b, err := os.ReadFile(w.log)
-	if err != nil {
-		return ""
-	}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return ""
-	}
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
-	}
-	return ": " + strings.TrimSpace(string(b))
-}
+func (w *kubeWorker) lastLog() string { return lastLine(w.log) }
 
 // close ends every pod still attached and deletes the Job, its pods, the
 // ConfigMap and the Secret, waiting until the pods are gone; the journal

@@ -1,7 +1,6 @@
 package performance
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -137,17 +135,4 @@ func (w *localWorker) cpu() time.Duration {
 }
 
 // lastLog is the last line the worker wrote to its standard error.
-func (w *localWorker) lastLog() string {
-	b, err := os.ReadFile(w.log)
-	if err != nil {
-		return ""
-	}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return ""
-	}
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
-	}
-	return ": " + strings.TrimSpace(string(b))
-}
+func (w *localWorker) lastLog() string { return lastLine(w.log) }
