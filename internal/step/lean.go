@@ -272,6 +272,14 @@ func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, at time.Tim
 		return nil, c.reused, err
 	}
 	resp, err := c.readResponse(req)
+	if err == nil && ctx.Err() != nil {
+		// Cancelled before the answer was read: the AfterFunc's deadline
+		// may lose the race with an answer that came just after the
+		// cancellation (a frozen target resumed by the interrupt's
+		// clean-up), and net/http returns the cancellation then too.
+		err = ctx.Err()
+		c.conn.Close()
+	}
 	if err != nil {
 		if stop != nil {
 			stop()

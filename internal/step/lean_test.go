@@ -221,6 +221,59 @@ func TestLeanTimeoutAndConnectionClose(t *testing.T) {
 	}
 }
 
+// lateDeadlineConn applies a deadline in the past 50 ms late, as a
+// cancellation's AfterFunc does when its goroutine is scheduled late on a
+// loaded machine.
+type lateDeadlineConn struct{ net.Conn }
+
+func (c lateDeadlineConn) SetDeadline(t time.Time) error {
+	if t.Before(time.Now()) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// An answer that comes after the request was cancelled is not taken: a
+// probe in flight when a run is interrupted failed, even when the fault's
+// removal lets the frozen target answer at once (net/http's rule too).
+func TestLeanReturnsTheCancellationEvenWhenTheAnswerComes(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/held" {
+			close(arrived)
+			<-release
+		}
+		w.Write([]byte("ok"))
+	})
+	base := loadTransport()
+	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return lateDeadlineConn{c}, nil
+	}
+	lt := newLeanTransport(base)
+	t.Cleanup(lt.CloseIdleConnections)
+	c := &http.Client{Transport: lt}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-arrived
+		cancel()       // the run is interrupted...
+		close(release) // ...and the clean-up lets the target answer
+	}()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/held", nil)
+	resp, err := c.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("the answer that came after the cancellation was taken: %s", resp.Status)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want a cancellation error, got %v", err)
+	}
+	get(t, c, srv.URL+"/") // the transport goes on working
+}
+
 // TLS goes through net/http's transport, and with it HTTP/2 when the
 // server offers it; the scope guard's dialer sees one dial per request.
 func TestLeanLeavesTLSAndTheScopeGuardToNetHTTP(t *testing.T) {
