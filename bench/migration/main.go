@@ -103,8 +103,37 @@ func load(ctx context.Context, pg, my *sql.DB, n int) {
 }
 
 func run(bin, pair string, n, parallel int) {
-	src, tgt, checksum := "postgres", "mysql", true
-	srcDSN, tgtDSN := pgDSN, myDSN
+	src, tgt, srcDSN, tgtDSN, checksum := pairOf(pair)
+	dir, err := os.MkdirTemp("", "bench-migration")
+	check(err)
+	defer os.RemoveAll(dir)
+	suite := migrationSuite(src, tgt, parallel, checksum)
+	check(os.WriteFile(filepath.Join(dir, "bench.hcl"), []byte(suite), 0o644))
+	cmd := exec.Command(bin, "run", "--out", filepath.Join(dir, "out"), "--var", "src="+srcDSN, "--var", "tgt="+tgtDSN, "--suite", "bench", dir)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err = cmd.Run()
+	wall := time.Since(start)
+	if err != nil && cmd.ProcessState.ExitCode() != 1 {
+		log.Fatalf("%s: %v\n%s", pair, err, out.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	runs, _ := filepath.Glob(filepath.Join(dir, "out", "*", "results.jsonl"))
+	summary := ""
+	if len(runs) == 1 {
+		b, _ := os.ReadFile(runs[0])
+		summary = grab(string(b))
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("| %s | %d | %.2f | %.0f | %.1f | %.0f | %s |\n", pair, n, wall.Seconds(), float64(n)/wall.Seconds(), cpu.Seconds(), float64(ru.Maxrss)/1024, summary)
+}
+
+// pairOf is what a pair names: the source and target drivers and DSNs,
+// and whether the migration checksums (the -rows pairs count rows only).
+func pairOf(pair string) (src, tgt, srcDSN, tgtDSN string, checksum bool) {
+	src, tgt, checksum = "postgres", "mysql", true
+	srcDSN, tgtDSN = pgDSN, myDSN
 	switch pair {
 	case "pg-pg", "pg-pg-rows":
 		tgt, tgtDSN = "postgres", pgDSN
@@ -114,10 +143,13 @@ func run(bin, pair string, n, parallel int) {
 	case "my-my":
 		src, srcDSN = "mysql", myDSN
 	}
-	dir, err := os.MkdirTemp("", "bench-migration")
-	check(err)
-	defer os.RemoveAll(dir)
-	suite := fmt.Sprintf(`
+	return src, tgt, srcDSN, tgtDSN, checksum
+}
+
+// migrationSuite is the configuration the benchmark runs: one migration
+// of bench_src to bench_tgt, the DSNs as sensitive variables.
+func migrationSuite(src, tgt string, parallel int, checksum bool) string {
+	return fmt.Sprintf(`
 variable "src" { sensitive = true }
 variable "tgt" { sensitive = true }
 deployment {
@@ -143,25 +175,6 @@ migration "bench" {
   table "bench_src" { target_table = "bench_tgt" }
 }
 `, src, tgt, parallel, checksum)
-	check(os.WriteFile(filepath.Join(dir, "bench.hcl"), []byte(suite), 0o644))
-	cmd := exec.Command(bin, "run", "--out", filepath.Join(dir, "out"), "--var", "src="+srcDSN, "--var", "tgt="+tgtDSN, "--suite", "bench", dir)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err = cmd.Run()
-	wall := time.Since(start)
-	if err != nil && cmd.ProcessState.ExitCode() != 1 {
-		log.Fatalf("%s: %v\n%s", pair, err, out.String())
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	runs, _ := filepath.Glob(filepath.Join(dir, "out", "*", "results.jsonl"))
-	summary := ""
-	if len(runs) == 1 {
-		b, _ := os.ReadFile(runs[0])
-		summary = grab(string(b))
-	}
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	fmt.Printf("| %s | %d | %.2f | %.0f | %.1f | %.0f | %s |\n", pair, n, wall.Seconds(), float64(n)/wall.Seconds(), cpu.Seconds(), float64(ru.Maxrss)/1024, summary)
 }
 
 // grab pulls ranges, checksummed and the difference counts from the suite result.

@@ -296,91 +296,17 @@ type hop struct {
 
 // build evaluates the attributes into a request (without a deadline).
 func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext) (*http.Request, []byte, error) {
-	method := "GET"
-	if h.Method != nil {
-		m, err := str(h.Method, h.method, ectx, "method")
-		if err != nil {
-			return nil, nil, err
-		}
-		method = strings.ToUpper(m)
+	method, err := h.evalMethod(ectx)
+	if err != nil {
+		return nil, nil, err
 	}
-	var pu *parsedURL
-	switch {
-	case h.URL != nil:
-		u, err := evalURL(h.URL, h.url, ectx, "url")
-		if err != nil {
-			return nil, nil, err
-		}
-		if pu, err = h.parse("", u); err != nil {
-			return nil, nil, err
-		}
-	default:
-		if env.Target == nil {
-			return nil, nil, fmt.Errorf("the step has a path but its suite has no target; give the suite a target or the step a url")
-		}
-		p := "/"
-		if h.Path != nil {
-			var err error
-			if p, err = evalURL(h.Path, h.path, ectx, "path"); err != nil {
-				return nil, nil, err
-			}
-		}
-		if !strings.HasPrefix(p, "/") {
-			p = "/" + p
-		}
-		var err error
-		if pu, err = h.parse(env.Target.URL, p); err != nil {
-			return nil, nil, err
-		}
+	target, err := h.evalTarget(env, ectx)
+	if err != nil {
+		return nil, nil, err
 	}
-	target := pu.str
-	if h.Query != nil {
-		q, err := evalStringMap(h.Query, ectx, "query")
-		if err != nil {
-			return nil, nil, err
-		}
-		u := *pu.u
-		vals := u.Query()
-		for _, k := range slices.Sorted(maps.Keys(q)) {
-			vals.Add(k, q[k])
-		}
-		u.RawQuery = vals.Encode()
-		target = u.String()
-	}
-	var body []byte
-	var err error
-	contentType := ""
-	switch {
-	case h.JSON != nil:
-		v, diags := h.JSON.Value(ectx)
-		if diags.HasErrors() {
-			return nil, nil, diagError(diags)
-		}
-		if body, err = ctyjson.Marshal(v, v.Type()); err != nil {
-			return nil, nil, fmt.Errorf("json: %w", err)
-		}
-		contentType = "application/json"
-	case h.Body != nil:
-		s, err := evalString(h.Body, ectx, "body")
-		if err != nil {
-			return nil, nil, err
-		}
-		body = []byte(s)
-	case h.Form != nil:
-		f, err := evalStringMap(h.Form, ectx, "form")
-		if err != nil {
-			return nil, nil, err
-		}
-		vals := url.Values{}
-		for _, k := range slices.Sorted(maps.Keys(f)) {
-			vals.Set(k, f[k])
-		}
-		body = []byte(vals.Encode())
-		contentType = "application/x-www-form-urlencoded"
-	case h.Multipart != nil:
-		if body, contentType, err = h.Multipart.encode(env, ectx); err != nil {
-			return nil, nil, err
-		}
+	body, contentType, err := h.evalBody(env, ectx)
+	if err != nil {
+		return nil, nil, err
 	}
 	var r io.Reader // nil for no body: the request is sent the same, with less to allocate
 	if len(body) > 0 {
@@ -393,10 +319,114 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	if err := h.setHeaders(req, env, ectx); err != nil {
+		return nil, nil, err
+	}
+	return req, body, nil
+}
+
+// evalMethod is the request's method, upper-cased; GET when the step gives none.
+func (h *HTTPRequest) evalMethod(ectx *hcl.EvalContext) (string, error) {
+	if h.Method == nil {
+		return "GET", nil
+	}
+	m, err := str(h.Method, h.method, ectx, "method")
+	if err != nil {
+		return "", err
+	}
+	return strings.ToUpper(m), nil
+}
+
+// evalTarget is the request's URL: the step's url, or its path on the
+// suite's target, with the query attribute's values added.
+func (h *HTTPRequest) evalTarget(env *Env, ectx *hcl.EvalContext) (string, error) {
+	var pu *parsedURL
+	switch {
+	case h.URL != nil:
+		u, err := evalURL(h.URL, h.url, ectx, "url")
+		if err != nil {
+			return "", err
+		}
+		if pu, err = h.parse("", u); err != nil {
+			return "", err
+		}
+	default:
+		if env.Target == nil {
+			return "", fmt.Errorf("the step has a path but its suite has no target; give the suite a target or the step a url")
+		}
+		p := "/"
+		if h.Path != nil {
+			var err error
+			if p, err = evalURL(h.Path, h.path, ectx, "path"); err != nil {
+				return "", err
+			}
+		}
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		var err error
+		if pu, err = h.parse(env.Target.URL, p); err != nil {
+			return "", err
+		}
+	}
+	if h.Query == nil {
+		return pu.str, nil
+	}
+	q, err := evalStringMap(h.Query, ectx, "query")
+	if err != nil {
+		return "", err
+	}
+	u := *pu.u
+	vals := u.Query()
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		vals.Add(k, q[k])
+	}
+	u.RawQuery = vals.Encode()
+	return u.String(), nil
+}
+
+// evalBody is the request's body and the Content-Type it implies (empty
+// when the body attribute gives the bytes as they are).
+func (h *HTTPRequest) evalBody(env *Env, ectx *hcl.EvalContext) (body []byte, contentType string, err error) {
+	switch {
+	case h.JSON != nil:
+		v, diags := h.JSON.Value(ectx)
+		if diags.HasErrors() {
+			return nil, "", diagError(diags)
+		}
+		if body, err = ctyjson.Marshal(v, v.Type()); err != nil {
+			return nil, "", fmt.Errorf("json: %w", err)
+		}
+		return body, "application/json", nil
+	case h.Body != nil:
+		s, err := evalString(h.Body, ectx, "body")
+		if err != nil {
+			return nil, "", err
+		}
+		return []byte(s), "", nil
+	case h.Form != nil:
+		f, err := evalStringMap(h.Form, ectx, "form")
+		if err != nil {
+			return nil, "", err
+		}
+		vals := url.Values{}
+		for _, k := range slices.Sorted(maps.Keys(f)) {
+			vals.Set(k, f[k])
+		}
+		return []byte(vals.Encode()), "application/x-www-form-urlencoded", nil
+	case h.Multipart != nil:
+		return h.Multipart.encode(env, ectx)
+	}
+	return nil, "", nil
+}
+
+// setHeaders sets the headers, basic auth and cookies attributes on req,
+// then the environment's extra headers, which win.
+func (h *HTTPRequest) setHeaders(req *http.Request, env *Env, ectx *hcl.EvalContext) error {
 	if h.Headers != nil {
 		hdr, err := evalStringMap(h.Headers, ectx, "headers")
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		for _, k := range slices.Sorted(maps.Keys(hdr)) {
 			req.Header.Set(k, hdr[k])
@@ -405,19 +435,19 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	if h.BasicAuth != nil {
 		user, pw, err := evalBasicAuth(h.BasicAuth, ectx)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		req.SetBasicAuth(user, pw)
 	}
 	if h.Cookies != nil {
 		cs, err := evalStringMap(h.Cookies, ectx, "cookies")
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		for _, k := range slices.Sorted(maps.Keys(cs)) {
 			c := &http.Cookie{Name: k, Value: cs[k]}
 			if err := c.Valid(); err != nil {
-				return nil, nil, fmt.Errorf("cookies: the cookie %q cannot be sent: %v (a cookie's value may not hold spaces, commas, semicolons, backslashes or quotes; urlencode() it)", k, err)
+				return fmt.Errorf("cookies: the cookie %q cannot be sent: %v (a cookie's value may not hold spaces, commas, semicolons, backslashes or quotes; urlencode() it)", k, err)
 			}
 			req.AddCookie(c)
 		}
@@ -425,7 +455,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	for k, v := range env.ExtraHeaders {
 		req.Header.Set(k, v)
 	}
-	return req, body, nil
+	return nil
 }
 
 // stepTimeout is the error of a request that the step's timeout ended: the
@@ -590,51 +620,20 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 	null := cty.NullVal(cty.DynamicPseudoType)
 	headers, values, cookies, body, js := null, null, null, null, null
 	if wants("headers") {
-		hdr := map[string]cty.Value{}
-		for k, vs := range x.resp.Header {
-			v := cty.StringVal(strings.Join(vs, ", "))
-			hdr[k] = v
-			hdr[strings.ToLower(k)] = v
-		}
-		headers = cty.MapValEmpty(cty.String)
-		if len(hdr) > 0 {
-			headers = cty.MapVal(hdr)
-		}
+		headers = x.headersValue()
 	}
 	if wants("header_values") {
-		// An object of tuples, not a map of lists: a list never equals
-		// the tuple ["a", "b"] that a condition writes.
-		hdr := map[string]cty.Value{}
-		for k, vs := range x.resp.Header {
-			l := make([]cty.Value, len(vs))
-			for i, v := range vs {
-				l[i] = cty.StringVal(v)
-			}
-			v := cty.TupleVal(l)
-			hdr[k] = v
-			hdr[strings.ToLower(k)] = v
-		}
-		values = cty.ObjectVal(hdr)
+		values = x.headerValuesValue()
 	}
 	if wants("cookies") {
 		cookies = cookieValues(x)
 	}
 	finalURL, redirects := null, null
 	if wants("url") {
-		u := x.req.URL
-		if x.resp.Request != nil && x.resp.Request.URL != nil {
-			u = x.resp.Request.URL
-		}
-		finalURL = cty.StringVal(u.String())
+		finalURL = x.urlValue()
 	}
 	if wants("redirects") {
-		hops := make([]cty.Value, len(x.hops))
-		for i, hp := range x.hops {
-			hops[i] = cty.ObjectVal(map[string]cty.Value{
-				"status": cty.NumberIntVal(int64(hp.status)), "url": cty.StringVal(hp.url), "location": cty.StringVal(hp.location),
-			})
-		}
-		redirects = cty.TupleVal(hops)
+		redirects = x.redirectsValue()
 	}
 	if wants("body") {
 		body = cty.StringVal(string(x.body))
@@ -675,6 +674,59 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 		fields["duration_ms"] = cty.NumberFloatVal(float64(x.duration.Microseconds()) / 1000)
 	}
 	return cty.ObjectVal(fields), nil
+}
+
+// headersValue is response.headers: each header's values joined with ", ",
+// under its canonical name and in lower case.
+func (x *httpExchange) headersValue() cty.Value {
+	hdr := map[string]cty.Value{}
+	for k, vs := range x.resp.Header {
+		v := cty.StringVal(strings.Join(vs, ", "))
+		hdr[k] = v
+		hdr[strings.ToLower(k)] = v
+	}
+	if len(hdr) == 0 {
+		return cty.MapValEmpty(cty.String)
+	}
+	return cty.MapVal(hdr)
+}
+
+// headerValuesValue is response.header_values: each header's values apart,
+// under its canonical name and in lower case.
+func (x *httpExchange) headerValuesValue() cty.Value {
+	// An object of tuples, not a map of lists: a list never equals
+	// the tuple ["a", "b"] that a condition writes.
+	hdr := map[string]cty.Value{}
+	for k, vs := range x.resp.Header {
+		l := make([]cty.Value, len(vs))
+		for i, v := range vs {
+			l[i] = cty.StringVal(v)
+		}
+		v := cty.TupleVal(l)
+		hdr[k] = v
+		hdr[strings.ToLower(k)] = v
+	}
+	return cty.ObjectVal(hdr)
+}
+
+// urlValue is response.url: the URL that answered, after the redirects.
+func (x *httpExchange) urlValue() cty.Value {
+	u := x.req.URL
+	if x.resp.Request != nil && x.resp.Request.URL != nil {
+		u = x.resp.Request.URL
+	}
+	return cty.StringVal(u.String())
+}
+
+// redirectsValue is response.redirects: each hop's status, url and location.
+func (x *httpExchange) redirectsValue() cty.Value {
+	hops := make([]cty.Value, len(x.hops))
+	for i, hp := range x.hops {
+		hops[i] = cty.ObjectVal(map[string]cty.Value{
+			"status": cty.NumberIntVal(int64(hp.status)), "url": cty.StringVal(hp.url), "location": cty.StringVal(hp.location),
+		})
+	}
+	return cty.TupleVal(hops)
 }
 
 // cookieValues are the cookies the redirects and the final answer of x

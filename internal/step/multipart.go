@@ -129,50 +129,7 @@ func (m *Multipart) encode(env *Env, ectx *hcl.EvalContext) ([]byte, string, err
 			}
 			continue
 		}
-		var data []byte
-		filename := p.Name
-		if p.Path != nil {
-			path, err := evalString(p.Path, ectx, what+" path")
-			if err != nil {
-				return nil, "", err
-			}
-			if data, err = os.ReadFile(resolve(env.Config.Dir, path)); err != nil {
-				return nil, "", fmt.Errorf("%s: reading %s: %v", what, path, unwrapPath(err))
-			}
-			filename = filepath.Base(path)
-		} else {
-			s, err := evalString(p.Value, ectx, what+" content")
-			if err != nil {
-				return nil, "", err
-			}
-			data = []byte(s)
-		}
-		if p.Filename != nil {
-			f, err := evalString(p.Filename, ectx, what+" filename")
-			if err != nil {
-				return nil, "", err
-			}
-			filename = f
-		}
-		ct := mime.TypeByExtension(filepath.Ext(filename))
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		if p.ContentType != nil {
-			c, err := evalString(p.ContentType, ectx, what+" content_type")
-			if err != nil {
-				return nil, "", err
-			}
-			ct = c
-		}
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, quoteEscaper.Replace(p.Name), quoteEscaper.Replace(filename)))
-		h.Set("Content-Type", ct)
-		pw, err := w.CreatePart(h)
-		if err != nil {
-			return nil, "", err
-		}
-		if _, err := pw.Write(data); err != nil {
+		if err := p.writeFile(w, env, ectx, what); err != nil {
 			return nil, "", err
 		}
 	}
@@ -180,4 +137,55 @@ func (m *Multipart) encode(env *Env, ectx *hcl.EvalContext) ([]byte, string, err
 		return nil, "", err
 	}
 	return buf.Bytes(), w.FormDataContentType(), nil
+}
+
+// writeFile writes the file part p to w: its content (from its path or
+// its value), its filename and its Content-Type (from the filename's
+// extension unless p gives one). what names the part in errors.
+func (p *Part) writeFile(w *multipart.Writer, env *Env, ectx *hcl.EvalContext, what string) error {
+	var data []byte
+	filename := p.Name
+	if p.Path != nil {
+		path, err := evalString(p.Path, ectx, what+" path")
+		if err != nil {
+			return err
+		}
+		if data, err = os.ReadFile(resolve(env.Config.Dir, path)); err != nil {
+			return fmt.Errorf("%s: reading %s: %v", what, path, unwrapPath(err))
+		}
+		filename = filepath.Base(path)
+	} else {
+		s, err := evalString(p.Value, ectx, what+" content")
+		if err != nil {
+			return err
+		}
+		data = []byte(s)
+	}
+	if p.Filename != nil {
+		f, err := evalString(p.Filename, ectx, what+" filename")
+		if err != nil {
+			return err
+		}
+		filename = f
+	}
+	ct := mime.TypeByExtension(filepath.Ext(filename))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	if p.ContentType != nil {
+		c, err := evalString(p.ContentType, ectx, what+" content_type")
+		if err != nil {
+			return err
+		}
+		ct = c
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, quoteEscaper.Replace(p.Name), quoteEscaper.Replace(filename)))
+	h.Set("Content-Type", ct)
+	pw, err := w.CreatePart(h)
+	if err != nil {
+		return err
+	}
+	_, err = pw.Write(data)
+	return err
 }

@@ -379,44 +379,13 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	var obs observed
 	switch {
 	case s.HTTP != nil:
-		red = env.withDerived(red, s.HTTP, reqCtx)
-		x, err := s.HTTP.do(ctx, env, reqCtx, s.usesResponse() && (s.wants("redirects") || s.wants("cookies")))
-		if err != nil {
+		if err := s.attemptHTTP(ctx, env, reqCtx, &red, &out, &obs); err != nil {
 			return s.errored(red(), err)
-		}
-		red = env.withCredentials(red, x)
-		if s.HTTP.BasicAuth != nil {
-			red = env.withPassword(red, x.req)
-		}
-		if s.usesResponse() {
-			if out.Response, err = x.response(s.wants); err != nil {
-				return s.errored(red(), fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err))
-			}
-		}
-		out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
-		out.ServerTiming = parseServerTiming(x.resp.Header.Values("Server-Timing"))
-		if !env.Lean {
-			out.Exchange = s.httpExcerpt(red(), x)
-		}
-		obs = observed{status: x.resp.StatusCode, header: x.header, duration: x.duration}
-		if s.Expect != nil && s.Expect.OpenAPI {
-			obs.req, obs.respHeader = requestOf(x), x.resp.Header
-			obs.api = env.target(obs.req.URL.Host).api
-		}
-		if s.Expect.readsBody() {
-			obs.body = string(x.body)
 		}
 	case s.SQL != nil:
-		r, err := s.SQL.do(ctx, env, reqCtx, red)
-		if err != nil {
+		if err := s.attemptSQL(ctx, env, reqCtx, red, &out, &obs); err != nil {
 			return s.errored(red(), err)
 		}
-		if s.usesResponse() {
-			out.Response = r.response()
-		}
-		out.Exchange = &result.Exchange{Protocol: "sql", Query: red().String(r.query), RowCount: len(r.rows)}
-		out.Exchange.ResponseBody, out.Exchange.Truncated = red().ResponseBody(rowsExcerpt(r))
-		obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true, header: func(string) string { return "" }}
 	case s.TCP != nil:
 		addr, d, err := s.TCP.do(ctx, env, reqCtx)
 		if err != nil {
@@ -426,16 +395,73 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		out.Exchange = &result.Exchange{Protocol: "tcp", URL: addr}
 		obs = observed{duration: d, header: func(string) string { return "" }}
 	}
-	out.Status = result.Passed
 	if out.Response != cty.NilVal {
 		reqCtx.Variables["response"] = out.Response
 	}
-	checkCtx := reqCtx
+	s.judge(env, &out, &obs, reqCtx, red)
+	return out
+}
+
+// attemptHTTP sends the step's request and puts what came back into out
+// and obs. It widens *red with what the request revealed (derived values,
+// credentials, the basic auth password) as it goes, so that the caller's
+// red() of an error hides them too.
+func (s *Step) attemptHTTP(ctx context.Context, env *Env, reqCtx *hcl.EvalContext, red *func() *Redactor, out *Outcome, obs *observed) error {
+	*red = env.withDerived(*red, s.HTTP, reqCtx)
+	x, err := s.HTTP.do(ctx, env, reqCtx, s.usesResponse() && (s.wants("redirects") || s.wants("cookies")))
+	if err != nil {
+		return err
+	}
+	*red = env.withCredentials(*red, x)
+	if s.HTTP.BasicAuth != nil {
+		*red = env.withPassword(*red, x.req)
+	}
+	if s.usesResponse() {
+		if out.Response, err = x.response(s.wants); err != nil {
+			return fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err)
+		}
+	}
+	out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
+	out.ServerTiming = parseServerTiming(x.resp.Header.Values("Server-Timing"))
+	if !env.Lean {
+		out.Exchange = s.httpExcerpt((*red)(), x)
+	}
+	*obs = observed{status: x.resp.StatusCode, header: x.header, duration: x.duration}
+	if s.Expect != nil && s.Expect.OpenAPI {
+		obs.req, obs.respHeader = requestOf(x), x.resp.Header
+		obs.api = env.target(obs.req.URL.Host).api
+	}
+	if s.Expect.readsBody() {
+		obs.body = string(x.body)
+	}
+	return nil
+}
+
+// attemptSQL runs the step's query and puts its rows into out and obs.
+func (s *Step) attemptSQL(ctx context.Context, env *Env, reqCtx *hcl.EvalContext, red func() *Redactor, out *Outcome, obs *observed) error {
+	r, err := s.SQL.do(ctx, env, reqCtx, red)
+	if err != nil {
+		return err
+	}
+	if s.usesResponse() {
+		out.Response = r.response()
+	}
+	out.Exchange = &result.Exchange{Protocol: "sql", Query: red().String(r.query), RowCount: len(r.rows)}
+	out.Exchange.ResponseBody, out.Exchange.Truncated = red().ResponseBody(rowsExcerpt(r))
+	*obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true, header: func(string) string { return "" }}
+	return nil
+}
+
+// judge runs the step's expect and assert checks in ectx (the response
+// bound) and gives out their redacted results, its status (the worst of
+// them, passed when none failed) and its failure messages.
+func (s *Step) judge(env *Env, out *Outcome, obs *observed, ectx *hcl.EvalContext, red func() *Redactor) {
+	out.Status = result.Passed
 	if s.Expect != nil {
-		out.Checks = append(out.Checks, s.Expect.check(obs, checkCtx)...)
+		out.Checks = append(out.Checks, s.Expect.check(*obs, ectx)...)
 	}
 	for _, a := range s.Asserts {
-		out.Checks = append(out.Checks, s.assert(env, a, checkCtx))
+		out.Checks = append(out.Checks, s.assert(env, a, ectx))
 	}
 	var failed []*result.Check
 	for i := range out.Checks {
@@ -452,7 +478,6 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		}
 	}
 	out.Message, out.First = failures(failed, s.usedAt)
-	return out
 }
 
 // usedAt is what a failure of a check at loc adds to its location: when

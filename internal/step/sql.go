@@ -115,21 +115,9 @@ func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, reda
 	if err != nil {
 		return nil, err
 	}
-	var args []any
-	if q.Args != nil {
-		v, diags := q.Args.Value(ectx)
-		if diags.HasErrors() {
-			return nil, diagError(diags)
-		}
-		if !v.IsNull() {
-			if !v.CanIterateElements() {
-				return nil, fmt.Errorf("args must be a list")
-			}
-			for it := v.ElementIterator(); it.Next(); {
-				_, e := it.Element()
-				args = append(args, sqlArg(e))
-			}
-		}
+	args, err := q.evalArgs(ectx)
+	if err != nil {
+		return nil, err
 	}
 	red := redactor()
 	db, password, err := env.DB.get(q.Driver, dsn, red.Secrets())
@@ -147,6 +135,42 @@ func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, reda
 		return nil, fmt.Errorf("%s: %s", q.Driver, redact(err))
 	}
 	defer rows.Close()
+	res, err := scanRows(rows, query, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %s", q.Driver, redact(err))
+	}
+	res.duration = time.Since(start)
+	return res, nil
+}
+
+// evalArgs are the query's args as the driver takes them (nil for none).
+func (q *SQLQuery) evalArgs(ectx *hcl.EvalContext) ([]any, error) {
+	if q.Args == nil {
+		return nil, nil
+	}
+	v, diags := q.Args.Value(ectx)
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	var args []any
+	if !v.IsNull() {
+		if !v.CanIterateElements() {
+			return nil, fmt.Errorf("args must be a list")
+		}
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			args = append(args, sqlArg(e))
+		}
+	}
+	return args, nil
+}
+
+// scanRows reads rows into a result, each row by column name, its values
+// normalized by the column's database type. The caller checks rows.Err.
+func scanRows(rows *sql.Rows, query string, args []any) (*sqlResult, error) {
 	cts, err := rows.ColumnTypes()
 	if err != nil {
 		return nil, err
@@ -171,10 +195,6 @@ func (q *SQLQuery) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, reda
 		}
 		res.rows = append(res.rows, row)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %s", q.Driver, redact(err))
-	}
-	res.duration = time.Since(start)
 	return res, nil
 }
 

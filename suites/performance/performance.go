@@ -194,40 +194,7 @@ func decode(common *config.SuiteCommon, body hcl.Body, dc *config.DecodeContext)
 func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
 	content, diags := b.Body.Content(loadSchema)
 	l.DeclRange = b.DefRange
-	var d hcl.Diagnostics
-	if a, ok := content.Attributes["rate"]; ok {
-		l.Rate, d = dc.Float(a)
-		diags = append(diags, d...)
-	}
-	if a, ok := content.Attributes["concurrency"]; ok {
-		l.Concurrency, d = dc.Int(a)
-		diags = append(diags, d...)
-	}
-	for name, dst := range map[string]*time.Duration{"ramp": &l.Ramp, "think_time": &l.ThinkTime, "duration": &l.Duration} {
-		if a, ok := content.Attributes[name]; ok {
-			*dst, d = dc.Duration(a)
-			diags = append(diags, d...)
-		}
-	}
-	for name, dst := range map[string]*int{"max_requests": &l.MaxRequests, "max_workers": &l.MaxWorkers} {
-		if a, ok := content.Attributes[name]; ok {
-			*dst, d = dc.Int(a)
-			diags = append(diags, d...)
-		}
-	}
-	l.Pacer = "constant"
-	if a, ok := content.Attributes["pacer"]; ok {
-		l.Pacer, d = dc.OneOf(a, "constant", "sine")
-		diags = append(diags, d...)
-	}
-	if a, ok := content.Attributes["amplitude"]; ok {
-		l.Amplitude, d = dc.Float(a)
-		diags = append(diags, d...)
-	}
-	if a, ok := content.Attributes["period"]; ok {
-		l.Period, d = dc.Duration(a)
-		diags = append(diags, d...)
-	}
+	diags = append(diags, decodeLoadAttrs(l, content.Attributes, dc)...)
 	// Values that cannot be right are refused on their own line; the checks
 	// of the block as a whole below would only repeat them less precisely.
 	if !diags.HasErrors() {
@@ -250,25 +217,92 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 			diags = append(diags, decodePods(l, sb, dc)...)
 			continue
 		}
-		c, stageDiags := sb.Body.Content(stageSchema)
-		var st Stage
-		if a, ok := c.Attributes["duration"]; ok {
-			st.Duration, d = dc.Duration(a)
-			stageDiags = append(stageDiags, d...)
-		}
-		if a, ok := c.Attributes["rate"]; ok {
-			st.Rate, d = dc.Float(a)
-			stageDiags = append(stageDiags, d...)
-		}
-		if !stageDiags.HasErrors() {
-			lim := limits{attrs: c.Attributes}
-			lim.rate("rate", st.Rate, false)
-			lim.positive("duration", st.Duration)
-			stageDiags = append(stageDiags, lim.diags...)
-		}
+		st, stageDiags := decodeStage(sb, dc)
 		diags = append(diags, stageDiags...)
 		l.Stages = append(l.Stages, st)
 	}
+	diags = append(diags, resolveStages(l, b)...)
+	if (l.Rate > 0) == (l.Concurrency > 0) && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Choose one load model",
+			Detail: "A load block takes either rate (an open model: journeys started per second) or concurrency (a closed model: virtual users), and it must be above zero.", Subject: b.DefRange.Ptr()})
+	}
+	if l.Duration <= 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unbounded load",
+			Detail: "duration must be longer than zero: every load stops by itself.", Subject: b.DefRange.Ptr()})
+	}
+	if l.MaxWorkers == 0 {
+		l.MaxWorkers = 1024
+	}
+	return append(diags, decodeWorkers(l, content.Attributes, dc, diags.HasErrors())...)
+}
+
+// decodeLoadAttrs reads the load block's attributes into l, each as its
+// type; the pacer is constant unless the block says otherwise.
+func decodeLoadAttrs(l *Load, attrs hcl.Attributes, dc *config.DecodeContext) hcl.Diagnostics {
+	var diags, d hcl.Diagnostics
+	if a, ok := attrs["rate"]; ok {
+		l.Rate, d = dc.Float(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := attrs["concurrency"]; ok {
+		l.Concurrency, d = dc.Int(a)
+		diags = append(diags, d...)
+	}
+	for name, dst := range map[string]*time.Duration{"ramp": &l.Ramp, "think_time": &l.ThinkTime, "duration": &l.Duration} {
+		if a, ok := attrs[name]; ok {
+			*dst, d = dc.Duration(a)
+			diags = append(diags, d...)
+		}
+	}
+	for name, dst := range map[string]*int{"max_requests": &l.MaxRequests, "max_workers": &l.MaxWorkers} {
+		if a, ok := attrs[name]; ok {
+			*dst, d = dc.Int(a)
+			diags = append(diags, d...)
+		}
+	}
+	l.Pacer = "constant"
+	if a, ok := attrs["pacer"]; ok {
+		l.Pacer, d = dc.OneOf(a, "constant", "sine")
+		diags = append(diags, d...)
+	}
+	if a, ok := attrs["amplitude"]; ok {
+		l.Amplitude, d = dc.Float(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := attrs["period"]; ok {
+		l.Period, d = dc.Duration(a)
+		diags = append(diags, d...)
+	}
+	return diags
+}
+
+// decodeStage reads one stage block: its duration and its rate.
+func decodeStage(sb *hcl.Block, dc *config.DecodeContext) (Stage, hcl.Diagnostics) {
+	c, diags := sb.Body.Content(stageSchema)
+	var st Stage
+	var d hcl.Diagnostics
+	if a, ok := c.Attributes["duration"]; ok {
+		st.Duration, d = dc.Duration(a)
+		diags = append(diags, d...)
+	}
+	if a, ok := c.Attributes["rate"]; ok {
+		st.Rate, d = dc.Float(a)
+		diags = append(diags, d...)
+	}
+	if !diags.HasErrors() {
+		lim := limits{attrs: c.Attributes}
+		lim.rate("rate", st.Rate, false)
+		lim.positive("duration", st.Duration)
+		diags = append(diags, lim.diags...)
+	}
+	return st, diags
+}
+
+// resolveStages makes l's stages its plan: with stages, the rate is their
+// highest and the duration (unless given) their sum, and rate or ramp
+// beside them is refused; a ramp alone is one stage up to the rate.
+func resolveStages(l *Load, b *hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	if len(l.Stages) > 0 {
 		if l.Rate > 0 || l.Ramp > 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Stages and rate",
@@ -285,18 +319,7 @@ func decodeLoad(l *Load, b *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics
 	} else if l.Ramp > 0 {
 		l.Stages = []Stage{{Duration: l.Ramp, Rate: l.Rate}}
 	}
-	if (l.Rate > 0) == (l.Concurrency > 0) && !diags.HasErrors() {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Choose one load model",
-			Detail: "A load block takes either rate (an open model: journeys started per second) or concurrency (a closed model: virtual users), and it must be above zero.", Subject: b.DefRange.Ptr()})
-	}
-	if l.Duration <= 0 && !diags.HasErrors() {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unbounded load",
-			Detail: "duration must be longer than zero: every load stops by itself.", Subject: b.DefRange.Ptr()})
-	}
-	if l.MaxWorkers == 0 {
-		l.MaxWorkers = 1024
-	}
-	return append(diags, decodeWorkers(l, content.Attributes, dc, diags.HasErrors())...)
+	return diags
 }
 
 // decodeThink reads a journey step's think_time and returns the step's

@@ -79,53 +79,21 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 		})
 	}
 	data, _ := json.Marshal(sum)
-	out := runner.Outcome{Status: result.Passed, Data: data,
-		Message: fmt.Sprintf("%d requests in %.1fs: %.1f/s, success %.2f%%, p99 %.1f ms", overall.Requests, sum.DurationS, overall.TPS, overall.Success*100, overall.LatencyMS.P99)}
-	if gen := sum.Generator; gen != nil {
-		out.Message += fmt.Sprintf("\ngenerator: %d of %d due sent (%.1f/s of %.1f/s); its own lag (due to begun) p50 %.2f ms, p99 %.2f ms, not charged to the target; %d waited for a free worker, charged from their due time",
-			gen.Sent, gen.Due, gen.AchievedRate, gen.DueRate, gen.WakeDelayMS.P50, gen.WakeDelayMS.P99, gen.Waited)
-	}
-	for _, r := range sum.Generators {
-		out.Message += "\n" + generatorLine(r, len(sum.Generators))
-	}
-	out.Message += "\nlimits: " + limitsLine(sum.Thresholds)
+	out := runner.Outcome{Status: result.Passed, Data: data, Message: s.summaryMessage(&sum)}
 	// The terminal shows a passed suite's first line only: the limits in
 	// force go there too, with where each came from.
 	renv.Logf("limits: %s", limitsLine(sum.Thresholds))
-	if c := sum.Compare; c != nil && c.Overall.LatencyMS.P99 > 0 {
-		out.Message += fmt.Sprintf("\nagainst %s: %.1f/s, p99 %.1f ms (p99 ratio %.2f)", s.Compare, c.Overall.TPS, c.Overall.LatencyMS.P99, overall.LatencyMS.P99/c.Overall.LatencyMS.P99)
-	}
 	if sum.Note != "" {
 		notes = append(notes, sum.Note)
 	}
-	var broken []string
-	for _, t := range sum.Thresholds {
-		if !t.Passed {
-			broken = append(broken, fmt.Sprintf("%s %s: measured %s, limit %s (%s)", t.Scope, t.Metric, t.Measured, t.Limit, t.Source))
-		}
-	}
 	if b := sum.Baseline; b != nil {
 		notes = append(notes, b.Explanation)
-		if b.Regressed {
-			broken = append(broken, "regression against the baseline: "+b.Explanation)
-		}
 	}
+	broken := brokenLimits(&sum)
 	if len(notes) > 0 {
 		out.Message += "\n" + strings.Join(notes, "\n")
 	}
-	var lost []string
-	for _, r := range sum.Generators {
-		if r.Failed != "" {
-			lost = append(lost, r.Failed)
-		}
-	}
-	if c := sum.Compare; c != nil {
-		for _, r := range c.Generators {
-			if r.Failed != "" {
-				lost = append(lost, "compare: "+r.Failed)
-			}
-		}
-	}
+	lost := lostGenerators(&sum)
 	if len(broken) > 0 {
 		out.Status = result.Failed
 		out.Message = "thresholds broken: " + strings.Join(broken, "; ") + "\n" + out.Message
@@ -140,6 +108,60 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 		out.Status, out.Message = result.Errored, "no request was sent"
 	}
 	return out
+}
+
+// summaryMessage is the suite's message before its notes: the load's
+// figures, the generator's own (one line per generator of a shared load),
+// the limits in force and, with compare, the compared target's.
+func (s *Suite) summaryMessage(sum *result.LoadSummary) string {
+	overall := sum.Overall
+	msg := fmt.Sprintf("%d requests in %.1fs: %.1f/s, success %.2f%%, p99 %.1f ms", overall.Requests, sum.DurationS, overall.TPS, overall.Success*100, overall.LatencyMS.P99)
+	if gen := sum.Generator; gen != nil {
+		msg += fmt.Sprintf("\ngenerator: %d of %d due sent (%.1f/s of %.1f/s); its own lag (due to begun) p50 %.2f ms, p99 %.2f ms, not charged to the target; %d waited for a free worker, charged from their due time",
+			gen.Sent, gen.Due, gen.AchievedRate, gen.DueRate, gen.WakeDelayMS.P50, gen.WakeDelayMS.P99, gen.Waited)
+	}
+	for _, r := range sum.Generators {
+		msg += "\n" + generatorLine(r, len(sum.Generators))
+	}
+	msg += "\nlimits: " + limitsLine(sum.Thresholds)
+	if c := sum.Compare; c != nil && c.Overall.LatencyMS.P99 > 0 {
+		msg += fmt.Sprintf("\nagainst %s: %.1f/s, p99 %.1f ms (p99 ratio %.2f)", s.Compare, c.Overall.TPS, c.Overall.LatencyMS.P99, overall.LatencyMS.P99/c.Overall.LatencyMS.P99)
+	}
+	return msg
+}
+
+// brokenLimits are the thresholds that did not hold, then a regression
+// against the baseline, each in words.
+func brokenLimits(sum *result.LoadSummary) []string {
+	var broken []string
+	for _, t := range sum.Thresholds {
+		if !t.Passed {
+			broken = append(broken, fmt.Sprintf("%s %s: measured %s, limit %s (%s)", t.Scope, t.Metric, t.Measured, t.Limit, t.Source))
+		}
+	}
+	if b := sum.Baseline; b != nil && b.Regressed {
+		broken = append(broken, "regression against the baseline: "+b.Explanation)
+	}
+	return broken
+}
+
+// lostGenerators are why each failed generator of the load (and of the
+// compared load) was lost.
+func lostGenerators(sum *result.LoadSummary) []string {
+	var lost []string
+	for _, r := range sum.Generators {
+		if r.Failed != "" {
+			lost = append(lost, r.Failed)
+		}
+	}
+	if c := sum.Compare; c != nil {
+		for _, r := range c.Generators {
+			if r.Failed != "" {
+				lost = append(lost, "compare: "+r.Failed)
+			}
+		}
+	}
+	return lost
 }
 
 // generatorLine is one generator of a shared load: what it sent and its CPU.
@@ -319,16 +341,7 @@ func newGenerator(s *Suite, env *step.Env, raw *rawWriter) *generator {
 // its stack anew every time.
 func (g *generator) open(dispatch, run context.Context, start time.Time, newWorker func() func(begin time.Time)) *result.Generator {
 	sched := g.s.Load.schedule()
-	work := make(chan job) // the next journey, to an idle worker
-	var wg sync.WaitGroup
-	worker := func(j job) {
-		defer wg.Done()
-		journey := newWorker()
-		for ok := true; ok; j, ok = <-work {
-			journey(j.begin(g.rec, time.Now()))
-		}
-	}
-	workers := 0
+	pool := &workerPool{g: g, work: make(chan job), max: g.s.Load.MaxWorkers, newWorker: newWorker}
 	var hits uint64
 	var waitEnd time.Time // when the dispatcher last stopped waiting for a worker
 	blocked := false
@@ -357,23 +370,12 @@ loop:
 		}
 		due := start.Add(sched.due(hits))
 		j := job{due: due, pressed: waitEnd.After(due)}
-		select {
-		case work <- j:
-		default:
-			if workers < g.s.Load.MaxWorkers {
-				workers++
-				wg.Add(1)
-				go worker(j)
-				break
-			}
-			// Every worker is busy: the target's backpressure.
-			j.pressed, blocked = true, true
-			select {
-			case work <- j:
-			case <-dispatch.Done():
-				break loop
-			}
-			blocked = false
+		waited, ended := pool.hand(dispatch, &j)
+		if ended {
+			blocked = true
+			break loop
+		}
+		if waited {
 			waitEnd = time.Now()
 		}
 		if j.pressed {
@@ -382,9 +384,53 @@ loop:
 		hits++
 	}
 	stopped := time.Now()
-	close(work)
-	wg.Wait()
+	close(pool.work)
+	pool.wg.Wait()
 	return g.settle(sched, dispatched{began: start, handed: hits, stopped: stopped, blocked: blocked}, g.started.Load(), run.Err() != nil)
+}
+
+// workerPool is an open model's workers: started as journeys need them,
+// up to max, and then kept, each taking the next journey handed on work.
+type workerPool struct {
+	g         *generator
+	work      chan job // the next journey, to an idle worker
+	wg        sync.WaitGroup
+	n, max    int
+	newWorker func() func(begin time.Time)
+}
+
+// run is one worker: j, then every journey handed to it until work closes.
+func (p *workerPool) run(j job) {
+	defer p.wg.Done()
+	journey := p.newWorker()
+	for ok := true; ok; j, ok = <-p.work {
+		journey(j.begin(p.g.rec, time.Now()))
+	}
+}
+
+// hand gives j to an idle worker, or to a new one while there are fewer
+// than max. With every worker busy (the target's backpressure) it marks j
+// pressed and waits for one: waited says it did, ended that dispatch
+// ended first.
+func (p *workerPool) hand(dispatch context.Context, j *job) (waited, ended bool) {
+	select {
+	case p.work <- *j:
+		return false, false
+	default:
+	}
+	if p.n < p.max {
+		p.n++
+		p.wg.Add(1)
+		go p.run(*j)
+		return false, false
+	}
+	j.pressed = true
+	select {
+	case p.work <- *j:
+		return true, false
+	case <-dispatch.Done():
+		return true, true
+	}
 }
 
 // closed runs Concurrency virtual users, each starting its next journey
@@ -511,13 +557,9 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 	var paused time.Duration
 	for si, st := range j.Steps {
 		if think := j.Think[si]; think > 0 {
-			t := time.NewTimer(think)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
+			if !pause(ctx, think) {
 				// The load ended during the pause: the journey stops
 				// there, neither passed nor failed.
-				t.Stop()
 				return
 			}
 			now := time.Now()
@@ -527,17 +569,7 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 		headers[g.traceKey] = tp.next()
 		out := st.Run(ctx, &env, captures)
 		end := time.Now()
-		lat := end.Sub(from)
-		passed := out.Status == result.Passed
-		kind := errorKind(out)
-		if passed && st.HTTP != nil && (st.Expect == nil || st.Expect.Status == nil) && badStatus(out.Code) {
-			passed, kind = false, "status "+itoa(out.Code)
-		}
-		g.rec.request(j.Name, st.Name, from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
-		g.rec.serverTiming(out.ServerTiming)
-		g.raw.write(&vegeta.Result{Attack: g.attacks[ji][si], Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
-			Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(out)})
-		if !passed {
+		if !g.recordStep(j, ji, si, &out, from, end.Sub(from)) {
 			ok = false
 			break
 		}
@@ -547,6 +579,35 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 		from = end
 	}
 	g.rec.journey(j.Name, time.Since(begin)-paused, ok)
+}
+
+// pause waits d, or until ctx ends: it says whether the wait was whole.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		t.Stop()
+		return false
+	}
+}
+
+// recordStep records step si of journey j (the ji-th), begun at from and
+// answered in lat, in the recorder and the raw file, and says whether it
+// passed: an HTTP step without a status expectation fails on a bad status.
+func (g *generator) recordStep(j *Journey, ji, si int, out *step.Outcome, from time.Time, lat time.Duration) bool {
+	st := j.Steps[si]
+	passed := out.Status == result.Passed
+	kind := errorKind(*out)
+	if passed && st.HTTP != nil && (st.Expect == nil || st.Expect.Status == nil) && badStatus(out.Code) {
+		passed, kind = false, "status "+itoa(out.Code)
+	}
+	g.rec.request(j.Name, st.Name, from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
+	g.rec.serverTiming(out.ServerTiming)
+	g.raw.write(&vegeta.Result{Attack: g.attacks[ji][si], Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
+		Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(*out)})
+	return passed
 }
 
 // traceparent builds W3C traceparent values: "00-" trace id (32 hex
