@@ -442,7 +442,7 @@ down() {
   [ -x "$K8S_BIN/kube-proxy" ] && "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   for n in kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop $n; done
   if [ -S "$K/containerd/containerd.sock" ]; then
-    local t; for t in $(CTR tasks ls -q 2>/dev/null); do CTR tasks kill -s SIGKILL "$t" >/dev/null 2>&1; sleep 0.2; CTR tasks rm -f "$t" >/dev/null 2>&1; done
+    local t; for t in $(CTR tasks ls -q 2>/dev/null); do CTR tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; sleep 0.2; CTR tasks rm -f "$t" >/dev/null 2>&1 || true; done
   fi
   stop containerd
   # What a crashed run left without PID files: the processes that name $K, and the pods' processes.
