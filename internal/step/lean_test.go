@@ -294,12 +294,20 @@ func TestLeanLeavesTLSAndTheScopeGuardToNetHTTP(t *testing.T) {
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	var dials atomic.Int64
 	d := &net.Dialer{}
-	guard(base, func(ctx context.Context, network, addr string) (net.Conn, error) {
+	// A transport of its own, guarded before its first request, as
+	// step.NewEnv's are when a security suite calls SetDial (guarding the
+	// one above in place would race with a dial net/http still finishes
+	// in the background after the HTTP/2 request).
+	guarded := loadTransport()
+	guard(guarded, func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
 		return d.DialContext(ctx, network, addr)
 	})
+	glt := newLeanTransport(guarded)
+	defer glt.CloseIdleConnections()
+	gc := &http.Client{Transport: glt}
 	for i := 0; i < 3; i++ {
-		get(t, c, srv.URL)
+		get(t, gc, srv.URL)
 	}
 	if dials.Load() != 3 || conns.Load() != 3 {
 		t.Fatalf("%d dials and %d connections for 3 guarded requests, want 3 each", dials.Load(), conns.Load())
