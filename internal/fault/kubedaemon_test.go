@@ -69,6 +69,25 @@ func fastest(t *testing.T, url string, n int) time.Duration {
 	return best
 }
 
+// daemonLab deploys the demo bank in a namespace of its own and opens a
+// lab with the given fault on it.
+func daemonLab(t *testing.T, fault string) (*testkube.Cluster, string, *Lab, []*Spec) {
+	t.Helper()
+	c := testkube.Get(t)
+	ns := c.Namespace(t)
+	c.DeployDemobank(t, ns, 1)
+	lab, specs, _, _ := kubeLab(t, c, ns, fault)
+	return c, ns, lab, specs
+}
+
+// inject injects s, failing the test with the namespace's pods and events.
+func inject(t *testing.T, c *testkube.Cluster, ns string, lab *Lab, s *Spec) {
+	t.Helper()
+	if err := lab.Inject(context.Background(), s); err != nil {
+		t.Fatalf("%v\n%s", err, c.PodReport(ns))
+	}
+}
+
 // noObjects fails the test if any Chaos Mesh object of the engine's kinds is left.
 func noObjects(t *testing.T, c *testkube.Cluster, ns, when string) {
 	t.Helper()
@@ -79,10 +98,7 @@ func noObjects(t *testing.T, c *testkube.Cluster, ns, when string) {
 
 func TestBandwidthOnKubernetesSlowsThePodUntilRemoved(t *testing.T) {
 	t.Parallel()
-	c := testkube.Get(t)
-	ns := c.Namespace(t)
-	c.DeployDemobank(t, ns, 1)
-	lab, specs, _, _ := kubeLab(t, c, ns, `
+	c, ns, lab, specs := daemonLab(t, `
   fault "thin" {
     action    = "bandwidth"
     rate      = "2kbps"
@@ -96,9 +112,7 @@ func TestBandwidthOnKubernetesSlowsThePodUntilRemoved(t *testing.T) {
 	url := strings.TrimSuffix(health, "/healthz") + "/openapi.json"
 	before := fastest(t, url, 3)
 	ctx := context.Background()
-	if err := lab.Inject(ctx, specs[0]); err != nil {
-		t.Fatalf("%v\n%s", err, c.PodReport(ns))
-	}
+	inject(t, c, ns, lab, specs[0])
 	during := fastest(t, url, 1)
 	if err := lab.Remove(ctx, specs[0]); err != nil {
 		t.Fatal(err)
@@ -113,10 +127,7 @@ func TestBandwidthOnKubernetesSlowsThePodUntilRemoved(t *testing.T) {
 
 func TestNetworkPartitionOnKubernetesCutsThePodOffUntilRemoved(t *testing.T) {
 	t.Parallel()
-	c := testkube.Get(t)
-	ns := c.Namespace(t)
-	c.DeployDemobank(t, ns, 1)
-	lab, specs, _, _ := kubeLab(t, c, ns, `
+	c, ns, lab, specs := daemonLab(t, `
   fault "cut" {
     action    = "partition"
     direction = "to"
@@ -125,9 +136,7 @@ func TestNetworkPartitionOnKubernetesCutsThePodOffUntilRemoved(t *testing.T) {
 	_, url := podAddr(t, c, ns)
 	fastest(t, url, 2)
 	ctx := context.Background()
-	if err := lab.Inject(ctx, specs[0]); err != nil {
-		t.Fatalf("%v\n%s", err, c.PodReport(ns))
-	}
+	inject(t, c, ns, lab, specs[0])
 	if d, err := roundTrip(url, 2*time.Second); err == nil {
 		t.Fatalf("the partitioned pod answered in %s", d)
 	}
@@ -140,10 +149,7 @@ func TestNetworkPartitionOnKubernetesCutsThePodOffUntilRemoved(t *testing.T) {
 
 func TestCPUStressOnKubernetesLoadsThePodUntilRemoved(t *testing.T) {
 	t.Parallel()
-	c := testkube.Get(t)
-	ns := c.Namespace(t)
-	c.DeployDemobank(t, ns, 1)
-	lab, specs, _, _ := kubeLab(t, c, ns, `
+	c, ns, lab, specs := daemonLab(t, `
   fault "burn" {
     action   = "cpu"
     workers  = 1
@@ -153,9 +159,7 @@ func TestCPUStressOnKubernetesLoadsThePodUntilRemoved(t *testing.T) {
 	pod, _ := podAddr(t, c, ns)
 	ctx := context.Background()
 	idle := c.PodCPURate(t, ns, pod, time.Now(), 3*time.Second)
-	if err := lab.Inject(ctx, specs[0]); err != nil {
-		t.Fatalf("%v\n%s", err, c.PodReport(ns))
-	}
+	inject(t, c, ns, lab, specs[0])
 	busy := c.PodCPURate(t, ns, pod, time.Now(), 4*time.Second)
 	if err := lab.Remove(ctx, specs[0]); err != nil {
 		t.Fatal(err)
@@ -172,19 +176,14 @@ func TestCPUStressOnKubernetesLoadsThePodUntilRemoved(t *testing.T) {
 
 func TestContainerKillOnKubernetesRestartsTheContainer(t *testing.T) {
 	t.Parallel()
-	c := testkube.Get(t)
-	ns := c.Namespace(t)
-	c.DeployDemobank(t, ns, 1)
-	lab, specs, _, _ := kubeLab(t, c, ns, `
+	c, ns, lab, specs := daemonLab(t, `
   fault "ck" {
     action = "container-kill"
   }`)
 	pod := readyPod(t, c, ns, "")
 	_, restarts := containerImage(t, c, ns, pod)
 	ctx := context.Background()
-	if err := lab.Inject(ctx, specs[0]); err != nil {
-		t.Fatalf("%v\n%s", err, c.PodReport(ns))
-	}
+	inject(t, c, ns, lab, specs[0])
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		_, now := containerImage(t, c, ns, pod)
