@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/testkube"
+	"github.com/cloudtest/cloudtest/suites/performance"
 )
 
 // kubeLoadSuite is a performance suite against the demo bank in the
@@ -86,22 +85,11 @@ func loadSummary(t *testing.T, dir string) result.LoadSummary {
 
 func readRaw(t *testing.T, path string) []vegeta.Result {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := performance.ReadRaw(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	dec := vegeta.NewDecoder(bufio.NewReader(f))
-	var out []vegeta.Result
-	for {
-		var r vegeta.Result
-		if err := dec(&r); err == io.EOF {
-			return out
-		} else if err != nil {
-			t.Fatalf("decoding %s after %d results: %v", path, len(out), err)
-		}
-		out = append(out, r)
-	}
+	return out
 }
 
 // TestALoadFromGeneratorsInTheClusterIsMergedExactly is check (b) and (c)

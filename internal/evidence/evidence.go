@@ -135,28 +135,27 @@ func decodeComponents(content *hcl.BodyContent, dc *config.DecodeContext) ([]str
 // evidence stands for, each one the guide knows.
 func (e *Evidence) decodeCovers(cb *hcl.Block, dc *config.DecodeContext) hcl.Diagnostics {
 	cc, diags := cb.Body.Content(coversSchema)
-	var d hcl.Diagnostics
 	if a, ok := cc.Attributes["categories"]; ok {
-		e.Categories, d = dc.Strings(a)
-		diags = append(diags, d...)
-		for _, c := range e.Categories {
-			if !slices.Contains(deploy.Categories, c) {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
-					Detail: fmt.Sprintf("Unknown category %q; the categories are %v.", c, deploy.Categories), Subject: a.Expr.Range().Ptr()})
-			}
-		}
+		e.Categories = knownStrings(a, dc, "category", "categories", deploy.Categories, &diags)
 	}
 	if a, ok := cc.Attributes["layers"]; ok {
-		e.Layers, d = dc.Strings(a)
-		diags = append(diags, d...)
-		for _, l := range e.Layers {
-			if !slices.Contains(config.Layers, l) {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
-					Detail: fmt.Sprintf("Unknown layer %q; the layers are %v.", l, config.Layers), Subject: a.Expr.Range().Ptr()})
-			}
-		}
+		e.Layers = knownStrings(a, dc, "layer", "layers", config.Layers, &diags)
 	}
 	return diags
+}
+
+// knownStrings reads a list of strings each of which must be one of known,
+// adding a diagnostic on the attribute for each that is not.
+func knownStrings(a *hcl.Attribute, dc *config.DecodeContext, one, many string, known []string, diags *hcl.Diagnostics) []string {
+	vs, d := dc.Strings(a)
+	*diags = append(*diags, d...)
+	for _, v := range vs {
+		if !slices.Contains(known, v) {
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value",
+				Detail: fmt.Sprintf("Unknown %s %q; the %s are %v.", one, v, many, known), Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	return vs
 }
 
 // All returns the evidence blocks of cfg.

@@ -1,11 +1,9 @@
 package performance
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -75,25 +73,14 @@ func TestTheSegmentsOfAScheduleAreExactlyTheWhole(t *testing.T) {
 	}
 }
 
-// rawLatencies reads a vegeta raw results file.
+// rawResults reads a vegeta raw results file.
 func rawResults(t *testing.T, path string) []vegeta.Result {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := ReadRaw(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	dec := vegeta.NewDecoder(bufio.NewReader(f))
-	var out []vegeta.Result
-	for {
-		var r vegeta.Result
-		if err := dec(&r); err == io.EOF {
-			return out
-		} else if err != nil {
-			t.Fatalf("decoding %s after %d results: %v", path, len(out), err)
-		}
-		out = append(out, r)
-	}
+	return out
 }
 
 func TestALoadOnThreeLocalGeneratorsIsMergedExactly(t *testing.T) {

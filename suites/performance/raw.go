@@ -1,6 +1,11 @@
 package performance
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/cloudtest/cloudtest/internal/step"
@@ -28,5 +33,27 @@ func (r *rawRedaction) clean(res *vegeta.Result) {
 	}
 	if res.Error != "" {
 		res.Error = r.red.String(res.Error)
+	}
+}
+
+// ReadRaw decodes a vegeta-encoded raw results file (load/*.bin), as
+// `vegeta report` reads it; an error names the file and how many results
+// came before it.
+func ReadRaw(path string) ([]vegeta.Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(bufio.NewReader(f))
+	var out []vegeta.Result
+	for {
+		var r vegeta.Result
+		if err := dec(&r); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return out, fmt.Errorf("decoding %s after %d results: %w", path, len(out), err)
+		}
+		out = append(out, r)
 	}
 }
