@@ -693,7 +693,7 @@ type rawWriter struct {
 	mu  sync.Mutex
 	f   *os.File
 	w   *bufio.Writer
-	enc vegeta.Encoder
+	enc *resultEncoder
 	err error
 	red rawRedaction
 	// seg numbers a generator's results as one generator would have: its
@@ -711,7 +711,7 @@ func newRawWriter(path string, red *step.Redactor) (*rawWriter, error) {
 		return nil, err
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
-	return &rawWriter{f: f, w: w, enc: vegeta.NewEncoder(w), red: rawRedaction{red: red}}, nil
+	return &rawWriter{f: f, w: w, enc: newResultEncoder(w), red: rawRedaction{red: red}}, nil
 }
 
 func (r *rawWriter) write(res *vegeta.Result) {
