@@ -474,19 +474,28 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 	// The step's timeout bounds the request, its redirects and reading
 	// the answer: on a target's lean transport as the connections'
 	// deadline, else as a context.
-	var rt http.RoundTripper
 	rctx := ctx
 	start := time.Now()
+	var resp *http.Response
+	var hops *[]hop
 	if t := env.target(u.Host); t.lean != nil {
-		rt = t.lean.Deadline(start.Add(h.Timeout), 0)
+		at := start.Add(h.Timeout)
+		var jar http.CookieJar
+		if env.Jar != nil {
+			jar = env.Jar
+		}
+		resp, hops, err = t.lean.send(req, jar, at, func() (*http.Client, *[]hop) {
+			return h.client(env, req, keepHops, t.lean.Deadline(at, 0))
+		})
 	} else {
 		var cancel context.CancelFunc
 		rctx, cancel = context.WithTimeout(ctx, h.Timeout)
 		defer cancel()
 		req = req.WithContext(rctx)
+		var client *http.Client
+		client, hops = h.client(env, req, keepHops, nil)
+		resp, err = client.Do(req)
 	}
-	client, hops := h.client(env, req, keepHops, rt)
-	resp, err := client.Do(req)
 	if err != nil {
 		if (rctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil {
 			return nil, stepTimeout(fmt.Sprintf("%s %s: no answer within the step's timeout of %s", method, u.Redacted(), h.Timeout))
@@ -644,7 +653,12 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 			return cty.NilVal, err
 		}
 	}
-	status := cty.NumberIntVal(int64(x.resp.StatusCode))
+	status := statusValue(x.resp.StatusCode)
+	if onlyStatus(wants) {
+		// The commonest capture under load (response.status): the same
+		// object for every answer of a code, built once.
+		return statusObject(x.resp.StatusCode), nil
+	}
 	if wants("") {
 		// The response as a whole: every field, those nobody reads null.
 		return cty.ObjectVal(map[string]cty.Value{
@@ -675,6 +689,55 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 	}
 	return cty.ObjectVal(fields), nil
 }
+
+// statusValues are the HTTP status codes as cty numbers (a NumberIntVal
+// is a big.Float: an allocation per answer otherwise), and statusObjects
+// each as a response of the one field status, built when first seen.
+var (
+	statusValues  [1000]cty.Value
+	statusObjects [1000]atomic.Pointer[cty.Value]
+)
+
+func init() {
+	for i := range statusValues {
+		statusValues[i] = cty.NumberIntVal(int64(i))
+	}
+}
+
+func statusValue(code int) cty.Value {
+	if code >= 0 && code < len(statusValues) {
+		return statusValues[code]
+	}
+	return cty.NumberIntVal(int64(code))
+}
+
+func statusObject(code int) cty.Value {
+	if code < 0 || code >= len(statusObjects) {
+		return cty.ObjectVal(map[string]cty.Value{"status": statusValue(code)})
+	}
+	if v := statusObjects[code].Load(); v != nil {
+		return *v
+	}
+	v := cty.ObjectVal(map[string]cty.Value{"status": statusValue(code)})
+	statusObjects[code].Store(&v)
+	return v
+}
+
+// onlyStatus: of the response, only its status is read.
+func onlyStatus(wants func(string) bool) bool {
+	if !wants("status") || wants("") {
+		return false
+	}
+	for _, f := range responseFields {
+		if f != "status" && wants(f) {
+			return false
+		}
+	}
+	return true
+}
+
+// responseFields are the fields of an HTTP step's response.
+var responseFields = [...]string{"status", "headers", "header_values", "cookies", "url", "redirects", "body", "json", "duration_ms"}
 
 // headersValue is response.headers: each header's values joined with ", ",
 // under its canonical name and in lower case.

@@ -26,6 +26,8 @@ type Static struct {
 	Client   *http.Client
 	// Timeout is the step's.
 	Timeout time.Duration
+	// lean is the target's lean transport, when it has one.
+	lean *leanTransport
 }
 
 // Static returns the step as a Static request, or why it cannot be one.
@@ -61,6 +63,7 @@ func (s *Step) Static(env *Env) (*Static, string) {
 		// Timeout runs a goroutine and a timer per request with a
 		// transport not its own.
 		st.Client = &http.Client{Transport: t.lean.Deadline(time.Time{}, s.HTTP.Timeout)}
+		st.lean = t.lean
 	}
 	if !s.HTTP.FollowRedirects {
 		st.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -113,7 +116,16 @@ func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
 		}
 	}
 	req.Header = extra
-	resp, err := s.Client.Do(req)
+	var resp *http.Response
+	if s.lean != nil {
+		var at time.Time
+		if s.Timeout > 0 {
+			at = time.Now().Add(s.Timeout)
+		}
+		resp, _, err = s.lean.send(req, nil, at, func() (*http.Client, *[]hop) { return s.Client, nil })
+	} else {
+		resp, err = s.Client.Do(req)
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && s.Timeout > 0 {
 			return Sent{}, stepTimeout(fmt.Sprintf("%s %s: no answer within the step's timeout of %s", s.Method, req.URL.Redacted(), s.Timeout))

@@ -146,3 +146,60 @@ performance "b" {
 		b.Fatalf("%d requests with %d errors, want %d without errors", n, errs, 3*b.N)
 	}
 }
+
+// BenchmarkStatic3Requests is three requests of bench.sh's "1 request"
+// (one static GET) as the fast path sends them: compare its ns/op and
+// allocs/op with BenchmarkJourney3Steps', the same three GETs as a journey.
+func BenchmarkStatic3Requests(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte(`target "t" { url = "`+srv.URL+`" }
+performance "b" {
+  target = target.t
+  load {
+    rate     = 1
+    duration = "1s"
+  }
+  journey "j" {
+    step "s1" {
+      http { path = "/" }
+    }
+  }
+}`), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	s := cfg.Suites[0].(*Suite)
+	env, err := step.NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	env.Lean = true
+	env.ExtraHeaders = map[string]string{s.Marker: "bench"}
+	raw, err := newRawWriter(filepath.Join(dir, "load", "b.bin"), env.Redact)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	g := newGenerator(s, env, raw)
+	g.rec, g.stop = newRecorder(time.Now()), func() {}
+	fast := s.fastPath(env)
+	if fast == nil {
+		b.Fatal("the single GET is not on the fast path")
+	}
+	send := g.staticUser(context.Background(), fast)()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for range 3 {
+			send(time.Now())
+		}
+	}
+	b.StopTimer()
+	if n, errs, _ := g.rec.snapshot(); n != int64(3*b.N) || errs != 0 {
+		b.Fatalf("%d requests with %d errors, want %d without errors", n, errs, 3*b.N)
+	}
+}
