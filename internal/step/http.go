@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,6 +65,25 @@ type parsedURL struct {
 	base, path string // the target's URL and the path, or "" and the url
 	u          *url.URL
 	str        string
+	tmpl       atomic.Pointer[http.Request] // a request of str without a body (see request)
+}
+
+// request is http.NewRequestWithContext(ctx, method, p.str, nil) without
+// parsing p.str again: a copy of a request made so once (with the last
+// method asked for), its URL copied and its header new.
+func (p *parsedURL) request(ctx context.Context, method string) (*http.Request, error) {
+	t := p.tmpl.Load()
+	if t == nil || t.Method != method {
+		var err error
+		if t, err = http.NewRequestWithContext(context.Background(), method, p.str, nil); err != nil {
+			return nil, err
+		}
+		p.tmpl.Store(t)
+	}
+	req := t.WithContext(ctx)
+	u := *t.URL
+	req.URL, req.Header = &u, make(http.Header)
+	return req, nil
 }
 
 var httpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -300,7 +320,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	if err != nil {
 		return nil, nil, err
 	}
-	target, err := h.evalTarget(env, ectx)
+	target, pu, err := h.evalTarget(env, ectx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -312,7 +332,12 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	if len(body) > 0 {
 		r = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, r)
+	var req *http.Request
+	if pu != nil && r == nil {
+		req, err = pu.request(ctx, method)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, method, target, r)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -339,26 +364,26 @@ func (h *HTTPRequest) evalMethod(ectx *hcl.EvalContext) (string, error) {
 
 // evalTarget is the request's URL: the step's url, or its path on the
 // suite's target, with the query attribute's values added.
-func (h *HTTPRequest) evalTarget(env *Env, ectx *hcl.EvalContext) (string, error) {
+func (h *HTTPRequest) evalTarget(env *Env, ectx *hcl.EvalContext) (string, *parsedURL, error) {
 	var pu *parsedURL
 	switch {
 	case h.URL != nil:
 		u, err := evalURL(h.URL, h.url, ectx, "url")
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if pu, err = h.parse("", u); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	default:
 		if env.Target == nil {
-			return "", fmt.Errorf("the step has a path but its suite has no target; give the suite a target or the step a url")
+			return "", nil, fmt.Errorf("the step has a path but its suite has no target; give the suite a target or the step a url")
 		}
 		p := "/"
 		if h.Path != nil {
 			var err error
 			if p, err = evalURL(h.Path, h.path, ectx, "path"); err != nil {
-				return "", err
+				return "", nil, err
 			}
 		}
 		if !strings.HasPrefix(p, "/") {
@@ -366,15 +391,15 @@ func (h *HTTPRequest) evalTarget(env *Env, ectx *hcl.EvalContext) (string, error
 		}
 		var err error
 		if pu, err = h.parse(env.Target.URL, p); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	if h.Query == nil {
-		return pu.str, nil
+		return pu.str, pu, nil
 	}
 	q, err := evalStringMap(h.Query, ectx, "query")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	u := *pu.u
 	vals := u.Query()
@@ -382,7 +407,7 @@ func (h *HTTPRequest) evalTarget(env *Env, ectx *hcl.EvalContext) (string, error
 		vals.Add(k, q[k])
 	}
 	u.RawQuery = vals.Encode()
-	return u.String(), nil
+	return u.String(), nil, nil
 }
 
 // evalBody is the request's body and the Content-Type it implies (empty
@@ -452,8 +477,14 @@ func (h *HTTPRequest) setHeaders(req *http.Request, env *Env, ectx *hcl.EvalCont
 			req.AddCookie(c)
 		}
 	}
+	// One backing array for the extra headers' values (a load sets the
+	// marker and traceparent on every request).
+	vals := make([]string, len(env.ExtraHeaders))
+	i := 0
 	for k, v := range env.ExtraHeaders {
-		req.Header.Set(k, v)
+		vals[i] = v
+		req.Header[textproto.CanonicalMIMEHeaderKey(k)] = vals[i : i+1 : i+1]
+		i++
 	}
 	return nil
 }
@@ -516,7 +547,8 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(buf)
 	buf.Reset()
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody)); err != nil {
+	lr := io.LimitedReader{R: resp.Body, N: maxBody}
+	if _, err := buf.ReadFrom(&lr); err != nil {
 		return nil, fmt.Errorf("%s %s: reading the response: %w", method, u.Redacted(), err)
 	}
 	respBody, err := decodeBody(resp, buf.Bytes(), maxBody)
@@ -654,11 +686,6 @@ func (x *httpExchange) response(wants func(string) bool) (cty.Value, error) {
 		}
 	}
 	status := statusValue(x.resp.StatusCode)
-	if onlyStatus(wants) {
-		// The commonest capture under load (response.status): the same
-		// object for every answer of a code, built once.
-		return statusObject(x.resp.StatusCode), nil
-	}
 	if wants("") {
 		// The response as a whole: every field, those nobody reads null.
 		return cty.ObjectVal(map[string]cty.Value{

@@ -33,6 +33,9 @@ type leanTransport struct {
 
 	mu   sync.Mutex
 	idle map[string][]*leanConn // by host:port, the most recently used last
+
+	wmu     sync.Mutex
+	watched map[context.Context]*ctxWatch // see watch
 }
 
 // leanMaxIdle and leanIdleTimeout are loadTransport's per-host idle
@@ -249,6 +252,77 @@ func (t *leanTransport) CloseIdleConnections() {
 	t.base.CloseIdleConnections()
 }
 
+// watch stops c's read or write when ctx ends, until the watching ends.
+// It is context.AfterFunc, but one AfterFunc serves every request of a
+// context (a load's requests share the run's): an AfterFunc per request
+// was 4 % of the fast path's CPU. A transport watches at most maxWatched
+// contexts at once this way; beyond them it is an AfterFunc per request.
+func (t *leanTransport) watch(ctx context.Context, c *leanConn) watching {
+	if ctx.Done() == nil {
+		return watching{}
+	}
+	t.wmu.Lock()
+	w := t.watched[ctx]
+	if w == nil && len(t.watched) < maxWatched && ctx.Err() == nil {
+		w = &ctxWatch{conns: map[*leanConn]struct{}{}}
+		if t.watched == nil {
+			t.watched = map[context.Context]*ctxWatch{}
+		}
+		t.watched[ctx] = w
+		context.AfterFunc(ctx, func() {
+			t.wmu.Lock()
+			delete(t.watched, ctx)
+			conns := w.conns
+			w.conns = nil
+			t.wmu.Unlock()
+			for c := range conns {
+				c.conn.SetDeadline(aLongTimeAgo)
+			}
+		})
+	}
+	if w == nil || w.conns == nil {
+		t.wmu.Unlock()
+		return watching{stop: context.AfterFunc(ctx, func() { c.conn.SetDeadline(aLongTimeAgo) })}
+	}
+	w.conns[c] = struct{}{}
+	t.wmu.Unlock()
+	return watching{t: t, w: w, c: c}
+}
+
+// maxWatched bounds the contexts a transport watches with one AfterFunc
+// each (a context that never ends keeps its entry).
+const maxWatched = 64
+
+// ctxWatch is the connections with a request of one context in flight; nil
+// conns: the context ended (and their deadlines were set in the past).
+type ctxWatch struct {
+	conns map[*leanConn]struct{}
+}
+
+// watching is one request's watch of its context.
+type watching struct {
+	t    *leanTransport
+	w    *ctxWatch
+	c    *leanConn
+	stop func() bool
+}
+
+// end ends the watch; false: the context ended first, and the connection's
+// deadline is in the past (as context.AfterFunc's stop reports).
+func (wg watching) end() bool {
+	switch {
+	case wg.w != nil:
+		wg.t.wmu.Lock()
+		_, ok := wg.w.conns[wg.c]
+		delete(wg.w.conns, wg.c)
+		wg.t.wmu.Unlock()
+		return ok
+	case wg.stop != nil:
+		return wg.stop()
+	}
+	return true
+}
+
 // aLongTimeAgo is a deadline in the past: it stops a read or write at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -260,15 +334,10 @@ func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, at time.Tim
 		return nil, c.reused, err
 	}
 	// A cancelled request (the run interrupted) stops its read or write.
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { c.conn.SetDeadline(aLongTimeAgo) })
-	}
+	stop := c.t.watch(ctx, c)
 	gzipped, err := c.write(req)
 	if err != nil {
-		if stop != nil {
-			stop()
-		}
+		stop.end()
 		return nil, c.reused, err
 	}
 	resp, err := c.readResponse(req)
@@ -281,9 +350,7 @@ func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, at time.Tim
 		c.conn.Close()
 	}
 	if err != nil {
-		if stop != nil {
-			stop()
-		}
+		stop.end()
 		retry := c.reused && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err)) && c.br.Buffered() == 0 && idempotent(req)
 		return nil, retry, err
 	}
@@ -497,7 +564,7 @@ func shouldClose(major, minor int, h http.Header) bool {
 // to the idle ones.
 type leanBody struct {
 	c      *leanConn
-	stop   func() bool
+	stop   watching
 	req    *http.Request
 	at     time.Time // the request's deadline
 	r      io.Reader
@@ -636,7 +703,7 @@ func (b *leanBody) done(keep bool) {
 		return
 	}
 	b.ended = true
-	if b.stop != nil && !b.stop() {
+	if !b.stop.end() {
 		keep = false // cancellation has set the deadline in the past
 	}
 	if keep {

@@ -313,3 +313,84 @@ func TestLeanLeavesTLSAndTheScopeGuardToNetHTTP(t *testing.T) {
 		t.Fatalf("%d dials and %d connections for 3 guarded requests, want 3 each", dials.Load(), conns.Load())
 	}
 }
+
+// One AfterFunc watches all the requests of a context (see watch): when
+// the context ends, every request of it in flight stops at once, each on
+// its own connection, none of which is kept; a request begun after that
+// fails at once; a request of another context is not touched; and the
+// transport goes on working.
+func TestLeanCancellationStopsEveryRequestOfTheContext(t *testing.T) {
+	var held atomic.Int64
+	release := make(chan struct{})
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/held" {
+			held.Add(1)
+			<-release
+		}
+		w.Write([]byte("ok"))
+	})
+	defer close(release)
+	c, lt := leanClient(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	other, cancelOther := context.WithCancel(context.Background())
+	defer cancelOther()
+	do := func(ctx context.Context, path string) error {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		return err
+	}
+	for range 3 { // ended before: their connections are idle, not watched
+		if err := do(ctx, "/"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 8
+	errs := make(chan error, n+1)
+	for range n {
+		go func() { errs <- do(ctx, "/held") }()
+	}
+	go func() { errs <- do(other, "/held") }()
+	for held.Load() < n+1 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	for range n {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Fatalf("a request of the cancelled context: want a cancellation error, got %v", err)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the cancelled requests took %s to stop", d)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("the other context's request ended with its neighbours': %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := do(ctx, "/"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a request begun after the cancellation: want a cancellation error, got %v", err)
+	}
+	lt.wmu.Lock()
+	_, still := lt.watched[ctx]
+	lt.wmu.Unlock()
+	if still {
+		t.Fatal("the ended context is still watched")
+	}
+	before := conns.Load()
+	if err := do(context.Background(), "/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := do(other, "/"); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load() - before; n != 1 {
+		// Every connection is busy (the other context's) or closed (the
+		// cancelled ones'): one new, kept for the second request.
+		t.Fatalf("%d new connections for two requests after the cancellation, want 1", n)
+	}
+}

@@ -417,7 +417,11 @@ func (s *Step) attemptHTTP(ctx context.Context, env *Env, reqCtx *hcl.EvalContex
 		*red = env.withPassword(*red, x.req)
 	}
 	if s.usesResponse() {
-		if out.Response, err = x.response(s.wants); err != nil {
+		if s.statusOnly {
+			// The commonest capture under load (response.status): the
+			// same object for every answer of a code, built once.
+			out.Response = statusObject(x.resp.StatusCode)
+		} else if out.Response, err = x.response(s.wants); err != nil {
 			return fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err)
 		}
 	}
@@ -570,6 +574,7 @@ func (s *Step) usesResponse() bool {
 				}
 			}
 		}
+		s.statusOnly = s.needsResponse && onlyStatus(s.wants)
 	})
 	return s.needsResponse
 }

@@ -28,6 +28,8 @@ type Static struct {
 	Timeout time.Duration
 	// lean is the target's lean transport, when it has one.
 	lean *leanTransport
+	// parsed is URL, parsed once.
+	parsed parsedURL
 }
 
 // Static returns the step as a Static request, or why it cannot be one.
@@ -58,6 +60,7 @@ func (s *Step) Static(env *Env) (*Static, string) {
 	}
 	st := &Static{Method: req.Method, URL: req.URL.String(), Header: req.Header, Body: body, Timeout: s.HTTP.Timeout,
 		Client: &http.Client{Transport: env.roundTripper(req.URL.Host), Timeout: s.HTTP.Timeout}}
+	st.parsed.str = st.URL
 	if t := env.target(req.URL.Host); t.lean != nil {
 		// The timeout as each request's connection deadline: http.Client's
 		// Timeout runs a goroutine and a timer per request with a
@@ -106,7 +109,13 @@ func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
 	if len(s.Body) > 0 {
 		body = bytes.NewReader(s.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, s.Method, s.URL, body)
+	var req *http.Request
+	var err error
+	if body == nil {
+		req, err = s.parsed.request(ctx, s.Method)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, s.Method, s.URL, body)
+	}
 	if err != nil {
 		return Sent{}, err
 	}

@@ -54,6 +54,7 @@ type Step struct {
 	roots         map[string]bool
 	responseOnce  sync.Once
 	needsResponse bool
+	statusOnly    bool // of the response, only response.status is read
 	allFields     bool
 	fields        map[string]bool
 }
