@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/onsi/gomega"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -301,7 +302,13 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 		ectx := out.ectx
 		var secrets []string
 		for _, c := range s.Captures {
-			v, diags := c.Expr.Value(ectx)
+			var v cty.Value
+			var diags hcl.Diagnostics
+			if s.HTTP != nil && isStatusTraversal(c.Expr) {
+				v = statusValue(out.Code) // what evaluating response.status gives, without HCL's lookups
+			} else {
+				v, diags = c.Expr.Value(ectx)
+			}
 			if diags.HasErrors() {
 				out.Status = result.Errored
 				out.Message = env.redactor(captures)().With(secrets...).String(fmt.Sprintf("capture.%s at %s%s could not be evaluated:\n%s", c.Name, config.Location(c.Expr.Range()), s.usedAt(config.Location(c.Expr.Range())), s.render(diags, env)))
@@ -742,4 +749,15 @@ func stringValue(v cty.Value) (string, bool) {
 		return "", false
 	}
 	return sv.AsString(), true
+}
+
+// isStatusTraversal: e is response.status (the commonest capture under
+// load), nothing more.
+func isStatusTraversal(e hcl.Expression) bool {
+	t, ok := e.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(t.Traversal) != 2 || t.Traversal.RootName() != "response" {
+		return false
+	}
+	a, ok := t.Traversal[1].(hcl.TraverseAttr)
+	return ok && a.Name == "status"
 }

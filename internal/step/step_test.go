@@ -583,3 +583,52 @@ steps "s" {
 		t.Fatalf("%d connections for the first burst of %d, then %d new ones for the second (want them reused)", first, burst, again)
 	}
 }
+
+// A capture of response.status is taken without evaluating HCL (the
+// commonest capture under load): it must be what the expression gives,
+// beside captures that read the status another way, for codes of each
+// class, in a step that reads only the status and in one that reads more.
+func TestStatusCaptureIsTheExpressionsValue(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var code int
+		fmt.Sscan(strings.TrimPrefix(r.URL.Path, "/"), &code)
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	var src strings.Builder
+	codes := []int{200, 201, 204, 302, 404, 418, 503, 599}
+	for i, code := range codes {
+		more := ""
+		if i%2 == 1 {
+			more = "\n    h = response.headers"
+		}
+		fmt.Fprintf(&src, "steps \"s%d\" {\n  step \"get\" {\n    http {\n      path = \"/%d\"\n      follow_redirects = false\n    }\n    expect { status = %d }\n"+
+			"    capture {\n      a = response.status\n      b = response[\"status\"]\n      c = response.status + 0%s\n    }\n  }\n}\n", i, code, code, more)
+	}
+	cfg, diags := load(t, fmt.Sprintf("target \"t\" { url = %q }\n", srv.URL)+src.String())
+	if diags.HasErrors() {
+		t.Fatalf("load: %s", diags.Error())
+	}
+	env, err := NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	env.Lean = true
+	for i, s := range cfg.Suites {
+		st := s.(*stepsSuite).steps[0]
+		if !isStatusTraversal(st.Captures[0].Expr) || isStatusTraversal(st.Captures[1].Expr) || isStatusTraversal(st.Captures[2].Expr) {
+			t.Fatal("only the first capture is the plain response.status")
+		}
+		o := st.Run(context.Background(), env, map[string]cty.Value{})
+		if o.Status != result.Passed {
+			t.Fatalf("status %d: %s", codes[i], o.Message)
+		}
+		want := cty.NumberIntVal(int64(codes[i]))
+		for _, k := range []string{"a", "b", "c"} {
+			if v := o.Captures[k]; !v.RawEquals(want) {
+				t.Errorf("status %d: capture %s = %#v, want %#v", codes[i], k, v, want)
+			}
+		}
+	}
+}
