@@ -16,6 +16,8 @@
 #                                            BENCH_LAG_ROUNDS=N interleaved rounds, default 5)
 #        BENCH_PART=rates BENCH_RATES=5000 bash bench/bench.sh
 #                                            (only the fixed-rate rows and ratios)
+#        BENCH_ROUNDS=N: interleaved rounds of the fixed-rate rows (default 3);
+#                        the ratios are medians of the rounds' ratios
 #        BENCH_PART=report bash bench/bench.sh (only the 1,000,000-request report;
 #                                            BENCH_REPORT_REQUESTS=N another count)
 set -euo pipefail
@@ -53,11 +55,18 @@ measure() {
   local perreq achieved
   perreq=$(awk -v c="$cpu" -v n="$reqs" 'BEGIN{ if (n>0) printf "%.2f", c/n*1e6; else print "-" }')
   achieved=$(awk -v n="$reqs" -v d="$D" -v r="$rate" 'BEGIN{ if (r>0) printf "%.3f", n/d/r; else printf "%.0f/s", n/d }')
-  printf '| %-30s | %6s | %8s | %8s | %10s | %8s |\n' "$name" "$rate" "$reqs" "$perreq" "$achieved" "$((rss/1024)) MB"
-  results+=("$name|$rate|$perreq|$rss|$reqs")
+  printf '| %5s | %-30s | %6s | %8s | %8s | %10s | %8s |\n' "$ROUND" "$name" "$rate" "$reqs" "$perreq" "$achieved" "$((rss/1024)) MB"
+  results+=("$name|$rate|$perreq|$rss|$reqs|$ROUND")
 }
-# field NAME RATE COLUMN: a measured figure (3 CPU µs/request, 4 RSS, 5 requests).
-field() { printf '%s\n' "${results[@]}" | awk -F'|' -v n="$1" -v r="$2" -v c="$3" '$1==n && $2==r {print $c}'; }
+ROUND=1
+# field NAME RATE COLUMN [ROUND]: a measured figure (3 CPU µs/request, 4
+# RSS, 5 requests) of that round, or the median over the rounds.
+field() {
+  printf '%s\n' "${results[@]}" | awk -F'|' -v n="$1" -v r="$2" -v c="$3" -v k="${4:-}" '$1==n && $2==r && (k=="" || $6==k) {print $c}' |
+    sort -g | awk '{v[NR]=$1} END{ if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2) }'
+}
+# median_range VALUES...: "median (min–max)" of the values, as ratios.
+median_range() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{ m=(NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2); if (NR>1) printf "%.2f× (%.2f–%.2f)", m, v[1], v[NR]; else printf "%.2f×", m }'; }
 
 vegeta_run() { # rate (0 = max)
   local r=$1
@@ -227,16 +236,24 @@ report_rows() {
 if [ "${BENCH_PART:-all}" = report ]; then report_rows; exit 0; fi
 
 if [ "${BENCH_PART:-all}" != rss ]; then
-echo "Load generators on core 0, server on core 1, ${D} s per run, $(date -u +%F)."
+# The fixed-rate rows run in interleaved rounds (BENCH_ROUNDS, default 3):
+# each round measures every generator at every rate one after the other,
+# so that a slow spell of the machine falls on all of them alike; the
+# ratios are taken within each round, and their medians are the figures.
+ROUNDS=${BENCH_ROUNDS:-3}
+echo "Load generators on core 0, server on core 1, ${D} s per run, ${ROUNDS} interleaved rounds of the fixed-rate rows, $(date -u +%F), load average $(cut -d' ' -f1 /proc/loadavg) at the start."
 echo
-printf '| %-30s | %6s | %8s | %8s | %10s | %8s |\n' "generator" "rate" "requests" "CPU µs/request" "achieved/target" "peak RSS"
-echo "|---|---|---|---|---|---|"
-for r in "${RATES[@]}"; do
-  measure "vegeta $vegeta_version" "$r" bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run $r"
-  measure "cloudtest (1 request)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite "$r" 1)"
-  measure "cloudtest (3-step journey)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite $((r / 3)) 3)"
-  measure "hey" "$r" bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run $r"
+printf '| %5s | %-30s | %6s | %8s | %8s | %10s | %8s |\n' "round" "generator" "rate" "requests" "CPU µs/request" "achieved/target" "peak RSS"
+echo "|---|---|---|---|---|---|---|"
+for ROUND in $(seq 1 "$ROUNDS"); do
+  for r in "${RATES[@]}"; do
+    measure "vegeta $vegeta_version" "$r" bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run $r"
+    measure "cloudtest (1 request)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite "$r" 1)"
+    measure "cloudtest (3-step journey)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite $((r / 3)) 3)"
+    measure "hey" "$r" bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run $r"
+  done
 done
+ROUND=1
 if [ "${BENCH_PART:-all}" = all ]; then
 measure "vegeta $vegeta_version (max, 64 workers)" 0 bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run 0"
 measure "cloudtest (closed, 64 users)" 0 bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite 0 1)"
@@ -245,13 +262,26 @@ measure "wrk (max, 64 connections)" 0 bash -c "$(declare -f wrk_run); URL=$URL D
 fi
 
 echo
-echo "Ratios, this run (the goals of the performance issue):"
+echo "Medians over the ${ROUNDS} rounds, CPU µs per request: "
 V="vegeta $vegeta_version"
 for r in "${RATES[@]}"; do
-  v=$(field "$V" "$r" 3) h=$(field hey "$r" 3) c1=$(field "cloudtest (1 request)" "$r" 3) c3=$(field "cloudtest (3-step journey)" "$r" 3)
-  n1=$(field "cloudtest (1 request)" "$r" 5) n3=$(field "cloudtest (3-step journey)" "$r" 5)
-  awk -v r="$r" -v v="$v" -v h="$h" -v a="$c1" -v b="$c3" -v n1="$n1" -v n3="$n3" -v d="$D" 'BEGIN{
-    printf "  %5d/s: 1 request %.2f× vegeta (goal ≤ 0.75), %.2f× hey (goal ≤ 1); 3-step journey %.2f× the 1 request (goal ≤ 1.15), %.2f× vegeta; achieved %.3f and %.3f of the rate (goal ≥ 0.99)\n", r, a/v, a/h, b/a, b/v, n1/d/r, n3/d/r }'
+  printf '  %5d/s: vegeta %s, cloudtest 1 request %s, 3-step journey %s, hey %s\n' "$r" "$(field "$V" "$r" 3)" \
+    "$(field "cloudtest (1 request)" "$r" 3)" "$(field "cloudtest (3-step journey)" "$r" 3)" "$(field hey "$r" 3)"
+done
+echo
+echo "Ratios (the goals of the performance issue), each taken within a round: median (lowest–highest) over the ${ROUNDS} rounds:"
+for r in "${RATES[@]}"; do
+  v1=() h1=() j1=() jv=() a1=() a3=()
+  for k in $(seq 1 "$ROUNDS"); do
+    v=$(field "$V" "$r" 3 "$k") h=$(field hey "$r" 3 "$k") c1=$(field "cloudtest (1 request)" "$r" 3 "$k") c3=$(field "cloudtest (3-step journey)" "$r" 3 "$k")
+    n1=$(field "cloudtest (1 request)" "$r" 5 "$k") n3=$(field "cloudtest (3-step journey)" "$r" 5 "$k")
+    v1+=("$(awk -v a="$c1" -v b="$v" 'BEGIN{print a/b}')") h1+=("$(awk -v a="$c1" -v b="$h" 'BEGIN{print a/b}')")
+    j1+=("$(awk -v a="$c3" -v b="$c1" 'BEGIN{print a/b}')") jv+=("$(awk -v a="$c3" -v b="$v" 'BEGIN{print a/b}')")
+    a1+=("$(awk -v n="$n1" -v d="$D" -v r="$r" 'BEGIN{print n/d/r}')") a3+=("$(awk -v n="$n3" -v d="$D" -v r="$r" 'BEGIN{print n/d/r}')")
+  done
+  lowest() { printf '%s\n' "$@" | sort -g | head -1 | awk '{printf "%.3f", $1}'; }
+  printf '  %5d/s: 1 request %s vegeta (goal ≤ 0.75), %s hey (goal ≤ 1); 3-step journey %s the 1 request (goal ≤ 1.15), %s vegeta; achieved at least %s and %s of the rate (goal ≥ 0.99)\n' \
+    "$r" "$(median_range "${v1[@]}")" "$(median_range "${h1[@]}")" "$(median_range "${j1[@]}")" "$(median_range "${jv[@]}")" "$(lowest "${a1[@]}")" "$(lowest "${a3[@]}")"
 done
 if [ "${BENCH_PART:-all}" = all ]; then
   vc=$(field "$V (max, 64 workers)" 0 3) vn=$(field "$V (max, 64 workers)" 0 5)
