@@ -87,13 +87,12 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
-// BenchmarkJourney3Steps is one journey of bench.sh's "3-step journey"
-// (three GETs, each capturing the status), as the open model runs it:
-// markers, trace context, checks, recording and the raw results file.
-// Its ns/op and allocs/op are per journey, so per request they are a third.
-func BenchmarkJourney3Steps(b *testing.B) {
+// benchGenerator is a generator of the journey steps given, against an
+// in-process server answering "ok", as the open model runs it: markers,
+// trace context, checks, recording and the raw results file.
+func benchGenerator(b *testing.B, steps string) (*generator, *Suite) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	defer srv.Close()
+	b.Cleanup(srv.Close)
 	dir := b.TempDir()
 	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte(`target "t" { url = "`+srv.URL+`" }
 performance "b" {
@@ -103,7 +102,43 @@ performance "b" {
     duration = "1s"
   }
   journey "j" {
-    step "s1" {
+`+steps+`
+  }
+}`), 0o644)
+	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	s := cfg.Suites[0].(*Suite)
+	env, err := step.NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { env.Close() })
+	env.Lean = true
+	env.ExtraHeaders = map[string]string{s.Marker: "bench"}
+	raw, err := newRawWriter(filepath.Join(dir, "load", "b.bin"), env.Redact)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { raw.Close() })
+	g := newGenerator(s, env, raw)
+	g.rec, g.stop = newRecorder(time.Now()), func() {}
+	return g, s
+}
+
+// checkRequests fails b unless the generator recorded n requests, none failed.
+func checkRequests(b *testing.B, g *generator, n int) {
+	if got, errs, _ := g.rec.snapshot(); got != int64(n) || errs != 0 {
+		b.Fatalf("%d requests with %d errors, want %d without errors", got, errs, n)
+	}
+}
+
+// BenchmarkJourney3Steps is one journey of bench.sh's "3-step journey"
+// (three GETs, each capturing the status). Its ns/op and allocs/op are per
+// journey, so per request they are a third.
+func BenchmarkJourney3Steps(b *testing.B) {
+	g, _ := benchGenerator(b, `    step "s1" {
       http { path = "/" }
       capture { c1 = response.status }
     }
@@ -114,79 +149,24 @@ performance "b" {
     step "s3" {
       http { path = "/" }
       capture { c3 = response.status }
-    }
-  }
-}`), 0o644)
-	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
-	if diags.HasErrors() {
-		b.Fatal(diags.Error())
-	}
-	s := cfg.Suites[0].(*Suite)
-	env, err := step.NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Close()
-	env.Lean = true
-	env.ExtraHeaders = map[string]string{s.Marker: "bench"}
-	raw, err := newRawWriter(filepath.Join(dir, "load", "b.bin"), env.Redact)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
-	g := newGenerator(s, env, raw)
-	g.rec, g.stop = newRecorder(time.Now()), func() {}
+    }`)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		g.journey(context.Background(), time.Now())
 	}
 	b.StopTimer()
-	if n, errs, _ := g.rec.snapshot(); n != int64(3*b.N) || errs != 0 {
-		b.Fatalf("%d requests with %d errors, want %d without errors", n, errs, 3*b.N)
-	}
+	checkRequests(b, g, 3*b.N)
 }
 
 // BenchmarkStatic3Requests is three requests of bench.sh's "1 request"
 // (one static GET) as the fast path sends them: compare its ns/op and
 // allocs/op with BenchmarkJourney3Steps', the same three GETs as a journey.
 func BenchmarkStatic3Requests(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	defer srv.Close()
-	dir := b.TempDir()
-	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte(`target "t" { url = "`+srv.URL+`" }
-performance "b" {
-  target = target.t
-  load {
-    rate     = 1
-    duration = "1s"
-  }
-  journey "j" {
-    step "s1" {
+	g, s := benchGenerator(b, `    step "s1" {
       http { path = "/" }
-    }
-  }
-}`), 0o644)
-	cfg, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{Kind}})
-	if diags.HasErrors() {
-		b.Fatal(diags.Error())
-	}
-	s := cfg.Suites[0].(*Suite)
-	env, err := step.NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Close()
-	env.Lean = true
-	env.ExtraHeaders = map[string]string{s.Marker: "bench"}
-	raw, err := newRawWriter(filepath.Join(dir, "load", "b.bin"), env.Redact)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
-	g := newGenerator(s, env, raw)
-	g.rec, g.stop = newRecorder(time.Now()), func() {}
-	fast := s.fastPath(env)
+    }`)
+	fast := s.fastPath(g.env)
 	if fast == nil {
 		b.Fatal("the single GET is not on the fast path")
 	}
@@ -199,7 +179,5 @@ performance "b" {
 		}
 	}
 	b.StopTimer()
-	if n, errs, _ := g.rec.snapshot(); n != int64(3*b.N) || errs != 0 {
-		b.Fatalf("%d requests with %d errors, want %d without errors", n, errs, 3*b.N)
-	}
+	checkRequests(b, g, 3*b.N)
 }
