@@ -150,10 +150,11 @@ func BenchmarkJourney3Steps(b *testing.B) {
       http { path = "/" }
       capture { c3 = response.status }
     }`)
+	sc := new(journeyScratch) // a worker's
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		g.journey(context.Background(), time.Now())
+		g.journey(context.Background(), time.Now(), sc)
 	}
 	b.StopTimer()
 	checkRequests(b, g, 3*b.N)

@@ -259,7 +259,10 @@ func (g *generator) drive(ctx context.Context, start time.Time) (model, engine s
 	defer stop()
 	g.stop = stop
 	model, engine = "closed", "journeys"
-	journeys := func() func(time.Time) { return func(begin time.Time) { g.journey(ctx, begin) } }
+	journeys := func() func(time.Time) {
+		sc := new(journeyScratch) // this worker's: one journey at a time
+		return func(begin time.Time) { g.journey(ctx, begin, sc) }
+	}
 	if fast := s.fastPath(g.env); fast != nil {
 		model, engine = "open", "static requests"
 		gen = g.open(dispatch, ctx, start, g.staticUser(ctx, fast))
@@ -526,9 +529,14 @@ func (g *generator) pick() int {
 // journey runs the steps of one journey in order, captures flowing; the
 // first step's latency (and the journey's) counts from begin: when the
 // dispatcher woke for it, or when it was due if it waited for a worker
-// (open model), or now (closed model).
-func (g *generator) journey(ctx context.Context, begin time.Time) {
-	env := *g.env
+// (open model), or now (closed model). sc is the worker's scratch, reused
+// from one journey to the next (nil: a new one).
+func (g *generator) journey(ctx context.Context, begin time.Time, sc *journeyScratch) {
+	if sc == nil {
+		sc = new(journeyScratch)
+	}
+	sc.env = *g.env
+	env := &sc.env
 	env.Jar = step.NewCookieJar() // each iteration is a new visitor: its own cookies
 	if g.s.Feed != nil {
 		row, ok := g.s.Feed.row()
@@ -544,7 +552,11 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 	j := g.s.Journeys[ji]
 	g.rec.begin()
 	defer g.rec.end()
-	captures := map[string]cty.Value{}
+	if sc.captures == nil {
+		sc.captures, sc.headers = map[string]cty.Value{}, map[string]string{}
+	}
+	captures := sc.captures
+	clear(captures)
 	ok := true
 	from := begin
 	// One W3C trace per journey and one span per step, so that the load
@@ -552,7 +564,9 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 	// after the other, so they share one header map.
 	var tp traceparent
 	tp.start()
-	headers := map[string]string{g.s.Marker: g.env.ExtraHeaders[g.s.Marker]}
+	headers := sc.headers
+	clear(headers)
+	headers[g.s.Marker] = g.env.ExtraHeaders[g.s.Marker]
 	env.ExtraHeaders = headers
 	var paused time.Duration
 	for si, st := range j.Steps {
@@ -567,7 +581,7 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 			from = now
 		}
 		headers[g.traceKey] = tp.next()
-		out := st.Run(ctx, &env, captures)
+		out := st.Run(ctx, env, captures)
 		end := time.Now()
 		if !g.recordStep(j, ji, si, &out, from, end.Sub(from)) {
 			ok = false
@@ -579,6 +593,15 @@ func (g *generator) journey(ctx context.Context, begin time.Time) {
 		from = end
 	}
 	g.rec.journey(j.Name, time.Since(begin)-paused, ok)
+}
+
+// journeyScratch is what a worker's journeys reuse, one after the other:
+// the environment's copy and the captures' and headers' maps (nothing holds
+// them after a journey: Run copies the captures into what it evaluates).
+type journeyScratch struct {
+	env      step.Env
+	captures map[string]cty.Value
+	headers  map[string]string
 }
 
 // pause waits d, or until ctx ends: it says whether the wait was whole.
