@@ -83,8 +83,10 @@ func (e *Expect) readsBody() bool {
 
 // observed is what a request gave, in the shapes the matchers compare.
 type observed struct {
-	status   int
-	header   func(string) string
+	status int
+	// hx is the HTTP exchange whose response headers header reads (nil:
+	// a step of another kind, with no headers).
+	hx       *httpExchange
 	body     string
 	duration time.Duration
 	rowCount int
@@ -94,6 +96,15 @@ type observed struct {
 	req        *http.Request
 	respHeader http.Header
 	api        *openAPI
+}
+
+// header is a response header's value as response.headers gives it ("":
+// none, or no HTTP step).
+func (o observed) header(name string) string {
+	if o.hx == nil {
+		return ""
+	}
+	return o.hx.header(name)
 }
 
 // check runs every expectation and returns one check per expectation, in

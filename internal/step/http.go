@@ -70,8 +70,8 @@ type parsedURL struct {
 
 // request is http.NewRequestWithContext(ctx, method, p.str, nil) without
 // parsing p.str again: a copy of a request made so once (with the last
-// method asked for), its URL copied and its header new.
-func (p *parsedURL) request(ctx context.Context, method string) (*http.Request, error) {
+// method asked for), its URL copied and its header header (nil: new).
+func (p *parsedURL) request(ctx context.Context, method string, header http.Header) (*http.Request, error) {
 	t := p.tmpl.Load()
 	if t == nil || t.Method != method {
 		var err error
@@ -82,7 +82,10 @@ func (p *parsedURL) request(ctx context.Context, method string) (*http.Request, 
 	}
 	req := t.WithContext(ctx)
 	u := *t.URL
-	req.URL, req.Header = &u, make(http.Header)
+	if header == nil {
+		header = make(http.Header)
+	}
+	req.URL, req.Header = &u, header
 	return req, nil
 }
 
@@ -295,6 +298,8 @@ type httpExchange struct {
 	// hops are the redirects followed, in order (recorded when the step
 	// reads the response's redirects or cookies).
 	hops []hop
+	// lr reads the response's body, at most maxBody of it.
+	lr io.LimitedReader
 }
 
 // header is the value of a response header as expressions see it in
@@ -334,7 +339,7 @@ func (h *HTTPRequest) build(ctx context.Context, env *Env, ectx *hcl.EvalContext
 	}
 	var req *http.Request
 	if pu != nil && r == nil {
-		req, err = pu.request(ctx, method)
+		req, err = pu.request(ctx, method, nil)
 	} else {
 		req, err = http.NewRequestWithContext(ctx, method, target, r)
 	}
@@ -547,8 +552,9 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(buf)
 	buf.Reset()
-	lr := io.LimitedReader{R: resp.Body, N: maxBody}
-	if _, err := buf.ReadFrom(&lr); err != nil {
+	x := &httpExchange{req: req, reqBody: body, resp: resp}
+	x.lr = io.LimitedReader{R: resp.Body, N: maxBody} // in x: one allocation for both
+	if _, err := buf.ReadFrom(&x.lr); err != nil {
 		return nil, fmt.Errorf("%s %s: reading the response: %w", method, u.Redacted(), err)
 	}
 	respBody, err := decodeBody(resp, buf.Bytes(), maxBody)
@@ -559,7 +565,7 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 		resp.Header.Set("Content-Encoding", "gzip")
 	}
 	respBody = bytes.Clone(respBody) // buf goes back to the pool
-	x := &httpExchange{req: req, reqBody: body, resp: resp, body: respBody, duration: time.Since(start)}
+	x.body, x.duration, x.lr = respBody, time.Since(start), io.LimitedReader{}
 	if hops != nil {
 		x.hops = *hops
 	}

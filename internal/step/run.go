@@ -60,6 +60,10 @@ type Env struct {
 	// Jar keeps the cookies of one case or journey iteration (nil: no
 	// cookies are kept); give each case its own (NewCookieJar, Fork).
 	Jar *CookieJar
+	// Scratch, when set, is reused by each attempt of a step run with
+	// this Env instead of allocating its own: give one to a worker that
+	// runs one step at a time (a load generator's), never share it.
+	Scratch *Scratch
 
 	targetsValue cty.Value
 	// fallback serves hosts of no target; shared by the copies of an Env.
@@ -267,7 +271,28 @@ type Outcome struct {
 // roots) only those, since an expression reads nothing else and building
 // the captures' object costs more than the request under load.
 func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value, used map[string]bool) *hcl.EvalContext {
-	vars := make(map[string]cty.Value, 2+len(e.Vars))
+	vars := make(map[string]cty.Value, 3+len(e.Vars))
+	e.fillVars(vars, captures, response, used)
+	return e.Config.EvalContext(vars)
+}
+
+// attemptContext is evalContext for one attempt of a step: with a Scratch,
+// the Scratch's context, its variables replaced.
+func (e *Env) attemptContext(captures map[string]cty.Value, used map[string]bool) *hcl.EvalContext {
+	sc := e.Scratch
+	if sc == nil {
+		return e.evalContext(captures, cty.NilVal, used)
+	}
+	if sc.ectx == nil || sc.config != e.Config {
+		sc.ectx, sc.config = e.evalContext(captures, cty.NilVal, used), e.Config
+		return sc.ectx
+	}
+	clear(sc.ectx.Variables)
+	e.fillVars(sc.ectx.Variables, captures, cty.NilVal, used)
+	return sc.ectx
+}
+
+func (e *Env) fillVars(vars, captures map[string]cty.Value, response cty.Value, used map[string]bool) {
 	if used == nil || used["capture"] {
 		vars["capture"] = cty.ObjectVal(captures)
 	}
@@ -282,7 +307,20 @@ func (e *Env) evalContext(captures map[string]cty.Value, response cty.Value, use
 	if response != cty.NilVal {
 		vars["response"] = response
 	}
-	return e.Config.EvalContext(vars)
+}
+
+// Scratch is what a worker's steps reuse, one after the other (Env's
+// Scratch): an attempt's evaluation context with its variables' map and
+// its base redactor, and the map of a Run's captures. Nothing holds the
+// first two after a step's Run returns (the messages and excerpts an
+// attempt keeps are rendered before); Outcome.Captures is the map, valid
+// until the next Run with the same Scratch.
+type Scratch struct {
+	config   *config.Config
+	ectx     *hcl.EvalContext
+	red      lazyRedactor
+	get      func() *Redactor // red.get, bound once
+	captures map[string]cty.Value
 }
 
 // Run executes the step: the request, then the expectations and assertions,
@@ -298,7 +336,16 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 		out = s.poll(ctx, env, captures)
 	}
 	if out.Status == result.Passed && len(s.Captures) > 0 {
-		out.Captures = map[string]cty.Value{}
+		if sc := env.Scratch; sc != nil {
+			// The caller copies them before its next Run.
+			if sc.captures == nil {
+				sc.captures = map[string]cty.Value{}
+			}
+			clear(sc.captures)
+			out.Captures = sc.captures
+		} else {
+			out.Captures = map[string]cty.Value{}
+		}
 		ectx := out.ectx
 		var secrets []string
 		for _, c := range s.Captures {
@@ -367,8 +414,8 @@ func (s *Step) poll(ctx context.Context, env *Env, captures map[string]cty.Value
 func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Value) Outcome {
 	// One evaluation context serves the request, then (with the response
 	// added) the checks and the captures: a load runs this per request.
-	reqCtx := env.evalContext(captures, cty.NilVal, s.roots)
-	red := env.redactor(captures)
+	reqCtx := env.attemptContext(captures, s.roots)
+	red := env.attemptRedactor(captures)
 	if s.params != nil {
 		// The template's param: its arguments evaluated in the using
 		// step's context, which its expressions then read.
@@ -400,7 +447,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 		}
 		out.Response = tcpResponse(addr, d)
 		out.Exchange = &result.Exchange{Protocol: "tcp", URL: addr}
-		obs = observed{duration: d, header: func(string) string { return "" }}
+		obs = observed{duration: d}
 	}
 	if out.Response != cty.NilVal {
 		reqCtx.Variables["response"] = out.Response
@@ -437,7 +484,7 @@ func (s *Step) attemptHTTP(ctx context.Context, env *Env, reqCtx *hcl.EvalContex
 	if !env.Lean {
 		out.Exchange = s.httpExcerpt((*red)(), x)
 	}
-	*obs = observed{status: x.resp.StatusCode, header: x.header, duration: x.duration}
+	*obs = observed{status: x.resp.StatusCode, hx: x, duration: x.duration}
 	if s.Expect != nil && s.Expect.OpenAPI {
 		obs.req, obs.respHeader = requestOf(x), x.resp.Header
 		obs.api = env.target(obs.req.URL.Host).api
@@ -459,7 +506,7 @@ func (s *Step) attemptSQL(ctx context.Context, env *Env, reqCtx *hcl.EvalContext
 	}
 	out.Exchange = &result.Exchange{Protocol: "sql", Query: red().String(r.query), RowCount: len(r.rows)}
 	out.Exchange.ResponseBody, out.Exchange.Truncated = red().ResponseBody(rowsExcerpt(r))
-	*obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true, header: func(string) string { return "" }}
+	*obs = observed{duration: r.duration, rowCount: len(r.rows), isSQL: true}
 	return nil
 }
 

@@ -147,6 +147,36 @@ func (e *Env) redactor(captures map[string]cty.Value) func() *Redactor {
 	}
 }
 
+// lazyRedactor is the redactor of redactor(captures), built on first use,
+// kept in a Scratch so that an attempt allocates none.
+type lazyRedactor struct {
+	env      *Env
+	captures map[string]cty.Value
+	r        *Redactor
+}
+
+func (l *lazyRedactor) get() *Redactor {
+	if l.r == nil {
+		l.r = l.env.Redact.With(append(l.env.sensitive.values(l.captures), l.env.learned.list()...)...)
+	}
+	return l.r
+}
+
+// attemptRedactor is redactor(captures) for the base of one attempt: with
+// a Scratch, the Scratch's, reset (the attempt before is over; what it
+// wrapped around its redactor went with it).
+func (e *Env) attemptRedactor(captures map[string]cty.Value) func() *Redactor {
+	sc := e.Scratch
+	if sc == nil {
+		return e.redactor(captures)
+	}
+	if sc.get == nil {
+		sc.get = sc.red.get
+	}
+	sc.red = lazyRedactor{env: e, captures: captures}
+	return sc.get
+}
+
 // redactContext returns ctx with the values of credential headers and
 // cookies in the response replaced, for printing a failed condition's
 // values ("with response.headers["Set-Cookie"] as …").

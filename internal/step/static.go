@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -109,20 +110,20 @@ func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
 	if len(s.Body) > 0 {
 		body = bytes.NewReader(s.Body)
 	}
+	for k, vs := range s.Header {
+		if _, ok := extra[k]; !ok {
+			extra[k] = vs
+		}
+	}
 	var req *http.Request
 	var err error
 	if body == nil {
-		req, err = s.parsed.request(ctx, s.Method)
+		req, err = s.parsed.request(ctx, s.Method, extra)
 	} else {
 		req, err = http.NewRequestWithContext(ctx, s.Method, s.URL, body)
 	}
 	if err != nil {
 		return Sent{}, err
-	}
-	for k, vs := range s.Header {
-		if _, ok := extra[k]; !ok {
-			extra[k] = vs
-		}
 	}
 	req.Header = extra
 	var resp *http.Response
@@ -146,9 +147,33 @@ func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
 		return Sent{}, fmt.Errorf("%s %s: %w", s.Method, req.URL.Redacted(), err)
 	}
 	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	n, err := discard(resp.Body, maxBody)
 	if err != nil {
 		return Sent{Code: resp.StatusCode, BytesIn: int(n)}, fmt.Errorf("%s %s: reading the response: %w", s.Method, req.URL.Redacted(), err)
 	}
 	return Sent{Code: resp.StatusCode, BytesIn: int(n), ServerTiming: parseServerTiming(resp.Header["Server-Timing"])}, nil
+}
+
+// discardBuffers hold what discard reads.
+var discardBuffers = sync.Pool{New: func() any { return new([8 << 10]byte) }}
+
+// discard is io.Copy(io.Discard, io.LimitReader(r, max)) with a buffer of
+// a pool and no reader of its own to allocate: it reads r to its end, or
+// max bytes of it, and gives the count.
+func discard(r io.Reader, max int64) (int64, error) {
+	buf := discardBuffers.Get().(*[8 << 10]byte)
+	defer discardBuffers.Put(buf)
+	var n int64
+	for n < max {
+		b := buf[:min(int64(len(buf)), max-n)]
+		m, err := r.Read(b)
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

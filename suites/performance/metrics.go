@@ -156,10 +156,18 @@ func get(m map[string]*stats, name string) *stats {
 // be sent, so that a generator that fell behind still charges the waiting
 // to the latency (no coordinated omission).
 func (r *recorder) request(journey, step string, intended time.Time, lat time.Duration, ok bool, code int, kind string, in, out int) {
+	r.requestKey(stepKey(journey, step), intended, lat, ok, code, kind, in, out)
+}
+
+// stepKey names a journey's step in the recorder and the report.
+func stepKey(journey, step string) string { return journey + " › " + step }
+
+// requestKey is request with the step's stepKey, made once by the caller.
+func (r *recorder) requestKey(key string, intended time.Time, lat time.Duration, ok bool, code int, kind string, in, out int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.overall.add(lat, ok, code, kind, in, out)
-	get(r.steps, journey+" › "+step).add(lat, ok, code, kind, in, out)
+	get(r.steps, key).add(lat, ok, code, kind, in, out)
 	at := time.Since(r.start)
 	if i := int(at / time.Second); i != r.secAt {
 		r.closeSecond()

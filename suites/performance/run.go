@@ -37,6 +37,8 @@ type generator struct {
 	weights []int
 	// attacks name each step's results in the raw file, by journey and step.
 	attacks [][]string
+	// keys name each step in the recorder, by journey and step (stepKey).
+	keys [][]string
 	// traceKey is the header the W3C trace context goes in.
 	traceKey string
 	stop     context.CancelFunc // ends dispatching early (a unique feed ran out)
@@ -323,11 +325,13 @@ func newGenerator(s *Suite, env *step.Env, raw *rawWriter) *generator {
 	g := &generator{s: s, env: env, raw: raw, traceKey: "Traceparent"}
 	for _, j := range s.Journeys {
 		g.weights = append(g.weights, j.Weight)
-		var names []string
+		var names, keys []string
 		for _, st := range j.Steps {
 			names = append(names, s.Name+"/"+j.Name+"/"+st.Name)
+			keys = append(keys, stepKey(j.Name, st.Name))
 		}
 		g.attacks = append(g.attacks, names)
+		g.keys = append(g.keys, keys)
 	}
 	// A marker header named traceparent is overwritten by the trace, as it
 	// always was.
@@ -471,10 +475,11 @@ func (g *generator) closed(dispatch, run context.Context, newUser func() func(be
 // every time.
 func (g *generator) staticUser(run context.Context, st *step.Static) func() func(begin time.Time) {
 	j := g.s.Journeys[0]
-	name, attack := j.Steps[0].Name, g.attacks[0][0]
+	key, attack := g.keys[0][0], g.attacks[0][0]
 	return func() func(time.Time) {
 		header := http.Header{} // this user's, reused: one request at a time
 		var tp traceparent
+		res := new(vegeta.Result) // this user's, reused: the raw file copies it
 		return func(begin time.Time) {
 			g.started.Add(1)
 			g.rec.begin()
@@ -498,11 +503,12 @@ func (g *generator) staticUser(run context.Context, st *step.Static) func() func
 			if i := strings.IndexByte(msg, '\n'); i > 0 {
 				msg = msg[:i]
 			}
-			g.rec.request(j.Name, name, begin, lat, passed, code, kind, sent.BytesIn, len(st.Body))
+			g.rec.requestKey(key, begin, lat, passed, code, kind, sent.BytesIn, len(st.Body))
 			g.rec.serverTiming(sent.ServerTiming)
 			g.rec.journey(j.Name, lat, passed)
-			g.raw.write(&vegeta.Result{Attack: attack, Seq: g.seq.Add(1) - 1, Code: uint16(code), Timestamp: begin, Latency: lat,
-				BytesIn: uint64(sent.BytesIn), BytesOut: uint64(len(st.Body)), Error: msg, Method: st.Method, URL: st.URL})
+			*res = vegeta.Result{Attack: attack, Seq: g.seq.Add(1) - 1, Code: uint16(code), Timestamp: begin, Latency: lat,
+				BytesIn: uint64(sent.BytesIn), BytesOut: uint64(len(st.Body)), Error: msg, Method: st.Method, URL: st.URL}
+			g.raw.write(res)
 		}
 	}
 }
@@ -537,6 +543,7 @@ func (g *generator) journey(ctx context.Context, begin time.Time, sc *journeyScr
 	}
 	sc.env = *g.env
 	env := &sc.env
+	env.Scratch = &sc.step
 	env.Jar = step.NewCookieJar() // each iteration is a new visitor: its own cookies
 	if g.s.Feed != nil {
 		row, ok := g.s.Feed.row()
@@ -583,7 +590,7 @@ func (g *generator) journey(ctx context.Context, begin time.Time, sc *journeyScr
 		headers[g.traceKey] = tp.next()
 		out := st.Run(ctx, env, captures)
 		end := time.Now()
-		if !g.recordStep(j, ji, si, &out, from, end.Sub(from)) {
+		if !g.recordStep(j, ji, si, &out, from, end.Sub(from), &sc.result) {
 			ok = false
 			break
 		}
@@ -596,12 +603,15 @@ func (g *generator) journey(ctx context.Context, begin time.Time, sc *journeyScr
 }
 
 // journeyScratch is what a worker's journeys reuse, one after the other:
-// the environment's copy and the captures' and headers' maps (nothing holds
-// them after a journey: Run copies the captures into what it evaluates).
+// the environment's copy, the captures' and headers' maps (nothing holds
+// them after a journey: Run copies the captures into what it evaluates)
+// and what the steps' attempts reuse (step.Scratch).
 type journeyScratch struct {
 	env      step.Env
 	captures map[string]cty.Value
 	headers  map[string]string
+	step     step.Scratch
+	result   vegeta.Result
 }
 
 // pause waits d, or until ctx ends: it says whether the wait was whole.
@@ -619,17 +629,19 @@ func pause(ctx context.Context, d time.Duration) bool {
 // recordStep records step si of journey j (the ji-th), begun at from and
 // answered in lat, in the recorder and the raw file, and says whether it
 // passed: an HTTP step without a status expectation fails on a bad status.
-func (g *generator) recordStep(j *Journey, ji, si int, out *step.Outcome, from time.Time, lat time.Duration) bool {
+// res is the worker's, filled and handed to the raw file (which copies it).
+func (g *generator) recordStep(j *Journey, ji, si int, out *step.Outcome, from time.Time, lat time.Duration, res *vegeta.Result) bool {
 	st := j.Steps[si]
 	passed := out.Status == result.Passed
 	kind := errorKind(*out)
 	if passed && st.HTTP != nil && (st.Expect == nil || st.Expect.Status == nil) && badStatus(out.Code) {
 		passed, kind = false, "status "+itoa(out.Code)
 	}
-	g.rec.request(j.Name, st.Name, from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
+	g.rec.requestKey(g.keys[ji][si], from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
 	g.rec.serverTiming(out.ServerTiming)
-	g.raw.write(&vegeta.Result{Attack: g.attacks[ji][si], Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
-		Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(*out)})
+	*res = vegeta.Result{Attack: g.attacks[ji][si], Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
+		Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(*out)}
+	g.raw.write(res)
 	return passed
 }
 
