@@ -46,21 +46,24 @@ results=()
 measure() {
   local name=$1 rate=$2; shift 2
   local out
-  out=$( { /usr/bin/time -f "TIME %U %S %M" taskset -c 0 "$@" ; } 2>&1 ) || true
-  local reqs cpu rss
+  out=$( { /usr/bin/time -f "TIME %U %S %M %w" taskset -c 0 "$@" ; } 2>&1 ) || true
+  local reqs cpu rss sleeps
   reqs=$(echo "$out" | grep -E '^REQUESTS [0-9]+' | tail -1 | awk '{print $2}')
   cpu=$(echo "$out" | grep '^TIME' | tail -1 | awk '{print $2 + $3}')
   rss=$(echo "$out" | grep '^TIME' | tail -1 | awk '{print $4}')
+  sleeps=$(echo "$out" | grep '^TIME' | tail -1 | awk '{print $5}')
   [ -n "$reqs" ] || { echo "$name at $rate: no request count in:"; echo "$out" | tail -5; return; }
-  local perreq achieved
+  local perreq achieved sleepsper
   perreq=$(awk -v c="$cpu" -v n="$reqs" 'BEGIN{ if (n>0) printf "%.2f", c/n*1e6; else print "-" }')
   achieved=$(awk -v n="$reqs" -v d="$D" -v r="$rate" 'BEGIN{ if (r>0) printf "%.3f", n/d/r; else printf "%.0f/s", n/d }')
-  printf '| %5s | %-30s | %6s | %8s | %8s | %10s | %8s |\n' "$ROUND" "$name" "$rate" "$reqs" "$perreq" "$achieved" "$((rss/1024)) MB"
-  results+=("$name|$rate|$perreq|$rss|$reqs|$ROUND")
+  sleepsper=$(awk -v w="$sleeps" -v n="$reqs" 'BEGIN{ if (n>0) printf "%.2f", w/n; else print "-" }')
+  printf '| %5s | %-36s | %6s | %8s | %8s | %10s | %8s | %6s |\n' "$ROUND" "$name" "$rate" "$reqs" "$perreq" "$achieved" "$((rss/1024)) MB" "$sleepsper"
+  results+=("$name|$rate|$perreq|$rss|$reqs|$ROUND|$sleepsper")
 }
 ROUND=1
 # field NAME RATE COLUMN [ROUND]: a measured figure (3 CPU µs/request, 4
-# RSS, 5 requests) of that round, or the median over the rounds.
+# RSS, 5 requests, 7 sleeps per request) of that round, or the median over
+# the rounds.
 field() {
   printf '%s\n' "${results[@]}" | awk -F'|' -v n="$1" -v r="$2" -v c="$3" -v k="${4:-}" '$1==n && $2==r && (k=="" || $6==k) {print $c}' |
     sort -g | awk '{v[NR]=$1} END{ if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2) }'
@@ -79,8 +82,8 @@ vegeta_run() { # rate (0 = max)
   cp "$work/v.bin" "$work/v-$r.bin"
 }
 
-cloudtest_suite() { # rate journey_steps (rate 0 = closed model, 64 users)
-  local r=$1 steps=$2 dir="$work/suite-$1-$2"
+cloudtest_suite() { # rate journey_steps [capture] (rate 0 = closed model, 64 users)
+  local r=$1 steps=$2 capture=${3:-} dir="$work/suite-$1-$2${3:+-c}"
   mkdir -p "$dir"
   local load="rate = $r"
   [ "$r" = 0 ] && load="concurrency = 64"
@@ -97,7 +100,7 @@ cloudtest_suite() { # rate journey_steps (rate 0 = closed model, 64 users)
       echo "    step \"s$i\" {"
       echo "      http { path = \"/\" }"
       # A capture makes the journey run on cloudtest's workers, not the fast path.
-      [ "$steps" -gt 1 ] && echo "      capture { c$i = response.status }"
+      { [ "$steps" -gt 1 ] || [ -n "$capture" ]; } && echo "      capture { c$i = response.status }"
       echo "    }"
     done
     echo "  }"
@@ -114,8 +117,8 @@ cloudtest_run() { # dir
   rm -rf "$work/out"
 }
 
-hey_run() { # rate (0 = max)
-  local r=$1 c=50
+hey_run() { # rate (0 = max) [workers, default 50]
+  local r=$1 c=${2:-50}
   if [ "$r" = 0 ]; then
     hey -z "${D}s" -c 64 "$URL" > "$work/hey.txt"
   else
@@ -243,14 +246,20 @@ if [ "${BENCH_PART:-all}" != rss ]; then
 ROUNDS=${BENCH_ROUNDS:-3}
 echo "Load generators on core 0, server on core 1, ${D} s per run, ${ROUNDS} interleaved rounds of the fixed-rate rows, $(date -u +%F), load average $(cut -d' ' -f1 /proc/loadavg) at the start."
 echo
-printf '| %5s | %-30s | %6s | %8s | %8s | %10s | %8s |\n' "round" "generator" "rate" "requests" "CPU µs/request" "achieved/target" "peak RSS"
-echo "|---|---|---|---|---|---|---|"
+printf '| %5s | %-36s | %6s | %8s | %8s | %10s | %8s | %6s |\n' "round" "generator" "rate" "requests" "CPU µs/request" "achieved/target" "peak RSS" "sleeps/request"
+echo "|---|---|---|---|---|---|---|---|"
 for ROUND in $(seq 1 "$ROUNDS"); do
   for r in "${RATES[@]}"; do
     measure "vegeta $vegeta_version" "$r" bash -c "$(declare -f vegeta_run); URL=$URL D=$D work=$work vegeta_run $r"
     measure "cloudtest (1 request)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite "$r" 1)"
     measure "cloudtest (3-step journey)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite $((r / 3)) 3)"
+    # The journey engine (captures) on one step: its own cost against the
+    # static request's, without the wake-ups of steps that wait on each other.
+    measure "cloudtest (1-step journey, capture)" "$r" bash -c "$(declare -f cloudtest_run); work=$work cloudtest_run $(cloudtest_suite "$r" 1 capture)"
     measure "hey" "$r" bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run $r"
+    # hey with one worker sends at even intervals, as cloudtest does; its 50
+    # workers' tickers fire together, in bursts of 50.
+    [ "$r" = 1000 ] && measure "hey (1 worker: even arrivals)" "$r" bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run $r 1"
   done
 done
 ROUND=1
@@ -265,23 +274,28 @@ echo
 echo "Medians over the ${ROUNDS} rounds, CPU µs per request: "
 V="vegeta $vegeta_version"
 for r in "${RATES[@]}"; do
-  printf '  %5d/s: vegeta %s, cloudtest 1 request %s, 3-step journey %s, hey %s\n' "$r" "$(field "$V" "$r" 3)" \
-    "$(field "cloudtest (1 request)" "$r" 3)" "$(field "cloudtest (3-step journey)" "$r" 3)" "$(field hey "$r" 3)"
+  printf '  %5d/s: vegeta %s, cloudtest 1 request %s, 3-step journey %s, 1-step journey %s, hey %s%s\n' "$r" "$(field "$V" "$r" 3)" \
+    "$(field "cloudtest (1 request)" "$r" 3)" "$(field "cloudtest (3-step journey)" "$r" 3)" "$(field "cloudtest (1-step journey, capture)" "$r" 3)" "$(field hey "$r" 3)" \
+    "$([ "$r" = 1000 ] && echo ", hey with 1 worker $(field "hey (1 worker: even arrivals)" "$r" 3) (achieved $(field "hey (1 worker: even arrivals)" "$r" 5) requests)")"
+  printf '          sleeps (voluntary context switches) per request: cloudtest 1 request %s, 3-step journey %s, 1-step journey %s, hey %s\n' \
+    "$(field "cloudtest (1 request)" "$r" 7)" "$(field "cloudtest (3-step journey)" "$r" 7)" "$(field "cloudtest (1-step journey, capture)" "$r" 7)" "$(field hey "$r" 7)"
 done
 echo
 echo "Ratios (the goals of the performance issue), each taken within a round: median (lowest–highest) over the ${ROUNDS} rounds:"
 for r in "${RATES[@]}"; do
-  v1=() h1=() j1=() jv=() a1=() a3=()
+  v1=() h1=() j1=() jv=() a1=() a3=() e1=()
   for k in $(seq 1 "$ROUNDS"); do
     v=$(field "$V" "$r" 3 "$k") h=$(field hey "$r" 3 "$k") c1=$(field "cloudtest (1 request)" "$r" 3 "$k") c3=$(field "cloudtest (3-step journey)" "$r" 3 "$k")
     n1=$(field "cloudtest (1 request)" "$r" 5 "$k") n3=$(field "cloudtest (3-step journey)" "$r" 5 "$k")
     v1+=("$(awk -v a="$c1" -v b="$v" 'BEGIN{print a/b}')") h1+=("$(awk -v a="$c1" -v b="$h" 'BEGIN{print a/b}')")
     j1+=("$(awk -v a="$c3" -v b="$c1" 'BEGIN{print a/b}')") jv+=("$(awk -v a="$c3" -v b="$v" 'BEGIN{print a/b}')")
+    e1+=("$(awk -v a="$(field "cloudtest (1-step journey, capture)" "$r" 3 "$k")" -v b="$c1" 'BEGIN{print a/b}')")
     a1+=("$(awk -v n="$n1" -v d="$D" -v r="$r" 'BEGIN{print n/d/r}')") a3+=("$(awk -v n="$n3" -v d="$D" -v r="$r" 'BEGIN{print n/d/r}')")
   done
   lowest() { printf '%s\n' "$@" | sort -g | head -1 | awk '{printf "%.3f", $1}'; }
   printf '  %5d/s: 1 request %s vegeta (goal ≤ 0.75), %s hey (goal ≤ 1); 3-step journey %s the 1 request (goal ≤ 1.15), %s vegeta; achieved at least %s and %s of the rate (goal ≥ 0.99)\n' \
     "$r" "$(median_range "${v1[@]}")" "$(median_range "${h1[@]}")" "$(median_range "${j1[@]}")" "$(median_range "${jv[@]}")" "$(lowest "${a1[@]}")" "$(lowest "${a3[@]}")"
+  printf '          the journey engine on 1 step (a capture) %s the 1 request\n' "$(median_range "${e1[@]}")"
 done
 if [ "${BENCH_PART:-all}" = all ]; then
   vc=$(field "$V (max, 64 workers)" 0 3) vn=$(field "$V (max, 64 workers)" 0 5)
