@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +63,9 @@ type Env struct {
 	Jar *CookieJar
 	// Scratch, when set, is reused by each attempt of a step run with
 	// this Env instead of allocating its own: give one to a worker that
-	// runs one step at a time (a load generator's), never share it.
+	// runs one step at a time (a load generator's). Copies of the Env
+	// share it: a copy that runs steps at the same time as another needs
+	// its own, or none.
 	Scratch *Scratch
 
 	targetsValue cty.Value
@@ -316,10 +319,12 @@ func (e *Env) fillVars(vars, captures map[string]cty.Value, response cty.Value, 
 // attempt keeps are rendered before); Outcome.Captures is the map, valid
 // until the next Run with the same Scratch.
 type Scratch struct {
+	_        noCopy // go vet: a copy would redact with the original's redactor
 	config   *config.Config
 	ectx     *hcl.EvalContext
 	red      lazyRedactor
-	get      func() *Redactor // red.get, bound once
+	get      func() *Redactor // red.get, bound once (to bound)
+	bound    *lazyRedactor
 	captures map[string]cty.Value
 }
 
@@ -337,8 +342,10 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 	}
 	if out.Status == result.Passed && len(s.Captures) > 0 {
 		if sc := env.Scratch; sc != nil {
-			// The caller copies them before its next Run.
-			if sc.captures == nil {
+			// The caller copies them before its next Run; a caller that
+			// hands the map back as this Run's captures gets a new one,
+			// not its own cleared.
+			if sc.captures == nil || sameMap(sc.captures, captures) {
 				sc.captures = map[string]cty.Value{}
 			}
 			clear(sc.captures)
@@ -808,3 +815,14 @@ func isStatusTraversal(e hcl.Expression) bool {
 	a, ok := t.Traversal[1].(hcl.TraverseAttr)
 	return ok && a.Name == "status"
 }
+
+// sameMap says whether a and b are the same map (not equal ones).
+func sameMap(a, b map[string]cty.Value) bool {
+	return a != nil && b != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// noCopy makes go vet's copylocks check flag a copy of what holds it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

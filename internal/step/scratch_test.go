@@ -2,6 +2,7 @@ package step
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -200,12 +201,23 @@ func TestAScratchChangesNoOutcome(t *testing.T) {
 			if !reflect.DeepEqual(p.Checks, s.Checks) {
 				t.Errorf("%s: checks differ:\n%#v\n%#v", name, p.Checks, s.Checks)
 			}
+			if pe, se := undated(p.Exchange), undated(s.Exchange); !reflect.DeepEqual(pe, se) {
+				t.Errorf("%s: excerpts differ:\n%#v\n%#v", name, pe, se)
+			}
 			if !sameCaptures(p.Captures, s.Captures) {
 				t.Errorf("%s: captures %#v and %#v", name, p.Captures, s.Captures)
 			}
+			shown, err := json.Marshal(struct {
+				Message, First string
+				Checks         []result.Check
+				Exchange       *result.Exchange
+			}{s.Message, s.First, s.Checks, s.Exchange})
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, secret := range []string{"tok-7c1f9a", "sess-5be2d0e4c1"} {
-				if strings.Contains(s.Message+s.First, secret) {
-					t.Errorf("%s: %s shown:\n%s", name, secret, s.Message)
+				if strings.Contains(string(shown), secret) {
+					t.Errorf("%s: %s shown:\n%s", name, secret, shown)
 				}
 			}
 		}
@@ -220,6 +232,29 @@ func TestAScratchChangesNoOutcome(t *testing.T) {
 			t.Errorf("lean %v: the last step captured %#v, want USD/3 from the captures before it (the third call of /flaky)", lean, v)
 		}
 	}
+}
+
+// undated is an excerpt without its response's Date, which two runs of a
+// step a second apart do not share.
+func undated(x *result.Exchange) *result.Exchange {
+	if x == nil {
+		return nil
+	}
+	c := *x
+	c.ResponseHeaders = copyMap(x.ResponseHeaders)
+	delete(c.ResponseHeaders, "Date")
+	return &c
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // copyCaptures copies a Run's captures (with a Scratch, the map is reused by the
@@ -246,4 +281,94 @@ func sameCaptures(a, b map[string]cty.Value) bool {
 		}
 	}
 	return true
+}
+
+// A Scratch copied after use redacts with its own redactor, not the
+// original's (built before the token was captured), and a caller that hands
+// a Run's captures back as the next Run's keeps them: in both cases the
+// sensitive token stays hidden in a later step's message.
+func TestAScratchReusedCarelesslyLeaksNothing(t *testing.T) {
+	srv, _ := scratchServer(t)
+	cfg, diags := load(t, fmt.Sprintf("target \"t\" { url = %q }\nvariable \"user\" { default = \"alice\" }\n", srv.URL)+scratchSteps+`
+steps "alias" {
+  step "login" {
+    http {
+      method = "POST"
+      path   = "/login"
+    }
+    capture { token = sensitive(response.json.token) }
+  }
+  step "use" {
+    http { path = "/session" }
+    capture { x = capture.token * 2 }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatalf("load: %s", diags.Error())
+	}
+	byName := map[string]*Step{}
+	for _, s := range cfg.Suites[0].(*stepsSuite).steps {
+		byName[s.Name] = s
+	}
+	newEnv := func() *Env {
+		env, err := NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { env.Close() })
+		env.Lean = true
+		return env
+	}
+
+	t.Run("copied", func(t *testing.T) {
+		env := newEnv()
+		first := new(Scratch)
+		env.Scratch = first
+		captures := map[string]cty.Value{}
+		if o := byName["early"].Run(context.Background(), env, captures); o.Status != result.Failed {
+			t.Fatalf("early: %s %s", o.Status, o.Message) // its message built the first redactor
+		}
+		// A copy by value, as a struct that holds a Scratch may be copied
+		// (go vet flags it; reflection does not).
+		copied := new(Scratch)
+		reflect.ValueOf(copied).Elem().Set(reflect.ValueOf(first).Elem())
+		env.Scratch = copied
+		for _, name := range []string{"login", "show"} {
+			o := byName[name].Run(context.Background(), env, captures)
+			for k, v := range o.Captures {
+				captures[k] = v
+			}
+			if name == "show" && (o.Status != result.Failed || !strings.Contains(o.Message, "the token is "+Redacted)) {
+				t.Errorf("show: %s %q, want the token redacted", o.Status, o.Message)
+			}
+			if strings.Contains(o.Message, "tok-7c1f9a") {
+				t.Errorf("%s shows the token:\n%s", name, o.Message)
+			}
+		}
+	})
+
+	t.Run("captures handed back", func(t *testing.T) {
+		steps := cfg.Suites[1].(*stepsSuite).steps
+		var msgs [2]string
+		for i, withScratch := range []bool{false, true} {
+			env := newEnv()
+			if withScratch {
+				env.Scratch = new(Scratch)
+			}
+			captures := map[string]cty.Value{}
+			for _, st := range steps {
+				o := st.Run(context.Background(), env, captures)
+				if strings.Contains(o.Message, "tok-7c1f9a") {
+					t.Errorf("scratch %v, %s shows the token:\n%s", withScratch, st.Name, o.Message)
+				}
+				if o.Captures != nil {
+					captures = o.Captures // the next Run reads the map this one gave
+				}
+				msgs[i] = o.Message
+			}
+		}
+		if msgs[0] != msgs[1] || !strings.Contains(msgs[1], Redacted) {
+			t.Errorf("the capture's error without a Scratch:\n%s\nwith one:\n%s", msgs[0], msgs[1])
+		}
+	})
 }

@@ -170,8 +170,8 @@ func (e *Env) attemptRedactor(captures map[string]cty.Value) func() *Redactor {
 	if sc == nil {
 		return e.redactor(captures)
 	}
-	if sc.get == nil {
-		sc.get = sc.red.get
+	if sc.bound != &sc.red { // first use, or a copied Scratch: bind to this one
+		sc.get, sc.bound = sc.red.get, &sc.red
 	}
 	sc.red = lazyRedactor{env: e, captures: captures}
 	return sc.get
