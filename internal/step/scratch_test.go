@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -180,7 +181,7 @@ func TestAScratchChangesNoOutcome(t *testing.T) {
 					for k, v := range o.Captures {
 						captures[k] = v
 					}
-					o.Captures = copyCaptures(o.Captures)
+					o.Captures = maps.Clone(o.Captures) // with a Scratch, the next Run reuses the map
 					runs[i] = append(runs[i], o)
 				}
 			}
@@ -241,33 +242,9 @@ func undated(x *result.Exchange) *result.Exchange {
 		return nil
 	}
 	c := *x
-	c.ResponseHeaders = copyMap(x.ResponseHeaders)
+	c.ResponseHeaders = maps.Clone(x.ResponseHeaders)
 	delete(c.ResponseHeaders, "Date")
 	return &c
-}
-
-func copyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// copyCaptures copies a Run's captures (with a Scratch, the map is reused by the
-// next Run).
-func copyCaptures(m map[string]cty.Value) map[string]cty.Value {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]cty.Value, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func sameCaptures(a, b map[string]cty.Value) bool {
