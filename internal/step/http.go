@@ -293,7 +293,8 @@ type httpExchange struct {
 	req      *http.Request
 	reqBody  []byte
 	resp     *http.Response
-	body     []byte
+	body     []byte // the (decoded) body; nil when the step reads none (keepBody)
+	bodyLen  int    // its length, kept or not
 	duration time.Duration
 	// hops are the redirects followed, in order (recorded when the step
 	// reads the response's redirects or cookies).
@@ -501,7 +502,7 @@ type stepTimeout string
 func (e stepTimeout) Error() string { return string(e) }
 func (e stepTimeout) Unwrap() error { return context.DeadlineExceeded }
 
-func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, keepHops bool) (*httpExchange, error) {
+func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, keepHops, keepBody bool) (*httpExchange, error) {
 	req, body, err := h.build(ctx, env, ectx)
 	if err != nil {
 		return nil, err
@@ -564,8 +565,11 @@ func (h *HTTPRequest) do(ctx context.Context, env *Env, ectx *hcl.EvalContext, k
 	if resp.Uncompressed { // net/http decoded the gzip it asked for, and dropped the header
 		resp.Header.Set("Content-Encoding", "gzip")
 	}
-	respBody = bytes.Clone(respBody) // buf goes back to the pool
-	x.body, x.duration, x.lr = respBody, time.Since(start), io.LimitedReader{}
+	x.bodyLen = len(respBody)
+	if keepBody {
+		x.body = bytes.Clone(respBody) // buf goes back to the pool
+	}
+	x.duration, x.lr = time.Since(start), io.LimitedReader{}
 	if hops != nil {
 		x.hops = *hops
 	}

@@ -469,7 +469,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 // red() of an error hides them too.
 func (s *Step) attemptHTTP(ctx context.Context, env *Env, reqCtx *hcl.EvalContext, red *func() *Redactor, out *Outcome, obs *observed) error {
 	*red = env.withDerived(*red, s.HTTP, reqCtx)
-	x, err := s.HTTP.do(ctx, env, reqCtx, s.usesResponse() && (s.wants("redirects") || s.wants("cookies")))
+	x, err := s.HTTP.do(ctx, env, reqCtx, s.usesResponse() && (s.wants("redirects") || s.wants("cookies")), s.readsBody(env))
 	if err != nil {
 		return err
 	}
@@ -486,7 +486,7 @@ func (s *Step) attemptHTTP(ctx context.Context, env *Env, reqCtx *hcl.EvalContex
 			return fmt.Errorf("%s %s: %w", x.req.Method, x.req.URL.Redacted(), err)
 		}
 	}
-	out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, len(x.body), len(x.reqBody)
+	out.Code, out.BytesIn, out.BytesOut = x.resp.StatusCode, x.bodyLen, len(x.reqBody)
 	out.ServerTiming = parseServerTiming(x.resp.Header.Values("Server-Timing"))
 	if !env.Lean {
 		out.Exchange = s.httpExcerpt((*red)(), x)
@@ -500,6 +500,15 @@ func (s *Step) attemptHTTP(ctx context.Context, env *Env, reqCtx *hcl.EvalContex
 		obs.body = string(x.body)
 	}
 	return nil
+}
+
+// readsBody says whether anything of the step reads its response's body:
+// the excerpt (kept unless lean), a body or JSON expectation (OpenAPI's
+// and schemas' too), or an expression on response.body or response.json.
+// A load's step that checks only the status keeps no copy of it.
+func (s *Step) readsBody(env *Env) bool {
+	return !env.Lean || s.Expect.readsBody() ||
+		(s.usesResponse() && !s.statusOnly && (s.wants("body") || s.wants("json")))
 }
 
 // attemptSQL runs the step's query and puts its rows into out and obs.

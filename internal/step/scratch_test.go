@@ -349,3 +349,79 @@ steps "alias" {
 		}
 	})
 }
+
+// Under load (lean) a step keeps a copy of its response's body only when
+// something of it reads the body, and every step still counts its bytes:
+// a status check counts 5000 bytes it does not keep, while a body
+// expectation, a JSON capture and an assertion on the whole response see
+// the body.
+func TestALeanStepKeepsTheBodyItReads(t *testing.T) {
+	body := `{"pad":"` + strings.Repeat("x", 4990) + `"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	cfg, diags := load(t, fmt.Sprintf("target \"t\" { url = %q }\n", srv.URL)+`
+steps "s" {
+  step "status" {
+    http { path = "/" }
+    expect { status = 200 }
+    capture { code = response.status }
+  }
+  step "contains" {
+    http { path = "/" }
+    expect { body_contains = "xxx\"}" }
+  }
+  step "json" {
+    http { path = "/" }
+    capture { pad = response.json.pad }
+  }
+  step "whole" {
+    http { path = "/" }
+    assert {
+      condition     = response.body == jsonencode(response.json) && response.status == 200
+      error_message = "the body is not whole"
+    }
+  }
+  step "wrong" {
+    http { path = "/" }
+    expect { body_contains = "yyy" }
+  }
+}`)
+	if diags.HasErrors() {
+		t.Fatalf("load: %s", diags.Error())
+	}
+	env, err := NewEnv(cfg, map[string]string{"t": srv.URL}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	env.Lean = true
+	env.Scratch = new(Scratch)
+	want := map[string]struct {
+		status result.Status
+		reads  bool
+	}{"status": {result.Passed, false}, "contains": {result.Passed, true}, "json": {result.Passed, true}, "whole": {result.Passed, true}, "wrong": {result.Failed, true}}
+	for _, st := range cfg.Suites[0].(*stepsSuite).steps {
+		o := st.Run(context.Background(), env, map[string]cty.Value{})
+		w := want[st.Name]
+		if o.Status != w.status || o.BytesIn != len(body) {
+			t.Errorf("%s: %s with %d bytes in, want %s with %d: %s", st.Name, o.Status, o.BytesIn, w.status, len(body), o.Message)
+		}
+		if got := st.readsBody(env); got != w.reads {
+			t.Errorf("%s: reads its body %v, want %v", st.Name, got, w.reads)
+		}
+		if st.Name == "json" {
+			if v := o.Captures["pad"]; v.Type() != cty.String || v.AsString() != strings.Repeat("x", 4990) {
+				t.Errorf("json: captured %#v, want the 4990 x of the body", v)
+			}
+		}
+	}
+	// Not lean, every step keeps it, for the excerpt.
+	env.Lean = false
+	for _, st := range cfg.Suites[0].(*stepsSuite).steps {
+		if !st.readsBody(env) {
+			t.Errorf("%s keeps no body for its excerpt", st.Name)
+		}
+	}
+}
