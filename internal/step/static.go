@@ -120,12 +120,13 @@ func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
 	if body == nil {
 		req, err = s.parsed.request(ctx, s.Method, extra)
 	} else {
-		req, err = http.NewRequestWithContext(ctx, s.Method, s.URL, body)
+		if req, err = http.NewRequestWithContext(ctx, s.Method, s.URL, body); err == nil {
+			req.Header = extra
+		}
 	}
 	if err != nil {
 		return Sent{}, err
 	}
-	req.Header = extra
 	var resp *http.Response
 	if s.lean != nil {
 		var at time.Time

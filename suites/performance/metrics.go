@@ -159,8 +159,11 @@ func (r *recorder) request(journey, step string, intended time.Time, lat time.Du
 	r.requestKey(stepKey(journey, step), intended, lat, ok, code, kind, in, out)
 }
 
+// stepSep joins a journey's and a step's names in the recorder's keys.
+const stepSep = " › "
+
 // stepKey names a journey's step in the recorder and the report.
-func stepKey(journey, step string) string { return journey + " › " + step }
+func stepKey(journey, step string) string { return journey + stepSep + step }
 
 // requestKey is request with the step's stepKey, made once by the caller.
 func (r *recorder) requestKey(key string, intended time.Time, lat time.Duration, ok bool, code int, kind string, in, out int) {

@@ -155,7 +155,7 @@ func (p *metricsPusher) push(now time.Time) {
 		}
 	}
 	for name, c := range steps {
-		journey, step, _ := strings.Cut(name, " › ")
+		journey, step, _ := strings.Cut(name, stepSep)
 		figures("cloudtest_request", "step:"+name, map[string]string{"journey": journey, "step": step}, c)
 	}
 	for name, c := range journeys {
