@@ -35,6 +35,8 @@ vegeta_version=$(go list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)
 GOBIN="$work/bin" go install "github.com/tsenart/vegeta/v12@$vegeta_version"
 go build -o "$work/bin/server" ./bench/server
 go build -o "$work/bin/cloudtest" ./cmd/cloudtest
+# The floor: a generator in C that does nothing but send and read (bench/floor).
+gcc -O2 -o "$work/bin/floor" bench/floor/floor.c
 export PATH="$work/bin:$PATH"
 
 taskset -c 1 server -addr "127.0.0.1:$PORT" & server=$!
@@ -125,6 +127,10 @@ hey_run() { # rate (0 = max) [workers, default 50]
     hey -z "${D}s" -c "$c" -q $((r / c)) "$URL" > "$work/hey.txt"
   fi
   echo "REQUESTS $(grep -E '\[200\]' "$work/hey.txt" | awk '{print $2}')"
+}
+
+floor_run() { # rate steps
+  floor 127.0.0.1 "$PORT" "$1" "$D" "$2"
 }
 
 wrk_run() {
@@ -260,6 +266,10 @@ for ROUND in $(seq 1 "$ROUNDS"); do
     # hey with one worker sends at even intervals, as cloudtest does; its 50
     # workers' tickers fire together, in bursts of 50.
     [ "$r" = 1000 ] && measure "hey (1 worker: even arrivals)" "$r" bash -c "$(declare -f hey_run); URL=$URL D=$D work=$work hey_run $r 1"
+    # The floor: what any generator sending at even times (Go's 1 ms
+    # granularity) must spend here, the wake-ups, with no work of its own.
+    measure "floor in C (1 request)" "$r" bash -c "$(declare -f floor_run); PORT=$PORT D=$D floor_run $r 1"
+    measure "floor in C (3-step journey)" "$r" bash -c "$(declare -f floor_run); PORT=$PORT D=$D floor_run $((r / 3)) 3"
   done
 done
 ROUND=1
@@ -279,23 +289,28 @@ for r in "${RATES[@]}"; do
     "$([ "$r" = 1000 ] && echo ", hey with 1 worker $(field "hey (1 worker: even arrivals)" "$r" 3) (achieved $(field "hey (1 worker: even arrivals)" "$r" 5) requests)")"
   printf '          sleeps (voluntary context switches) per request: cloudtest 1 request %s, 3-step journey %s, 1-step journey %s, hey %s\n' \
     "$(field "cloudtest (1 request)" "$r" 7)" "$(field "cloudtest (3-step journey)" "$r" 7)" "$(field "cloudtest (1-step journey, capture)" "$r" 7)" "$(field hey "$r" 7)"
+  printf '          the floor in C: 1 request %s (%s sleeps per request), 3-step journey %s (%s sleeps per request)\n' \
+    "$(field "floor in C (1 request)" "$r" 3)" "$(field "floor in C (1 request)" "$r" 7)" "$(field "floor in C (3-step journey)" "$r" 3)" "$(field "floor in C (3-step journey)" "$r" 7)"
 done
 echo
 echo "Ratios (the goals of the performance issue), each taken within a round: median (lowest–highest) over the ${ROUNDS} rounds:"
 for r in "${RATES[@]}"; do
-  v1=() h1=() j1=() jv=() a1=() a3=() e1=()
+  v1=() h1=() j1=() jv=() a1=() a3=() e1=() f1=() fh=() f3=()
   for k in $(seq 1 "$ROUNDS"); do
     v=$(field "$V" "$r" 3 "$k") h=$(field hey "$r" 3 "$k") c1=$(field "cloudtest (1 request)" "$r" 3 "$k") c3=$(field "cloudtest (3-step journey)" "$r" 3 "$k")
     n1=$(field "cloudtest (1 request)" "$r" 5 "$k") n3=$(field "cloudtest (3-step journey)" "$r" 5 "$k")
     v1+=("$(awk -v a="$c1" -v b="$v" 'BEGIN{print a/b}')") h1+=("$(awk -v a="$c1" -v b="$h" 'BEGIN{print a/b}')")
     j1+=("$(awk -v a="$c3" -v b="$c1" 'BEGIN{print a/b}')") jv+=("$(awk -v a="$c3" -v b="$v" 'BEGIN{print a/b}')")
     e1+=("$(awk -v a="$(field "cloudtest (1-step journey, capture)" "$r" 3 "$k")" -v b="$c1" 'BEGIN{print a/b}')")
+    f=$(field "floor in C (1 request)" "$r" 3 "$k") g=$(field "floor in C (3-step journey)" "$r" 3 "$k")
+    f1+=("$(awk -v a="$c1" -v b="$f" 'BEGIN{print a/b}')") fh+=("$(awk -v a="$h" -v b="$f" 'BEGIN{print a/b}')") f3+=("$(awk -v a="$g" -v b="$f" 'BEGIN{print a/b}')")
     a1+=("$(awk -v n="$n1" -v d="$D" -v r="$r" 'BEGIN{print n/d/r}')") a3+=("$(awk -v n="$n3" -v d="$D" -v r="$r" 'BEGIN{print n/d/r}')")
   done
   lowest() { printf '%s\n' "$@" | sort -g | head -1 | awk '{printf "%.3f", $1}'; }
   printf '  %5d/s: 1 request %s vegeta (goal ≤ 0.75), %s hey (goal ≤ 1); 3-step journey %s the 1 request (goal ≤ 1.15), %s vegeta; achieved at least %s and %s of the rate (goal ≥ 0.99)\n' \
     "$r" "$(median_range "${v1[@]}")" "$(median_range "${h1[@]}")" "$(median_range "${j1[@]}")" "$(median_range "${jv[@]}")" "$(lowest "${a1[@]}")" "$(lowest "${a3[@]}")"
   printf '          the journey engine on 1 step (a capture) %s the 1 request\n' "$(median_range "${e1[@]}")"
+  printf '          against the floor in C: cloudtest 1 request %s, hey %s; the floor'"'"'s own 3-step journey %s its 1 request\n' "$(median_range "${f1[@]}")" "$(median_range "${fh[@]}")" "$(median_range "${f3[@]}")"
 done
 if [ "${BENCH_PART:-all}" = all ]; then
   vc=$(field "$V (max, 64 workers)" 0 3) vn=$(field "$V (max, 64 workers)" 0 5)
