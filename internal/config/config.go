@@ -226,7 +226,15 @@ func (c *Config) SensitiveValues() []string {
 		if !v.Sensitive || v.Value.IsNull() || !v.Value.IsKnown() {
 			continue
 		}
-		if s, ok := stringOf(v.Value); ok && s != "" {
+		// Every string in a sensitive variable is a secret: the elements
+		// of a sensitive map or list too (for_each = var.keys hands them
+		// out one by one as each.value).
+		// (Not its booleans: "true" is no secret, and hiding it would
+		// garble every message that says true.)
+		for _, s := range sensitiveStrings(v.Value, true) {
+			if v.Value.CanIterateElements() && (s == "true" || s == "false") {
+				continue
+			}
 			out = append(out, s)
 		}
 	}

@@ -382,6 +382,13 @@ func decodeCommon(b *hcl.Block, dc *DecodeContext) (*SuiteCommon, hcl.Body, hcl.
 	if a, ok := content.Attributes["tags"]; ok {
 		c.Tags, d = dc.Strings(a)
 		diags = append(diags, d...)
+		if dc.IsSensitive(a.Expr) {
+			// A tag names the suite in the plan, run.json and every
+			// report, and on the command line that selects it.
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Sensitive value in tags",
+				Detail:  "A tag cannot hold a sensitive value: tags are printed in the plan and in every report. Use a tag that names the suite, not a secret.",
+				Subject: a.Expr.Range().Ptr()})
+		}
 	}
 	if a, ok := content.Attributes["timeout"]; ok {
 		c.Timeout, d = dc.Duration(a)

@@ -86,3 +86,13 @@ func sensitiveStrings(v cty.Value, whole bool) []string {
 	}
 	return out
 }
+
+// SensitiveVariable reports whether the variable name is sensitive.
+func (c *Config) SensitiveVariable(name string) bool {
+	v := c.Variables[name]
+	return v != nil && v.Sensitive
+}
+
+// SensitiveLocal reports whether the local name is sensitive (refers to a
+// sensitive variable or local, or calls sensitive()).
+func (c *Config) SensitiveLocal(name string) bool { return c.sensitiveLocals[name] }

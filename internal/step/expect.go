@@ -1,7 +1,6 @@
 package step
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/big"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/gcustom"
 	"github.com/onsi/gomega/types"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/zclconf/go-cty/cty"
@@ -86,8 +86,11 @@ type observed struct {
 	status int
 	// hx is the HTTP exchange whose response headers header reads (nil:
 	// a step of another kind, with no headers).
-	hx       *httpExchange
-	body     string
+	hx   *httpExchange
+	body string
+	// red is the attempt's redactor, which an excerpt of the body is
+	// redacted with before it is cut (nil: none known).
+	red      func() *Redactor
 	duration time.Duration
 	rowCount int
 	isSQL    bool
@@ -226,23 +229,22 @@ func (e *Expect) checkJSON(c *checker) {
 		return
 	}
 	obs := c.obs
-	var doc any
-	docErr := json.Unmarshal([]byte(obs.body), &doc)
+	doc, docErr := decodeExact(obs.body)
 	jsonCheck := func(name string, rng hcl.Range, path string, want any, exists bool) {
 		if docErr != nil {
-			c.fail(name, rng, fmt.Sprintf("the response body is not JSON (%v); it begins:\n    %s", docErr, excerpt(obs.body)))
+			c.fail(name, rng, fmt.Sprintf("the response body is not JSON (%v); it begins:\n    %s", docErr, obs.excerpt()))
 			return
 		}
 		got, found := lookupPath(doc, path)
 		if !found {
-			c.fail(name, rng, fmt.Sprintf("the response JSON has nothing at %q; the response was:\n    %s", path, excerpt(obs.body)))
+			c.fail(name, rng, fmt.Sprintf("the response JSON has nothing at %q; the response was:\n    %s", path, obs.excerpt()))
 			return
 		}
 		if exists {
 			c.pass(name, rng)
 			return
 		}
-		c.add(name, rng, got, gomega.Equal(want), func() string {
+		c.add(name, rng, got, gcustom.MakeMatcher(func(got any) (bool, error) { return jsonEqual(got, want), nil }), func() string {
 			return fmt.Sprintf("got %s, want %s", jsonText(got), jsonText(want))
 		})
 	}
@@ -254,7 +256,7 @@ func (e *Expect) checkJSON(c *checker) {
 			}
 			c.bad("expect.json", e.JSON.Range(), err)
 		} else {
-			want := goValue(v).(map[string]any)
+			want := exactGoValue(v).(map[string]any)
 			for _, p := range slices.Sorted(maps.Keys(want)) {
 				jsonCheck(fmt.Sprintf("expect.json[%q]", p), e.JSON.Range(), p, want[p], false)
 			}
@@ -297,7 +299,7 @@ func (e *Expect) checkBody(c *checker) {
 		} else {
 			for _, s := range subs {
 				c.add("expect.body_contains", e.BodyContains.Range(), obs.body, gomega.ContainSubstring(s), func() string {
-					return fmt.Sprintf("the body does not contain %q; it begins:\n    %s", s, excerpt(obs.body))
+					return fmt.Sprintf("the body does not contain %q; it begins:\n    %s", s, obs.excerpt())
 				})
 			}
 		}
@@ -309,7 +311,7 @@ func (e *Expect) checkBody(c *checker) {
 			c.bad("expect.body_match", e.BodyMatch.Range(), fmt.Errorf("%s", d.Detail))
 		} else {
 			c.add("expect.body_match", e.BodyMatch.Range(), obs.body, gomega.MatchRegexp(p), func() string {
-				return fmt.Sprintf("the body does not match %s; it begins:\n    %s", p, excerpt(obs.body))
+				return fmt.Sprintf("the body does not match %s; it begins:\n    %s", p, obs.excerpt())
 			})
 		}
 	}
@@ -391,10 +393,20 @@ func stringList(v cty.Value) ([]string, bool) {
 	return out, true
 }
 
-func excerpt(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 300 {
-		s = s[:300] + " …"
+// excerptLen is how much of a body a failed check's message shows.
+const excerptLen = 300
+
+// excerpt is the beginning of the body for a failed check's message,
+// redacted and masked (ResponseBody's rules) before it is cut, so that a
+// secret across the cut shows no part of itself.
+func (o observed) excerpt() string {
+	var red *Redactor
+	if o.red != nil {
+		red = o.red()
+	}
+	s, cut := red.Excerpt([]byte(strings.TrimSpace(o.body)), excerptLen, true)
+	if cut {
+		s += " …"
 	}
 	if s == "" {
 		return "(empty)"

@@ -228,19 +228,70 @@ func (r *Redactor) ResponseBody(b []byte) (string, bool) {
 }
 
 func (r *Redactor) body(b []byte, mask bool) (string, bool) {
-	cut, all := b, len(b)
-	if len(cut) > maxExcerpt {
-		cut = cut[:maxExcerpt]
-		for len(cut) > 0 && !utf8.Valid(cut) {
-			cut = cut[:len(cut)-1]
-		}
-	}
-	s := r.String(string(cut))
-	if mask {
-		s = MaskSecrets(s)
-	}
-	if len(cut) == all {
+	s, cut := r.Excerpt(b, maxExcerpt, mask)
+	if !cut {
 		return s, false
 	}
-	return s + "\n… (cut, " + strconv.Itoa(all) + " bytes in all)", true
+	return s + "\n… (cut, " + strconv.Itoa(len(b)) + " bytes in all)", true
+}
+
+// cutMargin is how far past a cut the text is redacted before it is cut:
+// more than any secret-looking value MaskSecrets finds (a token's 300
+// bytes, an assignment's) is long.
+const cutMargin = 1 << 10
+
+// Excerpt is the first n bytes of b (at most; never half a character)
+// with its secrets redacted and, with mask, its secret-looking values
+// masked; cut says whether b was longer. It redacts before it cuts, so
+// that a secret across the cut is not cut in two and shown in part: the
+// text is redacted up to a margin past n (the whole of it when the
+// redactions shrank that window so much that its end came near n).
+func (r *Redactor) Excerpt(b []byte, n int, mask bool) (string, bool) {
+	clean := func(b []byte) string {
+		s := r.String(string(b))
+		if mask {
+			s = MaskSecrets(s)
+		}
+		return s
+	}
+	margin := cutMargin
+	if r != nil {
+		for _, sec := range r.secrets { // longest first; its forms are longer still
+			if m := 4*len(sec) + 64; m > margin {
+				margin = m
+			}
+			break
+		}
+	}
+	var s string
+	if len(b) > n+margin {
+		s = clean(validPrefix(b, n+margin))
+		if len(s) < n+margin/2 {
+			s = clean(b)
+		}
+	} else {
+		s = clean(b)
+	}
+	if len(s) <= n { // all of b, redacted: it fits
+		return s, false
+	}
+	return string(validPrefix([]byte(s), n)), true
+}
+
+// validPrefix is b cut to at most n bytes, never inside a character.
+func validPrefix(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	b = b[:n]
+	// Back off over the bytes of a last character cut short (only those:
+	// a body that is no UTF-8 at all keeps its n bytes).
+	j := len(b) - 1
+	for j > 0 && j > len(b)-utf8.UTFMax && !utf8.RuneStart(b[j]) {
+		j--
+	}
+	if j >= 0 && !utf8.FullRune(b[j:]) {
+		b = b[:j]
+	}
+	return b
 }

@@ -365,7 +365,12 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 			}
 			if diags.HasErrors() {
 				out.Status = result.Errored
-				out.Message = env.redactor(captures)().With(secrets...).String(fmt.Sprintf("capture.%s at %s%s could not be evaluated:\n%s", c.Name, config.Location(c.Expr.Range()), s.usedAt(config.Location(c.Expr.Range())), s.render(diags, env)))
+				shown := s.renderEval(diags, env, s.tainted(env, c.Expr), ectx)
+				if c.Sensitive {
+					// What it read is the secret it failed to take: no value.
+					shown = s.render(scrubbed(diags, true), env, true)
+				}
+				out.Message = env.redactor(captures)().With(secrets...).String(fmt.Sprintf("capture.%s at %s%s could not be evaluated:\n%s", c.Name, config.Location(c.Expr.Range()), s.usedAt(config.Location(c.Expr.Range())), shown))
 				break
 			}
 			out.Captures[c.Name] = v
@@ -378,6 +383,23 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 		// and may be in the messages: redact it there too (under load a
 		// passed step keeps neither, and nothing is built).
 		if len(secrets) > 0 && out.keepsText() {
+			out.redactAgain(env.redactor(captures)().With(secrets...))
+		}
+	} else if out.Status != result.Passed && out.ectx != nil && out.keepsText() {
+		// A step that did not pass takes no captures, but its messages
+		// and excerpt may show what a sensitive one would have held (the
+		// token of a login whose assert failed): learn those values, to
+		// redact them as a passed step's would be.
+		var secrets []string
+		for _, c := range s.Captures {
+			if !c.Sensitive {
+				continue
+			}
+			if v, diags := c.Expr.Value(out.ectx); !diags.HasErrors() {
+				secrets = append(secrets, captureStrings(v)...)
+			}
+		}
+		if len(secrets) > 0 {
 			out.redactAgain(env.redactor(captures)().With(secrets...))
 		}
 	}
@@ -431,7 +453,8 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 			red = withSecrets(red, secrets)
 		}
 		if diags.HasErrors() {
-			return Outcome{Status: result.Errored, Message: red().String("the params of step_template " + s.Template.Name + " could not be evaluated:\n" + s.render(diags, env))}
+			tainted := len(secrets) > 0 || len(s.params.Sensitive) > 0
+			return Outcome{Status: result.Errored, Message: red().String("the params of step_template " + s.Template.Name + " could not be evaluated:\n" + s.renderEval(diags, env, tainted, reqCtx))}
 		}
 		reqCtx.Variables["param"] = pv
 	}
@@ -532,6 +555,7 @@ func (s *Step) attemptSQL(ctx context.Context, env *Env, reqCtx *hcl.EvalContext
 func (s *Step) judge(env *Env, out *Outcome, obs *observed, ectx *hcl.EvalContext, red func() *Redactor) {
 	out.Status = result.Passed
 	if s.Expect != nil {
+		obs.red = red
 		out.Checks = append(out.Checks, s.Expect.check(*obs, ectx)...)
 	}
 	for _, a := range s.Asserts {
@@ -731,45 +755,247 @@ func (s *Step) assert(env *Env, a *Assert, ctx *hcl.EvalContext) result.Check {
 	c := result.Check{Name: a.checkName(env.Redact), Status: result.Passed, Location: config.Location(a.DeclRange)}
 	v, diags := a.Condition.Value(ctx)
 	if diags.HasErrors() {
-		c.Status, c.Message = result.Errored, "the condition could not be evaluated:\n"+s.render(diags, env)
+		tainted := s.tainted(env, a.Condition)
+		c.Status, c.Message = result.Errored, "the condition could not be evaluated:\n"+s.renderEval(diags, env, tainted, ctx)
 		return c
 	}
 	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
 		c.Status = result.Errored
 		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "The condition is not true or false",
-			Detail: "An assert condition must give a boolean.", Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: redactContext(ctx)}}, env)
+			Detail: "An assert condition must give a boolean.", Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: s.placeholders(env, redactContext(ctx))}}, env, false)
 		return c
 	}
 	if !v.True() {
 		c.Status = result.Failed
 		msg := a.ErrorMessage
 		if a.Message != nil {
-			m, diags := a.Message.Value(redactContext(ctx))
-			text, ok := stringValue(m)
-			if diags.HasErrors() || !ok {
-				if !diags.HasErrors() {
-					diags = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "The error_message is not a string",
-						Detail: "An error_message must give a string.", Subject: a.Message.Range().Ptr()}}
-				}
-				c.Status = result.Errored
-				c.Message = "the condition is false, and its error_message could not be evaluated:\n" + s.render(diags, env)
-				return c
+			tainted := s.tainted(env, a.Message)
+			mctx := redactContext(ctx)
+			if tainted {
+				// An error_message computed from a secret may hold any
+				// piece or form of it (upper(), substr()), which no
+				// redactor knows: it is computed from [REDACTED] in the
+				// secret's place, or, when that cannot be, shown as written.
+				mctx = s.placeholders(env, mctx)
 			}
-			msg = text
+			if m, diags := a.Message.Value(mctx); tainted && (diags.HasErrors() || !isString(m)) {
+				msg = a.ErrorMessage + " (as written: it uses a sensitive value)"
+			} else {
+				text, ok := stringValue(m)
+				if diags.HasErrors() || !ok {
+					if !diags.HasErrors() {
+						diags = hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "The error_message is not a string",
+							Detail: "An error_message must give a string.", Subject: a.Message.Range().Ptr()}}
+					}
+					c.Status = result.Errored
+					c.Message = "the condition is false, and its error_message could not be evaluated:\n" + s.render(diags, env, false)
+					return c
+				}
+				msg = text
+			}
 		}
+		// The values the condition read are shown with its secrets'
+		// [REDACTED] in their place (capture.token, not a piece of it).
 		c.Message = s.render(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: msg,
-			Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: redactContext(ctx)}}, env)
+			Subject: a.Condition.Range().Ptr(), Expression: a.Condition, EvalContext: s.placeholders(env, redactContext(ctx))}}, env, false)
 	}
 	return c
 }
 
+// renderEval renders the diagnostics of evaluating, in ctx, an expression
+// that uses a secret when tainted: a function's own message is left out
+// (scrubbed), the values read in ctx are shown with the secrets'
+// [REDACTED] in their place, and those of a context inside the expression
+// are not shown (a for's element of split(".", capture.token) is a piece
+// of the secret).
+func (s *Step) renderEval(diags hcl.Diagnostics, env *Env, tainted bool, ctx *hcl.EvalContext) string {
+	if !tainted {
+		return s.render(diags, env, false)
+	}
+	diags = scrubbed(diags, true)
+	for _, d := range diags { // scrubbed's copies
+		if d.EvalContext == ctx {
+			d.EvalContext = s.placeholders(env, ctx)
+		} else {
+			d.Expression, d.EvalContext = nil, nil
+		}
+	}
+	return s.render(diags, env, false)
+}
+
 // render prints diagnostics the way `cloudtest validate` does: the source
-// line and, for an expression, each value it referred to.
-func (s *Step) render(diags hcl.Diagnostics, env *Env) string {
+// line and, for an expression, each value it referred to; tainted leaves
+// the values out.
+func (s *Step) render(diags hcl.Diagnostics, env *Env, tainted bool) string {
+	if tainted {
+		out := make(hcl.Diagnostics, len(diags))
+		for i, d := range diags {
+			cp := *d
+			cp.Expression, cp.EvalContext = nil, nil
+			out[i] = &cp
+		}
+		diags = out
+	}
 	var buf bytes.Buffer
 	w := hcl.NewDiagnosticTextWriter(&buf, env.Config.Files, 0, false)
 	w.WriteDiagnostics(diags)
 	return strings.TrimSpace(buf.String())
+}
+
+// scrubbed is diags, from evaluating an expression that uses a secret
+// (tainted), with the details of failed function calls left out: a
+// function's error quotes its argument ("failed to decode base64 data
+// '…'"), which may be a piece of the secret. (render, told tainted, leaves
+// out the values they were evaluated with.)
+func scrubbed(diags hcl.Diagnostics, tainted bool) hcl.Diagnostics {
+	if !tainted {
+		return diags
+	}
+	out := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		cp := *d
+		if cp.Summary == "Error in function call" || cp.Summary == "Invalid function argument" {
+			cp.Detail = "(The function's own message is left out: the expression uses a sensitive value.)"
+		}
+		out[i] = &cp
+	}
+	return out
+}
+
+// placeholders returns ctx with every secret the step can read replaced
+// by [REDACTED] (each string of it; the values around it kept): the
+// sensitive variables and locals, the sensitive captures and the params
+// given a secret. An expression evaluated in it computes its text from
+// the placeholder, never from a piece of the secret.
+func (s *Step) placeholders(env *Env, ctx *hcl.EvalContext) *hcl.EvalContext {
+	hide := map[string]func(string) bool{
+		"capture": func(name string) bool {
+			if env.sensitive.anyOf([]string{name}) {
+				return true
+			}
+			for _, c := range s.Captures {
+				if c.Sensitive && c.Name == name {
+					return true
+				}
+			}
+			return false
+		},
+	}
+	if env.Config != nil {
+		hide["var"], hide["local"] = env.Config.SensitiveVariable, env.Config.SensitiveLocal
+	}
+	if s.params != nil && len(s.params.Sensitive) > 0 {
+		hide["param"] = func(name string) bool { return s.params.Sensitive[name] }
+	}
+	vars := map[string]cty.Value{}
+	for root, secret := range hide {
+		v, ok := lookupRoot(ctx, root)
+		if !ok || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() {
+			continue
+		}
+		attrs := v.AsValueMap()
+		changed := false
+		for name, av := range attrs {
+			if secret(name) {
+				attrs[name], changed = placeholder(av), true
+			}
+		}
+		if changed {
+			vars[root] = cty.ObjectVal(attrs)
+		}
+	}
+	if len(vars) == 0 {
+		return ctx
+	}
+	child := ctx.NewChild()
+	child.Variables = vars
+	return child
+}
+
+// lookupRoot is the value of the root variable name in ctx or its parents.
+func lookupRoot(ctx *hcl.EvalContext, name string) (cty.Value, bool) {
+	for c := ctx; c != nil; c = c.Parent() {
+		if v, ok := c.Variables[name]; ok {
+			return v, true
+		}
+	}
+	return cty.NilVal, false
+}
+
+// placeholder is v with each string (and number) in it replaced by
+// [REDACTED], its shape kept.
+func placeholder(v cty.Value) cty.Value {
+	if v.IsNull() || !v.IsKnown() {
+		return v
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String || t == cty.Number:
+		return cty.StringVal(Redacted)
+	case t.IsObjectType():
+		m := v.AsValueMap()
+		for k, e := range m {
+			m[k] = placeholder(e)
+		}
+		return cty.ObjectVal(m)
+	case t.IsMapType() || t.IsListType() || t.IsTupleType() || t.IsSetType():
+		var l []cty.Value
+		m := map[string]cty.Value{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if t.IsMapType() {
+				m[k.AsString()] = placeholder(e)
+			} else {
+				l = append(l, placeholder(e))
+			}
+		}
+		switch {
+		case t.IsMapType():
+			return cty.ObjectVal(m)
+		case len(l) == 0:
+			return cty.EmptyTupleVal
+		}
+		return cty.TupleVal(l)
+	}
+	return v
+}
+
+func isString(v cty.Value) bool {
+	_, ok := stringValue(v)
+	return ok
+}
+
+// tainted reports whether any of exprs reads a secret: a sensitive
+// variable or local or sensitive(), a sensitive capture or a param given
+// a secret. (A secret in the response, that a sensitive capture of the
+// step reads, is learned and redacted as it is.)
+func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
+	for _, e := range exprs {
+		if e == nil {
+			continue
+		}
+		if env.Config != nil && env.Config.IsSensitive(e) {
+			return true
+		}
+		for _, tr := range e.Variables() {
+			switch tr.RootName() {
+			case "capture":
+				if len(tr) >= 2 && env.sensitive.anyOf([]string{attrName(tr[1])}) {
+					return true
+				}
+				for _, c := range s.Captures { // this step's own, before it took them
+					if c.Sensitive && len(tr) >= 2 && attrName(tr[1]) == c.Name {
+						return true
+					}
+				}
+			case "param":
+				if s.params != nil && len(tr) >= 2 && s.params.Sensitive[attrName(tr[1])] {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (s *Step) httpExcerpt(red *Redactor, x *httpExchange) *result.Exchange {

@@ -118,7 +118,7 @@ func (e *Expect) checkSchema(c *checker) {
 	}
 	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(c.obs.body))
 	if err != nil {
-		c.fail(name, rng, fmt.Sprintf("the response body is not JSON (%v); it begins:\n    %s", err, excerpt(c.obs.body)))
+		c.fail(name, rng, fmt.Sprintf("the response body is not JSON (%v); it begins:\n    %s", err, c.obs.excerpt()))
 		return
 	}
 	err = sch.Validate(doc)

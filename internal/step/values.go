@@ -1,9 +1,12 @@
 package step
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
+	"reflect"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -159,4 +162,87 @@ func lookupPath(doc any, path string) (any, bool) {
 		}
 	}
 	return cur, true
+}
+
+// decodeExact decodes a JSON document with its numbers kept as written
+// (json.Number), so that 9007199254740993 is not read as ...992: an
+// account number or an amount in minor units is compared exactly.
+func decodeExact(body string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("invalid character after top-level value")
+	}
+	return doc, nil
+}
+
+// exactGoValue is goValue with numbers as json.Number, exact (cty keeps
+// an HCL number literal exactly).
+func exactGoValue(v cty.Value) any {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	t := v.Type()
+	switch {
+	case t == cty.Number:
+		return json.Number(v.AsBigFloat().Text('f', -1))
+	case t.IsListType() || t.IsTupleType() || t.IsSetType():
+		out := []any{}
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, exactGoValue(e))
+		}
+		return out
+	case t.IsMapType() || t.IsObjectType():
+		out := map[string]any{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			out[k.AsString()] = exactGoValue(e)
+		}
+		return out
+	}
+	return goValue(v)
+}
+
+// jsonEqual reports whether two decoded JSON values are equal, numbers
+// compared by value, exactly (1.0 is 1; 2^53+1 is not 2^53).
+func jsonEqual(a, b any) bool {
+	switch x := a.(type) {
+	case json.Number:
+		y, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		rx, okx := new(big.Rat).SetString(string(x))
+		ry, oky := new(big.Rat).SetString(string(y))
+		return okx && oky && rx.Cmp(ry) == 0
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, ok := y[k]
+			if !ok || !jsonEqual(xv, yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !jsonEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// A JWT-like token whose parts (the signature above all) are secrets too.
+const (
+	derivedToken     = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.SIGpartSECRETxyz_-q"
+	derivedSignature = "SIGpartSECRETxyz_-q"
+	cutSecret        = "TRUNCsecretXYZ42"
+)
+
+// derivedServer hands out a token (/jwt), echoes the request's headers
+// (/echo), answers N padding bytes and then the secret (/pad/N), and a
+// JSON number beyond float64's exact integers (/big).
+func derivedServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/jwt", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"token": derivedToken, "role": "user"})
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"headers": r.Header})
+	})
+	mux.HandleFunc("/pad/", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/pad/"))
+		w.Write([]byte(strings.Repeat("A", n) + cutSecret + " and the rest"))
+	})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"n": 9007199254740993, "one": 1.0, "amount": 12.50}`))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Values computed from a secret in a failed check's output: a for's
+// element of split(".", capture.token) in a function's error, an
+// error_message that upper-cases or cuts a sensitive capture or variable,
+// and the token of a login whose own assert failed (its capture never
+// taken). None is shown, in no form; what is not secret still is.
+func TestPiecesAndFormsOfASecretAreNotShownInFailures(t *testing.T) {
+	srv := derivedServer(t)
+	r := runForLeaks(t, map[string]string{"main.hcl": passwordVariable + hclTarget(srv) + `
+functional "f" {
+  target = target.t
+  case "claims" {
+    step "login" {
+      http { path = "/jwt" }
+      capture { token = response.json.token }
+    }
+    step "claims" {
+      http { path = "/echo" }
+      assert {
+        condition     = alltrue([for p in split(".", capture.token) : length(base64decode(p)) > 0])
+        error_message = "token parts decode"
+      }
+    }
+  }
+  case "message" {
+    step "login" {
+      http { path = "/jwt" }
+      capture { token = response.json.token }
+    }
+    step "use" {
+      http { path = "/echo" }
+      assert {
+        condition     = substr(capture.token, 0, 11) == "x"
+        error_message = "prefix was ${substr(capture.token, 0, 11)} and ${upper(capture.token)}, var ${substr(var.pw, 0, 10)}, status ${response.status}"
+      }
+    }
+  }
+  case "same_step" {
+    step "login" {
+      http { path = "/jwt" }
+      capture { token = response.json.token }
+      assert {
+        condition     = response.json.token == "x"
+        error_message = "same-step token ${response.json.token}"
+      }
+    }
+  }
+}
+`}, pwArgs()...)
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d (every case fails)\n%s", r.code, exitRejected, r.terminal)
+	}
+	// What is no secret is still shown: the status, and the placeholder.
+	r.expectFound(t, "report.json", "status 200")
+	r.expectFound(t, "report.json", "prefix was [REDACTED]")
+	r.expectNoLeak(t, map[string]string{
+		"token": derivedToken, "signature": derivedSignature, "upper": strings.ToUpper(derivedToken),
+		"upper-signature": strings.ToUpper(derivedSignature), "substr": derivedToken[:11] + " and",
+		"pw": plantedPassword, "pw-substr": plantedPassword[:10],
+	})
+}
+
+// Every string in a sensitive map or list is a secret: for_each over it
+// hands each one out as each.value, which the target echoes.
+func TestTheElementsOfASensitiveCollectionAreRedacted(t *testing.T) {
+	srv := derivedServer(t)
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+variable "keys" {
+  type      = map(string)
+  sensitive = true
+  default   = { a = "MAPKEYaaaa1111", b = "MAPKEYbbbb2222" }
+}
+variable "list" {
+  type      = list(string)
+  sensitive = true
+  default   = ["LISTKEYcccc3333"]
+}
+functional "f" {
+  target = target.t
+  case "k" {
+    for_each = var.keys
+    step "s" {
+      http {
+        path    = "/echo"
+        headers = { X-Key = each.value }
+      }
+      expect { status = 500 }
+    }
+  }
+  case "l" {
+    for_each = { for i, k in var.list : "x${i}" => k }
+    step "s" {
+      http {
+        path    = "/echo"
+        headers = { X-Key = each.value }
+      }
+      expect { status = 500 }
+    }
+  }
+}
+`})
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "report.json", "X-Key")
+	r.expectNoLeak(t, map[string]string{"a": "MAPKEYaaaa1111", "b": "MAPKEYbbbb2222", "list": "LISTKEYcccc3333"})
+}
+
+// A failed check shows the first 300 bytes of the body and the excerpt the
+// first 8 KB: a secret across either cut is redacted before the cut, not
+// cut in two and shown in part.
+func TestASecretAcrossAnExcerptsCutIsNotShownInPart(t *testing.T) {
+	srv := derivedServer(t)
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+variable "pw" {
+  sensitive = true
+  default   = "` + cutSecret + `"
+}
+functional "f" {
+  target = target.t
+  case "c" {
+    for_each = { o288 = 288, o292 = 292, o296 = 296, o299 = 299, o8180 = 8180, o8190 = 8190 }
+    step "s" {
+      http { path = "/pad/${each.value}" }
+      expect { body_contains = "nothing" }
+    }
+  }
+}
+`})
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "report.json", "does not contain")
+	// Any piece of the secret after the padding.
+	r.expectNoLeak(t, map[string]string{"piece": "ATRU", "secret": cutSecret})
+}
+
+// A tag names its suite in the plan and every report: a sensitive value
+// in one is refused where it is written.
+func TestASensitiveTagIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(passwordVariable+`
+functional "f" {
+  tags = ["t-${var.pw}"]
+  step "s" {
+    tcp { address = "127.0.0.1:1" }
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"validate", "plan", "run"} {
+		var stdout, stderr bytes.Buffer
+		args := []string{cmd, "--no-color"}
+		if cmd == "run" {
+			args = append(args, "--out", filepath.Join(dir, "out"))
+		}
+		code := run(append(args, append(pwArgs(), dir)...), &stdout, &stderr)
+		out := stdout.String() + stderr.String()
+		if code != exitUsage || !strings.Contains(out, "Sensitive value in tags") || !strings.Contains(out, "main.hcl line 7") {
+			t.Errorf("%s: exit %d, want %d and the tags refused on main.hcl line 7:\n%s", cmd, code, exitUsage, out)
+		}
+		if strings.Contains(out, plantedPassword) {
+			t.Errorf("%s shows the password:\n%s", cmd, out)
+		}
+	}
+}
+
+// expect.json compares numbers exactly: an account number one past 2^53
+// is not the one before it (float64 has no such integer), and 1.0 is 1.
+func TestExpectJSONComparesNumbersExactly(t *testing.T) {
+	srv := derivedServer(t)
+	suite := func(n string) map[string]string {
+		return map[string]string{"main.hcl": hclTarget(srv) + `
+functional "f" {
+  target = target.t
+  step "s" {
+    http { path = "/big" }
+    expect { json = { n = ` + n + `, one = 1, amount = 12.5 } }
+  }
+}
+`}
+	}
+	if r := runForLeaks(t, suite("9007199254740992")); r.code != exitRejected || !strings.Contains(r.terminal, "9007199254740993") {
+		t.Errorf("n = 2^53 against 2^53+1: exit %d, want %d with the number shown:\n%s", r.code, exitRejected, r.terminal)
+	}
+	if r := runForLeaks(t, suite("9007199254740993")); r.code != exitOK {
+		t.Errorf("the same numbers: exit %d, want %d:\n%s", r.code, exitOK, r.terminal)
+	}
+}
