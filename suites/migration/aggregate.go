@@ -252,9 +252,13 @@ func (acc *aggAcc) result() aggregate {
 	return a
 }
 
-// compareAggregates names every measure that differs.
-func compareAggregates(pairs []*pair, src, tgt []aggregate, ignore []string) []string {
-	var out []string
+// compareAggregates names every measure that differs. When ignore accepts
+// a trailing space or a case change, the smallest and largest values and
+// the length of a text column are not compared (loose names those
+// columns): such accepted changes move them ("Bob" sorts before "alice",
+// "alice " is longer), and the rows level judges each value.
+func compareAggregates(pairs []*pair, src, tgt []aggregate, ignore []string) (out, loose []string) {
+	textLoose := slices.Contains(ignore, ReasonTrailingSpace) || slices.Contains(ignore, ReasonCase)
 	for i, p := range pairs {
 		a, b := src[i], tgt[i]
 		name := p.srcN
@@ -267,7 +271,11 @@ func compareAggregates(pairs []*pair, src, tgt []aggregate, ignore []string) []s
 		if a.nulls != b.nulls {
 			out = append(out, fmt.Sprintf("%s: %d NULLs on the source, %d on the target", name, a.nulls, b.nulls))
 		}
-		if a.hasMinMax && b.hasMinMax {
+		text := p.src.Class == cText || p.tgt.Class == cText
+		if text && textLoose {
+			loose = append(loose, name)
+		}
+		if a.hasMinMax && b.hasMinMax && !(text && textLoose) {
 			if d, why := p.differ(a.min, b.min); d && !slices.Contains(ignore, why) {
 				out = append(out, fmt.Sprintf("%s: smallest value %s on the source, %s on the target (%s)", name, display(p.src, a.min), display(p.tgt, b.min), why))
 			}
@@ -285,9 +293,9 @@ func compareAggregates(pairs []*pair, src, tgt []aggregate, ignore []string) []s
 				out = append(out, fmt.Sprintf("%s: sum %s on the source, %s on the target", name, a.sum.s, b.sum.s))
 			}
 		}
-		if a.hasLength && b.hasLength && a.length != b.length {
+		if a.hasLength && b.hasLength && a.length != b.length && !(text && textLoose) {
 			out = append(out, fmt.Sprintf("%s: %d characters in all on the source, %d on the target", name, a.length, b.length))
 		}
 	}
-	return out
+	return out, loose
 }

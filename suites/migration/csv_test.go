@@ -69,3 +69,121 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// writeCSV writes name (under dir) with the lines given.
+func writeCSV(t *testing.T, dir, name string, lines ...string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An infinity is equal to nothing but itself: not to 5, not to the largest
+// double, whatever the tolerance (|a-b| <= rel*max(|a|,|b|) holds when both
+// sides are infinite).
+func TestAnInfinityIsNotAFiniteDouble(t *testing.T) {
+	for _, c := range []struct{ src, tgt, tolerance string }{
+		{"5", "inf", ""}, {"1e308", "inf", ""}, {"-inf", "-1.7976931348623157e308", ""},
+		{"inf", "-inf", ""}, {"5", "inf", `tolerance = { f = 0.5 }`}, {"NaN", "1", ""},
+	} {
+		dir := t.TempDir()
+		writeCSV(t, dir, "src/t.csv", "id,f", "1,1.5", "2,"+c.src)
+		writeCSV(t, dir, "dst/t.csv", "id,f", "1,1.5", "2,"+c.tgt)
+		r := runIn(t, dir, `
+migration "m" {
+  component = "core"
+  source {
+    driver = "csv"
+    dsn    = "src"
+    types  = { "t.id" = "integer", "t.f" = "double" }
+  }
+  target {
+    driver = "csv"
+    dsn    = "dst"
+    types  = { "t.id" = "integer", "t.f" = "double" }
+  }
+  table "t" {
+    key = ["id"]
+    `+c.tolerance+`
+  }
+}
+`)
+		tc := r.table(t, "m", "t")
+		if st := r.suites["m"].Status; st != result.Failed || tc.Changed != 1 {
+			t.Errorf("%s against %s (%s): %s, %d changed rows, want failed with 1: %s", c.src, c.tgt, c.tolerance, st, tc.Changed, r.suites["m"].Message)
+		}
+		if l := level(t, tc, LevelAggregates); l.Status != result.Failed && c.src != "NaN" {
+			t.Errorf("%s against %s: the aggregates %s (%s), want failed: the sums differ", c.src, c.tgt, l.Status, l.Message)
+		}
+	}
+	// The same infinity on both sides is equal.
+	dir := t.TempDir()
+	writeCSV(t, dir, "src/t.csv", "id,f", "1,inf")
+	writeCSV(t, dir, "dst/t.csv", "id,f", "1,+Inf")
+	r := runIn(t, dir, `
+migration "m" {
+  component = "core"
+  source {
+    driver = "csv"
+    dsn    = "src"
+    types  = { "t.id" = "integer", "t.f" = "double" }
+  }
+  target {
+    driver = "csv"
+    dsn    = "dst"
+    types  = { "t.id" = "integer", "t.f" = "double" }
+  }
+  table "t" { key = ["id"] }
+}
+`)
+	if st := r.suites["m"].Status; st != result.Passed {
+		t.Errorf("inf against +Inf: %s, want passed: %s", st, r.suites["m"].Message)
+	}
+}
+
+// What `ignore` accepts (a trailing space, a case change) does not fail the
+// table at the aggregates level either, where it moves the smallest and
+// largest value and the length; a change it does not accept still fails.
+func TestIgnoredTextChangesDoNotFailTheAggregates(t *testing.T) {
+	suite := `
+migration "m" {
+  component = "core"
+  source {
+    driver = "csv"
+    dsn    = "src"
+    types  = { "w.id" = "integer" }
+  }
+  target {
+    driver = "csv"
+    dsn    = "dst"
+    types  = { "w.id" = "integer" }
+  }
+  table "w" {
+    key    = ["id"]
+    ignore = ["trailing space", "case"]
+  }
+}
+`
+	dir := t.TempDir()
+	writeCSV(t, dir, "src/w.csv", "id,name", "1,alice", "2,bob")
+	writeCSV(t, dir, "dst/w.csv", "id,name", "1,alice ", "2,Bob")
+	r := runIn(t, dir, suite)
+	tc := r.table(t, "m", "w")
+	if st := r.suites["m"].Status; st != result.Passed {
+		t.Errorf("ignored changes: %s, want passed: %s", st, r.suites["m"].Message)
+	}
+	if l := level(t, tc, LevelAggregates); l.Status != result.Passed || !strings.Contains(l.Message, "not compared") {
+		t.Errorf("aggregates: %s %q, want passed, saying what it did not compare", l.Status, l.Message)
+	}
+	dir = t.TempDir()
+	writeCSV(t, dir, "src/w.csv", "id,name", "1,alice", "2,bob")
+	writeCSV(t, dir, "dst/w.csv", "id,name", "1,alice ", "2,carol")
+	r = runIn(t, dir, suite)
+	if tc := r.table(t, "m", "w"); r.suites["m"].Status != result.Failed || tc.Changed != 1 {
+		t.Errorf("bob → carol: %s with %d changed, want failed with 1: %s", r.suites["m"].Status, tc.Changed, r.suites["m"].Message)
+	}
+}

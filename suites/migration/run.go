@@ -291,11 +291,15 @@ func (c *tableCompare) aggregates(ctx context.Context) result.LevelCheck {
 }
 
 func aggregateLevel(p *plan, a1, a2 []aggregate, t *Table, how string) result.LevelCheck {
-	f := compareAggregates(p.pairs, a1, a2, t.Ignore)
-	if len(f) > 0 {
-		return result.LevelCheck{Status: result.Failed, Message: fmt.Sprintf("%d column aggregates differ (%s)", len(f), how), Findings: f}
+	f, loose := compareAggregates(p.pairs, a1, a2, t.Ignore)
+	note := ""
+	if len(loose) > 0 {
+		note = fmt.Sprintf("; the min, max and length of %s not compared: ignore accepts %s, which moves them", strings.Join(loose, ", "), strings.Join(slices.DeleteFunc(slices.Clone(t.Ignore), func(r string) bool { return r != ReasonTrailingSpace && r != ReasonCase }), " and "))
 	}
-	return result.LevelCheck{Status: result.Passed, Message: fmt.Sprintf("count, NULLs, min, max, sum and length agree for %d columns (%s)", len(p.pairs), how)}
+	if len(f) > 0 {
+		return result.LevelCheck{Status: result.Failed, Message: fmt.Sprintf("%d column aggregates differ (%s)%s", len(f), how, note), Findings: f}
+	}
+	return result.LevelCheck{Status: result.Passed, Message: fmt.Sprintf("count, NULLs, min, max, sum and length agree for %d columns (%s)%s", len(p.pairs), how, note)}
 }
 
 func sideErr(role string, err error, t *Table) error {

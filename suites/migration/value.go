@@ -389,6 +389,13 @@ func (p *pair) floatDiffer(a, b string) (bool, string) {
 	if err1 != nil || err2 != nil {
 		return a != b, ReasonValue
 	}
+	// An infinity or NaN is equal only to itself: no tolerance, absolute
+	// or relative, brings 5 or 1e308 near +Inf (both sides of the
+	// comparison below would be infinite, and it would hold).
+	if math.IsInf(fa, 0) || math.IsInf(fb, 0) || math.IsNaN(fa) || math.IsNaN(fb) {
+		same := fa == fb || (math.IsNaN(fa) && math.IsNaN(fb))
+		return !same, ReasonValue
+	}
 	d := math.Abs(fa - fb)
 	if p.tol > 0 {
 		if d <= p.tol {
