@@ -10,7 +10,37 @@ import (
 	"github.com/cloudtest/cloudtest/internal/result"
 )
 
-func init() { kindSections["performance"] = performanceSection }
+func init() {
+	kindSections["performance"] = performanceSection
+	kindParts["performance"] = performanceParts
+}
+
+// performanceParts puts a load whose run ended before the suite did
+// (kill -9, a power cut) together from the last part it wrote as it ran:
+// its totals up to then. The suite did not finish, so it counts as
+// skipped and makes the verdict INCOMPLETE; no limit was judged.
+func performanceParts(s *Suite, parts []json.RawMessage) {
+	var last *result.LoadSummary
+	for _, raw := range parts {
+		var ls result.LoadSummary
+		if json.Unmarshal(raw, &ls) == nil && ls.Unfinished {
+			last = &ls
+		}
+	}
+	if last == nil {
+		return
+	}
+	data, err := json.Marshal(last)
+	if err != nil {
+		return
+	}
+	o := last.Overall
+	s.Ran, s.Status, s.Data = true, result.Skipped, data
+	s.DurationMS = last.DurationS * 1000
+	s.Message = fmt.Sprintf("the run ended %.1f s into the load, before the suite finished (no result of its own was written): "+
+		"%d requests (%d errors, success %.2f%%, p99 %.1f ms) were measured until then and are shown; no limit was judged; the raw results up to then are in %s",
+		last.DurationS, o.Requests, o.Errors, o.Success*100, o.LatencyMS.P99, last.Raw)
+}
 
 var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 	"f1":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
@@ -25,6 +55,7 @@ var perfTemplate = template.Must(template.New("perf").Funcs(template.FuncMap{
 }).Parse(`
 <div class="perf">
 <p>{{.Model}} model{{if .TargetRate}}, target {{f1 .TargetRate}}/s{{end}}{{if .Concurrency}}, {{.Concurrency}} virtual users{{end}}, {{f1 .DurationS}} s · raw results: <code>{{.Raw}}</code> (<code>vegeta report</code> reads it)</p>
+{{if .Unfinished}}<p class="warning">The run ended {{f1 .DurationS}} s into the load, before the suite finished: below are the totals measured until then, from the last part written as it ran. No limit was judged.</p>{{end}}
 {{with .Note}}<p class="warning">{{.}}</p>{{end}}
 {{with .Thresholds}}<table><tr><th>Limit in force</th><th>Limit</th><th>Set by</th><th>Measured</th><th></th></tr>
 {{range .}}<tr><td>{{.Scope}} {{.Metric}}</td><td>{{.Limit}}</td><td>{{if eq .Source "default"}}default{{else}}<code>{{.Source}}</code>{{end}}</td><td>{{.Measured}}</td><td class="st {{if .Passed}}passed{{else}}failed{{end}}">{{if .Passed}}passed{{else}}broken{{end}}</td></tr>{{end}}

@@ -4,6 +4,10 @@ package result
 // generator measured, overall and per journey and step.
 type LoadSummary struct {
 	Model string `json:"model"` // open | closed
+	// Unfinished: the run ended (kill -9, a power cut) before the suite
+	// did; these are the figures of the last part the load wrote as it
+	// ran (a LevelPart record), up to DurationS into the load.
+	Unfinished bool `json:"unfinished,omitempty"`
 	// Engine is "static requests" for a load of one static request (the
 	// fast path: the request built once; "vegeta attacker" in runs before
 	// 2026-12-03) or "journeys" for steps evaluated by cloudtest's workers.
@@ -114,7 +118,10 @@ type Regression struct {
 	PValue      float64 `json:"p_value"` // one-sided Mann-Whitney U: current slower than baseline
 	Test        string  `json:"test"`
 	Regressed   bool    `json:"regressed"`
-	Explanation string  `json:"explanation"`
+	// Undecided: slower by more than allowed, but with too few windows
+	// for the test to find any slowdown significant.
+	Undecided   bool   `json:"undecided,omitempty"`
+	Explanation string `json:"explanation"`
 }
 
 // LoadStats are the figures of one journey, one step, or the whole load.

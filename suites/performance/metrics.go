@@ -75,7 +75,12 @@ func (s *stats) summary(elapsed time.Duration) result.LoadStats {
 		out.LatencyMS = percentiles(s.hist)
 	}
 	if elapsed > 0 {
-		out.TPS = float64(s.requests) / elapsed.Seconds()
+		// Transactions per second: the requests that succeeded (their
+		// checks passed), not those sent nor those that failed, over the
+		// span the caller gives (from the start of the load to its last
+		// answer): a target that answers in 8 s what was sent in 2 s, or
+		// answers every request with a 500, does not show the rate sent.
+		out.TPS = float64(s.requests-s.errors) / elapsed.Seconds()
 	}
 	if len(s.codes) > 0 {
 		out.Codes = map[string]int{}
@@ -101,13 +106,15 @@ type recorder struct {
 	// The current second and 200 ms window, by completion time; earlier
 	// ones are kept only as their few figures, so memory stays flat
 	// however long the load runs.
-	sec      *stats
-	secAt    int
-	series   []result.SecondSample
-	win      *hdr.Histogram
-	winAt    int
-	medians  []float64
-	hops     map[string]*hdr.Histogram
+	sec     *stats
+	secAt   int
+	series  []result.SecondSample
+	win     *hdr.Histogram
+	winAt   int
+	medians []float64
+	hops    map[string]*hdr.Histogram
+	// lastAt is when the last answer came, since start.
+	lastAt   time.Duration
 	inFlight int64
 	maxIn    int64
 	// The generator's own figures (open model): how late the dispatcher
@@ -177,6 +184,7 @@ func (r *recorder) requestKey(key string, intended time.Time, lat time.Duration,
 		r.secAt = i
 	}
 	r.sec.add(lat, ok, code, kind, in, out)
+	r.lastAt = max(r.lastAt, at)
 	if i := int(at / window); i != r.winAt {
 		r.closeWindow()
 		r.winAt = i
@@ -251,6 +259,13 @@ func (r *recorder) journey(name string, lat time.Duration, ok bool) {
 func (r *recorder) summary(elapsed time.Duration) (overall result.LoadStats, journeys, steps []result.LoadStats, series []result.SecondSample) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The rates are over the span from the start to the last answer (as
+	// vegeta's throughput is), when that is known and longer than the
+	// span given: the answers of a slow target come after the load's
+	// duration, and count over the time they took.
+	if r.lastAt > elapsed {
+		elapsed = r.lastAt
+	}
 	overall = r.overall.summary(elapsed)
 	overall.MaxInFlight = r.maxIn
 	for _, name := range sortedNames(r.journeys) {
@@ -261,6 +276,25 @@ func (r *recorder) summary(elapsed time.Duration) (overall result.LoadStats, jou
 	}
 	r.closeSecond()
 	series = append(series, r.series...)
+	return
+}
+
+// partial is summary without closing the current second (the load goes
+// on): the totals so far, for a part written as the load runs.
+func (r *recorder) partial(elapsed time.Duration) (overall result.LoadStats, journeys, steps []result.LoadStats) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastAt > elapsed { // as summary does
+		elapsed = r.lastAt
+	}
+	overall = r.overall.summary(elapsed)
+	overall.MaxInFlight = r.maxIn
+	for _, name := range sortedNames(r.journeys) {
+		journeys = append(journeys, r.journeys[name].summary(elapsed))
+	}
+	for _, name := range sortedNames(r.steps) {
+		steps = append(steps, r.steps[name].summary(elapsed))
+	}
 	return
 }
 

@@ -464,6 +464,36 @@ func TestARegressionIsDetectedOnlyWhenReal(t *testing.T) {
 	})
 }
 
+// A load too short for the test to find any slowdown significant (3
+// windows of 200 ms against 3) is not a pass when it is much slower than
+// its baseline: the suite cannot be judged, and says how long a load can.
+func TestARegressionTooShortToJudgeIsNotPassed(t *testing.T) {
+	var delay atomic.Int64
+	delay.Store(int64(2 * time.Millisecond))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(delay.Load()))
+	}))
+	defer srv.Close()
+	body := `
+  load {
+    rate     = 20
+    duration = "600ms"
+  }` + simpleJourney
+	_, _, baseDir := runLoad(t, srv.URL, body)
+	delay.Store(int64(60 * time.Millisecond))
+	res, ls, _ := runLoadWith(t, srv.URL, body, baseDir, nil)
+	b := ls.Baseline
+	if res.Status != result.Errored || b == nil || !b.Undecided || b.Regressed || !strings.Contains(res.Message, "too few windows") || !strings.Contains(res.Message, "can be judged") {
+		t.Fatalf("30x slower on 3 windows: %s %q %+v", res.Status, res.Message, b)
+	}
+	// As fast as its baseline: nothing to judge, passed.
+	delay.Store(int64(2 * time.Millisecond))
+	res, ls, _ = runLoadWith(t, srv.URL, body, baseDir, nil)
+	if res.Status != result.Passed || ls.Baseline == nil || ls.Baseline.Undecided {
+		t.Fatalf("as fast as the baseline: %s %q %+v", res.Status, res.Message, ls.Baseline)
+	}
+}
+
 func TestSQLStepsUnderLoad(t *testing.T) {
 	for _, db := range []struct{ driver, sqlDriver, dsn, ph string }{
 		{"postgres", "pgx", testdb.Postgres(t), "$1"},

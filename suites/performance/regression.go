@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cloudtest/cloudtest/internal/result"
 )
@@ -43,10 +44,17 @@ func (s *Suite) regression(baselineDir string, cur result.LoadSummary) (*result.
 	}
 	r.PValue = mannWhitneyGreater(cur.Windows, base.Windows)
 	r.Regressed = r.Change > allowed && r.PValue < significance
+	// With few windows the test cannot reach p < 0.01 whatever the
+	// latencies (4 against 4 at best gives 0.013): a slowdown it cannot
+	// judge is not noise, it is undecided.
+	best := lowestPValue(len(cur.Windows), len(base.Windows))
+	r.Undecided = r.Change > allowed && best >= significance
 	verdict := "no regression"
 	switch {
 	case r.Regressed:
 		verdict = "a regression"
+	case r.Undecided:
+		verdict = fmt.Sprintf("slower, and too few windows to judge: even if every window were slower than every baseline window, p would be %.4f, not under %g; a load of %s at least, in both runs, can be judged", best, significance, windowsNeeded())
 	case r.Change > allowed:
 		verdict = "slower, but not significantly (noise)"
 	}
@@ -78,4 +86,27 @@ func baselineSummary(dir, suite string) (result.LoadSummary, error) {
 		return ls, nil
 	}
 	return result.LoadSummary{}, fmt.Errorf("the baseline run %s has no performance suite %q", dir, suite)
+}
+
+// lowestPValue is the smallest p the test can give for n1 current and n2
+// baseline windows: every current window slower than every baseline one.
+func lowestPValue(n1, n2 int) float64 {
+	x, y := make([]float64, n1), make([]float64, n2)
+	for i := range y {
+		y[i] = float64(i)
+	}
+	for i := range x {
+		x[i] = float64(n2 + i)
+	}
+	return mannWhitneyGreater(x, y)
+}
+
+// windowsNeeded is the shortest load (as many windows in both runs) whose
+// test can reach significance.
+func windowsNeeded() string {
+	n := 1
+	for n < 1000 && lowestPValue(n, n) >= significance {
+		n++
+	}
+	return fmt.Sprintf("%d windows (%s)", n, time.Duration(n)*window)
 }

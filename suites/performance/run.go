@@ -106,6 +106,12 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 		out.Status = result.Failed
 		out.Message = fmt.Sprintf("generator lost: %s; the figures are those of the %d other generators\n%s", strings.Join(lost, "; "), len(sum.Generators)-len(lost), out.Message)
 	}
+	if b := sum.Baseline; b != nil && b.Undecided && out.Status == result.Passed {
+		// Asked to compare with a baseline, the suite could not: it
+		// is not passed (nor failed, which would claim a regression).
+		out.Status = result.Errored
+		out.Message = "the regression against the baseline could not be judged: " + b.Explanation + "\n" + out.Message
+	}
 	if overall.Requests == 0 && ctx.Err() == nil && len(lost) == 0 {
 		out.Status, out.Message = result.Errored, "no request was sent"
 	}
@@ -216,6 +222,11 @@ func (s *Suite) load(ctx context.Context, renv *runner.Env, target, suffix strin
 	live := g.live(renv, target, start)
 	defer live()
 	defer g.pushMetrics(renv, target, start)()
+	if suffix == "" {
+		// The compared target's load (suffix -NAME) writes none: a run
+		// killed then keeps this one's last part, written at its end.
+		defer g.checkpoints(renv, raw, rawRel, target)()
+	}
 	util, finish := s.sample(renv, target)
 	model, engine, gen := g.drive(ctx, start)
 	note := g.loadNote(gen)
@@ -759,6 +770,16 @@ func (r *rawWriter) write(res *vegeta.Result) {
 	}
 }
 
+// flush writes the buffered results to the file (a run killed later
+// keeps them).
+func (r *rawWriter) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.w.Flush(); err != nil && r.err == nil {
+		r.err = err
+	}
+}
+
 func (r *rawWriter) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -769,6 +790,43 @@ func (r *rawWriter) Close() error {
 		r.err = err
 	}
 	return r.err
+}
+
+// partEvery is how often a load writes what it has measured so far.
+const partEvery = 2 * time.Second
+
+// checkpoints writes, every partEvery while the load runs, what it has
+// measured so far as a part of the suite (a LevelPart record in
+// results.jsonl, its totals only: a part's size does not grow with the
+// load) and flushes the raw results to the file: a run killed with
+// kill -9 keeps both, and `cloudtest report` shows the figures up to the
+// last part. The returned function stops it.
+func (g *generator) checkpoints(renv *runner.Env, raw *rawWriter, rawRel, target string) func() {
+	start := g.rec.start
+	write := func() {
+		raw.flush()
+		el := time.Since(start)
+		overall, journeys, steps := g.rec.partial(min(el, max(g.s.Load.Duration, time.Millisecond)))
+		model := "closed"
+		if g.s.Load.Rate > 0 {
+			model = "open"
+		}
+		sum := result.LoadSummary{Unfinished: true, Model: model, TargetRate: g.s.Load.Rate, Concurrency: g.s.Load.Concurrency,
+			DurationS: el.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Raw: filepath.ToSlash(rawRel), Target: target}
+		if data, err := json.Marshal(sum); err == nil {
+			renv.RecordPart(data)
+		}
+	}
+	n := 0
+	stop := everySecond(func() {
+		if n++; time.Duration(n)*time.Second%partEvery == 0 {
+			write()
+		}
+	})
+	return func() {
+		stop()
+		write() // the load's last figures, before the suite's own result
+	}
 }
 
 // live reports the load's progress once a second: elapsed of total,

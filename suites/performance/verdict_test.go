@@ -345,3 +345,36 @@ func checkRefused(t *testing.T, body, want string, line int) {
 		t.Fatalf("want one diagnostic on line %d saying %q, got %v", line, want, diags)
 	}
 }
+
+// TPS counts the requests that succeeded over the time from the start of
+// the load to its last answer: a target that answers after 1.5 s what was
+// sent in 0.5 s at 20/s does not hold 20/s, nor does one that answers
+// every request with a 500 hold any TPS; min_tps fails on both.
+func TestTPSIsSuccessfulAnswersOverTheTimeTheyTook(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(1500 * time.Millisecond)
+	}))
+	defer slow.Close()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	load := `
+  load {
+    rate     = 20
+    duration = "500ms"
+  }` + simpleJourney + `
+  thresholds {
+    min_tps = 15
+    success = 0
+  }`
+	res, ls, _ := runLoad(t, slow.URL, load)
+	// 10 answers, the last about 2 s after the start.
+	if ls.Overall.Requests != 10 || ls.Overall.TPS > 7 || ls.Overall.TPS < 3 || res.Status != result.Failed || !strings.Contains(res.Message, "TPS") {
+		t.Errorf("slow target: %d requests, TPS %.1f (want about 5: 10 answers in 2 s), %s %q", ls.Overall.Requests, ls.Overall.TPS, res.Status, res.Message)
+	}
+	res, ls, _ = runLoad(t, failing.URL, load)
+	if ls.Overall.Requests != 10 || ls.Overall.TPS != 0 || res.Status != result.Failed {
+		t.Errorf("failing target: %d requests, TPS %.1f (want 0), %s %q", ls.Overall.Requests, ls.Overall.TPS, res.Status, res.Message)
+	}
+}
