@@ -558,6 +558,13 @@ func (s *Step) judge(env *Env, out *Outcome, obs *observed, ectx *hcl.EvalContex
 		obs.red = red
 		out.Checks = append(out.Checks, s.Expect.check(*obs, ectx)...)
 	}
+	if s.HTTP != nil && (obs.status < 200 || obs.status >= 400) && !s.saysStatus() {
+		// A step that says nothing of the status expects a success, as
+		// under load (vegeta's rule): a 500 is not a pass. (Listed only
+		// when it fails: every other check is one the suite wrote.)
+		out.Checks = append(out.Checks, result.Check{Name: "status (the default: 200–399)", Status: result.Failed, Location: config.Location(s.DeclRange),
+			Message: fmt.Sprintf("got %d, want 200–399: the step has no expect.status and no assert on response.status; give one to expect another status", obs.status)})
+	}
 	for _, a := range s.Asserts {
 		out.Checks = append(out.Checks, s.assert(env, a, ectx))
 	}
@@ -576,6 +583,26 @@ func (s *Step) judge(env *Env, out *Outcome, obs *observed, ectx *hcl.EvalContex
 		}
 	}
 	out.Message, out.First = failures(failed, s.usedAt)
+}
+
+// saysStatus reports whether the step judges the status itself: with
+// expect.status, or an assert that reads response.status (or the whole
+// response).
+func (s *Step) saysStatus() bool {
+	if s.Expect != nil && s.Expect.Status != nil {
+		return true
+	}
+	for _, a := range s.Asserts {
+		for _, tr := range a.Condition.Variables() {
+			if tr.RootName() != "response" {
+				continue
+			}
+			if len(tr) < 2 || attrName(tr[1]) == "status" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // usedAt is what a failure of a check at loc adds to its location: when
