@@ -24,8 +24,8 @@ func TestASuiteThatNeverFinishedIsPutTogetherFromItsParts(t *testing.T) {
 			Writes: []result.LedgerWrite{{Seq: 1, ID: "7", AckedMS: 3}}, Written: 1, ProbesOK: 2, Availability: 1, Recovered: true,
 			Faults: []result.FaultRecord{{Name: "freeze", Action: "pod-failure"}}}),
 		part(result.ExperimentPart{AtS: 2, Probes: []result.Probe{{DueMS: 300, AtMS: 600, OK: false, LatencyMS: 300, Error: "no answer within 300ms"}, {DueMS: 200, AtMS: 201, OK: true, LatencyMS: 1}},
-			Written: 2, ProbesOK: 3, ProbesFailed: 1, OutageS: 0.3, Availability: 0.85,
-			Faults: []result.FaultRecord{{Name: "freeze", Action: "pod-failure", Injected: true, InjectedMS: 250, Outage: true, OutageStartMS: 300}}}),
+			Written: 2, ProbesOK: 3, ProbesFailed: 1, OutageS: 0.3, Availability: 0.85, Recovered: true,
+			Faults: []result.FaultRecord{{Name: "freeze", Action: "pod-failure", Injected: true, InjectedMS: 250, Outage: true, OutageStartMS: 300, Recovered: true}}}),
 	}
 	// kill -9: run.json was never finished, and no suite record came.
 	run := result.Run{ID: "r", Project: "bank", Started: t0, Suites: []result.PlannedSuite{{Name: "kill", Kind: "reliability"}}}
@@ -48,6 +48,16 @@ func TestASuiteThatNeverFinishedIsPutTogetherFromItsParts(t *testing.T) {
 	}
 	if f := exp.Faults[0]; !f.Injected || f.Location != "rel.hcl:9" || exp.Ledger == nil || exp.Ledger.Written != 2 || exp.Ledger.Acknowledged != 1 {
 		t.Fatalf("fault %+v, ledger %+v", f, exp.Ledger)
+	}
+	// The freeze was still in place when the run ended: not recovered,
+	// whatever the last part said, and neither its RTO nor the RPO (the
+	// writes were never read back) is given as a figure.
+	if f := exp.Faults[0]; f.Recovered || exp.Recovered || !strings.Contains(s.Message, "still in place") {
+		t.Fatalf("a fault left in place: fault %+v, experiment recovered %v, %q", f, exp.Recovered, s.Message)
+	}
+	html := string(reliabilitySection(s))
+	if !strings.Contains(html, "not recovered") || !strings.Contains(html, "RPO not measured") || strings.Contains(html, "RPO 0.000") {
+		t.Fatalf("the section shows figures that were not measured:\n%s", html)
 	}
 
 	// When the suite did finish, its own record stands and the parts are

@@ -66,6 +66,16 @@ func reliabilityParts(s *Suite, parts []json.RawMessage) {
 		exp.Ledger = &result.Ledger{Written: written, Acknowledged: len(writes)}
 	}
 	exp.Unfinished = true
+	// A fault still in place when the run ended (injected, never
+	// removed): its outage had not ended, whatever the probes that had
+	// come back said (those waiting on a frozen target never did).
+	inPlace := 0
+	for i := range exp.Faults {
+		if f := &exp.Faults[i]; f.Injected && !f.Removed && !f.External {
+			f.Recovered, exp.Recovered = false, false
+			inPlace++
+		}
+	}
 	data, err := json.Marshal(exp)
 	if err != nil {
 		return
@@ -75,6 +85,9 @@ func reliabilityParts(s *Suite, parts []json.RawMessage) {
 	s.Message = fmt.Sprintf("the run ended %.1f s into the experiment, before the suite finished (no result of its own was written): "+
 		"%d probes (%d failed, down %.1f s) and %d acknowledged writes were measured until then and are shown; the writes were not read back, and faults may still be in place (run `cloudtest recover` on the run directory)",
 		last.AtS, len(exp.Probes), exp.ProbesFailed, exp.OutageS, len(writes))
+	if inPlace > 0 {
+		s.Message += fmt.Sprintf("; %d fault(s) were still in place when it ended: not recovered, no RTO", inPlace)
+	}
 }
 
 var relTemplate = template.Must(template.New("rel").Funcs(template.FuncMap{
@@ -93,10 +106,10 @@ var relTemplate = template.Must(template.New("rel").Funcs(template.FuncMap{
 {{range .Faults}}<tr><td>{{.Name}}{{with .Location}} <span class="muted">{{.}}</span>{{end}}</td><td>{{.Action}} ({{.Kind}})</td><td>{{.Engine}}</td>
 <td>{{if .External}}none injected (outage from the first failed probe){{else if .Injected}}{{s .InjectedMS}}{{else}}not injected{{end}}</td><td>{{if .Removed}}{{s .RemovedMS}}{{else}}–{{end}}</td>
 <td>{{if .Outage}}{{s .OutageStartMS}}{{else}}no failed probe{{end}}</td><td>{{if .Recovered}}{{if .Outage}}{{s .RecoveredMS}}{{else}}–{{end}}{{else if .Injected}}not recovered{{end}}</td>
-<td>{{if .Injected}}{{s .RTOMS}}{{end}}</td><td>{{with .Error}}<span class="failed">{{.}}</span>{{end}}</td></tr>{{end}}
+<td>{{if and .Injected (or .Recovered (not $.Unfinished))}}{{s .RTOMS}}{{else if .Injected}}not measured{{end}}</td><td>{{with .Error}}<span class="failed">{{.}}</span>{{end}}</td></tr>{{end}}
 </table>
 {{with .Ledger}}<h4>Write ledger</h4>
-<p>{{.Written}} writes, {{.Acknowledged}} acknowledged, {{.Verified}} read back after recovery; RPO {{printf "%.3f" .RPOS}} s.</p>
+<p>{{.Written}} writes, {{.Acknowledged}} acknowledged, {{.Verified}} read back after recovery; {{if $.Unfinished}}RPO not measured: the run ended before the writes were read back{{else}}RPO {{printf "%.3f" .RPOS}} s{{end}}.</p>
 {{if .Lost}}<p class="warning">{{len .Lost}} acknowledged writes were lost:</p><table><tr><th>seq</th><th>id</th><th>acknowledged at</th><th>read back</th></tr>{{range .Lost}}<tr><td>{{.Seq}}</td><td>{{.ID}}</td><td>{{s .AckedMS}}</td><td>{{.Message}}</td></tr>{{end}}</table>{{end}}
 {{if .Duplicates}}<p class="warning">Duplicates: {{range .Duplicates}}{{.Seq}}{{with .ID}} ({{.}}){{end}}: {{.Message}}; {{end}}</p>{{end}}
 {{if .OutOfOrder}}<p class="warning">Out of order: {{range .OutOfOrder}}{{.Seq}}: {{.Message}}; {{end}}</p>{{end}}

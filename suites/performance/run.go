@@ -65,6 +65,15 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 	}
 	overall := sum.Overall
 	sum.Thresholds = s.Thresholds.check(overall, sum.Generator)
+	// The success limit holds for each step too: a journey's step that
+	// fails more often than it allows fails the suite, although the
+	// steps that pass make the overall share look good.
+	for _, st := range sum.Steps {
+		if min := s.Thresholds.stepSuccess(); st.Requests > 0 && st.Success < min && len(sum.Steps) > 1 {
+			sum.Thresholds = append(sum.Thresholds, result.Threshold{Scope: "step " + st.Name, Metric: "success", Limit: fmt.Sprintf("≥ %g", min),
+				Measured: fmt.Sprintf("%.4f", st.Success), Passed: false, Source: s.Thresholds.successSource()})
+		}
+	}
 	var notes []string
 	if renv.Baseline != "" {
 		reg, err := s.regression(renv.Baseline, sum)
@@ -75,9 +84,17 @@ func (s *Suite) Run(ctx context.Context, renv *runner.Env) runner.Outcome {
 		}
 	}
 	for _, st := range sum.Steps {
+		// A step's record (a test case in junit.xml, a step in the
+		// counts) fails when fewer of its requests succeeded than the
+		// suite's success limit asks: a step whose every request failed
+		// is not shown green beside its failed suite.
+		status, why := result.Passed, ""
+		if min := s.Thresholds.stepSuccess(); st.Requests > 0 && st.Success < min {
+			status, why = result.Failed, fmt.Sprintf(" (success %.2f%%, below the %g the suite asks)", st.Success*100, min)
+		}
 		renv.Record(result.Result{
-			Level: result.LevelStep, Case: "load", Step: st.Name, Phase: "test", Status: result.Passed,
-			Message: fmt.Sprintf("%d requests, %d errors, %.1f/s, p50 %.1f ms, p99 %.1f ms", st.Requests, st.Errors, st.TPS, st.LatencyMS.P50, st.LatencyMS.P99),
+			Level: result.LevelStep, Case: "load", Step: st.Name, Phase: "test", Status: status,
+			Message: fmt.Sprintf("%d requests, %d errors, %.1f/s, p50 %.1f ms, p99 %.1f ms%s", st.Requests, st.Errors, st.TPS, st.LatencyMS.P50, st.LatencyMS.P99, why),
 		})
 	}
 	data, _ := json.Marshal(sum)
@@ -133,7 +150,7 @@ func (s *Suite) summaryMessage(sum *result.LoadSummary) string {
 	}
 	msg += "\nlimits: " + limitsLine(sum.Thresholds)
 	if c := sum.Compare; c != nil && c.Overall.LatencyMS.P99 > 0 {
-		msg += fmt.Sprintf("\nagainst %s: %.1f/s, p99 %.1f ms (p99 ratio %.2f)", s.Compare, c.Overall.TPS, c.Overall.LatencyMS.P99, overall.LatencyMS.P99/c.Overall.LatencyMS.P99)
+		msg += fmt.Sprintf("\nagainst %s: %.1f/s, success %.2f%%, p99 %.1f ms (p99 ratio %.2f)", s.Compare, c.Overall.TPS, c.Overall.Success*100, c.Overall.LatencyMS.P99, overall.LatencyMS.P99/c.Overall.LatencyMS.P99)
 	}
 	return msg
 }

@@ -36,6 +36,27 @@ func (t Thresholds) isSet(name string) bool {
 	return ok
 }
 
+// stepSuccess is the least share of a step's requests that must succeed
+// for its own record (a test case in junit.xml) to pass: the suite's
+// success limit, or 1 - max_error_rate.
+func (t Thresholds) stepSuccess() float64 {
+	switch {
+	case t.isSet("success"):
+		return t.Success
+	case t.isSet("max_error_rate"):
+		return 1 - t.MaxErrorRate
+	}
+	return defaultSuccess
+}
+
+// successSource is where the success limit came from.
+func (t Thresholds) successSource() string {
+	if t.isSet("max_error_rate") && !t.isSet("success") {
+		return t.source("max_error_rate")
+	}
+	return t.source("success")
+}
+
 // check compares what was measured with every limit in force: those set
 // and the defaults. gen is nil for a closed model, which has no rate.
 func (t Thresholds) check(o result.LoadStats, gen *result.Generator) []result.Threshold {

@@ -1,6 +1,7 @@
 package performance
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -376,5 +377,52 @@ func TestTPSIsSuccessfulAnswersOverTheTimeTheyTook(t *testing.T) {
 	res, ls, _ = runLoad(t, failing.URL, load)
 	if ls.Overall.Requests != 10 || ls.Overall.TPS != 0 || res.Status != result.Failed {
 		t.Errorf("failing target: %d requests, TPS %.1f (want 0), %s %q", ls.Overall.Requests, ls.Overall.TPS, res.Status, res.Message)
+	}
+}
+
+// The success limit holds for each step of a journey: a step that fails
+// every other request fails the suite, although with the step before it
+// the overall share (75 %) is within the limit; its own record (a test
+// case in junit.xml) fails too, and a step whose every request succeeded
+// passes.
+func TestTheSuccessLimitHoldsForEachStep(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/flaky" && n.Add(1)%2 == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	res, ls, dir := runLoad(t, srv.URL, `
+  load {
+    rate     = 40
+    duration = "500ms"
+  }
+  journey "j" {
+    step "ok" {
+      http { path = "/" }
+      capture { s = response.status }
+    }
+    step "flaky" {
+      http { path = "/flaky" }
+    }
+  }
+  thresholds { success = 0.6 }`)
+	if res.Status != result.Failed || !strings.Contains(res.Message, "step j › flaky success") || ls.Overall.Success < 0.6 {
+		t.Fatalf("%s (overall success %.2f) %q", res.Status, ls.Overall.Success, res.Message)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]result.Status{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r result.Result
+		if json.Unmarshal([]byte(line), &r) == nil && r.Level == result.LevelStep {
+			steps[r.Step] = r.Status
+		}
+	}
+	if steps["j › ok"] != result.Passed || steps["j › flaky"] != result.Failed {
+		t.Fatalf("step records %v, want j › ok passed and j › flaky failed", steps)
 	}
 }
