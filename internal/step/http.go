@@ -26,6 +26,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/cloudtest/cloudtest/internal/config"
 )
@@ -107,6 +108,7 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, 
 	h.JSON, h.Body, h.Form = late("json"), late("body"), late("form")
 	h.Cookies, h.BasicAuth = late("cookies"), late("basic_auth")
 	diags = append(diags, checkBasicAuthKeys(h.BasicAuth)...)
+	diags = append(diags, h.checkConstants()...)
 	h.method, h.url, h.path = literal(h.Method), literal(h.URL), literal(h.Path)
 	if a, ok := content.Attributes["timeout"]; ok {
 		d, dd := dc.Duration(a)
@@ -154,6 +156,69 @@ func decodeHTTP(b *hcl.Block, dc *config.DecodeContext, r roots) (*HTTPRequest, 
 			Detail: "Give either url (absolute) or path (joined to the suite's target URL), not both.", Subject: b.DefRange.Ptr()})
 	}
 	return h, diags
+}
+
+// checkConstants refuses, where they are written, the request's values
+// that are known at load time (no reference) and cannot be sent: a
+// method, url or path that is not a string (method = true was sent as
+// TRUE) or not a method, a url that is not http(s), and headers, query,
+// form or cookies that are not an object of strings, or a header name
+// that is no token. A value computed when the step runs is checked then.
+func (h *HTTPRequest) checkConstants() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	constant := func(e hcl.Expression) (cty.Value, bool) {
+		if e == nil || len(e.Variables()) > 0 {
+			return cty.NilVal, false
+		}
+		v, d := e.Value(nil)
+		if d.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
+			return cty.NilVal, false
+		}
+		return v, true
+	}
+	bad := func(e hcl.Expression, field, why string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid http." + field,
+			Detail: why, Subject: e.Range().Ptr()})
+	}
+	for field, e := range map[string]hcl.Expression{"method": h.Method, "url": h.URL, "path": h.Path} {
+		v, ok := constant(e)
+		if !ok {
+			continue
+		}
+		if v.Type() != cty.String {
+			bad(e, field, fmt.Sprintf("http.%s must be a string, such as %s; this is %s.", field, map[string]string{"method": `"POST"`, "url": `"https://bank.example/api"`, "path": `"/api/accounts"`}[field], v.Type().FriendlyName()))
+			continue
+		}
+		switch s := v.AsString(); {
+		case field == "method" && !httpguts.ValidHeaderFieldName(s): // a token, as a method is
+			bad(e, field, fmt.Sprintf("%q is not an HTTP method, such as \"GET\" or \"POST\".", s))
+		case field == "url":
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(e, field, fmt.Sprintf("%q is not an http:// or https:// URL with a host.", s))
+			}
+		}
+	}
+	for field, e := range map[string]hcl.Expression{"headers": h.Headers, "query": h.Query, "form": h.Form, "cookies": h.Cookies} {
+		v, ok := constant(e)
+		if !ok {
+			continue
+		}
+		m, err := convert.Convert(v, cty.Map(cty.String))
+		if err != nil || !(v.Type().IsObjectType() || v.Type().IsMapType()) {
+			bad(e, field, fmt.Sprintf("http.%s must be an object of strings, such as { Accept = \"application/json\" }; this is %s.", field, v.Type().FriendlyName()))
+			continue
+		}
+		if field != "headers" {
+			continue
+		}
+		for it := m.ElementIterator(); it.Next(); {
+			k, _ := it.Element()
+			if !httpguts.ValidHeaderFieldName(k.AsString()) {
+				bad(e, field, fmt.Sprintf("%q is not a header name (letters, digits and !#$%%&'*+-.^_`|~, no space).", k.AsString()))
+			}
+		}
+	}
+	return diags
 }
 
 // exprs are every expression of the request, for the checks that look at
@@ -364,6 +429,9 @@ func (h *HTTPRequest) evalMethod(ectx *hcl.EvalContext) (string, error) {
 	m, err := str(h.Method, h.method, ectx, "method")
 	if err != nil {
 		return "", err
+	}
+	if h.method == nil && !httpguts.ValidHeaderFieldName(m) { // a literal was checked when loaded
+		return "", fmt.Errorf("method at %s: %q is not an HTTP method, such as \"GET\" or \"POST\"", exprAt(h.Method), m)
 	}
 	return strings.ToUpper(m), nil
 }

@@ -38,11 +38,11 @@ func evalString(e hcl.Expression, ctx *hcl.EvalContext, what string) (string, er
 		return "", diagError(diags)
 	}
 	if v.IsNull() {
-		return "", fmt.Errorf("%s is null", what)
+		return "", fmt.Errorf("%s at %s is null", what, exprAt(e))
 	}
 	s, err := convert.Convert(v, cty.String)
 	if err != nil {
-		return "", fmt.Errorf("%s must be a string: %w", what, err)
+		return "", fmt.Errorf("%s at %s must be a string: %w", what, exprAt(e), err)
 	}
 	return s.AsString(), nil
 }
@@ -57,7 +57,7 @@ func evalStringMap(e hcl.Expression, ctx *hcl.EvalContext, what string) (map[str
 	}
 	m, err := convert.Convert(v, cty.Map(cty.String))
 	if err != nil {
-		return nil, fmt.Errorf("%s must be an object of strings: %w", what, err)
+		return nil, fmt.Errorf("%s at %s must be an object of strings: %w", what, exprAt(e), err)
 	}
 	out := map[string]string{}
 	for it := m.ElementIterator(); it.Next(); {
@@ -245,4 +245,10 @@ func jsonEqual(a, b any) bool {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// exprAt is where e is written (file:line).
+func exprAt(e hcl.Expression) string {
+	r := e.Range()
+	return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line)
 }
