@@ -37,6 +37,22 @@ func TestValidateRefusesRequestValuesThatCannotBeSent(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d with Invalid %s on its line:\n%s%s", c.attr, code, exitUsage, c.field, stdout.String(), out)
 		}
 	}
+	for _, c := range []struct{ expect, field string }{
+		{`status = "two hundred"`, "expect.status"},
+		{`status = 200.5`, "expect.status"},
+		{`status = 99999999999999999999`, "expect.status"},
+		{`status = []`, "expect.status"},
+		{`body_match = "tok-[0-9"`, "expect.body_match"},
+		{`headers_match = { Date = "(" }`, "expect.headers_match"},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "main.hcl"), []byte("target \"t\" { url = \"http://127.0.0.1:1\" }\nfunctional \"f\" {\n  target = target.t\n  step \"s\" {\n    http { path = \"/\" }\n    expect { "+c.expect+" }\n  }\n}\n"), 0o644)
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"validate", "--no-color", dir}, &stdout, &stderr)
+		if out := stderr.String(); code != exitUsage || !strings.Contains(out, "Invalid "+c.field) || !strings.Contains(out, "main.hcl line 6") {
+			t.Errorf("%s: exit %d, want %d with Invalid %s on line 6:\n%s", c.expect, code, exitUsage, c.field, out)
+		}
+	}
 	// A value known only when the step runs passes validate, and a good
 	// one is not refused.
 	dir := t.TempDir()

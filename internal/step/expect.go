@@ -2,6 +2,7 @@ package step
 
 import (
 	"fmt"
+	"regexp"
 	"maps"
 	"math/big"
 	"net/http"
@@ -72,7 +73,57 @@ func decodeExpect(b *hcl.Block, dc *config.DecodeContext, r roots) (*Expect, hcl
 		diags = append(diags, dd...)
 		e.MaxDuration, e.maxRange = d, a.Expr.Range()
 	}
+	diags = append(diags, e.checkConstants()...)
 	return e, diags
+}
+
+// checkConstants refuses, where they are written, expectations known at
+// load time (no reference) that can never be checked: a status that is no
+// whole number from 100 to 599 ("two hundred", 200.5, 1e20) or an empty
+// list, and a body_match or headers_match that is no regular expression.
+func (e *Expect) checkConstants() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	constant := func(x hcl.Expression) (cty.Value, bool) {
+		if x == nil || len(x.Variables()) > 0 {
+			return cty.NilVal, false
+		}
+		v, d := x.Value(nil)
+		return v, !d.HasErrors() && v.IsWhollyKnown() && !v.IsNull()
+	}
+	bad := func(x hcl.Expression, field, why string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid expect." + field, Detail: why, Subject: x.Range().Ptr()})
+	}
+	if v, ok := constant(e.Status); ok {
+		codes, isList := intList(v)
+		valid := isList
+		for _, c := range codes {
+			valid = valid && c >= 100 && c <= 599
+		}
+		if !valid {
+			bad(e.Status, "status", "expect.status must be an HTTP status (a whole number from 100 to 599) or a non-empty list of them, such as 200 or [200, 201].")
+		}
+	}
+	if v, ok := constant(e.BodyMatch); ok {
+		if pats, isList := stringList(v); isList {
+			for _, p := range pats {
+				if _, err := regexp.Compile(p); err != nil {
+					bad(e.BodyMatch, "body_match", fmt.Sprintf("%q is not a regular expression: %v.", p, err))
+				}
+			}
+		}
+	}
+	if v, ok := constant(e.HeadersMatch); ok && (v.Type().IsObjectType() || v.Type().IsMapType()) {
+		for it := v.ElementIterator(); it.Next(); {
+			k, p := it.Element()
+			if p.Type() != cty.String {
+				continue
+			}
+			if _, err := regexp.Compile(p.AsString()); err != nil {
+				bad(e.HeadersMatch, "headers_match", fmt.Sprintf("the pattern of %s, %q, is not a regular expression: %v.", k.AsString(), p.AsString(), err))
+			}
+		}
+	}
+	return diags
 }
 
 // readsBody reports whether an expectation looks at the response body (e
