@@ -2,10 +2,10 @@ package step
 
 import (
 	"fmt"
-	"regexp"
 	"maps"
 	"math/big"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
