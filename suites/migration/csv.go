@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -104,7 +105,13 @@ func (c *csvSide) open(table string) (*os.File, *csv.Reader, []string, error) {
 		f.Close()
 		return nil, nil, nil, fmt.Errorf("%s: reading the header row: %w", c.path(table), err)
 	}
-	return f, r, append([]string(nil), header...), nil
+	header = append([]string(nil), header...)
+	if len(header) > 0 {
+		// A byte order mark (Excel's UTF-8 exports) is no part of the
+		// first column's name.
+		header[0] = strings.TrimPrefix(header[0], "\uFEFF")
+	}
+	return f, r, header, nil
 }
 
 func (c *csvSide) columns(_ context.Context, table string) ([]column, error) {
@@ -113,6 +120,14 @@ func (c *csvSide) columns(_ context.Context, table string) ([]column, error) {
 		return nil, err
 	}
 	f.Close()
+	// A type given for a column the file does not have is a typo: the
+	// column it meant would be compared as text.
+	for name := range c.types {
+		tbl, col, ok := strings.Cut(name, ".")
+		if ok && tbl == table && !slices.Contains(header, col) {
+			return nil, fmt.Errorf("types names %q, but %s has no column %q (its columns: %s)", name, c.path(table), col, strings.Join(header, ", "))
+		}
+	}
 	out := make([]column, len(header))
 	for i, h := range header {
 		t := colType{Text: "text", Class: cText, Scale: -1}
@@ -150,7 +165,7 @@ func (c *csvSide) count(ctx context.Context, table, where string) (int64, error)
 			return n, nil
 		}
 		if err != nil {
-			return n, err
+			return n, fmt.Errorf("%s: %w", c.path(table), err)
 		}
 		n++
 	}
@@ -181,7 +196,7 @@ func (c *csvSide) aggregates(ctx context.Context, table, where string, cols []co
 		for i := range dest {
 			v, err := canon(q.types[i], dest[i])
 			if err != nil {
-				return nil, fmt.Errorf("column %q: %w", cols[i].name, err)
+				return nil, fmt.Errorf("%scolumn %q: %w", at(it), cols[i].name, err)
 			}
 			accs[i].add(v)
 		}
@@ -230,7 +245,13 @@ type csvRows struct {
 	r    *csv.Reader
 	idx  []int
 	path string
+	line int // of the last row read
 }
+
+// pos is the file and line of the last row read (positioned).
+func (r *csvRows) pos() (string, int) { return r.path, r.line }
+
+func (r *csvRows) where() string { return fmt.Sprintf("%s line %d", r.path, r.line) }
 
 func (r *csvRows) next(dest []any) (bool, error) {
 	rec, err := r.r.Read()
@@ -240,9 +261,10 @@ func (r *csvRows) next(dest []any) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", r.path, err)
 	}
+	r.line, _ = r.r.FieldPos(0)
 	for i, j := range r.idx {
 		if j >= len(rec) {
-			return false, fmt.Errorf("%s: a row has %d fields, the header %d", r.path, len(rec), len(r.idx))
+			return false, fmt.Errorf("%s: the row has %d fields, the header %d", r.where(), len(rec), len(r.idx))
 		}
 		if rec[j] == `\N` {
 			dest[i] = nil

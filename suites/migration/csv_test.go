@@ -187,3 +187,70 @@ migration "m" {
 		t.Errorf("bob → carol: %s with %d changed, want failed with 1: %s", r.suites["m"].Status, tc.Changed, r.suites["m"].Message)
 	}
 }
+
+// Bad data in a csv export is named by its file and line: a value that is
+// not of its column's type, a row out of key order, a ragged row; a type
+// given for a column the file lacks (a typo) is refused, and a byte order
+// mark is no part of the first column's name.
+func TestBadCSVDataIsNamedByFileAndLine(t *testing.T) {
+	suite := func(types string) string {
+		return `
+migration "m" {
+  component = "core"
+  source {
+    driver = "csv"
+    dsn    = "src"
+    types  = ` + types + `
+  }
+  target {
+    driver = "csv"
+    dsn    = "dst"
+    types  = ` + types + `
+  }
+  table "t" { key = ["id"] }
+}
+`
+	}
+	for _, c := range []struct {
+		name, types string
+		dst         []string
+		want        []string
+	}{
+		{"a value not of its type", `{ "t.id" = "integer", "t.v" = "decimal(10,2)" }`,
+			[]string{"id,v", "1,1.50", "2,abc"}, []string{"t.csv line 3", `column "v"`, `"abc" is not a decimal number`}},
+		{"out of key order", `{ "t.id" = "integer" }`,
+			[]string{"id,v", "1,a", "3,b", "2,c"}, []string{"t.csv line 4", "not in key order"}},
+		{"a ragged row", `{ "t.id" = "integer" }`,
+			[]string{"id,v", "1,a", "2"}, []string{"t.csv", "line 3"}},
+		{"a type for a column it lacks", `{ "t.id" = "integer", "t.zz" = "integer" }`,
+			[]string{"id,v", "1,a", "2,b"}, []string{`types names "t.zz"`, `no column "zz"`}},
+	} {
+		dir := t.TempDir()
+		writeCSV(t, dir, "src/t.csv", "id,v", "1,a", "2,b")
+		if c.name == "a value not of its type" {
+			writeCSV(t, dir, "src/t.csv", "id,v", "1,1.50", "2,2.00")
+		}
+		writeCSV(t, dir, "dst/t.csv", c.dst...)
+		r := runIn(t, dir, suite(c.types))
+		tc := r.table(t, "m", "t")
+		all := r.suites["m"].Message
+		for _, l := range tc.Levels {
+			all += "\n" + l.Message + "\n" + strings.Join(l.Findings, "\n")
+		}
+		for _, w := range c.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: no %q in what the suite says:\n%s", c.name, w, all)
+			}
+		}
+		if st := r.suites["m"].Status; st == result.Passed {
+			t.Errorf("%s: passed", c.name)
+		}
+	}
+	// A byte order mark before the header.
+	dir := t.TempDir()
+	writeCSV(t, dir, "src/t.csv", "id,v", "1,a")
+	writeCSV(t, dir, "dst/t.csv", "\uFEFFid,v", "1,a")
+	if r := runIn(t, dir, suite(`{ "t.id" = "integer" }`)); r.suites["m"].Status != result.Passed {
+		t.Errorf("a BOM before the header: %s %s", r.suites["m"].Status, r.suites["m"].Message)
+	}
+}

@@ -69,7 +69,24 @@ const batchRows = 1024
 
 type batch struct {
 	rows [][]val
-	err  error
+	// file and lines are where the rows are (a csv file, each row's
+	// line), when the side knows (positioned); empty for a database's.
+	file  string
+	lines []int
+	err   error
+}
+
+// positioned is a row iterator that knows where its last row is written
+// (a csv file and line), for errors that name it.
+type positioned interface{ pos() (file string, line int) }
+
+// at is "FILE line N: " of it's last row, or "" when it does not know.
+func at(it rowIter) string {
+	if p, ok := it.(positioned); ok {
+		f, l := p.pos()
+		return fmt.Sprintf("%s line %d: ", f, l)
+	}
+	return ""
 }
 
 // newAccs returns an accumulator for each non-key column of one side.
@@ -105,26 +122,33 @@ func stream(ctx context.Context, s side, q rowQuery, out chan<- batch, accs []*a
 	defer it.close()
 	n := len(q.cols)
 	dest := make([]any, n)
+	ps, _ := it.(positioned)
 	for {
 		slab := make([]val, batchRows*n)
 		rows := make([][]val, 0, batchRows)
+		var file string
+		var lines []int
 		for len(rows) < batchRows {
 			ok, err := it.next(dest)
 			if err != nil {
-				send(batch{rows: rows, err: err})
+				send(batch{rows: rows, file: file, lines: lines, err: err})
 				return
 			}
 			if !ok {
 				if len(rows) > 0 {
-					send(batch{rows: rows})
+					send(batch{rows: rows, file: file, lines: lines})
 				}
 				return
+			}
+			if ps != nil {
+				f, l := ps.pos()
+				file, lines = f, append(lines, l)
 			}
 			r := slab[len(rows)*n : (len(rows)+1)*n : (len(rows)+1)*n]
 			for i := range dest {
 				v, err := canon(q.types[i], dest[i])
 				if err != nil {
-					send(batch{rows: rows, err: fmt.Errorf("column %q: %w", q.cols[i], err)})
+					send(batch{rows: rows, file: file, lines: lines, err: fmt.Errorf("%scolumn %q: %w", at(it), q.cols[i], err)})
 					return
 				}
 				r[i] = v
@@ -137,7 +161,7 @@ func stream(ctx context.Context, s side, q rowQuery, out chan<- batch, accs []*a
 			}
 			rows = append(rows, r)
 		}
-		if !send(batch{rows: rows}) {
+		if !send(batch{rows: rows, file: file, lines: lines}) {
 			return
 		}
 	}
@@ -155,6 +179,11 @@ type cursor struct {
 	role    string
 	n       int64
 	err     error
+	// file and lines of buf (a csv side's); line is that of the last row
+	// raw gave, 0 when not known.
+	file  string
+	lines []int
+	line  int
 }
 
 func (c *cursor) raw() ([]val, error) {
@@ -168,8 +197,12 @@ func (c *cursor) raw() ([]val, error) {
 		}
 		// A batch cut short by an error delivers its rows, then the error.
 		c.buf, c.i, c.err = b.rows, 0, b.err
+		c.file, c.lines = b.file, b.lines
 	}
 	r := c.buf[c.i]
+	if c.i < len(c.lines) {
+		c.line = c.lines[c.i]
+	}
 	c.i++
 	c.n++
 	return r, nil
@@ -189,7 +222,11 @@ func (c *cursor) next(dup func([]val)) ([]val, error) {
 				dup(r)
 				continue
 			case 1:
-				return nil, fmt.Errorf("the %s returned the key %s after %s: rows are not in key order (a collation, or a csv file not sorted by key)", c.role, keyText(r[:c.nkey]), keyText(c.prev[:c.nkey]))
+				where := ""
+				if c.file != "" && c.line > 0 {
+					where = fmt.Sprintf(" (%s line %d)", c.file, c.line)
+				}
+				return nil, fmt.Errorf("the %s returned the key %s%s after %s: rows are not in key order (a collation, or a csv file not sorted by key)", c.role, keyText(r[:c.nkey]), where, keyText(c.prev[:c.nkey]))
 			}
 		}
 		c.prev = r
