@@ -72,7 +72,7 @@ Its own lag, from when a journey was due to when a worker began it (not charged 
 {{template "row" .Overall}}{{range .Journeys}}{{template "row" .}}{{end}}{{range .Steps}}{{template "row" .}}{{end}}
 </table>
 {{with .Overall.Codes}}<p class="muted">Status codes: {{range $k, $v := .}}{{$k}} × {{$v}} {{end}}</p>{{end}}
-{{with .Overall.ErrorKinds}}<p class="muted">Errors: {{range $k, $v := .}}{{$k}} × {{$v}} {{end}}</p>{{end}}
+{{with .Overall.ErrorKinds}}<p class="muted">Errors: {{range $k, $v := .}}{{$k}} × {{$v}}{{with index $.Overall.ErrorSamples $k}}{{if ne . $k}} (first: <code>{{.}}</code>){{end}}{{end}}; {{end}}</p>{{end}}
 {{with .Hops}}<h4>Where the time went (the target's Server-Timing)</h4><table><tr><th>hop</th><th>count</th><th>mean</th><th>p50</th><th>p99</th><th>max (ms)</th></tr>
 {{range .}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td>{{f1 .MeanMS}}</td><td>{{f1 .P50MS}}</td><td>{{f1 .P99MS}}</td><td>{{f1 .MaxMS}}</td></tr>{{end}}</table>{{end}}
 {{with .Utilization}}<p class="muted">Target utilization: {{if .Unmeasured}}not measured: {{.Unmeasured}}{{else}}CPU mean {{f1 .CPUMean}}%, max {{f1 .CPUMax}}% of one core; memory (RSS) mean {{f1 .RSSMeanMB}} MB, max {{f1 .RSSMaxMB}} MB; {{.Samples}} samples from {{.Source}}{{end}}</p>{{end}}

@@ -126,18 +126,22 @@ type Regression struct {
 
 // LoadStats are the figures of one journey, one step, or the whole load.
 type LoadStats struct {
-	Name         string         `json:"name"`
-	Requests     int64          `json:"requests"`
-	Errors       int64          `json:"errors"`
-	Success      float64        `json:"success"`
-	TPS          float64        `json:"tps"`
-	MaxInFlight  int64          `json:"max_in_flight,omitempty"`
-	Codes        map[string]int `json:"codes,omitempty"`
-	ErrorKinds   map[string]int `json:"error_kinds,omitempty"`
-	BytesIn      int64          `json:"bytes_in"`
-	BytesOut     int64          `json:"bytes_out"`
-	LatencyMS    Percentiles    `json:"latency_ms"`
-	ThresholdBad bool           `json:"threshold_broken,omitempty"`
+	Name        string         `json:"name"`
+	Requests    int64          `json:"requests"`
+	Errors      int64          `json:"errors"`
+	Success     float64        `json:"success"`
+	TPS         float64        `json:"tps"`
+	MaxInFlight int64          `json:"max_in_flight,omitempty"`
+	Codes       map[string]int `json:"codes,omitempty"`
+	ErrorKinds  map[string]int `json:"error_kinds,omitempty"`
+	// ErrorSamples give, for each kind of error, the first one's message
+	// (its first line, redacted): what "error" was (EOF, an expression
+	// that could not be evaluated, at its file and line).
+	ErrorSamples map[string]string `json:"error_samples,omitempty"`
+	BytesIn      int64             `json:"bytes_in"`
+	BytesOut     int64             `json:"bytes_out"`
+	LatencyMS    Percentiles       `json:"latency_ms"`
+	ThresholdBad bool              `json:"threshold_broken,omitempty"`
 }
 
 // Percentiles of latency in milliseconds, from an HDR histogram with three

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -92,5 +93,40 @@ func serve(l net.Listener, handle func(net.Conn)) {
 			continue
 		}
 		go handle(c)
+	}
+}
+
+// An error of no kind of its own ("error": a server that closes the
+// connection without an answer, a capture that cannot be evaluated) comes
+// with its first message, in the summary and the suite's message, so that
+// what went wrong is not only in the raw results.
+func TestEachKindOfErrorKeepsItsFirstMessage(t *testing.T) {
+	eof := listen(t)
+	go serve(eof, func(c net.Conn) {
+		c.Read(make([]byte, 4096))
+		c.Close() // no answer, no reset: EOF
+	})
+	for _, tt := range []struct{ name, step, want string }{
+		{"EOF on the fast path", `http { path = "/" }`, "EOF"},
+		{"EOF on the journeys", `
+      http { path = "/" }
+      capture { s = response.status }`, "EOF"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, ls, _ := runLoad(t, "http://"+eof.Addr().String(), `
+  load {
+    rate     = 10
+    duration = "300ms"
+  }
+  journey "j" {
+    step "get" {
+      `+tt.step+`
+    }
+  }`)
+			o := ls.Overall
+			if o.ErrorKinds["error"] == 0 || !strings.Contains(o.ErrorSamples["error"], tt.want) || !strings.Contains(res.Message, "errors: error × ") || !strings.Contains(res.Message, tt.want) {
+				t.Fatalf("kinds %v, samples %v, message %q", o.ErrorKinds, o.ErrorSamples, res.Message)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package performance
 
 import (
+	"maps"
 	"math"
 	"sort"
 	"strconv"
@@ -113,6 +114,8 @@ type recorder struct {
 	winAt   int
 	medians []float64
 	hops    map[string]*hdr.Histogram
+	// samples are the first message of each kind of error.
+	samples map[string]string
 	// lastAt is when the last answer came, since start.
 	lastAt   time.Duration
 	inFlight int64
@@ -192,6 +195,33 @@ func (r *recorder) requestKey(key string, intended time.Time, lat time.Duration,
 	r.win.RecordValue(min(max(lat.Microseconds(), 1), r.win.HighestTrackableValue()))
 }
 
+// sample keeps msg as the first message of errors of kind (the later
+// ones of a kind are not kept).
+func (r *recorder) sample(kind, msg string) {
+	if kind == "" || msg == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.samples[kind]; ok || len(r.samples) >= maxSamples {
+		return
+	}
+	if r.samples == nil {
+		r.samples = map[string]string{}
+	}
+	if len(msg) > maxSampleLen {
+		msg = msg[:maxSampleLen] + " …"
+	}
+	r.samples[kind] = msg
+}
+
+// maxSamples bounds the kinds of errors with a message kept, and
+// maxSampleLen each message.
+const (
+	maxSamples   = 20
+	maxSampleLen = 300
+)
+
 // window is the span of the latency samples a regression test compares.
 const window = 200 * time.Millisecond
 
@@ -268,6 +298,7 @@ func (r *recorder) summary(elapsed time.Duration) (overall result.LoadStats, jou
 	}
 	overall = r.overall.summary(elapsed)
 	overall.MaxInFlight = r.maxIn
+	overall.ErrorSamples = maps.Clone(r.samples)
 	for _, name := range sortedNames(r.journeys) {
 		journeys = append(journeys, r.journeys[name].summary(elapsed))
 	}
@@ -289,6 +320,7 @@ func (r *recorder) partial(elapsed time.Duration) (overall result.LoadStats, jou
 	}
 	overall = r.overall.summary(elapsed)
 	overall.MaxInFlight = r.maxIn
+	overall.ErrorSamples = maps.Clone(r.samples)
 	for _, name := range sortedNames(r.journeys) {
 		journeys = append(journeys, r.journeys[name].summary(elapsed))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -148,11 +149,38 @@ func (s *Suite) summaryMessage(sum *result.LoadSummary) string {
 	for _, r := range sum.Generators {
 		msg += "\n" + generatorLine(r, len(sum.Generators))
 	}
+	if len(overall.ErrorKinds) > 0 {
+		msg += "\nerrors: " + errorsLine(overall)
+	}
 	msg += "\nlimits: " + limitsLine(sum.Thresholds)
 	if c := sum.Compare; c != nil && c.Overall.LatencyMS.P99 > 0 {
 		msg += fmt.Sprintf("\nagainst %s: %.1f/s, success %.2f%%, p99 %.1f ms (p99 ratio %.2f)", s.Compare, c.Overall.TPS, c.Overall.Success*100, c.Overall.LatencyMS.P99, overall.LatencyMS.P99/c.Overall.LatencyMS.P99)
 	}
 	return msg
+}
+
+// errorsLine names the kinds of errors, most frequent first, each with
+// its count and its first message: "error × 100 (first: Get …: EOF)".
+func errorsLine(o result.LoadStats) string {
+	kinds := slices.SortedFunc(maps.Keys(o.ErrorKinds), func(a, b string) int {
+		if d := o.ErrorKinds[b] - o.ErrorKinds[a]; d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for i, k := range kinds {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more kinds", len(kinds)-3))
+			break
+		}
+		p := fmt.Sprintf("%s × %d", k, o.ErrorKinds[k])
+		if m := o.ErrorSamples[k]; m != "" && m != k {
+			p += " (first: " + m + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // brokenLimits are the thresholds that did not hold, then a regression
@@ -532,6 +560,9 @@ func (g *generator) staticUser(run context.Context, st *step.Static) func() func
 				msg = msg[:i]
 			}
 			g.rec.requestKey(key, begin, lat, passed, code, kind, sent.BytesIn, len(st.Body))
+			if kind != "" {
+				g.rec.sample(kind, g.env.Redact.String(msg))
+			}
 			g.rec.serverTiming(sent.ServerTiming)
 			g.rec.journey(j.Name, lat, passed)
 			*res = vegeta.Result{Attack: attack, Seq: g.seq.Add(1) - 1, Code: uint16(code), Timestamp: begin, Latency: lat,
@@ -662,10 +693,18 @@ func (g *generator) recordStep(j *Journey, ji, si int, out *step.Outcome, from t
 	st := j.Steps[si]
 	passed := out.Status == result.Passed
 	kind := errorKind(*out)
-	if passed && st.HTTP != nil && (st.Expect == nil || st.Expect.Status == nil) && badStatus(out.Code) {
+	if st.HTTP != nil && (st.Expect == nil || st.Expect.Status == nil) && out.Code > 0 && badStatus(out.Code) {
+		// (the step itself fails on it too, unless an assert reads the status)
 		passed, kind = false, "status "+itoa(out.Code)
 	}
 	g.rec.requestKey(g.keys[ji][si], from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
+	if kind != "" {
+		msg := errorText(*out)
+		if msg == "" {
+			msg = kind
+		}
+		g.rec.sample(kind, msg)
+	}
 	g.rec.serverTiming(out.ServerTiming)
 	*res = vegeta.Result{Attack: g.attacks[ji][si], Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
 		Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(*out)}
