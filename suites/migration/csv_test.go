@@ -254,3 +254,35 @@ migration "m" {
 		t.Errorf("a BOM before the header: %s %s", r.suites["m"].Status, r.suites["m"].Message)
 	}
 }
+
+// Differences found in one table fail the suite even when another table
+// could not be compared: the suite failed (a finding), it is not "could
+// not be carried out", and its message names both tables.
+func TestDifferencesFailTheSuiteBesideATableThatErred(t *testing.T) {
+	dir := t.TempDir()
+	writeCSV(t, dir, "src/t.csv", "id,v", "1,a", "2,b")
+	writeCSV(t, dir, "dst/t.csv", "id,v", "1,a", "2,changed")
+	writeCSV(t, dir, "src/w.csv", "id,v", "1,a")
+	writeCSV(t, dir, "dst/w.csv", "id,v", "1,a")
+	r := runIn(t, dir, `
+migration "m" {
+  component = "core"
+  source {
+    driver = "csv"
+    dsn    = "src"
+    types  = { "t.id" = "integer", "w.id" = "integer", "w.typo" = "integer" }
+  }
+  target {
+    driver = "csv"
+    dsn    = "dst"
+    types  = { "t.id" = "integer", "w.id" = "integer" }
+  }
+  table "t" { key = ["id"] }
+  table "w" { key = ["id"] }
+}
+`)
+	s := r.suites["m"]
+	if s.Status != result.Failed || !strings.Contains(s.Message, "t rows") || !strings.Contains(s.Message, "w.typo") {
+		t.Fatalf("%s %q, want failed, naming t's differences and w's error", s.Status, s.Message)
+	}
+}

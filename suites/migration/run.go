@@ -69,6 +69,17 @@ func (s *Suite) Run(ctx context.Context, env *runner.Env) runner.Outcome {
 	if sum.FixStatements > 0 {
 		sum.FixFile = FixFile
 	}
+	// Differences found in one table are a finding, whatever another
+	// table that could not be compared says: the suite failed (its
+	// messages name the table that erred too), not "could not be carried
+	// out".
+	for _, tc := range sum.Tables {
+		for _, l := range tc.Levels {
+			if l.Status == result.Failed && status == result.Errored {
+				status = result.Failed
+			}
+		}
+	}
 	return outcome(status, messages, sum)
 }
 

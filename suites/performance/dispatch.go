@@ -106,7 +106,10 @@ func (g *generator) settle(sched schedule, d dispatched, sent uint64, interrupte
 		g.unsent(sched, d, d.handed, due, kind)
 	}
 	wake, waited, wait := g.rec.generator()
-	secs := l.Duration.Seconds()
+	secs := until.Seconds() // an interrupted load's rates are over the time it ran
+	if secs <= 0 {
+		secs = l.Duration.Seconds()
+	}
 	return &result.Generator{Due: int64(due), Sent: int64(sent), DueRate: float64(due) / secs, AchievedRate: float64(sent) / secs,
 		MaxWorkers: l.MaxWorkers, WakeDelayMS: wake, Waited: waited, WaitMS: wait}
 }
