@@ -47,6 +47,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	path := pathArg(fs.Args())
+	if *parallel < 1 || *parallel > 1024 {
+		fmt.Fprintf(stderr, "cloudtest: --parallel %d: give how many suites run at once, from 1 to 1024\n", *parallel)
+		return exitUsage
+	}
 	warnWithin, key, ok := checkRunFlags(*baseline, *expiry, *remoteWrite, *signKey, stderr)
 	if !ok {
 		return exitUsage

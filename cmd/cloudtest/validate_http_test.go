@@ -76,3 +76,36 @@ functional "f" {
 		t.Errorf("good values: exit %d:\n%s", code, stderr.String())
 	}
 }
+
+// --parallel takes how many suites run at once: 0 or -5 is refused, not
+// taken silently.
+func TestParallelMustBePositive(t *testing.T) {
+	for _, n := range []string{"0", "-5"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"run", "--parallel", n, "--out", t.TempDir(), "../../examples/httpbin"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "--parallel "+n) {
+			t.Errorf("--parallel %s: exit %d, want %d:\n%s", n, code, exitUsage, stderr.String())
+		}
+	}
+}
+
+// A case whose for_each gives nothing would not run at all: refused on
+// its line, with the cause named.
+func TestAnEmptyForEachIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(`
+target "t" { url = "http://127.0.0.1:1" }
+functional "f" {
+  target = target.t
+  case "c" {
+    for_each = {}
+    step "s" {
+      http { path = "/" }
+    }
+  }
+}
+`), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"validate", "--no-color", dir}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "Empty for_each") || !strings.Contains(stderr.String(), "main.hcl line 6") {
+		t.Errorf("exit %d, want %d with Empty for_each on line 6:\n%s", code, exitUsage, stderr.String())
+	}
+}

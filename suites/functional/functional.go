@@ -195,6 +195,13 @@ func decodeCase(b *hcl.Block, dc *config.DecodeContext) ([]*Case, hcl.Diagnostic
 			DeclRange: b.DefRange,
 		})
 	}
+	if len(cases) == 0 {
+		// A case that runs no instance tests nothing, and an acceptance
+		// would not show it missing.
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty for_each",
+			Detail:  fmt.Sprintf("The for_each of case %q gives no element, so the case would not run at all. Give it at least one (or remove the case).", name),
+			Subject: a.Expr.Range().Ptr()})
+	}
 	return cases, diags
 }
 
