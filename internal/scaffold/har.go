@@ -125,7 +125,7 @@ func FromHAR(src []byte, opts HAROptions) (Files, error) {
 	b.WriteString(".\n\n")
 	b.WriteString(block("variable \"base_url\"", attr("default", hclString(origin))))
 	for _, v := range sortedKeys(g.vars) {
-		b.WriteString(block("variable "+strconv.Quote(v), attr("default", string(hclwrite.TokensForValue(g.vars[v]).Bytes()))+"sensitive = true\n"))
+		b.WriteString(block("variable "+hclString(v), attr("default", string(hclwrite.TokensForValue(g.vars[v]).Bytes()))+"sensitive = true\n"))
 	}
 	b.WriteString(block("target \"recorded\"", "url = var.base_url\n") + "\n")
 	load := "# one user replaying the recording again and again; the recorded pauses are the steps' think_time\n" + attr("concurrency", "1") + attr("duration", hclString(opts.Duration))
@@ -231,7 +231,7 @@ func (g *gen) harStep(e harEntry, caps []harCapture, think time.Duration, names 
 		// The user's pause before this request, as recorded.
 		body = "# recorded: " + think.String() + " after the answer before\n" + attr("think_time", hclString(think.String())) + body
 	}
-	return block("step "+strconv.Quote(name), body)
+	return block("step "+hclString(name), body)
 }
 
 // harRequest writes the http block of a recorded request: method, path

@@ -6,8 +6,10 @@ package scaffold
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -119,7 +121,7 @@ func FromOpenAPI(src []byte, opts Options) (Files, error) {
 	}
 	var doc document
 	if err := json.Unmarshal(js, &doc); err != nil {
-		return nil, fmt.Errorf("the document is not an OpenAPI document: %w", err)
+		return nil, fmt.Errorf("the document is not an OpenAPI document: %w", jsonShape(err))
 	}
 	if len(doc.Paths) == 0 {
 		return nil, fmt.Errorf("the document has no paths")
@@ -156,7 +158,7 @@ func FromOpenAPI(src []byte, opts Options) (Files, error) {
 	}
 	head.WriteString(block("variable \"scope_host\"", "description = \"The host the security suite may send to.\"\n"+attr("default", hclString(host))))
 	for _, v := range sortedKeys(g.vars) {
-		head.WriteString(block("variable "+strconv.Quote(v), attr("default", string(hclwrite.TokensForValue(g.vars[v]).Bytes()))+"sensitive = true\n"))
+		head.WriteString(block("variable "+hclString(v), attr("default", string(hclwrite.TokensForValue(g.vars[v]).Bytes()))+"sensitive = true\n"))
 	}
 	if g.needsToken {
 		head.WriteString(block("variable \"token\"", "description = \"A bearer token for the operations that need one (the document has no login operation).\"\ndefault = \"\"\nsensitive = true\n"))
@@ -194,7 +196,7 @@ func (g *gen) operations() ([]*op, error) {
 			}
 			var o operation
 			if err := json.Unmarshal(raw, &o); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", strings.ToUpper(m), p, err)
+				return nil, fmt.Errorf("%s %s: %w", strings.ToUpper(m), p, jsonShape(err))
 			}
 			x := &op{method: strings.ToUpper(m), path: p, id: o.OperationID, summary: o.Summary, raw: o}
 			if x.id == "" {
@@ -311,7 +313,7 @@ var secretName = regexp.MustCompile(`(?i)pass|secret|pin$|otp|token`)
 
 func (g *gen) functional(name string, ops []*op) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "functional %q {\n", name+"-api")
+	b.WriteString("functional " + hclString(name+"-api") + " {\n")
 	b.WriteString("target = target.api\n\n")
 	if l := g.login; l != nil {
 		b.WriteString(block("setup", g.step(l, "login", nil, map[string]string{"token": "token"})))
@@ -346,7 +348,7 @@ func (g *gen) functional(name string, ops []*op) string {
 			steps.WriteString(g.step(t, t.id, given, nil))
 		}
 		title := x.id + ": " + x.method + " " + x.path
-		b.WriteString("\n" + block("case "+strconv.Quote(title), steps.String()))
+		b.WriteString("\n" + block("case "+hclString(title), steps.String()))
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -401,7 +403,7 @@ func (g *gen) step(x *op, name string, given, captures map[string]string) string
 	out.WriteString(block("http", h.String()))
 	out.WriteString(block("expect", e.String()))
 	out.WriteString(assertAndCapture(x, captures))
-	return block("step "+strconv.Quote(name), out.String())
+	return block("step "+hclString(name), out.String())
 }
 
 // assertAndCapture are a step's assert that every element of a list answer
@@ -501,7 +503,7 @@ func (g *gen) security(name string, ops []*op, docName, base string) string {
 	}
 	var b strings.Builder
 	b.WriteString("# Written by `cloudtest init --from-openapi`: every GET path of the document\n# is tried without credentials; the ones it marks public (security: []) are allowed.\n\n")
-	fmt.Fprintf(&b, "security %q {\n", name+"-auth")
+	b.WriteString("security " + hclString(name+"-auth") + " {\n")
 	b.WriteString("target = target.api\n\n")
 	b.WriteString(block("scope", "allow = [var.scope_host]\n"))
 	check := attr("openapi", hclString(docName))
@@ -568,4 +570,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// jsonShape says in words what a document's value had the wrong shape
+// (json's own error prints the Go type it was read into).
+func jsonShape(err error) error {
+	var ute *json.UnmarshalTypeError
+	if !errors.As(err, &ute) {
+		return err
+	}
+	want := "another kind of value"
+	switch ute.Type.Kind() {
+	case reflect.Map, reflect.Struct:
+		want = "an object"
+	case reflect.Slice, reflect.Array:
+		want = "a list"
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		want = "a number"
+	}
+	field := ute.Field
+	if field == "" {
+		field = "the document"
+	}
+	got := map[string]string{"number": "a number", "string": "a string", "bool": "true or false", "array": "a list", "object": "an object"}[ute.Value]
+	if got == "" {
+		got = ute.Value
+	}
+	return fmt.Errorf("%s must be %s, not %s", field, want, got)
 }

@@ -73,3 +73,25 @@ func TestNotAnOpenAPIDocumentIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// A path with control characters (ESC, as a hostile document may hold)
+// makes labels the HCL loader reads back (escaped as \u001b, not Go's
+// \x1b); a value of the wrong shape is said in words, not as a Go type.
+func TestAHostileDocumentMakesSuitesThatLoadOrAPlainError(t *testing.T) {
+	doc := `{"openapi":"3.0.0","info":{"title":"x","version":"1"},"paths":{"/b\u001b[31m${x}":{"get":{"responses":{"200":{"description":"ok"}}}}}}`
+	files, err := FromOpenAPI([]byte(doc), Options{DocName: "d.json", BaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, b := range files {
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	if _, _, diags := config.Load(dir, config.Options{Kinds: []config.SuiteKind{functional.Kind, security.Kind}}); diags.HasErrors() {
+		t.Fatalf("the starter does not load: %s\n%s", diags.Error(), files["functional.hcl"])
+	}
+	_, err = FromOpenAPI([]byte(`{"openapi":"3.0.0","info":{"title":"x","version":"1"},"paths":{"/x":{"get":{"responses":5}}}}`), Options{})
+	if err == nil || strings.Contains(err.Error(), "struct") || !strings.Contains(err.Error(), "responses must be an object, not a number") {
+		t.Fatalf("responses = 5: %v", err)
+	}
+}
