@@ -589,20 +589,21 @@ func (s *Step) judge(env *Env, out *Outcome, obs *observed, ectx *hcl.EvalContex
 // expect.status, or an assert that reads response.status (or the whole
 // response).
 func (s *Step) saysStatus() bool {
-	if s.Expect != nil && s.Expect.Status != nil {
-		return true
-	}
-	for _, a := range s.Asserts {
-		for _, tr := range a.Condition.Variables() {
-			if tr.RootName() != "response" {
-				continue
-			}
-			if len(tr) < 2 || attrName(tr[1]) == "status" {
-				return true
+	s.statusOnce.Do(func() {
+		if s.Expect != nil && s.Expect.Status != nil {
+			s.saysStatusV = true
+			return
+		}
+		for _, a := range s.Asserts {
+			for _, tr := range a.Condition.Variables() {
+				if tr.RootName() == "response" && (len(tr) < 2 || attrName(tr[1]) == "status") {
+					s.saysStatusV = true
+					return
+				}
 			}
 		}
-	}
-	return false
+	})
+	return s.saysStatusV
 }
 
 // usedAt is what a failure of a check at loc adds to its location: when

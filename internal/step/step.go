@@ -53,6 +53,8 @@ type Step struct {
 	// builds only these.
 	roots         map[string]bool
 	responseOnce  sync.Once
+	statusOnce    sync.Once
+	saysStatusV   bool // saysStatus, worked out once
 	needsResponse bool
 	statusOnly    bool // of the response, only response.status is read
 	allFields     bool
