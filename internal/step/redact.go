@@ -185,6 +185,11 @@ func SecretHeader(name string) bool {
 		return true
 	}
 	n := strings.ToLower(name)
+	if strings.HasPrefix(n, "access-control-") {
+		// CORS headers name credentials and headers, they carry none
+		// (Access-Control-Allow-Credentials: true, …-Allow-Headers: X-Api-Key).
+		return false
+	}
 	for _, w := range secretHeaderWords {
 		if strings.Contains(n, w) {
 			return true

@@ -161,3 +161,16 @@ func TestMaskSecretsHidesAPrivateKeyCutBeforeItsEnd(t *testing.T) {
 		t.Errorf("a whole key: got %q", got)
 	}
 }
+
+func TestCORSHeadersAreNoCredentials(t *testing.T) {
+	for _, h := range []string{"Access-Control-Allow-Credentials", "access-control-allow-headers", "Access-Control-Expose-Headers"} {
+		if SecretHeader(h) {
+			t.Errorf("%s is taken for a credential", h)
+		}
+	}
+	for _, h := range []string{"X-Client-Credential", "Authorization", "X-Session-Id"} {
+		if !SecretHeader(h) {
+			t.Errorf("%s is not taken for a credential", h)
+		}
+	}
+}
