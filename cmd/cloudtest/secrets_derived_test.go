@@ -235,3 +235,25 @@ functional "f" {
 		t.Errorf("the same numbers: exit %d, want %d:\n%s", r.code, exitOK, r.terminal)
 	}
 }
+
+// A JSON answer with a key twice in one object ({"ok": false, "ok": true},
+// or "st\u0061tus" beside "status") fails expect.json: which value a
+// client reads depends on its parser.
+func TestADuplicateJSONKeyFailsExpectJSON(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status": "denied", "st\u0061tus": "ok"}`))
+	}))
+	defer srv.Close()
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+functional "f" {
+  target = target.t
+  step "s" {
+    http { path = "/" }
+    expect { json = { status = "ok" } }
+  }
+}
+`})
+	if r.code != exitRejected || !strings.Contains(r.terminal, "twice") {
+		t.Fatalf("exit %d, want %d with the duplicate named:\n%s", r.code, exitRejected, r.terminal)
+	}
+}

@@ -281,9 +281,17 @@ func (e *Expect) checkJSON(c *checker) {
 	}
 	obs := c.obs
 	doc, docErr := decodeExact(obs.body)
+	dupPath, dup := "", false
+	if docErr == nil {
+		dupPath, dup = duplicateKey(obs.body)
+	}
 	jsonCheck := func(name string, rng hcl.Range, path string, want any, exists bool) {
 		if docErr != nil {
 			c.fail(name, rng, fmt.Sprintf("the response body is not JSON (%v); it begins:\n    %s", docErr, obs.excerpt()))
+			return
+		}
+		if dup {
+			c.fail(name, rng, fmt.Sprintf("the response JSON has the key at %q twice in one object: which of the two a client reads depends on its parser, so nothing in it can be checked; it begins:\n    %s", dupPath, obs.excerpt()))
 			return
 		}
 		got, found := lookupPath(doc, path)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/big"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -178,6 +179,79 @@ func decodeExact(body string) (any, error) {
 		return nil, errors.New("invalid character after top-level value")
 	}
 	return doc, nil
+}
+
+// duplicateKey finds a key that an object of the JSON document has twice
+// ({"ok": false, "ok": true}): which of the two a client reads depends
+// on its parser, so no expectation on it can be trusted. It gives the
+// dotted path of the second one.
+func duplicateKey(body string) (string, bool) {
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	type frame struct {
+		object bool
+		seen   map[string]bool
+		key    string // the key whose value comes next (objects)
+		index  int    // the next element's index (arrays)
+		path   string
+	}
+	var stack []*frame
+	expectKey := func() bool { return len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].key == "" }
+	child := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		name := f.key
+		if !f.object {
+			name = strconv.Itoa(f.index)
+		}
+		if f.path == "" {
+			return name
+		}
+		return f.path + "." + name
+	}
+	// after a value: the key is used up, or the index moves on
+	done := func() {
+		if len(stack) == 0 {
+			return
+		}
+		f := stack[len(stack)-1]
+		if f.object {
+			f.key = ""
+		} else {
+			f.index++
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				stack = append(stack, &frame{object: t == '{', seen: map[string]bool{}, path: child()})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+				done()
+			}
+		case string:
+			if expectKey() {
+				f := stack[len(stack)-1]
+				if f.seen[t] {
+					f.key = t
+					return child(), true
+				}
+				f.seen[t], f.key = true, t
+				continue
+			}
+			done()
+		default:
+			done()
+		}
+	}
 }
 
 // exactGoValue is goValue with numbers as json.Number, exact (cty keeps
