@@ -177,11 +177,11 @@ func TestCORSHeadersAreNoCredentials(t *testing.T) {
 
 func TestDuplicateKeysAreFound(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"ok": false, "ok": true}`:                 "ok",
+		`{"ok": false, "ok": true}`:                   "ok",
 		`{"a": {"b": 1, "c": [1, {"d": 1, "d": 2}]}}`: "a.c.1.d",
-		`[{"x": 1}, {"x": 2}]`:                       "",
-		`{"a": 1, "b": {"a": 2}}`:                    "",
-		`{"s": "ok", "t": "ok"}`:                     "",
+		`[{"x": 1}, {"x": 2}]`:                        "",
+		`{"a": 1, "b": {"a": 2}}`:                     "",
+		`{"s": "ok", "t": "ok"}`:                      "",
 	} {
 		got, dup := duplicateKey(body)
 		if dup != (want != "") || got != want {

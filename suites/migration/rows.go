@@ -78,7 +78,9 @@ type batch struct {
 
 // positioned is a row iterator that knows where its last row is written
 // (a csv file and line), for errors that name it.
-type positioned interface{ pos() (file string, line int) }
+type positioned interface {
+	pos() (file string, line int)
+}
 
 // at is "FILE line N: " of it's last row, or "" when it does not know.
 func at(it rowIter) string {
