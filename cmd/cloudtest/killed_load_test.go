@@ -105,7 +105,9 @@ performance "long" {
 	}
 	last := parts[len(parts)-1]
 	t.Logf("killed at %d requests served; %d raw results on disk; %d parts, the last at %.1f s with %d requests", sent, raw, len(parts), last.DurationS, last.Overall.Requests)
-	if !last.Unfinished || last.Overall.Requests < 150 || last.Overall.Requests > sent || int64(raw) < last.Overall.Requests || int64(raw) > sent {
+	// The raw file holds what the last part counts, but for a request
+	// recorded and not yet written at the moment of the part (a few).
+	if !last.Unfinished || last.Overall.Requests < 150 || last.Overall.Requests > sent || int64(raw) < last.Overall.Requests-5 || int64(raw) > sent {
 		t.Fatalf("last part %+v, %d raw results, %d served", last.Overall, raw, sent)
 	}
 

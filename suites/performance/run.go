@@ -860,9 +860,12 @@ const partEvery = 2 * time.Second
 func (g *generator) checkpoints(renv *runner.Env, raw *rawWriter, rawRel, target string) func() {
 	start := g.rec.start
 	write := func() {
-		raw.flush()
 		el := time.Since(start)
 		overall, journeys, steps := g.rec.partial(min(el, max(g.s.Load.Duration, time.Millisecond)))
+		// After the totals: a request is recorded, then written to the
+		// raw file, so the file then holds (all but at most the few in
+		// between of) those the totals count.
+		raw.flush()
 		model := "closed"
 		if g.s.Load.Rate > 0 {
 			model = "open"
