@@ -257,3 +257,66 @@ functional "f" {
 		t.Fatalf("exit %d, want %d with the duplicate named:\n%s", r.code, exitRejected, r.terminal)
 	}
 }
+
+// Review of the first version: a transform of each.value from a sensitive
+// for_each, of a response value that a sensitive capture reads, and a
+// sensitive capture after one that failed, all reached the outputs.
+func TestTransformsOfEachAndOfCapturedResponsesAreNotShown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/ref" { // only the case that captures it sees it
+			w.Write([]byte(`{"ref": "QQrefVALUE98765", "role": "user"}`))
+			return
+		}
+		w.Write([]byte(`{"token": "SECRETtok123456", "role": "user"}`))
+	}))
+	defer srv.Close()
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+variable "keys" {
+  sensitive = true
+  default   = { a = "KEYalphaSECRET1" }
+}
+functional "f" {
+  target = target.t
+  case "each" {
+    for_each = var.keys
+    step "s" {
+      http { path = "/" }
+      assert {
+        condition     = each.value == "x"
+        error_message = "bad key ${upper(each.value)} ${substr(each.value, 0, 8)} for ${each.key}"
+      }
+    }
+  }
+  case "resp" {
+    step "s" {
+      http { path = "/" }
+      capture { t = sensitive(response.json.token) }
+      assert {
+        condition     = response.json.role == "admin"
+        error_message = "tok ${upper(response.json.token)} ${substr(response.json.token, 0, 10)}, role ${response.json.role}"
+      }
+    }
+  }
+  case "after_a_failed_capture" {
+    step "s" {
+      http { path = "/ref" }
+      capture {
+        a_id = response.json.role.x
+        ref  = sensitive(response.json.ref)
+      }
+    }
+  }
+}
+`})
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "report.json", "role user")
+	r.expectFound(t, "report.json", "for a")
+	r.expectNoLeak(t, map[string]string{
+		"each": "KEYalphaSECRET1", "each-upper": "KEYALPHASECRET1", "each-substr": "KEYalpha ",
+		"token": "SECRETtok123456", "token-upper": "SECRETTOK123456", "token-substr": "SECRETtok1",
+		"ref": "QQrefVALUE98765",
+	})
+}

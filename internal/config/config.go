@@ -231,8 +231,13 @@ func (c *Config) SensitiveValues() []string {
 		// out one by one as each.value).
 		// (Not its booleans: "true" is no secret, and hiding it would
 		// garble every message that says true.)
+		collection := v.Value.CanIterateElements()
 		for _, s := range sensitiveStrings(v.Value, true) {
-			if v.Value.CanIterateElements() && (s == "true" || s == "false") {
+			// In a collection, not its booleans nor its values under 4
+			// characters ({ retries = 1 }): hiding every "1" or "true"
+			// would garble every output. A short secret is declared on
+			// its own.
+			if s == "true" || s == "false" || (collection && len(s) < 4) {
 				continue
 			}
 			out = append(out, s)

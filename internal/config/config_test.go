@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,5 +219,23 @@ deployment {
 	}
 	if len(d.Approvers) != 1 || d.Approvers[0].Role != "QA lead" {
 		t.Fatalf("approvers = %+v", d.Approvers)
+	}
+}
+
+// In a sensitive collection, values under 4 characters and booleans are
+// not secrets of their own ({ retries = 1 } would hide every "1" in every
+// output); the others are.
+func TestASensitiveCollectionsShortValuesAreNotSecrets(t *testing.T) {
+	dir := write(t, map[string]string{"s.hcl": `
+variable "cfg" {
+  sensitive = true
+  default   = { key = "k3y-4f9a", retries = 1, on = true, pin = "1234" }
+}
+`})
+	cfg := mustLoad(t, dir, Options{})
+	got := cfg.SensitiveValues()
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"1234", "k3y-4f9a"}) {
+		t.Fatalf("SensitiveValues() = %q, want [1234 k3y-4f9a]", got)
 	}
 }

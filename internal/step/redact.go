@@ -24,6 +24,7 @@ type Redactor struct {
 	secrets []string // as given, longest first
 	forms   *strings.Replacer
 	hasAny  bool
+	longest int // the length of the longest form
 }
 
 // Redacted replaces a secret wherever it appears.
@@ -59,6 +60,9 @@ func NewRedactor(secrets []string) *Redactor {
 		}
 	}
 	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	if len(forms) > 0 {
+		r.longest = len(forms[0])
+	}
 	pairs := make([]string, 0, 2*len(forms))
 	for _, f := range forms {
 		pairs = append(pairs, f, Redacted)
@@ -260,13 +264,8 @@ func (r *Redactor) Excerpt(b []byte, n int, mask bool) (string, bool) {
 		return s
 	}
 	margin := cutMargin
-	if r != nil {
-		for _, sec := range r.secrets { // longest first; its forms are longer still
-			if m := 4*len(sec) + 64; m > margin {
-				margin = m
-			}
-			break
-		}
+	if r != nil && 2*r.longest+64 > margin {
+		margin = 2*r.longest + 64 // past the longest form (\u00XX escapes make one 6 times the secret)
 	}
 	var s string
 	if len(b) > n+margin {
@@ -280,7 +279,20 @@ func (r *Redactor) Excerpt(b []byte, n int, mask bool) (string, bool) {
 	if len(s) <= n { // all of b, redacted: it fits
 		return s, false
 	}
-	return string(validPrefix([]byte(s), n)), true
+	return Cut(s, n), true
+}
+
+// Cut is s cut to at most n bytes, never inside a character nor inside
+// a [REDACTED] placeholder (a cut message would show "[REDAC").
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = string(validPrefix([]byte(s), n))
+	if i := strings.LastIndex(s, "["); i >= 0 && strings.HasPrefix(Redacted, s[i:]) {
+		s = s[:i]
+	}
+	return s
 }
 
 // validPrefix is b cut to at most n bytes, never inside a character.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,9 @@ type Env struct {
 	DB      *DBPool
 	// Vars are further run-time roots, such as "each".
 	Vars map[string]cty.Value
+	// SecretEach says each.value (in Vars) is a secret: the case's
+	// for_each reads a sensitive variable or local.
+	SecretEach bool
 	// ExtraHeaders are set on every HTTP request (load-test markers).
 	ExtraHeaders map[string]string
 	// Lean skips the redacted request/response excerpts: load generators
@@ -385,8 +389,10 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 		if len(secrets) > 0 && out.keepsText() {
 			out.redactAgain(env.redactor(captures)().With(secrets...))
 		}
-	} else if out.Status != result.Passed && out.ectx != nil && out.keepsText() {
-		// A step that did not pass takes no captures, but its messages
+	}
+	if out.Status != result.Passed && out.ectx != nil && len(s.Captures) > 0 && out.keepsText() {
+		// A step that did not pass takes no captures (or stopped at one
+		// that failed), but its messages
 		// and excerpt may show what a sensitive one would have held (the
 		// token of a login whose assert failed): learn those values, to
 		// redact them as a passed step's would be.
@@ -588,6 +594,10 @@ func (s *Step) judge(env *Env, out *Outcome, obs *observed, ectx *hcl.EvalContex
 // saysStatus reports whether the step judges the status itself: with
 // expect.status, or an assert that reads response.status (or the whole
 // response).
+// SaysStatus is saysStatus, for the load generator: a step that judges
+// the status itself is not held to 200–399 under load either.
+func (s *Step) SaysStatus() bool { return s.saysStatus() }
+
 func (s *Step) saysStatus() bool {
 	s.statusOnce.Do(func() {
 		if s.Expect != nil && s.Expect.Status != nil {
@@ -915,9 +925,24 @@ func (s *Step) placeholders(env *Env, ctx *hcl.EvalContext) *hcl.EvalContext {
 	if s.params != nil && len(s.params.Sensitive) > 0 {
 		hide["param"] = func(name string) bool { return s.params.Sensitive[name] }
 	}
+	if env.SecretEach {
+		hide["each"] = func(name string) bool { return name == "value" }
+	}
 	vars := map[string]cty.Value{}
+	if paths := s.secretResponsePaths(); len(paths) > 0 {
+		if resp, ok := lookupRoot(ctx, "response"); ok {
+			resp, _ = resp.Unmark()
+			for _, p := range paths {
+				resp = replaceAt(resp, p)
+			}
+			vars["response"] = resp
+		}
+	}
 	for root, secret := range hide {
 		v, ok := lookupRoot(ctx, root)
+		if ok {
+			v, _ = v.Unmark()
+		}
 		if !ok || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() {
 			continue
 		}
@@ -940,6 +965,94 @@ func (s *Step) placeholders(env *Env, ctx *hcl.EvalContext) *hcl.EvalContext {
 	return child
 }
 
+// secretResponsePaths are the parts of the response that the step's
+// sensitive captures read (["json", "token"] for response.json.token;
+// [] for the whole response), worked out once.
+func (s *Step) secretResponsePaths() [][]string {
+	s.secretOnce.Do(func() {
+		for _, c := range s.Captures {
+			if !c.Sensitive {
+				continue
+			}
+			for _, tr := range c.Expr.Variables() {
+				if tr.RootName() == "response" {
+					s.secretPaths = append(s.secretPaths, traversalPath(tr))
+				}
+			}
+		}
+	})
+	return s.secretPaths
+}
+
+// traversalPath is a traversal's steps after its root, as names ("0" for
+// an index); it stops at a step it cannot name (a splat).
+func traversalPath(tr hcl.Traversal) []string {
+	var out []string
+	for _, t := range tr[1:] {
+		switch a := t.(type) {
+		case hcl.TraverseAttr:
+			out = append(out, a.Name)
+		case hcl.TraverseIndex:
+			switch {
+			case a.Key.Type() == cty.String:
+				out = append(out, a.Key.AsString())
+			case a.Key.Type() == cty.Number:
+				out = append(out, a.Key.AsBigFloat().Text('f', -1))
+			default:
+				return out
+			}
+		default:
+			return out
+		}
+	}
+	return out
+}
+
+// overlaps reports whether one path is the start of the other.
+func overlaps(a, b []string) bool {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// replaceAt is v with the value at path replaced by its placeholder (v
+// unchanged when path is not in it).
+func replaceAt(v cty.Value, path []string) cty.Value {
+	if len(path) == 0 {
+		return placeholder(v)
+	}
+	if v.IsNull() || !v.IsKnown() {
+		return v
+	}
+	t := v.Type()
+	switch {
+	case t.IsObjectType() || t.IsMapType():
+		m := v.AsValueMap()
+		e, ok := m[path[0]]
+		if !ok {
+			return v
+		}
+		m[path[0]] = replaceAt(e, path[1:])
+		if t.IsMapType() {
+			return cty.ObjectVal(m) // its element may now differ in type
+		}
+		return cty.ObjectVal(m)
+	case t.IsTupleType() || t.IsListType():
+		l := v.AsValueSlice()
+		i, err := strconv.Atoi(path[0])
+		if err != nil || i < 0 || i >= len(l) {
+			return v
+		}
+		l[i] = replaceAt(l[i], path[1:])
+		return cty.TupleVal(l)
+	}
+	return v
+}
+
 // lookupRoot is the value of the root variable name in ctx or its parents.
 func lookupRoot(ctx *hcl.EvalContext, name string) (cty.Value, bool) {
 	for c := ctx; c != nil; c = c.Parent() {
@@ -953,6 +1066,7 @@ func lookupRoot(ctx *hcl.EvalContext, name string) (cty.Value, bool) {
 // placeholder is v with each string (and number) in it replaced by
 // [REDACTED], its shape kept.
 func placeholder(v cty.Value) cty.Value {
+	v, _ = v.Unmark() // (for a message only: its marks do not matter there)
 	if v.IsNull() || !v.IsKnown() {
 		return v
 	}
@@ -1019,6 +1133,19 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 			case "param":
 				if s.params != nil && len(tr) >= 2 && s.params.Sensitive[attrName(tr[1])] {
 					return true
+				}
+			case "each":
+				if env.SecretEach && (len(tr) < 2 || attrName(tr[1]) == "value") {
+					return true
+				}
+			case "response":
+				// What a sensitive capture of this step reads of the
+				// response (response.json.token), or a part of it.
+				p := traversalPath(tr)
+				for _, sp := range s.secretResponsePaths() {
+					if overlaps(p, sp) {
+						return true
+					}
 				}
 			}
 		}

@@ -54,7 +54,9 @@ type Step struct {
 	roots         map[string]bool
 	responseOnce  sync.Once
 	statusOnce    sync.Once
-	saysStatusV   bool // saysStatus, worked out once
+	secretOnce    sync.Once
+	secretPaths   [][]string // secretResponsePaths, worked out once
+	saysStatusV   bool       // saysStatus, worked out once
 	needsResponse bool
 	statusOnly    bool // of the response, only response.status is read
 	allFields     bool

@@ -41,10 +41,13 @@ var _ runner.Suite = (*Suite)(nil)
 type Case struct {
 	Name string
 	// Each is object{key, value} for a case made by for_each; HasEach says it is set.
-	Each      cty.Value
-	HasEach   bool
-	Steps     []*step.Step
-	DeclRange hcl.Range
+	Each    cty.Value
+	HasEach bool
+	// EachSecret: the for_each reads a secret (a sensitive variable or
+	// local), so each.value is one.
+	EachSecret bool
+	Steps      []*step.Step
+	DeclRange  hcl.Range
 	// order is the case's place in the suite, from 1 (result.Result.Order).
 	order int
 }
@@ -169,6 +172,7 @@ func decodeCase(b *hcl.Block, dc *config.DecodeContext) ([]*Case, hcl.Diagnostic
 			Subject: a.Expr.Range().Ptr()})
 	}
 	var cases []*Case
+	secret := dc.IsSensitive(a.Expr)
 	isList := v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType()
 	for it := v.ElementIterator(); it.Next(); {
 		k, e := it.Element()
@@ -188,11 +192,12 @@ func decodeCase(b *hcl.Block, dc *config.DecodeContext) ([]*Case, hcl.Diagnostic
 				Subject: a.Expr.Range().Ptr()})
 		}
 		cases = append(cases, &Case{
-			Name:      fmt.Sprintf("%s[%s]", name, keyStr),
-			Each:      cty.ObjectVal(map[string]cty.Value{"key": key, "value": e}),
-			HasEach:   true,
-			Steps:     steps,
-			DeclRange: b.DefRange,
+			Name:       fmt.Sprintf("%s[%s]", name, keyStr),
+			Each:       cty.ObjectVal(map[string]cty.Value{"key": key, "value": e}),
+			HasEach:    true,
+			EachSecret: secret,
+			Steps:      steps,
+			DeclRange:  b.DefRange,
 		})
 	}
 	if len(cases) == 0 {
@@ -401,6 +406,7 @@ func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, j
 	senv.Jar = jar
 	if c != nil && c.HasEach {
 		senv.Vars = map[string]cty.Value{"each": c.Each}
+		senv.SecretEach = c.EachSecret
 	}
 	order := 0
 	if c != nil {

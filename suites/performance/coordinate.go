@@ -173,6 +173,9 @@ func (s *Suite) merge(ws []member, dir string, start time.Time) (result.LoadSumm
 	}
 	if gen != nil {
 		secs := s.Load.Duration.Seconds()
+		if elapsed > 0 && elapsed < s.Load.Duration { // interrupted: over the time it ran
+			secs = elapsed.Seconds()
+		}
 		gen.DueRate, gen.AchievedRate, gen.MaxWorkers = float64(gen.Due)/secs, float64(gen.Sent)/secs, s.Load.MaxWorkers*n
 		gen.WakeDelayMS, gen.Waited, gen.WaitMS = rec.generator()
 	}

@@ -11,6 +11,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cloudtest/cloudtest/internal/result"
+	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // stats accumulates one journey's, one step's or the whole load's figures.
@@ -210,7 +211,7 @@ func (r *recorder) sample(kind, msg string) {
 		r.samples = map[string]string{}
 	}
 	if len(msg) > maxSampleLen {
-		msg = msg[:maxSampleLen] + " …"
+		msg = step.Cut(msg, maxSampleLen) + " …"
 	}
 	r.samples[kind] = msg
 }

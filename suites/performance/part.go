@@ -36,6 +36,11 @@ type part struct {
 	Generator *result.Generator `json:"generator,omitempty"`
 	// CPUNS is the CPU time the worker used, as it measured it itself.
 	CPUNS int64 `json:"cpu_ns,omitempty"`
+	// LastAtNS is when its last answer came, from the common start (the
+	// merged TPS counts to the last answer of all); Samples the first
+	// message of each kind of error.
+	LastAtNS int64             `json:"last_at_ns,omitempty"`
+	Samples  map[string]string `json:"error_samples,omitempty"`
 }
 
 type statsPart struct {
@@ -115,7 +120,8 @@ func (r *recorder) export() part {
 	r.closeSecond()
 	r.closeWindow()
 	p := part{Overall: r.overall.export(), Seconds: r.secParts, Windows: r.winParts, MaxIn: r.maxIn,
-		Wake: encode(r.wake), Wait: encode(r.wait), Waited: r.waited, Hops: map[string]string{}}
+		Wake: encode(r.wake), Wait: encode(r.wait), Waited: r.waited, Hops: map[string]string{},
+		LastAtNS: int64(r.lastAt), Samples: r.samples}
 	for _, name := range sortedNames(r.journeys) {
 		p.Journeys = append(p.Journeys, r.journeys[name].export())
 	}
@@ -146,6 +152,15 @@ func mergeParts(parts []*part) (*recorder, error) {
 		}
 		r.waited += p.Waited
 		r.maxIn += p.MaxIn
+		r.lastAt = max(r.lastAt, time.Duration(p.LastAtNS))
+		for k, m := range p.Samples {
+			if _, ok := r.samples[k]; !ok && len(r.samples) < maxSamples {
+				if r.samples == nil {
+					r.samples = map[string]string{}
+				}
+				r.samples[k] = m
+			}
+		}
 	}
 	for _, at := range sortedKeys(secs) {
 		s := secs[at]

@@ -693,8 +693,8 @@ func (g *generator) recordStep(j *Journey, ji, si int, out *step.Outcome, from t
 	st := j.Steps[si]
 	passed := out.Status == result.Passed
 	kind := errorKind(*out)
-	if st.HTTP != nil && (st.Expect == nil || st.Expect.Status == nil) && out.Code > 0 && badStatus(out.Code) {
-		// (the step itself fails on it too, unless an assert reads the status)
+	if st.HTTP != nil && !st.SaysStatus() && out.Code > 0 && badStatus(out.Code) {
+		// (the step itself fails on it too)
 		passed, kind = false, "status "+itoa(out.Code)
 	}
 	g.rec.requestKey(g.keys[ji][si], from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)

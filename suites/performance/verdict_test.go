@@ -426,3 +426,48 @@ func TestTheSuccessLimitHoldsForEachStep(t *testing.T) {
 		t.Fatalf("step records %v, want j › ok passed and j › flaky failed", steps)
 	}
 }
+
+// Under load as outside it, a step whose assert reads response.status
+// judges the status itself: a 404 it expects is no error.
+func TestAnAssertOnTheStatusDecidesUnderLoad(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer srv.Close()
+	res, ls, _ := runLoad(t, srv.URL, `
+  load {
+    rate     = 40
+    duration = "300ms"
+  }
+  journey "j" {
+    step "gone" {
+      http { path = "/gone" }
+      assert {
+        condition     = response.status == 404
+        error_message = "the account is gone"
+      }
+    }
+  }`)
+	if res.Status != result.Passed || ls.Overall.Errors != 0 || ls.Overall.Requests == 0 {
+		t.Fatalf("%s: %d requests, %d errors: %q", res.Status, ls.Overall.Requests, ls.Overall.Errors, res.Message)
+	}
+}
+
+// A shared load's merged figures keep the last answer's time (TPS counts
+// to it) and each kind of error's first message.
+func TestMergedPartsKeepTheLastAnswerAndTheFirstMessages(t *testing.T) {
+	a, b := newRecorder(time.Time{}), newRecorder(time.Time{})
+	a.lastAt, b.lastAt = time.Second, 3*time.Second
+	a.sample("error", "EOF from a")
+	b.sample("error", "EOF from b")
+	b.sample("timeout", "timed out")
+	pa, pb := a.export(), b.export()
+	pb.Index = 1
+	r, err := mergeParts([]*part{&pa, &pb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.lastAt != 3*time.Second || r.samples["error"] != "EOF from a" || r.samples["timeout"] != "timed out" {
+		t.Fatalf("merged: last answer at %s, samples %v", r.lastAt, r.samples)
+	}
+}
