@@ -91,7 +91,7 @@ func (s *stats) summary(elapsed time.Duration) result.LoadStats {
 		}
 	}
 	if len(s.kinds) > 0 {
-		out.ErrorKinds = s.kinds
+		out.ErrorKinds = maps.Clone(s.kinds) // a part is marshalled while the load goes on
 	}
 	return out
 }
