@@ -73,7 +73,10 @@ func evalStringMap(e hcl.Expression, ctx *hcl.EvalContext, what string) (map[str
 // goValue turns a cty value into plain Go values (string, float64, bool,
 // nil, []any, map[string]any), the shape encoding/json gives, so that
 // expected and actual values compare equal.
-func goValue(v cty.Value) any {
+func goValue(v cty.Value) any { return plainValue(v, false) }
+
+// plainValue is goValue, its numbers exact json.Numbers when exact.
+func plainValue(v cty.Value, exact bool) any {
 	if v.IsNull() || !v.IsKnown() {
 		return nil
 	}
@@ -81,6 +84,8 @@ func goValue(v cty.Value) any {
 	switch {
 	case t == cty.String:
 		return v.AsString()
+	case t == cty.Number && exact:
+		return json.Number(v.AsBigFloat().Text('f', -1))
 	case t == cty.Number:
 		f, _ := v.AsBigFloat().Float64()
 		return f
@@ -90,14 +95,14 @@ func goValue(v cty.Value) any {
 		out := []any{}
 		for it := v.ElementIterator(); it.Next(); {
 			_, e := it.Element()
-			out = append(out, goValue(e))
+			out = append(out, plainValue(e, exact))
 		}
 		return out
 	case t.IsMapType() || t.IsObjectType():
 		out := map[string]any{}
 		for it := v.ElementIterator(); it.Next(); {
 			k, e := it.Element()
-			out[k.AsString()] = goValue(e)
+			out[k.AsString()] = plainValue(e, exact)
 		}
 		return out
 	}
@@ -256,31 +261,7 @@ func duplicateKey(body string) (string, bool) {
 
 // exactGoValue is goValue with numbers as json.Number, exact (cty keeps
 // an HCL number literal exactly).
-func exactGoValue(v cty.Value) any {
-	if v.IsNull() || !v.IsKnown() {
-		return nil
-	}
-	t := v.Type()
-	switch {
-	case t == cty.Number:
-		return json.Number(v.AsBigFloat().Text('f', -1))
-	case t.IsListType() || t.IsTupleType() || t.IsSetType():
-		out := []any{}
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			out = append(out, exactGoValue(e))
-		}
-		return out
-	case t.IsMapType() || t.IsObjectType():
-		out := map[string]any{}
-		for it := v.ElementIterator(); it.Next(); {
-			k, e := it.Element()
-			out[k.AsString()] = exactGoValue(e)
-		}
-		return out
-	}
-	return goValue(v)
-}
+func exactGoValue(v cty.Value) any { return plainValue(v, true) }
 
 // jsonEqual reports whether two decoded JSON values are equal, numbers
 // compared by value, exactly (1.0 is 1; 2^53+1 is not 2^53).

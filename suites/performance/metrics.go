@@ -290,22 +290,7 @@ func (r *recorder) journey(name string, lat time.Duration, ok bool) {
 func (r *recorder) summary(elapsed time.Duration) (overall result.LoadStats, journeys, steps []result.LoadStats, series []result.SecondSample) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// The rates are over the span from the start to the last answer (as
-	// vegeta's throughput is), when that is known and longer than the
-	// span given: the answers of a slow target come after the load's
-	// duration, and count over the time they took.
-	if r.lastAt > elapsed {
-		elapsed = r.lastAt
-	}
-	overall = r.overall.summary(elapsed)
-	overall.MaxInFlight = r.maxIn
-	overall.ErrorSamples = maps.Clone(r.samples)
-	for _, name := range sortedNames(r.journeys) {
-		journeys = append(journeys, r.journeys[name].summary(elapsed))
-	}
-	for _, name := range sortedNames(r.steps) {
-		steps = append(steps, r.steps[name].summary(elapsed))
-	}
+	overall, journeys, steps = r.totals(elapsed)
 	r.closeSecond()
 	series = append(series, r.series...)
 	return
@@ -316,7 +301,16 @@ func (r *recorder) summary(elapsed time.Duration) (overall result.LoadStats, jou
 func (r *recorder) partial(elapsed time.Duration) (overall result.LoadStats, journeys, steps []result.LoadStats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.lastAt > elapsed { // as summary does
+	return r.totals(elapsed)
+}
+
+// totals are the figures of the load, of each journey and of each step
+// (r.mu held). The rates are over the span from the start to the last
+// answer (as vegeta's throughput is), when that is known and longer than
+// the span given: the answers of a slow target come after the load's
+// duration, and count over the time they took.
+func (r *recorder) totals(elapsed time.Duration) (overall result.LoadStats, journeys, steps []result.LoadStats) {
+	if r.lastAt > elapsed {
 		elapsed = r.lastAt
 	}
 	overall = r.overall.summary(elapsed)
