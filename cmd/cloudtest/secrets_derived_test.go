@@ -320,3 +320,80 @@ functional "f" {
 		"ref": "QQrefVALUE98765",
 	})
 }
+
+// A step_template's param given each.value of a sensitive for_each, or a
+// sensitive capture, is a secret inside the template: a message there
+// that shows a transform of it, or a request header computed from it,
+// reached the outputs; so did a header computed from each.value itself.
+func TestTemplateParamOfSecretEachIsNotShown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/login" {
+			w.Write([]byte(`{"tok": "TOKbetaSECRET22"}`))
+			return
+		}
+		w.Write([]byte(`{"role": "user"}`))
+	}))
+	defer srv.Close()
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+variable "keys" {
+  sensitive = true
+  default   = { a = "KEYalphaSECRET1" }
+}
+step_template "with_key" {
+  param "key" {}
+  param "label" {}
+  http {
+    path    = "/"
+    headers = { X-Key = upper(param.key), X-Label = param.label }
+  }
+  assert {
+    condition     = response.json.role == "admin"
+    error_message = "key ${param.key} ${upper(param.key)} ${substr(param.key, 0, 8)} role ${response.json.role} for ${param.label}"
+  }
+}
+functional "f" {
+  target = target.t
+  case "each" {
+    for_each = var.keys
+    step "s" {
+      use  = step_template.with_key
+      with = { key = each.value, label = "L-${each.key}" }
+    }
+  }
+  case "direct" {
+    for_each = var.keys
+    step "direct" {
+      http {
+        path    = "/"
+        headers = { X-Each = replace(each.value, "SECRET", "S3CR3T") }
+      }
+      assert {
+        condition     = response.json.role == "admin"
+        error_message = "direct role ${response.json.role}"
+      }
+    }
+  }
+  case "captured" {
+    step "login" {
+      http { path = "/login" }
+      capture { tok = sensitive(response.json.tok) }
+    }
+    step "use" {
+      use  = step_template.with_key
+      with = { key = capture.tok, label = "C" }
+    }
+  }
+}
+`})
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "report.json", "role user for L-a")
+	r.expectFound(t, "report.json", "role user for C")
+	r.expectFound(t, "report.json", "direct role user")
+	r.expectNoLeak(t, map[string]string{
+		"each": "KEYalphaSECRET1", "each-upper": "KEYALPHASECRET1", "each-substr": "KEYalpha ", "each-swap": "KEYalphaS3CR3T1",
+		"tok": "TOKbetaSECRET22", "tok-upper": "TOKBETASECRET22", "tok-substr": "TOKbetaS ",
+	})
+}

@@ -181,8 +181,10 @@ type ParamArgs struct {
 }
 
 // Value is the param object for a run of the step, evaluated in ctx (the
-// step's run-time context), and the strings of its sensitive params.
-func (p *ParamArgs) Value(ctx *hcl.EvalContext) (cty.Value, []string, hcl.Diagnostics) {
+// step's run-time context), and the strings of its sensitive params: those
+// of Sensitive and the late ones secret says are secrets in this run (given
+// each.value of a secret for_each or a sensitive capture).
+func (p *ParamArgs) Value(ctx *hcl.EvalContext, secret func(name string) bool) (cty.Value, []string, hcl.Diagnostics) {
 	if p.constant != cty.NilVal {
 		return p.constant, nil, nil
 	}
@@ -206,7 +208,7 @@ func (p *ParamArgs) Value(ctx *hcl.EvalContext) (cty.Value, []string, hcl.Diagno
 			continue
 		}
 		vals[name] = cv
-		if p.Sensitive[name] {
+		if p.Sensitive[name] || secret != nil && secret(name) {
 			secrets = append(secrets, sensitiveStrings(cv, true)...)
 		}
 	}

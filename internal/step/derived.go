@@ -1,6 +1,7 @@
 package step
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -12,9 +13,10 @@ import (
 // A value computed from a secret inside a request attribute
 // (headers = { X-Up = upper(var.pw) }, path = "/u/${base64encode(var.pw)}")
 // is a secret too, as a sensitive local is. The request attributes'
-// parts that refer to a sensitive variable or local, to a capture, or
-// call sensitive(), and that are not the plain reference (already in the
-// redaction set), are found once per step; they are evaluated again, in
+// parts that refer to a sensitive variable or local, to a capture, to a
+// template's param, to each.value, or call sensitive(), and that are not
+// the plain reference (already in the redaction set), are found once per
+// step; they are evaluated again, in
 // the request's context, only when a redactor is built (a failure, or an
 // excerpt outside a load), and their strings join that redactor.
 
@@ -26,9 +28,13 @@ type derivedExprs struct {
 
 type derivedExpr struct {
 	expr hcl.Expression
-	// captures are the captures the part reads; with no sensitive
-	// variable or local, the part is a secret when one of them is.
+	// captures are the captures the part reads, params the template's
+	// params it reads (late ones are secrets or not by run), each whether
+	// it reads each.value; with no sensitive variable or local, the part
+	// is a secret when one of these is in the run.
 	captures []string
+	params   []string
+	each     bool
 	byConfig bool
 }
 
@@ -45,18 +51,29 @@ func (h *HTTPRequest) derived(cfg *config.Config) []derivedExpr {
 // collectDerived appends the parts of e computed from a secret.
 func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool, out []derivedExpr) []derivedExpr {
 	byConfig := cfg != nil && cfg.IsSensitive(e) || config.CallsSensitive(e)
-	var caps []string
+	var caps, ps []string
+	each := false
 	for _, tr := range e.Variables() {
-		if tr.RootName() == "capture" && len(tr) >= 2 {
-			if n := attrName(tr[1]); n != "" {
-				caps = append(caps, n)
+		switch tr.RootName() {
+		case "capture":
+			if len(tr) >= 2 {
+				if n := attrName(tr[1]); n != "" {
+					caps = append(caps, n)
+				}
 			}
-		}
-		if tr.RootName() == "param" && len(tr) >= 2 && params[attrName(tr[1])] {
-			byConfig = true // a sensitive param: its value is added by attempt
+		case "param":
+			if len(tr) >= 2 {
+				if n := attrName(tr[1]); params[n] {
+					byConfig = true // a sensitive param: its value is added by attempt
+				} else if n != "" {
+					ps = append(ps, n)
+				}
+			}
+		case "each":
+			each = each || len(tr) < 2 || attrName(tr[1]) == "value"
 		}
 	}
-	if !byConfig && len(caps) == 0 {
+	if !byConfig && len(caps) == 0 && len(ps) == 0 && !each {
 		return out
 	}
 	switch x := e.(type) {
@@ -86,12 +103,13 @@ func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool
 		// var.pw, local.basic, capture.token: in the set already.
 		return out
 	}
-	return append(out, derivedExpr{expr: e, captures: caps, byConfig: byConfig})
+	return append(out, derivedExpr{expr: e, captures: caps, params: ps, each: each, byConfig: byConfig})
 }
 
 // withDerived returns red with the strings of the request's derived parts
-// added, evaluated in ectx when the redactor is first built.
-func (e *Env) withDerived(red func() *Redactor, h *HTTPRequest, ectx *hcl.EvalContext) func() *Redactor {
+// added, evaluated in ectx when the redactor is first built; secretParam
+// says which of the template's params hold a secret in this run.
+func (e *Env) withDerived(red func() *Redactor, h *HTTPRequest, ectx *hcl.EvalContext, secretParam func(string) bool) func() *Redactor {
 	parts := h.derived(e.Config)
 	if len(parts) == 0 {
 		return red
@@ -103,7 +121,7 @@ func (e *Env) withDerived(red func() *Redactor, h *HTTPRequest, ectx *hcl.EvalCo
 		}
 		var secrets []string
 		for _, p := range parts {
-			if !p.byConfig && !e.sensitive.anyOf(p.captures) {
+			if !p.byConfig && !e.sensitive.anyOf(p.captures) && !(p.each && e.SecretEach) && !slices.ContainsFunc(p.params, secretParam) {
 				continue
 			}
 			v, diags := p.expr.Value(ectx)

@@ -454,12 +454,12 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 	if s.params != nil {
 		// The template's param: its arguments evaluated in the using
 		// step's context, which its expressions then read.
-		pv, secrets, diags := s.params.Value(reqCtx)
+		pv, secrets, diags := s.params.Value(reqCtx, func(name string) bool { return s.secretParam(env, name) })
 		if len(secrets) > 0 {
 			red = withSecrets(red, secrets)
 		}
 		if diags.HasErrors() {
-			tainted := len(secrets) > 0 || len(s.params.Sensitive) > 0
+			tainted := len(secrets) > 0 || len(s.params.Sensitive) > 0 || s.tainted(env, lateArgs(s.params)...)
 			return Outcome{Status: result.Errored, Message: red().String("the params of step_template " + s.Template.Name + " could not be evaluated:\n" + s.renderEval(diags, env, tainted, reqCtx))}
 		}
 		reqCtx.Variables["param"] = pv
@@ -497,7 +497,7 @@ func (s *Step) attempt(ctx context.Context, env *Env, captures map[string]cty.Va
 // credentials, the basic auth password) as it goes, so that the caller's
 // red() of an error hides them too.
 func (s *Step) attemptHTTP(ctx context.Context, env *Env, reqCtx *hcl.EvalContext, red *func() *Redactor, out *Outcome, obs *observed) error {
-	*red = env.withDerived(*red, s.HTTP, reqCtx)
+	*red = env.withDerived(*red, s.HTTP, reqCtx, func(name string) bool { return s.secretParam(env, name) })
 	x, err := s.HTTP.do(ctx, env, reqCtx, s.usesResponse() && (s.wants("redirects") || s.wants("cookies")), s.readsBody(env))
 	if err != nil {
 		return err
@@ -922,8 +922,8 @@ func (s *Step) placeholders(env *Env, ctx *hcl.EvalContext) *hcl.EvalContext {
 	if env.Config != nil {
 		hide["var"], hide["local"] = env.Config.SensitiveVariable, env.Config.SensitiveLocal
 	}
-	if s.params != nil && len(s.params.Sensitive) > 0 {
-		hide["param"] = func(name string) bool { return s.params.Sensitive[name] }
+	if s.params != nil {
+		hide["param"] = func(name string) bool { return s.secretParam(env, name) }
 	}
 	if env.SecretEach {
 		hide["each"] = func(name string) bool { return name == "value" }
@@ -1131,7 +1131,7 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 					}
 				}
 			case "param":
-				if s.params != nil && len(tr) >= 2 && s.params.Sensitive[attrName(tr[1])] {
+				if len(tr) >= 2 && s.secretParam(env, attrName(tr[1])) {
 					return true
 				}
 			case "each":
@@ -1151,6 +1151,49 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 		}
 	}
 	return false
+}
+
+// secretParam says whether the step_template param name holds a secret in
+// this run: given one at load (a sensitive variable or local, sensitive(),
+// a sensitive param), or given a late argument that reads each.value of a
+// secret for_each or a sensitive capture.
+func (s *Step) secretParam(env *Env, name string) bool {
+	if s.params == nil {
+		return false
+	}
+	if s.params.Sensitive[name] {
+		return true
+	}
+	expr, ok := s.params.Late[name]
+	return ok && env.readsRunSecret(expr)
+}
+
+// readsRunSecret says whether expr reads a secret known only at run time:
+// each.value of a secret for_each, or a capture that is sensitive.
+func (e *Env) readsRunSecret(expr hcl.Expression) bool {
+	for _, tr := range expr.Variables() {
+		switch tr.RootName() {
+		case "each":
+			if e.SecretEach && (len(tr) < 2 || attrName(tr[1]) == "value") {
+				return true
+			}
+		case "capture":
+			if len(tr) >= 2 && e.sensitive.anyOf([]string{attrName(tr[1])}) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// lateArgs are the arguments of a step_template's params known only at
+// run time.
+func lateArgs(p *config.ParamArgs) []hcl.Expression {
+	out := make([]hcl.Expression, 0, len(p.Late))
+	for _, e := range p.Late {
+		out = append(out, e)
+	}
+	return out
 }
 
 func (s *Step) httpExcerpt(red *Redactor, x *httpExchange) *result.Exchange {
