@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,4 +89,56 @@ func TestAnUnknownSensitiveFeedColumnIsRefusedOnItsLine(t *testing.T) {
 	if strings.Contains(out, feedPasswordA) || strings.Contains(out, feedPasswordB) {
 		t.Fatalf("validate printed a feed password\n%s", out)
 	}
+}
+
+// A transform of a sensitive feed column, in a check's message or in a
+// request header, is a secret too: it was matched by value only, so
+// upper(feed.password) reached the outputs.
+func TestATransformOfASensitiveFeedColumnIsNotShown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"role": "user"}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	csv := "user,password\nalice,pwALPHAsecret1\nbob,pwBETAsecret22\n"
+	src := `target "t" { url = "` + srv.URL + `" }
+performance "p" {
+  target = target.t
+  feed {
+    file      = "users.csv"
+    sensitive = ["password"]
+  }
+  load {
+    rate     = 10
+    duration = "1s"
+  }
+  journey "j" {
+    step "login" {
+      http {
+        path    = "/"
+        headers = { X-Check = replace(feed.password, "secret", "S3CR3T") }
+      }
+      assert {
+        condition     = response.json.role == "admin"
+        error_message = "${feed.user} ${upper(feed.password)} ${substr(feed.password, 0, 8)} role ${response.json.role}"
+      }
+    }
+  }
+}
+`
+	for name, body := range map[string]string{"main.hcl": src, "users.csv": csv} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runDirForLeaks(t, dir)
+	if r.code == 0 {
+		t.Fatalf("the run passed although every check failed\n%s", r.terminal)
+	}
+	r.expectFound(t, "report.json", "role user")
+	r.expectNoLeak(t, map[string]string{
+		"a": "pwALPHAsecret1", "a-upper": "PWALPHASECRET1", "a-substr": "pwALPHAs ", "a-swap": "pwALPHAS3CR3T1",
+		"b": "pwBETAsecret22", "b-upper": "PWBETASECRET22", "b-substr": "pwBETAse ", "b-swap": "pwBETAS3CR3T22",
+	})
 }

@@ -14,7 +14,7 @@ import (
 // (headers = { X-Up = upper(var.pw) }, path = "/u/${base64encode(var.pw)}")
 // is a secret too, as a sensitive local is. The request attributes'
 // parts that refer to a sensitive variable or local, to a capture, to a
-// template's param, to each.value, or call sensitive(), and that are not
+// template's param, to a run-time root (each, feed), or call sensitive(), and that are not
 // the plain reference (already in the redaction set), are found once per
 // step; they are evaluated again, in
 // the request's context, only when a redactor is built (a failure, or an
@@ -29,12 +29,13 @@ type derivedExprs struct {
 type derivedExpr struct {
 	expr hcl.Expression
 	// captures are the captures the part reads, params the template's
-	// params it reads (late ones are secrets or not by run), each whether
-	// it reads each.value; with no sensitive variable or local, the part
-	// is a secret when one of these is in the run.
+	// params it reads (late ones are secrets or not by run), vars its
+	// references to run-time roots (each, feed: Env.SecretVars says which
+	// attributes are secrets); with no sensitive variable or local, the
+	// part is a secret when one of these is in the run.
 	captures []string
 	params   []string
-	each     bool
+	vars     []hcl.Traversal
 	byConfig bool
 }
 
@@ -52,7 +53,7 @@ func (h *HTTPRequest) derived(cfg *config.Config) []derivedExpr {
 func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool, out []derivedExpr) []derivedExpr {
 	byConfig := cfg != nil && cfg.IsSensitive(e) || config.CallsSensitive(e)
 	var caps, ps []string
-	each := false
+	var vars []hcl.Traversal
 	for _, tr := range e.Variables() {
 		switch tr.RootName() {
 		case "capture":
@@ -69,11 +70,11 @@ func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool
 					ps = append(ps, n)
 				}
 			}
-		case "each":
-			each = each || len(tr) < 2 || attrName(tr[1]) == "value"
+		case "each", "feed":
+			vars = append(vars, tr)
 		}
 	}
-	if !byConfig && len(caps) == 0 && len(ps) == 0 && !each {
+	if !byConfig && len(caps) == 0 && len(ps) == 0 && len(vars) == 0 {
 		return out
 	}
 	switch x := e.(type) {
@@ -103,7 +104,7 @@ func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool
 		// var.pw, local.basic, capture.token: in the set already.
 		return out
 	}
-	return append(out, derivedExpr{expr: e, captures: caps, params: ps, each: each, byConfig: byConfig})
+	return append(out, derivedExpr{expr: e, captures: caps, params: ps, vars: vars, byConfig: byConfig})
 }
 
 // withDerived returns red with the strings of the request's derived parts
@@ -121,7 +122,7 @@ func (e *Env) withDerived(red func() *Redactor, h *HTTPRequest, ectx *hcl.EvalCo
 		}
 		var secrets []string
 		for _, p := range parts {
-			if !p.byConfig && !e.sensitive.anyOf(p.captures) && !(p.each && e.SecretEach) && !slices.ContainsFunc(p.params, secretParam) {
+			if !p.byConfig && !e.sensitive.anyOf(p.captures) && !slices.ContainsFunc(p.vars, e.runSecret) && !slices.ContainsFunc(p.params, secretParam) {
 				continue
 			}
 			v, diags := p.expr.Value(ectx)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,9 +52,11 @@ type Env struct {
 	DB      *DBPool
 	// Vars are further run-time roots, such as "each".
 	Vars map[string]cty.Value
-	// SecretEach says each.value (in Vars) is a secret: the case's
-	// for_each reads a sensitive variable or local.
-	SecretEach bool
+	// SecretVars names, for a root of Vars, its attributes that are
+	// secrets: "each" → "value" when a case's for_each reads a sensitive
+	// variable or local, "feed" → a feed's sensitive columns. A reference
+	// to the whole root is a secret when it has any.
+	SecretVars map[string][]string
 	// ExtraHeaders are set on every HTTP request (load-test markers).
 	ExtraHeaders map[string]string
 	// Lean skips the redacted request/response excerpts: load generators
@@ -925,8 +928,10 @@ func (s *Step) placeholders(env *Env, ctx *hcl.EvalContext) *hcl.EvalContext {
 	if s.params != nil {
 		hide["param"] = func(name string) bool { return s.secretParam(env, name) }
 	}
-	if env.SecretEach {
-		hide["each"] = func(name string) bool { return name == "value" }
+	for root, attrs := range env.SecretVars {
+		if len(attrs) > 0 {
+			hide[root] = func(name string) bool { return slices.Contains(attrs, name) }
+		}
 	}
 	vars := map[string]cty.Value{}
 	if paths := s.secretResponsePaths(); len(paths) > 0 {
@@ -1134,8 +1139,8 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 				if len(tr) >= 2 && s.secretParam(env, attrName(tr[1])) {
 					return true
 				}
-			case "each":
-				if env.SecretEach && (len(tr) < 2 || attrName(tr[1]) == "value") {
+			default:
+				if env.runSecret(tr) {
 					return true
 				}
 			case "response":
@@ -1169,21 +1174,29 @@ func (s *Step) secretParam(env *Env, name string) bool {
 }
 
 // readsRunSecret says whether expr reads a secret known only at run time:
-// each.value of a secret for_each, or a capture that is sensitive.
+// a secret attribute of a run-time root (each.value of a secret for_each,
+// a sensitive feed column), or a capture that is sensitive.
 func (e *Env) readsRunSecret(expr hcl.Expression) bool {
 	for _, tr := range expr.Variables() {
-		switch tr.RootName() {
-		case "each":
-			if e.SecretEach && (len(tr) < 2 || attrName(tr[1]) == "value") {
-				return true
-			}
-		case "capture":
+		if tr.RootName() == "capture" {
 			if len(tr) >= 2 && e.sensitive.anyOf([]string{attrName(tr[1])}) {
 				return true
 			}
+		} else if e.runSecret(tr) {
+			return true
 		}
 	}
 	return false
+}
+
+// runSecret says whether tr reads a secret attribute of a run-time root
+// (SecretVars), or the whole root when it has one.
+func (e *Env) runSecret(tr hcl.Traversal) bool {
+	attrs := e.SecretVars[tr.RootName()]
+	if len(attrs) == 0 {
+		return false
+	}
+	return len(tr) < 2 || slices.Contains(attrs, attrName(tr[1]))
 }
 
 // lateArgs are the arguments of a step_template's params known only at

@@ -406,7 +406,9 @@ func (s *Suite) runSteps(ctx context.Context, env *runner.Env, base *step.Env, j
 	senv.Jar = jar
 	if c != nil && c.HasEach {
 		senv.Vars = map[string]cty.Value{"each": c.Each}
-		senv.SecretEach = c.EachSecret
+		if c.EachSecret {
+			senv.SecretVars = map[string][]string{"each": {"value"}}
+		}
 	}
 	order := 0
 	if c != nil {

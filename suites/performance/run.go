@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/zclconf/go-cty/cty"
@@ -378,6 +379,14 @@ func (g *generator) note(gen *result.Generator) string {
 }
 
 func newGenerator(s *Suite, env *step.Env, raw *rawWriter) *generator {
+	if s.Feed != nil && len(s.Feed.Sensitive) > 0 {
+		// What a journey computes from a sensitive column (upper(), a
+		// header built from it) is a secret too, as the column's own
+		// values already are.
+		e := *env
+		e.SecretVars = map[string][]string{"feed": s.Feed.Sensitive}
+		env = &e
+	}
 	g := &generator{s: s, env: env, raw: raw, traceKey: "Traceparent"}
 	for _, j := range s.Journeys {
 		g.weights = append(g.weights, j.Weight)
@@ -698,8 +707,9 @@ func (g *generator) recordStep(j *Journey, ji, si int, out *step.Outcome, from t
 		passed, kind = false, "status "+itoa(out.Code)
 	}
 	g.rec.requestKey(g.keys[ji][si], from, lat, passed, out.Code, kind, out.BytesIn, out.BytesOut)
+	text := errorText(*out)
 	if kind != "" {
-		msg := errorText(*out)
+		msg := text
 		if msg == "" {
 			msg = kind
 		}
@@ -707,7 +717,7 @@ func (g *generator) recordStep(j *Journey, ji, si int, out *step.Outcome, from t
 	}
 	g.rec.serverTiming(out.ServerTiming)
 	*res = vegeta.Result{Attack: g.attacks[ji][si], Seq: g.seq.Add(1) - 1, Code: uint16(out.Code),
-		Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: errorText(*out)}
+		Timestamp: from, Latency: lat, BytesIn: uint64(out.BytesIn), BytesOut: uint64(out.BytesOut), Error: text}
 	g.raw.write(res)
 	return passed
 }
@@ -770,15 +780,34 @@ func classify(err error) string {
 	return "error"
 }
 
+// errorText is a failed request's error in one line, for the raw file
+// and the error samples: the first failed check's name and location and
+// the first line of its message (an assert's evaluated error_message, as
+// redacted as the step's own output), at most maxErrorText bytes.
 func errorText(o step.Outcome) string {
 	if o.Status == result.Passed {
 		return ""
 	}
-	if i := strings.IndexByte(o.Message, '\n'); i > 0 {
-		return o.Message[:i]
+	head, rest, ok := strings.Cut(o.Message, "\n")
+	if ok && strings.HasSuffix(head, ":") {
+		line, _, _ := strings.Cut(strings.TrimLeft(rest, " "), "\n")
+		if line = strings.TrimSpace(strings.TrimPrefix(line, "Error: ")); line != "" {
+			head += " " + line
+		}
 	}
-	return o.Message
+	if len(head) > maxErrorText {
+		cut := maxErrorText
+		for cut > 0 && !utf8.RuneStart(head[cut]) {
+			cut--
+		}
+		head = head[:cut] + "…"
+	}
+	return head
 }
+
+// maxErrorText bounds a request's error text: the raw file holds one per
+// failed request.
+const maxErrorText = 240
 
 func fileName(s string) string {
 	return strings.Map(func(r rune) rune {
