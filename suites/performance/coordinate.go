@@ -54,7 +54,9 @@ func (s *Suite) distribute(ctx context.Context, renv *runner.Env, target, suffix
 	}
 	util, finish := s.sample(renv, target)
 	stopLive := s.showProgress(renv, ws, target, start)
+	stopParts := s.checkpoints(renv, ws, start, target, filepath.ToSlash(dir))
 	s.await(ctx, ws, start)
+	stopParts()
 	stopLive()
 	if u := finish(); u != nil {
 		util = u
@@ -108,6 +110,47 @@ func (s *Suite) showProgress(renv *runner.Env, ws []member, target string, start
 		}
 		renv.Status(fmt.Sprintf("%s %s/%s on %d generators, %.0f/s, %d errors", target,
 			max(el, 0).Round(time.Second), s.Load.Duration, s.Load.Workers, float64(reqs)/max(el.Seconds(), 1), errs))
+	})
+}
+
+// checkpoints writes, every partEvery while the generators run, the
+// totals they last sent merged into a part of the suite (a LevelPart
+// record in results.jsonl), as one generator's load does: a coordinator
+// killed with kill -9 leaves the figures up to its last part, and each
+// generator's raw results in the workers' directory dir (a local one's:
+// a pod's are sent only at its end). The returned function stops it.
+func (s *Suite) checkpoints(renv *runner.Env, ws []member, start time.Time, target, dir string) (stop func()) {
+	model := "closed"
+	if s.Load.Rate > 0 {
+		model = "open"
+	}
+	n := 0
+	return everySecond(func() {
+		if n++; time.Duration(n)*time.Second%partEvery != 0 {
+			return
+		}
+		parts := make([]*part, len(ws))
+		have := 0
+		for i, w := range ws {
+			if parts[i] = w.checkpoint(); parts[i] != nil {
+				have++
+			}
+		}
+		if have == 0 {
+			return
+		}
+		rec, err := mergeTotals(parts)
+		if err != nil {
+			return
+		}
+		el := time.Since(start)
+		overall, journeys, steps := rec.partial(min(el, max(s.Load.Duration, time.Millisecond)))
+		note := fmt.Sprintf("The totals of %d of the %d generators, as each last sent them; the raw results of each local generator are in %s.", have, len(ws), dir)
+		sum := result.LoadSummary{Unfinished: true, Model: model, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+			DurationS: el.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Target: target, Runner: s.Load.Runner, Note: note}
+		if data, err := json.Marshal(sum); err == nil {
+			renv.RecordPart(data)
+		}
 	})
 }
 

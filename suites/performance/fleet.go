@@ -42,6 +42,8 @@ type member interface {
 	failure() string
 	// cpu is the CPU time it used, or 0 when only its part says.
 	cpu() time.Duration
+	// checkpoint is the totals it last sent while running, or nil.
+	checkpoint() *part
 	// index is its number from 0: its part is <index>.json and its raw
 	// results <index>.bin in the workers' directory.
 	index() int
@@ -58,8 +60,10 @@ type peer struct {
 	overdue bool
 	// files are the files it sent on its output (kubernetes), by kind.
 	files map[string]bool
-	// requests and errors so far, from its progress lines.
+	// requests and errors so far, from its progress lines; totals the
+	// last checkpoint it sent (under mu).
 	requests, errors atomic.Int64
+	totals           *part
 }
 
 func newPeer(i int) peer {
@@ -70,6 +74,7 @@ func (p *peer) index() int               { return p.idx }
 func (p *peer) messages() <-chan message { return p.msgs }
 func (p *peer) exited() <-chan struct{}  { return p.gone }
 func (p *peer) progress() (int64, int64) { return p.requests.Load(), p.errors.Load() }
+func (p *peer) checkpoint() *part       { p.mu.Lock(); defer p.mu.Unlock(); return p.totals }
 func (p *peer) isDone() bool             { p.mu.Lock(); defer p.mu.Unlock(); return p.done }
 func (p *peer) isOverdue() bool          { p.mu.Lock(); defer p.mu.Unlock(); return p.overdue }
 func (p *peer) markOverdue()             { p.mu.Lock(); p.overdue = true; p.mu.Unlock() }
@@ -94,6 +99,11 @@ func (p *peer) read(out io.Reader, dir string) error {
 				case m.Progress:
 					p.requests.Store(m.Requests)
 					p.errors.Store(m.Errors)
+					if m.Totals != nil {
+						p.mu.Lock()
+						p.totals = m.Totals
+						p.mu.Unlock()
+					}
 					continue
 				case m.File != "":
 					if err := p.receive(br, m, dir); err != nil {

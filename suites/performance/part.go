@@ -2,6 +2,7 @@ package performance
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -132,6 +133,49 @@ func (r *recorder) export() part {
 		p.Hops[name] = encode(h)
 	}
 	return p
+}
+
+// checkpoint is the recorder's totals so far, as a part that holds only
+// what merging totals needs (overall, journeys, steps, the last answer,
+// the error samples): its size does not grow with the load.
+func (r *recorder) checkpoint() *part {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := &part{Overall: r.overall.export(), MaxIn: r.maxIn, LastAtNS: int64(r.lastAt), Samples: maps.Clone(r.samples)}
+	for _, name := range sortedNames(r.journeys) {
+		p.Journeys = append(p.Journeys, r.journeys[name].export())
+	}
+	for _, name := range sortedNames(r.steps) {
+		p.Steps = append(p.Steps, r.steps[name].export())
+	}
+	return p
+}
+
+// mergeTotals merges the checkpoints of the generators (index i's is
+// parts[i], nil when it sent none yet) into the totals of one generator
+// that had sent it all.
+func mergeTotals(parts []*part) (*recorder, error) {
+	r := newRecorder(time.Time{})
+	for i, p := range parts {
+		if p == nil {
+			continue
+		}
+		p.Index = i
+		if err := r.mergeStats(p, nil); err != nil {
+			return nil, err
+		}
+		r.maxIn += p.MaxIn
+		r.lastAt = max(r.lastAt, time.Duration(p.LastAtNS))
+		for k, m := range p.Samples {
+			if _, ok := r.samples[k]; !ok && len(r.samples) < maxSamples {
+				if r.samples == nil {
+					r.samples = map[string]string{}
+				}
+				r.samples[k] = m
+			}
+		}
+	}
+	return r, nil
 }
 
 // mergeParts builds the recorder of one generator that had sent what all

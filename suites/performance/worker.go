@@ -55,10 +55,14 @@ type message struct {
 	Error string    `json:"error,omitempty"`
 	Start time.Time `json:"start,omitzero"`
 	Done  bool      `json:"done,omitempty"`
-	// Progress, once a second while the load runs: requests and errors so far.
+	// Progress, once a second while the load runs: requests and errors so
+	// far, and the totals so far (Totals: the recorder's overall, journey
+	// and step statistics, mergeable), which the coordinator merges into a
+	// part of the suite in results.jsonl every partEvery.
 	Progress bool  `json:"progress,omitempty"`
 	Requests int64 `json:"requests,omitempty"`
 	Errors   int64 `json:"errors,omitempty"`
+	Totals   *part `json:"totals,omitempty"`
 	// Stop, from the coordinator: end the load now and write what was
 	// measured (a pod cannot be sent SIGINT over the API server).
 	Stop bool `json:"stop,omitempty"`
@@ -102,8 +106,12 @@ func ServeWorker(ctx context.Context, in io.Reader, out io.Writer, load func(Han
 	defer cancel()
 	go cancelOnStop(lines, cancel)
 	stop := everySecond(func() {
-		n, errs, _ := w.g.rec.snapshot()
-		enc.Encode(message{Progress: true, Requests: n, Errors: errs})
+		// The totals, then the raw results flushed: the file then holds
+		// (all but the few in between of) those they count.
+		tot := w.g.rec.checkpoint()
+		w.raw.flush()
+		m := message{Progress: true, Requests: tot.Overall.Requests, Errors: tot.Overall.Errors, Totals: tot}
+		enc.Encode(m)
 	})
 	err = w.run(ctx, m.Start)
 	stop()
