@@ -74,7 +74,7 @@ func (p *peer) index() int               { return p.idx }
 func (p *peer) messages() <-chan message { return p.msgs }
 func (p *peer) exited() <-chan struct{}  { return p.gone }
 func (p *peer) progress() (int64, int64) { return p.requests.Load(), p.errors.Load() }
-func (p *peer) checkpoint() *part       { p.mu.Lock(); defer p.mu.Unlock(); return p.totals }
+func (p *peer) checkpoint() *part        { p.mu.Lock(); defer p.mu.Unlock(); return p.totals }
 func (p *peer) isDone() bool             { p.mu.Lock(); defer p.mu.Unlock(); return p.done }
 func (p *peer) isOverdue() bool          { p.mu.Lock(); defer p.mu.Unlock(); return p.overdue }
 func (p *peer) markOverdue()             { p.mu.Lock(); p.overdue = true; p.mu.Unlock() }
