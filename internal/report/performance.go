@@ -91,7 +91,8 @@ Its own lag, from when a journey was due to when a worker began it (not charged 
 <table><tr><th></th><th>baseline</th><th>this run</th></tr>
 <tr><td>p50 (ms)</td><td>{{f1 .BaselineP50}}</td><td>{{f1 .CurrentP50}}</td></tr>
 <tr><td>p99 (ms)</td><td>{{f1 .BaselineP99}}</td><td>{{f1 .CurrentP99}}</td></tr>
-<tr><td>TPS</td><td>{{f1 .BaselineTPS}}</td><td>{{f1 .CurrentTPS}}</td></tr></table>{{end}}
+<tr><td>TPS</td><td>{{f1 .BaselineTPS}}</td><td>{{f1 .CurrentTPS}}</td></tr></table>
+{{with .BaselineTPSNote}}<p class="muted">Baseline TPS: {{.}}.</p>{{end}}{{end}}
 </div>`))
 
 // performanceSection renders a performance suite's measurements: the

@@ -279,7 +279,8 @@ func TestThePerformanceSectionShowsComparisonAndBaseline(t *testing.T) {
 		Overall:  result.LoadStats{Name: "overall", Requests: 100, Success: 1, TPS: 50, LatencyMS: result.Percentiles{P50: 2, P99: 5}},
 		Series:   []result.SecondSample{{Second: 0, Requests: 50, P99MS: 5}, {Second: 1, Requests: 50, P99MS: 4}},
 		Compare:  &result.LoadSummary{Target: "legacy", Overall: result.LoadStats{Requests: 100, Success: 1, TPS: 50, LatencyMS: result.Percentiles{P50: 20, P99: 40}}},
-		Baseline: &result.Regression{Run: "old-run", Explanation: "against run old-run: median latency +31.0% (allowed 10%), p = 0.0001: a regression", Regressed: true},
+		Baseline: &result.Regression{Run: "old-run", Explanation: "against run old-run: median latency +31.0% (allowed 10%), p = 0.0001: a regression", Regressed: true,
+			BaselineTPSNote: "run old-run was measured by an older cloudtest"},
 	}
 	data, _ := json.Marshal(ls)
 	run := result.Run{ID: "p", Project: "bank", Started: t0, Finished: t0.Add(time.Second), Suites: []result.PlannedSuite{{Name: "load", Kind: "performance"}}}
@@ -288,7 +289,7 @@ func TestThePerformanceSectionShowsComparisonAndBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
-	for _, want := range []string{"Same load against legacy", "<td>0.10</td>", "Against the baseline run old-run", "31.0% (allowed 10%)", "<svg", "cloud&lt;b&gt;"} {
+	for _, want := range []string{"Same load against legacy", "<td>0.10</td>", "Against the baseline run old-run", "31.0% (allowed 10%)", "<svg", "cloud&lt;b&gt;", "Baseline TPS: run old-run was measured by an older cloudtest."} {
 		if !bytes.Contains(html, []byte(want)) {
 			t.Errorf("report.html lacks %q", want)
 		}

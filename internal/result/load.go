@@ -11,7 +11,11 @@ type LoadSummary struct {
 	// Engine is "static requests" for a load of one static request (the
 	// fast path: the request built once; "vegeta attacker" in runs before
 	// 2026-12-03) or "journeys" for steps evaluated by cloudtest's workers.
-	Engine      string         `json:"engine"`
+	Engine string `json:"engine"`
+	// TPSCounts is "successes": TPS counts the successful requests (runs
+	// since 2026-12-03). Empty in an older run's, whose TPS counted every
+	// request, failed or not.
+	TPSCounts   string         `json:"tps_counts,omitempty"`
 	TargetRate  float64        `json:"target_rate,omitempty"`
 	Concurrency int            `json:"concurrency,omitempty"`
 	DurationS   float64        `json:"duration_s"`
@@ -113,11 +117,14 @@ type Regression struct {
 	CurrentP99  float64 `json:"current_p99_ms"`
 	BaselineTPS float64 `json:"baseline_tps"`
 	CurrentTPS  float64 `json:"current_tps"`
-	Change      float64 `json:"change"`  // relative change of the median of the windows' medians
-	Allowed     float64 `json:"allowed"` // the suite's regression threshold
-	PValue      float64 `json:"p_value"` // one-sided Mann-Whitney U: current slower than baseline
-	Test        string  `json:"test"`
-	Regressed   bool    `json:"regressed"`
+	// BaselineTPSNote says how BaselineTPS was made comparable, when the
+	// baseline's run counted TPS otherwise (an older cloudtest's).
+	BaselineTPSNote string  `json:"baseline_tps_note,omitempty"`
+	Change          float64 `json:"change"`  // relative change of the median of the windows' medians
+	Allowed         float64 `json:"allowed"` // the suite's regression threshold
+	PValue          float64 `json:"p_value"` // one-sided Mann-Whitney U: current slower than baseline
+	Test            string  `json:"test"`
+	Regressed       bool    `json:"regressed"`
 	// Undecided: slower by more than allowed, but with too few windows
 	// for the test to find any slowdown significant.
 	Undecided   bool   `json:"undecided,omitempty"`

@@ -146,7 +146,7 @@ func (s *Suite) checkpoints(renv *runner.Env, ws []member, start time.Time, targ
 		el := time.Since(start)
 		overall, journeys, steps := rec.partial(min(el, max(s.Load.Duration, time.Millisecond)))
 		note := fmt.Sprintf("The totals of %d of the %d generators, as each last sent them; the raw results of each local generator are in %s.", have, len(ws), dir)
-		sum := result.LoadSummary{Unfinished: true, Model: model, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+		sum := result.LoadSummary{Unfinished: true, Model: model, TPSCounts: tpsCounts, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
 			DurationS: el.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Target: target, Runner: s.Load.Runner, Note: note}
 		if data, err := json.Marshal(sum); err == nil {
 			renv.RecordPart(data)

@@ -859,3 +859,62 @@ func TestClosedModelOfOneStaticRequestKeepsWhatJourneysRecord(t *testing.T) {
 		t.Fatalf("%s decodes to %d results (%d failed), want %d (%d)", ls.Raw, got, bad, n, failed.Load())
 	}
 }
+
+// A baseline measured by an older cloudtest, whose TPS counted every
+// request, is compared by its successful requests per second, as this
+// run's TPS counts, and says so; a baseline of this cloudtest is compared
+// as it is.
+func TestAnOlderBaselinesTPSIsComparedBySuccesses(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%4 == 0 {
+			w.WriteHeader(500)
+		}
+	}))
+	defer srv.Close()
+	body := `
+  thresholds {
+    success = 0.5
+  }
+  load {
+    rate     = 40
+    duration = "2s"
+  }` + simpleJourney
+	_, base, baseDir := runLoad(t, srv.URL, body)
+	o := base.Overall
+	if base.TPSCounts != "successes" || o.Errors < 10 || o.Errors == o.Requests {
+		t.Fatalf("the baseline: %+v (counts %q)", o, base.TPSCounts)
+	}
+
+	// This cloudtest's baseline: as it is.
+	_, ls, _ := runLoadWith(t, srv.URL, body, baseDir, nil)
+	if b := ls.Baseline; b == nil || b.BaselineTPS != o.TPS || b.BaselineTPSNote != "" {
+		t.Fatalf("against this cloudtest's baseline (TPS %.2f): %+v", o.TPS, ls.Baseline)
+	}
+
+	// The same baseline as an older cloudtest wrote it: TPS of every
+	// request, and no tps_counts.
+	path := filepath.Join(baseDir, "results.jsonl")
+	b, _ := os.ReadFile(path)
+	var lines []string
+	oldTPS := o.TPS * float64(o.Requests) / float64(o.Requests-o.Errors)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r map[string]any
+		if json.Unmarshal([]byte(line), &r) == nil && r["level"] == string(result.LevelSuite) {
+			data := r["data"].(map[string]any)
+			delete(data, "tps_counts")
+			data["overall"].(map[string]any)["tps"] = oldTPS
+			nb, _ := json.Marshal(r)
+			line = string(nb)
+		}
+		lines = append(lines, line)
+	}
+	os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	_, ls, _ = runLoadWith(t, srv.URL, body, baseDir, nil)
+	bl := ls.Baseline
+	if bl == nil || math.Abs(bl.BaselineTPS-o.TPS) > 1e-9 || !strings.Contains(bl.BaselineTPSNote, "older cloudtest") ||
+		!strings.Contains(bl.BaselineTPSNote, fmt.Sprintf("%d/%d", o.Requests-o.Errors, o.Requests)) {
+		t.Fatalf("against the older baseline (TPS of every request %.2f, of successes %.2f): %+v", oldTPS, o.TPS, bl)
+	}
+	t.Logf("baseline: %d requests, %d failed; its TPS %.2f of every request, compared as %.2f: %s", o.Requests, o.Errors, oldTPS, bl.BaselineTPS, bl.BaselineTPSNote)
+}

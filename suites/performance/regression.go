@@ -39,6 +39,13 @@ func (s *Suite) regression(baselineDir string, cur result.LoadSummary) (*result.
 		BaselineTPS: base.Overall.TPS, CurrentTPS: cur.Overall.TPS, Allowed: allowed,
 		Test: fmt.Sprintf("one-sided Mann-Whitney U on %d and %d medians of 200 ms windows", len(cur.Windows), len(base.Windows)),
 	}
+	if o := base.Overall; base.TPSCounts == "" && o.Errors > 0 && o.Requests > 0 {
+		// An older cloudtest counted every request in TPS: its successes
+		// per second are that times the share that succeeded.
+		r.BaselineTPS = o.TPS * float64(o.Requests-o.Errors) / float64(o.Requests)
+		r.BaselineTPSNote = fmt.Sprintf("run %s was measured by an older cloudtest, whose TPS (%.1f/s) counted every request, %d of them failed: shown here as its successful requests per second, %.1f/s × %d/%d, as this run's TPS counts",
+			r.Run, o.TPS, o.Errors, o.TPS, o.Requests-o.Errors, o.Requests)
+	}
 	if mb > 0 {
 		r.Change = mc/mb - 1
 	}

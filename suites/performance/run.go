@@ -351,11 +351,14 @@ func (g *generator) loadNote(gen *result.Generator) string {
 func (g *generator) summarize(model, engine string, gen *result.Generator, elapsed time.Duration, note string) result.LoadSummary {
 	s := g.s
 	overall, journeys, steps, series := g.rec.summary(min(elapsed, max(s.Load.Duration, time.Millisecond)))
-	return result.LoadSummary{Model: model, Engine: engine, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+	return result.LoadSummary{Model: model, Engine: engine, TPSCounts: tpsCounts, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
 		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Series: series,
 		Note: note, Windows: g.rec.windowMedians(), Hops: g.rec.hopSummary(), Histogram: g.rec.histogram(),
 		Generator: gen}
 }
+
+// tpsCounts says what a summary's TPS counts: successful requests.
+const tpsCounts = "successes"
 
 // note says what the generator could not do: keep the rate (and what to
 // change), or wake on time.
@@ -899,7 +902,7 @@ func (g *generator) checkpoints(renv *runner.Env, raw *rawWriter, rawRel, target
 		if g.s.Load.Rate > 0 {
 			model = "open"
 		}
-		sum := result.LoadSummary{Unfinished: true, Model: model, TargetRate: g.s.Load.Rate, Concurrency: g.s.Load.Concurrency,
+		sum := result.LoadSummary{Unfinished: true, Model: model, TPSCounts: tpsCounts, TargetRate: g.s.Load.Rate, Concurrency: g.s.Load.Concurrency,
 			DurationS: el.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Raw: filepath.ToSlash(rawRel), Target: target}
 		if data, err := json.Marshal(sum); err == nil {
 			renv.RecordPart(data)
