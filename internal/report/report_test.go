@@ -276,9 +276,9 @@ func TestTheAcceptanceMatrixIsRenderedAndEscaped(t *testing.T) {
 
 func TestThePerformanceSectionShowsComparisonAndBaseline(t *testing.T) {
 	ls := result.LoadSummary{Model: "open", TargetRate: 50, DurationS: 2, Target: "cloud<b>",
-		Overall:  result.LoadStats{Name: "overall", Requests: 100, Success: 1, TPS: 50, LatencyMS: result.Percentiles{P50: 2, P99: 5}},
-		Series:   []result.SecondSample{{Second: 0, Requests: 50, P99MS: 5}, {Second: 1, Requests: 50, P99MS: 4}},
-		Compare:  &result.LoadSummary{Target: "legacy", Overall: result.LoadStats{Requests: 100, Success: 1, TPS: 50, LatencyMS: result.Percentiles{P50: 20, P99: 40}}},
+		Overall: result.LoadStats{Name: "overall", Requests: 100, Success: 1, TPS: 50, LatencyMS: result.Percentiles{P50: 2, P99: 5}},
+		Series:  []result.SecondSample{{Second: 0, Requests: 50, P99MS: 5}, {Second: 1, Requests: 50, P99MS: 4}},
+		Compare: &result.LoadSummary{Target: "legacy", Overall: result.LoadStats{Requests: 100, Success: 1, TPS: 50, LatencyMS: result.Percentiles{P50: 20, P99: 40}}},
 		Baseline: &result.Regression{Run: "old-run", Explanation: "against run old-run: median latency +31.0% (allowed 10%), p = 0.0001: a regression", Regressed: true,
 			BaselineTPSNote: "run old-run was measured by an older cloudtest"},
 	}
