@@ -252,13 +252,19 @@ func (acc *aggAcc) result() aggregate {
 	return a
 }
 
+// movesText says whether a reason ignore accepts moves a text column's
+// smallest and largest values and its length.
+func movesText(reason string) bool {
+	return reason == ReasonTrailingSpace || reason == ReasonCase || reason == ReasonNormalization
+}
+
 // compareAggregates names every measure that differs. When ignore accepts
-// a trailing space or a case change, the smallest and largest values and
+// a trailing space, a case change or another Unicode normalization, the smallest and largest values and
 // the length of a text column are not compared (loose names those
 // columns): such accepted changes move them ("Bob" sorts before "alice",
 // "alice " is longer), and the rows level judges each value.
 func compareAggregates(pairs []*pair, src, tgt []aggregate, ignore []string) (out, loose []string) {
-	textLoose := slices.Contains(ignore, ReasonTrailingSpace) || slices.Contains(ignore, ReasonCase)
+	textLoose := slices.ContainsFunc(ignore, movesText)
 	for i, p := range pairs {
 		a, b := src[i], tgt[i]
 		name := p.srcN
@@ -277,10 +283,10 @@ func compareAggregates(pairs []*pair, src, tgt []aggregate, ignore []string) (ou
 		}
 		if a.hasMinMax && b.hasMinMax && !(text && textLoose) {
 			if d, why := p.differ(a.min, b.min); d && !slices.Contains(ignore, why) {
-				out = append(out, fmt.Sprintf("%s: smallest value %s on the source, %s on the target (%s)", name, display(p.src, a.min), display(p.tgt, b.min), why))
+				out = append(out, fmt.Sprintf("%s: smallest value %s on the source, %s on the target (%s)", name, shown(display(p.src, a.min), why), shown(display(p.tgt, b.min), why), why))
 			}
 			if d, why := p.differ(a.max, b.max); d && !slices.Contains(ignore, why) {
-				out = append(out, fmt.Sprintf("%s: largest value %s on the source, %s on the target (%s)", name, display(p.src, a.max), display(p.tgt, b.max), why))
+				out = append(out, fmt.Sprintf("%s: largest value %s on the source, %s on the target (%s)", name, shown(display(p.src, a.max), why), shown(display(p.tgt, b.max), why), why))
 			}
 		}
 		if a.hasSum && b.hasSum {
@@ -298,4 +304,14 @@ func compareAggregates(pairs []*pair, src, tgt []aggregate, ignore []string) (ou
 		}
 	}
 	return out, loose
+}
+
+// shown is a value as a person reads it beside the reason it differs:
+// with every character outside ASCII escaped when the reason is another
+// Unicode normalization, which looks the same on both sides otherwise.
+func shown(v, reason string) string {
+	if reason == ReasonNormalization {
+		return strings.Trim(strconv.QuoteToASCII(v), `"`)
+	}
+	return v
 }

@@ -273,3 +273,102 @@ migration "m" {
 		t.Fatalf("%s %q, want failed, naming t's differences and w's error", s.Status, s.Message)
 	}
 }
+
+// The same text in another Unicode normalization (é as U+00E9 on the
+// source, e and U+0301 on the target) is named for what it is and shown
+// escaped, since both look the same; ignore accepts it, and then the
+// aggregates leave the text's min, max and length out as for a case change.
+func TestAnotherUnicodeNormalizationIsShownAndCanBeIgnored(t *testing.T) {
+	suite := func(ignore string) string {
+		return `
+migration "m" {
+  component = "core"
+  source {
+    driver = "csv"
+    dsn    = "src"
+    types  = { "w.id" = "integer" }
+  }
+  target {
+    driver = "csv"
+    dsn    = "dst"
+    types  = { "w.id" = "integer" }
+  }
+  table "w" {
+    key    = ["id"]
+    ` + ignore + `
+  }
+}
+`
+	}
+	write := func() string {
+		dir := t.TempDir()
+		writeCSV(t, dir, "src/w.csv", "id,name", "1,alice", "2,caf\u00e9")
+		writeCSV(t, dir, "dst/w.csv", "id,name", "1,alice", "2,cafe\u0301")
+		return dir
+	}
+	r := runIn(t, write(), suite(""))
+	tc := r.table(t, "m", "w")
+	rows, aggs := level(t, tc, LevelRows), level(t, tc, LevelAggregates)
+	if r.suites["m"].Status != result.Failed || tc.Changed != 1 || tc.Reasons[ReasonNormalization] != 1 {
+		t.Fatalf("NFC against NFD: %s, %d changed %v: %s", r.suites["m"].Status, tc.Changed, tc.Reasons, r.suites["m"].Message)
+	}
+	if !strings.Contains(strings.Join(rows.Findings, "\n"), `name: "caf\u00e9" → "cafe\u0301" (unicode normalization)`) {
+		t.Errorf("the rows level does not show the two forms apart: %q", rows.Findings)
+	}
+	if aggs.Status != result.Failed || !strings.Contains(strings.Join(aggs.Findings, "\n"), `largest value caf\u00e9 on the source, cafe\u0301 on the target (unicode normalization)`) {
+		t.Errorf("aggregates: %s %q", aggs.Status, aggs.Findings)
+	}
+
+	r = runIn(t, write(), suite(`ignore = ["unicode normalization"]`))
+	tc = r.table(t, "m", "w")
+	if st := r.suites["m"].Status; st != result.Passed || tc.Reasons[ReasonNormalization+" (ignored)"] != 1 {
+		t.Errorf("ignored: %s %v, want passed: %s", st, tc.Reasons, r.suites["m"].Message)
+	}
+	if l := level(t, tc, LevelAggregates); l.Status != result.Passed || !strings.Contains(l.Message, "ignore accepts unicode normalization") {
+		t.Errorf("aggregates, ignored: %s %q", l.Status, l.Message)
+	}
+}
+
+// A repeated key on a CSV target gets no PostgreSQL ctid in fix.sql (the
+// file is no PostgreSQL table), and the rows level says how many rows each
+// side has beside the rows it compared.
+func TestRepeatedKeysOfACSVTarget(t *testing.T) {
+	dir := t.TempDir()
+	writeCSV(t, dir, "src/w.csv", "id,name", "1,ann", "2,bob", "2,bob", "3,cy")
+	writeCSV(t, dir, "dst/w.csv", "id,name", "1,ann", "2,bob", "3,cy", "3,cy", "4,dee")
+	r := runIn(t, dir, `
+migration "m" {
+  component = "core"
+  source {
+    driver = "csv"
+    dsn    = "src"
+    types  = { "w.id" = "integer" }
+  }
+  target {
+    driver = "csv"
+    dsn    = "dst"
+    types  = { "w.id" = "integer" }
+  }
+  table "w" {
+    key = ["id"]
+  }
+}
+`)
+	tc := r.table(t, "m", "w")
+	rows := level(t, tc, LevelRows)
+	if r.suites["m"].Status != result.Failed || tc.Duplicates != 2 || tc.Extra != 1 || tc.Compared != 3 {
+		t.Fatalf("%s: %+v", r.suites["m"].Status, tc)
+	}
+	if want := "3 rows compared by key (id) (of 4 source and 5 target rows; missing and extra rows and the further rows of a duplicate key are not compared)"; !strings.Contains(rows.Message, want) {
+		t.Errorf("rows: %q, want %q", rows.Message, want)
+	}
+	fix := string(must(os.ReadFile(filepath.Join(r.dir, FixFile))))
+	for _, want := range []string{`DELETE FROM "w" WHERE "id" = 4;`, `-- the target has the key "id" = 3 more than once: remove one copy from its file`, "the target is a CSV file: standard SQL"} {
+		if !strings.Contains(fix, want) {
+			t.Errorf("fix.sql lacks %q:\n%s", want, fix)
+		}
+	}
+	if strings.Contains(fix, "ctid") {
+		t.Errorf("fix.sql for a CSV target uses PostgreSQL's ctid:\n%s", fix)
+	}
+}

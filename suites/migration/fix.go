@@ -94,7 +94,11 @@ func (fw *fixWriter) finish(header string) (int64, error) {
 			_, err = io.WriteString(out, "-- Statements that would bring the target in line with the source, written by cloudtest\n-- for review. cloudtest never runs them; check each against the source before you do.\n")
 		}
 		if err == nil {
-			_, err = fmt.Fprintf(out, "\n-- %s (%d statements, %s)\n", header, fw.n, fw.dialect)
+			dialect := fw.dialect
+			if dialect == "csv" {
+				dialect = "the target is a CSV file: standard SQL, for a database its file is loaded into"
+			}
+			_, err = fmt.Fprintf(out, "\n-- %s (%d statements, %s)\n", header, fw.n, dialect)
 		}
 		if err == nil {
 			_, err = io.Copy(out, fw.f)
@@ -239,8 +243,14 @@ func (fw *fixWriter) duplicate(tr *tableRun, role string, r []val) {
 		fw.emit("-- the source has the key " + strings.ReplaceAll(cond, "\n", " ") + " more than once: nothing to do on the target, but check the source")
 		return
 	}
-	if fw.dialect == "mysql" {
+	switch fw.dialect {
+	case "mysql":
 		fw.emit("DELETE FROM " + fw.table + " WHERE " + cond + " LIMIT 1; -- a duplicate of the key: check which copy to keep")
+		return
+	case "csv":
+		// Standard SQL has no way to name one of two equal rows (ctid is
+		// PostgreSQL's, LIMIT in a DELETE MySQL's).
+		fw.emit("-- the target has the key " + strings.ReplaceAll(cond, "\n", " ") + " more than once: remove one copy from its file (check which to keep)")
 		return
 	}
 	fw.emit("DELETE FROM " + fw.table + " WHERE ctid IN (SELECT ctid FROM " + fw.table + " WHERE " + cond + " LIMIT 1); -- a duplicate of the key: check which copy to keep")

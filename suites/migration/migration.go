@@ -34,7 +34,7 @@ const (
 )
 
 // Reasons a changed value can have that `ignore` may accept.
-var ignorable = []string{ReasonTrailingSpace, ReasonCase, ReasonDecimalScale, ReasonTimestampPrecision}
+var ignorable = []string{ReasonTrailingSpace, ReasonCase, ReasonNormalization, ReasonDecimalScale, ReasonTimestampPrecision}
 
 // Suite is a decoded migration block.
 type Suite struct {

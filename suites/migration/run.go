@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -305,7 +306,7 @@ func aggregateLevel(p *plan, a1, a2 []aggregate, t *Table, how string) result.Le
 	f, loose := compareAggregates(p.pairs, a1, a2, t.Ignore)
 	note := ""
 	if len(loose) > 0 {
-		note = fmt.Sprintf("; the min, max and length of %s not compared: ignore accepts %s, which moves them", strings.Join(loose, ", "), strings.Join(slices.DeleteFunc(slices.Clone(t.Ignore), func(r string) bool { return r != ReasonTrailingSpace && r != ReasonCase }), " and "))
+		note = fmt.Sprintf("; the min, max and length of %s not compared: ignore accepts %s, which moves them", strings.Join(loose, ", "), strings.Join(slices.DeleteFunc(slices.Clone(t.Ignore), func(r string) bool { return !movesText(r) }), " and "))
 	}
 	if len(f) > 0 {
 		return result.LevelCheck{Status: result.Failed, Message: fmt.Sprintf("%d column aggregates differ (%s)%s", len(f), how, note), Findings: f}
@@ -473,6 +474,28 @@ func (tot *rangeTotals) add(tc *result.TableCheck, o *rangeOut, maxDiffs int) {
 	}
 }
 
+// ofRows says, when the rows compared (a source row and a target row of
+// one key) are not every row of both sides, how many rows each side has:
+// "3 rows compared by key (id)" beside 4 source rows is otherwise read as
+// a row left out. A missing, extra or duplicate row is counted apart.
+func ofRows(tc *result.TableCheck, tot *rangeTotals) string {
+	if tot.srcRows == tc.Compared && tot.tgtRows == tc.Compared {
+		return ""
+	}
+	var rest []string
+	if tc.Missing+tc.Extra > 0 {
+		rest = append(rest, "missing and extra rows")
+	}
+	if tot.dupSrc+tot.dupTgt > 0 {
+		rest = append(rest, "the further rows of a duplicate key")
+	}
+	why := ""
+	if len(rest) > 0 {
+		why = "; " + strings.Join(rest, " and ") + " are not compared"
+	}
+	return fmt.Sprintf(" (of %d source and %d target rows%s)", tot.srcRows, tot.tgtRows, why)
+}
+
 // rowsLevel is the verdict of the rows level from the summed ranges.
 func (tr *tableRun) rowsLevel(tc *result.TableCheck, counted bool, tot *rangeTotals) result.LevelCheck {
 	l := result.LevelCheck{Status: result.Passed}
@@ -494,14 +517,14 @@ func (tr *tableRun) rowsLevel(tc *result.TableCheck, counted bool, tot *rangeTot
 	}
 	diffs := tc.Missing + tc.Extra + tc.Changed + tc.Duplicates
 	if diffs == 0 && len(l.Findings) == 0 {
-		l.Message = fmt.Sprintf("%d rows identical %s", tc.Compared, how)
+		l.Message = fmt.Sprintf("%d rows identical %s%s", tc.Compared, how, ofRows(tc, tot))
 		if n := ignoredCount(tot.reasons); n > 0 {
 			l.Message += fmt.Sprintf("; %d accepted differences (%s)", n, reasonText(tot.reasons))
 		}
 		return l
 	}
 	l.Status = result.Failed
-	l.Message = fmt.Sprintf("%d rows differ (%s); %d rows compared %s", diffs, countsText(tc), tc.Compared, how)
+	l.Message = fmt.Sprintf("%d rows differ (%s); %d rows compared %s%s", diffs, countsText(tc), tc.Compared, how, ofRows(tc, tot))
 	for _, d := range tc.Diffs[:min(len(tc.Diffs), 5)] {
 		l.Findings = append(l.Findings, diffText(d))
 	}
@@ -582,15 +605,21 @@ func diffText(d result.RowDiff) string {
 	var parts []string
 	for _, c := range d.Cells {
 		if c.Differs {
-			parts = append(parts, fmt.Sprintf("%s: %s → %s (%s)", c.Column, cellText(c.Source, c.SourceNull), cellText(c.Target, c.TargetNull), c.Reason))
+			parts = append(parts, fmt.Sprintf("%s: %s → %s (%s)", c.Column, cellText(c.Source, c.SourceNull, c.Reason), cellText(c.Target, c.TargetNull, c.Reason), c.Reason))
 		}
 	}
 	return fmt.Sprintf("key (%s) changed: %s", key, strings.Join(parts, "; "))
 }
 
-func cellText(s string, null bool) string {
+// cellText is a cell's value quoted, NULL, or, when it differs by its
+// Unicode normalization only, quoted with every character outside ASCII
+// escaped ("caf\u00e9" → "cafe\u0301"): both would look the same.
+func cellText(s string, null bool, reason string) string {
 	if null {
 		return "NULL"
+	}
+	if reason == ReasonNormalization {
+		return strconv.QuoteToASCII(s)
 	}
 	return fmt.Sprintf("%q", s)
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // class is the common type class both sides' columns are compared as.
@@ -300,6 +302,9 @@ const (
 	ReasonDecimalScale       = "decimal scale"
 	ReasonTimestampPrecision = "timestamp precision"
 	ReasonTolerance          = "beyond tolerance"
+	// ReasonNormalization: the same text in another Unicode normalization
+	// form ("café" as U+00E9 on one side, e and U+0301 on the other).
+	ReasonNormalization = "unicode normalization"
 )
 
 // pair is a compared column: its type on each side and the tolerance.
@@ -346,6 +351,9 @@ func (p *pair) differ(a, b val) (bool, string) {
 		}
 		if strings.EqualFold(a.s, b.s) {
 			return true, ReasonCase
+		}
+		if norm.NFC.String(a.s) == norm.NFC.String(b.s) {
+			return true, ReasonNormalization
 		}
 	}
 	if a.s == b.s {
