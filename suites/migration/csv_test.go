@@ -70,6 +70,27 @@ func must(b []byte, err error) []byte {
 	return b
 }
 
+// csvSuite is a migration suite "m" from the CSV files under src/ to those
+// under dst/, both with the types given, comparing the tables given.
+func csvSuite(types, tables string) string {
+	return `
+migration "m" {
+  component = "core"
+  source {
+    driver = "csv"
+    dsn    = "src"
+    types  = ` + types + `
+  }
+  target {
+    driver = "csv"
+    dsn    = "dst"
+    types  = ` + types + `
+  }
+  ` + tables + `
+}
+`
+}
+
 // writeCSV writes name (under dir) with the lines given.
 func writeCSV(t *testing.T, dir, name string, lines ...string) {
 	t.Helper()
@@ -87,25 +108,10 @@ func writeCSV(t *testing.T, dir, name string, lines ...string) {
 // sides are infinite).
 func TestAnInfinityIsNotAFiniteDouble(t *testing.T) {
 	suite := func(table string) string {
-		return `
-migration "m" {
-  component = "core"
-  source {
-    driver = "csv"
-    dsn    = "src"
-    types  = { "t.id" = "integer", "t.f" = "double" }
-  }
-  target {
-    driver = "csv"
-    dsn    = "dst"
-    types  = { "t.id" = "integer", "t.f" = "double" }
-  }
-  table "t" {
+		return csvSuite(`{ "t.id" = "integer", "t.f" = "double" }`, `table "t" {
     key = ["id"]
-    ` + table + `
-  }
-}
-`
+    `+table+`
+  }`)
 	}
 	for _, c := range []struct{ src, tgt, tolerance string }{
 		{"5", "inf", ""}, {"1e308", "inf", ""}, {"-inf", "-1.7976931348623157e308", ""},
@@ -136,25 +142,10 @@ migration "m" {
 // table at the aggregates level either, where it moves the smallest and
 // largest value and the length; a change it does not accept still fails.
 func TestIgnoredTextChangesDoNotFailTheAggregates(t *testing.T) {
-	suite := `
-migration "m" {
-  component = "core"
-  source {
-    driver = "csv"
-    dsn    = "src"
-    types  = { "w.id" = "integer" }
-  }
-  target {
-    driver = "csv"
-    dsn    = "dst"
-    types  = { "w.id" = "integer" }
-  }
-  table "w" {
+	suite := csvSuite(`{ "w.id" = "integer" }`, `table "w" {
     key    = ["id"]
     ignore = ["trailing space", "case"]
-  }
-}
-`
+  }`)
 	dir := t.TempDir()
 	writeCSV(t, dir, "src/w.csv", "id,name", "1,alice", "2,bob")
 	writeCSV(t, dir, "dst/w.csv", "id,name", "1,alice ", "2,Bob")
@@ -180,24 +171,7 @@ migration "m" {
 // given for a column the file lacks (a typo) is refused, and a byte order
 // mark is no part of the first column's name.
 func TestBadCSVDataIsNamedByFileAndLine(t *testing.T) {
-	suite := func(types string) string {
-		return `
-migration "m" {
-  component = "core"
-  source {
-    driver = "csv"
-    dsn    = "src"
-    types  = ` + types + `
-  }
-  target {
-    driver = "csv"
-    dsn    = "dst"
-    types  = ` + types + `
-  }
-  table "t" { key = ["id"] }
-}
-`
-	}
+	suite := func(types string) string { return csvSuite(types, `table "t" { key = ["id"] }`) }
 	for _, c := range []struct {
 		name, types string
 		dst         []string
@@ -280,25 +254,10 @@ migration "m" {
 // aggregates leave the text's min, max and length out as for a case change.
 func TestAnotherUnicodeNormalizationIsShownAndCanBeIgnored(t *testing.T) {
 	suite := func(ignore string) string {
-		return `
-migration "m" {
-  component = "core"
-  source {
-    driver = "csv"
-    dsn    = "src"
-    types  = { "w.id" = "integer" }
-  }
-  target {
-    driver = "csv"
-    dsn    = "dst"
-    types  = { "w.id" = "integer" }
-  }
-  table "w" {
+		return csvSuite(`{ "w.id" = "integer" }`, `table "w" {
     key    = ["id"]
-    ` + ignore + `
-  }
-}
-`
+    `+ignore+`
+  }`)
 	}
 	write := func() string {
 		dir := t.TempDir()
@@ -336,24 +295,7 @@ func TestRepeatedKeysOfACSVTarget(t *testing.T) {
 	dir := t.TempDir()
 	writeCSV(t, dir, "src/w.csv", "id,name", "1,ann", "2,bob", "2,bob", "3,cy")
 	writeCSV(t, dir, "dst/w.csv", "id,name", "1,ann", "2,bob", "3,cy", "3,cy", "4,dee")
-	r := runIn(t, dir, `
-migration "m" {
-  component = "core"
-  source {
-    driver = "csv"
-    dsn    = "src"
-    types  = { "w.id" = "integer" }
-  }
-  target {
-    driver = "csv"
-    dsn    = "dst"
-    types  = { "w.id" = "integer" }
-  }
-  table "w" {
-    key = ["id"]
-  }
-}
-`)
+	r := runIn(t, dir, csvSuite(`{ "w.id" = "integer" }`, `table "w" { key = ["id"] }`))
 	tc := r.table(t, "m", "w")
 	rows := level(t, tc, LevelRows)
 	if r.suites["m"].Status != result.Failed || tc.Duplicates != 2 || tc.Extra != 1 || tc.Compared != 3 {

@@ -123,16 +123,21 @@ func (r *recorder) export() part {
 	p := part{Overall: r.overall.export(), Seconds: r.secParts, Windows: r.winParts, MaxIn: r.maxIn,
 		Wake: encode(r.wake), Wait: encode(r.wait), Waited: r.waited, Hops: map[string]string{},
 		LastAtNS: int64(r.lastAt), Samples: r.samples}
+	r.exportGroups(&p)
+	for name, h := range r.hops {
+		p.Hops[name] = encode(h)
+	}
+	return p
+}
+
+// exportGroups adds each journey's and step's statistics to p (r.mu held).
+func (r *recorder) exportGroups(p *part) {
 	for _, name := range sortedNames(r.journeys) {
 		p.Journeys = append(p.Journeys, r.journeys[name].export())
 	}
 	for _, name := range sortedNames(r.steps) {
 		p.Steps = append(p.Steps, r.steps[name].export())
 	}
-	for name, h := range r.hops {
-		p.Hops[name] = encode(h)
-	}
-	return p
 }
 
 // checkpoint is the recorder's totals so far, as a part that holds only
@@ -142,12 +147,7 @@ func (r *recorder) checkpoint() *part {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := &part{Overall: r.overall.export(), MaxIn: r.maxIn, LastAtNS: int64(r.lastAt), Samples: maps.Clone(r.samples)}
-	for _, name := range sortedNames(r.journeys) {
-		p.Journeys = append(p.Journeys, r.journeys[name].export())
-	}
-	for _, name := range sortedNames(r.steps) {
-		p.Steps = append(p.Steps, r.steps[name].export())
-	}
+	r.exportGroups(p)
 	return p
 }
 
@@ -164,18 +164,24 @@ func mergeTotals(parts []*part) (*recorder, error) {
 		if err := r.mergeStats(p, nil); err != nil {
 			return nil, err
 		}
-		r.maxIn += p.MaxIn
-		r.lastAt = max(r.lastAt, time.Duration(p.LastAtNS))
-		for k, m := range p.Samples {
-			if _, ok := r.samples[k]; !ok && len(r.samples) < maxSamples {
-				if r.samples == nil {
-					r.samples = map[string]string{}
-				}
-				r.samples[k] = m
-			}
-		}
+		r.mergeMaxima(p)
 	}
 	return r, nil
+}
+
+// mergeMaxima adds a part's maximum in flight (summed: an upper bound),
+// last answer and error samples (the first of each kind) to r.
+func (r *recorder) mergeMaxima(p *part) {
+	r.maxIn += p.MaxIn
+	r.lastAt = max(r.lastAt, time.Duration(p.LastAtNS))
+	for k, m := range p.Samples {
+		if _, ok := r.samples[k]; !ok && len(r.samples) < maxSamples {
+			if r.samples == nil {
+				r.samples = map[string]string{}
+			}
+			r.samples[k] = m
+		}
+	}
 }
 
 // mergeParts builds the recorder of one generator that had sent what all
@@ -195,16 +201,7 @@ func mergeParts(parts []*part) (*recorder, error) {
 			return nil, err
 		}
 		r.waited += p.Waited
-		r.maxIn += p.MaxIn
-		r.lastAt = max(r.lastAt, time.Duration(p.LastAtNS))
-		for k, m := range p.Samples {
-			if _, ok := r.samples[k]; !ok && len(r.samples) < maxSamples {
-				if r.samples == nil {
-					r.samples = map[string]string{}
-				}
-				r.samples[k] = m
-			}
-		}
+		r.mergeMaxima(p)
 	}
 	for _, at := range sortedKeys(secs) {
 		s := secs[at]
