@@ -397,3 +397,77 @@ functional "f" {
 		"tok": "TOKbetaSECRET22", "tok-upper": "TOKBETASECRET22", "tok-substr": "TOKbetaS ",
 	})
 }
+
+// A capture that is not sensitive by itself but is computed from a secret
+// known only at run time (each.value of a sensitive for_each, a sensitive
+// capture, a template's param given one) is a secret too: a message that
+// showed it printed upper(each.value) and upper(capture.tok).
+func TestACaptureComputedFromARunTimeSecretIsNotShown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/login" {
+			w.Write([]byte(`{"tok": "TOKbetaSECRET22"}`))
+			return
+		}
+		w.Write([]byte(`{"role": "user"}`))
+	}))
+	defer srv.Close()
+	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
+variable "keys" {
+  sensitive = true
+  default   = { a = "KEYalphaSECRET1" }
+}
+step_template "take" {
+  param "key" {}
+  http { path = "/" }
+  capture { kk = lower(param.key) }
+}
+functional "f" {
+  target = target.t
+  case "each" {
+    for_each = var.keys
+    step "take" {
+      http { path = "/" }
+      capture { xx = upper(each.value) }
+    }
+    step "show" {
+      http { path = "/" }
+      assert {
+        condition     = response.json.role == "admin"
+        error_message = "each ${capture.xx} role ${response.json.role}"
+      }
+    }
+  }
+  case "captured" {
+    step "login" {
+      http { path = "/login" }
+      capture { qq = sensitive(response.json.tok) }
+    }
+    step "derive" {
+      http { path = "/" }
+      capture { yy = upper(capture.qq) }
+    }
+    step "param" {
+      use  = step_template.take
+      with = { key = capture.qq }
+    }
+    step "show" {
+      http { path = "/" }
+      assert {
+        condition     = response.json.role == "admin"
+        error_message = "cap ${capture.yy} ${capture.kk} role ${response.json.role}"
+      }
+    }
+  }
+}
+`})
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
+	}
+	r.expectFound(t, "report.json", "each [REDACTED] role user")
+	r.expectFound(t, "report.json", "cap [REDACTED] [REDACTED] role user")
+	r.expectNoLeak(t, map[string]string{
+		"each": "KEYalphaSECRET1", "each-upper": "KEYALPHASECRET1",
+		"tok": "TOKbetaSECRET22", "tok-upper": "TOKBETASECRET22", "tok-lower": "tokbetasecret22",
+	})
+}

@@ -142,3 +142,58 @@ performance "p" {
 		"b": "pwBETAsecret22", "b-upper": "PWBETASECRET22", "b-substr": "pwBETAse ", "b-swap": "pwBETAS3CR3T22",
 	})
 }
+
+// A capture computed from a sensitive feed column is a secret too, in a
+// later step's message under load, in one generator's outputs and in a
+// shared load's (its parts and the generators' files).
+func TestACaptureOfASensitiveFeedColumnIsNotShown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"role": "user"}`))
+	}))
+	defer srv.Close()
+	for _, workers := range []string{"", "workers = 2"} {
+		dir := t.TempDir()
+		src := `target "t" { url = "` + srv.URL + `" }
+performance "p" {
+  target = target.t
+  feed {
+    file      = "users.csv"
+    sensitive = ["password"]
+  }
+  load {
+    rate     = 10
+    duration = "2500ms"
+    ` + workers + `
+  }
+  journey "j" {
+    step "a" {
+      http { path = "/" }
+      capture { p = upper(feed.password) }
+    }
+    step "b" {
+      http { path = "/" }
+      assert {
+        condition     = response.json.role == "admin"
+        error_message = "cap ${capture.p} role ${response.json.role}"
+      }
+    }
+  }
+}
+`
+		for name, body := range map[string]string{"main.hcl": src, "users.csv": "user,password\nalice,pwALPHAsecret1\nbob,pwBETAsecret22\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := runDirForLeaks(t, dir)
+		if r.code == 0 {
+			t.Fatalf("%s: the run passed although every check failed\n%s", workers, r.terminal)
+		}
+		r.expectFound(t, "report.json", "cap [REDACTED] role user")
+		r.expectNoLeak(t, map[string]string{
+			"a": "pwALPHAsecret1", "a-upper": "PWALPHASECRET1",
+			"b": "pwBETAsecret22", "b-upper": "PWBETASECRET22",
+		})
+	}
+}

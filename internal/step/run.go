@@ -381,7 +381,7 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 				break
 			}
 			out.Captures[c.Name] = v
-			if c.Sensitive {
+			if c.Sensitive || s.lateSecret(env, &c) {
 				env.sensitive.add(c.Name)
 				secrets = append(secrets, captureStrings(v)...)
 			}
@@ -401,7 +401,7 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 		// redact them as a passed step's would be.
 		var secrets []string
 		for _, c := range s.Captures {
-			if !c.Sensitive {
+			if !c.Sensitive && !s.lateSecret(env, &c) {
 				continue
 			}
 			if v, diags := c.Expr.Value(out.ectx); !diags.HasErrors() {
@@ -1152,6 +1152,57 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 						return true
 					}
 				}
+			}
+		}
+	}
+	return false
+}
+
+// lateSecret says whether capture c, not sensitive by itself, is computed
+// from a secret known only at run time: a sensitive capture, a param
+// given a secret, each.value of a secret for_each, a sensitive feed
+// column (capture { p = upper(feed.password) }).
+func (s *Step) lateSecret(env *Env, c *Capture) bool {
+	for _, tr := range c.late {
+		switch tr.RootName() {
+		case "capture":
+			if len(tr) < 2 {
+				if env.sensitive.any() {
+					return true
+				}
+				continue
+			}
+			name := attrName(tr[1])
+			if env.sensitive.anyOf([]string{name}) {
+				return true
+			}
+			for _, o := range s.Captures {
+				if o.Sensitive && o.Name == name {
+					return true
+				}
+			}
+		case "param":
+			if s.params == nil {
+				continue
+			}
+			if len(tr) >= 2 && s.secretParam(env, attrName(tr[1])) {
+				return true
+			}
+			if len(tr) < 2 {
+				for name := range s.params.Sensitive {
+					if s.secretParam(env, name) {
+						return true
+					}
+				}
+				for name := range s.params.Late {
+					if s.secretParam(env, name) {
+						return true
+					}
+				}
+			}
+		default:
+			if env.runSecret(tr) {
+				return true
 			}
 		}
 	}

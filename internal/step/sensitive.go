@@ -80,6 +80,16 @@ func (s *sensitiveNames) add(name string) {
 	s.mu.Unlock()
 }
 
+// any reports whether some capture is sensitive.
+func (s *sensitiveNames) any() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.names) > 0
+}
+
 // anyOf reports whether one of names is a sensitive capture.
 func (s *sensitiveNames) anyOf(names []string) bool {
 	if s == nil || len(names) == 0 {

@@ -84,6 +84,10 @@ type Capture struct {
 	Name      string
 	Expr      hcl.Expression
 	Sensitive bool
+	// late are the references of Expr to what is a secret or not only at
+	// run time (a capture, a template's param, each, feed): a capture
+	// computed from one that is a secret is a secret too (runSecret).
+	late []hcl.Traversal
 }
 
 // Eventually repeats the step until its checks pass or Within passes.
@@ -359,7 +363,16 @@ func decodeCapture(b *hcl.Block, dc *config.DecodeContext, r roots) ([]Capture, 
 	for _, a := range config.SortedAttrs(attrs) {
 		expr, d := dc.Late(a.Expr, r.check...)
 		diags = append(diags, d...)
-		out = append(out, Capture{Name: a.Name, Expr: expr, Sensitive: captureIsSensitive(a.Name, a.Expr, dc)})
+		c := Capture{Name: a.Name, Expr: expr, Sensitive: captureIsSensitive(a.Name, a.Expr, dc)}
+		if !c.Sensitive {
+			for _, tr := range expr.Variables() {
+				switch tr.RootName() {
+				case "capture", "param", "each", "feed":
+					c.late = append(c.late, tr)
+				}
+			}
+		}
+		out = append(out, c)
 	}
 	return out, diags
 }
