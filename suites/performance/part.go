@@ -82,8 +82,10 @@ func decodeHist(s string) (*hdr.Histogram, error) {
 	return h, nil
 }
 
+// export is s as a part: a copy (the maps too), which may be encoded
+// after the recorder's lock is released while requests go on.
 func (s *stats) export() statsPart {
-	return statsPart{Name: s.name, Hist: encode(s.hist), Requests: s.requests, Errors: s.errors, Codes: s.codes, Kinds: s.kinds, BytesIn: s.bytesIn, BytesOut: s.bytesOut}
+	return statsPart{Name: s.name, Hist: encode(s.hist), Requests: s.requests, Errors: s.errors, Codes: maps.Clone(s.codes), Kinds: maps.Clone(s.kinds), BytesIn: s.bytesIn, BytesOut: s.bytesOut}
 }
 
 func (s *stats) merge(p statsPart) error {
