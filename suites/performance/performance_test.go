@@ -892,24 +892,40 @@ func TestAnOlderBaselinesTPSIsComparedBySuccesses(t *testing.T) {
 		t.Fatalf("against this cloudtest's baseline (TPS %.2f): %+v", o.TPS, ls.Baseline)
 	}
 
-	// The same baseline as an older cloudtest wrote it: TPS of every
-	// request, and no tps_counts.
+	// rewrite rewrites the baseline's suite record with edit.
 	path := filepath.Join(baseDir, "results.jsonl")
-	b, _ := os.ReadFile(path)
-	var lines []string
-	oldTPS := o.TPS * float64(o.Requests) / float64(o.Requests-o.Errors)
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var r map[string]any
-		if json.Unmarshal([]byte(line), &r) == nil && r["level"] == string(result.LevelSuite) {
-			data := r["data"].(map[string]any)
-			delete(data, "tps_counts")
-			data["overall"].(map[string]any)["tps"] = oldTPS
-			nb, _ := json.Marshal(r)
-			line = string(nb)
+	orig, _ := os.ReadFile(path)
+	rewrite := func(edit func(data map[string]any)) {
+		var lines []string
+		for _, line := range strings.Split(strings.TrimSpace(string(orig)), "\n") {
+			var r map[string]any
+			if json.Unmarshal([]byte(line), &r) == nil && r["level"] == string(result.LevelSuite) {
+				edit(r["data"].(map[string]any))
+				nb, _ := json.Marshal(r)
+				line = string(nb)
+			}
+			lines = append(lines, line)
 		}
-		lines = append(lines, line)
+		os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	}
-	os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+
+	// As the previous landing wrote it (TPS of successes, error samples,
+	// no tps_counts): as it is.
+	rewrite(func(data map[string]any) { delete(data, "tps_counts") })
+	_, ls, _ = runLoadWith(t, srv.URL, body, baseDir, nil)
+	if b := ls.Baseline; b == nil || b.BaselineTPS != o.TPS || b.BaselineTPSNote != "" {
+		t.Fatalf("against a baseline of TPS of successes without tps_counts (TPS %.2f): %+v", o.TPS, ls.Baseline)
+	}
+
+	// As an older cloudtest wrote it: TPS of every request, no error
+	// samples, no tps_counts.
+	oldTPS := o.TPS * float64(o.Requests) / float64(o.Requests-o.Errors)
+	rewrite(func(data map[string]any) {
+		delete(data, "tps_counts")
+		overall := data["overall"].(map[string]any)
+		overall["tps"] = oldTPS
+		delete(overall, "error_samples")
+	})
 	_, ls, _ = runLoadWith(t, srv.URL, body, baseDir, nil)
 	bl := ls.Baseline
 	if bl == nil || math.Abs(bl.BaselineTPS-o.TPS) > 1e-9 || !strings.Contains(bl.BaselineTPSNote, "older cloudtest") ||

@@ -39,7 +39,7 @@ func (s *Suite) regression(baselineDir string, cur result.LoadSummary) (*result.
 		BaselineTPS: base.Overall.TPS, CurrentTPS: cur.Overall.TPS, Allowed: allowed,
 		Test: fmt.Sprintf("one-sided Mann-Whitney U on %d and %d medians of 200 ms windows", len(cur.Windows), len(base.Windows)),
 	}
-	if o := base.Overall; base.TPSCounts == "" && o.Errors > 0 && o.Requests > 0 {
+	if o := base.Overall; countedEveryRequest(base) {
 		// An older cloudtest counted every request in TPS: its successes
 		// per second are that times the share that succeeded.
 		r.BaselineTPS = o.TPS * float64(o.Requests-o.Errors) / float64(o.Requests)
@@ -68,6 +68,16 @@ func (s *Suite) regression(baselineDir string, cur result.LoadSummary) (*result.
 	r.Explanation = fmt.Sprintf("against run %s: median latency %+.1f%% (allowed %.0f%%), p = %.4f (%s): %s",
 		r.Run, r.Change*100, allowed*100, r.PValue, r.Test, verdict)
 	return r, nil
+}
+
+// countedEveryRequest says whether a baseline's TPS counted every request,
+// failed or not, as cloudtest's did until 2026-12-03: it says nothing of
+// what it counts (tps_counts came later), and it has failed requests but
+// no error samples, which came in the same landing as the TPS of
+// successes (a summary since then with failed requests has one at least).
+func countedEveryRequest(base result.LoadSummary) bool {
+	o := base.Overall
+	return base.TPSCounts == "" && o.Errors > 0 && o.Requests > o.Errors && len(o.ErrorSamples) == 0
 }
 
 func baselineSummary(dir, suite string) (result.LoadSummary, error) {
