@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Redactor removes secrets from everything that is kept for the report.
@@ -118,7 +120,29 @@ func encodings(s string) []string {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		out = append(out, enc.EncodeToString(b))
 	}
+	// Outside ASCII, the same text in the other Unicode normalization
+	// forms (a target that stored "Zürich" decomposed), and each with
+	// every character outside ASCII escaped, as a migration finding of
+	// another normalization shows it.
+	if !isASCII(s) {
+		for _, f := range []string{s, norm.NFC.String(s), norm.NFD.String(s)} {
+			if f != s {
+				out = append(out, f)
+			}
+			q := strconv.QuoteToASCII(f)
+			out = append(out, q[1:len(q)-1])
+		}
+	}
 	return out
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 var (

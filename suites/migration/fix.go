@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/cloudtest/cloudtest/internal/step"
 )
 
 // FixFile is the name, in the run directory, of the statements that would
@@ -30,10 +32,13 @@ type fixWriter struct {
 	err     error
 	dialect string
 	table   string // quoted target table
+	// red knows the run's secrets: a statement that would write one is
+	// written commented out, the secret redacted.
+	red *step.Redactor
 }
 
-func newFixWriter(dir, suite, table, dialect string) *fixWriter {
-	fw := &fixWriter{dir: dir, dialect: dialect}
+func newFixWriter(dir, suite, table, dialect string, red *step.Redactor) *fixWriter {
+	fw := &fixWriter{dir: dir, dialect: dialect, red: red}
 	fw.table = fw.tableName(table)
 	fw.tmp = filepath.Join(dir, fmt.Sprintf(".fix-%s-%s.sql.tmp", safeName(suite), safeName(table)))
 	return fw
@@ -65,6 +70,13 @@ func (fw *fixWriter) emit(stmt string) {
 		fw.w = bufio.NewWriterSize(fw.f, 64<<10)
 	}
 	fw.n++
+	if fw.red != nil {
+		if shown := fw.red.String(stmt); shown != stmt {
+			// The run's outputs never hold a secret, this file neither:
+			// the statement is for a person to complete.
+			stmt = "-- holds a secret, redacted (write the value in by hand): " + strings.ReplaceAll(shown, "\n", " ")
+		}
+	}
 	_, fw.err = fw.w.WriteString(stmt + "\n")
 }
 

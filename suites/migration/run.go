@@ -172,7 +172,7 @@ func (s *Suite) compareTable(ctx context.Context, env *runner.Env, t *Table, src
 			}
 		}
 	}()
-	c.fix = newFixWriter(env.Dir, s.Name, t.TargetName, tgt.dialect())
+	c.fix = newFixWriter(env.Dir, s.Name, t.TargetName, tgt.dialect(), red)
 	c.tr = newTableRun(p, src, tgt, s, red, c.fix)
 	// When every row is fetched anyway (no checksums), the aggregates are
 	// computed from the rows as they stream: one pass over each table, not two.
