@@ -417,10 +417,19 @@ variable "keys" {
   sensitive = true
   default   = { a = "KEYalphaSECRET1" }
 }
+variable "limits" {
+  sensitive = true
+  default   = { a = { limit = 2, key = "LIMkeySECRET33" } }
+}
 step_template "take" {
   param "key" {}
   http { path = "/" }
   capture { kk = lower(param.key) }
+}
+step_template "take2" {
+  param "key" {}
+  http { path = "/" }
+  capture { k2 = replace(param.key, "SECRET", "-s-") }
 }
 functional "f" {
   target = target.t
@@ -451,11 +460,45 @@ functional "f" {
       use  = step_template.take
       with = { key = capture.qq }
     }
+    step "whole" {
+      use  = step_template.take2
+      with = { key = lookup(capture, "qq", "") }
+    }
     step "show" {
       http { path = "/" }
       assert {
         condition     = response.json.role == "admin"
-        error_message = "cap ${capture.yy} ${capture.kk} role ${response.json.role}"
+        error_message = "cap ${capture.yy} ${capture.kk} ${capture.k2} role ${response.json.role}"
+      }
+    }
+  }
+  case "whole" {
+    step "login" {
+      http { path = "/login" }
+      capture { qq = sensitive(response.json.tok) }
+    }
+    step "header" {
+      http {
+        path    = "/"
+        headers = { X-Up = upper(lookup(capture, "qq", "")) }
+      }
+      assert {
+        condition     = response.json.role == "admin"
+        error_message = "inline ${upper(lookup(capture, "qq", ""))} role ${response.json.role}"
+      }
+    }
+  }
+  case "short" {
+    for_each = var.limits
+    step "take" {
+      http { path = "/" }
+      capture { lim = each.value.limit }
+    }
+    step "show" {
+      http { path = "/" }
+      assert {
+        condition     = response.json.role == "admin"
+        error_message = "lim ${capture.lim} of 12 in 2026 role ${response.json.role}"
       }
     }
   }
@@ -465,9 +508,14 @@ functional "f" {
 		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
 	}
 	r.expectFound(t, "report.json", "each [REDACTED] role user")
-	r.expectFound(t, "report.json", "cap [REDACTED] [REDACTED] role user")
+	r.expectFound(t, "report.json", "cap [REDACTED] [REDACTED] [REDACTED] role user")
+	r.expectFound(t, "report.json", "inline [REDACTED] role user")
+	// A short value computed from a secret is a placeholder where it is
+	// read, not matched in every text (every 2 would go).
+	r.expectFound(t, "report.json", "lim [REDACTED] of 12 in 2026 role user")
 	r.expectNoLeak(t, map[string]string{
 		"each": "KEYalphaSECRET1", "each-upper": "KEYALPHASECRET1",
 		"tok": "TOKbetaSECRET22", "tok-upper": "TOKBETASECRET22", "tok-lower": "tokbetasecret22",
+		"tok-swap": "TOKbeta-s-22",
 	})
 }

@@ -34,9 +34,11 @@ type derivedExpr struct {
 	// attributes are secrets); with no sensitive variable or local, the
 	// part is a secret when one of these is in the run.
 	captures []string
-	params   []string
-	vars     []hcl.Traversal
-	byConfig bool
+	// wholeCapture: it reads the whole capture object.
+	wholeCapture bool
+	params       []string
+	vars         []hcl.Traversal
+	byConfig     bool
 }
 
 func (h *HTTPRequest) derived(cfg *config.Config) []derivedExpr {
@@ -54,13 +56,14 @@ func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool
 	byConfig := cfg != nil && cfg.IsSensitive(e) || config.CallsSensitive(e)
 	var caps, ps []string
 	var vars []hcl.Traversal
+	whole := false
 	for _, tr := range e.Variables() {
 		switch tr.RootName() {
 		case "capture":
-			if len(tr) >= 2 {
-				if n := attrName(tr[1]); n != "" {
-					caps = append(caps, n)
-				}
+			if len(tr) < 2 {
+				whole = true // the whole object: any sensitive capture
+			} else if n := attrName(tr[1]); n != "" {
+				caps = append(caps, n)
 			}
 		case "param":
 			if len(tr) >= 2 {
@@ -74,7 +77,7 @@ func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool
 			vars = append(vars, tr)
 		}
 	}
-	if !byConfig && len(caps) == 0 && len(ps) == 0 && len(vars) == 0 {
+	if !byConfig && len(caps) == 0 && len(ps) == 0 && len(vars) == 0 && !whole {
 		return out
 	}
 	switch x := e.(type) {
@@ -104,7 +107,7 @@ func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool
 		// var.pw, local.basic, capture.token: in the set already.
 		return out
 	}
-	return append(out, derivedExpr{expr: e, captures: caps, params: ps, vars: vars, byConfig: byConfig})
+	return append(out, derivedExpr{expr: e, captures: caps, wholeCapture: whole, params: ps, vars: vars, byConfig: byConfig})
 }
 
 // withDerived returns red with the strings of the request's derived parts
@@ -122,7 +125,7 @@ func (e *Env) withDerived(red func() *Redactor, h *HTTPRequest, ectx *hcl.EvalCo
 		}
 		var secrets []string
 		for _, p := range parts {
-			if !p.byConfig && !e.sensitive.anyOf(p.captures) && !slices.ContainsFunc(p.vars, e.runSecret) && !slices.ContainsFunc(p.params, secretParam) {
+			if !p.byConfig && !e.sensitive.anyOf(p.captures) && !(p.wholeCapture && e.sensitive.any()) && !slices.ContainsFunc(p.vars, e.runSecret) && !slices.ContainsFunc(p.params, secretParam) {
 				continue
 			}
 			v, diags := p.expr.Value(ectx)

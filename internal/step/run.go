@@ -381,9 +381,16 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 				break
 			}
 			out.Captures[c.Name] = v
-			if c.Sensitive || s.lateSecret(env, &c) {
-				env.sensitive.add(c.Name)
+			if c.Sensitive {
+				env.sensitive.add(c.Name, false)
 				secrets = append(secrets, captureStrings(v)...)
+			} else if s.lateSecret(env, &c) {
+				// Computed from a secret: shown as [REDACTED] wherever it
+				// is read (a placeholder); its values are matched in text
+				// too, but for those too short to be told from other text
+				// (each.value.limit = 2 would take every 2).
+				env.sensitive.add(c.Name, true)
+				secrets = append(secrets, longStrings(captureStrings(v))...)
 			}
 		}
 		// The response that handed out a credential is in the excerpt
@@ -401,11 +408,16 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 		// redact them as a passed step's would be.
 		var secrets []string
 		for _, c := range s.Captures {
-			if !c.Sensitive && !s.lateSecret(env, &c) {
+			late := !c.Sensitive && s.lateSecret(env, &c)
+			if !c.Sensitive && !late {
 				continue
 			}
 			if v, diags := c.Expr.Value(out.ectx); !diags.HasErrors() {
-				secrets = append(secrets, captureStrings(v)...)
+				if late {
+					secrets = append(secrets, longStrings(captureStrings(v))...)
+				} else {
+					secrets = append(secrets, captureStrings(v)...)
+				}
 			}
 		}
 		if len(secrets) > 0 {
@@ -1127,11 +1139,11 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 		for _, tr := range e.Variables() {
 			switch tr.RootName() {
 			case "capture":
-				if len(tr) >= 2 && env.sensitive.anyOf([]string{attrName(tr[1])}) {
-					return true
+				if len(tr) < 2 && env.sensitive.any() || len(tr) >= 2 && env.sensitive.anyOf([]string{attrName(tr[1])}) {
+					return true // (the whole object holds the sensitive ones too)
 				}
 				for _, c := range s.Captures { // this step's own, before it took them
-					if c.Sensitive && len(tr) >= 2 && attrName(tr[1]) == c.Name {
+					if c.Sensitive && (len(tr) < 2 || attrName(tr[1]) == c.Name) {
 						return true
 					}
 				}
@@ -1156,6 +1168,17 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 		}
 	}
 	return false
+}
+
+// longStrings are those of ss at least minForm bytes long.
+func longStrings(ss []string) []string {
+	out := ss[:0]
+	for _, s := range ss {
+		if len(s) >= minForm {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // lateSecret says whether capture c, not sensitive by itself, is computed
@@ -1230,7 +1253,9 @@ func (s *Step) secretParam(env *Env, name string) bool {
 func (e *Env) readsRunSecret(expr hcl.Expression) bool {
 	for _, tr := range expr.Variables() {
 		if tr.RootName() == "capture" {
-			if len(tr) >= 2 && e.sensitive.anyOf([]string{attrName(tr[1])}) {
+			// The whole object (lookup(capture, "tok", "")) holds every
+			// capture, the sensitive ones too.
+			if len(tr) < 2 && e.sensitive.any() || len(tr) >= 2 && e.sensitive.anyOf([]string{attrName(tr[1])}) {
 				return true
 			}
 		} else if e.runSecret(tr) {

@@ -58,25 +58,29 @@ func captureIsSensitive(name string, expr hcl.Expression, dc *config.DecodeConte
 // made; one set is shared by the copies of an Env, so that a later step
 // (or case) redacts capture.token wherever it is used.
 type sensitiveNames struct {
-	mu    sync.RWMutex
+	mu sync.RWMutex
+	// names holds each sensitive capture's name: true for one sensitive by
+	// itself, false for one computed from a secret (whose values shorter
+	// than minForm are not matched in text: every "2" would go).
 	names map[string]bool
 }
 
-func (s *sensitiveNames) add(name string) {
+// add marks the capture name sensitive (derived: computed from a secret).
+func (s *sensitiveNames) add(name string, derived bool) {
 	if s == nil {
 		return
 	}
 	s.mu.RLock()
-	known := s.names[name]
+	whole, known := s.names[name]
 	s.mu.RUnlock()
-	if known {
+	if known && (whole || derived) {
 		return
 	}
 	s.mu.Lock()
 	if s.names == nil {
 		s.names = map[string]bool{}
 	}
-	s.names[name] = true
+	s.names[name] = s.names[name] || !derived
 	s.mu.Unlock()
 }
 
@@ -98,7 +102,7 @@ func (s *sensitiveNames) anyOf(names []string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, n := range names {
-		if s.names[n] {
+		if _, ok := s.names[n]; ok {
 			return true
 		}
 	}
@@ -113,9 +117,13 @@ func (s *sensitiveNames) values(captures map[string]cty.Value) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []string
-	for name := range s.names {
+	for name, whole := range s.names {
 		if v, ok := captures[name]; ok {
-			out = append(out, captureStrings(v)...)
+			if whole {
+				out = append(out, captureStrings(v)...)
+			} else {
+				out = append(out, longStrings(captureStrings(v))...)
+			}
 		}
 	}
 	return out
