@@ -70,12 +70,10 @@ func (fw *fixWriter) emit(stmt string) {
 		fw.w = bufio.NewWriterSize(fw.f, 64<<10)
 	}
 	fw.n++
-	if fw.red != nil {
-		if shown := fw.red.String(stmt); shown != stmt {
-			// The run's outputs never hold a secret, this file neither:
-			// the statement is for a person to complete.
-			stmt = "-- holds a secret, redacted (write the value in by hand): " + strings.ReplaceAll(shown, "\n", " ")
-		}
+	if strings.Contains(stmt, secretLiteral) {
+		// The run's outputs never hold a secret, this file neither: the
+		// statement is for a person to complete.
+		stmt = "-- holds a secret, redacted (write the value in by hand): " + oneLine(stmt)
 	}
 	_, fw.err = fw.w.WriteString(stmt + "\n")
 }
@@ -137,10 +135,25 @@ func (fw *fixWriter) tableName(name string) string {
 	return fw.ident(name)
 }
 
-// literal writes a source value as a literal of the target's dialect.
+// secretLiteral stands for a value that holds a secret (one of the
+// run's, or what looks like a password): not valid SQL, and the statement
+// is written as a comment.
+const secretLiteral = step.Redacted
+
+// oneLine is s on one line, for a comment: PostgreSQL and MySQL end a
+// "--" comment at a carriage return as at a line feed.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// literal writes a source value as a literal of the target's dialect, or
+// secretLiteral when it holds a secret.
 func (fw *fixWriter) literal(p *pair, v val) string {
 	if v.null {
 		return "NULL"
+	}
+	if fw.red != nil && fw.red.String(v.s) != v.s {
+		return secretLiteral
 	}
 	switch p.tgt.Class {
 	case cInt, cDecimal, cFloat:
@@ -252,7 +265,7 @@ func (fw *fixWriter) duplicate(tr *tableRun, role string, r []val) {
 	}
 	cond := fw.keyCond(tr, r)
 	if role == "source" {
-		fw.emit("-- the source has the key " + strings.ReplaceAll(cond, "\n", " ") + " more than once: nothing to do on the target, but check the source")
+		fw.emit("-- the source has the key " + oneLine(cond) + " more than once: nothing to do on the target, but check the source")
 		return
 	}
 	switch fw.dialect {
@@ -262,7 +275,7 @@ func (fw *fixWriter) duplicate(tr *tableRun, role string, r []val) {
 	case "csv":
 		// Standard SQL has no way to name one of two equal rows (ctid is
 		// PostgreSQL's, LIMIT in a DELETE MySQL's).
-		fw.emit("-- the target has the key " + strings.ReplaceAll(cond, "\n", " ") + " more than once: remove one copy from its file (check which to keep)")
+		fw.emit("-- the target has the key " + oneLine(cond) + " more than once: remove one copy from its file (check which to keep)")
 		return
 	}
 	fw.emit("DELETE FROM " + fw.table + " WHERE ctid IN (SELECT ctid FROM " + fw.table + " WHERE " + cond + " LIMIT 1); -- a duplicate of the key: check which copy to keep")

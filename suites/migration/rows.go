@@ -343,9 +343,18 @@ func (tr *tableRun) allPairs() []*pair { return append(slices.Clone(tr.p.keyPair
 func (tr *tableRun) keyStrings(r []val) []string {
 	out := make([]string, len(tr.p.keyPairs))
 	for i, kp := range tr.p.keyPairs {
-		out[i] = tr.red.String(display(kp.src, r[i]))
+		out[i] = tr.shown(kp.src, r[i])
 	}
 	return out
+}
+
+// shown is a value as the outputs show it, redacted: a secret held in
+// bytes (shown in hex, which no redactor knows) is [REDACTED] whole.
+func (tr *tableRun) shown(t *colType, v val) string {
+	if !v.null && t.Class == cBytes && tr.red.String(v.s) != v.s {
+		return step.Redacted
+	}
+	return tr.red.String(display(t, v))
 }
 
 func (tr *tableRun) keep(out *rangeOut, d result.RowDiff) {
@@ -360,9 +369,9 @@ func (tr *tableRun) oneSide(r []val, source bool) []result.Cell {
 	for i, p := range ps {
 		c := result.Cell{Column: p.srcN + renamed(p.srcN, p.tgtN)}
 		if source {
-			c.Source, c.SourceNull, c.Absent = tr.red.String(display(p.src, r[i])), r[i].null, "target"
+			c.Source, c.SourceNull, c.Absent = tr.shown(p.src, r[i]), r[i].null, "target"
 		} else {
-			c.Target, c.TargetNull, c.Absent = tr.red.String(display(p.tgt, r[i])), r[i].null, "source"
+			c.Target, c.TargetNull, c.Absent = tr.shown(p.tgt, r[i]), r[i].null, "source"
 		}
 		cells[i] = c
 	}
@@ -421,8 +430,8 @@ func (tr *tableRun) compareRow(out *rangeOut, s, t []val) {
 		cells := make([]result.Cell, len(ps))
 		for i, p := range ps {
 			cells[i] = result.Cell{Column: p.srcN + renamed(p.srcN, p.tgtN),
-				Source: tr.red.String(display(p.src, s[i])), SourceNull: s[i].null,
-				Target: tr.red.String(display(p.tgt, t[i])), TargetNull: t[i].null}
+				Source: tr.shown(p.src, s[i]), SourceNull: s[i].null,
+				Target: tr.shown(p.tgt, t[i]), TargetNull: t[i].null}
 			if j := slices.Index(differing, i); j >= 0 {
 				cells[i].Differs, cells[i].Reason = true, reasons[j]
 			}
