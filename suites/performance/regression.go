@@ -77,7 +77,7 @@ func (s *Suite) regression(baselineDir string, cur result.LoadSummary) (*result.
 // successes (a summary since then with failed requests has one at least).
 func countedEveryRequest(base result.LoadSummary) bool {
 	o := base.Overall
-	return base.TPSCounts == "" && o.Errors > 0 && o.Requests > o.Errors && len(o.ErrorSamples) == 0
+	return base.TPSCounts == "" && o.Errors > 0 && o.TPS > 0 && len(o.ErrorSamples) == 0
 }
 
 func baselineSummary(dir, suite string) (result.LoadSummary, error) {
