@@ -326,15 +326,7 @@ functional "f" {
 // that shows a transform of it, or a request header computed from it,
 // reached the outputs; so did a header computed from each.value itself.
 func TestTemplateParamOfSecretEachIsNotShown(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path == "/login" {
-			w.Write([]byte(`{"tok": "TOKbetaSECRET22"}`))
-			return
-		}
-		w.Write([]byte(`{"role": "user"}`))
-	}))
-	defer srv.Close()
+	srv := loginServer(t)
 	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
 variable "keys" {
   sensitive = true
@@ -403,15 +395,7 @@ functional "f" {
 // capture, a template's param given one) is a secret too: a message that
 // showed it printed upper(each.value) and upper(capture.tok).
 func TestACaptureComputedFromARunTimeSecretIsNotShown(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path == "/login" {
-			w.Write([]byte(`{"tok": "TOKbetaSECRET22"}`))
-			return
-		}
-		w.Write([]byte(`{"role": "user"}`))
-	}))
-	defer srv.Close()
+	srv := loginServer(t)
 	r := runForLeaks(t, map[string]string{"main.hcl": hclTarget(srv) + `
 variable "keys" {
   sensitive = true
@@ -518,4 +502,19 @@ functional "f" {
 		"tok": "TOKbetaSECRET22", "tok-upper": "TOKBETASECRET22", "tok-lower": "tokbetasecret22",
 		"tok-swap": "TOKbeta-s-22",
 	})
+}
+
+// loginServer answers /login with {"tok": "TOKbetaSECRET22"} and every
+// other path with {"role": "user"}.
+func loginServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/login" {
+			w.Write([]byte(`{"tok": "TOKbetaSECRET22"}`))
+			return
+		}
+		w.Write([]byte(`{"role": "user"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,11 +48,7 @@ func writeFeedSuite(t *testing.T, src string) string {
 	t.Helper()
 	dir := t.TempDir()
 	csv := "user,password\nalice," + `"` + strings.ReplaceAll(feedPasswordA, `"`, `""`) + `"` + "\nbob," + feedPasswordB + "\n"
-	for name, body := range map[string]string{"main.hcl": src, "users.csv": csv} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTestFiles(t, dir, map[string]string{"main.hcl": src, "users.csv": csv})
 	return dir
 }
 
@@ -95,11 +89,7 @@ func TestAnUnknownSensitiveFeedColumnIsRefusedOnItsLine(t *testing.T) {
 // request header, is a secret too: it was matched by value only, so
 // upper(feed.password) reached the outputs.
 func TestATransformOfASensitiveFeedColumnIsNotShown(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"role": "user"}`))
-	}))
-	defer srv.Close()
+	srv := loginServer(t)
 	dir := t.TempDir()
 	csv := "user,password\nalice,pwALPHAsecret1\nbob,pwBETAsecret22\n"
 	src := `target "t" { url = "` + srv.URL + `" }
@@ -127,11 +117,7 @@ performance "p" {
   }
 }
 `
-	for name, body := range map[string]string{"main.hcl": src, "users.csv": csv} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTestFiles(t, dir, map[string]string{"main.hcl": src, "users.csv": csv})
 	r := runDirForLeaks(t, dir)
 	if r.code == 0 {
 		t.Fatalf("the run passed although every check failed\n%s", r.terminal)
@@ -147,11 +133,7 @@ performance "p" {
 // later step's message under load, in one generator's outputs and in a
 // shared load's (its parts and the generators' files).
 func TestACaptureOfASensitiveFeedColumnIsNotShown(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"role": "user"}`))
-	}))
-	defer srv.Close()
+	srv := loginServer(t)
 	for _, workers := range []string{"", "workers = 2"} {
 		dir := t.TempDir()
 		src := `target "t" { url = "` + srv.URL + `" }
@@ -181,11 +163,7 @@ performance "p" {
   }
 }
 `
-		for name, body := range map[string]string{"main.hcl": src, "users.csv": "user,password\nalice,pwALPHAsecret1\nbob,pwBETAsecret22\n"} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writeTestFiles(t, dir, map[string]string{"main.hcl": src, "users.csv": "user,password\nalice,pwALPHAsecret1\nbob,pwBETAsecret22\n"})
 		r := runDirForLeaks(t, dir)
 		if r.code == 0 {
 			t.Fatalf("%s: the run passed although every check failed\n%s", workers, r.terminal)
@@ -195,5 +173,19 @@ performance "p" {
 			"a": "pwALPHAsecret1", "a-upper": "PWALPHASECRET1",
 			"b": "pwBETAsecret22", "b-upper": "PWBETASECRET22",
 		})
+	}
+}
+
+// writeTestFiles writes each file (its name relative to dir) with its body.
+func writeTestFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 // value in its UPDATE and INSERT.
 func TestASecretInAMigratedTableIsNotShown(t *testing.T) {
 	dir := t.TempDir()
-	for name, body := range map[string]string{
+	writeTestFiles(t, dir, map[string]string{
 		"main.hcl": `
 variable "pw" {
   sensitive = true
@@ -49,12 +49,7 @@ migration "m" {
 		"dst/w.csv": "id,name\n1,alice\n2,Zu\u0308richGeheim1\n4,other\n5,y\n6,\"x\rDROP TABLE w;\"\n",
 		"src/b.csv": "id,data\n1,plain\n2,BlobSecretXYZ7\n",
 		"dst/b.csv": "id,data\n1,plain\n2,other\n",
-	} {
-		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	r := runDirForLeaks(t, dir)
 	if r.code != exitRejected {
 		t.Fatalf("exit %d, want %d\n%s", r.code, exitRejected, r.terminal)
