@@ -1170,11 +1170,13 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 	return false
 }
 
-// longStrings are those of ss at least minForm bytes long.
+// longStrings are those of ss at least minForm bytes long, but for true
+// and false (capture { ok = capture.token != "" } is no secret worth every
+// "true" of every output).
 func longStrings(ss []string) []string {
 	out := ss[:0]
 	for _, s := range ss {
-		if len(s) >= minForm {
+		if len(s) >= minForm && s != "true" && s != "false" {
 			out = append(out, s)
 		}
 	}

@@ -70,10 +70,13 @@ func (fw *fixWriter) emit(stmt string) {
 		fw.w = bufio.NewWriterSize(fw.f, 64<<10)
 	}
 	fw.n++
-	if strings.Contains(stmt, secretLiteral) {
+	switch {
+	case strings.Contains(stmt, secretLiteral):
 		// The run's outputs never hold a secret, this file neither: the
 		// statement is for a person to complete.
 		stmt = "-- holds a secret, redacted (write the value in by hand): " + oneLine(stmt)
+	case strings.Contains(stmt, nulLiteral):
+		stmt = "-- a value holds a NUL byte, which PostgreSQL text cannot store (write it by hand): " + oneLine(stmt)
 	}
 	_, fw.err = fw.w.WriteString(stmt + "\n")
 }
@@ -140,10 +143,17 @@ func (fw *fixWriter) tableName(name string) string {
 // is written as a comment.
 const secretLiteral = step.Redacted
 
+// nulLiteral stands for a text value with a NUL byte on PostgreSQL: its
+// text cannot hold one, and psql reading the file cuts the line there
+// (the next statement's quote then closes the literal, and the value
+// after it runs as SQL).
+const nulLiteral = "[NUL BYTE]"
+
 // oneLine is s on one line, for a comment: PostgreSQL and MySQL end a
-// "--" comment at a carriage return as at a line feed.
+// "--" comment at a carriage return as at a line feed, and psql cuts a
+// line at a NUL byte.
 func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\x00", `\0`).Replace(s)
 }
 
 // literal writes a source value as a literal of the target's dialect, or
@@ -184,34 +194,23 @@ func (fw *fixWriter) literal(p *pair, v val) string {
 	return fw.quote(s)
 }
 
-// quote writes a string literal: MySQL escapes backslashes and quotes;
-// PostgreSQL doubles quotes, and uses E” when a backslash must be kept.
+// quote writes a string literal. MySQL: quotes doubled, and a value with
+// a backslash or a control character as a hex literal (X'…'), which reads
+// the same whatever the server's sql_mode (under NO_BACKSLASH_ESCAPES a
+// \' would close the literal and let the rest of the value run as SQL).
+// PostgreSQL doubles quotes, uses E” when a backslash must be kept, and
+// gives nulLiteral for a NUL byte.
 func (fw *fixWriter) quote(s string) string {
 	if fw.dialect == "mysql" {
-		var b strings.Builder
-		b.WriteByte('\'')
 		for i := 0; i < len(s); i++ {
-			switch c := s[i]; c {
-			case 0:
-				b.WriteString(`\0`)
-			case '\'':
-				b.WriteString(`\'`)
-			case '"':
-				b.WriteString(`\"`)
-			case '\\':
-				b.WriteString(`\\`)
-			case '\n':
-				b.WriteString(`\n`)
-			case '\r':
-				b.WriteString(`\r`)
-			case 0x1a:
-				b.WriteString(`\Z`)
-			default:
-				b.WriteByte(c)
+			if c := s[i]; c == '\\' || c < ' ' || c == 0x7f {
+				return fmt.Sprintf("X'%x'", s)
 			}
 		}
-		b.WriteByte('\'')
-		return b.String()
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return nulLiteral
 	}
 	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	if strings.Contains(s, `\`) {
