@@ -28,17 +28,14 @@ type derivedExprs struct {
 
 type derivedExpr struct {
 	expr hcl.Expression
-	// captures are the captures the part reads, params the template's
-	// params it reads (late ones are secrets or not by run), vars its
-	// references to run-time roots (each, feed: Env.SecretVars says which
-	// attributes are secrets); with no sensitive variable or local, the
-	// part is a secret when one of these is in the run.
-	captures []string
-	// wholeCapture: it reads the whole capture object.
-	wholeCapture bool
-	params       []string
-	vars         []hcl.Traversal
-	byConfig     bool
+	// refs are its references to what is a secret or not by run (a
+	// capture, each, feed: Env.lateSecretRef), params the template's
+	// params it reads (late ones are secrets or not by run too); with no
+	// sensitive variable or local, the part is a secret when one of these
+	// is in the run.
+	refs     []hcl.Traversal
+	params   []string
+	byConfig bool
 }
 
 func (h *HTTPRequest) derived(cfg *config.Config) []derivedExpr {
@@ -54,17 +51,12 @@ func (h *HTTPRequest) derived(cfg *config.Config) []derivedExpr {
 // collectDerived appends the parts of e computed from a secret.
 func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool, out []derivedExpr) []derivedExpr {
 	byConfig := cfg != nil && cfg.IsSensitive(e) || config.CallsSensitive(e)
-	var caps, ps []string
-	var vars []hcl.Traversal
-	whole := false
+	var ps []string
+	var refs []hcl.Traversal
 	for _, tr := range e.Variables() {
 		switch tr.RootName() {
-		case "capture":
-			if len(tr) < 2 {
-				whole = true // the whole object: any sensitive capture
-			} else if n := attrName(tr[1]); n != "" {
-				caps = append(caps, n)
-			}
+		case "capture", "each", "feed":
+			refs = append(refs, tr)
 		case "param":
 			if len(tr) >= 2 {
 				if n := attrName(tr[1]); params[n] {
@@ -73,11 +65,9 @@ func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool
 					ps = append(ps, n)
 				}
 			}
-		case "each", "feed":
-			vars = append(vars, tr)
 		}
 	}
-	if !byConfig && len(caps) == 0 && len(ps) == 0 && len(vars) == 0 && !whole {
+	if !byConfig && len(refs) == 0 && len(ps) == 0 {
 		return out
 	}
 	switch x := e.(type) {
@@ -107,7 +97,7 @@ func collectDerived(e hcl.Expression, cfg *config.Config, params map[string]bool
 		// var.pw, local.basic, capture.token: in the set already.
 		return out
 	}
-	return append(out, derivedExpr{expr: e, captures: caps, wholeCapture: whole, params: ps, vars: vars, byConfig: byConfig})
+	return append(out, derivedExpr{expr: e, refs: refs, params: ps, byConfig: byConfig})
 }
 
 // withDerived returns red with the strings of the request's derived parts
@@ -125,7 +115,7 @@ func (e *Env) withDerived(red func() *Redactor, h *HTTPRequest, ectx *hcl.EvalCo
 		}
 		var secrets []string
 		for _, p := range parts {
-			if !p.byConfig && !e.sensitive.anyOf(p.captures) && !(p.wholeCapture && e.sensitive.any()) && !slices.ContainsFunc(p.vars, e.runSecret) && !slices.ContainsFunc(p.params, secretParam) {
+			if !p.byConfig && !slices.ContainsFunc(p.refs, e.lateSecretRef) && !slices.ContainsFunc(p.params, secretParam) {
 				continue
 			}
 			v, diags := p.expr.Value(ectx)

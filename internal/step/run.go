@@ -381,16 +381,9 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 				break
 			}
 			out.Captures[c.Name] = v
-			if c.Sensitive {
-				env.sensitive.add(c.Name, false)
-				secrets = append(secrets, captureStrings(v)...)
-			} else if s.lateSecret(env, &c) {
-				// Computed from a secret: shown as [REDACTED] wherever it
-				// is read (a placeholder); its values are matched in text
-				// too, but for those too short to be told from other text
-				// (each.value.limit = 2 would take every 2).
-				env.sensitive.add(c.Name, true)
-				secrets = append(secrets, longStrings(captureStrings(v))...)
+			if late := !c.Sensitive && s.lateSecret(env, &c); c.Sensitive || late {
+				env.sensitive.add(c.Name, late)
+				secrets = append(secrets, secretStrings(v, late)...)
 			}
 		}
 		// The response that handed out a credential is in the excerpt
@@ -413,11 +406,7 @@ func (s *Step) Run(ctx context.Context, env *Env, captures map[string]cty.Value)
 				continue
 			}
 			if v, diags := c.Expr.Value(out.ectx); !diags.HasErrors() {
-				if late {
-					secrets = append(secrets, longStrings(captureStrings(v))...)
-				} else {
-					secrets = append(secrets, captureStrings(v)...)
-				}
+				secrets = append(secrets, secretStrings(v, late)...)
 			}
 		}
 		if len(secrets) > 0 {
@@ -1136,43 +1125,27 @@ func (s *Step) tainted(env *Env, exprs ...hcl.Expression) bool {
 		if env.Config != nil && env.Config.IsSensitive(e) {
 			return true
 		}
-		for _, tr := range e.Variables() {
-			switch tr.RootName() {
-			case "capture":
-				if len(tr) < 2 && env.sensitive.any() || len(tr) >= 2 && env.sensitive.anyOf([]string{attrName(tr[1])}) {
-					return true // (the whole object holds the sensitive ones too)
-				}
-				for _, c := range s.Captures { // this step's own, before it took them
-					if c.Sensitive && (len(tr) < 2 || attrName(tr[1]) == c.Name) {
-						return true
-					}
-				}
-			case "param":
-				if len(tr) >= 2 && s.secretParam(env, attrName(tr[1])) {
-					return true
-				}
-			default:
-				if env.runSecret(tr) {
-					return true
-				}
-			case "response":
-				// What a sensitive capture of this step reads of the
-				// response (response.json.token), or a part of it.
-				p := traversalPath(tr)
-				for _, sp := range s.secretResponsePaths() {
-					if overlaps(p, sp) {
-						return true
-					}
-				}
-			}
+		if s.readsSecret(env, e.Variables()) {
+			return true
 		}
 	}
 	return false
 }
 
+// secretStrings are the strings of a sensitive capture's value v to match
+// in text. Of one computed from a secret (derived), not those too short to
+// be told from other text, nor true and false: it is a placeholder where
+// it is read, and each.value.limit = 2 (or ok = capture.token != "")
+// would take every 2 (every true) of every output.
+func secretStrings(v cty.Value, derived bool) []string {
+	if !derived {
+		return captureStrings(v)
+	}
+	return longStrings(captureStrings(v))
+}
+
 // longStrings are those of ss at least minForm bytes long, but for true
-// and false (capture { ok = capture.token != "" } is no secret worth every
-// "true" of every output).
+// and false.
 func longStrings(ss []string) []string {
 	out := ss[:0]
 	for _, s := range ss {
@@ -1187,22 +1160,23 @@ func longStrings(ss []string) []string {
 // from a secret known only at run time: a sensitive capture, a param
 // given a secret, each.value of a secret for_each, a sensitive feed
 // column (capture { p = upper(feed.password) }).
-func (s *Step) lateSecret(env *Env, c *Capture) bool {
-	for _, tr := range c.late {
+func (s *Step) lateSecret(env *Env, c *Capture) bool { return s.readsSecret(env, c.late) }
+
+// readsSecret says whether one of the references trs reads a secret of
+// this run: a sensitive capture (the whole capture object holds them
+// all), a param given a secret (the whole param object: any such), a
+// secret attribute of a run-time root (SecretVars), or what a sensitive
+// capture of this step reads of the response (response.json.token), or
+// a part of it.
+func (s *Step) readsSecret(env *Env, trs []hcl.Traversal) bool {
+	for _, tr := range trs {
 		switch tr.RootName() {
 		case "capture":
-			if len(tr) < 2 {
-				if env.sensitive.any() {
-					return true
-				}
-				continue
-			}
-			name := attrName(tr[1])
-			if env.sensitive.anyOf([]string{name}) {
+			if env.secretCapture(tr) {
 				return true
 			}
-			for _, o := range s.Captures {
-				if o.Sensitive && o.Name == name {
+			for _, c := range s.Captures { // this step's own, before it took them
+				if c.Sensitive && (len(tr) < 2 || attrName(tr[1]) == c.Name) {
 					return true
 				}
 			}
@@ -1214,15 +1188,17 @@ func (s *Step) lateSecret(env *Env, c *Capture) bool {
 				return true
 			}
 			if len(tr) < 2 {
-				for name := range s.params.Sensitive {
+				for name := range s.params.Sensitive { // (it holds every param)
 					if s.secretParam(env, name) {
 						return true
 					}
 				}
-				for name := range s.params.Late {
-					if s.secretParam(env, name) {
-						return true
-					}
+			}
+		case "response":
+			p := traversalPath(tr)
+			for _, sp := range s.secretResponsePaths() {
+				if overlaps(p, sp) {
+					return true
 				}
 			}
 		default:
@@ -1254,17 +1230,30 @@ func (s *Step) secretParam(env *Env, name string) bool {
 // a sensitive feed column), or a capture that is sensitive.
 func (e *Env) readsRunSecret(expr hcl.Expression) bool {
 	for _, tr := range expr.Variables() {
-		if tr.RootName() == "capture" {
-			// The whole object (lookup(capture, "tok", "")) holds every
-			// capture, the sensitive ones too.
-			if len(tr) < 2 && e.sensitive.any() || len(tr) >= 2 && e.sensitive.anyOf([]string{attrName(tr[1])}) {
-				return true
-			}
-		} else if e.runSecret(tr) {
+		if e.lateSecretRef(tr) {
 			return true
 		}
 	}
 	return false
+}
+
+// lateSecretRef says whether tr reads a secret known only at run time: a
+// sensitive capture, or a secret attribute of a run-time root.
+func (e *Env) lateSecretRef(tr hcl.Traversal) bool {
+	if tr.RootName() == "capture" {
+		return e.secretCapture(tr)
+	}
+	return e.runSecret(tr)
+}
+
+// secretCapture says whether tr, rooted at capture, reads a capture known
+// to be sensitive; the whole object (lookup(capture, "tok", "")) holds
+// every capture, the sensitive ones too.
+func (e *Env) secretCapture(tr hcl.Traversal) bool {
+	if len(tr) < 2 {
+		return e.sensitive.any()
+	}
+	return e.sensitive.anyOf([]string{attrName(tr[1])})
 }
 
 // runSecret says whether tr reads a secret attribute of a run-time root

@@ -119,11 +119,7 @@ func (s *sensitiveNames) values(captures map[string]cty.Value) []string {
 	var out []string
 	for name, whole := range s.names {
 		if v, ok := captures[name]; ok {
-			if whole {
-				out = append(out, captureStrings(v)...)
-			} else {
-				out = append(out, longStrings(captureStrings(v))...)
-			}
+			out = append(out, secretStrings(v, !whole)...)
 		}
 	}
 	return out

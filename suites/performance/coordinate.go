@@ -120,10 +120,6 @@ func (s *Suite) showProgress(renv *runner.Env, ws []member, target string, start
 // generator's raw results in the workers' directory dir (a local one's:
 // a pod's are sent only at its end). The returned function stops it.
 func (s *Suite) checkpoints(renv *runner.Env, ws []member, start time.Time, target, dir string) (stop func()) {
-	model := "closed"
-	if s.Load.Rate > 0 {
-		model = "open"
-	}
 	n := 0
 	return everySecond(func() {
 		if n++; time.Duration(n)*time.Second%partEvery != 0 {
@@ -143,14 +139,10 @@ func (s *Suite) checkpoints(renv *runner.Env, ws []member, start time.Time, targ
 		if err != nil {
 			return
 		}
-		el := time.Since(start)
-		overall, journeys, steps := rec.partial(min(el, max(s.Load.Duration, time.Millisecond)))
-		note := fmt.Sprintf("The totals of %d of the %d generators, as each last sent them; the raw results of each local generator are in %s.", have, len(ws), dir)
-		sum := result.LoadSummary{Unfinished: true, Model: model, TPSCounts: tpsCounts, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
-			DurationS: el.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Target: target, Runner: s.Load.Runner, Note: note}
-		if data, err := json.Marshal(sum); err == nil {
-			renv.RecordPart(data)
-		}
+		sum := s.unfinished(rec, time.Since(start), target)
+		sum.Runner = s.Load.Runner
+		sum.Note = fmt.Sprintf("The totals of %d of the %d generators, as each last sent them; the raw results of each local generator are in %s.", have, len(ws), dir)
+		s.recordPart(renv, sum)
 	})
 }
 

@@ -892,21 +892,13 @@ const partEvery = 2 * time.Second
 func (g *generator) checkpoints(renv *runner.Env, raw *rawWriter, rawRel, target string) func() {
 	start := g.rec.start
 	write := func() {
-		el := time.Since(start)
-		overall, journeys, steps := g.rec.partial(min(el, max(g.s.Load.Duration, time.Millisecond)))
-		// After the totals: a request is recorded, then written to the
-		// raw file, so the file then holds (all but at most the few in
-		// between of) those the totals count.
+		// The totals, then the raw file flushed: a request is recorded,
+		// then written to the raw file, so the file then holds (all but
+		// at most the few in between of) those the totals count.
+		sum := g.s.unfinished(g.rec, time.Since(start), target)
 		raw.flush()
-		model := "closed"
-		if g.s.Load.Rate > 0 {
-			model = "open"
-		}
-		sum := result.LoadSummary{Unfinished: true, Model: model, TPSCounts: tpsCounts, TargetRate: g.s.Load.Rate, Concurrency: g.s.Load.Concurrency,
-			DurationS: el.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Raw: filepath.ToSlash(rawRel), Target: target}
-		if data, err := json.Marshal(sum); err == nil {
-			renv.RecordPart(data)
-		}
+		sum.Raw = filepath.ToSlash(rawRel)
+		g.s.recordPart(renv, sum)
 	}
 	n := 0
 	stop := everySecond(func() {
@@ -917,6 +909,25 @@ func (g *generator) checkpoints(renv *runner.Env, raw *rawWriter, rawRel, target
 	return func() {
 		stop()
 		write() // the load's last figures, before the suite's own result
+	}
+}
+
+// unfinished is the summary of a load still running, elapsed into it, from
+// rec's totals so far: a part of the suite.
+func (s *Suite) unfinished(rec *recorder, elapsed time.Duration, target string) result.LoadSummary {
+	overall, journeys, steps := rec.partial(min(elapsed, max(s.Load.Duration, time.Millisecond)))
+	model := "closed"
+	if s.Load.Rate > 0 {
+		model = "open"
+	}
+	return result.LoadSummary{Unfinished: true, Model: model, TPSCounts: tpsCounts, TargetRate: s.Load.Rate, Concurrency: s.Load.Concurrency,
+		DurationS: elapsed.Seconds(), Overall: overall, Journeys: journeys, Steps: steps, Target: target}
+}
+
+// recordPart writes sum as a part of the suite in results.jsonl.
+func (s *Suite) recordPart(renv *runner.Env, sum result.LoadSummary) {
+	if data, err := json.Marshal(sum); err == nil {
+		renv.RecordPart(data)
 	}
 }
 
