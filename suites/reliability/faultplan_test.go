@@ -2,13 +2,16 @@ package reliability
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cloudtest/cloudtest/internal/config"
+	"github.com/cloudtest/cloudtest/internal/fault"
 	"github.com/cloudtest/cloudtest/internal/result"
 	"github.com/cloudtest/cloudtest/internal/runner"
 )
@@ -100,5 +103,55 @@ reliability "late" {
 	}
 	if !strings.Contains(suite, `"status":"`+string(result.Errored)+`"`) || !strings.Contains(suite, `fault \"never\" was planned at 1h0m0s but never injected`) {
 		t.Fatalf("suite result %s, want errored naming the fault", suite)
+	}
+}
+
+// A fault that took hold late (a loaded machine, a Chaos Mesh that applied
+// it after a while) stays for its whole duration from then: before, its
+// removal kept the planned time, and a 1 s freeze injected 0.4 s late
+// lasted 0.6 s (and measured so). One injected on time keeps its plan, and
+// one removed before another is injected keeps the order of the schedule.
+func TestAFaultInjectedLateStaysForItsWholeDuration(t *testing.T) {
+	freeze := &fault.Spec{Name: "freeze", Action: "pod-failure", After: time.Second, Duration: time.Second}
+	delay := &fault.Spec{Name: "delay", Action: "network-delay", After: 1500 * time.Millisecond, Duration: 3 * time.Second}
+	kill := &fault.Spec{Name: "kill", Action: "pod-kill", After: 1200 * time.Millisecond}
+	s := &Suite{Faults: []*fault.Spec{freeze, delay, kill}}
+	at := func(events []faultEvent) string {
+		var b strings.Builder
+		for _, e := range events {
+			verb := "-"
+			if e.inject {
+				verb = "+"
+			}
+			fmt.Fprintf(&b, "%s%s@%v ", verb, s.Faults[e.i].Name, e.at)
+		}
+		return strings.TrimSpace(b.String())
+	}
+	events := s.faultEvents()
+	if got, want := at(events), "+freeze@1s +kill@1.2s +delay@1.5s -freeze@2s -delay@4.5s"; got != want {
+		t.Fatalf("schedule %s, want %s", got, want)
+	}
+	for _, c := range []struct {
+		name       string
+		injectedMS float64
+		injected   bool
+		want       string
+	}{
+		{"on time", 1000, true, "+kill@1.2s +delay@1.5s -freeze@2s -delay@4.5s"},
+		{"0.4 s late", 1400, true, "+kill@1.2s +delay@1.5s -freeze@2.4s -delay@4.5s"},
+		{"late past the other removal", 4000, true, "+kill@1.2s +delay@1.5s -delay@4.5s -freeze@5s"},
+		{"never injected", 1400, false, "+kill@1.2s +delay@1.5s -freeze@2s -delay@4.5s"},
+	} {
+		x := &experiment{suite: s, exp: &result.Experiment{Faults: make([]result.FaultRecord, 3)}}
+		x.exp.Faults[0].Injected, x.exp.Faults[0].InjectedMS = c.injected, c.injectedMS
+		if got := at(x.fromInjection(slices.Clone(events[1:]), 0)); got != c.want {
+			t.Errorf("%s: schedule %s, want %s", c.name, got, c.want)
+		}
+	}
+	// A one-shot fault has no removal to move.
+	x := &experiment{suite: s, exp: &result.Experiment{Faults: make([]result.FaultRecord, 3)}}
+	x.exp.Faults[2].Injected, x.exp.Faults[2].InjectedMS = true, 1900
+	if got, want := at(x.fromInjection(slices.Clone(events[2:]), 2)), "+delay@1.5s -freeze@2s -delay@4.5s"; got != want {
+		t.Errorf("after a late kill: schedule %s, want %s", got, want)
 	}
 }

@@ -267,13 +267,19 @@ func (s *Suite) faultEvents() []faultEvent {
 			events = append(events, faultEvent{at: f.After + f.Duration, i: i})
 		}
 	}
+	sortEvents(events)
+	return events
+}
+
+// sortEvents puts events in time order, removals before injections at the
+// same instant.
+func sortEvents(events []faultEvent) {
 	slices.SortStableFunc(events, func(a, b faultEvent) int {
 		if c := cmp.Compare(a.at, b.at); c != 0 {
 			return c
 		}
 		return cmp.Compare(boolInt(a.inject), boolInt(b.inject))
 	})
-	return events
 }
 
 // schedule carries out the faults' events at their times until the last,
@@ -305,11 +311,32 @@ func (x *experiment) schedule(ctx, wctx context.Context, parts *time.Ticker) {
 		events = events[1:]
 		if next.inject {
 			x.inject(ctx, wctx, next.i)
+			events = x.fromInjection(events, next.i)
 		} else if x.exp.Faults[next.i].Injected {
 			x.remove(ctx, next.i)
 		}
 		x.writePart()
 	}
+}
+
+// fromInjection moves the removal of fault i, just injected, to its
+// duration after it took hold when that is later than planned: a fault
+// whose injection was slow (a loaded machine, a Chaos Mesh that applied it
+// late, which itself recovers it a duration after its Apply) is in place
+// for as long as the suite asked, not for what was left of it.
+func (x *experiment) fromInjection(events []faultEvent, i int) []faultEvent {
+	rec, spec := &x.exp.Faults[i], x.suite.Faults[i]
+	if !rec.Injected || spec.OneShot() {
+		return events
+	}
+	end := time.Duration(rec.InjectedMS*float64(time.Millisecond)) + spec.Duration
+	for j := range events {
+		if events[j].i == i && !events[j].inject && events[j].at < end {
+			events[j].at = end
+		}
+	}
+	sortEvents(events)
+	return events
 }
 
 // inject injects the suite's fault i and records when it took hold, or
