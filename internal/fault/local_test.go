@@ -704,6 +704,9 @@ chaos "term" {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if own := fmt.Sprintf("ok %d", inst.Process.Pid()); first != own {
+			t.Fatalf("%s is answered by another process (%q), not the target's %q", inst.URL, first, own)
+		}
 		if err := lab.Inject(context.Background(), stop); err != nil {
 			t.Fatal(err)
 		}

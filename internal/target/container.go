@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cloudtest/cloudtest/internal/freeport"
 	"io"
 	"maps"
 	"net/netip"
@@ -200,7 +201,7 @@ func startOnFreePort(ctx context.Context, name, suffix string, req *testcontaine
 	var ctr testcontainers.Container
 	var err error
 	for attempt := range 3 {
-		if *hostPort, err = freePort(); err != nil {
+		if *hostPort, err = freeport.Loopback(); err != nil {
 			return nil, err
 		}
 		req.Name = fmt.Sprintf("cloudtest-%s-%s-%d", sanitize(name), suffix, attempt)

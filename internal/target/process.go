@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cloudtest/cloudtest/internal/freeport"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +80,7 @@ func StartProcess(ctx context.Context, name string, spec *config.Process, opts O
 // port and work directory, substituted into its URL, command and
 // environment, and the directory it runs in.
 func newSupervisor(name string, spec *config.Process, opts Options) (*Supervisor, error) {
-	port, err := freePort()
+	port, err := freeport.Loopback()
 	if err != nil {
 		return nil, fmt.Errorf("target %q: finding a free port: %w", name, err)
 	}
@@ -311,13 +311,4 @@ func (s *Supervisor) logTail() string {
 		b = b[len(b)-2000:]
 	}
 	return "\nlast output of the process (" + s.logPath + "):\n" + string(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

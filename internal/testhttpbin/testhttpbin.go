@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/cloudtest/cloudtest/internal/freeport"
 	"net"
 	"net/http"
 	"os"
@@ -74,7 +75,7 @@ func Start(t testing.TB, args ...string) string {
 	}
 	var lastErr error
 	for try := 0; try < 3; try++ { // another process may take the free port first
-		port, err := freePort()
+		port, err := freeport.Loopback()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,15 +100,6 @@ func Start(t testing.TB, args ...string) string {
 	}
 	t.Fatalf("go-httpbin (%s) did not start: %v", bin, lastErr)
 	return ""
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitReady waits until the port accepts connections, for at most 10 s.
