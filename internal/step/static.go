@@ -100,34 +100,63 @@ type Sent struct {
 	ServerTiming map[string]float64
 }
 
-// Send sends the request once, its header the Static's and then extra's
-// (which the caller may reuse from one request to the next), and reads the
-// answer's body to its end, counting its bytes. The error is worded as a
-// step's (method, redacted URL, what went wrong; a timeout names the
-// step's); it is not redacted.
-func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
-	var body io.Reader
-	if len(s.Body) > 0 {
-		body = bytes.NewReader(s.Body)
+// request is the Static's request with ctx and header as its own.
+func (s *Static) request(ctx context.Context, header http.Header) (*http.Request, error) {
+	if len(s.Body) == 0 {
+		return s.parsed.request(ctx, s.Method, header)
 	}
-	for k, vs := range s.Header {
-		if _, ok := extra[k]; !ok {
-			extra[k] = vs
+	req, err := http.NewRequestWithContext(ctx, s.Method, s.URL, bytes.NewReader(s.Body))
+	if err == nil {
+		req.Header = header
+	}
+	return req, err
+}
+
+// A StaticUser sends a Static's request again and again, one at a time,
+// as one user (or worker) of a load does: the request is made once, and
+// sent each time with Header as it is then (the Static's header, and what
+// the caller sets in it before each Send).
+type StaticUser struct {
+	Header http.Header
+	s      *Static
+	ctx    context.Context
+	req    *http.Request // made once, on the lean path with no body
+}
+
+// User is a StaticUser of the Static's request under ctx.
+func (s *Static) User(ctx context.Context) *StaticUser {
+	return &StaticUser{Header: s.Header.Clone(), s: s, ctx: ctx}
+}
+
+// Send sends the request once and reads the answer's body to its end,
+// counting its bytes. The error is worded as a step's (method, redacted
+// URL, what went wrong; a timeout names the step's); it is not redacted.
+func (u *StaticUser) Send() (Sent, error) {
+	s := u.s
+	if u.Header == nil {
+		u.Header = http.Header{}
+	}
+	req := u.req
+	if req == nil {
+		var err error
+		if req, err = s.request(u.ctx, u.Header); err != nil {
+			return Sent{}, err
+		}
+		// The lean transport writes the request before it reads the
+		// answer and keeps nothing of it once the body is read (do
+		// reads it to its end): the same request can go again. The
+		// http.Client path, and a body, need a new one each time.
+		if s.lean != nil && len(s.Body) == 0 {
+			u.req = req
 		}
 	}
-	var req *http.Request
-	var err error
-	if body == nil {
-		req, err = s.parsed.request(ctx, s.Method, extra)
-	} else {
-		if req, err = http.NewRequestWithContext(ctx, s.Method, s.URL, body); err == nil {
-			req.Header = extra
-		}
-	}
-	if err != nil {
-		return Sent{}, err
-	}
+	return s.do(req)
+}
+
+// do sends req and reads the answer's body to its end.
+func (s *Static) do(req *http.Request) (Sent, error) {
 	var resp *http.Response
+	var err error
 	if s.lean != nil {
 		var at time.Time
 		if s.Timeout > 0 {
@@ -138,7 +167,7 @@ func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
 		resp, err = s.Client.Do(req)
 	}
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && s.Timeout > 0 {
+		if errors.Is(err, context.DeadlineExceeded) && req.Context().Err() == nil && s.Timeout > 0 {
 			return Sent{}, stepTimeout(fmt.Sprintf("%s %s: no answer within the step's timeout of %s", s.Method, req.URL.Redacted(), s.Timeout))
 		}
 		var ue *url.Error
@@ -147,12 +176,15 @@ func (s *Static) Send(ctx context.Context, extra http.Header) (Sent, error) {
 		}
 		return Sent{}, fmt.Errorf("%s %s: %w", s.Method, req.URL.Redacted(), err)
 	}
-	defer resp.Body.Close()
+	// Server-Timing is read before the body's end gives the connection
+	// back.
+	timing := parseServerTiming(resp.Header["Server-Timing"])
 	n, err := discard(resp.Body, maxBody)
+	resp.Body.Close()
 	if err != nil {
 		return Sent{Code: resp.StatusCode, BytesIn: int(n)}, fmt.Errorf("%s %s: reading the response: %w", s.Method, req.URL.Redacted(), err)
 	}
-	return Sent{Code: resp.StatusCode, BytesIn: int(n), ServerTiming: parseServerTiming(resp.Header["Server-Timing"])}, nil
+	return Sent{Code: resp.StatusCode, BytesIn: int(n), ServerTiming: timing}, nil
 }
 
 // discardBuffers hold what discard reads.

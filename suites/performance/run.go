@@ -9,7 +9,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -545,7 +544,8 @@ func (g *generator) staticUser(run context.Context, st *step.Static) func() func
 	j := g.s.Journeys[0]
 	key, attack := g.keys[0][0], g.attacks[0][0]
 	return func() func(time.Time) {
-		header := http.Header{} // this user's, reused: one request at a time
+		user := st.User(run) // this user's, reused: one request at a time
+		trace := make([]string, 1)
 		var tp traceparent
 		res := new(vegeta.Result) // this user's, reused: the raw file copies it
 		return func(begin time.Time) {
@@ -553,8 +553,9 @@ func (g *generator) staticUser(run context.Context, st *step.Static) func() func
 			g.rec.begin()
 			defer g.rec.end()
 			tp.start()
-			header[g.traceKey] = []string{tp.next()}
-			sent, err := st.Send(run, header)
+			trace[0] = tp.next()
+			user.Header[g.traceKey] = trace
+			sent, err := user.Send()
 			lat := time.Since(begin)
 			code := sent.Code
 			passed, kind, msg := err == nil, "", ""
