@@ -125,7 +125,11 @@ type StaticUser struct {
 
 // User is a StaticUser of the Static's request under ctx.
 func (s *Static) User(ctx context.Context) *StaticUser {
-	return &StaticUser{Header: s.Header.Clone(), s: s, ctx: ctx}
+	h := s.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	return &StaticUser{Header: h, s: s, ctx: ctx}
 }
 
 // Send sends the request once and reads the answer's body to its end,
@@ -133,9 +137,6 @@ func (s *Static) User(ctx context.Context) *StaticUser {
 // URL, what went wrong; a timeout names the step's); it is not redacted.
 func (u *StaticUser) Send() (Sent, error) {
 	s := u.s
-	if u.Header == nil {
-		u.Header = http.Header{}
-	}
 	req := u.req
 	if req == nil {
 		var err error

@@ -544,8 +544,9 @@ func (g *generator) staticUser(run context.Context, st *step.Static) func() func
 	j := g.s.Journeys[0]
 	key, attack := g.keys[0][0], g.attacks[0][0]
 	return func() func(time.Time) {
-		user := st.User(run) // this user's, reused: one request at a time
-		trace := make([]string, 1)
+		user := st.User(run)       // this user's, reused: one request at a time
+		trace := make([]string, 1) // its traceparent, set anew per request
+		user.Header[g.traceKey] = trace
 		var tp traceparent
 		res := new(vegeta.Result) // this user's, reused: the raw file copies it
 		return func(begin time.Time) {
@@ -554,7 +555,6 @@ func (g *generator) staticUser(run context.Context, st *step.Static) func() func
 			defer g.rec.end()
 			tp.start()
 			trace[0] = tp.next()
-			user.Header[g.traceKey] = trace
 			sent, err := user.Send()
 			lat := time.Since(begin)
 			code := sent.Code
